@@ -1,0 +1,105 @@
+"""The application factory."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, g, jsonify, redirect, url_for
+from sqlalchemy import text
+
+from .config import load_config
+from .database import db
+from .templating import init_templating
+from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(load_config(overrides=test_config))
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'kontaktcenter.sqlite3'}"
+    if not app.config.get("SECRET_KEY"):
+        # Development only (production refuses to start without one, see config.py).
+        app.config["SECRET_KEY"] = "dev-only-not-secret"
+    production = app.config.get("ENV") == "production"
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=production,
+        WTF_CSRF_TIME_LIMIT=None if not production else 8 * 3600,
+        BABEL_DEFAULT_LOCALE="sv",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        RATELIMIT_STORAGE_URI=app.config.get("REDIS_URL") or "memory://",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    if not Path(app.config["RULES_DIR"]).is_absolute():
+        from .config import PROJECT_ROOT
+
+        app.config["RULES_DIR"] = str(PROJECT_ROOT / app.config["RULES_DIR"])
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=current_locale)
+    limiter.init_app(app)
+
+    @app.teardown_appcontext
+    def _remove_session(_exc: BaseException | None) -> None:
+        db.session.remove()
+
+    @app.context_processor
+    def _layout() -> dict[str, Any]:
+        locale = current_locale()
+        return {"locale": locale, "text_direction": "rtl" if locale in RTL_LOCALES else "ltr"}
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.before_request
+    def _reset_locale() -> None:
+        g.pop("locale", None)
+
+    _register_blueprints(app)
+    init_templating(app)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - readiness reports any database failure
+            log.warning("readiness check failed: %s", exc)
+            return jsonify(status="unavailable", database=str(exc.__class__.__name__)), 503
+        return jsonify(status="ok", database="ok")
+
+    @app.get("/")
+    def index():
+        return redirect(url_for("casework.console"))
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .auth.views import bp as auth_bp
+    from .casework.views import bp as casework_bp
+    from .channels.web import bp as web_bp
+    from .metrics.views import bp as metrics_bp
+
+    for bp in (auth_bp, web_bp, casework_bp, metrics_bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""Casework: the agent console, tickets, escalation and the knowledge base."""

@@ -1,0 +1,70 @@
+"""Tables of casework: escalations with their handover, knowledge base, access log."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import Base, utcnow
+from ..directory.models import Department, Service, User, _in
+
+URGENCIES = ("low", "normal", "high", "urgent")
+
+
+class Escalation(Base):
+    """A ticket handed from the kontaktcenter to a department, with a structured handover."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (CheckConstraint(_in("urgency", URGENCIES), name="urgency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    from_queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    to_queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    citizen_wants: Mapped[str] = mapped_column(Text)
+    done_so_far: Mapped[str] = mapped_column(Text, default="")
+    how_to_reach: Mapped[str] = mapped_column(Text, default="")
+    urgency: Mapped[str] = mapped_column(String(10), default="normal")
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    accepted_at: Mapped[Optional[datetime]] = mapped_column()
+    returned_at: Mapped[Optional[datetime]] = mapped_column()
+    return_reason: Mapped[str] = mapped_column(Text, default="")
+
+    department: Mapped[Department] = relationship()
+    created_by: Mapped[Optional[User]] = relationship(foreign_keys=[created_by_id])
+    accepted_by: Mapped[Optional[User]] = relationship(foreign_keys=[accepted_by_id])
+
+
+class KnowledgeArticle(Base):
+    """A short answer the contact center may give, kept by the department's coordinator."""
+
+    __tablename__ = "knowledge_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    service: Mapped[Service] = relationship()
+
+
+class AccessLog(Base):
+    """Every read of a confidential ticket: who, when, which ticket (OSL)."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(40), default="read")
+
+    user: Mapped[User] = relationship()

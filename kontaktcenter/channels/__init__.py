@@ -1,0 +1,1 @@
+"""Channel adapters: one module per way a citizen reaches the city."""

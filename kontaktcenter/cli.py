@@ -1,0 +1,76 @@
+"""The `kontaktcenter` command (a Flask CLI group, so `flask --app wsgi …` works too)."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+
+from .config import PROJECT_ROOT
+from .database import db
+
+
+def alembic_config(database_url: str) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.group("db")
+    def db_group() -> None:
+        """The database schema (Alembic migrations)."""
+
+    @db_group.command("upgrade")
+    @click.argument("revision", default="head")
+    def db_upgrade(revision: str) -> None:
+        """Apply migrations to DATABASE_URL."""
+        upgrade_database(current_app.config["DATABASE_URL"], revision)
+        click.echo(f"database at revision {revision}: {db.engine.url.render_as_string(hide_password=True)}")
+
+    @app.cli.command("demo")
+    @click.option("--port", default=5000, show_default=True, type=int)
+    @click.option("--days", default=90, show_default=True, type=int, help="days of generated history")
+    @click.option("--no-serve", is_flag=True, help="prepare the database and exit")
+    def demo(port: int, days: int, no_serve: bool) -> None:
+        """Migrate, load the Malmö demo directory and history, and serve on 127.0.0.1."""
+        from .demo import STOCKHOLM, load_demo
+
+        url = current_app.config["DATABASE_URL"]
+        click.echo(f"database: {db.engine.url.render_as_string(hide_password=True)}")
+        upgrade_database(url)
+        with click.progressbar(length=1, label="loading directory, users and history") as bar:
+            users = load_demo(db.session, datetime.now(STOCKHOLM).date(), days)
+            db.session.commit()
+            bar.update(1)
+        click.echo("\nDemo users (username / password / role):")
+        for username, role, password in users:
+            click.echo(f"  {username:<18} {password:<24} {role}")
+        if no_serve:
+            return
+        click.echo(f"\nKontaktcenter demo: http://127.0.0.1:{port}/kontakt  (staff: http://127.0.0.1:{port}/login)")
+        current_app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+
+
+def _create_app() -> Flask:
+    from .app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """Kontaktcenter: contact-center ticketing and routing for Malmö stad."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Contacts: one inbound interaction on one channel."""

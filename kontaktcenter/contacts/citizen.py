@@ -1,0 +1,50 @@
+"""Citizen identifiers: phone numbers, e-mail addresses and personnummer, validated and normalised."""
+from __future__ import annotations
+
+import phonenumbers
+from personnummer import personnummer
+from email_validator import EmailNotValidError, validate_email
+
+
+class IdentifierError(ValueError):
+    """An identifier that is not valid; the message says what is wrong."""
+
+
+def normalise_phone(raw: str, region: str = "SE") -> str:
+    """E.164 (+46701234567); Swedish national format is assumed without a country code."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise IdentifierError("not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise IdentifierError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise IdentifierError("not a valid e-mail address") from None
+
+
+def normalise_personnummer(raw: str) -> str:
+    """Twelve digits YYYYMMDDNNNN; samordningsnummer (day + 60) are accepted too."""
+    try:
+        pnr = personnummer.parse(raw.strip())
+    except (personnummer.PersonnummerException, ValueError, TypeError):
+        raise IdentifierError("not a valid personnummer or samordningsnummer") from None
+    return pnr.format(True)
+
+
+def mask_personnummer(pnr: str | None) -> str:
+    """Lists and exports show only the birth date part: 19900101-XXXX."""
+    if not pnr:
+        return ""
+    return f"{pnr[:8]}-XXXX"
+
+
+def mask_phone(phone: str | None) -> str:
+    if not phone:
+        return ""
+    return phone[:-4] + "XXXX" if len(phone) > 6 else "XXXX"

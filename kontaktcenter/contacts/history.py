@@ -1,0 +1,143 @@
+"""Writing historical contacts in bulk: the demo's generated history and the CSV import.
+
+Historical contacts were routed by another system, so they are not routed again: a
+ticket escalated to a department lands in that department's queue, a visit in local
+service, everything else in the first line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from ..directory.models import Department, Location, Queue, Service
+from ..tickets.models import Ticket, TicketEvent
+from ..tickets.service import format_reference, next_reference_numbers
+from .models import NEEDS, Contact
+
+
+@dataclass
+class HistoryRow:
+    """One validated row of METRICS.md's import format, codes resolved to values."""
+
+    external_id: str
+    channel: str
+    service_code: str
+    arrived_at: datetime
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: str | None = None
+    callback_completed_at: datetime | None = None
+    first_response_at: datetime | None = None
+    resolution: str = "unresolved"
+    resolved_at: datetime | None = None
+    escalated_to: str | None = None
+    language: str = "sv"
+    needs: list[str] = field(default_factory=list)
+    location_code: str | None = None
+
+
+class Directory:
+    """Codes → ids, looked up once per bulk write."""
+
+    def __init__(self, session: Session):
+        self.services = {s.code: s for s in session.scalars(select(Service))}
+        self.locations = {code: id_ for code, id_ in session.execute(select(Location.code, Location.id))}
+        self.departments = {code: id_ for code, id_ in session.execute(select(Department.code, Department.id))}
+        queues = session.scalars(select(Queue).order_by(Queue.id)).all()
+        self.queue_ids = {q.code: q.id for q in queues}
+        self.department_queue: dict[int, int] = {}
+        for q in queues:
+            if q.kind == "department":
+                self.department_queue.setdefault(q.department_id, q.id)
+
+    def queue_for(self, row: HistoryRow) -> int:
+        if row.escalated_to:
+            return self.department_queue[self.departments[row.escalated_to]]
+        if row.channel == "walk_in":
+            return self.queue_ids["kc-lokal-service"]
+        return self.queue_ids["kc-forsta-linjen"]
+
+
+def write_history(session: Session, rows: Iterable[HistoryRow], directory: Directory | None = None) -> int:
+    """Insert contacts, tickets and their events in bulk; returns the number written."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    directory = directory or Directory(session)
+    references: dict[int, list[int]] = {}
+    for year in sorted({r.arrived_at.year for r in rows}):
+        count = sum(1 for r in rows if r.arrived_at.year == year)
+        references[year] = next_reference_numbers(session, year, count)
+    ticket_values = []
+    for row in rows:
+        service = directory.services[row.service_code]
+        resolved = row.resolved_at is not None
+        ticket_values.append(
+            {
+                "reference": format_reference(row.arrived_at.year, references[row.arrived_at.year].pop(0)),
+                "kind": "errand",
+                "status": "resolved" if resolved else ("escalated" if row.escalated_to else "open"),
+                "service_id": service.id,
+                "queue_id": directory.queue_for(row),
+                "priority": 3,
+                "confidential": service.confidential,
+                "first_arrived_at": row.arrived_at,
+                "created_at": row.arrived_at,
+                "updated_at": row.resolved_at or row.arrived_at,
+                "resolved_at": row.resolved_at,
+                "resolution": row.resolution if resolved else "unresolved",
+                "escalated": row.escalated_to is not None,
+                "reopened_count": 0,
+                "route_step": 0,
+                "sla_breached": False,
+            }
+        )
+    ticket_ids = session.scalars(
+        insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), ticket_values
+    ).all()
+    contact_values = []
+    event_values = []
+    for row, ticket_id, tv in zip(rows, ticket_ids, ticket_values):
+        wait = None
+        if row.channel == "phone" and row.outcome not in (None, "ivr_dropped"):
+            end = row.answered_at if row.outcome == "answered" else row.ended_at
+            wait = (end - row.arrived_at).total_seconds() if end else None
+        contact_values.append(
+            {
+                "channel": row.channel,
+                "ticket_id": ticket_id,
+                "external_id": row.external_id,
+                "service_id": directory.services[row.service_code].id,
+                "queue_id": tv["queue_id"],
+                "location_id": directory.locations.get(row.location_code) if row.location_code else None,
+                "language": row.language,
+                **{f"need_{n}": n in row.needs for n in NEEDS},
+                "reply_channel": "none",
+                "arrived_at": row.arrived_at,
+                "answered_at": row.answered_at,
+                "ended_at": row.ended_at,
+                "outcome": row.outcome,
+                "wait_seconds": wait,
+                "callback_completed_at": row.callback_completed_at,
+                "callback_attempts": 1 if row.callback_completed_at else 0,
+                "first_response_at": row.first_response_at,
+                "created_at": row.arrived_at,
+                "citizen_name": "",
+                "subject": "",
+                "text": "",
+            }
+        )
+        event_values.append({"ticket_id": ticket_id, "at": row.arrived_at, "kind": "imported", "to_value": row.external_id, "detail": {}})
+        if row.escalated_to:
+            event_values.append(
+                {"ticket_id": ticket_id, "at": row.first_response_at or row.arrived_at, "kind": "escalated", "to_value": row.escalated_to, "detail": {}}
+            )
+        if row.resolved_at:
+            event_values.append({"ticket_id": ticket_id, "at": row.resolved_at, "kind": "resolution", "to_value": tv["resolution"], "detail": {}})
+    session.execute(insert(Contact), contact_values)
+    session.execute(insert(TicketEvent), event_values)
+    return len(rows)

@@ -1,0 +1,101 @@
+"""The contact table: every call, SMS, form, e-mail, Open311 request and visit."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import Base, utcnow
+from ..directory.models import Location, Queue, Service, User, _in
+
+CHANNELS = ("phone", "sms", "web", "email", "walk_in", "open311")
+WRITTEN_CHANNELS = ("web", "email", "sms", "open311")
+# ivr_dropped: hung up in the IVR before reaching a queue (not offered, METRICS.md).
+OUTCOMES = ("answered", "abandoned", "callback_requested", "ivr_dropped", "served", "left")
+REPLY_CHANNELS = ("email", "sms", "phone", "none")
+NEEDS = ("interpreter", "hearing", "vision", "easy_read")
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(f"outcome IS NULL OR {_in('outcome', OUTCOMES)}", name="outcome"),
+        CheckConstraint(_in("reply_channel", REPLY_CHANNELS), name="reply_channel"),
+        CheckConstraint("answered_at IS NULL OR answered_at >= arrived_at", name="answered_after_arrival"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= arrived_at", name="ended_after_arrival"),
+        CheckConstraint("callback_attempts >= 0", name="callback_attempts"),
+        UniqueConstraint("location_id", "queue_day", "queue_number", name="uq_contacts_queue_number"),
+        Index("ix_contacts_arrived_channel", "arrived_at", "channel"),
+        Index("ix_contacts_citizen_phone", "citizen_phone"),
+        Index("ix_contacts_citizen_email", "citizen_email"),
+        Index("ix_contacts_citizen_personnummer", "citizen_personnummer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    # Idempotency keys: the import's external_id, and the provider's id (CallSid,
+    # MessageSid, Message-ID, API Idempotency-Key). Unique in the database so a retry
+    # meets an IntegrityError, never a second contact.
+    external_id: Mapped[Optional[str]] = mapped_column(String(120), unique=True)
+    provider_sid: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    service_id: Mapped[Optional[int]] = mapped_column(ForeignKey("services.id"), index=True)
+    queue_id: Mapped[Optional[int]] = mapped_column(ForeignKey("queues.id"))
+    location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("locations.id"))
+    language: Mapped[str] = mapped_column(String(8), default="sv")
+    need_interpreter: Mapped[bool] = mapped_column(Boolean, default=False)
+    need_hearing: Mapped[bool] = mapped_column(Boolean, default=False)
+    need_vision: Mapped[bool] = mapped_column(Boolean, default=False)
+    need_easy_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    interpreter_language: Mapped[Optional[str]] = mapped_column(String(8))
+
+    citizen_name: Mapped[str] = mapped_column(String(200), default="")
+    citizen_phone: Mapped[Optional[str]] = mapped_column(String(20))  # E.164
+    citizen_email: Mapped[Optional[str]] = mapped_column(String(200))  # lower-case
+    citizen_personnummer: Mapped[Optional[str]] = mapped_column(String(12))  # 12 digits, validated
+    reply_channel: Mapped[str] = mapped_column(String(10), default="none")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+
+    # Timestamps METRICS.md needs. arrived_at: reached a queue (phone), received
+    # (written), checked in (walk-in); for an IVR drop, the start of the call.
+    started_at: Mapped[Optional[datetime]] = mapped_column()
+    arrived_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[Optional[datetime]] = mapped_column()
+    ended_at: Mapped[Optional[datetime]] = mapped_column()
+    outcome: Mapped[Optional[str]] = mapped_column(String(20))
+    wait_seconds: Mapped[Optional[float]] = mapped_column(Float)  # Twilio's QueueTime
+    callback_completed_at: Mapped[Optional[datetime]] = mapped_column()
+    callback_attempts: Mapped[int] = mapped_column(default=0)
+    first_response_at: Mapped[Optional[datetime]] = mapped_column()
+    answered_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    registered_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    # Walk-in queue numbers, per location and local day.
+    queue_day: Mapped[Optional[date]] = mapped_column()
+    queue_number: Mapped[Optional[int]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    service: Mapped[Optional[Service]] = relationship()
+    queue: Mapped[Optional[Queue]] = relationship()
+    location: Mapped[Optional[Location]] = relationship()
+    answered_by: Mapped[Optional[User]] = relationship(foreign_keys=[answered_by_id])
+    ticket: Mapped[Optional["Ticket"]] = relationship(back_populates="contacts")  # noqa: F821
+
+    @property
+    def needs(self) -> list[str]:
+        return [n for n in NEEDS if getattr(self, f"need_{n}")]
+
+    @needs.setter
+    def needs(self, values: list[str]) -> None:
+        unknown = set(values) - set(NEEDS)
+        if unknown:
+            raise ValueError(f"unknown need(s): {', '.join(sorted(unknown))}")
+        for n in NEEDS:
+            setattr(self, f"need_{n}", n in values)
+
+    @property
+    def is_written(self) -> bool:
+        return self.channel in WRITTEN_CHANNELS

@@ -1,0 +1,166 @@
+"""Receiving a contact from any channel: validate, store, route, make or find its ticket."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..database import utcnow
+from ..directory.models import Location, Queue, Service
+from ..tickets.models import Ticket
+from ..tickets.service import create_ticket, record_event
+from .citizen import IdentifierError, normalise_email, normalise_personnummer, normalise_phone
+from .models import CHANNELS, NEEDS, REPLY_CHANNELS, Contact
+
+
+class ContactError(ValueError):
+    """Input that cannot become a contact. `field` names the offending field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class IncomingContact:
+    channel: str
+    service_code: str | None
+    text: str = ""
+    subject: str = ""
+    language: str = "sv"
+    needs: list[str] = field(default_factory=list)
+    interpreter_language: str | None = None
+    citizen_name: str = ""
+    phone: str | None = None
+    email: str | None = None
+    personnummer: str | None = None
+    reply_channel: str = "none"
+    location_code: str | None = None
+    arrived_at: datetime | None = None
+    provider_sid: str | None = None
+    external_id: str | None = None
+
+
+@dataclass
+class Received:
+    contact: Contact
+    ticket: Ticket
+    created: bool  # False when a retry found the contact already stored
+
+
+def _service(session: Session, code: str | None) -> Service | None:
+    if not code:
+        return None
+    service = session.scalar(select(Service).where(Service.code == code, Service.active.is_(True)))
+    if service is None:
+        raise ContactError("service", f"unknown service {code!r}")
+    return service
+
+
+def build_contact(session: Session, incoming: IncomingContact) -> Contact:
+    """Validate and normalise; raises ContactError naming the field."""
+    if incoming.channel not in CHANNELS:
+        raise ContactError("channel", f"unknown channel {incoming.channel!r}")
+    if incoming.reply_channel not in REPLY_CHANNELS:
+        raise ContactError("reply_channel", f"unknown reply channel {incoming.reply_channel!r}")
+    unknown = set(incoming.needs) - set(NEEDS)
+    if unknown:
+        raise ContactError("needs", f"unknown need(s) {', '.join(sorted(unknown))}")
+    service = _service(session, incoming.service_code)
+    location = None
+    if incoming.location_code:
+        location = session.scalar(select(Location).where(Location.code == incoming.location_code))
+        if location is None:
+            raise ContactError("location", f"unknown location {incoming.location_code!r}")
+    try:
+        phone = normalise_phone(incoming.phone) if incoming.phone else None
+    except IdentifierError as exc:
+        raise ContactError("phone", str(exc)) from None
+    try:
+        email = normalise_email(incoming.email) if incoming.email else None
+    except IdentifierError as exc:
+        raise ContactError("email", str(exc)) from None
+    try:
+        pnr = normalise_personnummer(incoming.personnummer) if incoming.personnummer else None
+    except IdentifierError as exc:
+        raise ContactError("personnummer", str(exc)) from None
+    if incoming.reply_channel == "email" and not email:
+        raise ContactError("email", "an e-mail address is needed for an answer by e-mail")
+    if incoming.reply_channel in ("sms", "phone") and not phone:
+        raise ContactError("phone", "a phone number is needed for an answer by SMS or phone")
+    contact = Contact(
+        channel=incoming.channel,
+        service=service,
+        location=location,
+        language=incoming.language or "sv",
+        interpreter_language=incoming.interpreter_language if "interpreter" in incoming.needs else None,
+        citizen_name=incoming.citizen_name.strip()[:200],
+        citizen_phone=phone,
+        citizen_email=email,
+        citizen_personnummer=pnr,
+        reply_channel=incoming.reply_channel,
+        subject=incoming.subject.strip()[:300],
+        text=incoming.text.strip(),
+        arrived_at=incoming.arrived_at or utcnow(),
+        provider_sid=incoming.provider_sid,
+        external_id=incoming.external_id,
+    )
+    contact.needs = incoming.needs
+    return contact
+
+
+def receive(session: Session, incoming: IncomingContact) -> Received:
+    """Store a contact and give it a ticket. Idempotent on provider_sid / external_id.
+
+    Runs in a savepoint so a parallel duplicate (IntegrityError on the unique keys)
+    leaves the caller's transaction usable and returns the contact that won.
+    """
+    existing = _existing(session, incoming)
+    if existing is not None:
+        return Received(existing, existing.ticket, created=False)
+    contact = build_contact(session, incoming)
+    try:
+        with session.begin_nested():
+            ticket = _ticket_for(session, contact)
+            session.flush()
+    except IntegrityError:
+        existing = _existing(session, incoming)
+        if existing is None:
+            raise
+        return Received(existing, existing.ticket, created=False)
+    return Received(contact, ticket, created=True)
+
+
+def _existing(session: Session, incoming: IncomingContact) -> Contact | None:
+    if incoming.provider_sid:
+        return session.scalar(select(Contact).where(Contact.provider_sid == incoming.provider_sid))
+    if incoming.external_id:
+        return session.scalar(select(Contact).where(Contact.external_id == incoming.external_id))
+    return None
+
+
+def _ticket_for(session: Session, contact: Contact) -> Ticket:
+    from ..routing.service import record_decision, route_contact
+
+    session.add(contact)
+    decision = route_contact(session, contact)
+    queue = session.scalar(select(Queue).where(Queue.code == decision.queue_code))
+    if queue is None:
+        raise LookupError(f"rule {decision.rule_id} routes to unknown queue {decision.queue_code}")
+    contact.queue = queue
+    ticket = create_ticket(
+        session,
+        queue=queue,
+        service=contact.service,
+        first_arrived_at=contact.arrived_at,
+        subject=contact.subject or (contact.text[:80] if contact.text else ""),
+        priority=decision.priority if decision.priority is not None else 3,
+    )
+    contact.ticket = ticket
+    record_decision(session, ticket, contact, decision)
+    record_event(session, ticket, "routed", to_value=queue.code, rule=decision.rule_id, version=decision.ruleset_version)
+    return ticket

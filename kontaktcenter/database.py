@@ -1,0 +1,119 @@
+"""The database: declarative base, engine and the request-scoped session."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Flask, current_app
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware values")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def make_engine(url: str, **kw) -> Engine:
+    if url.startswith("sqlite"):
+        kw.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            # Foreign keys are off by default in SQLite; WAL lets readers work while one writes.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    kw.setdefault("pool_pre_ping", True)
+    kw.setdefault("pool_size", 10)
+    kw.setdefault("max_overflow", 20)
+    return create_engine(url, **kw)
+
+
+BIND_KEY = "kontaktcenter.bind"
+ENGINE_KEY = "kontaktcenter.engine"
+
+
+class AppSession(Session):
+    """A session that talks to the current application's database.
+
+    The bind is looked up per use, so several apps (a test's live server beside the
+    test's own app) can live in one process, and a test can swap in a connection
+    that it rolls back afterwards.
+    """
+
+    def get_bind(self, mapper=None, **kw):
+        if self.bind is not None:
+            return self.bind
+        return current_app.extensions[BIND_KEY]
+
+
+class Database:
+    """The scoped session and helpers; engines live on the app (app.extensions)."""
+
+    def __init__(self) -> None:
+        # create_savepoint: when the bind is a connection already in a transaction (tests),
+        # the session's commit releases a savepoint instead of committing.
+        self.session = scoped_session(
+            sessionmaker(class_=AppSession, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        )
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        app.extensions[ENGINE_KEY] = engine
+        app.extensions[BIND_KEY] = engine
+
+    @property
+    def engine(self) -> Engine:
+        return current_app.extensions[ENGINE_KEY]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def new_session(self) -> Session:
+        """A session outside the request scope (worker threads, scheduler jobs)."""
+        return Session(bind=current_app.extensions[BIND_KEY], expire_on_commit=False)
+
+
+db = Database()

@@ -1,0 +1,129 @@
+"""The demo: a Malmö-like directory, demo users and 90 days of realistic history."""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .contacts.history import Directory, HistoryRow, write_history
+from .contacts.models import Contact
+from .directory.catalogue import LOCATIONS, SERVICES
+from .directory.service import load_catalogue, load_demo_users
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+# Contacts per weekday (Mon..Sun) and the hourly shape of a working day.
+WEEKDAY_VOLUME = [420, 360, 330, 320, 280, 30, 20]
+HOUR_WEIGHTS = {7: 2, 8: 9, 9: 14, 10: 14, 11: 11, 12: 7, 13: 11, 14: 10, 15: 8, 16: 5, 17: 3, 18: 2, 19: 2, 20: 1, 21: 1}
+CHANNEL_WEIGHTS = {"phone": 45, "web": 20, "email": 9, "sms": 7, "walk_in": 14, "open311": 5}
+LANGUAGE_WEIGHTS = {"sv": 78, "en": 7, "ar": 8, "so": 2, "fa": 2, "pl": 2, "bs": 1}
+SERVICE_POPULARITY = {
+    "allmant": 20, "forsorjningsstod": 14, "skolval": 9, "forskoleplats": 8, "bygglov": 6,
+    "felanmalan-gata": 6, "parkeringstillstand": 4, "fardtjanst": 5, "hemtjanst": 6, "avfall": 5,
+    "bibliotekskort": 3, "utskrift-hjalp": 5, "digital-hjalp": 4,
+}
+
+
+def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def generate_history(end: date, days: int = 90, seed: int = 2026) -> Iterator[HistoryRow]:
+    """Contacts for the `days` before `end`, with daily, hourly and channel patterns."""
+    rng = random.Random(seed)
+    services = {code: (dept, flags) for code, _sv, _en, dept, _group, flags in SERVICES}
+    walk_in_locations = [code for code, _n, kind, _d, _q in LOCATIONS if kind != "contact_center"]
+    n = 0
+    for offset in range(days, 0, -1):
+        day = end - timedelta(days=offset)
+        volume = int(WEEKDAY_VOLUME[day.weekday()] * rng.uniform(0.85, 1.15))
+        for _ in range(volume):
+            channel = _weighted(rng, CHANNEL_WEIGHTS)
+            if day.weekday() >= 5 and channel in ("phone", "walk_in"):
+                channel = "web"
+            popular = {c: w for c, w in SERVICE_POPULARITY.items() if ("w" in services[c][1]) == (channel == "walk_in")}
+            other = [c for c, (_d, flags) in services.items() if ("w" in flags) == (channel == "walk_in")]
+            code = _weighted(rng, popular) if rng.random() < 0.75 else rng.choice(other)
+            if channel == "open311" and "o" not in services[code][1]:
+                code = rng.choice([c for c, (_d, f) in services.items() if "o" in f])
+            hour = int(_weighted(rng, {str(h): w for h, w in HOUR_WEIGHTS.items()}))
+            arrived = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), STOCKHOLM)
+            language = _weighted(rng, LANGUAGE_WEIGHTS)
+            needs = []
+            if language not in ("sv", "en") and rng.random() < 0.5:
+                needs.append("interpreter")
+            if rng.random() < 0.03:
+                needs.append(rng.choice(["hearing", "vision", "easy_read"]))
+            n += 1
+            row = HistoryRow(
+                external_id=f"demo-{seed}-{n}", channel=channel, service_code=code,
+                arrived_at=arrived, language=language, needs=needs,
+            )
+            _outcome(rng, row, services[code][0], walk_in_locations)
+            yield row
+
+
+def _outcome(rng: random.Random, row: HistoryRow, department: str, walk_in_locations: list[str]) -> None:
+    busy = 1.6 if row.arrived_at.weekday() == 0 and 9 <= row.arrived_at.hour <= 11 else 1.0
+    if row.channel == "phone":
+        r = rng.random()
+        if r < 0.78 / busy:
+            wait = rng.expovariate(1 / (70 * busy))
+            row.outcome = "answered"
+            row.answered_at = row.arrived_at + timedelta(seconds=wait)
+            row.ended_at = row.answered_at + timedelta(seconds=rng.gauss(240, 80) if rng.random() < 0.9 else 600)
+            row.ended_at = max(row.ended_at, row.answered_at + timedelta(seconds=30))
+        elif r < 0.88:
+            row.outcome = "callback_requested"
+            row.ended_at = row.arrived_at + timedelta(seconds=rng.uniform(60, 400))
+            if rng.random() < 0.85:
+                row.callback_completed_at = row.ended_at + timedelta(minutes=rng.uniform(10, 240))
+        else:
+            row.outcome = "abandoned"
+            row.ended_at = row.arrived_at + timedelta(seconds=rng.choice([rng.uniform(1, 5), rng.uniform(20, 500)]))
+    elif row.channel == "walk_in":
+        row.location_code = rng.choice(walk_in_locations)
+        if rng.random() < 0.92:
+            row.outcome = "served"
+            row.answered_at = row.arrived_at + timedelta(minutes=rng.expovariate(1 / 8))
+            row.ended_at = row.answered_at + timedelta(minutes=rng.uniform(4, 25))
+        else:
+            row.outcome = "left"
+            row.ended_at = row.arrived_at + timedelta(minutes=rng.uniform(5, 40))
+    else:
+        hours = rng.expovariate(1 / 14) if rng.random() < 0.9 else rng.uniform(24, 96)
+        row.first_response_at = row.arrived_at + timedelta(hours=hours)
+    # Resolution: most at first contact, some escalated to the owning department.
+    start = row.answered_at or row.first_response_at or row.ended_at or row.arrived_at
+    if row.outcome in ("abandoned", "left"):
+        return
+    r = rng.random()
+    if department != "serviceforvaltningen" and r < 0.25:
+        row.escalated_to = department
+        if rng.random() < 0.8:
+            row.resolution = "department"
+            row.resolved_at = start + timedelta(days=rng.uniform(1, 12))
+    elif r < 0.82:
+        row.resolution = "first_contact" if rng.random() < 0.8 else "kontaktcenter"
+        row.resolved_at = start + timedelta(minutes=rng.uniform(1, 60 if row.resolution == "first_contact" else 3000))
+
+
+def load_demo(session: Session, today: date, days: int = 90) -> list[tuple[str, str, str]]:
+    """Load the directory, the demo users and (once) the history; returns printed users."""
+    load_catalogue(session)
+    users = load_demo_users(session)
+    has_history = session.scalar(select(func.count()).select_from(Contact).where(Contact.external_id.like("demo-%")))
+    if not has_history:
+        directory = Directory(session)
+        batch: list[HistoryRow] = []
+        for row in generate_history(today, days):
+            batch.append(row)
+            if len(batch) >= 5000:
+                write_history(session, batch, directory)
+                batch = []
+        write_history(session, batch, directory)
+    return users

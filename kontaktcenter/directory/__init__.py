@@ -1,0 +1,1 @@
+"""The directory: departments, services, queues, locations and staff."""

@@ -1,0 +1,183 @@
+"""Tables of the directory: förvaltningar, tjänster, köer, platser and staff users."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text
+from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import Base, utcnow
+
+ROLES = ("agent", "caseworker", "coordinator", "manager", "admin", "location_staff")
+PRESENCE = ("available", "busy", "away", "offline")
+LOCATION_KINDS = ("contact_center", "branch", "library", "service_point")
+QUEUE_KINDS = ("first_line", "department")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_sv: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    # The kontaktcenter itself (Serviceförvaltningen's contact center) is a department too.
+    is_contact_center: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    services: Mapped[list["Service"]] = relationship(back_populates="department")
+    queues: Mapped[list["Queue"]] = relationship(back_populates="department")
+
+    def name(self, locale: str = "sv") -> str:
+        return self.name_en if locale == "en" else self.name_sv
+
+
+class Service(Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint("answer_target_seconds > 0", name="answer_target_positive"),
+        CheckConstraint(
+            "sla_first_response_days > 0 AND sla_accept_days > 0 AND sla_resolve_days > 0",
+            name="sla_positive",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name_sv: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_ar: Mapped[Optional[str]] = mapped_column(String(200))
+    description_sv: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    # Catalogue group (e.g. "skola", "bygga") for the citizen form's grouped list.
+    group: Mapped[str] = mapped_column(String(40), default="ovrigt")
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    requires_personnummer: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Walk-in topics (help printing documents, …) are services too, but not offered on the web form.
+    walk_in_topic: Mapped[bool] = mapped_column(Boolean, default=False)
+    open311: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    answer_target_seconds: Mapped[int] = mapped_column(default=60)
+    # SLA targets in working days (the calendar decides what a working day is).
+    sla_first_response_days: Mapped[int] = mapped_column(default=1)
+    sla_accept_days: Mapped[int] = mapped_column(default=1)
+    sla_resolve_days: Mapped[int] = mapped_column(default=10)
+
+    department: Mapped[Department] = relationship(back_populates="services")
+
+    def name(self, locale: str = "sv") -> str:
+        if locale == "ar" and self.name_ar:
+            return self.name_ar
+        return self.name_en if locale in ("en", "ar") else self.name_sv
+
+    def description(self, locale: str = "sv") -> str:
+        return self.description_en if locale in ("en", "ar") else self.description_sv
+
+
+class Queue(Base):
+    __tablename__ = "queues"
+    __table_args__ = (CheckConstraint(_in("kind", QUEUE_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name_sv: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    department: Mapped[Department] = relationship(back_populates="queues")
+
+    def name(self, locale: str = "sv") -> str:
+        return self.name_en if locale == "en" else self.name_sv
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    __table_args__ = (CheckConstraint(_in("kind", LOCATION_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    district: Mapped[str] = mapped_column(String(100), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    # Hand out numbered queue tickets ("kölappar") to walk-in visitors.
+    queue_numbers: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UserLanguage(Base):
+    """A language an agent can serve citizens in (a routing skill)."""
+
+    __tablename__ = "user_languages"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+user_services = Table(
+    "user_services",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
+)
+
+user_queues = Table(
+    "user_queues",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue_id", ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint(_in("presence", PRESENCE), name="presence"),
+        CheckConstraint("max_open_tickets >= 0", name="capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"))
+    location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("locations.id"))
+    presence: Mapped[str] = mapped_column(String(20), default="offline")
+    presence_since: Mapped[datetime] = mapped_column(default=utcnow)
+    # Longest idle wins a tie between equally loaded agents.
+    last_assigned_at: Mapped[Optional[datetime]] = mapped_column()
+    max_open_tickets: Mapped[int] = mapped_column(default=5)
+    # Where Twilio connects the agent's calls: a phone number or "client:identity".
+    phone_identity: Mapped[str] = mapped_column(String(100), default="")
+    ui_language: Mapped[str] = mapped_column(String(8), default="sv")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Optional[Department]] = relationship()
+    location: Mapped[Optional[Location]] = relationship()
+    services: Mapped[list[Service]] = relationship(secondary=user_services)
+    queues: Mapped[list[Queue]] = relationship(secondary=user_queues)
+    language_skills: Mapped[list[UserLanguage]] = relationship(cascade="all, delete-orphan")
+    languages: AssociationProxy[list[str]] = association_proxy(
+        "language_skills", "language", creator=lambda code: UserLanguage(language=code)
+    )
+
+    @property
+    def is_active(self) -> bool:  # flask-login refuses inactive users
+        return self.active
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles

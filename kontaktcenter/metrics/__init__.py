@@ -1,0 +1,1 @@
+"""Tillgänglighet metrics: METRICS.md's figures, computed once, for every consumer."""

@@ -1,0 +1,1 @@
+"""Routing: declarative rules in routing_rules/, the decision behind every ticket."""

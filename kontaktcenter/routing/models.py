@@ -1,0 +1,41 @@
+"""Tables of routing: the stored decision behind every ticket, and refused rule sets."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import Base, utcnow
+
+
+class RoutingDecision(Base):
+    """Why a ticket went where it went: computed once, stored, shown and explained."""
+
+    __tablename__ = "routing_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    rule_id: Mapped[str] = mapped_column(String(120))
+    ruleset_version: Mapped[str] = mapped_column(String(64))
+    queue_code: Mapped[str] = mapped_column(String(60))
+    # The attribute values the rules saw, and for each earlier rule why it did not match.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    trace: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped["Ticket"] = relationship()  # noqa: F821
+    contact: Mapped[Optional["Contact"]] = relationship()  # noqa: F821
+
+
+class RuleSetRefusal(Base):
+    """A rule-set change that failed validation and was not put in force."""
+
+    __tablename__ = "ruleset_refusals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[str] = mapped_column(String(64))
+    errors: Mapped[str] = mapped_column(Text)

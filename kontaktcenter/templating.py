@@ -1,0 +1,49 @@
+"""Jinja filters and globals shared by every page: local time, labels, the staff menu."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+STATUS_LABELS = {
+    "new": _l("Ny"),
+    "open": _l("Pågående"),
+    "waiting_citizen": _l("Väntar på medborgaren"),
+    "escalated": _l("Eskalerat"),
+    "resolved": _l("Löst"),
+}
+CHANNEL_LABELS = {
+    "phone": _l("Telefon"),
+    "sms": _l("SMS"),
+    "web": _l("Webbformulär"),
+    "email": _l("E-post"),
+    "walk_in": _l("Besök"),
+    "open311": _l("Open311"),
+}
+MESSAGE_LABELS = {"reply": _l("Svar till medborgaren"), "inbound": _l("Från medborgaren"), "note": _l("Intern anteckning")}
+
+# (endpoint, label, roles that see it) — each part of the domain appends its pages here.
+STAFF_NAV: list[tuple[str, str, tuple[str, ...]]] = [
+    ("casework.console", "Mina köer", ("agent", "caseworker", "coordinator", "admin")),
+    ("metrics.reports", "Tillgänglighet", ("manager", "coordinator", "admin")),
+]
+
+
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(STOCKHOLM).strftime(fmt)
+
+
+def init_templating(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.globals.update(
+        staff_nav=STAFF_NAV,
+        status_label=lambda s: STATUS_LABELS.get(s, s),
+        channel_label=lambda c: CHANNEL_LABELS.get(c, c),
+        message_label=lambda k: MESSAGE_LABELS.get(k, k),
+    )

@@ -1,0 +1,1 @@
+"""Tickets (ärenden): references, status, messages and the event log."""

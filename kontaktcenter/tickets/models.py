@@ -1,0 +1,130 @@
+"""Tables of tickets (ärenden), their messages and their event log."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..contacts.models import Contact
+from ..database import Base, utcnow
+from ..directory.models import Queue, Service, User, _in
+
+STATUSES = ("new", "open", "waiting_citizen", "escalated", "resolved")
+OPEN_STATUSES = ("new", "open", "waiting_citizen", "escalated")
+RESOLUTIONS = ("first_contact", "kontaktcenter", "department", "unresolved")
+KINDS = ("errand", "callback")
+MESSAGE_KINDS = ("reply", "inbound", "note")
+REFERENCE_PATTERN = r"^KC-\d{4}-\d{6,}$"
+
+
+class ReferenceCounter(Base):
+    """The last reference number handed out per year (KC-<year>-<n>)."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(default=0)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("resolution", RESOLUTIONS), name="resolution"),
+        CheckConstraint(_in("kind", KINDS), name="kind"),
+        CheckConstraint("priority BETWEEN 0 AND 9", name="priority"),
+        CheckConstraint("(status = 'resolved') = (resolved_at IS NOT NULL)", name="resolved_at_iff_resolved"),
+        Index("ix_tickets_queue_status", "queue_id", "status", "assignee_id"),
+        Index("ix_tickets_first_arrived", "first_arrived_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), default="errand")
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    service_id: Mapped[Optional[int]] = mapped_column(ForeignKey("services.id"), index=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), index=True)
+    # The agent who took the first contact may read a confidential ticket (OSL).
+    taken_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    # 0 = lowest … 9 = most urgent.
+    priority: Mapped[int] = mapped_column(default=3)
+    # Copied from the service when created, so lists can mask without a join.
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    # A ticket belongs to the period of its first contact's arrived_at (METRICS.md).
+    first_arrived_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[Optional[datetime]] = mapped_column()
+    resolution: Mapped[str] = mapped_column(String(20), default="unresolved")
+    resolved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    reopened_count: Mapped[int] = mapped_column(default=0)
+    # Routing: current step of an ordered route_to list, and when it times out.
+    route_step: Mapped[int] = mapped_column(default=0)
+    route_step_due_at: Mapped[Optional[datetime]] = mapped_column()
+    # SLA clocks (working time). Paused while waiting for the citizen.
+    first_response_due_at: Mapped[Optional[datetime]] = mapped_column()
+    accept_due_at: Mapped[Optional[datetime]] = mapped_column()
+    resolve_due_at: Mapped[Optional[datetime]] = mapped_column()
+    sla_paused_at: Mapped[Optional[datetime]] = mapped_column()
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    service: Mapped[Optional[Service]] = relationship()
+    queue: Mapped[Queue] = relationship()
+    assignee: Mapped[Optional[User]] = relationship(foreign_keys=[assignee_id])
+    taken_by: Mapped[Optional[User]] = relationship(foreign_keys=[taken_by_id])
+    contacts: Mapped[list[Contact]] = relationship(back_populates="ticket", order_by=Contact.arrived_at)
+    messages: Mapped[list["Message"]] = relationship(
+        back_populates="ticket", order_by="Message.created_at", cascade="all, delete-orphan"
+    )
+    events: Mapped[list["TicketEvent"]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (CheckConstraint(_in("kind", MESSAGE_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    # reply: to the citizen; inbound: from the citizen; note: internal, never sent.
+    kind: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(10), default="")
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    # An automatic receipt is not a first response (METRICS.md).
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipient: Mapped[str] = mapped_column(String(200), default="")
+    provider_sid: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    delivery_status: Mapped[str] = mapped_column(String(30), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    author: Mapped[Optional[User]] = relationship()
+
+
+class TicketEvent(Base):
+    """Every change of a ticket: who, when, what, from → to."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    from_value: Mapped[Optional[str]] = mapped_column(String(200))
+    to_value: Mapped[Optional[str]] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+    actor: Mapped[Optional[User]] = relationship()

@@ -1,0 +1,187 @@
+"""Ticket operations: references, creation, events, replies, resolution."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..database import utcnow
+from ..directory.models import Queue, Service, User
+from .models import OPEN_STATUSES, Message, ReferenceCounter, Ticket, TicketEvent
+
+
+class TicketError(ValueError):
+    """A ticket operation that cannot be done; the message says why."""
+
+
+def next_reference_numbers(session: Session, year: int, count: int = 1) -> list[int]:
+    """Reserve `count` consecutive numbers of `year` atomically (safe across workers)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(ReferenceCounter)
+        .values(year=year, value=count)
+        .on_conflict_do_update(index_elements=["year"], set_={"value": ReferenceCounter.value + count})
+        .returning(ReferenceCounter.value)
+    )
+    last = session.execute(stmt).scalar_one()
+    return list(range(last - count + 1, last + 1))
+
+
+def format_reference(year: int, number: int) -> str:
+    return f"KC-{year}-{number:06d}"
+
+
+def record_event(
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    *,
+    actor: User | None = None,
+    from_value: Any = None,
+    to_value: Any = None,
+    at: datetime | None = None,
+    **detail: Any,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket=ticket,
+        kind=kind,
+        actor_id=actor.id if actor else None,
+        from_value=None if from_value is None else str(from_value),
+        to_value=None if to_value is None else str(to_value),
+        at=at or utcnow(),
+        detail=detail,
+    )
+    session.add(event)
+    return event
+
+
+def create_ticket(
+    session: Session,
+    *,
+    queue: Queue,
+    service: Service | None,
+    first_arrived_at: datetime,
+    subject: str = "",
+    priority: int = 3,
+    kind: str = "errand",
+    actor: User | None = None,
+) -> Ticket:
+    year = first_arrived_at.year
+    (number,) = next_reference_numbers(session, year)
+    ticket = Ticket(
+        reference=format_reference(year, number),
+        kind=kind,
+        status="new",
+        queue=queue,
+        service=service,
+        priority=priority,
+        confidential=bool(service and service.confidential) or queue.confidential,
+        subject=subject[:300],
+        first_arrived_at=first_arrived_at,
+    )
+    session.add(ticket)
+    record_event(session, ticket, "created", actor=actor, to_value=queue.code)
+    return ticket
+
+
+def set_status(session: Session, ticket: Ticket, status: str, *, actor: User | None = None, **detail: Any) -> None:
+    if ticket.status == status:
+        return
+    record_event(session, ticket, "status", actor=actor, from_value=ticket.status, to_value=status, **detail)
+    ticket.status = status
+
+
+def assign(session: Session, ticket: Ticket, user: User | None, *, actor: User | None = None, reason: str = "") -> None:
+    old = ticket.assignee
+    ticket.assignee = user
+    record_event(
+        session,
+        ticket,
+        "assigned",
+        actor=actor,
+        from_value=old.username if old else None,
+        to_value=user.username if user else None,
+        reason=reason,
+    )
+    if user is not None:
+        user.last_assigned_at = utcnow()
+        if ticket.status == "new":
+            set_status(session, ticket, "open", actor=actor)
+
+
+def add_message(
+    session: Session,
+    ticket: Ticket,
+    *,
+    kind: str,
+    body: str,
+    author: User | None = None,
+    channel: str = "",
+    recipient: str = "",
+    automatic: bool = False,
+    provider_sid: str | None = None,
+    at: datetime | None = None,
+) -> Message:
+    body = body.strip()
+    if not body:
+        raise TicketError("Meddelandet är tomt.")
+    at = at or utcnow()
+    message = Message(
+        ticket=ticket,
+        kind=kind,
+        body=body,
+        author=author,
+        channel=channel,
+        recipient=recipient,
+        automatic=automatic,
+        provider_sid=provider_sid,
+        created_at=at,
+    )
+    session.add(message)
+    record_event(session, ticket, f"message:{kind}", actor=author, to_value=channel or None)
+    if kind == "reply" and not automatic:
+        # The first reply to the citizen is the written contacts' response time (METRICS.md).
+        for contact in ticket.contacts:
+            if contact.is_written and contact.first_response_at is None and contact.arrived_at <= at:
+                contact.first_response_at = at
+    return message
+
+
+def resolve(session: Session, ticket: Ticket, *, actor: User | None, at: datetime | None = None) -> None:
+    """Resolve; who resolved and the ticket's history decide the resolution (METRICS.md)."""
+    if not ticket.is_open:
+        raise TicketError("Ärendet är redan löst.")
+    by_kontaktcenter = ticket.queue.kind == "first_line" and not ticket.escalated
+    if not by_kontaktcenter:
+        resolution = "department"
+    elif len(ticket.contacts) <= 1 and ticket.reopened_count == 0:
+        resolution = "first_contact"
+    else:
+        resolution = "kontaktcenter"
+    set_status(session, ticket, "resolved", actor=actor)
+    ticket.resolved_at = at or utcnow()
+    ticket.resolution = resolution
+    ticket.resolved_by_id = actor.id if actor else None
+    record_event(session, ticket, "resolution", actor=actor, to_value=resolution)
+
+
+def reopen(session: Session, ticket: Ticket, *, actor: User | None = None, reason: str = "") -> None:
+    if ticket.is_open:
+        return
+    set_status(session, ticket, "open", actor=actor, reason=reason)
+    ticket.resolved_at = None
+    ticket.resolution = "unresolved"
+    ticket.reopened_count += 1
+
+
+def open_tickets_in_queue(session: Session, queue_ids: list[int]):
+    return session.scalars(
+        select(Ticket)
+        .where(Ticket.queue_id.in_(queue_ids), Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
+    ).all()
+

@@ -1,0 +1,151 @@
+"""Test fixtures: one migrated database per test session, a rollback per test.
+
+The database is SQLite by default; set KC_TEST_DATABASE_URL to a PostgreSQL URL to run
+the same suite on PostgreSQL (.ci/run does). Tests marked `postgres` need PostgreSQL's
+own behaviour; they skip on SQLite and are required when KC_REQUIRE_POSTGRES=1.
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from kontaktcenter.app import create_app
+from kontaktcenter.cli import upgrade_database
+from kontaktcenter.database import BIND_KEY, ENGINE_KEY, db
+from kontaktcenter.directory.service import load_catalogue, load_demo_users
+
+pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser"]
+
+PG_URL = os.environ.get("KC_TEST_DATABASE_URL", "")
+
+
+def _fresh_postgres(url: str) -> str:
+    """A new database per test session, dropped afterwards, on the server in `url`."""
+    name = f"kc_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return re.sub(r"/[^/]+$", f"/{name}", url)
+
+
+def _drop_postgres(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if PG_URL:
+        url = _fresh_postgres(PG_URL)
+        yield url
+        _drop_postgres(url)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def pytest_collection_modifyitems(config, items):
+    require_pg = os.environ.get("KC_REQUIRE_POSTGRES") == "1"
+    for item in items:
+        if "postgres" in item.keywords and not PG_URL:
+            if require_pg:
+                raise pytest.UsageError("KC_REQUIRE_POSTGRES=1 but KC_TEST_DATABASE_URL is not set")
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set KC_TEST_DATABASE_URL"))
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    """The application on a migrated database holding the Malmö catalogue and demo users."""
+    upgrade_database(database_url)
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "PUBLIC_BASE_URL": "http://localhost",
+            "TWILIO_AUTH_TOKEN": "test-auth-token",
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "RATELIMIT_ENABLED": True,
+        }
+    )
+    with app.app_context():
+        load_catalogue(db.session)
+        load_demo_users(db.session)
+        db.session.commit()
+    yield app
+    db.session.remove()
+    app.extensions[ENGINE_KEY].dispose()
+
+
+@pytest.fixture
+def session(app):
+    """The test's database session: everything it and the app do is rolled back after."""
+    engine = app.extensions[ENGINE_KEY]
+    connection = engine.connect()
+    outer = connection.begin()
+    db.session.remove()
+    app.extensions[BIND_KEY] = connection
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield db.session
+    finally:
+        db.session.remove()
+        ctx.pop()
+        outer.rollback()
+        connection.close()
+        app.extensions[BIND_KEY] = engine
+
+
+@pytest.fixture
+def client(app, session):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, session):
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, f"no csrf_token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username: str = "agent", password: str | None = None):
+        from kontaktcenter.directory.catalogue import DEMO_USERS
+
+        if password is None:
+            password = next(u[-1] for u in DEMO_USERS if u[0] == username)
+        token = csrf_token(self.client)
+        return self.client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+    def post(self, path: str, data: dict | None = None, **kw):
+        """POST a staff form with a valid CSRF token."""
+        data = dict(data or {})
+        data["csrf_token"] = csrf_token(self.client, "/console" if "csrf_page" not in kw else kw.pop("csrf_page"))
+        return self.client.post(path, data=data, **kw)
+
+    def logout(self):
+        return self.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
