@@ -1,8 +1,8 @@
 """The `kontaktcenter` command (a Flask CLI group, so `flask --app wsgi …` works too)."""
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
-from pathlib import Path
 
 import click
 from alembic import command
@@ -25,7 +25,15 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+# Each part of the domain adds its command module here (a module with `register(app)`).
+COMMAND_MODULES: list[str] = [
+]
+
+
 def register_cli(app: Flask) -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
     @app.cli.group("db")
     def db_group() -> None:
         """The database schema (Alembic migrations)."""

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select

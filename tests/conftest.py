@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from kontaktcenter.app import create_app
 from kontaktcenter.cli import upgrade_database
-from kontaktcenter.database import BIND_KEY, ENGINE_KEY, db
+from kontaktcenter.database import BIND_KEY, ENGINE_KEY, AppSession, db
 from kontaktcenter.directory.service import load_catalogue, load_demo_users
 
 pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser"]
@@ -86,19 +86,23 @@ def app(database_url, tmp_path_factory):
 
 @pytest.fixture
 def session(app):
-    """The test's database session: everything it and the app do is rolled back after."""
+    """The test's own session, on the same connection as the app's requests.
+
+    Everything the test and the app do happens inside one outer transaction that is
+    rolled back afterwards. A commit (by the test or a request) releases a savepoint,
+    so committed data is visible to later requests. Requests get their own app context
+    and session, exactly as in production.
+    """
     engine = app.extensions[ENGINE_KEY]
     connection = engine.connect()
     outer = connection.begin()
-    db.session.remove()
     app.extensions[BIND_KEY] = connection
-    ctx = app.app_context()
-    ctx.push()
+    test_session = AppSession(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
     try:
-        yield db.session
+        yield test_session
     finally:
+        test_session.close()
         db.session.remove()
-        ctx.pop()
         outer.rollback()
         connection.close()
         app.extensions[BIND_KEY] = engine

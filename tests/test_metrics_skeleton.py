@@ -19,7 +19,7 @@ def test_resolution_figures_per_service(session, make_contact):
     escalated = make_contact(service="skolval", arrived_at=at("2030-01-15 10:00")).ticket
     escalated.escalated = True
     resolve(session, escalated, actor=None)
-    session.flush()
+    session.commit()
     (row,) = [r for r in resolution_by_service(session, date(2030, 1, 1), date(2030, 1, 31)) if r.service == "skolval"]
     assert (row.tickets, row.resolved_kontaktcenter, row.resolved_first_contact, row.escalated) == (5, 3, 3, 1)
     assert row.kc_resolution_rate == 0.6

@@ -51,7 +51,6 @@ def test_citizen_to_agent_to_report(client, auth, session):
 
 def test_resolving_twice_is_refused(client, auth, session, make_contact):
     received = make_contact(service="allmant")
-    session.commit()
     auth.login("agent")
     auth.post(f"/tickets/{received.ticket.reference}/resolve")
     response = auth.post(f"/tickets/{received.ticket.reference}/resolve")

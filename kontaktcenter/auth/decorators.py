@@ -1,8 +1,8 @@
 """The role decorator every staff route wears."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from flask import abort, request
 from flask_login import current_user

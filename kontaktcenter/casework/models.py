@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,16 +27,16 @@ class Escalation(Base):
     done_so_far: Mapped[str] = mapped_column(Text, default="")
     how_to_reach: Mapped[str] = mapped_column(Text, default="")
     urgency: Mapped[str] = mapped_column(String(10), default="normal")
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    accepted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
-    accepted_at: Mapped[Optional[datetime]] = mapped_column()
-    returned_at: Mapped[Optional[datetime]] = mapped_column()
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    accepted_at: Mapped[datetime | None] = mapped_column()
+    returned_at: Mapped[datetime | None] = mapped_column()
     return_reason: Mapped[str] = mapped_column(Text, default="")
 
     department: Mapped[Department] = relationship()
-    created_by: Mapped[Optional[User]] = relationship(foreign_keys=[created_by_id])
-    accepted_by: Mapped[Optional[User]] = relationship(foreign_keys=[accepted_by_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    accepted_by: Mapped[User | None] = relationship(foreign_keys=[accepted_by_id])
 
 
 class KnowledgeArticle(Base):
@@ -50,7 +49,7 @@ class KnowledgeArticle(Base):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     service: Mapped[Service] = relationship()

@@ -1,7 +1,7 @@
 """The public web form /kontakt: a citizen's written contact becomes a ticket."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -54,7 +54,8 @@ def kontakt():
             received = receive(db.session, incoming)
         except ContactError as exc:
             db.session.rollback()
-            getattr(form, exc.field, form.text).errors.append(FIELD_MESSAGES.get(exc.field, lambda: exc.message)())
+            message = FIELD_MESSAGES[exc.field]() if exc.field in FIELD_MESSAGES else exc.message
+            getattr(form, exc.field, form.text).errors.append(message)
             status = 400
         else:
             db.session.commit()

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import phonenumbers
-from personnummer import personnummer
 from email_validator import EmailNotValidError, validate_email
+from personnummer import personnummer
 
 
 class IdentifierError(ValueError):

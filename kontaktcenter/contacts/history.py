@@ -6,9 +6,9 @@ service, everything else in the first line.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -101,7 +101,7 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
     ).all()
     contact_values = []
     event_values = []
-    for row, ticket_id, tv in zip(rows, ticket_ids, ticket_values):
+    for row, ticket_id, tv in zip(rows, ticket_ids, ticket_values, strict=True):
         wait = None
         if row.channel == "phone" and row.outcome not in (None, "ivr_dropped"):
             end = row.answered_at if row.outcome == "answered" else row.ended_at

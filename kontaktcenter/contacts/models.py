@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -36,53 +35,53 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(10))
-    ticket_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     # Idempotency keys: the import's external_id, and the provider's id (CallSid,
     # MessageSid, Message-ID, API Idempotency-Key). Unique in the database so a retry
     # meets an IntegrityError, never a second contact.
-    external_id: Mapped[Optional[str]] = mapped_column(String(120), unique=True)
-    provider_sid: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
-    service_id: Mapped[Optional[int]] = mapped_column(ForeignKey("services.id"), index=True)
-    queue_id: Mapped[Optional[int]] = mapped_column(ForeignKey("queues.id"))
-    location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("locations.id"))
+    external_id: Mapped[str | None] = mapped_column(String(120), unique=True)
+    provider_sid: Mapped[str | None] = mapped_column(String(200), unique=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), index=True)
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     language: Mapped[str] = mapped_column(String(8), default="sv")
     need_interpreter: Mapped[bool] = mapped_column(Boolean, default=False)
     need_hearing: Mapped[bool] = mapped_column(Boolean, default=False)
     need_vision: Mapped[bool] = mapped_column(Boolean, default=False)
     need_easy_read: Mapped[bool] = mapped_column(Boolean, default=False)
-    interpreter_language: Mapped[Optional[str]] = mapped_column(String(8))
+    interpreter_language: Mapped[str | None] = mapped_column(String(8))
 
     citizen_name: Mapped[str] = mapped_column(String(200), default="")
-    citizen_phone: Mapped[Optional[str]] = mapped_column(String(20))  # E.164
-    citizen_email: Mapped[Optional[str]] = mapped_column(String(200))  # lower-case
-    citizen_personnummer: Mapped[Optional[str]] = mapped_column(String(12))  # 12 digits, validated
+    citizen_phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    citizen_email: Mapped[str | None] = mapped_column(String(200))  # lower-case
+    citizen_personnummer: Mapped[str | None] = mapped_column(String(12))  # 12 digits, validated
     reply_channel: Mapped[str] = mapped_column(String(10), default="none")
     subject: Mapped[str] = mapped_column(String(300), default="")
     text: Mapped[str] = mapped_column(Text, default="")
 
     # Timestamps METRICS.md needs. arrived_at: reached a queue (phone), received
     # (written), checked in (walk-in); for an IVR drop, the start of the call.
-    started_at: Mapped[Optional[datetime]] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
     arrived_at: Mapped[datetime] = mapped_column(default=utcnow)
-    answered_at: Mapped[Optional[datetime]] = mapped_column()
-    ended_at: Mapped[Optional[datetime]] = mapped_column()
-    outcome: Mapped[Optional[str]] = mapped_column(String(20))
-    wait_seconds: Mapped[Optional[float]] = mapped_column(Float)  # Twilio's QueueTime
-    callback_completed_at: Mapped[Optional[datetime]] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    wait_seconds: Mapped[float | None] = mapped_column(Float)  # Twilio's QueueTime
+    callback_completed_at: Mapped[datetime | None] = mapped_column()
     callback_attempts: Mapped[int] = mapped_column(default=0)
-    first_response_at: Mapped[Optional[datetime]] = mapped_column()
-    answered_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
-    registered_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    first_response_at: Mapped[datetime | None] = mapped_column()
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Walk-in queue numbers, per location and local day.
-    queue_day: Mapped[Optional[date]] = mapped_column()
-    queue_number: Mapped[Optional[int]] = mapped_column()
+    queue_day: Mapped[date | None] = mapped_column()
+    queue_number: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    service: Mapped[Optional[Service]] = relationship()
-    queue: Mapped[Optional[Queue]] = relationship()
-    location: Mapped[Optional[Location]] = relationship()
-    answered_by: Mapped[Optional[User]] = relationship(foreign_keys=[answered_by_id])
-    ticket: Mapped[Optional["Ticket"]] = relationship(back_populates="contacts")  # noqa: F821
+    service: Mapped[Service | None] = relationship()
+    queue: Mapped[Queue | None] = relationship()
+    location: Mapped[Location | None] = relationship()
+    answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
+    ticket: Mapped[Ticket | None] = relationship(back_populates="contacts")  # noqa: F821
 
     @property
     def needs(self) -> list[str]:

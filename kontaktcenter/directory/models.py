@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text
@@ -31,8 +30,8 @@ class Department(Base):
     # The kontaktcenter itself (Serviceförvaltningen's contact center) is a department too.
     is_contact_center: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    services: Mapped[list["Service"]] = relationship(back_populates="department")
-    queues: Mapped[list["Queue"]] = relationship(back_populates="department")
+    services: Mapped[list[Service]] = relationship(back_populates="department")
+    queues: Mapped[list[Queue]] = relationship(back_populates="department")
 
     def name(self, locale: str = "sv") -> str:
         return self.name_en if locale == "en" else self.name_sv
@@ -52,7 +51,7 @@ class Service(Base):
     code: Mapped[str] = mapped_column(String(60), unique=True)
     name_sv: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
-    name_ar: Mapped[Optional[str]] = mapped_column(String(200))
+    name_ar: Mapped[str | None] = mapped_column(String(200))
     description_sv: Mapped[str] = mapped_column(Text, default="")
     description_en: Mapped[str] = mapped_column(Text, default="")
     # Catalogue group (e.g. "skola", "bygga") for the citizen form's grouped list.
@@ -153,12 +152,12 @@ class User(UserMixin, Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(20))
-    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"))
-    location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("locations.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     presence: Mapped[str] = mapped_column(String(20), default="offline")
     presence_since: Mapped[datetime] = mapped_column(default=utcnow)
     # Longest idle wins a tie between equally loaded agents.
-    last_assigned_at: Mapped[Optional[datetime]] = mapped_column()
+    last_assigned_at: Mapped[datetime | None] = mapped_column()
     max_open_tickets: Mapped[int] = mapped_column(default=5)
     # Where Twilio connects the agent's calls: a phone number or "client:identity".
     phone_identity: Mapped[str] = mapped_column(String(100), default="")
@@ -166,8 +165,8 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    department: Mapped[Optional[Department]] = relationship()
-    location: Mapped[Optional[Location]] = relationship()
+    department: Mapped[Department | None] = relationship()
+    location: Mapped[Location | None] = relationship()
     services: Mapped[list[Service]] = relationship(secondary=user_services)
     queues: Mapped[list[Queue]] = relationship(secondary=user_queues)
     language_skills: Mapped[list[UserLanguage]] = relationship(cascade="all, delete-orphan")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,7 +17,7 @@ class RoutingDecision(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
-    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     rule_id: Mapped[str] = mapped_column(String(120))
     ruleset_version: Mapped[str] = mapped_column(String(64))
     queue_code: Mapped[str] = mapped_column(String(60))
@@ -26,8 +26,8 @@ class RoutingDecision(Base):
     trace: Mapped[list[Any]] = mapped_column(JSON, default=list)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    ticket: Mapped["Ticket"] = relationship()  # noqa: F821
-    contact: Mapped[Optional["Contact"]] = relationship()  # noqa: F821
+    ticket: Mapped[Ticket] = relationship()  # noqa: F821
+    contact: Mapped[Contact | None] = relationship()  # noqa: F821
 
 
 class RuleSetRefusal(Base):

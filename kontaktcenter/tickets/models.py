@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -44,11 +44,11 @@ class Ticket(Base):
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     kind: Mapped[str] = mapped_column(String(10), default="errand")
     status: Mapped[str] = mapped_column(String(20), default="new")
-    service_id: Mapped[Optional[int]] = mapped_column(ForeignKey("services.id"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), index=True)
     queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
-    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     # The agent who took the first contact may read a confidential ticket (OSL).
-    taken_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # 0 = lowest … 9 = most urgent.
     priority: Mapped[int] = mapped_column(default=3)
     # Copied from the service when created, so lists can mask without a join.
@@ -58,30 +58,30 @@ class Ticket(Base):
     first_arrived_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    resolved_at: Mapped[Optional[datetime]] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
     resolution: Mapped[str] = mapped_column(String(20), default="unresolved")
-    resolved_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     reopened_count: Mapped[int] = mapped_column(default=0)
     # Routing: current step of an ordered route_to list, and when it times out.
     route_step: Mapped[int] = mapped_column(default=0)
-    route_step_due_at: Mapped[Optional[datetime]] = mapped_column()
+    route_step_due_at: Mapped[datetime | None] = mapped_column()
     # SLA clocks (working time). Paused while waiting for the citizen.
-    first_response_due_at: Mapped[Optional[datetime]] = mapped_column()
-    accept_due_at: Mapped[Optional[datetime]] = mapped_column()
-    resolve_due_at: Mapped[Optional[datetime]] = mapped_column()
-    sla_paused_at: Mapped[Optional[datetime]] = mapped_column()
+    first_response_due_at: Mapped[datetime | None] = mapped_column()
+    accept_due_at: Mapped[datetime | None] = mapped_column()
+    resolve_due_at: Mapped[datetime | None] = mapped_column()
+    sla_paused_at: Mapped[datetime | None] = mapped_column()
     sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    service: Mapped[Optional[Service]] = relationship()
+    service: Mapped[Service | None] = relationship()
     queue: Mapped[Queue] = relationship()
-    assignee: Mapped[Optional[User]] = relationship(foreign_keys=[assignee_id])
-    taken_by: Mapped[Optional[User]] = relationship(foreign_keys=[taken_by_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    taken_by: Mapped[User | None] = relationship(foreign_keys=[taken_by_id])
     contacts: Mapped[list[Contact]] = relationship(back_populates="ticket", order_by=Contact.arrived_at)
-    messages: Mapped[list["Message"]] = relationship(
+    messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.created_at", cascade="all, delete-orphan"
     )
-    events: Mapped[list["TicketEvent"]] = relationship(
+    events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )
 
@@ -100,16 +100,16 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(10))
     channel: Mapped[str] = mapped_column(String(10), default="")
     body: Mapped[str] = mapped_column(Text)
-    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # An automatic receipt is not a first response (METRICS.md).
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
     recipient: Mapped[str] = mapped_column(String(200), default="")
-    provider_sid: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    provider_sid: Mapped[str | None] = mapped_column(String(200), unique=True)
     delivery_status: Mapped[str] = mapped_column(String(30), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
-    author: Mapped[Optional[User]] = relationship()
+    author: Mapped[User | None] = relationship()
 
 
 class TicketEvent(Base):
@@ -120,11 +120,11 @@ class TicketEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(40))
-    from_value: Mapped[Optional[str]] = mapped_column(String(200))
-    to_value: Mapped[Optional[str]] = mapped_column(String(200))
+    from_value: Mapped[str | None] = mapped_column(String(200))
+    to_value: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
-    actor: Mapped[Optional[User]] = relationship()
+    actor: Mapped[User | None] = relationship()

@@ -77,7 +77,8 @@ def test_open_redirect_after_login_is_ignored(client):
 def test_session_cookie_is_httponly_and_samesite(client, auth):
     response = auth.login("agent")
     cookie = response.headers.get("Set-Cookie", "")
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
 
 
 def test_production_cookies_are_secure(tmp_path):

@@ -48,7 +48,7 @@ def test_confidential_service_is_routed_to_the_department(client, session):
 
 
 @pytest.mark.parametrize(
-    "fields, message",
+    ("fields", "message"),
     [
         ({"text": ""}, "Beskriv ditt ärende."),
         ({"text": "x" * 5001}, "Beskrivningen får vara högst 5000 tecken."),
