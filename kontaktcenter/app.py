@@ -73,6 +73,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     _register_blueprints(app)
     init_templating(app)
+    from .scheduling.runner import init_app as init_scheduler
+
+    init_scheduler(app)
 
     @app.get("/healthz")
     def healthz():
@@ -101,8 +104,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 BLUEPRINTS = [
     "kontaktcenter.auth.views",
     "kontaktcenter.channels.web",
+    "kontaktcenter.channels.api",
+    "kontaktcenter.channels.tokens",
+    "kontaktcenter.channels.open311",
+    "kontaktcenter.channels.email",
+    "kontaktcenter.channels.walkin",
+    "kontaktcenter.channels.twilio_voice",
+    "kontaktcenter.channels.sms",
+    "kontaktcenter.channels.phone_page",
     "kontaktcenter.casework.views",
     "kontaktcenter.metrics.views",
+    "kontaktcenter.routing.views",
 ]
 
 

@@ -27,6 +27,11 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
 
 # Each part of the domain adds its command module here (a module with `register(app)`).
 COMMAND_MODULES: list[str] = [
+    "kontaktcenter.channels.commands",
+    "kontaktcenter.scheduling.commands",
+    "kontaktcenter.metrics.commands",
+    "kontaktcenter.routing.commands",
+    "kontaktcenter.channels.phone_commands",
 ]
 
 
@@ -66,7 +71,15 @@ def register_cli(app: Flask) -> None:
         if no_serve:
             return
         click.echo(f"\nKontaktcenter demo: http://127.0.0.1:{port}/kontakt  (staff: http://127.0.0.1:{port}/login)")
-        current_app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+        from werkzeug.serving import run_simple
+
+        from .scheduling.runner import start_in_process
+
+        # The demo is the embedded deployment: its scheduler runs in this process.
+        start_in_process(current_app._get_current_object())
+
+        # Loopback only: the demo is for one machine, never exposed.
+        run_simple("127.0.0.1", port, current_app._get_current_object(), threaded=True)
 
 
 def _create_app() -> Flask:

@@ -4,6 +4,7 @@ from .channels.models import ApiToken  # noqa: F401
 from .contacts.models import Contact  # noqa: F401
 from .database import Base  # noqa: F401
 from .directory.models import Department, Location, Queue, Service, User, UserLanguage  # noqa: F401
+from .metrics.models import MetricRollup, MetricRollupDay  # noqa: F401
 from .routing.models import RoutingDecision, RuleSetRefusal  # noqa: F401
 from .scheduling.models import JobRun  # noqa: F401
 from .tickets.models import Message, ReferenceCounter, Ticket, TicketEvent  # noqa: F401

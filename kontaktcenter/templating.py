@@ -30,6 +30,15 @@ MESSAGE_LABELS = {"reply": _l("Svar till medborgaren"), "inbound": _l("Från med
 STAFF_NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("casework.console", "Mina köer", ("agent", "caseworker", "coordinator", "admin")),
     ("metrics.reports", "Tillgänglighet", ("manager", "coordinator", "admin")),
+    ("casework.inbox", "Inkorg", ("caseworker", "coordinator", "admin")),
+    ("casework.search", "Sök ärende", ("agent", "caseworker", "coordinator", "admin")),
+    ("casework.knowledge_base", "Kunskapsbank", ("agent", "caseworker", "coordinator", "admin")),
+    ("casework.access_log_page", "Åtkomstlogg", ("admin",)),
+    ("walkin.choose_location", "Besök", ("location_staff", "agent", "admin")),
+    ("tokens.tokens", "API-nycklar", ("admin",)),
+    ("phone.page", "Telefon", ("agent", "admin")),
+    ("routing.rules", "Routningsregler", ("admin", "coordinator")),
+    ("metrics.coordinator_page", "Min förvaltning", ("coordinator",)),
 ]
 
 

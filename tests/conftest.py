@@ -96,6 +96,11 @@ def session(app):
     engine = app.extensions[ENGINE_KEY]
     connection = engine.connect()
     outer = connection.begin()
+    if connection.dialect.name == "sqlite":
+        # pysqlite emits no BEGIN of its own before a SAVEPOINT: without this the first
+        # savepoint opens the transaction and its RELEASE commits it, so data leaked
+        # from test to test.
+        connection.exec_driver_sql("BEGIN")
     app.extensions[BIND_KEY] = connection
     test_session = AppSession(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
     try:

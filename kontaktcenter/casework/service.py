@@ -1,68 +1,151 @@
-"""Casework operations: the agent's queues, taking a ticket, replying, resolving."""
+"""Casework operations: the agent's queues, presence, the ticket's context, resolving."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from ..directory.models import Queue, User
+from ..contacts.models import Contact
+from ..database import UTCDateTime, utcnow
+from ..directory.models import PRESENCE, Queue, User
+from ..routing.models import RoutingDecision
 from ..tickets.models import OPEN_STATUSES, Ticket
-from ..tickets.service import TicketError, add_message, assign, resolve
+from ..tickets.service import TicketError, resolve, set_status
+from .access import can_read
+from .claims import CLAIMABLE_STATUSES, take, take_next  # noqa: F401 - the console's verbs live here too
 
 
 @dataclass
 class QueueSummary:
     queue: Queue
-    waiting: int
-    oldest: datetime | None
+    open: int
+    waiting: int  # unassigned, ready to take
+    oldest: datetime | None  # oldest waiting
+    breached: int
+
+
+def console_queues(session: Session, user: User) -> list[Queue]:
+    """The queues a user works: their own; a coordinator also sees the department's."""
+    queues = {q.id: q for q in user.queues if q.active}
+    if user.role == "coordinator" and user.department_id is not None:
+        for q in session.scalars(select(Queue).where(Queue.department_id == user.department_id, Queue.active.is_(True))):
+            queues.setdefault(q.id, q)
+    return sorted(queues.values(), key=lambda q: q.code)
 
 
 def queue_summaries(session: Session, user: User) -> list[QueueSummary]:
+    queues = console_queues(session, user)
+    if not queues:
+        return []
+    waiting = and_(Ticket.assignee_id.is_(None), Ticket.status.in_(CLAIMABLE_STATUSES))
     rows = session.execute(
-        select(Queue, func.count(Ticket.id), func.min(Ticket.first_arrived_at))
-        .join(Ticket, (Ticket.queue_id == Queue.id) & Ticket.status.in_(OPEN_STATUSES), isouter=True)
-        .where(Queue.id.in_([q.id for q in user.queues]))
-        .group_by(Queue.id)
-        .order_by(Queue.code)
+        select(
+            Ticket.queue_id,
+            func.count(Ticket.id),
+            func.sum(case((waiting, 1), else_=0)),
+            # min() over a CASE loses the column type; say again that it is a UTC time.
+            type_coerce(func.min(case((waiting, Ticket.first_arrived_at), else_=None)), UTCDateTime()),
+            func.sum(case((Ticket.sla_breached.is_(True), 1), else_=0)),
+        )
+        .where(Ticket.queue_id.in_([q.id for q in queues]), Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.queue_id)
     ).all()
-    return [QueueSummary(q, n, oldest) for q, n, oldest in rows]
+    by_queue = {r[0]: r for r in rows}
+    summaries = []
+    for q in queues:
+        _, n_open, n_waiting, oldest, breached = by_queue.get(q.id, (q.id, 0, 0, None, 0))
+        summaries.append(QueueSummary(q, n_open or 0, n_waiting or 0, oldest, breached or 0))
+    return summaries
 
 
-def visible_queue_tickets(session: Session, user: User, limit: int = 200) -> list[Ticket]:
+def queue_tickets(session: Session, user: User, limit: int = 200) -> list[Ticket]:
+    queue_ids = [q.id for q in console_queues(session, user)]
+    if not queue_ids:
+        return []
     return list(
         session.scalars(
             select(Ticket)
-            .where(Ticket.queue_id.in_([q.id for q in user.queues]), Ticket.status.in_(OPEN_STATUSES))
+            .where(Ticket.queue_id.in_(queue_ids), Ticket.status.in_(OPEN_STATUSES))
             .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
             .limit(limit)
         )
     )
 
 
-def take(session: Session, ticket: Ticket, user: User) -> None:
+def my_tickets(session: Session, user: User) -> list[Ticket]:
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.assignee_id == user.id, Ticket.status.in_(OPEN_STATUSES))
+            .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
+        )
+    )
+
+
+def set_presence(session: Session, user: User, presence: str, now: datetime | None = None) -> None:
+    if presence not in PRESENCE:
+        raise TicketError("Okänd närvarostatus.")
+    if user.presence != presence:
+        user.presence = presence
+        user.presence_since = now or utcnow()
+
+
+def routing_decision(session: Session, ticket: Ticket) -> RoutingDecision | None:
+    return session.scalar(
+        select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id).order_by(RoutingDecision.id.desc())
+    )
+
+
+@dataclass
+class RelatedContact:
+    contact: Contact
+    ticket: Ticket
+    readable: bool
+
+
+def citizen_contacts(session: Session, user: User, ticket: Ticket, limit: int = 50) -> list[RelatedContact]:
+    """Every contact from the same citizen (phone, e-mail or personnummer) on other tickets.
+
+    A confidential ticket the user may not read appears as its reference only.
+    """
+    conditions = []
+    for c in ticket.contacts:
+        for column, value in (
+            (Contact.citizen_phone, c.citizen_phone),
+            (Contact.citizen_email, c.citizen_email),
+            (Contact.citizen_personnummer, c.citizen_personnummer),
+        ):
+            if value:
+                conditions.append(column == value)
+    if not conditions:
+        return []
+    rows = session.execute(
+        select(Contact, Ticket)
+        .join(Ticket, Ticket.id == Contact.ticket_id)
+        .where(or_(*conditions), Contact.ticket_id != ticket.id)
+        .order_by(Contact.arrived_at.desc())
+        .limit(limit)
+    ).all()
+    return [RelatedContact(c, t, can_read(user, t)) for c, t in rows]
+
+
+def set_waiting(session: Session, ticket: Ticket, user: User, waiting: bool) -> None:
+    """Waiting for the citizen stops the SLA clocks; resuming moves them on."""
     if not ticket.is_open:
         raise TicketError("Ärendet är redan löst.")
-    if ticket.assignee_id not in (None, user.id):
-        raise TicketError("Ärendet har redan tagits av en annan handläggare.")
-    if ticket.assignee_id != user.id:
-        assign(session, ticket, user, actor=user, reason="taken")
-        if ticket.taken_by_id is None:
-            ticket.taken_by_id = user.id
-
-
-def reply(session: Session, ticket: Ticket, user: User, body: str, *, internal: bool) -> None:
-    if internal:
-        add_message(session, ticket, kind="note", body=body, author=user)
-        return
-    contact = ticket.contacts[-1] if ticket.contacts else None
-    channel = contact.reply_channel if contact else "none"
-    recipient = ""
-    if contact is not None:
-        recipient = {"email": contact.citizen_email, "sms": contact.citizen_phone, "phone": contact.citizen_phone}.get(channel) or ""
-    add_message(session, ticket, kind="reply", body=body, author=user, channel=channel, recipient=recipient)
+    if waiting:
+        if ticket.status == "escalated":
+            raise TicketError("Acceptera eskaleringen innan du väntar på medborgaren.")
+        set_status(session, ticket, "waiting_citizen", actor=user)
+    elif ticket.status == "waiting_citizen":
+        set_status(session, ticket, "open", actor=user)
 
 
 def resolve_ticket(session: Session, ticket: Ticket, user: User) -> None:
+    if ticket.status == "waiting_citizen":
+        set_status(session, ticket, "open", actor=user)
     resolve(session, ticket, actor=user)
+    ticket.sla_paused_at = None
+

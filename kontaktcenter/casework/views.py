@@ -1,22 +1,47 @@
-"""The agent console and the ticket page."""
+"""The agent console, the ticket page, escalations, the knowledge base, search, the access log."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from ..auth.decorators import roles_required
+from ..contacts.citizen import mask_personnummer
 from ..database import db
-from ..routing.models import RoutingDecision
+from ..directory.models import PRESENCE, Queue, Service
 from ..tickets.models import Ticket
 from ..tickets.service import TicketError
-from . import service
-from .access import can_read, log_read
+from . import escalation as escalations
+from . import knowledge, search as ticket_search, service
+from .access import CASE_ROLES, access_log, can_read, citizen_identity, log_read
+from .forms import URGENCY_CHOICES, ArticleForm, EscalationForm, ReturnForm
+from .messaging import MESSAGE_KINDS, post_message, reply_channel
+from .models import Escalation, KnowledgeArticle
 
 bp = Blueprint("casework", __name__)
 
-CASE_ROLES = ("agent", "caseworker", "coordinator", "admin")
+PRESENCE_LABELS = {"available": _l("Tillgänglig"), "busy": _l("Upptagen"), "away": _l("Borta"), "offline": _l("Utloggad från köer")}
+REPLY_LABELS = {"email": _l("e-post"), "sms": _l("SMS"), "phone": _l("telefon"), "none": _l("inget svar önskas")}
+
+
+@bp.context_processor
+def _labels() -> dict:
+    return {
+        "presence_labels": PRESENCE_LABELS,
+        "reply_labels": REPLY_LABELS,
+        "urgency_labels": {c.value: c.label for c in URGENCY_CHOICES},
+        "mask_personnummer": mask_personnummer,
+    }
+
+
+INBOX_ROLES = ("caseworker", "coordinator", "admin")
+KNOWLEDGE_EDITORS = ("coordinator", "admin")
+PAGE_SIZE = 100
 
 
 def _ticket_or_404(reference: str) -> Ticket:
@@ -27,60 +52,8 @@ def _ticket_or_404(reference: str) -> Ticket:
     return ticket
 
 
-@bp.get("/console")
-@roles_required(*CASE_ROLES)
-def console():
-    return render_template(
-        "casework/console.html",
-        summaries=service.queue_summaries(db.session, current_user),
-        tickets=service.visible_queue_tickets(db.session, current_user),
-        can_read=can_read,
-    )
-
-
-@bp.get("/tickets/<reference>")
-@roles_required(*CASE_ROLES)
-def ticket(reference: str):
-    ticket = _ticket_or_404(reference)
-    log_read(db.session, current_user, ticket)
-    db.session.commit()
-    decision = db.session.scalar(
-        select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id).order_by(RoutingDecision.id.desc())
-    )
-    return render_template("casework/ticket.html", ticket=ticket, decision=decision)
-
-
-@bp.post("/tickets/<reference>/take")
-@roles_required(*CASE_ROLES)
-def take(reference: str):
-    ticket = _ticket_or_404(reference)
-    return _act(ticket, lambda: service.take(db.session, ticket, current_user), _("Du har tagit ärendet."))
-
-
-@bp.post("/tickets/<reference>/reply")
-@roles_required(*CASE_ROLES)
-def reply(reference: str):
-    ticket = _ticket_or_404(reference)
-    internal = request.form.get("kind") == "note"
-    body = request.form.get("body", "")
-    if len(body) > 10000:
-        flash(_("Meddelandet får vara högst 10 000 tecken."), "error")
-        return redirect(url_for(".ticket", reference=reference))
-    return _act(
-        ticket,
-        lambda: service.reply(db.session, ticket, current_user, body, internal=internal),
-        _("Anteckningen är sparad.") if internal else _("Svaret är skickat."),
-    )
-
-
-@bp.post("/tickets/<reference>/resolve")
-@roles_required(*CASE_ROLES)
-def resolve(reference: str):
-    ticket = _ticket_or_404(reference)
-    return _act(ticket, lambda: service.resolve_ticket(db.session, ticket, current_user), _("Ärendet är löst."))
-
-
-def _act(ticket: Ticket, action, done_message: str):
+def _act(action: Callable[[], object], done_message: str, target: str):
+    """Run one domain action, commit, flash the outcome, go to `target`."""
     try:
         action()
     except TicketError as exc:
@@ -89,4 +62,309 @@ def _act(ticket: Ticket, action, done_message: str):
     else:
         db.session.commit()
         flash(done_message, "success")
+    return redirect(target)
+
+
+# -- console ------------------------------------------------------------------
+
+
+@bp.get("/console")
+@roles_required(*CASE_ROLES)
+def console():
+    return render_template(
+        "casework/console.html",
+        summaries=service.queue_summaries(db.session, current_user),
+        mine=service.my_tickets(db.session, current_user),
+        tickets=service.queue_tickets(db.session, current_user),
+        presences=PRESENCE,
+        can_read=can_read,
+    )
+
+
+@bp.post("/console/presence")
+@roles_required(*CASE_ROLES)
+def presence():
+    return _act(
+        lambda: service.set_presence(db.session, current_user, request.form.get("presence", "")),
+        _("Din status är ändrad."),
+        url_for(".console"),
+    )
+
+
+@bp.post("/console/next")
+@roles_required(*CASE_ROLES)
+def take_next():
+    ticket = service.take_next(db.session, current_user)
+    if ticket is None:
+        db.session.rollback()
+        flash(_("Det finns inga ärenden att ta i dina köer."), "info")
+        return redirect(url_for(".console"))
+    db.session.commit()
+    flash(_("Du har tagit ärendet."), "success")
     return redirect(url_for(".ticket", reference=ticket.reference))
+
+
+# -- the ticket ----------------------------------------------------------------
+
+
+@bp.get("/tickets/<reference>")
+@roles_required(*CASE_ROLES)
+def ticket(reference: str):
+    ticket = _ticket_or_404(reference)
+    log_read(db.session, current_user, ticket)
+    db.session.commit()
+    kb_query = request.args.get("kb", "").strip()[:200]
+    answer = db.session.get(KnowledgeArticle, request.args.get("answer", type=int) or 0)
+    quick_answers = knowledge.search(db.session, kb_query, service_id=None if kb_query else ticket.service_id, limit=10)
+    return render_template(
+        "casework/ticket.html",
+        ticket=ticket,
+        decision=service.routing_decision(db.session, ticket),
+        related=service.citizen_contacts(db.session, current_user, ticket),
+        escalations=escalations.escalations_of(db.session, ticket),
+        pending=escalations.pending_escalation(db.session, ticket),
+        identity=citizen_identity,
+        reply_channel=reply_channel(ticket),
+        quick_answers=quick_answers,
+        kb_query=kb_query,
+        answer=answer if answer and answer.active else None,
+    )
+
+
+@bp.post("/tickets/<reference>/take")
+@roles_required(*CASE_ROLES)
+def take(reference: str):
+    ticket = _ticket_or_404(reference)
+    return _act(lambda: service.take(db.session, ticket, current_user), _("Du har tagit ärendet."), url_for(".ticket", reference=reference))
+
+
+@bp.post("/tickets/<reference>/reply")
+@roles_required(*CASE_ROLES)
+def reply(reference: str):
+    ticket = _ticket_or_404(reference)
+    kind = request.form.get("kind", "reply")
+    kind = kind if kind in MESSAGE_KINDS else "reply"
+    done = {"note": _("Anteckningen är sparad."), "phone_note": _("Telefonanteckningen är sparad.")}.get(kind, _("Svaret är skickat."))
+    return _act(
+        lambda: post_message(db.session, ticket, current_user, request.form.get("body", ""), kind),
+        done,
+        url_for(".ticket", reference=reference),
+    )
+
+
+@bp.post("/tickets/<reference>/waiting")
+@roles_required(*CASE_ROLES)
+def waiting(reference: str):
+    ticket = _ticket_or_404(reference)
+    wait = request.form.get("waiting") == "1"
+    return _act(
+        lambda: service.set_waiting(db.session, ticket, current_user, wait),
+        _("Ärendet väntar på medborgaren; tidsgränserna står still.") if wait else _("Ärendet är återupptaget."),
+        url_for(".ticket", reference=reference),
+    )
+
+
+@bp.post("/tickets/<reference>/resolve")
+@roles_required(*CASE_ROLES)
+def resolve(reference: str):
+    ticket = _ticket_or_404(reference)
+    return _act(lambda: service.resolve_ticket(db.session, ticket, current_user), _("Ärendet är löst."), url_for(".ticket", reference=reference))
+
+
+# -- escalation ------------------------------------------------------------------
+
+
+@bp.route("/tickets/<reference>/escalate", methods=["GET", "POST"])
+@roles_required(*CASE_ROLES)
+def escalate(reference: str):
+    ticket = _ticket_or_404(reference)
+    form = EscalationForm()
+    queues = escalations.department_queues(db.session)
+    form.queue.choices = [SelectChoice(0, _("Välj kö"))] + [
+        SelectChoice(q.id, f"{q.department.name(_locale())} – {q.name(_locale())}") for q in queues
+    ]
+    status = 200
+    if form.validate_on_submit():
+        to_queue = db.session.get(Queue, form.queue.data)
+        handover = escalations.Handover(form.citizen_wants.data, form.done_so_far.data or "", form.how_to_reach.data or "", form.urgency.data)
+        try:
+            escalations.escalate(db.session, ticket, current_user, to_queue, handover, notify=form.notify.data)
+        except TicketError as exc:
+            db.session.rollback()
+            form.queue.errors.append(_(str(exc)))
+            status = 400
+        else:
+            db.session.commit()
+            flash(_("Ärendet är eskalerat till %(queue)s.", queue=to_queue.name(_locale())), "success")
+            # The agent may no longer be allowed to read it (a confidential department).
+            target = url_for(".ticket", reference=reference) if can_read(current_user, ticket) else url_for(".console")
+            return redirect(target)
+    elif form.is_submitted():
+        status = 400
+    if request.method == "GET" and not form.how_to_reach.data:
+        form.how_to_reach.data = _how_to_reach(ticket)
+    return render_template("casework/escalate.html", ticket=ticket, form=form), status
+
+
+def _how_to_reach(ticket: Ticket) -> str:
+    contact = ticket.contacts[-1] if ticket.contacts else None
+    if contact is None:
+        return ""
+    return ", ".join(v for v in (contact.citizen_phone, contact.citizen_email) if v)
+
+
+def _locale() -> str:
+    from ..extensions import current_locale
+
+    return current_locale()
+
+
+@bp.get("/inkorg")
+@roles_required(*INBOX_ROLES)
+def inbox():
+    return render_template("casework/inbox.html", items=escalations.inbox(db.session, current_user), can_read=can_read)
+
+
+def _escalation_or_404(escalation_id: int) -> Escalation:
+    escalation = db.session.get(Escalation, escalation_id)
+    if escalation is None or not can_read(current_user, db.session.get(Ticket, escalation.ticket_id)):
+        abort(404)
+    return escalation
+
+
+@bp.post("/escalations/<int:escalation_id>/accept")
+@roles_required(*INBOX_ROLES)
+def accept(escalation_id: int):
+    escalation = _escalation_or_404(escalation_id)
+    reference = db.session.get(Ticket, escalation.ticket_id).reference
+    return _act(
+        lambda: escalations.accept(db.session, escalation, current_user),
+        _("Du har accepterat eskaleringen och är handläggare för ärendet."),
+        url_for(".ticket", reference=reference),
+    )
+
+
+@bp.route("/escalations/<int:escalation_id>/return", methods=["GET", "POST"])
+@roles_required(*INBOX_ROLES)
+def return_escalation(escalation_id: int):
+    escalation = _escalation_or_404(escalation_id)
+    ticket = db.session.get(Ticket, escalation.ticket_id)
+    form = ReturnForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            escalations.return_to_contact_center(db.session, escalation, current_user, form.reason.data, notify=form.notify.data)
+        except TicketError as exc:
+            db.session.rollback()
+            form.reason.errors.append(_(str(exc)))
+            status = 400
+        else:
+            db.session.commit()
+            flash(_("Ärendet är återlämnat till kontaktcenter."), "success")
+            return redirect(url_for(".inbox"))
+    elif form.is_submitted():
+        status = 400
+    return render_template("casework/return.html", escalation=escalation, ticket=ticket, form=form), status
+
+
+# -- search ----------------------------------------------------------------------
+
+
+@bp.get("/sok")
+@roles_required(*CASE_ROLES)
+def search():
+    raw = request.args.get("q", "")
+    query, hits, error = None, [], None
+    if raw.strip():
+        try:
+            query, hits = ticket_search.search(db.session, current_user, raw)
+        except ticket_search.SearchError as exc:
+            error = _(str(exc))
+    return render_template(
+        "casework/search.html", raw=raw, query=query, hits=hits, error=error, link_allowed=ticket_search.link_allowed
+    ), (400 if error else 200)
+
+
+# -- knowledge base -----------------------------------------------------------------
+
+
+@bp.get("/kunskapsbank")
+@roles_required(*CASE_ROLES)
+def knowledge_base():
+    q = request.args.get("q", "").strip()[:200]
+    editor = current_user.role in KNOWLEDGE_EDITORS
+    articles = knowledge.search(db.session, q, include_inactive=editor, limit=200)
+    return render_template("casework/knowledge.html", q=q, articles=articles, can_edit=knowledge.can_edit)
+
+
+def _article_form(form: ArticleForm) -> list[Service]:
+    services = knowledge.editable_services(db.session, current_user)
+    form.service.choices = [SelectChoice(0, _("Välj tjänst"))] + [SelectChoice(s.id, s.name(_locale())) for s in services]
+    return services
+
+
+@bp.route("/kunskapsbank/ny", methods=["GET", "POST"])
+@roles_required(*KNOWLEDGE_EDITORS)
+def new_article():
+    form = ArticleForm()
+    _article_form(form)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            knowledge.create_article(db.session, current_user, db.session.get(Service, form.service.data), form.title.data, form.body.data)
+        except TicketError as exc:
+            db.session.rollback()
+            form.title.errors.append(_(str(exc)))
+            status = 400
+        else:
+            db.session.commit()
+            flash(_("Svaret är sparat i kunskapsbanken."), "success")
+            return redirect(url_for(".knowledge_base"))
+    elif form.is_submitted():
+        status = 400
+    return render_template("casework/article.html", form=form, article=None), status
+
+
+@bp.route("/kunskapsbank/<int:article_id>", methods=["GET", "POST"])
+@roles_required(*KNOWLEDGE_EDITORS)
+def edit_article(article_id: int):
+    article = db.session.get(KnowledgeArticle, article_id)
+    if article is None or not knowledge.can_edit(current_user, article.service):
+        abort(404)
+    form = ArticleForm(obj=None if request.method == "POST" else article)
+    if request.method == "GET":
+        form.service.data = article.service_id
+    _article_form(form)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            knowledge.update_article(
+                db.session, current_user, article,
+                service=db.session.get(Service, form.service.data), title=form.title.data, body=form.body.data, active=form.active.data,
+            )
+        except TicketError as exc:
+            db.session.rollback()
+            form.title.errors.append(_(str(exc)))
+            status = 400
+        else:
+            db.session.commit()
+            flash(_("Svaret är sparat i kunskapsbanken."), "success")
+            return redirect(url_for(".knowledge_base"))
+    elif form.is_submitted():
+        status = 400
+    return render_template("casework/article.html", form=form, article=article), status
+
+
+# -- administration --------------------------------------------------------------------
+
+
+@bp.get("/admin/atkomstlogg")
+@roles_required("admin")
+def access_log_page():
+    page = max(request.args.get("page", 1, type=int), 1)
+    reference = request.args.get("reference", "").strip()[:30]
+    username = request.args.get("user", "").strip()[:80]
+    rows = access_log(db.session, reference=reference, username=username, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    return render_template(
+        "admin/access_log.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page, reference=reference, username=username
+    )

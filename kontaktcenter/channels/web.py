@@ -1,7 +1,9 @@
 """The public web form /kontakt: a citizen's written contact becomes a ticket."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, session, url_for
+import logging
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -10,9 +12,13 @@ from ..auth.decorators import public
 from ..contacts.service import ContactError, IncomingContact, receive
 from ..database import db
 from ..directory.models import Service
-from ..extensions import current_locale
+from ..extensions import current_locale, limiter
 from ..tickets.models import Ticket
-from .forms import ContactForm
+from .catalogue import grouped_choices, search_services, web_services
+from .forms import INTERPRETER_LANGUAGES, ContactForm, language_choices
+from .receipts import ReceiptError, send_receipt
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("web", __name__)
 
@@ -25,45 +31,75 @@ FIELD_MESSAGES = {
 }
 
 
-def _service_choices(locale: str) -> list[SelectChoice]:
-    services = db.session.scalars(
-        select(Service).where(Service.active.is_(True), Service.walk_in_topic.is_(False)).order_by(Service.name_sv)
+def _form_limit() -> str:
+    return current_app.config.get("RATELIMIT_CONTACT_FORM", "20 per hour")
+
+
+def _incoming(form: ContactForm, locale: str, service: Service | None) -> IncomingContact:
+    needs = list(form.needs.data or [])
+    return IncomingContact(
+        channel="web",
+        service_code=form.service.data,
+        text=form.text.data,
+        language=locale,
+        needs=needs,
+        interpreter_language=form.interpreter_language.data if "interpreter" in needs else None,
+        citizen_name=form.name.data or "",
+        email=form.email.data or None,
+        phone=form.phone.data or None,
+        # Data minimisation: a personnummer is kept only for the services that need one.
+        personnummer=(form.personnummer.data or None) if service and service.requires_personnummer else None,
+        reply_channel=form.reply_channel.data,
     )
-    return [SelectChoice("", _("Välj …"))] + [SelectChoice(s.code, s.name(locale)) for s in services]
 
 
 @bp.route("/kontakt", methods=["GET", "POST"])
 @public
+@limiter.limit(_form_limit, methods=["POST"])
 def kontakt():
     locale = current_locale()
     form = ContactForm()
-    form.service.choices = _service_choices(locale)
+    services = web_services(db.session)
+    query = request.args.get("q", "").strip()[:100]
+    shown = search_services(services, query, locale) if query else services
+    form.service.choices = grouped_choices(shown, locale, _("Välj …"))
+    form.interpreter_language.choices = [SelectChoice("", _("Välj språk …")), *language_choices(INTERPRETER_LANGUAGES, locale)]
     status = 200
+    if form.is_submitted() and form.website.data:
+        # A bot filled the honeypot: say no in plain words and keep nothing.
+        log.info("contact form honeypot filled; nothing stored")
+        return render_template("error.html", code=400, title=_("Formuläret kunde inte skickas"),
+                               message=_("Formuläret kunde inte skickas. Inget har sparats.")), 400
     if form.validate_on_submit():
-        incoming = IncomingContact(
-            channel="web",
-            service_code=form.service.data,
-            text=form.text.data,
-            language=locale,
-            citizen_name=form.name.data or "",
-            email=form.email.data or None,
-            phone=form.phone.data or None,
-            reply_channel=form.reply_channel.data,
-        )
+        service = next((s for s in services if s.code == form.service.data), None)
         try:
-            received = receive(db.session, incoming)
+            received = receive(db.session, _incoming(form, locale, service))
         except ContactError as exc:
             db.session.rollback()
             message = FIELD_MESSAGES[exc.field]() if exc.field in FIELD_MESSAGES else exc.message
             getattr(form, exc.field, form.text).errors.append(message)
             status = 400
         else:
+            # The contact is committed before any receipt is sent: a failing mail server never loses it.
             db.session.commit()
             session["receipt"] = received.ticket.reference
+            session["receipt_sent"] = None
+            if form.send_receipt.data:
+                session["receipt_sent"] = _send_receipt(received)
             return redirect(url_for("web.receipt", lang=locale))
     elif form.is_submitted():
         status = 400
-    return render_template("channels/kontakt.html", form=form), status
+    return render_template("channels/kontakt.html", form=form, query=query, shown=len(shown), total=len(services)), status
+
+
+def _send_receipt(received) -> str | None:
+    try:
+        message = send_receipt(db.session, received.ticket, received.contact)
+    except ReceiptError:
+        db.session.rollback()
+        return "failed"
+    db.session.commit()
+    return message.channel if message else None
 
 
 @bp.get("/kontakt/kvitto")
@@ -73,4 +109,4 @@ def receipt():
     if not reference:
         return redirect(url_for("web.kontakt"))
     ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
-    return render_template("channels/receipt.html", ticket=ticket)
+    return render_template("channels/receipt.html", ticket=ticket, receipt_sent=session.get("receipt_sent"))

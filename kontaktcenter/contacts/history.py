@@ -6,7 +6,7 @@ service, everything else in the first line.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -68,17 +68,17 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
     if not rows:
         return 0
     directory = directory or Directory(session)
-    references: dict[int, list[int]] = {}
+    references: dict[int, Iterator[int]] = {}
     for year in sorted({r.arrived_at.year for r in rows}):
         count = sum(1 for r in rows if r.arrived_at.year == year)
-        references[year] = next_reference_numbers(session, year, count)
+        references[year] = iter(next_reference_numbers(session, year, count))
     ticket_values = []
     for row in rows:
         service = directory.services[row.service_code]
         resolved = row.resolved_at is not None
         ticket_values.append(
             {
-                "reference": format_reference(row.arrived_at.year, references[row.arrived_at.year].pop(0)),
+                "reference": format_reference(row.arrived_at.year, next(references[row.arrived_at.year])),
                 "kind": "errand",
                 "status": "resolved" if resolved else ("escalated" if row.escalated_to else "open"),
                 "service_id": service.id,

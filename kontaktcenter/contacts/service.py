@@ -125,7 +125,14 @@ def receive(session: Session, incoming: IncomingContact) -> Received:
     contact = build_contact(session, incoming)
     try:
         with session.begin_nested():
-            ticket = _ticket_for(session, contact)
+            from ..casework.reopen import reopen_for_contact
+            from ..casework.sla import start_clocks
+
+            # Same citizen and service within REOPEN_DAYS of resolution: reopen, no new ticket.
+            ticket = reopen_for_contact(session, contact)
+            if ticket is None:
+                ticket = _ticket_for(session, contact)
+                start_clocks(session, ticket)
             session.flush()
     except IntegrityError:
         existing = _existing(session, incoming)
@@ -144,7 +151,7 @@ def _existing(session: Session, incoming: IncomingContact) -> Contact | None:
 
 
 def _ticket_for(session: Session, contact: Contact) -> Ticket:
-    from ..routing.service import record_decision, route_contact
+    from ..routing.service import offer_to_agent, record_decision, route_contact
 
     session.add(contact)
     decision = route_contact(session, contact)
@@ -163,4 +170,5 @@ def _ticket_for(session: Session, contact: Contact) -> Ticket:
     contact.ticket = ticket
     record_decision(session, ticket, contact, decision)
     record_event(session, ticket, "routed", to_value=queue.code, rule=decision.rule_id, version=decision.ruleset_version)
+    offer_to_agent(session, ticket, contact)
     return ticket

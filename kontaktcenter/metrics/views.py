@@ -1,40 +1,240 @@
-"""The tillgänglighet dashboard /reports."""
+"""The tillgänglighet pages under /reports: dashboard, drill-down, exports and the special reports."""
 from __future__ import annotations
 
-from datetime import date, timedelta
-
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from ..auth.decorators import roles_required
 from ..database import db
-from .engine import STOCKHOLM, resolution_by_service
+from ..directory.models import Department
+from ..extensions import current_locale
+from . import charts
+from .coordinator import coordinator_view
+from .costs import CostConfigError, cost_allocation
+from .drilldown import DRILLABLE, drill
+from .engine import ReportError, parse_by, records, report, volume_by_weekday_hour
+from .equity import DIMENSIONS as EQUITY_DIMENSIONS
+from .equity import equity
+from .exports import FORMATS, MEDIA_TYPES, export
+from .forms import CostForm, FilterForm, StaffingForm, default_dates
+from .local_service import local_service
+from .staffing import arrival_pattern, history_aht, staffing_plan
 
 bp = Blueprint("metrics", __name__)
 
 REPORT_ROLES = ("manager", "coordinator", "admin")
+KEY_FIGURES = ("answer_rate", "service_level", "asa_seconds", "response_within_1wd_rate", "walkin_wait_mean_seconds", "fcr_rate", "kc_resolution_rate", "escalation_rate")
+TABLE_FIGURES = ("phone_offered", "answer_rate", "service_level", "asa_seconds", "written_received", "response_within_1wd_rate", "walkin_visits", "tickets", "fcr_rate")
+WEEKDAYS = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
 
 
-def _date_arg(name: str, default: date) -> tuple[date, str | None]:
-    raw = request.args.get(name)
-    if not raw:
-        return default, None
-    try:
-        return date.fromisoformat(raw), None
-    except ValueError:
-        return default, _("Ogiltigt datum: %(value)s. Använd formatet ÅÅÅÅ-MM-DD.", value=raw)
+def _calendar():
+    from ..worktime.calendar import current_calendar
+
+    return current_calendar()
+
+
+def _short() -> float:
+    return current_app.config.get("SHORT_ABANDON_SECONDS", 5)
+
+
+def _filter_form() -> tuple[FilterForm, bool]:
+    """The filters from the query string (defaults: the last 30 days); valid or not."""
+    args = MultiDict(default_dates())
+    for key, value in request.args.items(multi=True):
+        if key in args:
+            args.setlist(key, [value])
+        else:
+            args.add(key, value)
+    form = FilterForm(formdata=args)
+    form.fill_choices(db.session, current_locale())
+    return form, form.validate()
+
+
+def _page(template: str, form: FilterForm, ok: bool, **context):
+    return render_template(template, form=form, filter_args=_filter_args(form), **context), (200 if ok else 400)
+
+
+def _filter_args(form: FilterForm) -> dict[str, str]:
+    names = ("start", "end", "department", "service", "channel", "location", "language", "period")
+    return {n: (form[n].raw_data[0] if form[n].raw_data else "") for n in names if form[n].raw_data and form[n].raw_data[0]}
 
 
 @bp.get("/reports")
 @roles_required(*REPORT_ROLES)
 def reports():
-    from datetime import datetime
+    form, ok = _filter_form()
+    if not ok:
+        return _page("metrics/reports.html", form, ok, total=None)
+    calendar = _calendar()
+    (total,) = records(report(db.session, form.query(), calendar, _short()))
+    period = form.trend_period()
+    trend = records(report(db.session, form.query(("period",), period), calendar, _short()))
+    by_service = records(report(db.session, form.query(("service",)), calendar, _short()))
+    volume = volume_by_weekday_hour(db.session, form.query())
+    weekday_counts = [int(volume.loc[volume["weekday"] == d, "contacts"].sum()) for d in range(1, 8)]
+    hours = list(range(24))
+    hour_counts = [int(volume.loc[volume["hour"] == h, "contacts"].sum()) for h in hours]
+    labels = [r["period"] for r in trend]
+    context = {
+        "total": total,
+        "trend": trend,
+        "by_service": by_service,
+        "weekday_counts": list(zip(WEEKDAYS, weekday_counts, strict=True)),
+        "hour_counts": list(zip(hours, hour_counts, strict=True)),
+        "key_figures": KEY_FIGURES,
+        "table_figures": TABLE_FIGURES,
+        "trend_chart": charts.line_chart(
+            "trend-rates", _("Besvarandegrad och svar inom en arbetsdag per period"), labels,
+            {_("Besvarandegrad"): [r["answer_rate"] for r in trend], _("Svar inom en arbetsdag"): [r["response_within_1wd_rate"] for r in trend]},
+            percent=True,
+        ),
+        "volume_chart": charts.line_chart(
+            "trend-volume", _("Kontakter per period och kanalgrupp"), labels,
+            {_("Samtal"): [r["phone_queued"] for r in trend], _("Skriftliga"): [r["written_received"] for r in trend], _("Besök"): [r["walkin_visits"] for r in trend]},
+        ),
+        "weekday_chart": charts.bar_chart("weekday", _("Kontakter per veckodag"), list(WEEKDAYS), weekday_counts),
+        "hour_chart": charts.bar_chart("hour", _("Kontakter per timme"), [f"{h:02d}" for h in hours], hour_counts),
+    }
+    return _page("metrics/reports.html", form, ok, **context)
 
-    today = datetime.now(STOCKHOLM).date()
-    start, err1 = _date_arg("from", today - timedelta(days=29))
-    end, err2 = _date_arg("to", today)
-    errors = [e for e in (err1, err2) if e]
-    if start > end:
-        errors.append(_("Från-datumet ligger efter till-datumet."))
-    rows = [] if errors else resolution_by_service(db.session, start, end)
-    return render_template("metrics/reports.html", rows=rows, start=start, end=end, errors=errors), (400 if errors else 200)
+
+@bp.get("/reports/export")
+@roles_required(*REPORT_ROLES)
+def export_report():
+    form, ok = _filter_form()
+    fmt = request.args.get("format", "csv")
+    errors = [] if ok else [f"{form[name].label.text}: {' '.join(map(str, errs))}" for name, errs in form.errors.items()]
+    try:
+        by, period = parse_by(request.args.get("by", ""))
+    except ReportError as exc:
+        errors.append(exc.message(current_locale()))
+        by, period = (), None
+    if fmt not in FORMATS:
+        errors.append(_("Okänt format: %(format)s. Välj csv, xlsx eller json.", format=fmt))
+    if errors:
+        return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
+    table = report(db.session, form.query(by, period), _calendar(), _short())
+    meta = {"from": form.start.data.isoformat(), "to": form.end.data.isoformat(), "by": request.args.get("by", ""), "filters": form.filters().active()}
+    data = export(fmt, list(table.columns), records(table), meta)
+    filename = f"tillganglighet_{form.start.data.isoformat()}_{form.end.data.isoformat()}.{fmt}"
+    return Response(data, mimetype=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/reports/drill")
+@roles_required(*REPORT_ROLES)
+def drill_down():
+    form, ok = _filter_form()
+    figure = request.args.get("figure", "")
+    if figure not in DRILLABLE:
+        abort(404)
+    result = drill(db.session, form.query(), figure, _calendar(), _short()) if ok else None
+    return _page("metrics/drill.html", form, ok, figure=figure, result=result)
+
+
+@bp.get("/reports/likvardighet")
+@roles_required(*REPORT_ROLES)
+def equity_page():
+    form, ok = _filter_form()
+    dimension = request.args.get("dimension", "language")
+    if dimension not in EQUITY_DIMENSIONS:
+        dimension = "language"
+    result = equity(db.session, _calendar(), form.query(), dimension) if ok else None
+    return _page("metrics/equity.html", form, ok, dimension=dimension, result=result, dimensions=EQUITY_DIMENSIONS)
+
+
+@bp.get("/reports/lokal-service")
+@roles_required(*REPORT_ROLES)
+def local_service_page():
+    form, ok = _filter_form()
+    result = None
+    chart = None
+    if ok:
+        result = local_service(db.session, _calendar(), form.query(period=form.period.data or "month"))
+        totals = [r["total"] for r in result["rows"]]
+        chart = charts.bar_chart("visits-by-location", _("Besök per plats"), [r["location"] for r in result["rows"]], totals)
+    return _page("metrics/local_service.html", form, ok, result=result, chart=chart)
+
+
+@bp.get("/reports/bemanning")
+@roles_required(*REPORT_ROLES)
+def staffing_page():
+    form, ok = _filter_form()
+    staffing = StaffingForm(formdata=request.args if request.args.get("interval") else None)
+    ok = ok and (staffing.validate() if request.args.get("interval") else True)
+    plan = None
+    aht = None
+    if ok:
+        interval = int(staffing.interval.data)
+        service = form.service.data or None
+        pattern = arrival_pattern(db.session, service, form.start.data, form.end.data, interval)
+        aht = history_aht(db.session, _calendar(), service, form.start.data, form.end.data)
+        plan = staffing_plan(pattern, aht, interval, staffing.target_level.data / 100, staffing.target_seconds.data, staffing.shrinkage.data / 100) if aht else []
+    return _page("metrics/staffing.html", form, ok, staffing=staffing, plan=plan, aht=aht, weekdays=WEEKDAYS)
+
+
+@bp.get("/reports/kostnader")
+@roles_required(*REPORT_ROLES)
+def costs_page():
+    form, ok = _filter_form()
+    cost_form = CostForm(formdata=request.args if "cost" in request.args else None)
+    ok = ok and (cost_form.validate() if "cost" in request.args else True)
+    rows, config_error = None, None
+    if ok:
+        try:
+            rows = cost_allocation(db.session, _calendar(), current_app.config, form.query(("period",), form.period.data or "month"), float(cost_form.cost.data))
+        except CostConfigError as exc:
+            config_error = str(exc)
+    return _page("metrics/costs.html", form, ok, cost_form=cost_form, rows=rows, config_error=config_error)
+
+
+@bp.get("/reports/samordnare")
+@roles_required(*REPORT_ROLES)
+def coordinator_page():
+    form, ok = _filter_form()
+    departments = db.session.scalars(select(Department).order_by(Department.name_sv)).all()
+    if current_user.role == "coordinator":
+        # A coordinator sees their own department's view only.
+        department = current_user.department
+    else:
+        code = request.args.get("department") or (departments[0].code if departments else "")
+        department = next((d for d in departments if d.code == code), None)
+    if department is None:
+        abort(404)
+    result = coordinator_view(db.session, _calendar(), department, form.query()) if ok else None
+    return _page("metrics/coordinator.html", form, ok, result=result, department=department, departments=departments)
+
+
+@bp.app_context_processor
+def _labels():
+    from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES
+
+    return {
+        "figure_labels": FIGURE_LABELS,
+        "report_pages": REPORT_PAGES,
+        "need_labels": NEED_LABELS,
+        "location_kind_labels": LOCATION_KIND_LABELS,
+        "drillable": DRILLABLE,
+    }
+
+
+@bp.app_template_global()
+def figure_value(name: str, value) -> str:
+    """A figure for the screen: rates as percent with one decimal, times with their unit."""
+    from .engine import FIGURE_KINDS
+
+    if value is None:
+        return "–"
+    kind = FIGURE_KINDS.get(name, "count")
+    if kind == "rate":
+        return f"{value * 100:.1f} %".replace(".", "," if current_locale() == "sv" else ".")
+    if kind == "seconds":
+        return f"{value:.1f} s"
+    if kind == "hours":
+        return f"{value:.2f} h"
+    return f"{value:,}".replace(",", "\u00a0")
+
+

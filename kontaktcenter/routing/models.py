@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
@@ -24,6 +24,12 @@ class RoutingDecision(Base):
     # The attribute values the rules saw, and for each earlier rule why it did not match.
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     trace: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # What the rule asked for, kept with the decision so a later rule change cannot alter
+    # a ticket's route halfway: the ordered targets with their timeouts, and the overrides.
+    targets: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    priority: Mapped[int | None] = mapped_column()
+    skills: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sla: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship()  # noqa: F821
@@ -34,8 +40,11 @@ class RuleSetRefusal(Base):
     """A rule-set change that failed validation and was not put in force."""
 
     __tablename__ = "ruleset_refusals"
+    # Every worker notices the same bad change; the first one records it.
+    __table_args__ = (UniqueConstraint("version", name="uq_ruleset_refusals_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[str] = mapped_column(String(64))
     errors: Mapped[str] = mapped_column(Text)
+    directory: Mapped[str] = mapped_column(String(500), default="")

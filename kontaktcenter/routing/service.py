@@ -1,52 +1,485 @@
-"""Routing a contact: its attributes, the rule set in force, the stored decision."""
+"""Routing a contact: the rule set in force (reloaded on change), attributes, decision, agent."""
 from __future__ import annotations
 
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
-from ..tickets.models import Ticket
-from .engine import Decision, RuleSet, decide, load_rules
-from .models import RoutingDecision
+from ..database import utcnow
+from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
+from ..tickets.models import OPEN_STATUSES, Ticket
+from ..tickets.service import assign, record_event
+from ..worktime.calendar import STOCKHOLM, WEEKDAY_CODES, WorkCalendar, current_calendar
+from .engine import (
+    ATTRIBUTES,
+    Decision,
+    Problem,
+    Rule,
+    RuleSet,
+    RuleSetError,
+    Target,
+    Vocabulary,
+    content_version,
+    decide,
+    load_rules,
+)
+from .models import RoutingDecision, RuleSetRefusal
 
-_ruleset: RuleSet | None = None
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "kontaktcenter.rules"
+# Calls and visits are taken by whoever answers the phone or serves the visitor
+# (phone page, walk-in desk), so intake does not pre-assign them to someone else.
+LIVE_CHANNELS = ("phone", "walk_in")
 
 
-def ruleset_in_force() -> RuleSet:
-    global _ruleset
-    if _ruleset is None:
-        _ruleset = load_rules(current_app.config["RULES_DIR"])
-    return _ruleset
+# -- the rule set in force -------------------------------------------------------------
 
 
-def contact_attributes(session: Session, contact: Contact) -> dict[str, Any]:
+class RulesInForce:
+    """One process's view of routing_rules/: the valid set in force and the last refusal.
+
+    The directory's content hash is checked on every contact, so a change takes effect
+    on the next contact in every worker. An invalid change is refused (logged, stored
+    once in ruleset_refusals) and the set in force keeps serving.
+    """
+
+    def __init__(self, directory: str, fallback_queue: str):
+        self.directory = directory
+        self.fallback_queue = fallback_queue
+        self.ruleset: RuleSet | None = None
+        self.loaded_at: datetime | None = None
+        self.refused_version: str | None = None
+        self.refused_problems: list[Problem | str] = []
+        self._lock = threading.Lock()
+
+    def get(self, session: Session) -> RuleSet:
+        version = content_version(self.directory)
+        current = self.ruleset
+        if current is not None and current.version == version:
+            # The files are back to the set in force: an earlier refusal no longer applies.
+            self.refused_version = None
+            return current
+        if version == self.refused_version:
+            return current or self._fallback()
+        with self._lock:
+            if self.ruleset is not None and self.ruleset.version == version:
+                return self.ruleset
+            try:
+                ruleset = load_rules(self.directory, vocabulary_from_db(session))
+            except RuleSetError as exc:
+                self._refuse(session, version, exc.problems)
+                return self.ruleset or self._fallback()
+            previous = self.ruleset.version if self.ruleset else None
+            self.ruleset, self.loaded_at = ruleset, utcnow()
+            log.info("routing rules %s in force (%d rules, was %s)", ruleset.version, len(ruleset.rules), previous)
+            return ruleset
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.ruleset is None
+
+    def _refuse(self, session: Session, version: str, problems: list[Problem | str]) -> None:
+        self.refused_version, self.refused_problems = version, problems
+        text = "\n".join(str(p) for p in problems)
+        log.error(
+            "routing rules in %s (version %s) refused; %s keeps serving:\n%s",
+            self.directory,
+            version,
+            self.ruleset.version if self.ruleset else "the fallback rule",
+            text,
+        )
+        if session.scalar(select(RuleSetRefusal.id).where(RuleSetRefusal.version == version)) is not None:
+            return
+        try:
+            # A savepoint: another worker may record the same refusal first (unique version).
+            with session.begin_nested():
+                session.add(RuleSetRefusal(version=version, errors=text, directory=self.directory))
+        except IntegrityError:
+            pass
+
+    def _fallback(self) -> RuleSet:
+        """Nothing valid was ever loaded: route everything to the first line rather than lose it."""
+        log.critical("no valid routing rules in %s: every contact goes to %s", self.directory, self.fallback_queue)
+        rule = load_rules_fallback(self.fallback_queue)
+        return RuleSet("fallback", (rule,), self.directory, (), frozenset([self.fallback_queue]))
+
+
+def load_rules_fallback(queue: str) -> Rule:
+    import rule_engine
+
+    from .engine import CONTEXT
+
+    compiled = rule_engine.Rule("true", context=CONTEXT)
+    return Rule("fallback", "true", (Target(queue),), None, "(built in)", 0, compiled=compiled)
+
+
+def rules_state() -> RulesInForce:
+    """The current app's RulesInForce (a new one when RULES_DIR changed)."""
+    directory = str(Path(current_app.config["RULES_DIR"]))
+    state = current_app.extensions.get(EXTENSION_KEY)
+    if state is None or state.directory != directory:
+        fallback = (current_app.config.get("routing") or {}).get("fallback_queue", "kc-forsta-linjen")
+        state = current_app.extensions[EXTENSION_KEY] = RulesInForce(directory, fallback)
+    return state
+
+
+def ruleset_in_force(session: Session) -> RuleSet:
+    return rules_state().get(session)
+
+
+def vocabulary_from_db(session: Session) -> Vocabulary | None:
+    """The directory's codes, for validating rules; None when the database has no queues yet."""
+    queues = frozenset(session.scalars(select(Queue.code).where(Queue.active.is_(True))))
+    if not queues:
+        return None
+    return Vocabulary(
+        queues=queues,
+        services=frozenset(session.scalars(select(Service.code))),
+        departments=frozenset(session.scalars(select(Department.code))),
+        locations=frozenset(session.scalars(select(Location.code))),
+    )
+
+
+def last_refusal(session: Session) -> RuleSetRefusal | None:
+    return session.scalar(select(RuleSetRefusal).order_by(RuleSetRefusal.at.desc(), RuleSetRefusal.id.desc()))
+
+
+# -- attributes ------------------------------------------------------------------------
+
+
+def contact_attributes(
+    session: Session, contact: Contact, *, calendar: WorkCalendar | None = None, queues: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """What the rules see of a contact, as of its arrival (so a backtest sees the past as it was)."""
+    calendar = calendar or current_calendar()
     service = contact.service
+    at = contact.arrived_at or utcnow()
+    local = at.astimezone(STOCKHOLM)
+    day = local.date()
+    known, open_ticket = _citizen_history(session, contact, at)
+    if queues is None:
+        queues = frozenset(session.scalars(select(Queue.code).where(Queue.active.is_(True))))
+    hours_code = service.code if service is not None and calendar.has_own_hours(service.code) else "default"
+    location = contact.location
     return {
         "channel": contact.channel,
         "service": service.code if service else "",
         "department": service.department.code if service else "",
-        "language": contact.language,
+        "confidential": bool(service and service.confidential),
+        "language": contact.language or "sv",
         "needs": tuple(contact.needs),
-        "location": contact.location.code if contact.location else "",
-        "text": contact.text or "",
+        "interpreter_language": contact.interpreter_language or "",
+        "location": location.code if location else "",
+        "location_kind": location.kind if location else "",
+        "text": "\n".join(part for part in (contact.subject, contact.text) if part),
+        "identified": bool(contact.citizen_personnummer),
+        "citizen_known": known,
+        "open_ticket": open_ticket is not None,
+        "open_ticket_queue": open_ticket.queue.code if open_ticket is not None else "",
+        "arrived_at": local,
+        "weekday": WEEKDAY_CODES[local.weekday()],
+        "local_time": local.strftime("%H:%M"),
+        "local_date": day.isoformat(),
+        "working_day": calendar.is_working_day(day),
+        "eve": calendar.is_eve(day),
+        "open_hours": calendar.is_open(hours_code, at),
+        "queue_open": {code: calendar.is_open(code, at) for code in sorted(queues)},
     }
 
 
+def _citizen_history(session: Session, contact: Contact, at: datetime) -> tuple[bool, Ticket | None]:
+    """Whether the citizen is known, and their open ticket on this service, as of `at`."""
+    same_citizen = [
+        column == value
+        for column, value in (
+            (Contact.citizen_phone, contact.citizen_phone),
+            (Contact.citizen_email, contact.citizen_email),
+            (Contact.citizen_personnummer, contact.citizen_personnummer),
+        )
+        if value
+    ]
+    if not same_citizen:
+        return False, None
+    earlier = select(Contact.ticket_id).where(or_(*same_citizen), Contact.ticket_id.is_not(None), Contact.arrived_at <= at)
+    if contact.id is not None:
+        earlier = earlier.where(Contact.id != contact.id)
+    known = session.scalar(select(exists(earlier))) or False
+    if not known:
+        return False, None
+    open_query = (
+        select(Ticket)
+        .where(
+            Ticket.id.in_(earlier),
+            Ticket.first_arrived_at <= at,
+            or_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolved_at > at),
+        )
+        .order_by(Ticket.first_arrived_at.desc())
+        .limit(1)
+    )
+    if contact.service_id is not None or contact.service is not None:
+        service_id = contact.service.id if contact.service is not None else contact.service_id
+        open_query = open_query.where(Ticket.service_id == service_id)
+    ticket = session.scalar(open_query)
+    # A ticket resolved before `at` is not open, even if reopened since.
+    if ticket is not None and ticket.status == "resolved" and ticket.resolved_at is not None and ticket.resolved_at <= at:
+        ticket = None
+    return True, ticket
+
+
+def attributes_json(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The attributes as stored in the decision record (JSON: times as ISO text, lists)."""
+    out: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if isinstance(value, datetime):
+            value = value.isoformat(timespec="seconds")
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def attributes_from_json(data: dict[str, Any]) -> dict[str, Any]:
+    """Stored attributes back as the engine's types (for explaining old decisions)."""
+    from .engine import normalise_attributes
+
+    known = {a.name for a in ATTRIBUTES}
+    return normalise_attributes({k: v for k, v in data.items() if k in known})
+
+
+# -- deciding and recording --------------------------------------------------------------
+
+
 def route_contact(session: Session, contact: Contact) -> Decision:
-    return decide(ruleset_in_force(), contact_attributes(session, contact))
+    """Decide where a new contact's ticket goes, with the rule set in force."""
+    ruleset = ruleset_in_force(session)
+    attributes = contact_attributes(session, contact, queues=ruleset.queues)
+    return decide(ruleset, attributes)
 
 
-def record_decision(session: Session, ticket: Ticket, contact: Contact, decision: Decision) -> RoutingDecision:
+def record_decision(
+    session: Session, ticket: Ticket, contact: Contact, decision: Decision, *, now: datetime | None = None
+) -> RoutingDecision:
+    """Store the decision with the ticket and start the ticket on the rule's route."""
     record = RoutingDecision(
         ticket=ticket,
         contact=contact,
         rule_id=decision.rule_id,
         ruleset_version=decision.ruleset_version,
         queue_code=decision.queue_code,
-        attributes=decision.attributes,
-        trace=decision.trace,
+        attributes=attributes_json(decision.attributes),
+        trace=list(decision.trace),
+        targets=[t.as_json() for t in decision.targets] or [{"queue": decision.queue_code, "timeout_minutes": None}],
+        priority=decision.priority,
+        skills=dict(decision.skills),
+        sla=dict(decision.sla),
     )
     session.add(record)
+    calendar = current_calendar()
+    ticket.route_step = 0
+    first = decision.targets[0] if decision.targets else None
+    if first is not None and first.timeout is not None:
+        ticket.route_step_due_at = calendar.add_working_time(now or utcnow(), first.timeout)
+    else:
+        ticket.route_step_due_at = None
+    # The rule's SLA override sets the clocks here; casework's start_clocks keeps due
+    # times already set and fills the rest from the service. The accept clock starts at
+    # escalation: sla_days() gives its length.
+    if "first_response_days" in decision.sla:
+        ticket.first_response_due_at = calendar.add_working_days(ticket.first_arrived_at, decision.sla["first_response_days"])
+    if "resolve_days" in decision.sla:
+        ticket.resolve_due_at = calendar.add_working_days(ticket.first_arrived_at, decision.sla["resolve_days"])
     return record
+
+
+def latest_decision(session: Session, ticket: Ticket) -> RoutingDecision | None:
+    return session.scalar(
+        select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id).order_by(RoutingDecision.id.desc()).limit(1)
+    )
+
+
+def sla_days(session: Session, ticket: Ticket) -> dict[str, int]:
+    """The ticket's SLA targets in working days: the service's, overridden by the rule's `sla`."""
+    service = ticket.service
+    days = {
+        "first_response_days": service.sla_first_response_days if service else 1,
+        "accept_days": service.sla_accept_days if service else 1,
+        "resolve_days": service.sla_resolve_days if service else 10,
+    }
+    decision = latest_decision(session, ticket)
+    if decision is not None and decision.sla:
+        days.update({k: int(v) for k, v in decision.sla.items() if k in days})
+    return days
+
+
+# -- agents ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What an agent needs to be offered a ticket."""
+
+    language: str | None
+    service: str | None
+
+
+def requirements(skills: dict[str, Any], contact: Contact | None, ticket: Ticket) -> Requirements:
+    wanted = skills.get("language", "contact")
+    if wanted == "any":
+        language = None
+    elif wanted == "contact":
+        if contact is None:
+            language = None
+        elif "interpreter" in contact.needs and contact.interpreter_language:
+            language = contact.interpreter_language
+        else:
+            language = contact.language or "sv"
+    else:
+        language = wanted
+    service_skill = skills.get("service", False)
+    if service_skill is True:
+        service = ticket.service.code if ticket.service else None
+    elif isinstance(service_skill, str) and service_skill:
+        service = service_skill
+    else:
+        service = None
+    return Requirements(language, service)
+
+
+def eligible_agents(session: Session, ticket: Ticket, needs: Requirements, *, limit: int = 20):
+    """Agents who may take the ticket now, best first: (user, open tickets) pairs.
+
+    Member of the ticket's queue, active, present (available), under capacity, with the
+    required language and service skills; least loaded first, then longest idle.
+    """
+    load = (
+        select(Ticket.assignee_id.label("user_id"), func.count(Ticket.id).label("n"))
+        .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.assignee_id)
+        .subquery()
+    )
+    open_count = func.coalesce(load.c.n, 0)
+    query = (
+        select(User, open_count)
+        .join(user_queues, user_queues.c.user_id == User.id)
+        .outerjoin(load, load.c.user_id == User.id)
+        .where(
+            user_queues.c.queue_id == ticket.queue_id,
+            User.active.is_(True),
+            User.presence == "available",
+            open_count < User.max_open_tickets,
+        )
+        .order_by(open_count, User.last_assigned_at.asc().nulls_first(), User.id)
+        .limit(limit)
+    )
+    if needs.language:
+        query = query.where(exists().where(UserLanguage.user_id == User.id, UserLanguage.language == needs.language))
+    if needs.service:
+        query = query.where(
+            exists()
+            .where(user_services.c.user_id == User.id, user_services.c.service_id == Service.id)
+            .where(Service.code == needs.service)
+        )
+    if session.get_bind().dialect.name == "postgresql":
+        # Two intakes at once must not both fill the same agent's last slot.
+        query = query.with_for_update(of=User, skip_locked=True)
+    return session.execute(query).all()
+
+
+def select_agent(session: Session, ticket: Ticket, contact: Contact | None) -> User | None:
+    """The agent to offer the ticket to, or None: then it waits in its queue."""
+    from ..casework.access import can_read
+
+    decision = latest_decision(session, ticket)
+    needs = requirements(dict(decision.skills) if decision is not None else {}, contact, ticket)
+    for user, _open in eligible_agents(session, ticket, needs):
+        # A confidential ticket goes only to someone allowed to read it (OSL).
+        if can_read(user, ticket):
+            return user
+    return None
+
+
+def offer_to_agent(session: Session, ticket: Ticket, contact: Contact | None) -> User | None:
+    """Assign the ticket to the best eligible agent (an event), or record that it waits."""
+    if contact is not None and contact.channel in LIVE_CHANNELS:
+        return None
+    session.flush()
+    user = select_agent(session, ticket, contact)
+    if user is None:
+        record_event(session, ticket, "waiting", to_value=ticket.queue.code, reason="no eligible agent")
+        return None
+    assign(session, ticket, user, reason="routing")
+    # Once someone has it, the route's timeout no longer applies.
+    ticket.route_step_due_at = None
+    return user
+
+
+# -- route timeouts ----------------------------------------------------------------------
+
+
+def escalate_overdue_routes(session: Session, now: datetime | None = None) -> int:
+    """Move tickets nobody took within their target's timeout to the route's next target.
+
+    Meant as a scheduled job (every minute). Returns how many tickets moved. Tickets that
+    were taken, or moved by hand to another queue, leave their route.
+    """
+    now = now or datetime.now(UTC)
+    query = (
+        select(Ticket)
+        .where(Ticket.route_step_due_at.is_not(None), Ticket.route_step_due_at <= now)
+        .order_by(Ticket.route_step_due_at, Ticket.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Ticket, skip_locked=True)
+    moved = 0
+    calendar = current_calendar()
+    for ticket in session.scalars(query).all():
+        decision = latest_decision(session, ticket)
+        targets = [Target.from_json(t) for t in decision.targets] if decision is not None else []
+        step = ticket.route_step
+        on_route = (
+            ticket.assignee_id is None
+            and ticket.is_open
+            and ticket.status != "escalated"
+            and step + 1 < len(targets)
+            and ticket.queue.code == targets[step].queue
+        )
+        if not on_route:
+            ticket.route_step_due_at = None
+            continue
+        following = targets[step + 1]
+        queue = session.scalar(select(Queue).where(Queue.code == following.queue, Queue.active.is_(True)))
+        if queue is None:
+            log.warning("ticket %s: next route target %s is not an active queue; it stays", ticket.reference, following.queue)
+            ticket.route_step_due_at = None
+            continue
+        previous = ticket.queue
+        ticket.queue = queue
+        ticket.route_step = step + 1
+        ticket.confidential = ticket.confidential or queue.confidential
+        ticket.route_step_due_at = (
+            calendar.add_working_time(now, following.timeout) if following.timeout is not None else None
+        )
+        record_event(
+            session,
+            ticket,
+            "rerouted",
+            from_value=previous.code,
+            to_value=queue.code,
+            at=now,
+            rule=decision.rule_id,
+            step=step + 1,
+            reason="timeout",
+        )
+        offer_to_agent(session, ticket, ticket.contacts[0] if ticket.contacts else None)
+        moved += 1
+    return moved
+

@@ -92,6 +92,10 @@ def set_status(session: Session, ticket: Ticket, status: str, *, actor: User | N
     if ticket.status == status:
         return
     record_event(session, ticket, "status", actor=actor, from_value=ticket.status, to_value=status, **detail)
+    from ..casework.sla import on_status_change
+
+    # The SLA clocks stop while the ticket waits for the citizen (casework/sla.py).
+    on_status_change(ticket, ticket.status, status)
     ticket.status = status
 
 

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Benchmark: "take next" with 20 agents pulling from one queue at once on PostgreSQL.
+
+Makes its own PostgreSQL database (BENCH_DATABASE_URL, default
+postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_claims), migrates it,
+loads the catalogue, adds one queue with --agents agents and --tickets waiting tickets.
+In the same run it measures
+
+  * the baseline: one agent taking tickets alone (--baseline tickets), and
+  * --agents agents in threads, each with its own connection, taking tickets until the
+    queue is empty — the real casework.claims.take_next, one transaction per claim,
+
+then counts in the database how often each ticket was assigned (events and the
+assignee column against what each agent was told). Bars: ≥ 500 claims/s, 0 double
+assignments, 0 tickets left. Prints a summary and, last, one line of JSON.
+
+    .venv/bin/python bench/claims.py [--agents 20] [--tickets 10000] [--baseline 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kontaktcenter.app import create_app  # noqa: E402
+from kontaktcenter.auth.service import hash_password  # noqa: E402
+from kontaktcenter.casework.claims import take_next  # noqa: E402
+from kontaktcenter.cli import upgrade_database  # noqa: E402
+from kontaktcenter.database import ENGINE_KEY  # noqa: E402
+from kontaktcenter.directory.models import Department, Queue, User  # noqa: E402
+from kontaktcenter.directory.service import load_catalogue  # noqa: E402
+from kontaktcenter.tickets.models import Ticket, TicketEvent  # noqa: E402
+from kontaktcenter.tickets.service import format_reference, next_reference_numbers  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_claims"
+BAR_CLAIMS_PER_S = 500
+
+
+def fresh_database(url: str) -> None:
+    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
+    name = url.rsplit("/", 1)[1]
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def drop_database(url: str) -> None:
+    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def setup(app, agents: int, tickets: int) -> tuple[int, list[int]]:
+    engine = app.extensions[ENGINE_KEY]
+    with app.app_context(), Session(engine) as s:
+        load_catalogue(s)
+        dept = s.scalar(select(Department).where(Department.code == "serviceforvaltningen"))
+        queue = Queue(code="bench-claims", name_sv="Bänk", name_en="Bench", kind="first_line", department=dept)
+        s.add(queue)
+        password = hash_password("bench-password-1")
+        users = [
+            User(username=f"bench-agent-{i}", name=f"Agent {i}", role="agent", password_hash=password, department=dept, queues=[queue], presence="available")
+            for i in range(agents)
+        ]
+        s.add_all(users)
+        s.flush()
+        numbers = next_reference_numbers(s, 2026, tickets)
+        start = datetime(2026, 3, 2, 8, tzinfo=UTC)
+        s.execute(
+            insert(Ticket),
+            [
+                {
+                    "reference": format_reference(2026, n), "kind": "errand", "status": "new", "queue_id": queue.id,
+                    "priority": 3 + (i % 3), "confidential": False, "first_arrived_at": start + timedelta(seconds=i),
+                    "created_at": start, "updated_at": start, "resolution": "unresolved", "escalated": False,
+                    "reopened_count": 0, "route_step": 0, "sla_breached": False,
+                }
+                for i, n in enumerate(numbers)
+            ],
+        )
+        s.commit()
+        return queue.id, [u.id for u in users]
+
+
+def run_agents(app, agent_ids: list[int], limit_per_agent: int | None = None) -> tuple[list[tuple[int, int]], float, list[Exception]]:
+    """Each agent in its own thread and connection takes tickets until none is left."""
+    engine = app.extensions[ENGINE_KEY]
+    claims: list[tuple[int, int]] = []
+    errors: list[Exception] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(agent_ids) + 1)
+
+    def work(agent_id: int) -> None:
+        mine = []
+        try:
+            with app.app_context(), Session(engine, expire_on_commit=False) as s:
+                agent = s.get(User, agent_id)
+                agent.queues  # noqa: B018 - loaded before the clock starts
+                barrier.wait()
+                while limit_per_agent is None or len(mine) < limit_per_agent:
+                    ticket = take_next(s, agent)
+                    s.commit()
+                    if ticket is None:
+                        break
+                    mine.append((ticket.id, agent_id))
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            errors.append(exc)
+        finally:
+            with lock:
+                claims.extend(mine)
+
+    threads = [threading.Thread(target=work, args=(a,)) for a in agent_ids]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    return claims, time.perf_counter() - started, errors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--tickets", type=int, default=10_000)
+    parser.add_argument("--baseline", type=int, default=1_000, help="tickets the lone agent takes first")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+
+    print(f"database: {url.rsplit('@', 1)[-1]} (fresh)")
+    fresh_database(url)
+    try:
+        upgrade_database(url)
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
+        t0 = time.perf_counter()
+        queue_id, agent_ids = setup(app, args.agents, args.tickets)
+        print(f"setup: {args.tickets} waiting tickets, {args.agents} agents in {time.perf_counter() - t0:.1f} s")
+
+        base_claims, base_s, base_errors = run_agents(app, agent_ids[:1], limit_per_agent=args.baseline)
+        baseline = len(base_claims) / base_s
+        print(f"baseline, 1 agent:   {len(base_claims):>6} claims in {base_s:6.2f} s = {baseline:8.1f} claims/s")
+
+        claims, elapsed, errors = run_agents(app, agent_ids)
+        rate = len(claims) / elapsed
+        print(f"{args.agents} agents at once: {len(claims):>6} claims in {elapsed:6.2f} s = {rate:8.1f} claims/s "
+              f"({rate / baseline:.2f}× the lone agent)")
+
+        told = Counter(ticket_id for ticket_id, _ in base_claims + claims)
+        engine = app.extensions[ENGINE_KEY]
+        with Session(engine) as s:
+            assigned_events = Counter(
+                s.scalars(select(TicketEvent.ticket_id).join(Ticket).where(Ticket.queue_id == queue_id, TicketEvent.kind == "assigned"))
+            )
+            column = dict(s.execute(select(Ticket.id, Ticket.assignee_id).where(Ticket.queue_id == queue_id)).all())
+            left = s.scalar(select(func.count()).select_from(Ticket).where(Ticket.queue_id == queue_id, Ticket.assignee_id.is_(None)))
+        owner = dict(base_claims + claims)
+        double = sum(1 for n in told.values() if n > 1) + sum(1 for n in assigned_events.values() if n > 1)
+        mismatched = sum(1 for tid, agent in owner.items() if column.get(tid) != agent)
+        per_agent = Counter(agent for _, agent in claims)
+        print(f"double assignments: {double}   told ≠ stored: {mismatched}   left unassigned: {left}   errors: {len(errors) + len(base_errors)}")
+        print(f"claims per agent: min {min(per_agent.values(), default=0)}, max {max(per_agent.values(), default=0)}")
+        ok = rate >= BAR_CLAIMS_PER_S and double == 0 and mismatched == 0 and left == 0 and not errors and not base_errors
+        print(f"bar (≥ {BAR_CLAIMS_PER_S} claims/s, 0 double, 0 left): {'met' if ok else 'NOT met'}")
+        engine.dispose()
+        print(json.dumps({
+            "agents": args.agents,
+            "tickets": args.tickets,
+            "claims": len(claims),
+            "claims_per_s": round(rate, 1),
+            "baseline_claims_per_s": round(baseline, 1),
+            "ratio_vs_baseline": round(rate / baseline, 2),
+            "double_assigned": double,
+            "mismatched": mismatched,
+            "left_unassigned": left,
+            "errors": len(errors) + len(base_errors),
+        }))
+        return 0 if ok else 1
+    finally:
+        if not args.keep:
+            drop_database(url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The history import at scale: N generated rows through `kontaktcenter import contacts` on PostgreSQL.
+
+Makes its own database (BENCH_DATABASE_URL, default …/kontaktcenter_bench_import), writes
+a CSV in METRICS.md's import format from the demo's history generator, runs the real
+command in a subprocess and times it, then imports the same file again (idempotency:
+nothing new) and counts the rows in the database. The bar: 1,000,000 rows in under 5 minutes.
+Prints a summary and, last, one line of JSON.
+
+    .venv/bin/python bench/import.py [--rows 1000000]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kontaktcenter.contacts.importer import COLUMNS  # noqa: E402
+from kontaktcenter.contacts.models import Contact  # noqa: E402
+from kontaktcenter.demo import WEEKDAY_VOLUME, generate_history  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_import"
+BAR_SECONDS = 300
+
+
+def recreate_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    if not re.fullmatch(r"\w+", name):
+        raise SystemExit(f"refusing to recreate a database named {name!r}")
+    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def write_csv(path: Path, rows: int) -> None:
+    """`rows` rows of realistic history ending yesterday, in METRICS.md's column order."""
+    per_day = sum(WEEKDAY_VOLUME) / 7
+    days = int(rows / per_day * 1.2) + 2
+    iso = lambda t: t.isoformat() if t else ""  # noqa: E731
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(COLUMNS)
+        written = 0
+        for row in generate_history(date.today() - timedelta(days=1), days, seed=5):
+            out.writerow([
+                row.external_id, row.channel, row.service_code, iso(row.arrived_at), iso(row.answered_at), iso(row.ended_at),
+                row.outcome or "", iso(row.callback_completed_at), iso(row.first_response_at),
+                row.resolution if row.resolved_at else "", iso(row.resolved_at), row.escalated_to or "", row.language,
+                ";".join(row.needs), row.location_code or "",
+            ])
+            written += 1
+            if written >= rows:
+                return
+    raise SystemExit(f"the generator made only {written} rows")
+
+
+def run_import(path: Path, env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "kontaktcenter"), "import", "contacts", str(path)],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"import failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
+    return seconds, done.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    recreate_database(url)
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-import"}
+    subprocess.run([str(ROOT / ".venv" / "bin" / "kontaktcenter"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    # The directory the rows refer to (services, queues, locations).
+    from kontaktcenter.app import create_app
+    from kontaktcenter.database import ENGINE_KEY, db
+    from kontaktcenter.directory.service import load_catalogue
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-import"})
+    with app.app_context():
+        load_catalogue(db.session)
+        db.session.commit()
+        db.session.remove()
+    app.extensions[ENGINE_KEY].dispose()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "history.csv"
+        t0 = time.perf_counter()
+        write_csv(path, args.rows)
+        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        seconds, summary = run_import(path, env)
+        print(f"first import:  {seconds:.1f} s — {summary}")
+        again_seconds, again = run_import(path, env)
+        print(f"second import: {again_seconds:.1f} s — {again}")
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = conn.scalar(select(func.count(Contact.id)))
+        distinct = conn.scalar(select(func.count(func.distinct(Contact.external_id))))
+    engine.dispose()
+    rate = args.rows / seconds
+    print(f"\n{args.rows:,} rows in {seconds:.1f} s = {rate:,.0f} rows/s "
+          f"({'within' if seconds < BAR_SECONDS * args.rows / 1_000_000 else 'OVER'} the bar of 1,000,000 rows in {BAR_SECONDS} s)")
+    print(f"in the database: {stored:,} contacts, {distinct:,} distinct external ids; re-import added {stored - args.rows:,}")
+    print(json.dumps({
+        "rows": args.rows, "seconds": round(seconds, 2), "rows_per_s": round(rate, 1),
+        "reimport_seconds": round(again_seconds, 2), "stored": stored, "duplicates": stored - distinct,
+        "bar_seconds_per_million": BAR_SECONDS,
+    }))
+
+
+if __name__ == "__main__":
+    main()

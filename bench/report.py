@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""Benchmark: the tillgänglighet report on a year of a city's contacts, against hand-written SQL.
+
+Makes its own PostgreSQL database (BENCH_DATABASE_URL, default
+postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_report), migrates it,
+loads the catalogue and generates N contacts (default 1,000,000) over 12 months with
+COPY, one ticket each. Then, in the same run, it times
+
+  * the report grouped by service and month, computed on the fly by the metric engine
+    (the same call the dashboard, the CLI and the exports make),
+  * a hand-written SQL aggregation of the same figures (one statement),
+  * the nightly rollup job over the year, and the same report served from the rollups,
+
+checks that the engine and the hand-written SQL give identical figures, prints the
+timings (median of --runs), the ratio and the peak memory, and ends with one JSON line.
+Bars: report < 3 s and ≤ 2× the SQL; peak RSS < 1 GB.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import re
+import resource
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, deadline_rows, records, report  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_report"
+YEAR_START = date(2025, 1, 1)
+YEAR_END = date(2025, 12, 31)
+SHORT_ABANDON = 5
+CHANNELS = np.array(["phone", "web", "email", "sms", "walk_in", "open311"])
+CHANNEL_P = np.array([45, 20, 9, 7, 14, 5]) / 100
+LANGUAGES = np.array(["sv", "en", "ar", "so", "fa", "pl", "bs"])
+LANGUAGE_P = np.array([78, 7, 8, 2, 2, 2, 1]) / 100
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fresh_database(url: str) -> None:
+    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
+    name = url.rsplit("/", 1)[1]
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def drop_database(url: str) -> None:
+    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _ts(values: np.ndarray) -> pd.Series:
+    """Epoch seconds (NaN = none) → ISO text with offset for COPY; None (NULL) for none."""
+    series = pd.to_datetime(pd.Series(values), unit="s", utc=True)
+    return series.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00").where(series.notna(), None)
+
+
+def generate(engine, contacts: int, seed: int = 2025, chunk: int = 200_000) -> None:
+    """N contacts with their tickets, written with COPY in chunks (bounded memory)."""
+    rng = np.random.default_rng(seed)
+    with engine.connect() as conn:
+        services = conn.execute(text("SELECT s.id, s.code, s.confidential, s.walk_in_topic FROM services s ORDER BY s.id")).all()
+        locations = [r[0] for r in conn.execute(text("SELECT id FROM locations WHERE kind <> 'contact_center'"))]
+        queue_id = conn.execute(text("SELECT id FROM queues WHERE code = 'kc-forsta-linjen'")).scalar_one()
+    regular = np.array([s[0] for s in services if not s[3]])
+    walk_in_topics = np.array([s[0] for s in services if s[3]])
+    confidential = {s[0] for s in services if s[2]}
+    year_start = datetime(YEAR_START.year, 1, 1, tzinfo=UTC).timestamp()
+    seconds_in_year = (datetime(YEAR_END.year + 1, 1, 1, tzinfo=UTC).timestamp() - year_start) - 3 * 3600
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        next_id = 1
+        written = 0
+        while written < contacts:
+            n = min(chunk, contacts - written)
+            ids = np.arange(next_id, next_id + n)
+            # Arrivals: any day of the year, mostly in office hours (UTC+1/+2 → 06–16 UTC).
+            day = rng.integers(0, int(seconds_in_year // 86400), n)
+            clock = np.clip(rng.normal(10.5 * 3600, 2.6 * 3600, n), 5 * 3600, 20 * 3600)
+            arrived = year_start + day * 86400.0 + clock + rng.random(n)
+            channel = rng.choice(CHANNELS, n, p=CHANNEL_P)
+            walk = channel == "walk_in"
+            phone = channel == "phone"
+            written_ch = ~walk & ~phone
+            service = np.where(walk, rng.choice(walk_in_topics, n), rng.choice(regular, n))
+            language = rng.choice(LANGUAGES, n, p=LANGUAGE_P)
+            interpreter = (~np.isin(language, ["sv", "en"])) & (rng.random(n) < 0.5)
+            location = np.where(walk, rng.choice(locations, n), 0)
+            r = rng.random(n)
+            outcome = np.full(n, None, dtype=object)
+            outcome[phone] = np.where(r[phone] < 0.76, "answered", np.where(r[phone] < 0.86, "callback_requested", np.where(r[phone] < 0.98, "abandoned", "ivr_dropped")))
+            outcome[walk] = np.where(r[walk] < 0.92, "served", "left")
+            wait = rng.exponential(70, n)
+            short = rng.random(n) < 0.3
+            wait = np.where((outcome == "abandoned") & short, rng.uniform(0.5, 5, n), wait)
+            answered = np.where(np.isin(outcome, ["answered"]), arrived + wait, np.nan)
+            answered = np.where(outcome == "served", arrived + rng.exponential(480, n), answered)
+            ended = np.where(outcome == "answered", answered + np.clip(rng.normal(240, 80, n), 30, None), np.nan)
+            ended = np.where(np.isin(outcome, ["abandoned", "callback_requested", "ivr_dropped"]), arrived + wait, ended)
+            ended = np.where(outcome == "served", answered + rng.uniform(240, 1500, n), ended)
+            ended = np.where(outcome == "left", arrived + rng.uniform(300, 2400, n), ended)
+            callback_done = np.where((outcome == "callback_requested") & (rng.random(n) < 0.85), ended + rng.uniform(600, 14400, n), np.nan)
+            hours = np.where(rng.random(n) < 0.9, rng.exponential(14, n), rng.uniform(24, 96, n))
+            first_response = np.where(written_ch & (rng.random(n) < 0.93), arrived + hours * 3600, np.nan)
+            # Tickets: one per contact; most resolved by the kontaktcenter, some escalated.
+            rr = rng.random(n)
+            escalated = rr < 0.2
+            resolution = np.where(escalated, np.where(rng.random(n) < 0.8, "department", "unresolved"),
+                                  np.where(rr < 0.75, "first_contact", np.where(rr < 0.85, "kontaktcenter", "unresolved")))
+            resolution = np.where(np.isin(outcome, ["abandoned", "left", "ivr_dropped"]), "unresolved", resolution)
+            resolved_at = np.where(resolution != "unresolved", arrived + rng.uniform(60, 86400 * 5, n), np.nan)
+            arrived_txt = _ts(arrived)
+            resolved_txt = _ts(resolved_at)
+            years = pd.to_datetime(pd.Series(arrived), unit="s", utc=True).dt.year.astype(str)
+            tickets = pd.DataFrame({
+                "id": ids,
+                "reference": "KC-" + years + "-" + pd.Series(ids).map("{:07d}".format),
+                "kind": "errand",
+                "status": np.where(resolution != "unresolved", "resolved", np.where(escalated, "escalated", "open")),
+                "service_id": service,
+                "queue_id": queue_id,
+                "priority": 3,
+                "confidential": pd.Series(service).isin(confidential).map({True: "t", False: "f"}),
+                "subject": "",
+                "first_arrived_at": arrived_txt,
+                "created_at": arrived_txt,
+                "updated_at": arrived_txt,
+                "resolved_at": resolved_txt,
+                "resolution": resolution,
+                "escalated": np.where(escalated, "t", "f"),
+                "reopened_count": 0,
+                "route_step": 0,
+                "sla_breached": "f",
+            })
+            _copy(cur, "tickets", tickets)
+            contacts_df = pd.DataFrame({
+                "id": ids,
+                "channel": channel,
+                "ticket_id": ids,
+                "service_id": service,
+                "queue_id": queue_id,
+                "location_id": pd.Series(location).where(location > 0, None).astype("Int64"),
+                "language": language,
+                "need_interpreter": np.where(interpreter, "t", "f"),
+                "need_hearing": np.where(rng.random(n) < 0.01, "t", "f"),
+                "need_vision": np.where(rng.random(n) < 0.01, "t", "f"),
+                "need_easy_read": np.where(rng.random(n) < 0.01, "t", "f"),
+                "citizen_name": "",
+                "reply_channel": "none",
+                "subject": "",
+                "text": "",
+                "arrived_at": arrived_txt,
+                "answered_at": _ts(answered),
+                "ended_at": _ts(ended),
+                "outcome": outcome,
+                "callback_completed_at": _ts(callback_done),
+                "callback_attempts": 0,
+                "first_response_at": _ts(first_response),
+                "created_at": arrived_txt,
+            })
+            _copy(cur, "contacts", contacts_df)
+            raw.commit()
+            written += n
+            next_id += n
+            print(f"  generated {written:,} / {contacts:,} contacts", flush=True)
+        cur.execute("SELECT setval('tickets_id_seq', (SELECT max(id) FROM tickets))")
+        cur.execute("SELECT setval('contacts_id_seq', (SELECT max(id) FROM contacts))")
+        raw.commit()
+        cur.execute("ANALYZE contacts")
+        cur.execute("ANALYZE tickets")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _copy(cur, table: str, frame: pd.DataFrame) -> None:
+    buffer = io.StringIO()
+    # Strings are quoted, so '' stays an empty string in NOT NULL text columns; in the
+    # nullable columns (FORCE_NULL) an empty value is NULL.
+    frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_NONNUMERIC)
+    columns = ", ".join(frame.columns)
+    nullable = ", ".join(c for c in frame.columns if c.endswith("_at") or c in ("location_id", "outcome"))
+    with cur.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NULL ({nullable}))") as copy:
+        copy.write(buffer.getvalue())
+
+
+HAND_SQL = """
+WITH deadlines(day, deadline_day, midnight) AS (VALUES {deadlines}),
+c AS (
+  SELECT s.code AS service,
+         to_char(k.arrived_at AT TIME ZONE 'Europe/Stockholm', 'YYYY-MM') AS period,
+         k.channel, k.outcome, k.arrived_at, k.answered_at, k.ended_at, k.callback_completed_at, k.first_response_at,
+         s.answer_target_seconds AS target,
+         CASE WHEN k.outcome = 'answered' THEN EXTRACT(EPOCH FROM k.answered_at - k.arrived_at)
+              ELSE EXTRACT(EPOCH FROM k.ended_at - k.arrived_at) END AS wait,
+         CASE WHEN k.channel IN ('web', 'email', 'sms', 'open311') THEN
+           (d.deadline_day + CASE WHEN d.midnight THEN TIME '00:00'
+                                  ELSE (k.arrived_at AT TIME ZONE 'Europe/Stockholm')::time END) AT TIME ZONE 'Europe/Stockholm'
+         END AS deadline
+  FROM contacts k
+  JOIN services s ON s.id = k.service_id
+  LEFT JOIN deadlines d ON k.channel IN ('web', 'email', 'sms', 'open311')
+                       AND d.day = (k.arrived_at AT TIME ZONE 'Europe/Stockholm')::date
+  WHERE k.arrived_at >= :lo AND k.arrived_at < :hi
+),
+ca AS (
+  SELECT service, period,
+    count(*) FILTER (WHERE channel = 'phone' AND outcome IN ('answered', 'abandoned', 'callback_requested')) AS queued,
+    count(*) FILTER (WHERE channel = 'phone' AND outcome = 'abandoned' AND wait < :short) AS short,
+    count(*) FILTER (WHERE channel = 'phone' AND outcome = 'answered') AS answered,
+    count(*) FILTER (WHERE channel = 'phone' AND outcome = 'callback_requested') AS cb_req,
+    count(*) FILTER (WHERE channel = 'phone' AND outcome = 'callback_requested' AND callback_completed_at IS NOT NULL) AS cb_done,
+    count(*) FILTER (WHERE channel = 'phone' AND outcome = 'answered' AND wait <= target) AS in_target,
+    avg(wait) FILTER (WHERE channel = 'phone' AND outcome = 'answered') AS asa,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY wait) FILTER (WHERE channel = 'phone' AND outcome = 'answered') AS p90,
+    avg(EXTRACT(EPOCH FROM ended_at - answered_at)) FILTER (WHERE channel = 'phone' AND outcome = 'answered') AS aht,
+    count(*) FILTER (WHERE deadline IS NOT NULL OR channel IN ('web', 'email', 'sms', 'open311')) AS w_recv,
+    count(*) FILTER (WHERE deadline < :as_of) AS w_due,
+    count(*) FILTER (WHERE deadline < :as_of AND first_response_at <= deadline) AS w_ok,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM first_response_at - arrived_at) / 3600.0)
+      FILTER (WHERE channel IN ('web', 'email', 'sms', 'open311') AND first_response_at IS NOT NULL) AS med_h,
+    count(*) FILTER (WHERE channel = 'walk_in') AS visits,
+    avg(EXTRACT(EPOCH FROM answered_at - arrived_at)) FILTER (WHERE channel = 'walk_in' AND outcome = 'served') AS v_wait,
+    count(*) FILTER (WHERE channel = 'walk_in' AND outcome = 'left') AS v_left
+  FROM c GROUP BY service, period
+),
+ta AS (
+  SELECT s.code AS service, to_char(t.first_arrived_at AT TIME ZONE 'Europe/Stockholm', 'YYYY-MM') AS period,
+    count(*) AS tickets,
+    count(*) FILTER (WHERE t.resolution = 'first_contact' AND NOT t.escalated) AS fcr,
+    count(*) FILTER (WHERE t.resolution IN ('first_contact', 'kontaktcenter') AND NOT t.escalated) AS kc,
+    count(*) FILTER (WHERE t.escalated) AS esc
+  FROM tickets t JOIN services s ON s.id = t.service_id
+  WHERE t.first_arrived_at >= :lo AND t.first_arrived_at < :hi
+  GROUP BY 1, 2
+)
+SELECT coalesce(ca.service, ta.service) AS service, coalesce(ca.period, ta.period) AS period,
+  coalesce(queued, 0) AS phone_queued, coalesce(short, 0) AS phone_short_abandoned,
+  coalesce(queued - short, 0) AS phone_offered, coalesce(answered, 0) AS phone_answered,
+  coalesce(cb_req, 0) AS callbacks_requested, coalesce(cb_done, 0) AS callbacks_completed,
+  coalesce(queued - short - answered - cb_req, 0) AS phone_abandoned,
+  round((answered + cb_done)::numeric / nullif(queued - short, 0), 4) AS answer_rate,
+  round((queued - short - answered - cb_req)::numeric / nullif(queued - short, 0), 4) AS abandon_rate,
+  round(in_target::numeric / nullif(queued - short, 0), 4) AS service_level,
+  round(asa::numeric, 1) AS asa_seconds, round(p90::numeric, 1) AS wait_p90_seconds, round(aht::numeric, 1) AS aht_seconds,
+  coalesce(w_recv, 0) AS written_received, coalesce(w_due, 0) AS written_due, coalesce(w_ok, 0) AS responded_within_1wd,
+  round(w_ok::numeric / nullif(w_due, 0), 4) AS response_within_1wd_rate, round(med_h::numeric, 2) AS median_first_response_hours,
+  coalesce(visits, 0) AS walkin_visits, round(v_wait::numeric, 1) AS walkin_wait_mean_seconds, coalesce(v_left, 0) AS walkin_left_unserved,
+  coalesce(tickets, 0) AS tickets, coalesce(fcr, 0) AS resolved_first_contact, coalesce(kc, 0) AS resolved_kontaktcenter,
+  coalesce(esc, 0) AS escalated,
+  round(fcr::numeric / nullif(tickets, 0), 4) AS fcr_rate, round(kc::numeric / nullif(tickets, 0), 4) AS kc_resolution_rate,
+  round(esc::numeric / nullif(tickets, 0), 4) AS escalation_rate
+FROM ca FULL OUTER JOIN ta ON ca.service = ta.service AND ca.period = ta.period
+ORDER BY 1, 2
+"""
+
+
+def hand_sql(conn, calendar, as_of: datetime) -> list[dict]:
+    from kontaktcenter.metrics.engine import period_bounds
+
+    lo, hi = period_bounds(YEAR_START, YEAR_END)
+    deadlines = ", ".join(
+        f"(DATE '{d}', DATE '{n}', {'true' if m else 'false'})" for d, n, m in deadline_rows(calendar, YEAR_START, YEAR_END)
+    )
+    result = conn.execute(text(HAND_SQL.format(deadlines=deadlines)), {"lo": lo, "hi": hi, "short": SHORT_ABANDON, "as_of": as_of})
+    rows = []
+    for row in result.mappings():
+        rows.append({k: (float(v) if hasattr(v, "as_tuple") else v) for k, v in row.items()})
+    return rows
+
+
+def timed(fn, runs: int) -> tuple[float, object]:
+    times = []
+    value = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), value
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each query (the median is reported)")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+
+    from kontaktcenter.app import create_app
+    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.database import db
+    from kontaktcenter.directory.service import load_catalogue
+    from kontaktcenter.metrics.rollups import compute_rollups
+    from kontaktcenter.worktime.calendar import current_calendar
+
+    print(f"== database {url.rsplit('/', 1)[1]}: fresh, migrated, catalogue loaded")
+    fresh_database(url)
+    upgrade_database(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "SCHEDULER_ENABLED": False})
+    try:
+        with app.app_context():
+            load_catalogue(db.session)
+            db.session.commit()
+            print(f"== generating {args.contacts:,} contacts over {YEAR_START} – {YEAR_END} (COPY)")
+            start = time.perf_counter()
+            generate(db.engine, args.contacts)
+            generate_s = time.perf_counter() - start
+            print(f"   {generate_s:.1f} s")
+            calendar = current_calendar()
+            as_of = datetime(2026, 2, 1, tzinfo=UTC)
+            query = ReportQuery(YEAR_START, YEAR_END, by=("service", "period"), period="month", as_of=as_of)
+
+            def engine_report():
+                rows = records(report(db.session, query, calendar, SHORT_ABANDON, use_rollups=False))
+                db.session.rollback()
+                return rows
+
+            def sql_report():
+                with db.engine.connect() as conn:
+                    return hand_sql(conn, calendar, as_of)
+
+            engine_report()  # warm the caches once for both
+            sql_report()
+            print(f"== timing the report grouped by service and month (median of {args.runs})")
+            report_s, engine_rows = timed(engine_report, args.runs)
+            sql_s, sql_rows = timed(sql_report, args.runs)
+            columns = ["service", "period", *FIGURE_NAMES]
+            mismatches = [
+                (a["service"], a["period"], c)
+                for a, b in zip(engine_rows, sql_rows, strict=False)
+                for c in columns
+                if a[c] != b[c] and not (isinstance(a[c], float) and b[c] is not None and abs(a[c] - b[c]) < 1e-9)
+            ]
+            agree = len(engine_rows) == len(sql_rows) and not mismatches
+            print(f"   metric engine (on the fly): {report_s:.3f} s, {len(engine_rows)} rows")
+            print(f"   hand-written SQL          : {sql_s:.3f} s, {len(sql_rows)} rows")
+            print(f"   figures identical         : {'yes' if agree else 'NO: ' + str(mismatches[:5])}")
+
+            print("== nightly rollup job over the year, then the report from the rollups")
+            start = time.perf_counter()
+            compute_rollups(db.session, YEAR_START, YEAR_END, calendar, SHORT_ABANDON, as_of)
+            db.session.commit()
+            rollup_build_s = time.perf_counter() - start
+
+            def rollup_report():
+                rows = records(report(db.session, query, calendar, SHORT_ABANDON, use_rollups=True))
+                db.session.rollback()
+                return rows
+
+            rollup_s, rollup_rows = timed(rollup_report, args.runs)
+            rollup_agree = rollup_rows == engine_rows
+            print(f"   rollup job (365 days)     : {rollup_build_s:.2f} s")
+            print(f"   report from rollups       : {rollup_s:.3f} s, identical to on the fly: {'yes' if rollup_agree else 'NO'}")
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        if not args.keep:
+            drop_database(url)
+
+    ratio = report_s / sql_s
+    rss = peak_rss_mb()
+    print("== summary")
+    print(f"   contacts {args.contacts:,}; report {report_s:.3f} s vs SQL {sql_s:.3f} s → ratio {ratio:.2f}× "
+          f"(bar ≤ 2×: {'met' if ratio <= 2 else 'MISSED'}; bar < 3 s: {'met' if report_s < 3 else 'MISSED'})")
+    print(f"   from rollups {rollup_s:.3f} s = {rollup_s / sql_s:.2f}× the SQL; peak RSS {rss:.0f} MB (bar < 1024 MB: {'met' if rss < 1024 else 'MISSED'})")
+    print(json.dumps({
+        "contacts": args.contacts, "report_s": round(report_s, 3), "sql_s": round(sql_s, 3), "ratio": round(ratio, 3),
+        "peak_rss_mb": round(rss, 1), "report_from_rollups_s": round(rollup_s, 3), "rollup_build_s": round(rollup_build_s, 2),
+        "generate_s": round(generate_s, 1), "figures_identical": agree and rollup_agree,
+    }))
+    return 0 if agree and rollup_agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Twilio webhooks under load: the simulator against gunicorn (2 workers) on PostgreSQL.
+
+Makes its own database (BENCH_DATABASE_URL, default …/kontaktcenter_bench_phone), starts
+gunicorn on a free loopback port, measures a baseline (GET /healthz on the same server)
+and then simulated calls and SMS at concurrency 8 with 10 % of the webhooks sent twice,
+as Twilio retries do. Finally it counts, in the database, every call and text the server
+acknowledged: lost = acknowledged but not stored, duplicated = stored more than once
+(or a ticket made twice). Prints a summary and, last, one line of JSON.
+
+    .venv/bin/python bench/webhooks.py [--calls 400] [--sms 200]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, func, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kontaktcenter.channels import simulate  # noqa: E402
+from kontaktcenter.contacts.models import Contact  # noqa: E402
+from kontaktcenter.tickets.models import Ticket  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_phone"
+TOKEN = "bench-twilio-token"  # noqa: S105 - a throwaway token for a throwaway server
+CONCURRENCY = 8
+DUPLICATE_RATE = 0.10
+# Open around the clock on working days, so the bench measures queueing, not the closed message.
+CONFIG = """
+[opening_hours.default]
+open = "00:00"
+close = "23:59"
+eve_close = "23:59"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def recreate_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    if not re.fullmatch(r"\w+", name):
+        raise SystemExit(f"refusing to recreate a database named {name!r}")
+    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def prepare(url: str, env: dict[str, str]) -> list[int]:
+    """Migrate, load the catalogue and demo users; returns the agents' ids."""
+    from kontaktcenter.app import create_app
+    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.database import ENGINE_KEY, db
+    from kontaktcenter.directory.models import User
+    from kontaktcenter.directory.service import load_catalogue, load_demo_users
+
+    upgrade_database(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": env["SECRET_KEY"]})
+    with app.app_context():
+        load_catalogue(db.session)
+        load_demo_users(db.session)
+        db.session.commit()
+        agents = list(db.session.scalars(select(User.id).where(User.role == "agent")))
+        db.session.remove()
+    app.extensions[ENGINE_KEY].dispose()
+    return agents
+
+
+def start_gunicorn(port: int, env: dict[str, str]) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(
+        [str(gunicorn), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    stop(process)
+    raise SystemExit("gunicorn did not become healthy within 60 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def baseline(base: str, n: int) -> simulate.Stats:
+    """The same server's cheapest request at the same concurrency: what the webhooks are compared with."""
+    stats = simulate.Stats()
+    session_per_thread: dict[int, requests.Session] = {}
+
+    def one(_):
+        session = session_per_thread.setdefault(threading.get_ident(), requests.Session())
+        started = time.perf_counter()
+        session.get(f"{base}/healthz", timeout=10).raise_for_status()
+        with stats.lock:
+            stats.latencies_ms.append((time.perf_counter() - started) * 1000)
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(one, range(n)))
+    return stats
+
+
+def count(url: str, sids: set[str], since_ticket_id: int) -> dict[str, int]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored_rows = conn.scalar(select(func.count(Contact.id)).where(Contact.provider_sid.in_(sids))) if sids else 0
+        stored = conn.scalar(select(func.count(func.distinct(Contact.provider_sid))).where(Contact.provider_sid.in_(sids))) if sids else 0
+        # Every ticket the run made belongs to a contact; one without is a half-made duplicate.
+        orphan_tickets = conn.scalar(
+            select(func.count(Ticket.id)).where(Ticket.id > since_ticket_id, ~Ticket.contacts.any())
+        )
+        contact_tickets = conn.scalar(
+            select(func.count(func.distinct(Contact.ticket_id))).where(Contact.provider_sid.in_(sids), Contact.ticket_id.is_not(None))
+        ) if sids else 0
+        tickets_made = conn.scalar(select(func.count(Ticket.id)).where(Ticket.id > since_ticket_id))
+    engine.dispose()
+    return {
+        "stored": stored,
+        "duplicated": (stored_rows - stored) + orphan_tickets,
+        "tickets_made": tickets_made,
+        "tickets_of_contacts": contact_tickets,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--sms", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
+        config.write(CONFIG)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "bench-secret",
+        "PUBLIC_BASE_URL": base,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "KONTAKTCENTER_CONFIG": config.name,
+        "SCHEDULER_ENABLED": "false",
+    }
+    print(f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn (2 workers) on {base}; concurrency {CONCURRENCY}; "
+          f"{DUPLICATE_RATE:.0%} of webhooks sent twice")
+    recreate_database(url)
+    agents = prepare(url, env)
+    server = start_gunicorn(port, env)
+    try:
+        base_stats = baseline(base, 400)
+        started = time.perf_counter()
+        calls = simulate.run("calls", args.calls, base_url=base, public_url=base, auth_token=TOKEN,
+                             concurrency=CONCURRENCY, duplicate_rate=DUPLICATE_RATE, agent_ids=agents, seed=args.seed)
+        call_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        texts = simulate.run("sms", args.sms, base_url=base, public_url=base, auth_token=TOKEN,
+                             concurrency=CONCURRENCY, duplicate_rate=DUPLICATE_RATE, seed=args.seed + 1)
+        sms_seconds = time.perf_counter() - started
+    finally:
+        stop(server)
+        os.unlink(config.name)
+
+    acknowledged = calls.acknowledged_calls | texts.acknowledged_messages
+    figures = count(url, acknowledged, since_ticket_id=0)
+    latencies = simulate.Stats(latencies_ms=calls.latencies_ms + texts.latencies_ms)
+    p50, p99 = latencies.percentile(50), latencies.percentile(99)
+    b50, b99 = base_stats.percentile(50), base_stats.percentile(99)
+    result = {
+        "calls": args.calls,
+        "sms": args.sms,
+        "calls_per_s": round(args.calls / call_seconds, 1),
+        "sms_per_s": round(args.sms / sms_seconds, 1),
+        "webhook_requests": calls.requests + texts.requests,
+        "repeated_requests": calls.duplicates_sent + texts.duplicates_sent,
+        "failed_requests": sum(calls.failures.values()) + sum(texts.failures.values()),
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "baseline_p50_ms": round(b50, 1),
+        "baseline_p99_ms": round(b99, 1),
+        "p50_vs_baseline": round(p50 / b50, 2),
+        "p99_vs_baseline": round(p99 / b99, 2),
+        "acknowledged": len(acknowledged),
+        "stored": figures["stored"],
+        "lost": len(acknowledged) - figures["stored"],
+        "duplicated": figures["duplicated"],
+    }
+    print()
+    print(f"calls: {args.calls} in {call_seconds:.1f} s = {result['calls_per_s']} calls/s "
+          f"({dict(sorted(calls.outcomes.items()))})")
+    print(f"sms:   {args.sms} in {sms_seconds:.1f} s = {result['sms_per_s']} sms/s ({dict(sorted(texts.outcomes.items()))})")
+    print(f"webhook requests: {result['webhook_requests']} (of which {result['repeated_requests']} Twilio-style repeats), "
+          f"failed: {result['failed_requests']}")
+    print(f"webhook latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms (bar: p99 < 50 ms)")
+    print(f"baseline GET /healthz: p50 {b50:.1f} ms, p99 {b99:.1f} ms → webhooks ×{result['p50_vs_baseline']} at p50, "
+          f"×{result['p99_vs_baseline']} at p99")
+    print(f"acknowledged {result['acknowledged']}, stored {result['stored']}, lost {result['lost']}, "
+          f"duplicated {result['duplicated']}; tickets made {figures['tickets_made']} for {figures['tickets_of_contacts']} ticketed contacts")
+    for path, values in sorted({**calls.by_path, **texts.by_path}.items()):
+        one = simulate.Stats(latencies_ms=values)
+        print(f"  {path:<28} n={len(values):<5} p50 {one.percentile(50):6.1f} ms  p99 {one.percentile(99):6.1f} ms")
+    for what, n in (calls.failures + texts.failures).most_common(5):
+        print(f"  failure: {n} × {what}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Escalation to a department's queue with a structured handover, and its way back."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..database import utcnow
+from ..directory.models import Queue, User
+from ..tickets.models import Ticket
+from ..tickets.service import TicketError, assign, record_event, set_status
+from .claims import take
+from .messaging import notify_citizen
+from .models import URGENCIES, Escalation
+from .sla import start_accept_clock
+
+# A more urgent handover is pulled earlier from the department's queue.
+URGENCY_PRIORITY = {"low": 2, "normal": 3, "high": 6, "urgent": 8}
+
+
+@dataclass
+class Handover:
+    citizen_wants: str
+    done_so_far: str = ""
+    how_to_reach: str = ""
+    urgency: str = "normal"
+
+
+def department_queues(session: Session) -> list[Queue]:
+    return list(session.scalars(select(Queue).where(Queue.kind == "department", Queue.active.is_(True)).order_by(Queue.name_sv)))
+
+
+def pending_escalation(session: Session, ticket: Ticket) -> Escalation | None:
+    """The ticket's escalation that is not yet returned (accepted or waiting to be)."""
+    return session.scalar(
+        select(Escalation)
+        .where(Escalation.ticket_id == ticket.id, Escalation.returned_at.is_(None))
+        .order_by(Escalation.id.desc())
+    )
+
+
+def escalations_of(session: Session, ticket: Ticket) -> list[Escalation]:
+    return list(session.scalars(select(Escalation).where(Escalation.ticket_id == ticket.id).order_by(Escalation.id)))
+
+
+def escalate(
+    session: Session,
+    ticket: Ticket,
+    user: User,
+    to_queue: Queue,
+    handover: Handover,
+    *,
+    notify: bool = False,
+    now: datetime | None = None,
+) -> Escalation:
+    """Hand the ticket to a department queue; its caseworkers find it in their inbox."""
+    if not ticket.is_open:
+        raise TicketError("Ett löst ärende kan inte eskaleras.")
+    if to_queue.kind != "department" or not to_queue.active:
+        raise TicketError("Välj en förvaltnings kö att eskalera till.")
+    if to_queue.id == ticket.queue_id:
+        raise TicketError("Ärendet ligger redan i den kön.")
+    if pending_escalation(session, ticket) is not None:
+        raise TicketError("Ärendet är redan eskalerat.")
+    if not handover.citizen_wants.strip():
+        raise TicketError("Beskriv vad medborgaren vill.")
+    if handover.urgency not in URGENCIES:
+        raise TicketError("Okänd brådska.")
+    now = now or utcnow()
+    escalation = Escalation(
+        ticket_id=ticket.id,
+        department_id=to_queue.department_id,
+        from_queue_id=ticket.queue_id,
+        to_queue_id=to_queue.id,
+        citizen_wants=handover.citizen_wants.strip(),
+        done_so_far=handover.done_so_far.strip(),
+        how_to_reach=handover.how_to_reach.strip(),
+        urgency=handover.urgency,
+        created_by_id=user.id,
+        created_at=now,
+    )
+    session.add(escalation)
+    from_code = ticket.queue.code
+    ticket.queue = to_queue
+    ticket.escalated = True
+    ticket.priority = max(ticket.priority, URGENCY_PRIORITY[handover.urgency])
+    if ticket.assignee is not None:
+        assign(session, ticket, None, actor=user, reason="escalated")
+    set_status(session, ticket, "escalated", actor=user)
+    record_event(session, ticket, "escalated", actor=user, from_value=from_code, to_value=to_queue.code, at=now, urgency=handover.urgency)
+    start_accept_clock(session, ticket, now)
+    if notify:
+        notify_citizen(
+            session,
+            ticket,
+            f"Ditt ärende {ticket.reference} har lämnats över till {to_queue.department.name_sv}, "
+            "som kontaktar dig. Ange ärendenumret om du hör av dig.",
+            actor=user,
+        )
+    return escalation
+
+
+def accept(session: Session, escalation: Escalation, user: User, now: datetime | None = None) -> None:
+    """A caseworker of the department takes the escalated ticket and becomes its assignee."""
+    if escalation.returned_at is not None:
+        raise TicketError("Eskaleringen är redan återlämnad.")
+    if escalation.accepted_at is not None:
+        raise TicketError("Eskaleringen är redan accepterad.")
+    if user.department_id != escalation.department_id:
+        raise TicketError("Bara förvaltningens handläggare kan acceptera eskaleringen.")
+    ticket = session.get(Ticket, escalation.ticket_id)
+    take(session, ticket, user, now)  # marks the escalation accepted
+
+
+def return_to_contact_center(
+    session: Session, escalation: Escalation, user: User, reason: str, *, notify: bool = False, now: datetime | None = None
+) -> None:
+    """Send the ticket back to the queue it came from, with the department's reason."""
+    if escalation.returned_at is not None:
+        raise TicketError("Eskaleringen är redan återlämnad.")
+    if user.department_id != escalation.department_id and user.role != "admin":
+        raise TicketError("Bara förvaltningens handläggare kan lämna tillbaka eskaleringen.")
+    if not reason.strip():
+        raise TicketError("Ange varför ärendet lämnas tillbaka.")
+    now = now or utcnow()
+    ticket = session.get(Ticket, escalation.ticket_id)
+    if not ticket.is_open:
+        raise TicketError("Ärendet är redan löst.")
+    escalation.returned_at = now
+    escalation.return_reason = reason.strip()
+    back = session.get(Queue, escalation.from_queue_id)
+    from_code = ticket.queue.code
+    ticket.queue = back
+    ticket.accept_due_at = None
+    if ticket.assignee is not None:
+        assign(session, ticket, None, actor=user, reason="returned")
+    set_status(session, ticket, "open", actor=user)
+    record_event(session, ticket, "escalation_returned", actor=user, from_value=from_code, to_value=back.code, at=now, reason=escalation.return_reason)
+    if notify:
+        notify_citizen(
+            session,
+            ticket,
+            f"Ditt ärende {ticket.reference} hanteras nu av Malmö stads kontaktcenter igen.",
+            actor=user,
+        )
+
+
+@dataclass
+class InboxItem:
+    escalation: Escalation
+    ticket: Ticket
+
+
+def inbox(session: Session, user: User, *, include_accepted: bool = True) -> list[InboxItem]:
+    """Open escalations to the user's department, waiting ones first, most urgent first."""
+    if user.department_id is None:
+        return []
+    stmt = (
+        select(Escalation, Ticket)
+        .join(Ticket, Ticket.id == Escalation.ticket_id)
+        .where(Escalation.department_id == user.department_id, Escalation.returned_at.is_(None), Ticket.status != "resolved")
+    )
+    if not include_accepted:
+        stmt = stmt.where(Escalation.accepted_at.is_(None))
+    stmt = stmt.order_by(Escalation.accepted_at.is_not(None), Ticket.priority.desc(), Escalation.created_at)
+    return [InboxItem(e, t) for e, t in session.execute(stmt)]

@@ -1,0 +1,107 @@
+"""Finding tickets: by reference, phone, e-mail, personnummer (exact) or free text."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..contacts.citizen import IdentifierError, normalise_email, normalise_personnummer, normalise_phone
+from ..contacts.models import Contact
+from ..directory.models import User
+from ..tickets.models import Ticket
+from .access import can_read
+
+REFERENCE_RE = re.compile(r"^\s*KC-\d{4}-\d{6,}\s*$", re.IGNORECASE)
+PNR_RE = re.compile(r"^\s*(\d{6}|\d{8})[-+]?\d{4}\s*$")
+MIN_TEXT = 3
+MAX_QUERY = 200
+
+
+class SearchError(ValueError):
+    """A query that cannot be searched; the message says what to type instead."""
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: str  # reference, phone, email, personnummer, text
+    value: str
+
+
+@dataclass
+class Hit:
+    ticket: Ticket
+    # False: show the reference and "sekretess" only (OSL) — no subject, no link.
+    visible: bool
+
+
+def classify(raw: str) -> Query:
+    """What the user typed: the identifier kinds are tried before free text."""
+    text = (raw or "").strip()
+    if not text:
+        raise SearchError("Skriv något att söka efter.")
+    if len(text) > MAX_QUERY:
+        raise SearchError("Sökningen får vara högst 200 tecken.")
+    if REFERENCE_RE.match(text):
+        return Query("reference", text.upper())
+    if "@" in text:
+        try:
+            return Query("email", normalise_email(text))
+        except IdentifierError:
+            raise SearchError("Det ser ut som en e-postadress men är inte giltig.") from None
+    if PNR_RE.match(text):
+        try:
+            return Query("personnummer", normalise_personnummer(text))
+        except IdentifierError:
+            pass  # a ten-digit phone number also fits the pattern
+    if re.fullmatch(r"[\d\s()+-]{6,}", text):
+        try:
+            return Query("phone", normalise_phone(text))
+        except IdentifierError:
+            raise SearchError("Det ser ut som ett nummer men är varken ett giltigt telefonnummer eller personnummer.") from None
+    if len(text) < MIN_TEXT:
+        raise SearchError("Fritextsökning behöver minst tre tecken.")
+    return Query("text", text)
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def search(session: Session, user: User, raw: str, limit: int = 50) -> tuple[Query, list[Hit]]:
+    query = classify(raw)
+    stmt = select(Ticket)
+    if query.kind == "reference":
+        stmt = stmt.where(Ticket.reference == query.value)
+    elif query.kind in ("phone", "email", "personnummer"):
+        column = {"phone": Contact.citizen_phone, "email": Contact.citizen_email, "personnummer": Contact.citizen_personnummer}[query.kind]
+        # Exact match only: identifiers are never searched by prefix or pattern.
+        stmt = stmt.where(exists().where(Contact.ticket_id == Ticket.id, column == query.value))
+    else:
+        words = query.value.split()[:8]
+        # Free text never looks inside confidential tickets (OSL).
+        stmt = stmt.where(Ticket.confidential.is_(False))
+        for word in words:
+            pattern = _like(word)
+            stmt = stmt.where(
+                or_(
+                    func.lower(Ticket.subject).like(pattern, escape="\\"),
+                    exists().where(
+                        Contact.ticket_id == Ticket.id,
+                        or_(
+                            func.lower(Contact.text).like(pattern, escape="\\"),
+                            func.lower(Contact.subject).like(pattern, escape="\\"),
+                            func.lower(Contact.citizen_name).like(pattern, escape="\\"),
+                        ),
+                    ),
+                )
+            )
+    tickets = session.scalars(stmt.order_by(Ticket.first_arrived_at.desc(), Ticket.id.desc()).limit(limit)).all()
+    return query, [Hit(t, visible=not t.confidential) for t in tickets]
+
+
+def link_allowed(user: User, hit: Hit) -> bool:
+    """A masked hit links to the ticket only for those allowed to read it (their read is logged there)."""
+    return hit.visible or can_read(user, hit.ticket)

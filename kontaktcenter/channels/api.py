@@ -1,0 +1,174 @@
+"""JSON API v1: create a contact, read a ticket's public status, list services."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from ..auth.decorators import public
+from ..contacts.service import ContactError, IncomingContact, receive
+from ..database import db
+from ..directory.models import Service
+from ..extensions import csrf, limiter
+from ..tickets.models import Ticket
+from .apischema import ContactRequest, RequestError, parse_contact_request
+from .openapi import openapi_document
+from .tokens import TokenError, check_token, hash_token
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Systems authenticate with Bearer tokens, not cookies, so CSRF does not apply.
+csrf.exempt(bp)
+
+PROBLEM = "application/problem+json"
+
+
+class Problem(Exception):
+    def __init__(self, status: int, title: str, detail: str, **extra: Any):
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def problem_response(status: int, title: str, detail: str, **extra: Any):
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kontaktcenter"'
+    return response
+
+
+@bp.errorhandler(Problem)
+def _problem(exc: Problem):
+    return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+
+
+@bp.errorhandler(HTTPException)
+def _http_problem(exc: HTTPException):
+    return problem_response(exc.code or 500, exc.name, exc.description or exc.name)
+
+
+# The application's HTML pages for these codes are found before a blueprint's class
+# handler, so the API names them explicitly to keep every error problem+json.
+for _code in (403, 404, 405, 413, 429):
+    bp.register_error_handler(_code, _http_problem)
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _authorise(scope: str):
+    try:
+        return check_token(db.session, _bearer(), scope)
+    except TokenError as exc:
+        raise Problem(exc.status, "Unauthorized" if exc.status == 401 else "Forbidden", exc.message) from None
+
+
+def _rate_key() -> str:
+    # Per client: the token when there is one, so clients behind one proxy do not share a limit.
+    token = _bearer()
+    return "token:" + hash_token(token) if token else "ip:" + (request.remote_addr or "")
+
+
+api_limit = limiter.limit(lambda: current_app.config.get("RATELIMIT_API", "600 per minute"), key_func=_rate_key)
+
+
+def ticket_status(ticket: Ticket) -> dict[str, Any]:
+    """The public face of a ticket: no personal data, no text."""
+    return {
+        "reference": ticket.reference,
+        "status": ticket.status,
+        "service_code": ticket.service.code if ticket.service else None,
+        "created_at": ticket.created_at.isoformat(),
+        "updated_at": ticket.updated_at.isoformat(),
+        "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+        "links": {"self": f"/api/v1/tickets/{ticket.reference}"},
+    }
+
+
+@bp.post("/contacts")
+@public
+@api_limit
+def create_contact():
+    token = _authorise("contacts:write")
+    if not request.is_json:
+        raise Problem(415, "Unsupported Media Type", "send the contact as application/json")
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise Problem(400, "Bad Request", "the body is not valid JSON")
+    try:
+        data: ContactRequest = parse_contact_request(payload)
+    except RequestError as exc:
+        raise Problem(422, "Unprocessable Content", exc.message, errors=exc.errors) from None
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 100:
+        raise Problem(422, "Unprocessable Content", "Idempotency-Key may be at most 100 characters",
+                      errors=[{"field": "Idempotency-Key", "message": "at most 100 characters"}])
+    incoming = IncomingContact(
+        channel="web",
+        provider_sid=f"api:{token.id}:{key}" if key else None,
+        **data.as_incoming(),
+    )
+    try:
+        received = receive(db.session, incoming)
+    except ContactError as exc:
+        db.session.rollback()
+        raise Problem(422, "Unprocessable Content", exc.message, errors=[{"field": exc.field, "message": exc.message}]) from None
+    db.session.commit()
+    response = jsonify(ticket_status(received.ticket))
+    response.status_code = 201 if received.created else 200
+    response.headers["Location"] = f"/api/v1/tickets/{received.ticket.reference}"
+    return response
+
+
+@bp.get("/tickets/<reference>")
+@public
+@api_limit
+def get_ticket(reference: str):
+    _authorise("tickets:read")
+    ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
+    if ticket is None:
+        raise Problem(404, "Not Found", f"no ticket with reference {reference}")
+    db.session.commit()  # the token's last_used_at
+    return jsonify(ticket_status(ticket))
+
+
+@bp.get("/services")
+@public
+@api_limit
+def list_services():
+    _authorise("services:read")
+    services = db.session.scalars(
+        select(Service).where(Service.active.is_(True), Service.walk_in_topic.is_(False)).order_by(Service.code)
+    ).all()
+    db.session.commit()
+    return jsonify(
+        [
+            {
+                "code": s.code,
+                "name_sv": s.name_sv,
+                "name_en": s.name_en,
+                "group": s.group,
+                "department": s.department.code,
+                "requires_personnummer": s.requires_personnummer,
+            }
+            for s in services
+        ]
+    )
+
+
+@bp.get("/openapi.json")
+@public
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@public
+def not_found(_rest: str):
+    raise Problem(404, "Not Found", "no such API resource; see /api/v1/openapi.json")

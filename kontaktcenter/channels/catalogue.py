@@ -1,0 +1,47 @@
+"""The service catalogue as citizens see it: search, and the grouped list for the form."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wtforms.fields.choices import SelectChoice
+
+from ..directory.catalogue import SERVICE_GROUPS
+from ..directory.models import Service
+
+
+def group_label(group: str, locale: str) -> str:
+    sv, en = SERVICE_GROUPS.get(group, (group, group))
+    return sv if locale == "sv" else en
+
+
+def web_services(session: Session) -> list[Service]:
+    """Services offered on the form (walk-in topics such as printing help are not)."""
+    return list(
+        session.scalars(select(Service).where(Service.active.is_(True), Service.walk_in_topic.is_(False)).order_by(Service.name_sv))
+    )
+
+
+def search_services(services: list[Service], query: str, locale: str) -> list[Service]:
+    """Services whose names, keywords, description or group contain every word of the query."""
+    words = query.casefold().split()
+    if not words:
+        return services
+    found = []
+    for s in services:
+        haystack = " ".join(
+            [s.name_sv, s.name_en, s.name_ar or "", s.keywords, s.description_sv, s.description_en, s.code,
+             *SERVICE_GROUPS.get(s.group, ())]
+        ).casefold()
+        if all(w in haystack for w in words):
+            found.append(s)
+    return found
+
+
+def grouped_choices(services: list[Service], locale: str, please_choose: str) -> list[SelectChoice]:
+    """Choices for a SelectField, one <optgroup> per catalogue group in catalogue order."""
+    choices = [SelectChoice("", please_choose)]
+    for group in [*SERVICE_GROUPS, None]:
+        members = [s for s in services if (s.group == group if group else s.group not in SERVICE_GROUPS)]
+        label = group_label(group or "ovrigt", locale)
+        choices += [SelectChoice(s.code, s.name(locale), optgroup=label) for s in sorted(members, key=lambda s: s.name(locale))]
+    return choices

@@ -1,0 +1,148 @@
+"""Inbound e-mail: the SendGrid Inbound Parse webhook; replies thread onto their ticket by reference."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from email.utils import parseaddr
+from html.parser import HTMLParser
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..auth.decorators import public
+from ..contacts.models import Contact
+from ..contacts.service import ContactError, IncomingContact, Received, build_contact, receive
+from ..database import db
+from ..extensions import csrf
+from ..tickets.models import Ticket
+from ..tickets.service import add_message, record_event, reopen
+
+REFERENCE_IN_SUBJECT = re.compile(r"\bKC-\d{4}-\d{6,}\b")
+TEXT_MAX = 20000
+
+
+class InboundError(ValueError):
+    """A webhook post that is not an e-mail we can take; the message says what is missing."""
+
+
+@dataclass
+class InboundEmail:
+    sender: str
+    sender_name: str
+    subject: str
+    text: str
+    message_id: str
+
+
+class _TextOnly(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _html_to_text(html: str) -> str:
+    parser = _TextOnly()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def parse_inbound(form: Mapping[str, str]) -> InboundEmail:
+    """SendGrid Inbound Parse's fields (from, subject, text, html, headers, envelope) → an e-mail."""
+    name, address = parseaddr(form.get("from", ""))
+    if not address and form.get("envelope"):
+        try:
+            address = json.loads(form["envelope"]).get("from", "")
+        except (ValueError, AttributeError):
+            address = ""
+    if not address:
+        raise InboundError("the post has no sender address (field 'from')")
+    headers = HeaderParser().parsestr(form.get("headers", ""), headersonly=True)
+    text = form.get("text", "").strip() or _html_to_text(form.get("html", ""))
+    subject = form.get("subject", "").strip() or (headers.get("Subject") or "").strip()
+    message_id = (headers.get("Message-ID") or "").strip().strip("<>")
+    if not message_id:
+        # Without a Message-ID a retry of the same post is recognised by its content.
+        message_id = "sha256:" + hashlib.sha256(f"{address}\n{subject}\n{text}".encode()).hexdigest()
+    return InboundEmail(sender=address, sender_name=name, subject=subject[:300], text=text[:TEXT_MAX], message_id=message_id[:180])
+
+
+def receive_email(session: Session, email: InboundEmail) -> Received:
+    """A new ticket, or — with a known reference in the subject — a new contact on that ticket."""
+    provider_sid = f"email:{email.message_id}"
+    incoming = IncomingContact(
+        channel="email",
+        service_code=None,
+        subject=email.subject,
+        text=email.text or email.subject,
+        citizen_name=email.sender_name,
+        email=email.sender,
+        reply_channel="email",
+        provider_sid=provider_sid,
+    )
+    match = REFERENCE_IN_SUBJECT.search(email.subject)
+    ticket = session.scalar(select(Ticket).where(Ticket.reference == match.group(0))) if match else None
+    if ticket is None:
+        return receive(session, incoming)
+    existing = session.scalar(select(Contact).where(Contact.provider_sid == provider_sid))
+    if existing is not None:
+        return Received(existing, existing.ticket, created=False)
+    contact = build_contact(session, incoming)
+    try:
+        with session.begin_nested():
+            # Added before it is linked, so loading ticket.contacts never autoflushes a stray contact.
+            session.add(contact)
+            contact.service = ticket.service
+            contact.ticket = ticket
+            contact.queue = ticket.queue
+            if not ticket.is_open:
+                reopen(session, ticket, reason="citizen replied by e-mail")
+            add_message(session, ticket, kind="inbound", body=contact.text, channel="email", recipient=contact.citizen_email or "")
+            record_event(session, ticket, "contact_added", to_value="email")
+            session.flush()
+    except IntegrityError:
+        existing = session.scalar(select(Contact).where(Contact.provider_sid == provider_sid))
+        if existing is None:
+            raise
+        return Received(existing, existing.ticket, created=False)
+    return Received(contact, ticket, created=True)
+
+
+def credentials_ok(secret: str | None, url_secret: str | None, basic_password: str | None) -> bool:
+    """The webhook's shared secret, given in the URL path or as the basic-auth password."""
+    if not secret:
+        return False
+    return any(given is not None and hmac.compare_digest(given.encode(), secret.encode()) for given in (url_secret, basic_password))
+
+
+bp = Blueprint("email", __name__)
+# SendGrid posts without our session or CSRF token; the shared secret protects the endpoint.
+csrf.exempt(bp)
+
+
+@bp.post("/email/inbound")
+@bp.post("/email/inbound/<secret>")
+@public
+def inbound(secret: str | None = None):
+    auth = request.authorization
+    if not credentials_ok(current_app.config.get("INBOUND_EMAIL_SECRET"), secret, auth.password if auth else None):
+        response = jsonify(error="forbidden: give the inbound e-mail secret in the URL or as the basic-auth password")
+        response.status_code = 403
+        response.headers["WWW-Authenticate"] = 'Basic realm="inbound-email"'
+        return response
+    try:
+        received = receive_email(db.session, parse_inbound(request.form))
+    except (InboundError, ContactError) as exc:
+        db.session.rollback()
+        return jsonify(error=str(exc)), 400
+    db.session.commit()
+    return jsonify(reference=received.ticket.reference, created=received.created), 200

@@ -1,0 +1,323 @@
+"""Open311 GeoReport v2 as domain functions: services, definitions, requests (field names per the spec)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..contacts.models import Contact
+from ..contacts.service import ContactError, IncomingContact, receive
+from ..database import utcnow
+from ..directory.models import Service
+from ..tickets.models import Ticket
+from .models import ApiToken, Open311Details
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+JURISDICTION = "malmo.se"
+DEFAULT_DAYS = 90  # the spec: without dates, the last 90 days
+MAX_RESULTS = 1000  # the spec allows the server to cap the list
+
+
+class Open311Error(ValueError):
+    """An Open311 request the spec says to refuse: `code` is the HTTP status (400, 403, 404)."""
+
+    def __init__(self, code: int, description: str):
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+@dataclass(frozen=True)
+class Attribute:
+    code: str
+    datatype: str  # string, number, datetime, text, singlevaluelist, multivaluelist
+    required: bool
+    description_sv: str
+    description_en: str
+    values: tuple[tuple[str, str, str], ...] = ()  # (key, name_sv, name_en)
+
+
+HAZARD = Attribute("fara", "singlevaluelist", True, "Är det farligt för någon just nu?", "Is it dangerous to anyone right now?",
+                   (("ja", "Ja", "Yes"), ("nej", "Nej", "No")))
+PLACE = Attribute("plats", "string", False, "Beskriv platsen närmare (till exempel vid vilken lyktstolpe)",
+                  "Describe the place more precisely (e.g. which lamp post)")
+# The service definitions Open311 clients fetch; services not listed have no attributes.
+ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
+    "felanmalan-gata": (HAZARD, PLACE),
+    "gatubelysning": (HAZARD, PLACE),
+    "klotter": (Attribute("stotande", "singlevaluelist", False, "Är klottret kränkande eller stötande?",
+                          "Is the graffiti offensive?", (("ja", "Ja", "Yes"), ("nej", "Nej", "No"))), PLACE),
+    "avfall": (PLACE,),
+    "buller-klagomal": (
+        Attribute("kalla", "singlevaluelist", True, "Varifrån kommer bullret?", "Where does the noise come from?",
+                  (("trafik", "Trafik", "Traffic"), ("bygge", "Byggarbete", "Construction"), ("musik", "Musik", "Music"),
+                   ("industri", "Industri", "Industry"), ("annat", "Annat", "Other"))),
+        Attribute("nar", "datetime", False, "När hördes bullret?", "When was the noise heard?"),
+    ),
+}
+
+
+def w3c(value: datetime | None) -> str | None:
+    """W3C datetime with the local offset, as the spec's examples (2010-04-14T06:37:38-08:00)."""
+    return value.astimezone(STOCKHOLM).isoformat(timespec="seconds") if value else None
+
+
+def _parse_w3c(raw: str, name: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise Open311Error(400, f"{name} is not a W3C datetime such as 2026-03-02T15:00:00+01:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=STOCKHOLM)
+
+
+def _open311_services(session: Session) -> list[Service]:
+    return list(session.scalars(select(Service).where(Service.open311.is_(True), Service.active.is_(True)).order_by(Service.code)))
+
+
+def check_jurisdiction(jurisdiction_id: str | None) -> None:
+    if jurisdiction_id and jurisdiction_id != JURISDICTION:
+        raise Open311Error(404, f"jurisdiction_id {jurisdiction_id!r} is not served here; use {JURISDICTION}")
+
+
+def service_list(session: Session, locale: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "service_code": s.code,
+            "service_name": s.name(locale),
+            "description": s.description(locale),
+            "metadata": bool(ATTRIBUTES.get(s.code)),
+            "type": "realtime",
+            "keywords": ",".join(k.strip() for k in s.keywords.split(",") if k.strip()),
+            "group": s.group,
+        }
+        for s in _open311_services(session)
+    ]
+
+
+def _service(session: Session, code: str | None) -> Service:
+    if not code:
+        raise Open311Error(400, "service_code is required")
+    service = session.scalar(select(Service).where(Service.code == code, Service.open311.is_(True), Service.active.is_(True)))
+    if service is None:
+        raise Open311Error(404, f"service_code {code!r} is not an Open311 service here; see services.json")
+    return service
+
+
+def service_definition(session: Session, code: str, locale: str) -> dict[str, Any]:
+    service = _service(session, code)
+    english = locale != "sv"
+    return {
+        "service_code": service.code,
+        "attributes": [
+            {
+                "variable": True,
+                "code": a.code,
+                "datatype": a.datatype,
+                "required": a.required,
+                "datatype_description": "",
+                "order": order,
+                "description": a.description_en if english else a.description_sv,
+                "values": [{"key": key, "name": en if english else sv} for key, sv, en in a.values],
+            }
+            for order, a in enumerate(ATTRIBUTES.get(service.code, ()), start=1)
+        ],
+    }
+
+
+def _float(raw: str | None, name: str, low: float, high: float) -> float | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise Open311Error(400, f"{name} must be a decimal number in WGS84") from None
+    if not low <= value <= high:
+        raise Open311Error(400, f"{name} must lie between {low} and {high}")
+    return value
+
+
+def _attributes(service: Service, params: Mapping[str, list[str]]) -> dict[str, Any]:
+    given = {key[len("attribute["):-1]: values for key, values in params.items() if key.startswith("attribute[") and key.endswith("]")}
+    known = {a.code: a for a in ATTRIBUTES.get(service.code, ())}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise Open311Error(400, f"unknown attribute(s) for {service.code}: {', '.join(unknown)}")
+    result: dict[str, Any] = {}
+    for code, attribute in known.items():
+        values = [v for v in given.get(code, []) if v != ""]
+        if not values:
+            if attribute.required:
+                raise Open311Error(400, f"attribute[{code}] is required for {service.code}")
+            continue
+        if attribute.datatype in ("singlevaluelist", "multivaluelist"):
+            keys = {key for key, _sv, _en in attribute.values}
+            bad = [v for v in values if v not in keys]
+            if bad:
+                raise Open311Error(400, f"attribute[{code}] must be one of {', '.join(sorted(keys))}")
+            if attribute.datatype == "singlevaluelist" and len(values) > 1:
+                raise Open311Error(400, f"attribute[{code}] takes one value")
+        if attribute.datatype == "datetime":
+            _parse_w3c(values[0], f"attribute[{code}]")
+        if attribute.datatype == "number":
+            _float(values[0], f"attribute[{code}]", float("-inf"), float("inf"))
+        result[code] = values if attribute.datatype == "multivaluelist" else values[0][:500]
+    return result
+
+
+def _one(params: Mapping[str, list[str]], name: str) -> str:
+    values = params.get(name) or [""]
+    return values[0].strip()
+
+
+def create_request(session: Session, token: ApiToken, params: Mapping[str, list[str]], locale: str) -> tuple[Ticket, Open311Details]:
+    """POST Service Request: validate per the spec, then receive it as an open311 contact."""
+    service = _service(session, _one(params, "service_code"))
+    lat = _float(_one(params, "lat"), "lat", -90, 90)
+    long = _float(_one(params, "long"), "long", -180, 180)
+    address = _one(params, "address_string")[:300]
+    address_id = _one(params, "address_id")[:100]
+    if (lat is None) != (long is None):
+        raise Open311Error(400, "lat and long must be given together")
+    if lat is None and not address and not address_id:
+        raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
+    attributes = _attributes(service, params)
+    description = _one(params, "description")
+    if len(description) > 4000:
+        raise Open311Error(400, "description may be at most 4000 characters")
+    email, phone = _one(params, "email"), _one(params, "phone")
+    name = " ".join(p for p in (_one(params, "first_name"), _one(params, "last_name")) if p)
+    incoming = IncomingContact(
+        channel="open311",
+        service_code=service.code,
+        text=description,
+        subject=(address or service.name("sv"))[:300],
+        language=locale,
+        citizen_name=name,
+        email=email or None,
+        phone=phone or None,
+        reply_channel="email" if email else "none",
+    )
+    try:
+        received = receive(session, incoming)
+    except ContactError as exc:
+        raise Open311Error(400, f"{exc.field}: {exc.message}") from None
+    details = Open311Details(
+        contact_id=received.contact.id,
+        lat=lat,
+        long=long,
+        address_string=address,
+        address_id=address_id,
+        zipcode=_one(params, "zipcode")[:20],
+        device_id=_one(params, "device_id")[:100],
+        account_id=_one(params, "account_id")[:100],
+        media_url=_one(params, "media_url")[:500],
+        attributes=attributes,
+        token_id=token.id,
+    )
+    session.add(details)
+    session.flush()
+    return received.ticket, details
+
+
+def service_notice(locale: str) -> str:
+    with force_locale(locale):
+        return _("Vi har tagit emot din anmälan. Vi återkommer inom en arbetsdag om du har lämnat e-post.")
+
+
+def expected_datetime(ticket: Ticket) -> datetime | None:
+    """The SLA due time: the ticket's resolve deadline, or the service's target in working days."""
+    if ticket.resolve_due_at is not None:
+        return ticket.resolve_due_at
+    if ticket.service is None:
+        return None
+    from ..worktime.calendar import current_calendar
+
+    return current_calendar().add_working_days(ticket.first_arrived_at, ticket.service.sla_resolve_days)
+
+
+def request_record(ticket: Ticket, contact: Contact, details: Open311Details | None, locale: str) -> dict[str, Any]:
+    service = ticket.service
+    return {
+        "service_request_id": ticket.reference,
+        "status": "open" if ticket.is_open else "closed",
+        "status_notes": "" if ticket.is_open else ("Ärendet är löst." if locale == "sv" else "The request is resolved."),
+        "service_name": service.name(locale) if service else "",
+        "service_code": service.code if service else "",
+        "description": contact.text,
+        "agency_responsible": service.department.name(locale) if service else "",
+        "service_notice": service_notice(locale),
+        "requested_datetime": w3c(contact.arrived_at),
+        "updated_datetime": w3c(ticket.updated_at),
+        "expected_datetime": w3c(expected_datetime(ticket)),
+        "address": details.address_string if details else "",
+        "address_id": details.address_id if details else "",
+        "zipcode": details.zipcode if details else "",
+        "lat": details.lat if details else None,
+        "long": details.long if details else None,
+        "media_url": details.media_url if details else "",
+    }
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def find_requests(session: Session, params: Mapping[str, list[str]], locale: str) -> list[dict[str, Any]]:
+    """GET Service Requests: only requests that came in through Open311, never confidential ones."""
+    query = (
+        select(Ticket, Contact, Open311Details)
+        .join(Contact, Contact.ticket_id == Ticket.id)
+        .outerjoin(Open311Details, Open311Details.contact_id == Contact.id)
+        .where(Contact.channel == "open311", Ticket.confidential.is_(False))
+    )
+    ids = _split(_one(params, "service_request_id"))
+    if ids:
+        # The spec: with service_request_id, the other filters are ignored.
+        query = query.where(Ticket.reference.in_(ids))
+    else:
+        codes = _split(_one(params, "service_code"))
+        if codes:
+            query = query.join(Service, Service.id == Ticket.service_id).where(Service.code.in_(codes))
+        end_raw, start_raw = _one(params, "end_date"), _one(params, "start_date")
+        end = _parse_w3c(end_raw, "end_date") if end_raw else None
+        start = _parse_w3c(start_raw, "start_date") if start_raw else None
+        if start is None and end is None:
+            start = utcnow() - timedelta(days=DEFAULT_DAYS)
+        if start is not None and end is not None and end < start:
+            raise Open311Error(400, "end_date lies before start_date")
+        if start is not None:
+            query = query.where(Contact.arrived_at >= start)
+        if end is not None:
+            query = query.where(Contact.arrived_at <= end)
+        statuses = _split(_one(params, "status"))
+        bad = set(statuses) - {"open", "closed"}
+        if bad:
+            raise Open311Error(400, "status must be open, closed or both separated by a comma")
+        if statuses == ["open"]:
+            query = query.where(Ticket.status != "resolved")
+        elif statuses == ["closed"]:
+            query = query.where(Ticket.status == "resolved")
+    rows = session.execute(query.order_by(Contact.arrived_at.desc(), Contact.id.desc()).limit(MAX_RESULTS)).all()
+    seen: set[int] = set()
+    records = []
+    for ticket, contact, details in rows:
+        # A ticket threads several contacts; the request is the first one.
+        if ticket.id in seen:
+            continue
+        seen.add(ticket.id)
+        records.append(request_record(ticket, contact, details, locale))
+    return records
+
+
+def one_request(session: Session, reference: str, locale: str) -> list[dict[str, Any]]:
+    records = find_requests(session, {"service_request_id": [reference]}, locale)
+    if not records:
+        raise Open311Error(404, f"no service request {reference}")
+    return records

@@ -1,0 +1,158 @@
+"""Open311 GeoReport v2 endpoints under /open311/v2/, in JSON and XML, and the discovery document."""
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from ..auth.decorators import public
+from ..database import db
+from ..extensions import csrf, current_locale
+from .api import api_limit
+from .georeport import (
+    Open311Error,
+    check_jurisdiction,
+    create_request,
+    find_requests,
+    one_request,
+    service_definition,
+    service_list,
+    service_notice,
+)
+from .tokens import TokenError, check_token
+
+bp = Blueprint("open311", __name__, url_prefix="/open311")
+# Clients post form-encoded with an api_key (the standard), not with a session cookie.
+csrf.exempt(bp)
+
+FORMATS = "<any(json, xml):fmt>"
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-11-24T00:00:00+01:00"
+
+
+def _xml_value(parent: ET.Element, key: str, value: Any, item_name: str = "") -> None:
+    child = ET.SubElement(parent, key)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _xml_value(child, k, v)
+    elif isinstance(value, list):
+        for item in value:
+            _xml_value(child, item_name or key[:-1], item, _ITEM_NAMES.get(item_name or key[:-1], ""))
+    elif isinstance(value, bool):
+        child.text = "true" if value else "false"
+    elif value is not None:
+        child.text = str(value)
+
+
+# XML list elements and the name of their items, as in the spec's examples.
+_ITEM_NAMES = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
+
+
+def _xml(root: str, item: str | None, data: Any) -> Response:
+    element = ET.Element(root)
+    if item is None:
+        for key, value in data.items():
+            _xml_value(element, key, value, _ITEM_NAMES.get(key, ""))
+    else:
+        for record in data:
+            child = ET.SubElement(element, item)
+            for key, value in record.items():
+                _xml_value(child, key, value, _ITEM_NAMES.get(key, ""))
+    body = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(element, encoding="utf-8")
+    return Response(body, mimetype="text/xml", content_type="text/xml; charset=utf-8")
+
+
+def _render(fmt: str, root: str, item: str | None, data: Any, status: int = 200) -> Response:
+    response = jsonify(data) if fmt == "json" else _xml(root, item, data)
+    response.status_code = status
+    return response
+
+
+def _error(fmt: str, code: int, description: str) -> Response:
+    return _render(fmt, "errors", "error", [{"code": code, "description": description}], code)
+
+
+def _params() -> dict[str, list[str]]:
+    source = request.form if request.method == "POST" else request.args
+    return {key: source.getlist(key) for key in source}
+
+
+@bp.errorhandler(Open311Error)
+def _open311_error(exc: Open311Error):
+    return _error(request.view_args.get("fmt", "json") if request.view_args else "json", exc.code, exc.description)
+
+
+@bp.get(f"/discovery.{FORMATS}")
+@public
+def discovery(fmt: str):
+    data = {
+        "changeset": CHANGESET,
+        "contact": "Malmö stad kontaktcenter, 040-34 10 00, https://malmo.se/kontakt",
+        "key_service": "Ask the kontaktcenter's administrators for an api_key (scope open311).",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": url_for("open311.services", fmt="json", _external=True).rsplit("/services.json", 1)[0],
+                "changeset": CHANGESET,
+                "type": "production",
+                "formats": ["application/json", "text/xml"],
+            }
+        ],
+    }
+    return _render(fmt, "discovery", None, data)
+
+
+@bp.get(f"/v2/services.{FORMATS}")
+@public
+@api_limit
+def services(fmt: str):
+    check_jurisdiction(request.args.get("jurisdiction_id"))
+    return _render(fmt, "services", "service", service_list(db.session, current_locale()))
+
+
+@bp.get(f"/v2/services/<code>.{FORMATS}")
+@public
+@api_limit
+def service(code: str, fmt: str):
+    check_jurisdiction(request.args.get("jurisdiction_id"))
+    return _render(fmt, "service_definition", None, service_definition(db.session, code, current_locale()))
+
+
+@bp.route(f"/v2/requests.{FORMATS}", methods=["GET", "POST"])
+@public
+@api_limit
+def requests_(fmt: str):
+    params = _params()
+    check_jurisdiction((params.get("jurisdiction_id") or [None])[0])
+    locale = current_locale()
+    if request.method == "GET":
+        return _render(fmt, "service_requests", "request", find_requests(db.session, params, locale))
+    try:
+        token = check_token(db.session, (params.get("api_key") or [""])[0], "open311")
+    except TokenError as exc:
+        return _error(fmt, 403, f"api_key: {exc.message}")
+    try:
+        ticket, details = create_request(db.session, token, params, locale)
+    except Open311Error:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    record = {"service_request_id": ticket.reference, "service_notice": service_notice(locale), "account_id": details.account_id or None}
+    return _render(fmt, "service_requests", "request", [record], 201)
+
+
+@bp.get(f"/v2/requests/<reference>.{FORMATS}")
+@public
+@api_limit
+def request_(reference: str, fmt: str):
+    check_jurisdiction(request.args.get("jurisdiction_id"))
+    return _render(fmt, "service_requests", "request", one_request(db.session, reference, current_locale()))
+
+
+@bp.errorhandler(429)
+def _too_many(_exc):
+    fmt = request.view_args.get("fmt", "json") if request.view_args else "json"
+    return _error(fmt, 429, "too many requests from this client; retry later")
+
+

@@ -1,0 +1,150 @@
+"""The OpenAPI 3 document of the JSON API v1, built from the same tables the API validates with."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..tickets.models import REFERENCE_PATTERN, STATUSES
+from .apischema import contact_request_schema
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def _json(description: str, ref: str, **extra: Any) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}, **extra}
+
+
+COMMON_ERRORS = {
+    "401": _problem("No token, or an unknown or revoked token"),
+    "403": _problem("The token lacks the scope this call needs"),
+    "429": _problem("Too many requests from this client; retry later"),
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    timestamp = {"type": "string", "format": "date-time"}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Kontaktcenter API",
+            "version": "1.0.0",
+            "description": (
+                "Malmö stad's contact center. Every call needs `Authorization: Bearer <token>`; administrators "
+                "create tokens (`kontaktcenter api-token create`), each with one scope. Errors are "
+                "`application/problem+json` (RFC 9457)."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": {
+            "/api/v1/contacts": {
+                "post": {
+                    "operationId": "createContact",
+                    "summary": "Create a contact; it becomes a routed ticket (scope contacts:write)",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "Retrying with the same key returns the first contact's ticket (200) instead of a new one",
+                            "schema": {"type": "string", "maxLength": 100},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ContactRequest"}}},
+                    },
+                    "responses": {
+                        "201": _json("Created: the new ticket's public status", "TicketStatus",
+                                     headers={"Location": {"schema": {"type": "string"}}}),
+                        "200": _json("A retry with the same Idempotency-Key: the ticket made the first time", "TicketStatus"),
+                        "400": _problem("The body is not valid JSON"),
+                        "415": _problem("The body is not application/json"),
+                        "422": _problem("The contact breaks the schema or the catalogue (the field is named)"),
+                        **COMMON_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/tickets/{reference}": {
+                "get": {
+                    "operationId": "getTicket",
+                    "summary": "A ticket's public status by reference (scope tickets:read)",
+                    "parameters": [
+                        {"name": "reference", "in": "path", "required": True, "schema": {"type": "string", "pattern": REFERENCE_PATTERN}}
+                    ],
+                    "responses": {
+                        "200": _json("The ticket's public status", "TicketStatus"),
+                        "404": _problem("No ticket with this reference"),
+                        **COMMON_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/services": {
+                "get": {
+                    "operationId": "listServices",
+                    "summary": "The service catalogue offered to written contacts (scope services:read)",
+                    "responses": {
+                        "200": {
+                            "description": "Active services",
+                            "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Service"}}}},
+                        },
+                        **COMMON_ERRORS,
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "ContactRequest": contact_request_schema(),
+                "TicketStatus": {
+                    "type": "object",
+                    "required": ["reference", "status", "service_code", "created_at", "updated_at", "resolved_at", "links"],
+                    "properties": {
+                        "reference": {"type": "string", "pattern": REFERENCE_PATTERN},
+                        "status": {"type": "string", "enum": list(STATUSES)},
+                        "service_code": {"type": "string", "nullable": True},
+                        "created_at": timestamp,
+                        "updated_at": timestamp,
+                        "resolved_at": dict(timestamp, nullable=True),
+                        "links": {
+                            "type": "object",
+                            "required": ["self"],
+                            "properties": {"self": {"type": "string"}},
+                        },
+                    },
+                },
+                "Service": {
+                    "type": "object",
+                    "required": ["code", "name_sv", "name_en", "group", "department", "requires_personnummer"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "name_sv": {"type": "string"},
+                        "name_en": {"type": "string"},
+                        "group": {"type": "string"},
+                        "department": {"type": "string"},
+                        "requires_personnummer": {"type": "boolean"},
+                    },
+                },
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "detail"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "errors": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["field", "message"],
+                                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }

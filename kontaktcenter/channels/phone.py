@@ -1,0 +1,434 @@
+"""Phone calls: the IVR menu, queueing, waiting, callbacks, answering and the call record."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..casework.service import set_presence
+from ..contacts.citizen import IdentifierError, normalise_phone
+from ..contacts.models import Contact
+from ..contacts.service import IncomingContact, Received, receive
+from ..directory.models import Queue, Service, User
+from ..tickets.models import OPEN_STATUSES, Ticket
+from ..tickets.service import assign, record_event, set_status
+
+GENERAL_LINE_DIGIT = "0"
+# Expected wait is estimated from answered calls of the last hours in the same queue.
+RECENT_WAIT_WINDOW = timedelta(hours=2)
+RECENT_WAIT_SAMPLE = 50
+# Twilio's QueueResult values; "leave" is the caller choosing a callback (<Leave/>).
+QUEUE_RESULTS = ("bridged", "hangup", "leave", "redirected", "queue-full", "error", "system-error")
+FINAL_CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+class PhoneError(ValueError):
+    """A phone operation that cannot be done; the message says why (Swedish, for agents)."""
+
+
+@dataclass(frozen=True)
+class MenuChoice:
+    digit: str
+    service: Service
+
+
+def menu(session: Session, phone_config: Mapping[str, Any]) -> list[MenuChoice]:
+    """The IVR menu from config [phone.menu] (digit → service code), digits in order, 0 last."""
+    mapping = phone_config.get("menu") or {}
+    codes = {str(d): code for d, code in mapping.items()}
+    services = {s.code: s for s in session.scalars(select(Service).where(Service.code.in_(codes.values())))}
+    missing = sorted(set(codes.values()) - set(services))
+    if missing:
+        raise LookupError(f"[phone.menu] names unknown service(s): {', '.join(missing)}")
+    order = sorted(codes, key=lambda d: (d == GENERAL_LINE_DIGIT, d))
+    return [MenuChoice(d, services[codes[d]]) for d in order]
+
+
+def service_for_digit(choices: list[MenuChoice], digits: str | None) -> Service | None:
+    """The chosen service; no input at all means the general line; a wrong digit means None."""
+    digit = (digits or GENERAL_LINE_DIGIT).strip()[:1] or GENERAL_LINE_DIGIT
+    return next((c.service for c in choices if c.digit == digit), None)
+
+
+def caller_number(raw: str | None) -> str | None:
+    """E.164 of the caller, or None for a withheld or unusable number (no callback possible)."""
+    if not raw:
+        return None
+    try:
+        return normalise_phone(raw)
+    except IdentifierError:
+        return None
+
+
+def call_by_sid(session: Session, call_sid: str) -> Contact | None:
+    return session.scalar(select(Contact).where(Contact.provider_sid == call_sid, Contact.channel == "phone"))
+
+
+def enqueue_call(session: Session, *, call_sid: str, caller: str | None, service: Service, at: datetime) -> Received:
+    """The call reached a queue: its contact and ticket, routed by the intake (idempotent on CallSid).
+
+    arrived_at is the queue entry (METRICS.md), so a retried /menu keeps the first one.
+    """
+    phone = caller_number(caller)
+    return receive(
+        session,
+        IncomingContact(
+            channel="phone",
+            service_code=service.code,
+            phone=phone,
+            reply_channel="phone" if phone else "none",
+            provider_sid=call_sid,
+            arrived_at=at,
+        ),
+    )
+
+
+def expected_wait(session: Session, queue_id: int, at: datetime, waited_seconds: float = 0) -> timedelta | None:
+    """Mean wait of recently answered calls in the queue, less what this caller has waited.
+
+    None when nobody was answered in the window: better to say nothing than to guess.
+    """
+    recent = (
+        select(Contact.wait_seconds)
+        .where(
+            Contact.queue_id == queue_id,
+            Contact.channel == "phone",
+            Contact.outcome == "answered",
+            Contact.wait_seconds.is_not(None),
+            Contact.answered_at >= at - RECENT_WAIT_WINDOW,
+            Contact.answered_at <= at,
+        )
+        .order_by(Contact.answered_at.desc())
+        .limit(RECENT_WAIT_SAMPLE)
+        .subquery()
+    )
+    mean = session.scalar(select(func.avg(recent.c.wait_seconds)))
+    if mean is None:
+        return None
+    # Tell at least one minute: "cirka 0 minuter" would be a promise nobody keeps.
+    remaining = max(float(mean) - waited_seconds, 60.0)
+    return timedelta(minutes=math.ceil(remaining / 60))
+
+
+def request_callback(session: Session, call_sid: str, at: datetime) -> Contact:
+    """The caller pressed 1 in the queue: the ticket becomes a callback in the routed queue."""
+    contact = call_by_sid(session, call_sid)
+    if contact is None or contact.ticket is None:
+        raise PhoneError("Samtalet finns inte i någon kö.")
+    if contact.citizen_phone is None:
+        raise PhoneError("Numret är dolt, så vi kan inte ringa upp.")
+    if contact.outcome == "callback_requested":
+        return contact  # Twilio retried the digits
+    if contact.answered_at is not None or contact.outcome is not None:
+        raise PhoneError("Samtalet har redan lämnat kön.")
+    contact.outcome = "callback_requested"
+    ticket = contact.ticket
+    if ticket.kind != "callback":
+        record_event(session, ticket, "kind", from_value=ticket.kind, to_value="callback", at=at, call_sid=call_sid)
+        ticket.kind = "callback"
+    record_event(session, ticket, "callback_requested", to_value=contact.citizen_phone, at=at)
+    return contact
+
+
+def record_bridge(session: Session, call_sid: str, agent: User, queue_time: float | None, at: datetime) -> Contact | None:
+    """Twilio is connecting the caller to `agent` (the <Queue url> webhook): who and when."""
+    contact = call_by_sid(session, call_sid)
+    if contact is None:
+        return None
+    if contact.answered_at is None:
+        contact.answered_at = max(at, contact.arrived_at)
+        contact.answered_by_id = agent.id
+        if queue_time is not None:
+            contact.wait_seconds = float(queue_time)
+        set_presence(session, agent, "busy", at)
+        ticket = contact.ticket
+        if ticket is not None and ticket.is_open and ticket.assignee_id != agent.id:
+            assign(session, ticket, agent, actor=agent, reason="answered call")
+            if ticket.taken_by_id is None:
+                ticket.taken_by_id = agent.id
+    return contact
+
+
+def record_queue_result(session: Session, call_sid: str, result: str, queue_time: float | None, at: datetime) -> Contact | None:
+    """The caller left the queue (Twilio's Enqueue action): answered, abandoned or callback."""
+    if result not in QUEUE_RESULTS:
+        raise PhoneError(f"okänt QueueResult {result!r}")
+    contact = call_by_sid(session, call_sid)
+    if contact is None:
+        return None
+    if queue_time is not None and contact.wait_seconds is None:
+        contact.wait_seconds = float(queue_time)
+    if result == "bridged" or contact.answered_at is not None:
+        contact.outcome = "answered"
+        if contact.answered_at is None:
+            # The bridge webhook never arrived: the answer came QueueTime after queue entry.
+            contact.answered_at = contact.arrived_at + timedelta(seconds=queue_time or 0)
+        # Twilio asks for the action when the bridged conversation is over.
+        contact.ended_at = contact.ended_at or max(at, contact.answered_at)
+        _release_agent(session, contact, at)
+    elif result == "leave" and contact.outcome == "callback_requested":
+        contact.ended_at = contact.ended_at or max(at, contact.arrived_at)
+    elif contact.outcome is None:
+        contact.outcome = "abandoned"
+        contact.ended_at = contact.ended_at or max(at, contact.arrived_at)
+        _close_abandoned(session, contact, at, result)
+    return contact
+
+
+def record_status(
+    session: Session,
+    *,
+    call_sid: str,
+    status: str,
+    duration: float | None,
+    caller: str | None,
+    at: datetime,
+    line_open: Callable[[datetime], bool] = lambda _started: True,
+) -> Contact | None:
+    """The call's status callback: its end, and for a call that never reached a queue, an IVR drop.
+
+    A call that came while the line was closed heard the out-of-hours message: it was
+    never in the IVR, so it is not recorded at all (`line_open` of the call's start).
+    """
+    if status not in FINAL_CALL_STATUSES:
+        return call_by_sid(session, call_sid)
+    started = at - timedelta(seconds=duration or 0)
+    contact = call_by_sid(session, call_sid)
+    if contact is None:
+        if not line_open(started):
+            return None
+        return _record_ivr_drop(session, call_sid=call_sid, caller=caller, started=started, at=at)
+    contact.started_at = contact.started_at or min(started, contact.arrived_at)
+    contact.ended_at = contact.ended_at or max(at, contact.arrived_at)
+    if contact.outcome is None:
+        # The queue-result never came (or comes later and finds the outcome set).
+        contact.outcome = "answered" if contact.answered_at else "abandoned"
+        if contact.outcome == "abandoned":
+            _close_abandoned(session, contact, at, "status")
+        else:
+            _release_agent(session, contact, at)
+    return contact
+
+
+def _record_ivr_drop(session: Session, *, call_sid: str, caller: str | None, started: datetime, at: datetime) -> Contact:
+    """A call that hung up before a queue: a contact without a ticket (not offered, METRICS.md)."""
+    contact = Contact(
+        channel="phone",
+        provider_sid=call_sid,
+        citizen_phone=caller_number(caller),
+        started_at=started,
+        arrived_at=started,
+        ended_at=at,
+        outcome="ivr_dropped",
+    )
+    try:
+        with session.begin_nested():
+            session.add(contact)
+            session.flush()
+    except IntegrityError:
+        # A parallel duplicate of this callback stored it first.
+        return call_by_sid(session, call_sid)
+    return contact
+
+
+def _close_abandoned(session: Session, contact: Contact, at: datetime, result: str) -> None:
+    """Nobody can act on a hung-up call with nothing said: close its ticket, unresolved."""
+    ticket = contact.ticket
+    if ticket is None or not ticket.is_open or ticket.kind == "callback" or len(ticket.contacts) > 1:
+        return
+    record_event(session, ticket, "call_abandoned", to_value=result, at=at)
+    set_status(session, ticket, "resolved", reason="abandoned call")
+    ticket.resolved_at = max(at, ticket.first_arrived_at)
+    ticket.resolution = "unresolved"
+
+
+def _release_agent(session: Session, contact: Contact, at: datetime) -> None:
+    agent = contact.answered_by
+    if agent is not None and agent.presence == "busy":
+        set_presence(session, agent, "available", at)
+
+
+# -- the agent's side -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitingQueue:
+    queue: Queue
+    waiting: int
+    oldest: datetime | None
+
+
+def _waiting():
+    """A caller in a queue right now: queued, not answered, not gone."""
+    return and_(
+        Contact.channel == "phone",
+        Contact.outcome.is_(None),
+        Contact.answered_at.is_(None),
+        Contact.ended_at.is_(None),
+    )
+
+
+def waiting_calls(session: Session, agent: User) -> list[WaitingQueue]:
+    """Callers waiting now in the agent's queues, per queue."""
+    queue_ids = [q.id for q in agent.queues]
+    rows = session.execute(
+        select(Queue, func.count(Contact.id), func.min(Contact.arrived_at))
+        .join(Contact, (Contact.queue_id == Queue.id) & _waiting(), isouter=True)
+        .where(Queue.id.in_(queue_ids))
+        .group_by(Queue.id)
+        .order_by(Queue.code)
+    ).all()
+    return [WaitingQueue(q, n, oldest) for q, n, oldest in rows]
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """The REST call that rings the agent and dequeues the caller waiting longest."""
+
+    queue: Queue
+    call_sid: str
+    caller: Contact
+
+
+def next_waiting_call(session: Session, agent: User) -> Contact | None:
+    """The longest-waiting caller in the agent's queues, locked so two agents never pick the same.
+
+    On PostgreSQL FOR UPDATE SKIP LOCKED lets parallel agents pass each other's picks;
+    SQLite serialises writers anyway.
+    """
+    stmt = (
+        select(Contact)
+        .where(Contact.queue_id.in_([q.id for q in agent.queues]), _waiting())
+        .order_by(Contact.arrived_at, Contact.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=Contact)
+    return session.scalar(stmt)
+
+
+def dequeue_twiml(queue_code: str, bridge_url: str) -> str:
+    """What the agent's leg runs: <Dial><Queue url=…>queue</Queue></Dial>."""
+    from twilio.twiml.voice_response import Dial, VoiceResponse
+
+    response = VoiceResponse()
+    dial = Dial()
+    dial.queue(queue_code, url=bridge_url, method="POST")
+    response.append(dial)
+    return str(response)
+
+
+def take_next_call(session: Session, agent: User, *, client, from_number: str, bridge_url: str) -> AgentCall:
+    """Ring the agent's phone or client identity and connect it to the longest-waiting caller."""
+    if agent.presence != "available":
+        raise PhoneError("Du måste vara tillgänglig för att ta samtal.")
+    if not agent.phone_identity:
+        raise PhoneError("Du har ingen telefon eller klientidentitet kopplad till ditt konto.")
+    caller = next_waiting_call(session, agent)
+    if caller is None:
+        raise PhoneError("Ingen väntar i dina köer just nu.")
+    queue = caller.queue
+    call = client.calls.create(to=agent.phone_identity, from_=from_number, twiml=dequeue_twiml(queue.code, bridge_url))
+    # Busy until the bridge or the call's end: a second click must not ring twice.
+    set_presence(session, agent, "busy")
+    return AgentCall(queue, call.sid, caller)
+
+
+# -- callbacks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Callback:
+    ticket: Ticket
+    contact: Contact
+    earlier_tickets: int
+
+
+def callbacks_for(session: Session, agent: User) -> list[Callback]:
+    """Open callback tickets in the agent's queues, oldest request first."""
+    tickets = session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.kind == "callback",
+            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.queue_id.in_([q.id for q in agent.queues]),
+        )
+        .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
+    ).all()
+    result = []
+    for ticket in tickets:
+        contact = _callback_contact(ticket)
+        if contact is not None:
+            result.append(Callback(ticket, contact, len(earlier_tickets(session, contact.citizen_phone, ticket.id))))
+    return result
+
+
+def _callback_contact(ticket: Ticket) -> Contact | None:
+    return next((c for c in reversed(ticket.contacts) if c.outcome == "callback_requested"), None)
+
+
+def record_callback_attempt(
+    session: Session, ticket: Ticket, agent: User, *, reached: bool, at: datetime, max_attempts: int
+) -> Contact:
+    """One try to call the citizen back: reached completes it; the last failed try gives up."""
+    contact = _callback_contact(ticket)
+    if ticket.kind != "callback" or contact is None:
+        raise PhoneError("Ärendet är ingen återuppringning.")
+    if contact.callback_completed_at is not None or not ticket.is_open:
+        raise PhoneError("Återuppringningen är redan avslutad.")
+    contact.callback_attempts += 1
+    record_event(
+        session, ticket, "callback_attempt", actor=agent, to_value="reached" if reached else "not_reached",
+        at=at, attempt=contact.callback_attempts,
+    )
+    if reached:
+        contact.callback_completed_at = max(at, contact.arrived_at)
+        if ticket.assignee_id != agent.id:
+            assign(session, ticket, agent, actor=agent, reason="callback reached")
+        if ticket.taken_by_id is None:
+            ticket.taken_by_id = agent.id
+    elif contact.callback_attempts >= max_attempts:
+        record_event(session, ticket, "callback_given_up", actor=agent, at=at, attempts=contact.callback_attempts)
+        set_status(session, ticket, "resolved", actor=agent, reason="callback not reached")
+        ticket.resolved_at = max(at, ticket.first_arrived_at)
+        ticket.resolution = "unresolved"
+        ticket.resolved_by_id = agent.id
+    return contact
+
+
+# -- recognising callers --------------------------------------------------------
+
+
+def earlier_tickets(session: Session, phone: str | None, exclude_ticket_id: int | None = None, limit: int = 10) -> list[Ticket]:
+    """Tickets from earlier contacts with this number, newest first (shown to the agent)."""
+    if not phone:
+        return []
+    stmt = (
+        select(Ticket)
+        .join(Contact, Contact.ticket_id == Ticket.id)
+        .where(Contact.citizen_phone == phone)
+        .order_by(Ticket.first_arrived_at.desc())
+        .distinct()
+        .limit(limit)
+    )
+    if exclude_ticket_id is not None:
+        stmt = stmt.where(Ticket.id != exclude_ticket_id)
+    return list(session.scalars(stmt))
+
+
+def recent_answered(session: Session, agent: User, limit: int = 5) -> list[Contact]:
+    """The agent's latest answered calls, for the phone page (with the caller's history)."""
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(Contact.channel == "phone", Contact.answered_by_id == agent.id)
+            .order_by(Contact.answered_at.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,241 @@
+"""A Twilio stand-in: realistic, signed call and SMS traffic against a server on this machine."""
+from __future__ import annotations
+
+import ipaddress
+import random
+import secrets
+import socket
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from functools import partial
+from urllib.parse import urlsplit
+
+import requests
+from twilio.request_validator import RequestValidator
+
+MAX_N = 20_000
+MAX_CONCURRENCY = 32
+ACCOUNT_SID = "AC" + "5" * 32
+LINE_NUMBER = "+46406000000"
+# Menu digits weighted like a contact center's traffic: the general line and schools lead.
+DIGIT_WEIGHTS = {"0": 30, "1": 12, "2": 20, "3": 15, "4": 8, "5": 10, "9": 2}
+# What happens to a caller who reached a queue.
+QUEUE_FATES = {"answered": 65, "hangup": 22, "callback": 13}
+IVR_DROP_RATE = 0.08
+SMS_TEXTS = [
+    "Hej, när öppnar skolvalet?",
+    "Gatlampan utanför Amiralsgatan 12 är trasig.",
+    "Jag har inte fått svar på min ansökan om bygglov.",
+    "Kan jag boka tid för att få hjälp med BankID på biblioteket?",
+    "Sopkärlet har inte tömts på två veckor.",
+    "Tack för hjälpen!",
+    "Vilka handlingar behöver jag ta med till mötet?",
+]
+
+
+class SimulatorError(ValueError):
+    """The simulator was asked for something it will not do; the message says why."""
+
+
+def ensure_loopback(base_url: str) -> str:
+    """Only a server on this machine: the simulator must never load someone else's service."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SimulatorError(f"{base_url!r} is not an http(s) URL")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 80)}
+    except socket.gaierror:
+        raise SimulatorError(f"cannot resolve {parts.hostname!r}; the simulator only talks to 127.0.0.1, ::1 or localhost") from None
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        raise SimulatorError(
+            f"{parts.hostname} is not this machine: the simulator only talks to 127.0.0.1, ::1 or localhost"
+        )
+    return base_url.rstrip("/")
+
+
+@dataclass
+class Stats:
+    """What one simulator run saw; acknowledged ids are what the server promised to keep."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    by_path: dict[str, list[float]] = field(default_factory=dict)
+    requests: int = 0
+    duplicates_sent: int = 0
+    failures: Counter = field(default_factory=Counter)
+    outcomes: Counter = field(default_factory=Counter)
+    acknowledged_calls: set[str] = field(default_factory=set)  # queued or dropped in the IVR
+    acknowledged_messages: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def percentile(self, p: float) -> float | None:
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        rank = (len(ordered) - 1) * p / 100
+        low, high = int(rank), min(int(rank) + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+class TwilioStandIn:
+    """Posts form requests exactly as Twilio does, signed over the server's public URL."""
+
+    def __init__(self, base_url: str, public_url: str, auth_token: str, stats: Stats, duplicate_rate: float):
+        self.base_url = ensure_loopback(base_url)
+        self.public_url = public_url.rstrip("/")
+        self.validator = RequestValidator(auth_token)
+        self.stats = stats
+        self.duplicate_rate = duplicate_rate
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
+
+    def post(self, path: str, params: dict[str, str], rng: random.Random) -> requests.Response | None:
+        """One webhook; sometimes sent twice, as Twilio does when an answer is slow or lost."""
+        signature = self.validator.compute_signature(self.public_url + path, params)
+        times = 2 if rng.random() < self.duplicate_rate else 1
+        response = None
+        for attempt in range(times):
+            started = time.perf_counter()
+            try:
+                response = self._session().post(
+                    self.base_url + path, data=params, headers={"X-Twilio-Signature": signature}, timeout=30
+                )
+            except requests.RequestException as exc:
+                with self.stats.lock:
+                    self.stats.failures[f"{path}: {exc.__class__.__name__}"] += 1
+                return None
+            elapsed = (time.perf_counter() - started) * 1000
+            with self.stats.lock:
+                self.stats.requests += 1
+                self.stats.duplicates_sent += attempt
+                self.stats.latencies_ms.append(elapsed)
+                self.stats.by_path.setdefault(path.split("?")[0], []).append(elapsed)
+                if response.status_code >= 300:
+                    self.stats.failures[f"{path}: HTTP {response.status_code}"] += 1
+        return response if response is not None and response.status_code < 300 else None
+
+
+def _twiml(content: bytes) -> ET.Element:
+    return ET.fromstring(content)  # noqa: S314 - TwiML from our own server, on this machine only
+
+
+def _number(rng: random.Random, pool: int) -> str:
+    # A limited pool of citizens, so some call or text again and are recognised.
+    return f"+4670{1000000 + rng.randrange(pool):07d}"
+
+
+def _call(twilio: TwilioStandIn, rng: random.Random, agent_ids: list[int], callers: int) -> str:
+    """One caller's conversation with the IVR and the queue, and how it ends."""
+    post = partial(twilio.post, rng=rng)
+    sid = "CA" + secrets.token_hex(16)
+    caller = _number(rng, callers)
+    base = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "From": caller, "To": LINE_NUMBER, "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    stats = twilio.stats
+
+    def status(duration: int) -> None:
+        post("/twilio/voice/status", {**base, "CallStatus": "completed", "CallDuration": str(duration)})
+
+    greeting = post("/twilio/voice/incoming", {**base, "CallStatus": "ringing"})
+    if greeting is None or b"<Gather" not in greeting.content:
+        status(15)
+        return "closed" if greeting is not None else "failed"
+    if rng.random() < IVR_DROP_RATE:
+        if post("/twilio/voice/status", {**base, "CallStatus": "completed", "CallDuration": str(rng.randint(3, 30))}):
+            with stats.lock:
+                stats.acknowledged_calls.add(sid)
+        return "ivr_dropped"
+    digit = rng.choices(list(DIGIT_WEIGHTS), weights=list(DIGIT_WEIGHTS.values()))[0]
+    menu = post("/twilio/voice/menu", {**base, "CallStatus": "in-progress", "Digits": digit})
+    if menu is None:
+        return "failed"
+    enqueue = _twiml(menu.content).find("Enqueue")
+    if enqueue is None:
+        status(20)
+        return "closed" if b"<Hangup" in menu.content else "menu_repeated"
+    with stats.lock:
+        stats.acknowledged_calls.add(sid)
+    queue_time = 0
+    for position in range(rng.randint(2, 4), 0, -1):
+        queue_time += rng.randint(15, 60)
+        post("/twilio/voice/wait", {**base, "QueuePosition": str(position), "QueueTime": str(queue_time), "CurrentQueueSize": str(position + 1)})
+    fate = rng.choices(list(QUEUE_FATES), weights=list(QUEUE_FATES.values()))[0]
+    if fate == "callback" and post("/twilio/voice/wait", {**base, "Digits": "1", "QueueTime": str(queue_time)}):
+        post("/twilio/voice/queue-result", {**base, "QueueResult": "leave", "QueueTime": str(queue_time)})
+        status(queue_time + 10)
+        return "callback"
+    if fate == "answered" and agent_ids:
+        agent = rng.choice(agent_ids)
+        post(f"/twilio/voice/bridge?agent={agent}", {**base, "QueueTime": str(queue_time), "DequeingCallSid": "CA" + secrets.token_hex(16)})
+        talk = rng.randint(60, 400)
+        post("/twilio/voice/queue-result", {**base, "QueueResult": "bridged", "QueueTime": str(queue_time)})
+        status(queue_time + talk + 20)
+        return "answered"
+    post("/twilio/voice/queue-result", {**base, "QueueResult": "hangup", "QueueTime": str(queue_time)})
+    status(queue_time + 20)
+    return "abandoned"
+
+
+def _sms(twilio: TwilioStandIn, rng: random.Random, senders: int) -> str:
+    post = partial(twilio.post, rng=rng)
+    sid = "SM" + secrets.token_hex(16)
+    params = {
+        "AccountSid": ACCOUNT_SID, "MessageSid": sid, "SmsSid": sid, "From": _number(rng, senders), "To": LINE_NUMBER,
+        "Body": rng.choice(SMS_TEXTS), "NumMedia": "0", "NumSegments": "1", "ApiVersion": "2010-04-01",
+    }
+    response = post("/twilio/sms/incoming", params)
+    if response is None:
+        return "failed"
+    with twilio.stats.lock:
+        twilio.stats.acknowledged_messages.add(sid)
+    return "threaded" if "lagt till" in _twiml(response.content).findtext("Message", "") else "new_ticket"
+
+
+def run(
+    kind: str,
+    n: int,
+    *,
+    base_url: str,
+    public_url: str,
+    auth_token: str,
+    concurrency: int = 4,
+    duplicate_rate: float = 0.0,
+    agent_ids: list[int] | None = None,
+    seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Stats:
+    """Run `n` calls or SMS with `concurrency` parallel Twilio conversations; returns what was seen."""
+    if kind not in ("calls", "sms"):
+        raise SimulatorError(f"unknown traffic {kind!r}: calls or sms")
+    if not 1 <= n <= MAX_N:
+        raise SimulatorError(f"n must be between 1 and {MAX_N}")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise SimulatorError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
+    if not 0 <= duplicate_rate <= 1:
+        raise SimulatorError("the duplicate rate is a fraction between 0 and 1")
+    stats = Stats()
+    master = random.Random(seed)
+    seeds = [master.randrange(2**32) for _ in range(n)]
+    population = max(20, n // 3)
+
+    twilio = TwilioStandIn(base_url, public_url, auth_token, stats, duplicate_rate)
+
+    def one(i: int) -> str:
+        rng = random.Random(seeds[i])
+        return _call(twilio, rng, agent_ids or [], population) if kind == "calls" else _sms(twilio, rng, population)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for future in as_completed(pool.submit(one, i) for i in range(n)):
+            outcome = future.result()
+            with stats.lock:
+                stats.outcomes[outcome] += 1
+            if progress:
+                progress(1)
+    return stats

@@ -1,0 +1,71 @@
+"""Twilio's SMS webhooks: an inbound text becomes a ticket or joins one; delivery status callbacks."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+from flask_babel import gettext as _
+from twilio.twiml.messaging_response import MessagingResponse
+
+from ..auth.decorators import public
+from ..database import db
+from ..extensions import csrf
+from . import sms_threads
+from .twilio_security import validate_twilio_request
+from .twilio_voice import now
+
+bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
+# Twilio cannot send a CSRF token; the signature check protects these routes instead.
+csrf.exempt(bp)
+
+MAX_BODY = 5000
+
+
+def _sms_config() -> dict:
+    return current_app.config.get("sms") or {}
+
+
+@bp.post("/incoming")
+@public
+@validate_twilio_request
+def incoming():
+    """Store the text (idempotent on MessageSid) and answer with the ticket's reference."""
+    form = request.form
+    message_sid = form.get("MessageSid", "")
+    if not message_sid or not form.get("From"):
+        return Response("MessageSid and From are required", status=400, mimetype="text/plain")
+    body = form.get("Body", "")[:MAX_BODY]
+    media = form.get("NumMedia", "0")
+    media = int(media) if media.isdigit() else 0
+    if media:
+        # Pictures are not stored here; the agent learns that the citizen sent some.
+        body = (body + "\n" + _("[%(n)d bilagor (MMS) kom inte med]", n=media)).strip()
+    at = now()
+    received = sms_threads.receive_sms(
+        db.session,
+        message_sid=message_sid,
+        sender=form["From"],
+        body=body,
+        at=at,
+        thread_days=int(current_app.config.get("SMS_THREAD_DAYS", 14)),
+        service_code=_sms_config().get("service", "allmant"),
+    )
+    reference = received.ticket.reference
+    if received.threaded:
+        reply = _("Tack, vi har lagt till ditt sms i ärende %(reference)s.", reference=reference)
+    else:
+        reply = _("Tack för ditt sms. Ditt ärendenummer är %(reference)s. Svara på det här sms:et om du vill lägga till något.", reference=reference)
+    if received.created:
+        sms_threads.record_receipt(db.session, received, reply, at)
+    db.session.commit()
+    response = MessagingResponse()
+    response.message(reply)
+    return Response(str(response), mimetype="text/xml")
+
+
+@bp.post("/status")
+@public
+@validate_twilio_request
+def status():
+    """Delivery report for an SMS we sent: recorded on the Message with that MessageSid."""
+    sms_threads.record_delivery_status(db.session, request.form.get("MessageSid", ""), request.form.get("MessageStatus", ""))
+    db.session.commit()
+    return Response(status=204)

@@ -1,0 +1,122 @@
+"""API tokens: creating, checking and revoking them, and the administrators' page."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from ..auth.decorators import roles_required
+from ..database import db, utcnow
+from ..directory.models import User
+from .models import SCOPES, ApiToken
+
+TOKEN_PREFIX = "kc_"
+
+SCOPE_LABELS = {
+    "contacts:write": _l("Skapa kontakter (contacts:write)"),
+    "tickets:read": _l("Läsa ärendestatus (tickets:read)"),
+    "services:read": _l("Läsa tjänstekatalogen (services:read)"),
+    "open311": _l("Open311-klient (open311)"),
+}
+
+
+class TokenError(PermissionError):
+    """A token that is missing, unknown, revoked or lacks the scope. `status` is 401 or 403."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create_token(session: Session, name: str, scope: str, created_by: User | None = None) -> tuple[ApiToken, str]:
+    """A new token; the raw value is returned once and only its hash is stored."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; choose one of {', '.join(SCOPES)}")
+    name = name.strip()
+    if not name:
+        raise ValueError("a token needs a name saying who uses it")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name[:120], scope=scope, token_hash=hash_token(raw), created_by_id=created_by.id if created_by else None)
+    session.add(token)
+    session.flush()
+    return token, raw
+
+
+def check_token(session: Session, raw: str | None, scope: str) -> ApiToken:
+    """The active token for `raw` if it carries `scope`; raises TokenError otherwise."""
+    if not raw:
+        raise TokenError(401, "an API token is required")
+    digest = hash_token(raw)
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    # The lookup is by hash, so timing reveals nothing about the raw value; compare anyway.
+    if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at is not None:
+        raise TokenError(401, "the API token is unknown or revoked")
+    if token.scope != scope:
+        raise TokenError(403, f"this token has the scope {token.scope!r}; this call needs {scope!r}")
+    token.last_used_at = utcnow()
+    return token
+
+
+def revoke_token(session: Session, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+
+
+bp = Blueprint("tokens", __name__)
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        _l("Namn"),
+        validators=[DataRequired(_l("Skriv vem som ska använda nyckeln.")), Length(max=120, message=_l("Namnet får vara högst %(max)d tecken.", max=120))],
+    )
+    scope = SelectField(_l("Behörighet"), choices=[SelectChoice(s, SCOPE_LABELS[s]) for s in SCOPES])
+
+
+class RevokeForm(FlaskForm):
+    pass
+
+
+@bp.route("/admin/api-tokens", methods=["GET", "POST"])
+@roles_required("admin")
+def tokens():
+    form = TokenForm()
+    created = None
+    status = 200
+    if form.validate_on_submit():
+        _token, created = create_token(db.session, form.name.data, form.scope.data, current_user)
+        db.session.commit()
+    elif form.is_submitted():
+        status = 400
+    listed = db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())).all()
+    return render_template(
+        "channels/tokens.html", form=form, tokens=listed, created=created, revoke_form=RevokeForm(), scope_labels=SCOPE_LABELS
+    ), status
+
+
+@bp.post("/admin/api-tokens/<int:token_id>/revoke")
+@roles_required("admin")
+def revoke(token_id: int):
+    form = RevokeForm()
+    token = db.session.get(ApiToken, token_id)
+    if token is not None and form.validate_on_submit():
+        revoke_token(db.session, token)
+        db.session.commit()
+        flash(_("Nyckeln %(name)s är spärrad.", name=token.name), "success")
+    return redirect(url_for(".tokens"))

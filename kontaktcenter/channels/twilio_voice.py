@@ -1,0 +1,243 @@
+"""Twilio's voice webhooks: greeting and menu, queue, hold loop, queue result, bridge, call status."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import Blueprint, Response, current_app, request
+from flask_babel import gettext as _
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ..auth.decorators import public
+from ..database import db, utcnow
+from ..directory.models import User
+from ..extensions import csrf
+from ..worktime.calendar import current_calendar
+from . import phone
+from .twilio_security import validate_twilio_request
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
+# Twilio cannot send a CSRF token; the signature check protects these routes instead.
+csrf.exempt(bp)
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+VOICE = {"voice": "Polly.Astrid", "language": "sv-SE"}
+CLOCK_KEY = "kontaktcenter.clock"
+DEFAULT_LINE_QUEUE = "kc-forsta-linjen"
+GATHER_TIMEOUT = 6
+# How long the hold loop listens for "1" before Twilio asks /wait again.
+WAIT_GATHER_TIMEOUT = 20
+
+
+def now() -> datetime:
+    """The current time; an app may install another clock (tests of opening hours do)."""
+    return current_app.extensions.get(CLOCK_KEY, utcnow)()
+
+
+def url(endpoint_path: str) -> str:
+    # Absolute URLs under PUBLIC_BASE_URL: what Twilio calls is what it signs and we check.
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + endpoint_path
+
+
+def twiml(response: VoiceResponse) -> Response:
+    return Response(str(response), mimetype="text/xml")
+
+
+def _phone_config() -> dict:
+    return current_app.config.get("phone") or {}
+
+
+def _line() -> str:
+    return _phone_config().get("line_queue", DEFAULT_LINE_QUEUE)
+
+
+def _say(target, text: str) -> None:
+    target.say(text, **VOICE)
+
+
+def _menu_gather(response: VoiceResponse, choices: list[phone.MenuChoice]) -> None:
+    gather = Gather(num_digits=1, action=url("/twilio/voice/menu"), method="POST", timeout=GATHER_TIMEOUT)
+    for choice in choices:
+        if choice.digit == phone.GENERAL_LINE_DIGIT:
+            _say(gather, _("För övriga frågor, tryck %(digit)s.", digit=choice.digit))
+        else:
+            _say(gather, _("Gäller det %(service)s, tryck %(digit)s.", service=choice.service.name_sv.lower(), digit=choice.digit))
+    response.append(gather)
+    # No key pressed: Twilio posts to the menu without Digits, which means the general line.
+    response.redirect(url("/twilio/voice/menu"), method="POST")
+
+
+def _closed(response: VoiceResponse, queue_code: str, at: datetime) -> None:
+    opens = current_calendar().next_opening(queue_code, at)
+    _say(response, _("Just nu har vi stängt."))
+    if opens is not None:
+        when = format_datetime(opens, "EEEE d MMMM 'klockan' HH.mm", tzinfo=STOCKHOLM, locale="sv")
+        _say(response, _("Vi öppnar igen %(when)s.", when=when))
+    _say(response, _("Du kan också skriva till oss på malmo.se slash kontakt. Välkommen åter."))
+    response.hangup()
+
+
+@bp.post("/incoming")
+@public
+@validate_twilio_request
+def incoming():
+    """A new call: out-of-hours message, or the greeting and the menu."""
+    response = VoiceResponse()
+    line = _line()
+    at = now()
+    if not current_calendar().is_open(line, at):
+        _closed(response, line, at)
+        return twiml(response)
+    _say(response, _phone_config().get("greeting") or _("Välkommen till Malmö stads kontaktcenter."))
+    _menu_gather(response, phone.menu(db.session, _phone_config()))
+    return twiml(response)
+
+
+@bp.post("/menu")
+@public
+@validate_twilio_request
+def menu():
+    """The caller chose: store the call (idempotent on CallSid), route it, <Enqueue> it."""
+    form = request.form
+    call_sid = form.get("CallSid", "")
+    response = VoiceResponse()
+    choices = phone.menu(db.session, _phone_config())
+    service = phone.service_for_digit(choices, form.get("Digits"))
+    if not call_sid:
+        _say(response, _("Något gick fel. Ring gärna igen."))
+        response.hangup()
+        return twiml(response), 400
+    if service is None:
+        _say(response, _("Det valet finns inte."))
+        _menu_gather(response, choices)
+        return twiml(response)
+    at = now()
+    received = phone.enqueue_call(db.session, call_sid=call_sid, caller=form.get("From"), service=service, at=at)
+    queue = received.contact.queue
+    queue_code = queue.code
+    if received.created and not current_calendar().is_open(queue_code, at):
+        # The routed queue is closed although the line is open: the request stored
+        # nothing else, so undoing its whole transaction undoes exactly this call.
+        db.session.rollback()
+        _closed(response, queue_code, at)
+        return twiml(response)
+    db.session.commit()
+    if received.contact.outcome is not None:
+        # A very late retry of a call that has already left the queue.
+        response.hangup()
+        return twiml(response)
+    _say(response, _("Du är nu i kö. Ditt samtal besvaras i tur och ordning."))
+    response.enqueue(
+        queue_code,
+        action=url("/twilio/voice/queue-result"),
+        method="POST",
+        wait_url=url("/twilio/voice/wait"),
+        wait_url_method="POST",
+    )
+    return twiml(response)
+
+
+def _number(raw: str | None) -> float | None:
+    try:
+        return float(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@bp.post("/wait")
+@public
+@validate_twilio_request
+def wait():
+    """The hold loop: position, expected wait, and the callback offer (press 1)."""
+    form = request.form
+    call_sid = form.get("CallSid", "")
+    response = VoiceResponse()
+    at = now()
+    if form.get("Digits") == "1":
+        try:
+            phone.request_callback(db.session, call_sid, at)
+        except phone.PhoneError as exc:
+            db.session.rollback()
+            _say(response, str(exc))
+        else:
+            db.session.commit()
+            response.leave()
+            return twiml(response)
+    contact = phone.call_by_sid(db.session, call_sid)
+    position = _number(form.get("QueuePosition"))
+    waited = _number(form.get("QueueTime")) or 0
+    if position:
+        _say(response, _("Du har plats %(position)d i kön.", position=int(position)))
+    if contact is not None and contact.queue_id is not None:
+        expected = phone.expected_wait(db.session, contact.queue_id, at, waited)
+        if expected is not None:
+            minutes = int(expected.total_seconds() // 60)
+            _say(response, _("Beräknad väntetid är cirka %(minutes)d minuter.", minutes=minutes))
+    if contact is not None and contact.citizen_phone:
+        gather = Gather(num_digits=1, action=url("/twilio/voice/wait"), method="POST", timeout=WAIT_GATHER_TIMEOUT)
+        _say(gather, _("Tryck 1 för att bli uppringd i stället, så behåller du din plats."))
+        response.append(gather)
+    else:
+        response.pause(length=WAIT_GATHER_TIMEOUT)
+    return twiml(response)
+
+
+@bp.post("/bridge")
+@public
+@validate_twilio_request
+def bridge():
+    """Twilio dequeues the caller to an agent (<Dial><Queue url>): record who answered and when."""
+    agent = db.session.get(User, request.args.get("agent", type=int) or 0)
+    response = VoiceResponse()
+    if agent is None:
+        log.warning("bridge webhook for call %s names no known agent", request.form.get("CallSid"))
+        return twiml(response)
+    phone.record_bridge(db.session, request.form.get("CallSid", ""), agent, _number(request.form.get("QueueTime")), now())
+    db.session.commit()
+    _say(response, _("Nu kopplas du till %(name)s.", name=agent.name.split()[0]))
+    return twiml(response)
+
+
+@bp.post("/queue-result")
+@public
+@validate_twilio_request
+def queue_result():
+    """The caller left the queue: answered (after the conversation), hung up, or chose a callback."""
+    form = request.form
+    result = form.get("QueueResult", "")
+    response = VoiceResponse()
+    try:
+        contact = phone.record_queue_result(db.session, form.get("CallSid", ""), result, _number(form.get("QueueTime")), now())
+    except phone.PhoneError as exc:
+        db.session.rollback()
+        return Response(str(exc), status=400, mimetype="text/plain")
+    db.session.commit()
+    if result == "leave" and contact is not None and contact.outcome == "callback_requested":
+        _say(response, _("Tack. Vi ringer upp dig så snart vi kan. Ditt ärendenummer är %(reference)s.", reference=contact.ticket.reference))
+    elif result == "queue-full":
+        _say(response, _("Just nu är det många som ringer. Försök gärna igen om en stund."))
+    response.hangup()
+    return twiml(response)
+
+
+@bp.post("/status")
+@public
+@validate_twilio_request
+def status():
+    """The call's status callback: when it ended; a call that never reached a queue is an IVR drop."""
+    form = request.form
+    phone.record_status(
+        db.session,
+        call_sid=form.get("CallSid", ""),
+        status=form.get("CallStatus", ""),
+        duration=_number(form.get("CallDuration")),
+        caller=form.get("From"),
+        at=now(),
+        line_open=lambda started: current_calendar().is_open(_line(), started),
+    )
+    db.session.commit()
+    return Response(status=204)

@@ -1,0 +1,115 @@
+"""Walk-in registration screens for location staff and branch agents, and the "now serving" display."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from ..auth.decorators import public, roles_required
+from ..contacts.models import Contact
+from ..database import db
+from ..directory.models import Location
+from ..extensions import current_locale
+from . import visits
+from .forms import VISIT_LANGUAGES, VisitActionForm, VisitForm, language_choices
+
+bp = Blueprint("walkin", __name__)
+
+WALKIN_ROLES = ("location_staff", "agent", "admin")
+
+
+def _location_or_404(code: str) -> Location:
+    location = db.session.scalar(select(Location).where(Location.code == code, Location.kind.in_(visits.WALK_IN_KINDS)))
+    if location is None:
+        abort(404)
+    return location
+
+
+def _service_choices(locale: str) -> list[SelectChoice]:
+    common, others = visits.visit_services(db.session)
+    first, rest = _("Vanliga ämnen"), _("Alla tjänster")
+    return (
+        [SelectChoice("", _("Välj …"))]
+        + [SelectChoice(s.code, s.name(locale), optgroup=first) for s in common]
+        + [SelectChoice(s.code, s.name(locale), optgroup=rest) for s in others]
+    )
+
+
+@bp.get("/besok")
+@roles_required(*WALKIN_ROLES)
+def choose_location():
+    own = current_user.location
+    if own is not None and own.kind in visits.WALK_IN_KINDS:
+        return redirect(url_for(".desk", code=own.code))
+    return render_template("walkin/locations.html", locations=visits.walk_in_locations(db.session))
+
+
+@bp.route("/besok/<code>", methods=["GET", "POST"])
+@roles_required(*WALKIN_ROLES)
+def desk(code: str):
+    location = _location_or_404(code)
+    locale = current_locale()
+    form = VisitForm()
+    form.service.choices = _service_choices(locale)
+    form.language.choices = language_choices(VISIT_LANGUAGES, locale)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            received = visits.register_visit(
+                db.session, user=current_user, location=location, service_code=form.service.data,
+                language=form.language.data, needs=form.needs.data or [], note=form.note.data or "",
+            )
+        except (visits.VisitError, ValueError) as exc:
+            db.session.rollback()
+            form.service.errors.append(_("Välj ett ärende i listan.") if "service" in str(exc) else str(exc))
+            status = 400
+        else:
+            db.session.commit()
+            number = received.contact.queue_number
+            flash(_("Besöket är registrerat med könummer %(number)s.", number=number) if number else _("Besöket är registrerat."), "success")
+            return redirect(url_for(".desk", code=code))
+    elif form.is_submitted():
+        status = 400
+    lists = visits.visit_lists(visits.todays_visits(db.session, location))
+    return render_template("walkin/desk.html", location=location, form=form, lists=lists, action_form=VisitActionForm()), status
+
+
+ACTIONS = {
+    "serve": (lambda c, u: visits.serve(db.session, c, u), _l("Besökaren får hjälp nu.")),
+    "resolved": (lambda c, u: visits.end(db.session, c, u, resolved=True), _l("Besöket är avslutat och ärendet löst.")),
+    "follow-up": (lambda c, u: visits.end(db.session, c, u, resolved=False), _l("Besöket är avslutat. Ärendet följs upp.")),
+    "left": (lambda c, u: visits.left_unserved(db.session, c, u), _l("Besöket är registrerat som att besökaren gick utan hjälp.")),
+}
+
+
+@bp.post("/besok/<code>/<int:contact_id>/<action>")
+@roles_required(*WALKIN_ROLES)
+def act(code: str, contact_id: int, action: str):
+    location = _location_or_404(code)
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.location_id != location.id or contact.channel != "walk_in" or action not in ACTIONS:
+        abort(404)
+    if not VisitActionForm().validate_on_submit():
+        abort(400)
+    do, done = ACTIONS[action]
+    try:
+        do(contact, current_user)
+    except visits.VisitError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(str(done), "success")
+    return redirect(url_for(".desk", code=code))
+
+
+@bp.get("/besok/<code>/skarm")
+@public
+def display(code: str):
+    # A screen in the waiting room: queue numbers only, never names or errands.
+    location = _location_or_404(code)
+    serving, waiting = visits.now_serving(db.session, location)
+    return render_template("walkin/display.html", location=location, serving=serving, waiting=waiting)

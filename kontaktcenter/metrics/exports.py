@@ -1,0 +1,91 @@
+"""The report as CSV, XLSX and JSON: METRICS.md's columns, names and decimals."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from openpyxl import Workbook
+
+from .engine import DECIMALS, FIGURE_KINDS
+
+FORMATS = ("csv", "xlsx", "json")
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
+XLSX_NUMBER_FORMATS = {"rate": "0.0000", "seconds": "0.0", "hours": "0.00", "count": "0"}
+
+
+def cell_text(column: str, value: Any) -> str:
+    """One CSV cell: empty for an empty figure, fixed decimals per kind."""
+    if value is None:
+        return ""
+    kind = FIGURE_KINDS.get(column)
+    if kind in DECIMALS:
+        return f"{value:.{DECIMALS[kind]}f}"
+    return str(value)
+
+
+def to_csv(columns: list[str], rows: Iterable[dict[str, Any]], progress: Callable[[int], None] | None = None) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell_text(c, row[c]) for c in columns])
+        if progress:
+            progress(1)
+    return out.getvalue().encode("utf-8")
+
+
+def to_json(columns: list[str], rows: Iterable[dict[str, Any]], meta: dict[str, Any], progress: Callable[[int], None] | None = None) -> bytes:
+    out = []
+    for row in rows:
+        out.append({c: row[c] for c in columns})
+        if progress:
+            progress(1)
+    return json.dumps({**meta, "columns": columns, "rows": out}, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def to_xlsx(columns: list[str], rows: Iterable[dict[str, Any]], progress: Callable[[int], None] | None = None) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("tillganglighet")
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([row[c] for c in columns])
+        if progress:
+            progress(1)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _with_number_formats(buffer.getvalue(), columns)
+
+
+def _with_number_formats(data: bytes, columns: list[str]) -> bytes:
+    """Give figure columns their decimals (write-only sheets cannot style while streaming)."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(data))
+    sheet = workbook.active
+    for index, name in enumerate(columns, start=1):
+        fmt = XLSX_NUMBER_FORMATS.get(FIGURE_KINDS.get(name, ""))
+        if not fmt:
+            continue
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+            cell.number_format = fmt
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def export(fmt: str, columns: list[str], rows: list[dict[str, Any]], meta: dict[str, Any] | None = None, progress=None) -> bytes:
+    if fmt == "csv":
+        return to_csv(columns, rows, progress)
+    if fmt == "xlsx":
+        return to_xlsx(columns, rows, progress)
+    if fmt == "json":
+        return to_json(columns, rows, meta or {}, progress)
+    raise ValueError(f"unknown format {fmt!r}; use csv, xlsx or json")

@@ -1,0 +1,60 @@
+"""Daily rollups of the additive metric counts, written by the nightly job."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..database import Base, utcnow
+
+
+class MetricRollup(Base):
+    """The additive counts of one local day for one combination of group codes.
+
+    Only sums and counts live here; the median and the 90th percentile cannot be
+    summed and are always computed from the contact rows (engine.FROM_RAW_ROWS).
+    """
+
+    __tablename__ = "metric_rollups"
+    __table_args__ = (
+        UniqueConstraint("day", "service", "department", "channel", "location", "language", name="uq_metric_rollups_group"),
+        Index("ix_metric_rollups_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column()
+    service: Mapped[str] = mapped_column(String(60), default="")
+    department: Mapped[str] = mapped_column(String(40), default="")
+    channel: Mapped[str] = mapped_column(String(10), default="")
+    location: Mapped[str] = mapped_column(String(60), default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    phone_queued: Mapped[int] = mapped_column(Integer, default=0)
+    phone_short_abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    phone_answered: Mapped[int] = mapped_column(Integer, default=0)
+    callbacks_requested: Mapped[int] = mapped_column(Integer, default=0)
+    callbacks_completed: Mapped[int] = mapped_column(Integer, default=0)
+    answered_within_target: Mapped[int] = mapped_column(Integer, default=0)
+    answered_wait_sum: Mapped[float] = mapped_column(Float, default=0)
+    aht_sum: Mapped[float] = mapped_column(Float, default=0)
+    aht_n: Mapped[int] = mapped_column(Integer, default=0)
+    written_received: Mapped[int] = mapped_column(Integer, default=0)
+    written_due: Mapped[int] = mapped_column(Integer, default=0)
+    responded_within_1wd: Mapped[int] = mapped_column(Integer, default=0)
+    walkin_visits: Mapped[int] = mapped_column(Integer, default=0)
+    walkin_wait_sum: Mapped[float] = mapped_column(Float, default=0)
+    walkin_served_n: Mapped[int] = mapped_column(Integer, default=0)
+    walkin_left_unserved: Mapped[int] = mapped_column(Integer, default=0)
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_first_contact: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_kontaktcenter: Mapped[int] = mapped_column(Integer, default=0)
+    escalated: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MetricRollupDay(Base):
+    """A local day whose rollup rows are complete, and when they were computed."""
+
+    __tablename__ = "metric_rollup_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,162 @@
+"""Daily rollups: the engine's additive counts per local day, stored so a year answers fast.
+
+A rollup day is used by a report only when it is settled: every one-working-day
+deadline of its contacts had passed when it was computed, and the report's as-of time
+is not earlier than that. Other days are counted from the rows. Medians and
+percentiles always come from the rows (engine.FROM_RAW_ROWS). The nightly job
+recomputes the last ROLLUP_DAYS_BACK days, so late resolutions and replies reach them.
+"""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pandas as pd
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from ..contacts.models import Contact
+from ..tickets.models import Ticket
+from .engine import (
+    ADDITIVE,
+    STOCKHOLM,
+    ReportQuery,
+    _frame,
+    contact_statement,
+    merge_counts,
+    percentile_statement,
+    period_bounds,
+    ticket_statement,
+)
+from .models import MetricRollup, MetricRollupDay
+from .sqlfuncs import LOCAL_FORMATS
+
+ROLLUP_DIMENSIONS = ("service", "department", "channel", "location", "language")
+ROLLUP_DAYS_BACK = 35
+PERIOD_FORMAT = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW', "month": "YYYY-MM"}
+
+
+def compute_rollups(session: Session, start: date, end: date, calendar, short_abandon_seconds: float, now: datetime) -> int:
+    """Recompute the rollup rows of local days start..end as of `now`; returns rows written."""
+    query = ReportQuery(start, end, by=(*ROLLUP_DIMENSIONS, "period"), period="day", as_of=now)
+    keys = query.group_columns
+    contacts = _frame(session, contact_statement(query, calendar, short_abandon_seconds, percentiles=False), keys)
+    tickets = _frame(session, ticket_statement(query), keys)
+    frame = merge_counts(contacts, tickets, keys)
+    session.execute(delete(MetricRollup).where(MetricRollup.day >= start, MetricRollup.day <= end))
+    rows = []
+    for record in frame.to_dict(orient="records"):
+        row = {k: (record[k] or "") for k in ROLLUP_DIMENSIONS}
+        row["day"] = date.fromisoformat(record["period"])
+        for name in ADDITIVE:
+            value = record[name]
+            row[name] = float(value) if name.endswith("_sum") else int(value)
+        rows.append(row)
+    if rows:
+        session.execute(insert(MetricRollup), rows)
+    session.execute(delete(MetricRollupDay).where(MetricRollupDay.day >= start, MetricRollupDay.day <= end))
+    days = [{"day": start + timedelta(days=i), "computed_at": now} for i in range((end - start).days + 1)]
+    session.execute(insert(MetricRollupDay), days)
+    return len(rows)
+
+
+def settled(day: date, computed_at: datetime, calendar) -> bool:
+    """True when every contact of `day` had its one-working-day deadline before computed_at."""
+    last_deadline_day = calendar.next_working_day(day if calendar.is_working_day(day) else calendar.next_working_day(day))
+    return datetime.combine(last_deadline_day + timedelta(days=1), time(0), STOCKHOLM) <= computed_at
+
+
+def usable_days(session: Session, query: ReportQuery, calendar) -> list[date]:
+    rows = session.execute(
+        select(MetricRollupDay.day, MetricRollupDay.computed_at).where(
+            MetricRollupDay.day >= query.start, MetricRollupDay.day <= query.end
+        )
+    ).all()
+    return sorted(day for day, computed_at in rows if computed_at <= query.as_of and settled(day, computed_at, calendar))
+
+
+def _rollup_counts(session: Session, query: ReportQuery, days: list[date]) -> pd.DataFrame:
+    keys = [k for k in query.group_columns if k != "period"]
+    group = [getattr(MetricRollup, k) for k in keys]
+    if "period" in query.by:
+        group.append(MetricRollup.day)
+    conditions = [MetricRollup.day.in_(days)]
+    for name, value in query.filters.active().items():
+        conditions.append(getattr(MetricRollup, name) == value)
+    stmt = select(*group, *[func.coalesce(func.sum(getattr(MetricRollup, n)), 0).label(n) for n in ADDITIVE]).where(*conditions)
+    if group:
+        stmt = stmt.group_by(*group)
+    frame = _frame(session, stmt, keys)
+    if "period" in query.by:
+        fmt = LOCAL_FORMATS[PERIOD_FORMAT[query.period]]
+        frame["period"] = [fmt(d if isinstance(d, date) else date.fromisoformat(str(d))) for d in frame.pop("day")]
+    return frame
+
+
+def _all_days(query: ReportQuery) -> list[date]:
+    return [query.start + timedelta(days=i) for i in range((query.end - query.start).days + 1)]
+
+
+def _day_ranges(days: list[date]) -> list[tuple[datetime, datetime]]:
+    """Consecutive local days → [first 00:00, day after last 00:00) bounds."""
+    ranges = []
+    for day in days:
+        if ranges and ranges[-1][1] == day:
+            ranges[-1][1] = day + timedelta(days=1)
+        else:
+            ranges.append([day, day + timedelta(days=1)])
+    return [(period_bounds(a, b - timedelta(days=1))) for a, b in ranges]
+
+
+def counts_with_rollups(session: Session, query: ReportQuery, calendar, short_abandon_seconds: float) -> pd.DataFrame:
+    """The engine's counts, taking settled days from the rollups and the rest from the rows."""
+    from .engine import counts
+
+    days = usable_days(session, query, calendar)
+    if not days:
+        return counts(session, query, calendar, short_abandon_seconds)
+    keys = query.group_columns
+    from_rollups = _rollup_counts(session, query, days)
+    frames = [from_rollups]
+    ranges = _day_ranges(sorted(set(_all_days(query)) - set(days)))
+    if ranges:
+        # Days without a usable rollup are counted from the rows, as local-day ranges
+        # (so the database can use its index on arrival time).
+        in_contacts = or_(*(and_(Contact.arrived_at >= lo, Contact.arrived_at < hi) for lo, hi in ranges))
+        in_tickets = or_(*(and_(Ticket.first_arrived_at >= lo, Ticket.first_arrived_at < hi) for lo, hi in ranges))
+        raw_contacts = _frame(
+            session, contact_statement(query, calendar, short_abandon_seconds, percentiles=False, extra_where=[in_contacts]), keys
+        )
+        raw_tickets = _frame(session, ticket_statement(query, extra_where=[in_tickets]), keys)
+        frames.append(merge_counts(raw_contacts, raw_tickets, keys).drop(columns=["wait_p90_seconds", "median_first_response_hours"]))
+    both = pd.concat(frames, ignore_index=True)
+    for name in ADDITIVE:
+        both[name] = pd.to_numeric(both[name]).fillna(0)
+    if keys:
+        both = both.groupby(keys, as_index=False, dropna=False)[list(ADDITIVE)].sum()
+    else:
+        both = both[list(ADDITIVE)].sum().to_frame().T
+    percentiles = _frame(session, percentile_statement(query), keys)
+    if keys:
+        return both.merge(percentiles, on=keys, how="left")
+    return pd.concat([both.reset_index(drop=True), percentiles.reset_index(drop=True)], axis=1)
+
+
+def rollup_job(session: Session, now: datetime) -> None:
+    """The nightly job: (re)compute the rollups of the last ROLLUP_DAYS_BACK days (first run: all history)."""
+    from flask import current_app
+
+    from ..worktime.calendar import current_calendar
+
+    today = now.astimezone(STOCKHOLM).date()
+    end = today - timedelta(days=1)
+    start = end - timedelta(days=ROLLUP_DAYS_BACK - 1)
+    if session.scalar(select(func.count()).select_from(MetricRollupDay)) == 0:
+        first = session.scalar(select(func.min(Contact.arrived_at)))
+        if first is not None:
+            start = min(start, first.astimezone(STOCKHOLM).date())
+    if start > end:
+        return
+    short = current_app.config.get("SHORT_ABANDON_SECONDS", 5)
+    compute_rollups(session, start, end, current_calendar(), short, now.astimezone(UTC))
+
+

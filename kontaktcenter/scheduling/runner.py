@@ -1,0 +1,135 @@
+"""Running the registered jobs on their triggers: in the web process or standalone."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from ..database import ENGINE_KEY
+from .jobs import INTERVAL_ANCHOR, JOBS, Job, discover_jobs, run_once, worker_name
+
+log = logging.getLogger(__name__)
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+# A cron job may look back this far for the fire time it was called for.
+_LOOKBACKS = (timedelta(days=1), timedelta(days=32), timedelta(days=367))
+
+
+def make_trigger(job: Job) -> BaseTrigger:
+    args = dict(job.trigger_args)
+    if job.trigger == "interval":
+        args.setdefault("start_date", INTERVAL_ANCHOR)
+        args.setdefault("timezone", UTC)
+        return IntervalTrigger(**args)
+    if job.trigger == "cron":
+        args.setdefault("timezone", STOCKHOLM)
+        return CronTrigger(**args)
+    args.setdefault("timezone", UTC)
+    return DateTrigger(**args)
+
+
+def last_fire_time(trigger: BaseTrigger, now: datetime) -> datetime | None:
+    """The latest scheduled fire time at or before `now`: the trigger a run belongs to.
+
+    Every process computes it from the trigger alone, so two processes woken by the same
+    trigger name the same fire time and the ledger lets only one of them run it.
+    """
+    if isinstance(trigger, IntervalTrigger):
+        if now < trigger.start_date:
+            return None
+        steps = (now - trigger.start_date) // trigger.interval
+        return (trigger.start_date + steps * trigger.interval).astimezone(UTC)
+    if isinstance(trigger, DateTrigger):
+        run = trigger.run_date
+        return run.astimezone(UTC) if run <= now else None
+    for lookback in _LOOKBACKS:
+        found = None
+        t = trigger.get_next_fire_time(None, now - lookback)
+        while t is not None and t <= now:
+            found = t
+            t = trigger.get_next_fire_time(t, t + timedelta(microseconds=1))
+        if found is not None:
+            return found.astimezone(UTC)
+    return None
+
+
+class Scheduler:
+    """APScheduler as an alarm clock; the JobRun ledger decides who runs each trigger.
+
+    Any number of these (one per web worker, plus `kontaktcenter scheduler`) may run
+    against one database: each wakes up on every trigger, and only the one whose
+    ledger insert wins runs the job.
+    """
+
+    def __init__(self, app: Flask, *, worker: str = "", jobs: dict[str, Job] | None = None):
+        self.app = app
+        self.worker = worker or worker_name()
+        self.jobs = dict(jobs if jobs is not None else discover_jobs())
+        self._aps = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
+        self.runs: list[tuple[str, datetime]] = []  # what ran here, for logs and tests
+
+    def _fire(self, name: str) -> None:
+        job = self.jobs[name]
+        now = datetime.now(UTC)
+        fire_time = last_fire_time(make_trigger(job), now + timedelta(milliseconds=5))
+        if fire_time is None:
+            return
+        # The engine, not the app's current bind: a scheduler thread must never share
+        # the connection a request (or a test) is using.
+        with self.app.app_context(), Session(bind=self.app.extensions[ENGINE_KEY], expire_on_commit=False) as session:
+            if run_once(session, job, fire_time, self.worker):
+                self.runs.append((name, fire_time))
+                log.info("job %s ran for %s on %s", name, fire_time.isoformat(), self.worker)
+
+    def start(self) -> None:
+        for job in self.jobs.values():
+            self._aps.add_job(self._fire, make_trigger(job), args=[job.name], id=job.name, name=job.name, replace_existing=True)
+        self._aps.start()
+        log.info("scheduler %s started with %d job(s)", self.worker, len(self.jobs))
+
+    def next_fire_times(self) -> dict[str, datetime | None]:
+        now = datetime.now(UTC)
+        return {name: make_trigger(job).get_next_fire_time(None, now) for name, job in sorted(self.jobs.items())}
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self._aps.running:
+            self._aps.shutdown(wait=wait)
+
+
+_started_lock = threading.Lock()
+
+
+def start_in_process(app: Flask) -> Scheduler | None:
+    """Start the app's own scheduler once (SCHEDULER_ENABLED); safe to call repeatedly."""
+    with _started_lock:
+        existing = app.extensions.get("kontaktcenter.scheduler")
+        if existing is not None:
+            return existing
+        scheduler = Scheduler(app)
+        scheduler.start()
+        app.extensions["kontaktcenter.scheduler"] = scheduler
+        return scheduler
+
+
+def init_app(app: Flask) -> None:
+    """With SCHEDULER_ENABLED, the first request starts this worker's scheduler.
+
+    Started on the first request rather than in the factory, so CLI commands that build
+    the app (db upgrade, report, …) do not start a scheduler against a database they
+    may be about to migrate.
+    """
+    if not app.config.get("SCHEDULER_ENABLED") or app.config.get("TESTING"):
+        return
+
+    @app.before_request
+    def _start_scheduler() -> None:
+        if "kontaktcenter.scheduler" not in app.extensions:
+            start_in_process(app)

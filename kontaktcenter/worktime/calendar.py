@@ -1,0 +1,252 @@
+"""The Swedish calendar: working days (METRICS.md), eves, opening hours and working time."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+EXTENSION_KEY = "kontaktcenter.calendar"
+
+# What config/default.toml ships, so a calendar made without configuration behaves the same.
+DEFAULT_OPENING_HOURS: dict[str, dict[str, str]] = {
+    "default": {"open": "08:00", "close": "17:00", "eve_close": "13:00"},
+}
+HOURS_KEYS = ("open", "close", "eve_open", "eve_close", "closed")
+WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware (got the naive datetime {value.isoformat()})")
+    return value
+
+
+def _local_midnight(d: date) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=STOCKHOLM)
+
+
+def _local(d: date, clock: time) -> datetime:
+    """`clock` on local date `d` as aware UTC; a time skipped by DST moves forward with it."""
+    naive = datetime.combine(d, clock)
+    # Round-trip through UTC normalises a non-existent local time (the spring gap).
+    return naive.replace(tzinfo=STOCKHOLM).astimezone(UTC)
+
+
+def _parse_clock(value: Any, where: str) -> time:
+    if isinstance(value, time):
+        return value
+    try:
+        hours, minutes = str(value).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a time of day (write it as \"HH:MM\")") from None
+
+
+def _parse_date(value: Any, where: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a date (write it as YYYY-MM-DD)") from None
+
+
+class _Hours:
+    """One queue's (or service's) opening hours, validated once."""
+
+    def __init__(self, code: str, raw: Mapping[str, Any]):
+        unknown = set(raw) - set(HOURS_KEYS)
+        if unknown:
+            raise ValueError(f"opening_hours.{code}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(HOURS_KEYS)}")
+        self.closed = bool(raw.get("closed", False))
+        if self.closed:
+            return
+        if "open" not in raw or "close" not in raw:
+            raise ValueError(f"opening_hours.{code}: needs both open and close (or closed = true)")
+        self.open = _parse_clock(raw["open"], f"opening_hours.{code}.open")
+        self.close = _parse_clock(raw["close"], f"opening_hours.{code}.close")
+        self.eve_open = _parse_clock(raw.get("eve_open", raw["open"]), f"opening_hours.{code}.eve_open")
+        self.eve_close = _parse_clock(raw.get("eve_close", raw["close"]), f"opening_hours.{code}.eve_close")
+        for label, start, end in (("", self.open, self.close), ("eve_", self.eve_open, self.eve_close)):
+            if end <= start:
+                raise ValueError(f"opening_hours.{code}: {label}close must be later than {label}open")
+
+
+class WorkCalendar:
+    """Working days per METRICS.md and the opening hours of queues, in Europe/Stockholm.
+
+    A working day is Monday–Friday that is neither a Swedish public holiday nor
+    midsommarafton, julafton or nyårsafton (holidays: Sweden, PUBLIC + DE_FACTO), nor a
+    configured local closing day. An eve is a working day whose next calendar day is a
+    holiday (skärtorsdagen, the day before Ascension, 23 December, 30 December, …);
+    queues may close earlier on eves (`eve_close`).
+    """
+
+    def __init__(self, closing_days: Iterable[date] = (), opening_hours: Mapping[str, Mapping] | None = None):
+        self.closing_days = frozenset(_parse_date(d, "calendar.closing_days") for d in closing_days)
+        hours = DEFAULT_OPENING_HOURS if opening_hours is None else opening_hours
+        self._hours = {code: _Hours(code, raw) for code, raw in hours.items()}
+        self._holidays: dict[int, dict[date, str]] = {}
+        self._lock = threading.Lock()
+
+    # -- days ---------------------------------------------------------------
+
+    def holidays_of(self, year: int) -> dict[date, str]:
+        """The Swedish public and de-facto holidays of `year` (date → English name)."""
+        found = self._holidays.get(year)
+        if found is None:
+            with self._lock:
+                # Sundays are not listed as holidays: weekends are excluded on their own.
+                table = holidays.Sweden(
+                    years=year, categories=(holidays.PUBLIC, holidays.DE_FACTO), include_sundays=False
+                )
+                found = self._holidays[year] = dict(table.items())
+        return found
+
+    def is_holiday(self, d: date) -> bool:
+        return d in self.holidays_of(d.year)
+
+    def is_working_day(self, d: date) -> bool:
+        if isinstance(d, datetime):
+            raise TypeError("is_working_day takes a local date; use local_date(dt) for a datetime")
+        return d.weekday() < 5 and not self.is_holiday(d) and d not in self.closing_days
+
+    def is_eve(self, d: date) -> bool:
+        """A working day before a holiday: shorter opening hours apply (config `eve_close`)."""
+        return self.is_working_day(d) and self.is_holiday(d + timedelta(days=1))
+
+    def next_working_day(self, d: date) -> date:
+        d += timedelta(days=1)
+        while not self.is_working_day(d):
+            d += timedelta(days=1)
+        return d
+
+    def working_day_on_or_after(self, d: date) -> date:
+        return d if self.is_working_day(d) else self.next_working_day(d)
+
+    @staticmethod
+    def local_date(at: datetime) -> date:
+        return _aware(at, "at").astimezone(STOCKHOLM).date()
+
+    # -- deadlines and working time ------------------------------------------
+
+    def _working_start(self, start: datetime) -> datetime:
+        """`start`, or 00:00 of the next working day when it falls on a non-working day."""
+        local = _aware(start, "start").astimezone(STOCKHOLM)
+        if self.is_working_day(local.date()):
+            return local
+        return _local_midnight(self.next_working_day(local.date()))
+
+    def one_working_day_deadline(self, arrived_at: datetime) -> datetime:
+        """METRICS.md: the same local clock time on the next working day after arrival."""
+        return self.add_working_days(arrived_at, 1)
+
+    def add_working_days(self, start: datetime, n: int) -> datetime:
+        """The same local clock time `n` working days later (a non-working day counts from 00:00 of the next)."""
+        if n < 0:
+            raise ValueError("add_working_days counts forwards only (n >= 0)")
+        local = self._working_start(start)
+        d = local.date()
+        for _ in range(n):
+            d = self.next_working_day(d)
+        return _local(d, local.time().replace(tzinfo=None))
+
+    def working_time_between(self, a: datetime, b: datetime) -> timedelta:
+        """Time from a to b that falls on working days (negative when b is before a)."""
+        a, b = _aware(a, "a"), _aware(b, "b")
+        if b < a:
+            return -self.working_time_between(b, a)
+        total = timedelta(0)
+        d = a.astimezone(STOCKHOLM).date()
+        last = b.astimezone(STOCKHOLM).date()
+        while d <= last:
+            if self.is_working_day(d):
+                day_start = _local_midnight(d)
+                day_end = _local_midnight(d + timedelta(days=1))
+                overlap = min(b, day_end) - max(a, day_start)
+                if overlap > timedelta(0):
+                    total += overlap
+            d += timedelta(days=1)
+        return total
+
+    def add_working_time(self, start: datetime, delta: timedelta) -> datetime:
+        """The earliest moment by which `delta` of working time has passed since `start`."""
+        if delta < timedelta(0):
+            raise ValueError("add_working_time counts forwards only (delta >= 0)")
+        current = self._working_start(start).astimezone(UTC)
+        remaining = delta
+        while True:
+            d = current.astimezone(STOCKHOLM).date()
+            day_end = _local_midnight(d + timedelta(days=1)).astimezone(UTC)
+            if current + remaining <= day_end:
+                return current + remaining
+            remaining -= day_end - current
+            current = _local_midnight(self.next_working_day(d)).astimezone(UTC)
+
+    # -- opening hours ----------------------------------------------------------
+
+    def has_own_hours(self, code: str) -> bool:
+        """Whether config gives `code` (a queue or service) hours of its own, not the default."""
+        return code in self._hours and code != "default"
+
+    def hours_for(self, code: str) -> _Hours | None:
+        return self._hours.get(code) or self._hours.get("default")
+
+    def opening_hours(self, queue_code: str, d: date) -> tuple[time, time] | None:
+        """Local (open, close) of a queue (or service) on `d`; None when it is closed all day."""
+        if not self.is_working_day(d):
+            return None
+        hours = self.hours_for(queue_code)
+        if hours is None or hours.closed:
+            return None
+        if self.is_eve(d):
+            return hours.eve_open, hours.eve_close
+        return hours.open, hours.close
+
+    def is_open(self, queue_code: str, at: datetime) -> bool:
+        local = _aware(at, "at").astimezone(STOCKHOLM)
+        hours = self.opening_hours(queue_code, local.date())
+        if hours is None:
+            return False
+        return hours[0] <= local.time().replace(tzinfo=None) < hours[1]
+
+    def next_opening(self, queue_code: str, at: datetime, horizon_days: int = 60) -> datetime | None:
+        """When the queue next opens at or after `at` (None if not within `horizon_days`)."""
+        local = _aware(at, "at").astimezone(STOCKHOLM)
+        d = local.date()
+        for _ in range(horizon_days):
+            hours = self.opening_hours(queue_code, d)
+            if hours is not None:
+                opens = _local(d, hours[0])
+                closes = _local(d, hours[1])
+                if at < closes:
+                    return max(opens, at.astimezone(UTC))
+            d += timedelta(days=1)
+        return None
+
+
+def calendar_from_config(config: Mapping) -> WorkCalendar:
+    """The calendar described by config["calendar"] and config["opening_hours"] (config/default.toml)."""
+    section = config.get("calendar") or {}
+    closing = section.get("closing_days") or []
+    if not isinstance(closing, list | tuple):
+        raise ValueError("calendar.closing_days must be a list of dates")
+    hours = config.get("opening_hours")
+    return WorkCalendar(closing_days=closing, opening_hours=hours if hours is not None else None)
+
+
+def current_calendar() -> WorkCalendar:
+    """The current application's calendar, built once from its config."""
+    from flask import current_app
+
+    calendar = current_app.extensions.get(EXTENSION_KEY)
+    if calendar is None:
+        calendar = current_app.extensions[EXTENSION_KEY] = calendar_from_config(current_app.config)
+    return calendar

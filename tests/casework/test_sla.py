@@ -1,0 +1,109 @@
+"""SLA clocks in working time: due times on the calendar's edge days, pausing, breaches."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from kontaktcenter.casework.jobs import sla_check
+from kontaktcenter.casework.sla import pause, resume, start_accept_clock
+from kontaktcenter.notify.email import OUTBOX_KEY
+from kontaktcenter.tickets.models import TicketEvent
+from kontaktcenter.tickets.service import add_message
+from tests.fixtures.factories import at
+
+
+@pytest.mark.parametrize(
+    ("arrived", "first_response_due", "resolve_due"),
+    [
+        # An ordinary Monday: one working day, ten working days.
+        ("2026-03-02 09:00", "2026-03-03 09:00", "2026-03-16 09:00"),
+        # Friday afternoon: over the weekend to Monday.
+        ("2026-03-06 15:00", "2026-03-09 15:00", "2026-03-20 15:00"),
+        # Saturday counts from 00:00 on Monday.
+        ("2026-03-07 10:00", "2026-03-10 00:00", "2026-03-23 00:00"),
+        # Thursday before Good Friday: Good Friday and Easter Monday are not working days.
+        ("2026-04-02 15:00", "2026-04-07 15:00", "2026-04-20 15:00"),
+        # Thursday before midsommarafton (a de facto holiday).
+        ("2026-06-18 15:00", "2026-06-22 15:00", "2026-07-03 15:00"),
+        # 23 December: julafton, juldagen, annandag jul, nyårsafton, nyårsdagen and trettondedag jul are off.
+        ("2026-12-23 11:00", "2026-12-28 11:00", "2027-01-13 11:00"),
+    ],
+)
+def test_due_times_are_counted_in_working_days(make_contact, arrived, first_response_due, resolve_due):
+    ticket = make_contact(service="skolval", arrived_at=at(arrived)).ticket
+    assert ticket.first_response_due_at == at(first_response_due)
+    assert ticket.resolve_due_at == at(resolve_due)
+
+
+def test_accept_clock_starts_at_escalation(app, session, make_contact):
+    ticket = make_contact(service="bygglov", arrived_at=at("2026-04-30 10:00")).ticket
+    with app.app_context():
+        start_accept_clock(session, ticket, at("2026-04-30 16:00"))  # Valborg eve is a working day; 1 May is not
+    assert ticket.accept_due_at == at("2026-05-04 16:00")
+
+
+def test_waiting_for_the_citizen_over_a_weekend_moves_the_clocks_by_working_time_only(app, make_contact):
+    ticket = make_contact(service="skolval", arrived_at=at("2026-03-06 10:00")).ticket
+    assert ticket.first_response_due_at == at("2026-03-09 10:00")
+    with app.app_context():
+        pause(ticket, at("2026-03-06 12:00"))
+        resume(ticket, at("2026-03-09 12:00"))
+    # Friday 12–24 and Monday 0–12 are 24 working hours; the weekend does not count.
+    assert ticket.first_response_due_at == at("2026-03-10 10:00")
+    assert ticket.sla_paused_at is None
+
+
+def test_waiting_button_pauses_and_resumes_the_clock(client, auth, session, make_contact):
+    ticket = make_contact(service="allmant", arrived_at=at("2026-03-02 09:00")).ticket
+    due = ticket.first_response_due_at
+    auth.login("agent")
+    auth.post(f"/tickets/{ticket.reference}/take")
+    auth.post(f"/tickets/{ticket.reference}/waiting", {"waiting": "1"})
+    session.refresh(ticket)
+    assert ticket.status == "waiting_citizen" and ticket.sla_paused_at is not None
+    auth.post(f"/tickets/{ticket.reference}/waiting", {"waiting": "0"})
+    session.refresh(ticket)
+    assert ticket.status == "open" and ticket.sla_paused_at is None
+    assert ticket.first_response_due_at >= due
+
+
+def test_breach_job_flags_once_raises_priority_and_notifies_the_queue(app, session, make_contact):
+    ticket = make_contact(service="allmant", arrived_at=at("2026-03-02 09:00")).ticket
+    assert ticket.queue.code == "kc-forsta-linjen"
+    before = ticket.priority
+    outbox = app.extensions.setdefault(OUTBOX_KEY, [])
+    outbox.clear()
+    with app.app_context():
+        sla_check(session, at("2026-03-03 08:59"))
+        assert ticket.sla_breached is False  # one minute early
+        sla_check(session, at("2026-03-03 09:01"))
+        session.commit()
+        assert ticket.sla_breached is True
+        assert ticket.priority == before + 2
+        sla_check(session, at("2026-03-03 09:02"))
+    flagged = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "sla_breached")).all()
+    assert len(flagged) == 1 and flagged[0].detail["clocks"] == ["first_response"]
+    recipients = sorted(m["To"] for m in outbox)
+    # Everyone in the first-line queue hears about it (agent, agent2 and filial are members).
+    assert recipients == sorted(["agent@kontaktcenter.example", "agent2@kontaktcenter.example", "filial@kontaktcenter.example"])
+    assert ticket.reference in outbox[0].get_content()
+
+
+def test_a_replied_ticket_does_not_breach_first_response(app, session, make_contact):
+    ticket = make_contact(service="allmant", arrived_at=at("2026-03-02 09:00"), email="a@example.se", reply_channel="email").ticket
+    add_message(session, ticket, kind="reply", channel="email", body="Svar", at=at("2026-03-02 10:00"))
+    session.commit()
+    with app.app_context():
+        sla_check(session, at("2026-03-03 09:01"))
+    assert ticket.sla_breached is False
+
+
+def test_a_paused_ticket_does_not_breach(app, session, make_contact):
+    ticket = make_contact(service="allmant", arrived_at=at("2026-03-02 09:00")).ticket
+    pause(ticket, at("2026-03-02 10:00"))
+    session.commit()
+    with app.app_context():
+        sla_check(session, at("2026-03-03 09:01") + timedelta(days=30))
+    assert ticket.sla_breached is False

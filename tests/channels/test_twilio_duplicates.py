@@ -1,0 +1,94 @@
+"""Parallel duplicates of one CallSid / MessageSid over real HTTP never make a second contact."""
+from __future__ import annotations
+
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from kontaktcenter.channels.twilio_security import auth_token
+from kontaktcenter.channels.twilio_voice import CLOCK_KEY
+from kontaktcenter.contacts.models import Contact
+from kontaktcenter.database import db
+from kontaktcenter.tickets.models import Message, Ticket
+from tests.channels.test_twilio_voice import parse_twiml
+from tests.fixtures.factories import at
+
+pytestmark = pytest.mark.postgres
+PARALLEL = 8
+
+
+@pytest.fixture
+def server(live_server):
+    app = live_server.app
+    app.extensions[CLOCK_KEY] = lambda: at("2026-03-03 10:00")
+    yield live_server
+    app.extensions.pop(CLOCK_KEY, None)
+
+
+def _fire_together(server, path: str, params: dict[str, str]) -> list[requests.Response]:
+    """PARALLEL identical signed requests released at the same instant, as a Twilio retry storm."""
+    app = server.app
+    signature = RequestValidator(auth_token(app)).compute_signature(app.config["PUBLIC_BASE_URL"] + path, params)
+    start = threading.Barrier(PARALLEL)
+
+    def post(_):
+        start.wait()
+        return requests.post(server.url + path, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        return list(pool.map(post, range(PARALLEL)))
+
+
+def _stored(server, sid: str):
+    with server.app.app_context():
+        contacts = db.session.scalars(select(Contact).where(Contact.provider_sid == sid)).all()
+        ticket_ids = {c.ticket_id for c in contacts}
+        tickets = db.session.scalar(select(func.count(Ticket.id)).where(Ticket.id.in_(ticket_ids)))
+        receipts = db.session.scalar(select(func.count(Message.id)).where(Message.ticket_id.in_(ticket_ids)))
+        total_tickets = db.session.scalar(select(func.count(Ticket.id)))
+        db.session.remove()
+    return contacts, tickets, receipts, total_tickets
+
+
+def test_parallel_duplicate_callsid_makes_one_contact_and_one_ticket(server):
+    sid = "CA" + secrets.token_hex(16)
+    before = _stored(server, sid)[3]
+    params = {"CallSid": sid, "From": "+46701234567", "To": "+46406000000", "Digits": "2", "AccountSid": "AC" + "0" * 32}
+    responses = _fire_together(server, "/twilio/voice/menu", params)
+    assert [r.status_code for r in responses] == [200] * PARALLEL
+    # Every duplicate is answered the same way: into the same queue.
+    assert {parse_twiml(r.content).find("Enqueue").text for r in responses} == {"kc-forsta-linjen"}
+    contacts, tickets, _, total = _stored(server, sid)
+    assert len(contacts) == 1
+    assert tickets == 1
+    assert total == before + 1
+
+
+def test_parallel_duplicate_messagesid_makes_one_contact_and_one_receipt(server):
+    sid = "SM" + secrets.token_hex(16)
+    before = _stored(server, sid)[3]
+    params = {"MessageSid": sid, "From": "+46709990001", "To": "+46406000000", "Body": "Hej!", "AccountSid": "AC" + "0" * 32}
+    responses = _fire_together(server, "/twilio/sms/incoming", params)
+    assert [r.status_code for r in responses] == [200] * PARALLEL
+    replies = {parse_twiml(r.content).find("Message").text for r in responses}
+    contacts, tickets, receipts, total = _stored(server, sid)
+    assert len(contacts) == 1
+    assert tickets == 1
+    assert total == before + 1
+    assert receipts == 1
+    assert len(replies) == 1
+    assert contacts[0].ticket_id is not None
+
+
+def test_parallel_duplicate_ivr_drop_is_stored_once(server):
+    sid = "CA" + secrets.token_hex(16)
+    params = {"CallSid": sid, "From": "+46701234568", "CallStatus": "completed", "CallDuration": "12", "AccountSid": "AC" + "0" * 32}
+    responses = _fire_together(server, "/twilio/voice/status", params)
+    assert [r.status_code for r in responses] == [204] * PARALLEL
+    contacts, *_ = _stored(server, sid)
+    assert [c.outcome for c in contacts] == ["ivr_dropped"]

@@ -1,0 +1,483 @@
+"""The voice webhooks: a call's whole life cycle, as Twilio drives it, TwiML checked verb by verb."""
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from kontaktcenter.channels.twilio_voice import CLOCK_KEY
+from kontaktcenter.contacts.models import Contact
+from kontaktcenter.directory.models import User
+from kontaktcenter.notify.transport import clear_recorded, recorded
+from kontaktcenter.tickets.models import Ticket
+from kontaktcenter.worktime.calendar import EXTENSION_KEY, WorkCalendar
+from tests.fixtures.factories import at
+
+BASE = "http://localhost"  # the test app's PUBLIC_BASE_URL
+TOKEN = "test-auth-token"  # the test app's TWILIO_AUTH_TOKEN
+CALLER = "+46701234567"
+TUESDAY_MORNING = at("2026-03-03 10:00")
+
+
+def twilio_post(client, path: str, params: dict[str, str], *, token: str = TOKEN, signature: str | None = None):
+    """POST as Twilio does: form-encoded, signed over PUBLIC_BASE_URL + path + params."""
+    if signature is None:
+        signature = RequestValidator(token).compute_signature(BASE + path, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def parse_twiml(content: bytes) -> ET.Element:
+    return ET.fromstring(content)  # noqa: S314 - TwiML our own app just produced
+
+
+def twiml(response) -> ET.Element:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/xml"
+    root = parse_twiml(response.get_data())
+    assert root.tag == "Response"
+    return root
+
+
+def verbs(root: ET.Element) -> list[str]:
+    return [child.tag for child in root]
+
+
+def call_sid() -> str:
+    return "CA" + secrets.token_hex(16)
+
+
+def call_params(sid: str, **extra) -> dict[str, str]:
+    params = {
+        "AccountSid": "AC" + "0" * 32,
+        "CallSid": sid,
+        "From": CALLER,
+        "To": "+46406000000",
+        "CallStatus": "in-progress",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
+    params.update(extra)
+    return params
+
+
+class Clock:
+    """The app's clock, pinned (opening hours depend on it); a Tuesday morning unless moved."""
+
+    def __init__(self) -> None:
+        self.now = TUESDAY_MORNING
+
+    def set(self, text: str) -> None:
+        self.now = at(text)
+
+
+def pinned_clock(app):
+    """Body of the `clock` fixture (each test module wraps it in its own fixture)."""
+    clock = Clock()
+    app.extensions[CLOCK_KEY] = lambda: clock.now
+    yield clock
+    app.extensions.pop(CLOCK_KEY, None)
+
+
+class TwilioDriver:
+    """Drives the webhooks as Twilio would."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def post(self, path: str, params: dict[str, str]):
+        return twilio_post(self.client, path, params)
+
+    def queue(self, sid: str, digits: str = "2", **extra):
+        return self.post("/twilio/voice/menu", call_params(sid, Digits=digits, **extra))
+
+
+def twilio_driver(app, client) -> TwilioDriver:
+    with app.app_context():
+        clear_recorded()  # the REST requests the app made start empty
+    return TwilioDriver(client)
+
+
+@pytest.fixture
+def clock(app):
+    yield from pinned_clock(app)
+
+
+@pytest.fixture
+def twilio(app, client, clock):
+    return twilio_driver(app, client)
+
+
+def _contact(session, sid: str) -> Contact | None:
+    session.expire_all()
+    return session.scalar(select(Contact).where(Contact.provider_sid == sid))
+
+
+def _counts(session):
+    session.expire_all()
+    return session.scalar(select(func.count(Contact.id))), session.scalar(select(func.count(Ticket.id)))
+
+
+# -- greeting and menu ----------------------------------------------------------------
+
+
+def test_incoming_greets_in_swedish_and_reads_the_menu_from_config(twilio, app):
+    root = twiml(twilio.post("/twilio/voice/incoming", call_params(call_sid())))
+    assert verbs(root) == ["Say", "Gather", "Redirect"]
+    greeting = root[0]
+    assert greeting.get("language") == "sv-SE"
+    assert greeting.text == app.config["phone"]["greeting"]
+    gather = root[1]
+    assert gather.get("numDigits") == "1"
+    assert gather.get("action") == f"{BASE}/twilio/voice/menu"
+    prompts = [say.text for say in gather]
+    assert all(say.tag == "Say" and say.get("language") == "sv-SE" for say in gather)
+    # Every digit of [phone.menu] is offered, the general line (0) last.
+    assert prompts[0] == "Gäller det försörjningsstöd (ekonomiskt bistånd), tryck 1."
+    assert prompts[1] == "Gäller det skolval, tryck 2."
+    assert prompts[-1] == "För övriga frågor, tryck 0."
+    assert len(prompts) == len(app.config["phone"]["menu"])
+    # No key at all: the menu without Digits, which is the general line.
+    assert root[2].text == f"{BASE}/twilio/voice/menu"
+
+
+def test_out_of_hours_says_when_we_open_and_stores_nothing(twilio, clock, session):
+    clock.set("2026-03-07 11:00")  # a Saturday
+    before = _counts(session)
+    root = twiml(twilio.post("/twilio/voice/incoming", call_params(call_sid())))
+    assert verbs(root) == ["Say", "Say", "Say", "Hangup"]
+    assert root[0].text == "Just nu har vi stängt."
+    assert root[1].text == "Vi öppnar igen måndag 9 mars klockan 08.00."
+    assert _counts(session) == before
+
+
+def test_evening_is_out_of_hours_too(twilio, clock):
+    clock.set("2026-03-03 17:30")
+    root = twiml(twilio.post("/twilio/voice/incoming", call_params(call_sid())))
+    assert "Gather" not in verbs(root)
+    assert root[1].text == "Vi öppnar igen onsdag 4 mars klockan 08.00."
+
+
+def test_menu_choice_stores_the_routed_call_and_enqueues_it(twilio, session):
+    sid = call_sid()
+    root = twiml(twilio.queue(sid, digits="2", From="070-123 45 67"))
+    assert verbs(root) == ["Say", "Enqueue"]
+    enqueue = root[1]
+    assert enqueue.text == "kc-forsta-linjen"
+    assert enqueue.get("waitUrl") == f"{BASE}/twilio/voice/wait"
+    assert enqueue.get("waitUrlMethod") == "POST"
+    assert enqueue.get("action") == f"{BASE}/twilio/voice/queue-result"
+    contact = _contact(session, sid)
+    assert contact.channel == "phone"
+    assert contact.service.code == "skolval"
+    assert contact.citizen_phone == CALLER  # normalised to E.164
+    assert contact.reply_channel == "phone"
+    assert contact.queue.code == "kc-forsta-linjen"
+    assert contact.arrived_at == TUESDAY_MORNING  # arrival is the queue entry
+    assert contact.outcome is None
+    assert contact.ticket.queue.code == "kc-forsta-linjen"
+    assert [e.kind for e in contact.ticket.events][:2] == ["created", "routed"]
+
+
+def test_routing_rules_decide_the_queue(twilio, session):
+    sid = call_sid()
+    root = twiml(twilio.queue(sid, digits="1"))  # försörjningsstöd: straight to the department
+    assert root.find("Enqueue").text == "asf-forsorjningsstod"
+    assert _contact(session, sid).ticket.confidential
+
+
+def test_no_key_pressed_means_the_general_line(twilio, session):
+    sid = call_sid()
+    twiml(twilio.post("/twilio/voice/menu", call_params(sid)))
+    assert _contact(session, sid).service.code == "allmant"
+
+
+def test_a_digit_not_in_the_menu_repeats_the_menu_and_stores_nothing(twilio, session):
+    before = _counts(session)
+    root = twiml(twilio.queue(call_sid(), digits="9"))
+    assert verbs(root) == ["Say", "Gather", "Redirect"]
+    assert root[0].text == "Det valet finns inte."
+    assert _counts(session) == before
+
+
+def test_retried_callsid_makes_no_second_contact(twilio, session):
+    sid = call_sid()
+    first = twiml(twilio.queue(sid))
+    before = _counts(session)
+    again = twiml(twilio.queue(sid))
+    assert _counts(session) == before
+    assert again.find("Enqueue").text == first.find("Enqueue").text
+
+
+def test_a_closed_department_queue_stores_nothing(twilio, app, session):
+    app.extensions[EXTENSION_KEY] = WorkCalendar(
+        opening_hours={"default": {"open": "08:00", "close": "17:00"}, "asf-forsorjningsstod": {"closed": True}}
+    )
+    try:
+        before = _counts(session)
+        root = twiml(twilio.queue(call_sid(), digits="1"))
+    finally:
+        app.extensions.pop(EXTENSION_KEY)
+    assert verbs(root)[-1] == "Hangup"
+    assert root[0].text == "Just nu har vi stängt."
+    assert _counts(session) == before
+
+
+# -- waiting ----------------------------------------------------------------------
+
+
+def _answered_call(twilio, agent, wait: int):
+    """A call answered after `wait` seconds, through the webhooks."""
+    sid = call_sid()
+    twilio.queue(sid)
+    twilio.post(f"/twilio/voice/bridge?agent={agent.id}", call_params(sid, QueueTime=str(wait), DequeingCallSid=call_sid()))
+    twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="bridged", QueueTime=str(wait)))
+    return sid
+
+
+def test_hold_loop_tells_position_and_expected_wait_and_offers_a_callback(twilio, session, make_user, clock):
+    agent = make_user("agent", queues=["kc-forsta-linjen"], phone_identity="client:t1")
+    session.commit()
+    _answered_call(twilio, agent, 120)
+    _answered_call(twilio, agent, 240)
+    sid = call_sid()
+    twilio.queue(sid)
+    root = twiml(twilio.post("/twilio/voice/wait", call_params(sid, QueuePosition="3", QueueTime="30", CurrentQueueSize="4")))
+    assert verbs(root) == ["Say", "Say", "Gather"]
+    assert root[0].text == "Du har plats 3 i kön."
+    # Mean of recent answered waits (180 s) less the 30 s already waited: 150 s → about 3 minutes.
+    assert root[1].text == "Beräknad väntetid är cirka 3 minuter."
+    gather = root[2]
+    assert gather.get("numDigits") == "1"
+    assert gather.get("action") == f"{BASE}/twilio/voice/wait"
+    assert gather[0].text.startswith("Tryck 1 för att bli uppringd")
+
+
+def test_hold_loop_without_recent_answers_promises_no_wait(twilio, clock):
+    clock.set("2026-05-05 10:00")
+    sid = call_sid()
+    twilio.queue(sid, digits="3")
+    root = twiml(twilio.post("/twilio/voice/wait", call_params(sid, QueuePosition="1", QueueTime="5")))
+    assert verbs(root) == ["Say", "Gather"]
+
+
+def test_withheld_number_gets_no_callback_offer(twilio, session):
+    sid = call_sid()
+    twilio.queue(sid, From="anonymous")
+    assert _contact(session, sid).citizen_phone is None
+    root = twiml(twilio.post("/twilio/voice/wait", call_params(sid, From="anonymous", QueuePosition="1", QueueTime="5")))
+    assert "Gather" not in verbs(root)
+    assert verbs(root)[-1] == "Pause"
+    # Pressing 1 anyway (a late digit) keeps the caller in the queue.
+    root = twiml(twilio.post("/twilio/voice/wait", call_params(sid, From="anonymous", Digits="1")))
+    assert "Leave" not in verbs(root)
+    assert _contact(session, sid).outcome is None
+
+
+def test_pressing_1_leaves_the_queue_as_a_callback_ticket(twilio, session, clock):
+    sid = call_sid()
+    twilio.queue(sid, digits="2")
+    clock.set("2026-03-03 10:03")
+    root = twiml(twilio.post("/twilio/voice/wait", call_params(sid, Digits="1", QueuePosition="2", QueueTime="180")))
+    assert verbs(root) == ["Leave"]
+    contact = _contact(session, sid)
+    assert contact.outcome == "callback_requested"
+    assert contact.ticket.kind == "callback"
+    assert contact.ticket.queue.code == "kc-forsta-linjen"  # the routed queue
+    assert contact.ticket.is_open
+    root = twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="leave", QueueTime="180")))
+    assert verbs(root) == ["Say", "Hangup"]
+    assert contact.ticket.reference in root[0].text
+    contact = _contact(session, sid)
+    assert contact.wait_seconds == 180
+    assert contact.ended_at == at("2026-03-03 10:03")
+    assert contact.answered_at is None
+    assert [e.kind for e in contact.ticket.events][-2:] == ["kind", "callback_requested"]
+
+
+# -- answering ------------------------------------------------------------------------
+
+
+def test_call_life_cycle_answered_by_an_agent(twilio, app, client, auth, session, clock):
+    """incoming → menu → wait → agent takes the next call → bridge → queue-result → status."""
+    agent = session.scalar(select(User).where(User.username == "agent"))
+    agent.presence = "available"
+    session.commit()
+    sid = call_sid()
+    twiml(twilio.post("/twilio/voice/incoming", call_params(sid)))
+    twiml(twilio.queue(sid, digits="2"))
+    twiml(twilio.post("/twilio/voice/wait", call_params(sid, QueuePosition="1", QueueTime="10")))
+
+    clock.set("2026-03-03 10:00:40")
+    auth.login("agent")
+    response = auth.post("/phone/next", csrf_page="/phone")
+    assert response.status_code == 303
+    with app.app_context():
+        (request,) = [r for r in recorded() if r.kind == "call"]
+    assert request.data["To"] == "client:agent"
+    dial = parse_twiml(request.data["Twiml"].encode())
+    assert verbs(dial) == ["Dial"]
+    (queue,) = list(dial[0])
+    assert queue.tag == "Queue"
+    assert queue.text == "kc-forsta-linjen"
+    bridge = urlsplit(queue.get("url"))
+    assert f"{bridge.scheme}://{bridge.netloc}{bridge.path}" == f"{BASE}/twilio/voice/bridge"
+    assert parse_qs(bridge.query) == {"agent": [str(agent.id)]}
+
+    root = twiml(twilio.post(f"{bridge.path}?{bridge.query}", call_params(sid, QueueTime="40", DequeingCallSid=request.response["sid"])))
+    assert verbs(root) == ["Say"]
+    contact = _contact(session, sid)
+    assert contact.answered_by_id == agent.id
+    assert contact.answered_at == at("2026-03-03 10:00:40")
+    assert contact.ticket.assignee_id == agent.id
+    assert session.get(User, agent.id).presence == "busy"
+
+    clock.set("2026-03-03 10:05:00")
+    root = twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="bridged", QueueTime="40")))
+    assert verbs(root) == ["Hangup"]
+    twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="330"))
+    contact = _contact(session, sid)
+    assert contact.outcome == "answered"
+    assert contact.wait_seconds == 40
+    assert contact.ended_at == at("2026-03-03 10:05:00")
+    assert contact.started_at == at("2026-03-03 09:59:30")
+    assert session.get(User, agent.id).presence == "available"
+    assert contact.ticket.is_open  # the agent resolves the errand on the ticket page
+
+
+def test_taking_a_call_needs_presence_available(twilio, app, auth, session):
+    agent = session.scalar(select(User).where(User.username == "agent"))
+    agent.presence = "away"
+    session.commit()
+    twilio.queue(call_sid())
+    auth.login("agent")
+    page = auth.client.get(auth.post("/phone/next", csrf_page="/phone").headers["Location"]).get_data(as_text=True)
+    assert "Du måste vara tillgänglig för att ta samtal." in page
+    with app.app_context():
+        assert [r for r in recorded() if r.kind == "call"] == []
+
+
+def test_nobody_waiting_rings_nobody(twilio, app, auth, session, make_user):
+    make_user("agent", username="tyst", queues=["kc-flersprakig"], presence="available", phone_identity="client:tyst")
+    session.commit()
+    auth.login("tyst", "secret-pass-123")
+    page = auth.client.get(auth.post("/phone/next", csrf_page="/phone").headers["Location"]).get_data(as_text=True)
+    assert "Ingen väntar i dina köer just nu." in page
+    with app.app_context():
+        assert [r for r in recorded() if r.kind == "call"] == []
+
+
+def test_hangup_in_the_queue_is_abandoned_and_closes_the_empty_ticket(twilio, session, clock):
+    sid = call_sid()
+    twilio.queue(sid)
+    clock.set("2026-03-03 10:00:12")
+    root = twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="hangup", QueueTime="12")))
+    assert verbs(root) == ["Hangup"]
+    contact = _contact(session, sid)
+    assert contact.outcome == "abandoned"
+    assert contact.wait_seconds == 12
+    assert contact.ended_at == at("2026-03-03 10:00:12")
+    assert contact.ticket.status == "resolved"
+    assert contact.ticket.resolution == "unresolved"
+    # The status callback that follows changes nothing.
+    twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="40"))
+    assert _contact(session, sid).outcome == "abandoned"
+
+
+def test_status_before_queue_result_still_records_the_abandon(twilio, session):
+    sid = call_sid()
+    twilio.queue(sid)
+    assert twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="30")).status_code == 204
+    assert _contact(session, sid).outcome == "abandoned"
+    twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="hangup", QueueTime="25")))
+    contact = _contact(session, sid)
+    assert contact.outcome == "abandoned"
+    assert contact.wait_seconds == 25
+
+
+def test_call_that_hangs_up_in_the_menu_is_an_ivr_drop_without_a_ticket(twilio, session, clock):
+    sid = call_sid()
+    twiml(twilio.post("/twilio/voice/incoming", call_params(sid)))
+    clock.set("2026-03-03 10:00:20")
+    before = _counts(session)
+    for _ in range(2):  # Twilio retries the callback
+        response = twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="20"))
+        assert response.status_code == 204
+    assert _counts(session) == (before[0] + 1, before[1])
+    contact = _contact(session, sid)
+    assert contact.outcome == "ivr_dropped"
+    assert contact.ticket_id is None
+    assert contact.started_at == contact.arrived_at == TUESDAY_MORNING
+    assert contact.ended_at == at("2026-03-03 10:00:20")
+
+
+def test_intermediate_call_status_changes_nothing(twilio, session):
+    before = _counts(session)
+    twilio.post("/twilio/voice/status", call_params(call_sid(), CallStatus="ringing"))
+    assert _counts(session) == before
+
+
+# -- signatures -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda p, params: "", id="missing"),
+        pytest.param(lambda p, params: "bm90IGEgc2lnbmF0dXJl", id="garbage"),
+        pytest.param(lambda p, params: RequestValidator("another-token").compute_signature(BASE + p, params), id="wrong-token"),
+        pytest.param(lambda p, params: RequestValidator(TOKEN).compute_signature(BASE + "/twilio/voice/wait", params), id="other-path"),
+        pytest.param(lambda p, params: RequestValidator(TOKEN).compute_signature("https://evil.example" + p, params), id="other-host"),
+        pytest.param(lambda p, params: RequestValidator(TOKEN).compute_signature(BASE + p, {**params, "Digits": "2"}), id="tampered-param"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/twilio/voice/incoming", "/twilio/voice/menu", "/twilio/voice/status", "/twilio/voice/queue-result"])
+def test_unsigned_or_forged_requests_get_403_and_change_nothing(client, clock, session, path, forge):
+    sid = call_sid()
+    params = call_params(sid, Digits="1", CallStatus="completed", QueueResult="hangup")
+    before = _counts(session)
+    response = twilio_post(client, path, params, signature=forge(path, params))
+    assert response.status_code == 403
+    assert _counts(session) == before
+    assert _contact(session, sid) is None
+
+
+def test_bridge_signature_covers_the_agent_in_the_query(client, clock, session, twilio, make_user):
+    agent = make_user("agent", queues=["kc-forsta-linjen"])
+    session.commit()
+    sid = call_sid()
+    twilio.queue(sid)
+    params = call_params(sid, QueueTime="5")
+    signed_for_other = RequestValidator(TOKEN).compute_signature(f"{BASE}/twilio/voice/bridge?agent={agent.id + 1}", params)
+    response = twilio_post(client, f"/twilio/voice/bridge?agent={agent.id}", params, signature=signed_for_other)
+    assert response.status_code == 403
+    assert _contact(session, sid).answered_at is None
+
+
+def test_out_of_hours_call_is_not_an_ivr_drop(twilio, clock, session):
+    clock.set("2026-03-07 11:00")  # Saturday: the caller heard the closed message
+    sid = call_sid()
+    twiml(twilio.post("/twilio/voice/incoming", call_params(sid)))
+    before = _counts(session)
+    clock.set("2026-03-07 11:00:25")
+    assert twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="25")).status_code == 204
+    assert _counts(session) == before
+
+
+def test_a_caller_with_earlier_tickets_is_known_to_routing(twilio, session, make_contact):
+    from kontaktcenter.routing.models import RoutingDecision
+
+    make_contact("web", service="skolval", phone="073-111 22 99", text="Skolval", arrived_at=at("2026-02-20 10:00"))
+    known, stranger = call_sid(), call_sid()
+    twilio.queue(known, From="+46731112299")
+    twilio.queue(stranger, From="+46731112298")
+
+    def attributes(sid):
+        contact = _contact(session, sid)
+        return session.scalar(select(RoutingDecision).where(RoutingDecision.contact_id == contact.id)).attributes
+
+    assert attributes(known)["citizen_known"] is True
+    assert attributes(stranger)["citizen_known"] is False

@@ -1,0 +1,120 @@
+"""`kontaktcenter import contacts FILE.csv`: accepted rows, rejected rows with line and reason, idempotency."""
+import pytest
+from sqlalchemy import func, select
+
+from kontaktcenter.contacts.models import Contact
+from kontaktcenter.tickets.models import Ticket
+
+HEADER = "external_id,channel,service_code,arrived_at,answered_at,ended_at,outcome,callback_completed_at,first_response_at,resolution,resolved_at,escalated_to,language,needs,location_code"
+GOOD = [
+    "h-1,phone,skolval,2026-03-02T09:00:00+01:00,2026-03-02T09:01:10+01:00,2026-03-02T09:05:00+01:00,answered,,,first_contact,2026-03-02T09:05:00+01:00,,sv,,",
+    "h-2,phone,allmant,2026-03-02T09:10:00+01:00,,2026-03-02T09:12:00+01:00,callback_requested,2026-03-02T10:00:00+01:00,,,,,ar,interpreter,",
+    "h-3,web,forsorjningsstod,2026-03-02T15:00:00+01:00,,,,,2026-03-03T10:00:00+01:00,department,2026-03-06T10:00:00+01:00,asf,sv,,",
+    "h-4,walk_in,utskrift-hjalp,2026-03-02T10:00:00+01:00,2026-03-02T10:07:00+01:00,2026-03-02T10:20:00+01:00,served,,,,,,so,interpreter;easy_read,bibl-rosengard",
+    "h-5,walk_in,skolval,2026-03-02T11:00:00+01:00,,2026-03-02T11:30:00+01:00,left,,,,,,sv,,filial-rosengard",
+]
+
+
+def _write(tmp_path, lines, header=HEADER, name="history.csv"):
+    path = tmp_path / name
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def _invoke(runner, path):
+    return runner.invoke(args=["import", "contacts", str(path)])
+
+
+def _imported(session, prefix="h-"):
+    return session.scalar(select(func.count(Contact.id)).where(Contact.external_id.like(f"{prefix}%")))
+
+
+def test_good_rows_become_contacts_and_tickets(runner, session, tmp_path):
+    result = _invoke(runner, _write(tmp_path, GOOD))
+    assert result.exit_code == 0, result.output
+    assert "5 rows: 5 imported, 0 already imported, 0 rejected" in result.output
+    phone = session.scalar(select(Contact).where(Contact.external_id == "h-1"))
+    assert phone.wait_seconds == 70 and phone.outcome == "answered"
+    assert phone.ticket.resolution == "first_contact" and phone.ticket.status == "resolved"
+    written = session.scalar(select(Contact).where(Contact.external_id == "h-3"))
+    assert written.ticket.escalated and written.ticket.queue.code == "asf-forsorjningsstod"
+    visit = session.scalar(select(Contact).where(Contact.external_id == "h-4"))
+    assert visit.location.code == "bibl-rosengard" and visit.needs == ["interpreter", "easy_read"] and visit.language == "so"
+
+
+def test_reimport_changes_nothing(runner, session, tmp_path):
+    path = _write(tmp_path, GOOD)
+    _invoke(runner, path)
+    tickets = session.scalar(select(func.count(Ticket.id)))
+    result = _invoke(runner, path)
+    assert result.exit_code == 0
+    assert "5 rows: 0 imported, 5 already imported, 0 rejected" in result.output
+    assert session.scalar(select(func.count(Ticket.id))) == tickets
+    assert _imported(session) == 5
+
+
+BAD = [
+    ("b-1,fax,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,", "unknown channel 'fax'"),
+    ("b-2,web,finns-inte,2026-03-02T09:00:00+01:00,,,,,,,,,,,", "unknown service 'finns-inte'"),
+    ("b-3,phone,skolval,2026-03-02T09:00:00+01:00,2026-03-02T08:59:00+01:00,,answered,,,,,,,,", "answered_at lies before arrived_at"),
+    ("b-4,phone,skolval,2026-03-02T09:00:00+01:00,,2026-03-02T09:02:00+01:00,served,,,,,,,,", "outcome 'served' does not fit channel phone"),
+    ("b-5,web,skolval,2026-03-02T09:00:00,,,,,,,,,,,", "has no UTC offset"),
+    ("b-6,web,skolval,igår,,,,,,,,,,,", "not an ISO 8601 time"),
+    ("b-7,walk_in,skolval,2026-03-02T09:00:00+01:00,,2026-03-02T09:30:00+01:00,left,,,,,,,,", "needs location_code"),
+    ("b-8,web,skolval,2026-03-02T09:00:00+01:00,,,,,,first_contact,,,,,", "resolved_at and a resolution"),
+    ("b-9,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,svenska,,", "language 'svenska'"),
+    ("b-10,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,telepati,", "unknown need(s) telepati"),
+    (",web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,", "external_id is required"),
+    ("b-12,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,nowhere,,,", "unknown department 'nowhere'"),
+    ("b-13,phone,skolval,2026-03-02T09:00:00+01:00,,2026-03-02T09:01:00+01:00,,,,,,,,,", "outcome '(empty)'"),
+    ("b-14,sms,skolval,2026-03-02T09:00:00+01:00,2026-03-02T09:01:00+01:00,,,,,,,,,,", "not sms"),
+    ("h-1,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,", "external_id repeats line 2"),
+]
+
+
+@pytest.mark.parametrize(("row", "reason"), BAD, ids=[b[0].split(",")[0] or "no-id" for b in BAD])
+def test_a_bad_row_is_rejected_with_line_and_reason_and_the_rest_imported(runner, session, tmp_path, row, reason):
+    path = _write(tmp_path, [GOOD[0], row, GOOD[1]])
+    result = _invoke(runner, path)
+    assert result.exit_code == 1
+    assert f"{path}:3: " in result.output and reason in result.output, result.output
+    assert "2 imported" in result.output and "1 rejected" in result.output
+    assert _imported(session) == 2
+
+
+def test_unknown_column_rejects_the_file_and_changes_nothing(runner, session, tmp_path):
+    result = _invoke(runner, _write(tmp_path, GOOD, header=HEADER + ",favourite_colour"))
+    assert result.exit_code == 1
+    assert "unknown column(s): favourite_colour" in result.output
+    assert _imported(session) == 0
+
+
+def test_missing_required_column_rejects_the_file(runner, session, tmp_path):
+    header = HEADER.replace("service_code,", "")
+    lines = [",".join(p for i, p in enumerate(line.split(",")) if i != 2) for line in GOOD]
+    result = _invoke(runner, _write(tmp_path, lines, header=header))
+    assert result.exit_code == 1 and "missing required column(s): service_code" in result.output
+    assert _imported(session) == 0
+
+
+def test_columns_in_any_order(runner, session, tmp_path):
+    path = tmp_path / "short.csv"
+    path.write_text("service_code,arrived_at,channel,external_id\nskolval,2026-03-02T09:00:00+01:00,email,o-1\n", encoding="utf-8")
+    result = _invoke(runner, path)
+    assert result.exit_code == 0, result.output
+    assert session.scalar(select(Contact).where(Contact.external_id == "o-1")).channel == "email"
+
+
+def test_not_utf8_is_a_clear_error(runner, session, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((HEADER + "\n").encode() + "h-9,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,bibl-malmö\n".encode("latin-1"))
+    result = _invoke(runner, path)
+    assert result.exit_code == 1 and "not UTF-8" in result.output
+
+
+def test_import_in_small_batches_matches_one_batch(runner, session, tmp_path):
+    path = _write(tmp_path, GOOD)
+    result = runner.invoke(args=["import", "contacts", str(path), "--batch-size", "2"])
+    assert result.exit_code == 0 and "5 imported" in result.output
+    references = session.scalars(select(Ticket.reference).join(Contact).where(Contact.external_id.like("h-%"))).all()
+    assert len(set(references)) == 5

@@ -1,0 +1,84 @@
+"""axe-core (WCAG 2.1 A/AA): 0 violations on every report page; usable with the keyboard."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.fixtures.browser import assert_accessible, login, press_and_wait
+
+pytestmark = pytest.mark.browser
+
+PERIOD = "start=2025-01-01&end=2025-01-31"
+
+
+@pytest.fixture(scope="module")
+def report_history(live_server):
+    """A month of generated history (the demo's generator) in the live server's database."""
+    from sqlalchemy import func, select
+
+    from kontaktcenter.contacts.history import Directory, write_history
+    from kontaktcenter.contacts.models import Contact
+    from kontaktcenter.database import db
+    from kontaktcenter.demo import generate_history
+
+    with live_server.app.app_context():
+        if not db.session.scalar(select(func.count()).select_from(Contact).where(Contact.external_id.like("a11y-%"))):
+            rows = list(generate_history(date(2025, 2, 1), days=31, seed=11))
+            for row in rows:
+                row.external_id = "a11y-" + row.external_id
+            write_history(db.session, rows, Directory(db.session))
+            db.session.commit()
+        db.session.remove()
+
+
+PAGES = [
+    f"/reports?{PERIOD}",
+    f"/reports?{PERIOD}&period=week&channel=phone",
+    f"/reports/drill?{PERIOD}&figure=escalated",
+    f"/reports/likvardighet?{PERIOD}&dimension=language",
+    f"/reports/likvardighet?{PERIOD}&dimension=needs",
+    f"/reports/likvardighet?{PERIOD}&dimension=location",
+    f"/reports/lokal-service?{PERIOD}",
+    f"/reports/bemanning?{PERIOD}&service=allmant&interval=30&target_level=80&target_seconds=20&shrinkage=30",
+    f"/reports/kostnader?{PERIOD}&cost=1200000",
+    f"/reports/samordnare?{PERIOD}&department=kultur",
+    "/reports?start=2025-02-10&end=2025-01-01&service=nope",  # the error state
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_report_page_has_no_wcag_violations(page, report_history, path):
+    login(page, "chef")
+    page.goto(path)
+    assert page.locator("h1").count() == 1
+    assert_accessible(page)
+
+
+def test_coordinator_view_is_accessible(page, report_history):
+    login(page, "kultursamordnare")
+    page.goto(f"/reports/samordnare?{PERIOD}")
+    assert "Kulturförvaltningen" in page.content()
+    assert_accessible(page)
+
+
+def test_english_dashboard_is_accessible(page, report_history):
+    login(page, "chef")
+    page.goto(f"/reports?{PERIOD}&lang=en")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert_accessible(page)
+
+
+def test_filters_and_drill_down_with_the_keyboard_alone(page, report_history):
+    login(page, "chef")
+    page.goto(f"/reports?{PERIOD}")
+    page.locator("#channel").focus()
+    page.keyboard.press("ArrowDown")  # Alla → the first channel (telefon)
+    page.locator(".report-filters button[type=submit]").focus()
+    press_and_wait(page, "Enter")
+    assert "channel=phone" in page.url
+    link = page.locator("a[href*='/reports/drill'][href*='figure=phone_answered']").first
+    link.focus()
+    press_and_wait(page, "Enter")
+    assert "/reports/drill" in page.url
+    assert "Ärendena bakom" in page.content()

@@ -1,0 +1,48 @@
+"""`kontaktcenter report`: the same figures on the command line, in every format."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from openpyxl import load_workbook
+
+from kontaktcenter.metrics.engine import FIGURE_NAMES
+
+
+def test_report_csv_to_stdout(runner, phone_call):
+    phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")
+    phone_call("2026-03-02 09:10", "abandoned", wait=2, service="bygglov")
+    result = runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "service,period:month"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["service", "period", *FIGURE_NAMES]
+    row = next(r for r in rows if r["service"] == "bygglov")
+    assert (row["period"], row["phone_queued"], row["phone_short_abandoned"], row["answer_rate"]) == ("2026-03", "2", "1", "1.0000")
+
+
+def test_report_json_and_xlsx_files_with_progress(runner, phone_call, tmp_path):
+    phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")
+    out = tmp_path / "r.json"
+    result = runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "channel", "--format", "json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["columns"] == ["channel", *FIGURE_NAMES]
+    phone = next(r for r in data["rows"] if r["channel"] == "phone")
+    assert phone["asa_seconds"] == 30.0
+    assert phone["response_within_1wd_rate"] is None
+    xlsx = tmp_path / "r.xlsx"
+    assert runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "xlsx", "-o", str(xlsx)]).exit_code == 0
+    sheet = load_workbook(xlsx).active
+    assert [c.value for c in sheet[1]] == FIGURE_NAMES
+
+
+def test_report_refuses_bad_input_with_exit_1_or_2_and_a_message(runner):
+    bad_by = runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "colour"])
+    assert bad_by.exit_code != 0
+    assert "Okänd gruppering 'colour'" in bad_by.output
+    bad_date = runner.invoke(args=["report", "--from", "2026-02-30", "--to", "2026-03-31"])
+    assert bad_date.exit_code != 0
+    assert "är inget datum" in bad_date.output
+    reversed_ = runner.invoke(args=["report", "--from", "2026-03-31", "--to", "2026-03-01"])
+    assert "Från-datumet ligger efter till-datumet." in reversed_.output

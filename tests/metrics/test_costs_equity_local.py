@@ -1,0 +1,93 @@
+"""Cost allocation, likvärdighet and lokal service on hand-computed data."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from kontaktcenter.metrics.costs import CostConfigError, CostKeys, allocate, cost_allocation, cost_keys
+from kontaktcenter.metrics.engine import ReportQuery
+from kontaktcenter.metrics.equity import equity
+from kontaktcenter.metrics.local_service import local_service
+from kontaktcenter.worktime.calendar import WorkCalendar
+from tests.fixtures.factories import at
+
+CAL = WorkCalendar()
+
+
+def test_allocation_splits_base_and_service_parts():
+    keys = CostKeys(0.4, {"asf": 0.75, "sbk": 0.25})
+    rows = {r["department"]: r for r in allocate(1000.0, keys, {"asf": 10, "sbk": 30})}
+    # Base 400 by 75/25; service-based 600 by 10/30 contacts.
+    assert (rows["asf"]["base_cost"], rows["asf"]["service_cost"], rows["asf"]["total_cost"]) == (300.0, 150.0, 450.0)
+    assert (rows["sbk"]["base_cost"], rows["sbk"]["service_cost"], rows["sbk"]["total_cost"]) == (100.0, 450.0, 550.0)
+    assert sum(r["total_cost"] for r in rows.values()) == 1000.0
+
+
+def test_allocation_without_contacts_has_empty_share():
+    rows = allocate(1000.0, CostKeys(0.4, {"asf": 1.0}), {})
+    assert rows[0]["contact_share"] is None
+    assert rows[0]["base_cost"] == 400.0
+
+
+def test_bad_cost_keys_are_refused_with_a_message():
+    with pytest.raises(CostConfigError, match="add up to 0.9000"):
+        cost_keys({"cost_allocation": {"base_share": 0.4, "base_key": {"asf": 0.9}}}, {"asf"})
+    with pytest.raises(CostConfigError, match="unknown department"):
+        cost_keys({"cost_allocation": {"base_share": 0.4, "base_key": {"nope": 1}}}, {"asf"})
+
+
+def test_shipped_base_key_covers_the_catalogue_departments(app):
+    from kontaktcenter.directory.catalogue import DEPARTMENTS
+
+    keys = cost_keys(app.config, {code for code, *_ in DEPARTMENTS})
+    assert set(keys.base_key) == {code for code, *_ in DEPARTMENTS}
+
+
+def test_cost_allocation_per_month_from_contacts_handled(app, session, phone_call, written):
+    phone_call("2026-03-02 09:00", "answered", wait=5, talk=60, service="bygglov")  # sbk, handled
+    phone_call("2026-03-02 09:10", "abandoned", wait=60, service="bygglov")  # not handled
+    written("2026-03-02 10:00", None, service="skolval")  # grundskola, handled
+    written("2026-04-01 10:00", None, service="skolval")
+    query = ReportQuery(date(2026, 3, 1), date(2026, 4, 30), by=("period",), period="month")
+    rows = cost_allocation(session, CAL, app.config, query, 1000.0)
+    march = {r["department"]: r for r in rows if r["period"] == "2026-03"}
+    april = {r["department"]: r for r in rows if r["period"] == "2026-04"}
+    assert (march["sbk"]["contacts_handled"], march["grundskola"]["contacts_handled"]) == (1, 1)
+    assert march["sbk"]["service_cost"] == 300.0  # half of the 600 service-based part
+    assert april["grundskola"]["service_cost"] == 600.0
+    assert round(sum(r["total_cost"] for r in march.values()), 2) == 1000.0
+
+
+def test_equity_compares_each_group_with_everyone_and_marks_small_groups(session, phone_call, make_contact):
+    for i in range(30):
+        phone_call(f"2026-03-02 09:{i:02d}", "answered", wait=10, talk=60, service="bygglov")
+    for i in range(4):
+        received = make_contact(channel="phone", service="bygglov", arrived_at=at(f"2026-03-02 10:{i:02d}"), language="so", needs=["interpreter"])
+        received.contact.outcome = "abandoned"
+        received.contact.ended_at = at(f"2026-03-02 10:{i:02d}").replace(second=50)
+    session.commit()
+    query = ReportQuery(date(2026, 3, 2), date(2026, 3, 2))
+    result = equity(session, CAL, query, "language")
+    rows = {r["group"]: r for r in result["rows"]}
+    assert (rows["sv"]["contacts"], rows["sv"]["too_small"]) == (30, False)
+    assert (rows["so"]["contacts"], rows["so"]["too_small"]) == (4, True)
+    cell = rows["so"]["cells"]["answer_rate"]
+    assert (cell.value, cell.everyone, cell.difference, cell.worse) == (0.0, 0.8824, -0.8824, True)
+    needs = {r["group"]: r for r in equity(session, CAL, query, "needs")["rows"]}
+    assert needs["interpreter"]["contacts"] == 4
+    assert needs["none"]["contacts"] == 30
+
+
+def test_local_service_counts_visits_per_location_and_period(session, visit):
+    visit("2026-03-02 10:00", "served", wait=120, location="bibl-stadsbiblioteket")
+    visit("2026-03-03 10:00", "served", wait=240, location="bibl-stadsbiblioteket", service="digital-hjalp")
+    visit("2026-04-01 10:00", "left", location="filial-rosengard")
+    result = local_service(session, CAL, ReportQuery(date(2026, 3, 1), date(2026, 4, 30), period="month"))
+    assert result["periods"] == ["2026-03", "2026-04"]
+    rows = {r["location"]: r for r in result["rows"]}
+    assert rows["bibl-stadsbiblioteket"]["visits"] == [2, 0]
+    assert rows["bibl-stadsbiblioteket"]["kind"] == "library"
+    assert rows["bibl-stadsbiblioteket"]["wait_mean_seconds"] == 180.0
+    assert (rows["filial-rosengard"]["visits"], rows["filial-rosengard"]["left_unserved"]) == ([0, 1], 1)
+    assert {(t["service"], t["visits"]) for t in result["topics"]} >= {("utskrift-hjalp", 1), ("digital-hjalp", 1)}

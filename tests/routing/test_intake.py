@@ -1,0 +1,184 @@
+"""Routing at intake: the shipped rules on real contacts, the stored decision, agent offers."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from kontaktcenter.directory.models import Queue, User
+from kontaktcenter.routing.models import RoutingDecision
+from kontaktcenter.routing.service import latest_decision, sla_days
+from kontaktcenter.worktime import WorkCalendar
+from tests.fixtures.factories import at
+from tests.routing.conftest import new_personnummer
+
+TUESDAY_10 = at("2026-03-03 10:00")
+TUESDAY_EVENING = at("2026-03-03 19:30")
+
+
+def decision_of(session, received) -> RoutingDecision:
+    return session.scalar(select(RoutingDecision).where(RoutingDecision.ticket_id == received.ticket.id))
+
+
+@pytest.fixture
+def nobody_available(session):
+    """Demo staff away, so tickets wait in their queues and routing alone is tested."""
+    saved = {user.id: user.presence for user in session.scalars(select(User))}
+    for user in session.scalars(select(User)):
+        user.presence = "away"
+    session.commit()
+    yield
+    for user in session.scalars(select(User).where(User.id.in_(saved))):
+        user.presence = saved[user.id]
+    session.commit()
+
+
+@pytest.mark.usefixtures("nobody_available")
+@pytest.mark.parametrize(
+    ("channel", "service", "extra", "rule", "queue"),
+    [
+        ("web", "allmant", {}, "forsta-linjen", "kc-forsta-linjen"),
+        ("web", "forsorjningsstod", {"personnummer": "198112189876"}, "forsorjningsstod", "asf-forsorjningsstod"),
+        ("web", "lss-insatser", {"personnummer": "198112189876"}, "lss-insatser", "funktionsstod-handlaggning"),
+        ("open311", "felanmalan-gata", {}, "open311-gata", "fgk-gata"),
+        ("open311", "buller-klagomal", {}, "open311-miljo", "miljo-tillsyn"),
+        ("web", "felanmalan-gata", {}, "forsta-linjen", "kc-forsta-linjen"),
+        ("web", "skolval", {"language": "ar", "needs": ["interpreter"], "interpreter_language": "ar"}, "tolkbehov", "kc-flersprakig"),
+        ("email", "skolval", {"language": "so", "email": "x@example.se", "reply_channel": "email"}, "annat-sprak-skriftligt", "kc-flersprakig"),
+        ("web", "skolval", {"language": "en"}, "forsta-linjen", "kc-forsta-linjen"),
+        ("web", "hemtjanst", {"needs": ["hearing"]}, "tillganglighetsbehov", "kc-forsta-linjen"),
+        ("walk_in", "utskrift-hjalp", {"location_code": "bibl-stadsbiblioteket"}, "lokal-service", "kc-lokal-service"),
+    ],
+)
+def test_shipped_rules_route_the_demo_catalogue(make_contact, session, channel, service, extra, rule, queue):
+    received = make_contact(channel=channel, service=service, arrived_at=TUESDAY_10, **extra)
+    assert (decision_of(session, received).rule_id, received.ticket.queue.code) == (rule, queue)
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_phone_outside_opening_hours_becomes_a_callback(make_contact, session):
+    evening = make_contact(channel="phone", service="skolval", phone="0701234567", arrived_at=TUESDAY_EVENING)
+    assert evening.ticket.queue.code == "kc-aterringning"
+    assert decision_of(session, evening).attributes["open_hours"] is False
+    morning = make_contact(channel="phone", service="skolval", phone="0701234568", arrived_at=TUESDAY_10)
+    assert morning.ticket.queue.code == "kc-forsta-linjen"
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_phone_on_midsommarafton_is_outside_opening_hours(make_contact, session):
+    received = make_contact(channel="phone", service="allmant", phone="0701234569", arrived_at=at("2026-06-19 10:00"))
+    attributes = decision_of(session, received).attributes
+    assert (attributes["working_day"], attributes["open_hours"], received.ticket.queue.code) == (False, False, "kc-aterringning")
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_a_citizen_with_an_ongoing_case_goes_to_the_case_officers_with_priority(make_contact, session):
+    pnr = new_personnummer()
+    first = make_contact(service="forsorjningsstod", personnummer=pnr, arrived_at=TUESDAY_10)
+    again = make_contact(service="forsorjningsstod", personnummer=pnr, arrived_at=TUESDAY_10 + timedelta(hours=1))
+    decision = decision_of(session, again)
+    assert decision_of(session, first).rule_id == "forsorjningsstod"
+    assert decision.rule_id == "forsorjningsstod-pagaende-arende"
+    assert decision.attributes["open_ticket"] is True
+    assert decision.attributes["open_ticket_queue"] == "asf-forsorjningsstod"
+    assert again.ticket.priority == 6
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_citizen_known_from_an_earlier_ticket_by_email(make_contact, session):
+    address = f"{new_personnummer()}@example.se"
+    first = make_contact(service="skolval", email=address.upper(), reply_channel="email", arrived_at=TUESDAY_10)
+    later = make_contact(service="bibliotekskort", email=address, reply_channel="email", arrived_at=TUESDAY_10 + timedelta(days=1))
+    assert decision_of(session, first).attributes["citizen_known"] is False
+    assert decision_of(session, later).attributes["citizen_known"] is True
+    # A different service: known, but no open ticket on this one.
+    assert decision_of(session, later).attributes["open_ticket"] is False
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_the_decision_record_holds_rule_version_attributes_and_reasons(make_contact, session):
+    received = make_contact(channel="open311", service="felanmalan-gata", arrived_at=TUESDAY_10)
+    decision = decision_of(session, received)
+    assert decision.rule_id == "open311-gata"
+    assert len(decision.ruleset_version) == 16
+    assert decision.attributes["channel"] == "open311"
+    assert decision.attributes["department"] == "fgk"
+    assert decision.attributes["local_time"] == "10:00"
+    assert decision.attributes["weekday"] == "tue"
+    assert [step["rule"] for step in decision.trace] == [
+        "forsorjningsstod-pagaende-arende",
+        "forsorjningsstod",
+        "lss-insatser",
+    ]
+    assert decision.trace[0]["why"] == 'service är "felanmalan-gata", regeln kräver "forsorjningsstod"'
+    assert decision.targets == [{"queue": "fgk-gata", "timeout_minutes": None}]
+    routed = [e for e in received.ticket.events if e.kind == "routed"]
+    assert routed[0].detail["rule"] == "open311-gata"
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_the_ticket_page_answers_why_the_ticket_is_here(make_contact, auth, client):
+    received = make_contact(channel="open311", service="felanmalan-gata", arrived_at=TUESDAY_10)
+    auth.login("admin")
+    page = client.get(f"/tickets/{received.ticket.reference}").get_data(as_text=True)
+    assert "Varför hamnade ärendet här?" in page
+    assert "open311-gata" in page
+    assert "regeln kräver" in page
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_sla_override_sets_the_first_response_clock(make_contact, session):
+    pnr = new_personnummer()
+    first = make_contact(service="forsorjningsstod", personnummer=pnr, arrived_at=TUESDAY_10)
+    again = make_contact(service="forsorjningsstod", personnummer=pnr, arrived_at=TUESDAY_10 + timedelta(hours=2))
+    assert sla_days(session, again.ticket)["first_response_days"] == 1
+    assert again.ticket.first_response_due_at == WorkCalendar().add_working_days(again.ticket.first_arrived_at, 1)
+    assert latest_decision(session, first.ticket).sla == {}
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_a_route_with_targets_starts_its_timeout_clock(make_contact, session):
+    received = make_contact(service="skolval", language="ar", needs=["interpreter"], interpreter_language="ar", arrived_at=TUESDAY_10)
+    assert received.ticket.route_step == 0
+    assert received.ticket.route_step_due_at is not None
+    assert decision_of(session, received).targets == [
+        {"queue": "kc-flersprakig", "timeout_minutes": 120.0},
+        {"queue": "kc-forsta-linjen", "timeout_minutes": None},
+    ]
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_no_eligible_agent_means_the_ticket_waits_with_an_event(make_contact):
+    received = make_contact(service="allmant", arrived_at=TUESDAY_10)
+    assert received.ticket.assignee is None
+    waiting = [e for e in received.ticket.events if e.kind == "waiting"]
+    assert waiting and waiting[0].to_value == "kc-forsta-linjen" and waiting[0].detail["reason"] == "no eligible agent"
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_an_available_agent_is_offered_the_ticket_at_intake(make_contact, make_user, session):
+    helper = make_user("agent", queues=["kc-forsta-linjen"], presence="available")
+    session.commit()
+    received = make_contact(service="allmant", arrived_at=TUESDAY_10)
+    assert received.ticket.assignee == helper
+    assigned = [e for e in received.ticket.events if e.kind == "assigned"]
+    assert assigned[0].to_value == helper.username and assigned[0].detail["reason"] == "routing"
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_calls_are_not_pre_assigned(make_contact, make_user, session):
+    make_user("agent", queues=["kc-forsta-linjen"], presence="available")
+    session.commit()
+    received = make_contact(channel="phone", service="allmant", phone="0701112233", arrived_at=TUESDAY_10)
+    assert received.ticket.assignee is None
+
+
+def test_decision_queue_exists_for_every_shipped_target(session):
+    from kontaktcenter.routing.engine import load_rules
+    from kontaktcenter.routing.service import vocabulary_from_db
+    from tests.routing.conftest import SHIPPED
+
+    ruleset = load_rules(SHIPPED, vocabulary_from_db(session))
+    codes = set(session.scalars(select(Queue.code)))
+    assert {t.queue for r in ruleset.rules for t in r.targets} <= codes

@@ -1,0 +1,94 @@
+"""Routes with timeouts: a ticket nobody takes moves to its next target, in working time."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from kontaktcenter.directory.models import Queue, User
+from kontaktcenter.routing.service import escalate_overdue_routes, record_decision, route_contact
+from kontaktcenter.worktime.calendar import STOCKHOLM
+from tests.fixtures.factories import at
+
+
+@pytest.fixture
+def staff_away(session):
+    saved = {user.id: user.presence for user in session.scalars(select(User))}
+    for user in session.scalars(select(User)):
+        user.presence = "away"
+    session.commit()
+    yield
+    for user in session.scalars(select(User).where(User.id.in_(saved))):
+        user.presence = saved[user.id]
+    session.commit()
+
+
+@pytest.fixture
+def interpreter_contact(make_contact, staff_away):
+    """Routed by the shipped rule `tolkbehov`: kc-flersprakig for 2 h, then the first line."""
+
+    def make(arrived: str):
+        return make_contact(
+            service="skolval", language="ar", needs=["interpreter"], interpreter_language="ar", arrived_at=at(arrived)
+        ).ticket
+
+    return make
+
+
+def test_an_untaken_ticket_moves_to_the_next_target_after_its_timeout(app, session, interpreter_contact):
+    ticket = interpreter_contact("2026-03-03 10:00")
+    assert ticket.queue.code == "kc-flersprakig"
+    due = ticket.route_step_due_at
+    with app.app_context():
+        assert escalate_overdue_routes(session, due - timedelta(seconds=1)) == 0
+        assert ticket.queue.code == "kc-flersprakig"
+        assert escalate_overdue_routes(session, due) == 1
+    assert ticket.queue.code == "kc-forsta-linjen"
+    assert ticket.route_step == 1
+    assert ticket.route_step_due_at is None  # the last target waits as long as it takes
+    moved = [e for e in ticket.events if e.kind == "rerouted"]
+    assert (moved[0].from_value, moved[0].to_value, moved[0].detail["reason"]) == ("kc-flersprakig", "kc-forsta-linjen", "timeout")
+    with app.app_context():
+        assert escalate_overdue_routes(session, due + timedelta(days=30)) == 0
+
+
+def test_the_timeout_counts_working_time_only(app, session, interpreter_contact):
+    ticket = interpreter_contact("2026-03-03 10:00")
+    contact = ticket.contacts[0]
+    with app.app_context():
+        decision = route_contact(session, contact)
+        # The clock starts when the ticket enters the queue: here Thursday before Good Friday
+        # 23:00, one working hour before Easter, and the second on the Tuesday after.
+        record_decision(session, ticket, contact, decision, now=at("2026-04-02 23:00"))
+    assert ticket.route_step_due_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") == "2026-04-07 01:00"
+
+
+def test_a_taken_ticket_leaves_its_route(app, session, interpreter_contact, make_user):
+    ticket = interpreter_contact("2026-03-03 10:00")
+    due = ticket.route_step_due_at
+    ticket.assignee = make_user("agent", queues=["kc-flersprakig"])
+    session.commit()
+    with app.app_context():
+        assert escalate_overdue_routes(session, due + timedelta(minutes=1)) == 0
+    assert ticket.queue.code == "kc-flersprakig"
+    assert ticket.route_step_due_at is None
+
+
+def test_a_ticket_moved_by_hand_leaves_its_route(app, session, interpreter_contact):
+    ticket = interpreter_contact("2026-03-03 10:00")
+    due = ticket.route_step_due_at
+    ticket.queue = session.scalar(select(Queue).where(Queue.code == "grundskola-antagning"))
+    session.commit()
+    with app.app_context():
+        assert escalate_overdue_routes(session, due + timedelta(minutes=1)) == 0
+    assert ticket.queue.code == "grundskola-antagning"
+
+
+def test_at_the_next_target_the_ticket_is_offered_to_an_agent_there(app, session, interpreter_contact, make_user):
+    ticket = interpreter_contact("2026-03-03 10:00")
+    arabic_first_line = make_user("agent", queues=["kc-forsta-linjen"], languages=["sv", "ar"], presence="available")
+    session.commit()
+    with app.app_context():
+        assert escalate_overdue_routes(session, ticket.route_step_due_at) == 1
+    assert ticket.assignee == arabic_first_line

@@ -1,0 +1,230 @@
+"""The Swedish calendar: working days, the one-working-day deadline, working time, opening hours."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kontaktcenter.worktime import WorkCalendar, calendar_from_config, current_calendar
+from tests.fixtures.factories import at
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+cal = WorkCalendar()
+
+
+def local(dt: datetime) -> str:
+    return dt.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+# -- working days ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "why"),
+    [
+        ("2026-01-01", "nyårsdagen"),
+        ("2026-01-06", "trettondedag jul"),
+        ("2026-04-03", "långfredagen"),
+        ("2026-04-06", "annandag påsk"),
+        ("2026-05-01", "första maj"),
+        ("2026-05-14", "Kristi himmelsfärds dag"),
+        ("2026-06-19", "midsommarafton (de facto)"),
+        ("2026-12-24", "julafton (de facto)"),
+        ("2026-12-25", "juldagen"),
+        ("2026-12-31", "nyårsafton (de facto)"),
+        ("2027-12-24", "julafton on a Friday"),
+        ("2026-03-07", "a Saturday"),
+        ("2026-03-08", "a Sunday"),
+    ],
+)
+def test_holidays_eves_and_weekends_are_not_working_days(day, why):
+    assert not cal.is_working_day(date.fromisoformat(day)), why
+
+
+@pytest.mark.parametrize("day", ["2026-04-02", "2026-04-07", "2026-05-13", "2026-06-18", "2026-12-23", "2026-12-30"])
+def test_days_around_holidays_are_working_days(day):
+    assert cal.is_working_day(date.fromisoformat(day))
+
+
+def test_national_day_on_a_weekday_is_not_a_working_day():
+    # 6 June 2025 is a Friday; in 2026 it falls on a Saturday.
+    assert not cal.is_working_day(date(2025, 6, 6))
+
+
+def test_configured_closing_day_is_not_a_working_day():
+    klamdag = date(2026, 5, 15)  # the Friday after Ascension Day
+    assert cal.is_working_day(klamdag)
+    assert not WorkCalendar(closing_days=[klamdag]).is_working_day(klamdag)
+
+
+def test_next_working_day_skips_easter():
+    assert cal.next_working_day(date(2026, 4, 2)) == date(2026, 4, 7)
+
+
+def test_next_working_day_is_strictly_after():
+    assert cal.next_working_day(date(2026, 3, 2)) == date(2026, 3, 3)
+
+
+# -- the one-working-day deadline (METRICS.md's examples first) --------------------
+
+
+@pytest.mark.parametrize(
+    ("arrived", "deadline"),
+    [
+        ("2026-03-06 15:00", "2026-03-09 15:00"),  # Friday → Monday
+        ("2026-03-07 10:00", "2026-03-10 00:00"),  # Saturday → Tuesday 00:00
+        ("2026-04-02 15:00", "2026-04-07 15:00"),  # Maundy Thursday → Tuesday after Easter Monday
+        ("2026-05-13 11:00", "2026-05-15 11:00"),  # the day before Ascension Day
+        ("2026-06-18 12:00", "2026-06-22 12:00"),  # the day before midsommarafton
+        ("2026-12-23 09:00", "2026-12-28 09:00"),  # before julafton, juldagen, annandag jul (a weekend)
+        ("2026-12-30 16:00", "2027-01-04 16:00"),  # before nyårsafton and nyårsdagen
+        ("2026-12-31 10:00", "2027-01-05 00:00"),  # on nyårsafton: treated as 00:00 on 4 January
+    ],
+)
+def test_one_working_day_deadline(arrived, deadline):
+    assert local(cal.one_working_day_deadline(at(arrived))) == deadline
+
+
+def test_deadline_of_ascension_day_arrival_counts_from_the_friday():
+    # Thursday 14 May is a holiday: treated as Friday 15 May 00:00, due Monday 18 May 00:00.
+    assert local(cal.one_working_day_deadline(at("2026-05-14 09:00"))) == "2026-05-18 00:00"
+
+
+def test_deadline_keeps_local_clock_across_the_spring_dst_change():
+    # Clocks go forward on Sunday 29 March 2026: Friday 15:00 CET → Monday 15:00 CEST.
+    due = cal.one_working_day_deadline(at("2026-03-27 15:00"))
+    assert local(due) == "2026-03-30 15:00"
+    assert due - at("2026-03-27 15:00") == timedelta(days=3, hours=-1)
+
+
+def test_deadline_keeps_local_clock_across_the_autumn_dst_change():
+    due = cal.one_working_day_deadline(at("2026-10-23 15:00"))
+    assert local(due) == "2026-10-26 15:00"
+    assert due - at("2026-10-23 15:00") == timedelta(days=3, hours=1)
+
+
+def test_deadline_is_aware_utc():
+    due = cal.one_working_day_deadline(at("2026-03-02 15:00"))
+    assert due.tzinfo is not None and due.utcoffset() == timedelta(0)
+
+
+def test_naive_datetime_is_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        cal.one_working_day_deadline(datetime(2026, 3, 2, 15, 0))
+
+
+def test_add_working_days_counts_working_days_only():
+    assert local(cal.add_working_days(at("2026-04-01 10:00"), 3)) == "2026-04-08 10:00"
+    assert cal.add_working_days(at("2026-03-02 10:00"), 1) == cal.one_working_day_deadline(at("2026-03-02 10:00"))
+
+
+# -- working time -----------------------------------------------------------------
+
+
+def test_working_time_over_a_weekend_counts_only_friday_and_monday():
+    assert cal.working_time_between(at("2026-03-06 15:00"), at("2026-03-09 15:00")) == timedelta(days=1)
+
+
+def test_working_time_over_easter_counts_nothing_from_friday_to_monday():
+    assert cal.working_time_between(at("2026-04-03 00:00"), at("2026-04-07 00:00")) == timedelta(0)
+
+
+def test_working_time_is_negative_when_reversed():
+    assert cal.working_time_between(at("2026-03-09 15:00"), at("2026-03-06 15:00")) == -timedelta(days=1)
+
+
+def test_add_working_time_pauses_over_midsommar():
+    assert local(cal.add_working_time(at("2026-06-18 20:00"), timedelta(hours=8))) == "2026-06-22 04:00"
+
+
+working_moments = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=working_moments, hours=st.integers(min_value=0, max_value=24 * 30))
+def test_add_working_time_is_the_inverse_of_working_time_between(start, hours):
+    delta = timedelta(hours=hours)
+    end = cal.add_working_time(start, delta)
+    assert cal.working_time_between(start, end) == delta
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=working_moments)
+def test_deadline_lies_on_a_working_day_after_arrival(start):
+    due = cal.one_working_day_deadline(start)
+    assert due > start
+    assert cal.is_working_day(cal.local_date(due))
+    # Exactly one working day of working time passes (24 h of working days).
+    assert cal.working_time_between(start, due) == timedelta(days=1)
+
+
+# -- opening hours ----------------------------------------------------------------
+
+HOURS = {
+    "default": {"open": "08:00", "close": "17:00", "eve_close": "13:00"},
+    "kc-aterringning": {"open": "07:00", "close": "20:00"},
+    "sbk-bygglov": {"closed": True},
+}
+
+
+def test_opening_hours_on_an_ordinary_day():
+    c = WorkCalendar(opening_hours=HOURS)
+    assert c.opening_hours("kc-forsta-linjen", date(2026, 3, 2)) == (time(8), time(17))
+
+
+@pytest.mark.parametrize("eve", ["2026-04-02", "2026-05-13", "2026-12-23", "2026-12-30", "2026-04-30", "2026-01-05"])
+def test_eves_close_early(eve):
+    c = WorkCalendar(opening_hours=HOURS)
+    assert c.opening_hours("kc-forsta-linjen", date.fromisoformat(eve)) == (time(8), time(13))
+
+
+def test_queue_without_eve_hours_keeps_its_hours_on_eves():
+    c = WorkCalendar(opening_hours=HOURS)
+    assert c.opening_hours("kc-aterringning", date(2026, 4, 2)) == (time(7), time(20))
+
+
+def test_closed_on_non_working_days_and_for_closed_queues():
+    c = WorkCalendar(opening_hours=HOURS)
+    assert c.opening_hours("kc-forsta-linjen", date(2026, 6, 19)) is None
+    assert c.opening_hours("kc-forsta-linjen", date(2026, 3, 7)) is None
+    assert c.opening_hours("sbk-bygglov", date(2026, 3, 2)) is None
+
+
+def test_is_open_uses_local_time():
+    c = WorkCalendar(opening_hours=HOURS)
+    assert c.is_open("kc-forsta-linjen", at("2026-03-02 08:00"))
+    assert c.is_open("kc-forsta-linjen", at("2026-03-02 16:59"))
+    assert not c.is_open("kc-forsta-linjen", at("2026-03-02 17:00"))
+    assert not c.is_open("kc-forsta-linjen", at("2026-03-02 07:59"))
+    assert not c.is_open("kc-forsta-linjen", at("2026-04-02 14:00"))  # Maundy Thursday: closes 13:00
+
+
+def test_next_opening_after_hours_is_the_next_working_morning():
+    c = WorkCalendar(opening_hours=HOURS)
+    assert local(c.next_opening("kc-forsta-linjen", at("2026-04-02 14:00"))) == "2026-04-07 08:00"
+    assert c.next_opening("kc-forsta-linjen", at("2026-03-02 09:00")) == at("2026-03-02 09:00")
+
+
+def test_bad_opening_hours_are_refused_with_the_key():
+    with pytest.raises(ValueError, match="opening_hours.kc-x: close must be later than open"):
+        WorkCalendar(opening_hours={"kc-x": {"open": "17:00", "close": "08:00"}})
+    with pytest.raises(ValueError, match="not a time of day"):
+        WorkCalendar(opening_hours={"kc-x": {"open": "8", "close": "17:00"}})
+
+
+def test_calendar_from_config_reads_closing_days_and_hours():
+    c = calendar_from_config({"calendar": {"closing_days": ["2026-05-15"]}, "opening_hours": HOURS})
+    assert not c.is_working_day(date(2026, 5, 15))
+    assert c.opening_hours("kc-aterringning", date(2026, 3, 2)) == (time(7), time(20))
+
+
+def test_current_calendar_is_built_from_the_app_config_once(app):
+    with app.app_context():
+        first = current_calendar()
+        assert first is current_calendar()
+        assert first.opening_hours("kc-forsta-linjen", date(2026, 3, 2)) == (time(8), time(17))
