@@ -21,6 +21,7 @@ def test_check_accepts_the_shipped_rules(runner):
 def test_check_refuses_a_broken_copy_with_file_and_line(runner, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(SHIPPED, broken)
+    first = len((broken / "20-forvaltningar.yaml").read_text(encoding="utf-8").splitlines()) + 2  # the appended rule's id line
     with (broken / "20-forvaltningar.yaml").open("a", encoding="utf-8") as fh:
         fh.write('\n- id: open311-gata\n  when: chanel == "open311"\n  route_to: fgk-gatan\n')
     (broken / "90-forsta-linjen.yaml").write_text('- id: forsta-linjen\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n')
@@ -28,9 +29,9 @@ def test_check_refuses_a_broken_copy_with_file_and_line(runner, tmp_path):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     path = broken / "20-forvaltningar.yaml"
-    assert f"{path}:26: open311-gata: duplicate id (first used at {path}:3)" in lines
-    assert any(line.startswith(f"{path}:27: open311-gata: unknown attribute 'chanel'") for line in lines)
-    assert f"{path}:28: open311-gata: unknown queue 'fgk-gatan'" in lines
+    assert f"{path}:{first}: open311-gata: duplicate id (first used at {path}:3)" in lines
+    assert any(line.startswith(f"{path}:{first + 1}: open311-gata: unknown attribute 'chanel'") for line in lines)
+    assert f"{path}:{first + 2}: open311-gata: unknown queue 'fgk-gatan'" in lines
     assert any(line.startswith(f"{broken / '90-forsta-linjen.yaml'}:1: forsta-linjen: missing catch-all") for line in lines)
 
 
