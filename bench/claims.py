@@ -7,8 +7,9 @@ loads the catalogue, adds one queue with --agents agents and --tickets waiting t
 In the same run it measures
 
   * the baseline: one agent taking tickets alone (--baseline tickets), and
-  * --agents agents in threads, each with its own connection, taking tickets until the
-    queue is empty — the real casework.claims.take_next, one transaction per claim,
+  * --agents agents, each in its own process with its own connection (as web workers
+    are), taking tickets until the queue is empty — the real casework.claims.take_next,
+    one transaction per claim,
 
 then counts in the database how often each ticket was assigned (events and the
 assignee column against what each agent was told). Bars: ≥ 500 claims/s, 0 double
@@ -20,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -96,41 +97,46 @@ def setup(app, agents: int, tickets: int) -> tuple[int, list[int]]:
         return queue.id, [u.id for u in users]
 
 
-def run_agents(app, agent_ids: list[int], limit_per_agent: int | None = None) -> tuple[list[tuple[int, int]], float, list[Exception]]:
-    """Each agent in its own thread and connection takes tickets until none is left."""
-    engine = app.extensions[ENGINE_KEY]
-    claims: list[tuple[int, int]] = []
-    errors: list[Exception] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(agent_ids) + 1)
+def _agent(url: str, agent_id: int, limit: int | None, barrier, results) -> None:
+    """One agent in its own process (as in a real deployment: its own web worker and connection)."""
+    claimed: list[int] = []
+    error = ""
+    try:
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
+        engine = app.extensions[ENGINE_KEY]
+        with app.app_context(), Session(engine, expire_on_commit=False) as s:
+            agent = s.get(User, agent_id)
+            agent.queues  # noqa: B018 - loaded before the clock starts
+            s.commit()
+            barrier.wait()
+            while limit is None or len(claimed) < limit:
+                ticket = take_next(s, agent)
+                s.commit()
+                if ticket is None:
+                    break
+                claimed.append(ticket.id)
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - counted and reported
+        error = repr(exc)
+    results.put((agent_id, claimed, error))
 
-    def work(agent_id: int) -> None:
-        mine = []
-        try:
-            with app.app_context(), Session(engine, expire_on_commit=False) as s:
-                agent = s.get(User, agent_id)
-                agent.queues  # noqa: B018 - loaded before the clock starts
-                barrier.wait()
-                while limit_per_agent is None or len(mine) < limit_per_agent:
-                    ticket = take_next(s, agent)
-                    s.commit()
-                    if ticket is None:
-                        break
-                    mine.append((ticket.id, agent_id))
-        except Exception as exc:  # noqa: BLE001 - counted and reported
-            errors.append(exc)
-        finally:
-            with lock:
-                claims.extend(mine)
 
-    threads = [threading.Thread(target=work, args=(a,)) for a in agent_ids]
-    for t in threads:
-        t.start()
-    barrier.wait()
+def run_agents(url: str, agent_ids: list[int], limit_per_agent: int | None = None) -> tuple[list[tuple[int, int]], float, list[str]]:
+    """Each agent in its own process takes tickets until none is left (or its limit)."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(len(agent_ids) + 1)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_agent, args=(url, a, limit_per_agent, barrier, results)) for a in agent_ids]
+    for p in procs:
+        p.start()
+    barrier.wait(timeout=120)
     started = time.perf_counter()
-    for t in threads:
-        t.join()
-    return claims, time.perf_counter() - started, errors
+    collected = [results.get(timeout=600) for _ in procs]
+    elapsed = time.perf_counter() - started
+    for p in procs:
+        p.join()
+    claims = [(ticket_id, agent_id) for agent_id, claimed, _ in collected for ticket_id in claimed]
+    return claims, elapsed, [error for _, _, error in collected if error]
 
 
 def main() -> int:
@@ -150,12 +156,14 @@ def main() -> int:
         t0 = time.perf_counter()
         queue_id, agent_ids = setup(app, args.agents, args.tickets)
         print(f"setup: {args.tickets} waiting tickets, {args.agents} agents in {time.perf_counter() - t0:.1f} s")
+        # The agents are forked: no open connection of this process may be inherited by them.
+        app.extensions[ENGINE_KEY].dispose()
 
-        base_claims, base_s, base_errors = run_agents(app, agent_ids[:1], limit_per_agent=args.baseline)
+        base_claims, base_s, base_errors = run_agents(url, agent_ids[:1], limit_per_agent=args.baseline)
         baseline = len(base_claims) / base_s
         print(f"baseline, 1 agent:   {len(base_claims):>6} claims in {base_s:6.2f} s = {baseline:8.1f} claims/s")
 
-        claims, elapsed, errors = run_agents(app, agent_ids)
+        claims, elapsed, errors = run_agents(url, agent_ids)
         rate = len(claims) / elapsed
         print(f"{args.agents} agents at once: {len(claims):>6} claims in {elapsed:6.2f} s = {rate:8.1f} claims/s "
               f"({rate / baseline:.2f}× the lone agent)")

@@ -14,7 +14,6 @@ import argparse
 import csv
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,19 +30,11 @@ from kontaktcenter.contacts.importer import COLUMNS  # noqa: E402
 from kontaktcenter.contacts.models import Contact  # noqa: E402
 from kontaktcenter.demo import WEEKDAY_VOLUME, generate_history  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from webhooks import recreate_database  # noqa: E402 - the phone benchmark's helper, shared rather than copied
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_import"
 BAR_SECONDS = 300
-
-
-def recreate_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    if not re.fullmatch(r"\w+", name):
-        raise SystemExit(f"refusing to recreate a database named {name!r}")
-    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def write_csv(path: Path, rows: int) -> None:

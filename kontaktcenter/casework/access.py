@@ -20,8 +20,12 @@ READER_ROLES = ("agent", "caseworker", "coordinator", "admin", "location_staff")
 DEPARTMENT_READER_ROLES = ("caseworker", "coordinator")
 
 
-def owning_department_id(ticket: Ticket) -> int:
-    return ticket.service.department_id if ticket.service else ticket.queue.department_id
+def reading_departments(ticket: Ticket) -> set[int]:
+    """The department owning the ticket's service and, once escalated, the one whose queue holds it."""
+    departments = {ticket.service.department_id} if ticket.service else set()
+    if ticket.queue.kind == "department" or not departments:
+        departments.add(ticket.queue.department_id)
+    return departments
 
 
 def took_the_contact(user: User, ticket: Ticket) -> bool:
@@ -37,7 +41,7 @@ def can_read(user: User, ticket: Ticket) -> bool:
         return False
     if not ticket.confidential:
         return user.role in READER_ROLES
-    if user.role in DEPARTMENT_READER_ROLES and user.department_id == owning_department_id(ticket):
+    if user.role in DEPARTMENT_READER_ROLES and user.department_id in reading_departments(ticket):
         return True
     return user.role in READER_ROLES and took_the_contact(user, ticket)
 

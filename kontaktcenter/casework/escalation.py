@@ -84,6 +84,8 @@ def escalate(
     session.add(escalation)
     from_code = ticket.queue.code
     ticket.queue = to_queue
+    # A confidential department queue makes the errand confidential (as routing does).
+    ticket.confidential = ticket.confidential or to_queue.confidential
     ticket.escalated = True
     ticket.priority = max(ticket.priority, URGENCY_PRIORITY[handover.urgency])
     if ticket.assignee is not None:

@@ -3,13 +3,39 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, and_, bindparam, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
 from ..directory.models import Department, Service, User, _in
+from ..tickets.models import Ticket
 
 URGENCIES = ("low", "normal", "high", "urgent")
+# What "take next" hands out: unassigned tickets that are waiting for someone to act.
+CLAIMABLE_STATUSES = ("new", "open", "escalated")
+
+
+def claimable():
+    """The condition of a ticket "take next" may hand out.
+
+    The statuses are rendered as literals: psycopg prepares a statement after a few runs,
+    and PostgreSQL's generic plan for a bound parameter cannot use the partial index below.
+    """
+    statuses = bindparam("claimable_statuses", list(CLAIMABLE_STATUSES), expanding=True, literal_execute=True)
+    return and_(Ticket.assignee_id.is_(None), Ticket.status.in_(statuses))
+
+
+# The waiting tickets in "take next" order, so a claim reads the head of this index
+# instead of sorting the whole backlog (a FOR UPDATE query cannot use a top-N sort).
+_CLAIMABLE_SQL = text("assignee_id IS NULL AND status IN ('new', 'open', 'escalated')")
+Index(
+    "ix_tickets_claimable",
+    Ticket.priority.desc(),
+    Ticket.first_arrived_at,
+    Ticket.id,
+    postgresql_where=_CLAIMABLE_SQL,
+    sqlite_where=_CLAIMABLE_SQL,
+)
 
 
 class Escalation(Base):

@@ -71,5 +71,5 @@ def reopen_for_contact(session: Session, contact: Contact) -> Ticket | None:
         # Back in the queue for whoever is available, not waiting for one person.
         assign(session, ticket, None, reason="reopened")
     ticket.sla_breached = False
-    restart_first_response(ticket, contact.arrived_at)
+    restart_first_response(session, ticket, contact.arrived_at)
     return ticket

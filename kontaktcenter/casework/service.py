@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, or_, select, type_coerce
+from sqlalchemy.orm import Session, selectinload
 
 from ..contacts.models import Contact
 from ..database import UTCDateTime, utcnow
@@ -14,7 +14,8 @@ from ..routing.models import RoutingDecision
 from ..tickets.models import OPEN_STATUSES, Ticket
 from ..tickets.service import TicketError, resolve, set_status
 from .access import can_read
-from .claims import CLAIMABLE_STATUSES, take, take_next  # noqa: F401 - the console's verbs live here too
+from .claims import take, take_next  # noqa: F401 - the console's verbs live here too
+from .models import claimable
 
 
 @dataclass
@@ -39,7 +40,7 @@ def queue_summaries(session: Session, user: User) -> list[QueueSummary]:
     queues = console_queues(session, user)
     if not queues:
         return []
-    waiting = and_(Ticket.assignee_id.is_(None), Ticket.status.in_(CLAIMABLE_STATUSES))
+    waiting = claimable()
     rows = session.execute(
         select(
             Ticket.queue_id,
@@ -60,6 +61,10 @@ def queue_summaries(session: Session, user: User) -> list[QueueSummary]:
     return summaries
 
 
+# A list shows each ticket's next due time, which reads its contacts and messages.
+_FOR_LISTS = (selectinload(Ticket.contacts), selectinload(Ticket.messages))
+
+
 def queue_tickets(session: Session, user: User, limit: int = 200) -> list[Ticket]:
     queue_ids = [q.id for q in console_queues(session, user)]
     if not queue_ids:
@@ -70,6 +75,7 @@ def queue_tickets(session: Session, user: User, limit: int = 200) -> list[Ticket
             .where(Ticket.queue_id.in_(queue_ids), Ticket.status.in_(OPEN_STATUSES))
             .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
             .limit(limit)
+            .options(*_FOR_LISTS)
         )
     )
 
@@ -80,6 +86,7 @@ def my_tickets(session: Session, user: User) -> list[Ticket]:
             select(Ticket)
             .where(Ticket.assignee_id == user.id, Ticket.status.in_(OPEN_STATUSES))
             .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
+            .options(*_FOR_LISTS)
         )
     )
 

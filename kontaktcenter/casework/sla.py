@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import has_app_context
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, case, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
 from ..database import utcnow
 from ..directory.models import Queue, User
-from ..tickets.models import OPEN_STATUSES, Message, Ticket
+from ..tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
 from ..tickets.service import record_event
 from ..worktime.calendar import WorkCalendar, current_calendar
 from .models import Escalation
@@ -33,13 +33,12 @@ def calendar() -> WorkCalendar:
 def start_clocks(session: Session, ticket: Ticket, cal: WorkCalendar | None = None) -> None:
     """First response and resolution clocks run from the first contact's arrival.
 
-    The targets are the service's, overridden by the routing rule's `sla`; due times
-    already set are kept.
+    Every ticket gets due times: the service's targets, overridden by the routing
+    rule's `sla`, or the defaults of routing's `sla_days` for a ticket without a
+    service (a call that chose no menu option). Due times already set are kept.
     """
     from ..routing.service import sla_days
 
-    if ticket.service is None:
-        return
     cal = cal or calendar()
     days = sla_days(session, ticket)
     if ticket.first_response_due_at is None:
@@ -48,12 +47,12 @@ def start_clocks(session: Session, ticket: Ticket, cal: WorkCalendar | None = No
         ticket.resolve_due_at = cal.add_working_days(ticket.first_arrived_at, days["resolve_days"])
 
 
-def restart_first_response(ticket: Ticket, arrived_at: datetime, cal: WorkCalendar | None = None) -> None:
+def restart_first_response(session: Session, ticket: Ticket, arrived_at: datetime, cal: WorkCalendar | None = None) -> None:
     """A reopening contact is a new question: it gets its own first-response clock."""
-    if ticket.service is None:
-        return
+    from ..routing.service import sla_days
+
     cal = cal or calendar()
-    ticket.first_response_due_at = cal.add_working_days(arrived_at, ticket.service.sla_first_response_days)
+    ticket.first_response_due_at = cal.add_working_days(arrived_at, sla_days(session, ticket)["first_response_days"])
 
 
 def start_accept_clock(session: Session, ticket: Ticket, escalated_at: datetime, cal: WorkCalendar | None = None) -> None:
@@ -97,6 +96,25 @@ class Breach:
     clocks: list[str]
 
 
+def next_due(ticket: Ticket) -> tuple[str, datetime] | None:
+    """The running clock that falls due first, for lists: (clock, due time).
+
+    Reads the ticket's contacts and messages: load them with the ticket (selectinload).
+    """
+    if not ticket.is_open or ticket.sla_paused_at is not None:
+        return None
+    responded = any(m.kind == "reply" and not m.automatic for m in ticket.messages) or any(
+        c.answered_at is not None for c in ticket.contacts
+    )
+    running = {
+        "first_response": None if responded else ticket.first_response_due_at,
+        "accept": ticket.accept_due_at if ticket.status == "escalated" else None,
+        "resolve": ticket.resolve_due_at,
+    }
+    due = [(at, clock) for clock, at in running.items() if at is not None]
+    return (min(due)[1], min(due)[0]) if due else None
+
+
 def _responded():
     return or_(
         exists().where(Message.ticket_id == Ticket.id, Message.kind == "reply", Message.automatic.is_(False)),
@@ -111,39 +129,41 @@ def _awaiting_accept():
     )
 
 
-def broken_clocks(session: Session, ticket: Ticket, now: datetime) -> list[str]:
-    broken = []
-    if ticket.first_response_due_at and ticket.first_response_due_at < now:
-        responded = session.scalar(select(_responded()).where(Ticket.id == ticket.id))
-        if not responded:
-            broken.append("first_response")
-    if ticket.accept_due_at and ticket.accept_due_at < now:
-        if session.scalar(select(_awaiting_accept()).where(Ticket.id == ticket.id)):
-            broken.append("accept")
-    if ticket.resolve_due_at and ticket.resolve_due_at < now:
-        broken.append("resolve")
-    return broken
+def _not_flagged(clock: str, due):
+    """No breach of this clock recorded since it fell due (a moved clock may breach again)."""
+    return ~exists().where(
+        TicketEvent.ticket_id == Ticket.id,
+        TicketEvent.kind == "sla_breached",
+        TicketEvent.to_value == clock,
+        TicketEvent.at >= due,
+    )
+
+
+def _clock_broken(clock: str, now: datetime):
+    due = getattr(Ticket, f"{clock}_due_at")
+    running = {"first_response": ~_responded(), "accept": _awaiting_accept(), "resolve": true()}[clock]
+    return and_(due < now, running, _not_flagged(clock, due))
 
 
 def find_breaches(session: Session, now: datetime) -> list[Breach]:
-    """Open, running (not paused), not yet flagged tickets with a clock past due."""
+    """Open, running (not paused) tickets with a clock past due that is not yet flagged.
+
+    Each clock is flagged once per due time: a ticket late with its first response
+    that is later escalated and not accepted in time breaches again, and the
+    department's queue hears about it.
+    """
+    broken = {clock: _clock_broken(clock, now) for clock in CLOCKS}
     stmt = (
-        select(Ticket)
-        .where(
-            Ticket.status.in_(OPEN_STATUSES),
-            Ticket.sla_breached.is_(False),
-            Ticket.sla_paused_at.is_(None),
-            or_(
-                and_(Ticket.first_response_due_at < now, ~_responded()),
-                and_(Ticket.accept_due_at < now, _awaiting_accept()),
-                Ticket.resolve_due_at < now,
-            ),
-        )
+        select(Ticket, *(case((condition, True), else_=False) for condition in broken.values()))
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.sla_paused_at.is_(None), or_(*broken.values()))
         .order_by(Ticket.id)
         # Another process checking at the same moment skips what this one holds.
         .with_for_update(skip_locked=True, of=Ticket)
     )
-    return [Breach(t, broken_clocks(session, t, now)) for t in session.scalars(stmt)]
+    return [
+        Breach(ticket, [clock for clock, hit in zip(CLOCKS, hits, strict=True) if hit])
+        for ticket, *hits in session.execute(stmt)
+    ]
 
 
 def flag_breaches(session: Session, now: datetime) -> list[Breach]:
@@ -155,7 +175,8 @@ def flag_breaches(session: Session, now: datetime) -> list[Breach]:
         ticket.sla_breached = True
         old = ticket.priority
         ticket.priority = min(9, ticket.priority + BREACH_PRIORITY_STEP)
-        record_event(session, ticket, "sla_breached", at=now, to_value=",".join(breach.clocks), clocks=breach.clocks)
+        for clock in breach.clocks:
+            record_event(session, ticket, "sla_breached", at=now, to_value=clock, clocks=breach.clocks)
         if ticket.priority != old:
             record_event(session, ticket, "priority", at=now, from_value=old, to_value=ticket.priority, reason="sla_breached")
         by_queue[ticket.queue_id].append(breach)

@@ -17,15 +17,18 @@ from ..directory.models import PRESENCE, Queue, Service
 from ..tickets.models import Ticket
 from ..tickets.service import TicketError
 from . import escalation as escalations
-from . import knowledge, search as ticket_search, service
+from . import knowledge, service
+from . import search as ticket_search
 from .access import CASE_ROLES, access_log, can_read, citizen_identity, log_read
 from .forms import URGENCY_CHOICES, ArticleForm, EscalationForm, ReturnForm
 from .messaging import MESSAGE_KINDS, post_message, reply_channel
 from .models import Escalation, KnowledgeArticle
+from .sla import next_due
 
 bp = Blueprint("casework", __name__)
 
 PRESENCE_LABELS = {"available": _l("Tillgänglig"), "busy": _l("Upptagen"), "away": _l("Borta"), "offline": _l("Utloggad från köer")}
+CLOCK_LABELS = {"first_response": _l("första svar"), "accept": _l("accepteras"), "resolve": _l("löst")}
 REPLY_LABELS = {"email": _l("e-post"), "sms": _l("SMS"), "phone": _l("telefon"), "none": _l("inget svar önskas")}
 
 
@@ -36,6 +39,8 @@ def _labels() -> dict:
         "reply_labels": REPLY_LABELS,
         "urgency_labels": {c.value: c.label for c in URGENCY_CHOICES},
         "mask_personnummer": mask_personnummer,
+        "next_due": next_due,
+        "clock_labels": CLOCK_LABELS,
     }
 
 
@@ -49,7 +54,17 @@ def _ticket_or_404(reference: str) -> Ticket:
     # A ticket the user may not read is reported as missing: its existence is confidential too.
     if ticket is None or not can_read(current_user, ticket):
         abort(404)
+    _log_access(ticket)
     return ticket
+
+
+def _log_access(ticket: Ticket) -> None:
+    """Every access to a confidential ticket (the page, a form, an action) is logged, and
+    committed at once, so an action that then fails does not take the entry with it."""
+    if ticket.confidential:
+        action = "read" if request.endpoint == "casework.ticket" else request.endpoint.removeprefix("casework.")
+        log_read(db.session, current_user, ticket, action=action)
+        db.session.commit()
 
 
 def _act(action: Callable[[], object], done_message: str, target: str):
@@ -111,8 +126,6 @@ def take_next():
 @roles_required(*CASE_ROLES)
 def ticket(reference: str):
     ticket = _ticket_or_404(reference)
-    log_read(db.session, current_user, ticket)
-    db.session.commit()
     kb_query = request.args.get("kb", "").strip()[:200]
     answer = db.session.get(KnowledgeArticle, request.args.get("answer", type=int) or 0)
     quick_answers = knowledge.search(db.session, kb_query, service_id=None if kb_query else ticket.service_id, limit=10)
@@ -227,8 +240,13 @@ def inbox():
 
 def _escalation_or_404(escalation_id: int) -> Escalation:
     escalation = db.session.get(Escalation, escalation_id)
-    if escalation is None or not can_read(current_user, db.session.get(Ticket, escalation.ticket_id)):
+    ticket = db.session.get(Ticket, escalation.ticket_id) if escalation else None
+    if ticket is None or not can_read(current_user, ticket):
         abort(404)
+    # Accepting or returning is the receiving department's (administrators may return).
+    if current_user.department_id != escalation.department_id and current_user.role != "admin":
+        abort(403)
+    _log_access(ticket)
     return escalation
 
 

@@ -43,5 +43,9 @@ def grouped_choices(services: list[Service], locale: str, please_choose: str) ->
     for group in [*SERVICE_GROUPS, None]:
         members = [s for s in services if (s.group == group if group else s.group not in SERVICE_GROUPS)]
         label = group_label(group or "ovrigt", locale)
-        choices += [SelectChoice(s.code, s.name(locale), optgroup=label) for s in sorted(members, key=lambda s: s.name(locale))]
+        # The mark lets the form show the personnummer field only for the services that use it.
+        choices += [
+            SelectChoice(s.code, s.name(locale), optgroup=label, render_kw={"data-personnummer": "1"} if s.requires_personnummer else {})
+            for s in sorted(members, key=lambda s: s.name(locale))
+        ]
     return choices

@@ -66,8 +66,17 @@ def caller_number(raw: str | None) -> str | None:
         return None
 
 
-def call_by_sid(session: Session, call_sid: str) -> Contact | None:
-    return session.scalar(select(Contact).where(Contact.provider_sid == call_sid, Contact.channel == "phone"))
+def call_by_sid(session: Session, call_sid: str, *, for_update: bool = False) -> Contact | None:
+    """The call's contact; `for_update` locks its row (PostgreSQL) until the request commits.
+
+    Twilio retries a webhook it thinks was lost, sometimes while the first is still
+    running: the lock makes the second wait and see what the first did, so the
+    change (and its ticket events) happens once.
+    """
+    stmt = select(Contact).where(Contact.provider_sid == call_sid, Contact.channel == "phone")
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Contact)
+    return session.scalar(stmt)
 
 
 def enqueue_call(session: Session, *, call_sid: str, caller: str | None, service: Service, at: datetime) -> Received:
@@ -118,7 +127,7 @@ def expected_wait(session: Session, queue_id: int, at: datetime, waited_seconds:
 
 def request_callback(session: Session, call_sid: str, at: datetime) -> Contact:
     """The caller pressed 1 in the queue: the ticket becomes a callback in the routed queue."""
-    contact = call_by_sid(session, call_sid)
+    contact = call_by_sid(session, call_sid, for_update=True)
     if contact is None or contact.ticket is None:
         raise PhoneError("Samtalet finns inte i någon kö.")
     if contact.citizen_phone is None:
@@ -138,7 +147,7 @@ def request_callback(session: Session, call_sid: str, at: datetime) -> Contact:
 
 def record_bridge(session: Session, call_sid: str, agent: User, queue_time: float | None, at: datetime) -> Contact | None:
     """Twilio is connecting the caller to `agent` (the <Queue url> webhook): who and when."""
-    contact = call_by_sid(session, call_sid)
+    contact = call_by_sid(session, call_sid, for_update=True)
     if contact is None:
         return None
     if contact.answered_at is None:
@@ -159,7 +168,7 @@ def record_queue_result(session: Session, call_sid: str, result: str, queue_time
     """The caller left the queue (Twilio's Enqueue action): answered, abandoned or callback."""
     if result not in QUEUE_RESULTS:
         raise PhoneError(f"okänt QueueResult {result!r}")
-    contact = call_by_sid(session, call_sid)
+    contact = call_by_sid(session, call_sid, for_update=True)
     if contact is None:
         return None
     if queue_time is not None and contact.wait_seconds is None:
@@ -199,7 +208,7 @@ def record_status(
     if status not in FINAL_CALL_STATUSES:
         return call_by_sid(session, call_sid)
     started = at - timedelta(seconds=duration or 0)
-    contact = call_by_sid(session, call_sid)
+    contact = call_by_sid(session, call_sid, for_update=True)
     if contact is None:
         if not line_open(started):
             return None
@@ -324,8 +333,13 @@ def dequeue_twiml(queue_code: str, bridge_url: str) -> str:
     return str(response)
 
 
-def take_next_call(session: Session, agent: User, *, client, from_number: str, bridge_url: str) -> AgentCall:
-    """Ring the agent's phone or client identity and connect it to the longest-waiting caller."""
+def take_next_call(
+    session: Session, agent: User, *, client, from_number: str, bridge_url: str, status_url: str
+) -> AgentCall:
+    """Ring the agent's phone or client identity and connect it to the longest-waiting caller.
+
+    Twilio reports the end of the agent's leg to `status_url` (see `record_agent_leg_end`).
+    """
     if agent.presence != "available":
         raise PhoneError("Du måste vara tillgänglig för att ta samtal.")
     if not agent.phone_identity:
@@ -334,10 +348,40 @@ def take_next_call(session: Session, agent: User, *, client, from_number: str, b
     if caller is None:
         raise PhoneError("Ingen väntar i dina köer just nu.")
     queue = caller.queue
-    call = client.calls.create(to=agent.phone_identity, from_=from_number, twiml=dequeue_twiml(queue.code, bridge_url))
+    call = client.calls.create(
+        to=agent.phone_identity, from_=from_number, twiml=dequeue_twiml(queue.code, bridge_url),
+        status_callback=status_url, status_callback_method="POST",
+    )
     # Busy until the bridge or the call's end: a second click must not ring twice.
     set_presence(session, agent, "busy")
     return AgentCall(queue, call.sid, caller)
+
+
+def live_call(session: Session, agent: User) -> Contact | None:
+    """The call the agent is talking in now: answered by them, not yet over."""
+    return session.scalar(
+        select(Contact)
+        .where(
+            Contact.channel == "phone", Contact.answered_by_id == agent.id,
+            Contact.outcome.is_(None), Contact.ended_at.is_(None),
+        )
+        .limit(1)
+    )
+
+
+def record_agent_leg_end(session: Session, agent: User, status: str, at: datetime) -> str:
+    """The call that rang the agent is over; returns the agent's presence afterwards.
+
+    An agent left "busy" would never take a call again. A ring nobody answered
+    (no-answer, busy, failed) means the agent is not at the phone, so "away" until
+    they say otherwise, as an ACD does; after an answered leg they are available
+    again unless they are still in a conversation (the caller's queue result may
+    come after this report).
+    """
+    if status not in FINAL_CALL_STATUSES or agent.presence != "busy" or live_call(session, agent) is not None:
+        return agent.presence
+    set_presence(session, agent, "available" if status == "completed" else "away", at)
+    return agent.presence
 
 
 # -- callbacks ------------------------------------------------------------------
@@ -350,37 +394,53 @@ class Callback:
     earlier_tickets: int
 
 
-def callbacks_for(session: Session, agent: User) -> list[Callback]:
-    """Open callback tickets in the agent's queues, oldest request first."""
-    tickets = session.scalars(
-        select(Ticket)
+def _pending_callback(max_attempts: int):
+    """A callback still to be made: requested, not yet reached, tries left."""
+    return and_(
+        Contact.channel == "phone",
+        Contact.outcome == "callback_requested",
+        Contact.callback_completed_at.is_(None),
+        Contact.callback_attempts < max_attempts,
+    )
+
+
+def callbacks_for(session: Session, agent: User, max_attempts: int) -> list[Callback]:
+    """Callbacks still to be made in the agent's queues, most urgent and oldest request first.
+
+    A reached callback leaves the list (the agent goes on in the ticket), and so does one
+    given up after `max_attempts`, even when a later contact reopens its ticket.
+    """
+    rows = session.execute(
+        select(Ticket, Contact)
+        .join(Contact, Contact.ticket_id == Ticket.id)
         .where(
-            Ticket.kind == "callback",
+            _pending_callback(max_attempts),
             Ticket.status.in_(OPEN_STATUSES),
             Ticket.queue_id.in_([q.id for q in agent.queues]),
         )
-        .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
+        .order_by(Ticket.priority.desc(), Contact.arrived_at, Contact.id)
     ).all()
-    result = []
-    for ticket in tickets:
-        contact = _callback_contact(ticket)
-        if contact is not None:
-            result.append(Callback(ticket, contact, len(earlier_tickets(session, contact.citizen_phone, ticket.id))))
-    return result
+    return [Callback(t, c, len(earlier_tickets(session, c.citizen_phone, t.id))) for t, c in rows]
 
 
-def _callback_contact(ticket: Ticket) -> Contact | None:
-    return next((c for c in reversed(ticket.contacts) if c.outcome == "callback_requested"), None)
+def pending_callback(session: Session, ticket: Ticket, max_attempts: int) -> Contact | None:
+    """The ticket's callback still to be made, if any (the latest request)."""
+    return session.scalar(
+        select(Contact)
+        .where(Contact.ticket_id == ticket.id, _pending_callback(max_attempts))
+        .order_by(Contact.arrived_at.desc(), Contact.id.desc())
+        .limit(1)
+    )
 
 
 def record_callback_attempt(
     session: Session, ticket: Ticket, agent: User, *, reached: bool, at: datetime, max_attempts: int
 ) -> Contact:
     """One try to call the citizen back: reached completes it; the last failed try gives up."""
-    contact = _callback_contact(ticket)
-    if ticket.kind != "callback" or contact is None:
+    if ticket.kind != "callback":
         raise PhoneError("Ärendet är ingen återuppringning.")
-    if contact.callback_completed_at is not None or not ticket.is_open:
+    contact = pending_callback(session, ticket, max_attempts) if ticket.is_open else None
+    if contact is None:
         raise PhoneError("Återuppringningen är redan avslutad.")
     contact.callback_attempts += 1
     record_event(

@@ -27,6 +27,10 @@ def _readable(tickets: list[Ticket]) -> list[Ticket]:
     return [t for t in tickets if can_read(current_user, t)]
 
 
+def _max_attempts() -> int:
+    return int(current_app.config.get("CALLBACK_MAX_ATTEMPTS", 3))
+
+
 @bp.get("")
 @roles_required(*PHONE_ROLES)
 def page():
@@ -34,9 +38,9 @@ def page():
     return render_template(
         "phone/phone.html",
         waiting=phone.waiting_calls(db.session, current_user),
-        callbacks=phone.callbacks_for(db.session, current_user),
+        callbacks=phone.callbacks_for(db.session, current_user, _max_attempts()),
         answered=[(c, _readable(phone.earlier_tickets(db.session, c.citizen_phone, c.ticket_id))) for c in answered],
-        max_attempts=current_app.config.get("CALLBACK_MAX_ATTEMPTS", 3),
+        max_attempts=_max_attempts(),
     )
 
 
@@ -58,9 +62,11 @@ def presence():
 def take_next():
     """Ring the agent and connect the longest-waiting caller in the agent's queues."""
     bridge = public_url(current_app, url_for("twilio_voice.bridge", agent=current_user.id))
+    leg_status = public_url(current_app, url_for("twilio_voice.agent_status", agent=current_user.id))
     try:
         call = phone.take_next_call(
-            db.session, current_user, client=twilio_client(), from_number=from_number(), bridge_url=bridge
+            db.session, current_user, client=twilio_client(), from_number=from_number(),
+            bridge_url=bridge, status_url=leg_status,
         )
     except phone.PhoneError as exc:
         db.session.rollback()
@@ -87,8 +93,7 @@ def callback_outcome(reference: str):
         return redirect(url_for(".page")), 303
     try:
         contact = phone.record_callback_attempt(
-            db.session, ticket, current_user, reached=outcome == "reached", at=now(),
-            max_attempts=int(current_app.config.get("CALLBACK_MAX_ATTEMPTS", 3)),
+            db.session, ticket, current_user, reached=outcome == "reached", at=now(), max_attempts=_max_attempts(),
         )
     except phone.PhoneError as exc:
         db.session.rollback()

@@ -202,6 +202,18 @@ def bridge():
     return twiml(response)
 
 
+@bp.post("/agent-status")
+@public
+@validate_twilio_request
+def agent_status():
+    """The call that rang the agent (take next call) ended: free or park the agent."""
+    agent = db.session.get(User, request.args.get("agent", type=int) or 0)
+    if agent is not None:
+        phone.record_agent_leg_end(db.session, agent, request.form.get("CallStatus", ""), now())
+        db.session.commit()
+    return Response(status=204)
+
+
 @bp.post("/queue-result")
 @public
 @validate_twilio_request

@@ -28,6 +28,14 @@ def _location_or_404(code: str) -> Location:
     return location
 
 
+def _desk_or_403(code: str) -> Location:
+    """Library staff work at their own place; kontaktcenter agents and administrators at any."""
+    location = _location_or_404(code)
+    if current_user.role == "location_staff" and current_user.location_id not in (None, location.id):
+        abort(403)
+    return location
+
+
 def _service_choices(locale: str) -> list[SelectChoice]:
     common, others = visits.visit_services(db.session)
     first, rest = _("Vanliga ämnen"), _("Alla tjänster")
@@ -50,7 +58,7 @@ def choose_location():
 @bp.route("/besok/<code>", methods=["GET", "POST"])
 @roles_required(*WALKIN_ROLES)
 def desk(code: str):
-    location = _location_or_404(code)
+    location = _desk_or_403(code)
     locale = current_locale()
     form = VisitForm()
     form.service.choices = _service_choices(locale)
@@ -88,7 +96,7 @@ ACTIONS = {
 @bp.post("/besok/<code>/<int:contact_id>/<action>")
 @roles_required(*WALKIN_ROLES)
 def act(code: str, contact_id: int, action: str):
-    location = _location_or_404(code)
+    location = _desk_or_403(code)
     contact = db.session.get(Contact, contact_id)
     if contact is None or contact.location_id != location.id or contact.channel != "walk_in" or action not in ACTIONS:
         abort(404)

@@ -89,7 +89,10 @@ def kontakt():
             return redirect(url_for("web.receipt", lang=locale))
     elif form.is_submitted():
         status = 400
-    return render_template("channels/kontakt.html", form=form, query=query, shown=len(shown), total=len(services)), status
+    pnr_services = sorted(s.name(locale) for s in services if s.requires_personnummer)
+    return render_template(
+        "channels/kontakt.html", form=form, query=query, shown=len(shown), total=len(services), pnr_services=pnr_services
+    ), status
 
 
 def _send_receipt(received) -> str | None:

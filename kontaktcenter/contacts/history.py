@@ -10,12 +10,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..directory.models import Department, Location, Queue, Service
 from ..tickets.models import Ticket, TicketEvent
 from ..tickets.service import format_reference, next_reference_numbers
+from .bulk import insert_rows
 from .models import NEEDS, Contact
 
 
@@ -96,9 +97,7 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
                 "sla_breached": False,
             }
         )
-    ticket_ids = session.scalars(
-        insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), ticket_values
-    ).all()
+    ticket_ids = insert_rows(session, Ticket.__table__, ticket_values, return_ids=True)
     contact_values = []
     event_values = []
     for row, ticket_id, tv in zip(rows, ticket_ids, ticket_values, strict=True):
@@ -138,6 +137,6 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
             )
         if row.resolved_at:
             event_values.append({"ticket_id": ticket_id, "at": row.resolved_at, "kind": "resolution", "to_value": tv["resolution"], "detail": {}})
-    session.execute(insert(Contact), contact_values)
-    session.execute(insert(TicketEvent), event_values)
+    insert_rows(session, Contact.__table__, contact_values)
+    insert_rows(session, TicketEvent.__table__, event_values)
     return len(rows)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..tickets.models import RESOLUTIONS
@@ -188,6 +188,18 @@ def _batches(reader: Iterable[dict[str, str]], size: int) -> Iterator[list[tuple
         yield batch
 
 
+def _already_stored(session: Session, external_ids: list[str]) -> set[str]:
+    if not external_ids:
+        return set()
+    column = Contact.external_id
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter rather than thousands of bound values per batch.
+        clause = column == any_(bindparam("ids", external_ids, type_=ARRAY(String)))
+    else:
+        clause = column.in_(external_ids)
+    return set(session.scalars(select(column).where(clause)))
+
+
 def import_contacts(
     session: Session,
     lines: Iterable[str],
@@ -219,9 +231,7 @@ def import_contacts(
                     continue
                 seen[row.external_id] = line
                 rows.append(row)
-            stored = set(
-                session.scalars(select(Contact.external_id).where(Contact.external_id.in_([r.external_id for r in rows])))
-            ) if rows else set()
+            stored = _already_stored(session, [r.external_id for r in rows])
             fresh = [r for r in rows if r.external_id not in stored]
             result.already_imported += len(rows) - len(fresh)
             result.accepted += write_history(session, fresh, directory)

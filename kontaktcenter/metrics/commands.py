@@ -9,7 +9,8 @@ import click
 from flask import Flask, current_app
 
 from ..database import db
-from .engine import ReportError, ReportQuery, check_period, parse_by, records, report
+from .engine import REPORT_QUERIES, ReportError, ReportQuery, check_period, parse_by, query_progress, records, report
+from .export_jobs import QUERY_SHARE
 from .exports import FORMATS, export
 
 
@@ -39,14 +40,41 @@ def register(app: Flask) -> None:
         if fmt == "xlsx" and output is None and sys.stdout.isatty():
             raise click.UsageError("XLSX skrivs till en fil: ange -o FIL.xlsx")
         query = ReportQuery(start, end, by=dims, period=period)
-        table = report(db.session, query, current_calendar(), current_app.config.get("SHORT_ABANDON_SECONDS", 5))
-        rows = records(table)
+        calendar, short = current_calendar(), current_app.config.get("SHORT_ABANDON_SECONDS", 5)
         meta = {"from": start.isoformat(), "to": end.isoformat(), "by": by}
-        show_progress = output is not None
-        if show_progress:
-            with click.progressbar(length=len(rows), label=f"writing {len(rows)} rows", file=sys.stderr) as bar:
-                data = export(fmt, list(table.columns), rows, meta, progress=bar.update)
-            output.write_bytes(data)
-            click.echo(f"{len(rows)} rows → {output}", err=True)
-        else:
-            click.echo(export(fmt, list(table.columns), rows, meta), nl=False)
+        if output is None:
+            table = report(db.session, query, calendar, short)
+            click.echo(export(fmt, list(table.columns), records(table), meta), nl=False)
+            return
+        # To a file: a progress bar on standard error, the report's queries first, then the rows.
+        with click.progressbar(length=100, label="report", file=sys.stderr, show_percent=True) as bar:
+            done = 0
+
+            def advance(to: int) -> None:
+                nonlocal done
+                if to > done:
+                    bar.update(to - done)
+                    done = to
+
+            queries = 0
+
+            def query_done() -> None:
+                nonlocal queries
+                queries += 1
+                advance(QUERY_SHARE * min(queries, REPORT_QUERIES) // REPORT_QUERIES)
+
+            with query_progress(query_done):
+                table = report(db.session, query, calendar, short)
+            advance(QUERY_SHARE)
+            rows = records(table)
+            written = 0
+
+            def row_done(n: int) -> None:
+                nonlocal written
+                written += n
+                advance(QUERY_SHARE + (100 - QUERY_SHARE) * written // max(len(rows), 1))
+
+            data = export(fmt, list(table.columns), rows, meta, progress=row_done)
+            advance(100)
+        output.write_bytes(data)
+        click.echo(f"{len(rows)} rows → {output}", err=True)

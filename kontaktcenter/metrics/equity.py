@@ -6,20 +6,26 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from ..contacts.models import NEEDS
-from .engine import FIGURE_KINDS, Filters, ReportQuery, records, report
+from .engine import DECIMALS, FIGURE_KINDS, Filters, ReportQuery, half_up, records, report
 
 MIN_GROUP = 30
 DIMENSIONS = ("language", "needs", "location")
-# The compared figures, and which direction is better.
+# Every figure that can be compared between groups of different size (the rates, the
+# times), in METRICS.md's order, with the direction that is better for the citizen.
+# Handling time has none: a longer call with an interpreter is not a worse service.
 COMPARED = [
     ("answer_rate", "higher"),
+    ("abandon_rate", "lower"),
     ("service_level", "higher"),
     ("asa_seconds", "lower"),
+    ("wait_p90_seconds", "lower"),
+    ("aht_seconds", None),
     ("response_within_1wd_rate", "higher"),
     ("median_first_response_hours", "lower"),
     ("walkin_wait_mean_seconds", "lower"),
     ("fcr_rate", "higher"),
     ("kc_resolution_rate", "higher"),
+    ("escalation_rate", "lower"),
 ]
 # A gap worth a manager's attention: 5 percentage points on a rate, 20 % on a time.
 RATE_GAP = 0.05
@@ -38,15 +44,18 @@ def contacts_of(row: dict) -> int:
     return row["phone_queued"] + row["written_received"] + row["walkin_visits"]
 
 
-def _cell(name: str, better: str, value, everyone) -> Cell:
+def _cell(name: str, better: str | None, value, everyone) -> Cell:
     if value is None or everyone is None:
         return Cell(value, everyone, None, False)
-    decimals = 4 if FIGURE_KINDS[name] == "rate" else 2
-    difference = round(value - everyone, decimals)
-    if FIGURE_KINDS[name] == "rate":
-        worse = (everyone - value if better == "higher" else value - everyone) >= RATE_GAP
+    decimals = DECIMALS[FIGURE_KINDS[name]]
+    difference = half_up(value - everyone, decimals)
+    gap = everyone - value if better == "higher" else value - everyone
+    if better is None:
+        worse = False
+    elif FIGURE_KINDS[name] == "rate":
+        worse = gap >= RATE_GAP - 1e-9
     else:
-        worse = everyone > 0 and (value - everyone) / everyone >= TIME_GAP
+        worse = everyone > 0 and gap / everyone >= TIME_GAP - 1e-9
     return Cell(value, everyone, difference, worse)
 
 

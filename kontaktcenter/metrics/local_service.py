@@ -44,4 +44,23 @@ def local_service(session: Session, calendar, query: ReportQuery) -> dict:
         for r in by_service if r["walkin_visits"]
     ]
     topics.sort(key=lambda t: (-t["visits"], t["location"], t["service"]))
-    return {"periods": periods, "rows": rows, "topics": topics, "period_kind": period}
+    # The same demand per service/topic over time: what people bring to the desks.
+    by_topic = records(report(session, ReportQuery(query.start, query.end, by=("service", "period"), period=period, filters=filters, as_of=query.as_of), calendar))
+    topic_grid: dict[str, dict[str, int]] = {}
+    for r in by_topic:
+        if r["walkin_visits"]:
+            topic_grid.setdefault(r["service"], {})[r["period"]] = r["walkin_visits"]
+    topic_periods = [
+        {"service": code, "service_name": services.get(code, code or "–"), "visits": [grid_row.get(p, 0) for p in periods], "total": sum(grid_row.values())}
+        for code, grid_row in topic_grid.items()
+    ]
+    topic_periods.sort(key=lambda t: (-t["total"], t["service"]))
+    kinds: dict[str, list[int]] = {}
+    for row in rows:
+        totals_of_kind = kinds.setdefault(row["kind"], [0] * len(periods))
+        for i, n in enumerate(row["visits"]):
+            totals_of_kind[i] += n
+    return {
+        "periods": periods, "rows": rows, "topics": topics, "topic_periods": topic_periods, "period_kind": period,
+        "kinds": sorted(kinds.items()),
+    }

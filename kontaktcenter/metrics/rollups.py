@@ -21,6 +21,7 @@ from .engine import (
     STOCKHOLM,
     ReportQuery,
     _frame,
+    _frames,
     contact_statement,
     merge_counts,
     percentile_statement,
@@ -35,8 +36,21 @@ ROLLUP_DAYS_BACK = 35
 PERIOD_FORMAT = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW', "month": "YYYY-MM"}
 
 
+CHUNK_DAYS = 31  # a year is rolled up a month at a time: bounded memory
+
+
 def compute_rollups(session: Session, start: date, end: date, calendar, short_abandon_seconds: float, now: datetime) -> int:
     """Recompute the rollup rows of local days start..end as of `now`; returns rows written."""
+    written = 0
+    first = start
+    while first <= end:
+        last = min(end, first + timedelta(days=CHUNK_DAYS - 1))
+        written += _compute_chunk(session, first, last, calendar, short_abandon_seconds, now)
+        first = last + timedelta(days=1)
+    return written
+
+
+def _compute_chunk(session: Session, start: date, end: date, calendar, short_abandon_seconds: float, now: datetime) -> int:
     query = ReportQuery(start, end, by=(*ROLLUP_DIMENSIONS, "period"), period="day", as_of=now)
     keys = query.group_columns
     contacts = _frame(session, contact_statement(query, calendar, short_abandon_seconds, percentiles=False), keys)
@@ -74,7 +88,7 @@ def usable_days(session: Session, query: ReportQuery, calendar) -> list[date]:
     return sorted(day for day, computed_at in rows if computed_at <= query.as_of and settled(day, computed_at, calendar))
 
 
-def _rollup_counts(session: Session, query: ReportQuery, days: list[date]) -> pd.DataFrame:
+def _rollup_statement(query: ReportQuery, days: list[date]):
     keys = [k for k in query.group_columns if k != "period"]
     group = [getattr(MetricRollup, k) for k in keys]
     if "period" in query.by:
@@ -83,9 +97,11 @@ def _rollup_counts(session: Session, query: ReportQuery, days: list[date]) -> pd
     for name, value in query.filters.active().items():
         conditions.append(getattr(MetricRollup, name) == value)
     stmt = select(*group, *[func.coalesce(func.sum(getattr(MetricRollup, n)), 0).label(n) for n in ADDITIVE]).where(*conditions)
-    if group:
-        stmt = stmt.group_by(*group)
-    frame = _frame(session, stmt, keys)
+    return stmt.group_by(*group) if group else stmt
+
+
+def _with_periods(frame: pd.DataFrame, query: ReportQuery) -> pd.DataFrame:
+    """Rollup days → the query's period codes (summed by the caller)."""
     if "period" in query.by:
         fmt = LOCAL_FORMATS[PERIOD_FORMAT[query.period]]
         frame["period"] = [fmt(d if isinstance(d, date) else date.fromisoformat(str(d))) for d in frame.pop("day")]
@@ -115,29 +131,28 @@ def counts_with_rollups(session: Session, query: ReportQuery, calendar, short_ab
     if not days:
         return counts(session, query, calendar, short_abandon_seconds)
     keys = query.group_columns
-    from_rollups = _rollup_counts(session, query, days)
-    frames = [from_rollups]
+    statements = [_rollup_statement(query, days), percentile_statement(query)]
     ranges = _day_ranges(sorted(set(_all_days(query)) - set(days)))
     if ranges:
         # Days without a usable rollup are counted from the rows, as local-day ranges
         # (so the database can use its index on arrival time).
         in_contacts = or_(*(and_(Contact.arrived_at >= lo, Contact.arrived_at < hi) for lo, hi in ranges))
         in_tickets = or_(*(and_(Ticket.first_arrived_at >= lo, Ticket.first_arrived_at < hi) for lo, hi in ranges))
-        raw_contacts = _frame(
-            session, contact_statement(query, calendar, short_abandon_seconds, percentiles=False, extra_where=[in_contacts]), keys
-        )
-        raw_tickets = _frame(session, ticket_statement(query, extra_where=[in_tickets]), keys)
-        frames.append(merge_counts(raw_contacts, raw_tickets, keys).drop(columns=["wait_p90_seconds", "median_first_response_hours"]))
+        statements += [
+            contact_statement(query, calendar, short_abandon_seconds, percentiles=False, extra_where=[in_contacts]),
+            ticket_statement(query, extra_where=[in_tickets]),
+        ]
+    from_rollups, percentiles, *raw = _frames(session, statements, keys)
+    frames = [_with_periods(from_rollups, query)]
+    if raw:
+        frames.append(merge_counts(*raw, keys).drop(columns=["wait_p90_seconds", "median_first_response_hours"]))
     both = pd.concat(frames, ignore_index=True)
     for name in ADDITIVE:
         both[name] = pd.to_numeric(both[name]).fillna(0)
     if keys:
         both = both.groupby(keys, as_index=False, dropna=False)[list(ADDITIVE)].sum()
-    else:
-        both = both[list(ADDITIVE)].sum().to_frame().T
-    percentiles = _frame(session, percentile_statement(query), keys)
-    if keys:
         return both.merge(percentiles, on=keys, how="left")
+    both = both[list(ADDITIVE)].sum().to_frame().T
     return pd.concat([both.reset_index(drop=True), percentiles.reset_index(drop=True)], axis=1)
 
 

@@ -95,7 +95,11 @@ def _seconds_other(element, compiler, **kw):
 
 
 class percentile(FunctionElement):  # noqa: N801
-    """percentile_cont(fraction) over the non-null values of an expression (linear interpolation)."""
+    """percentile_cont(fraction) of an expression over the rows meeting a condition (linear interpolation).
+
+    Arguments: value, fraction, condition. On PostgreSQL the condition is a FILTER, so
+    only those rows are sorted, not every row of the group.
+    """
 
     type = Float()
     inherit_cache = True
@@ -103,13 +107,14 @@ class percentile(FunctionElement):  # noqa: N801
 
 @compiles(percentile, "postgresql")
 def _percentile_pg(element, compiler, **kw):
-    value, fraction = list(element.clauses)
-    return f"percentile_cont(CAST({compiler.process(fraction, **kw)} AS double precision)) WITHIN GROUP (ORDER BY {compiler.process(value, **kw)})"
+    value, fraction, condition = (compiler.process(c, **kw) for c in element.clauses)
+    return f"percentile_cont(CAST({fraction} AS double precision)) WITHIN GROUP (ORDER BY {value}) FILTER (WHERE {condition})"
 
 
 @compiles(percentile)
 def _percentile_other(element, compiler, **kw):
-    return f"kc_percentile({compiler.process(element.clauses, **kw)})"
+    value, fraction, condition = (compiler.process(c, **kw) for c in element.clauses)
+    return f"kc_percentile(CASE WHEN {condition} THEN {value} END, {fraction})"
 
 
 class one_working_day_deadline(FunctionElement):  # noqa: N801

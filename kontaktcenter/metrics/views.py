@@ -1,7 +1,7 @@
 """The tillgänglighet pages under /reports: dashboard, drill-down, exports and the special reports."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -11,15 +11,16 @@ from ..auth.decorators import roles_required
 from ..database import db
 from ..directory.models import Department
 from ..extensions import current_locale
-from . import charts
+from . import charts, export_jobs
 from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
 from .drilldown import DRILLABLE, drill
-from .engine import ReportError, parse_by, records, report, volume_by_weekday_hour
+from .engine import FIGURE_KINDS, ReportError, parse_by, records, report, volume_by_weekday_hour
 from .equity import DIMENSIONS as EQUITY_DIMENSIONS
 from .equity import equity
 from .exports import FORMATS, MEDIA_TYPES, export
 from .forms import CostForm, FilterForm, StaffingForm, default_dates
+from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES
 from .local_service import local_service
 from .staffing import arrival_pattern, history_aht, staffing_plan
 
@@ -28,7 +29,14 @@ bp = Blueprint("metrics", __name__)
 REPORT_ROLES = ("manager", "coordinator", "admin")
 KEY_FIGURES = ("answer_rate", "service_level", "asa_seconds", "response_within_1wd_rate", "walkin_wait_mean_seconds", "fcr_rate", "kc_resolution_rate", "escalation_rate")
 TABLE_FIGURES = ("phone_offered", "answer_rate", "service_level", "asa_seconds", "written_received", "response_within_1wd_rate", "walkin_visits", "tickets", "fcr_rate")
-WEEKDAYS = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
+
+
+def weekday_names() -> list[str]:
+    """Monday..Sunday, abbreviated, in the reader's language (CLDR via Babel)."""
+    from babel.dates import get_day_names
+
+    names = get_day_names("abbreviated", locale=current_locale())
+    return [str(names[i]) for i in range(7)]
 
 
 def _calendar():
@@ -43,15 +51,7 @@ def _short() -> float:
 
 def _filter_form() -> tuple[FilterForm, bool]:
     """The filters from the query string (defaults: the last 30 days); valid or not."""
-    args = MultiDict(default_dates())
-    for key, value in request.args.items(multi=True):
-        if key in args:
-            args.setlist(key, [value])
-        else:
-            args.add(key, value)
-    form = FilterForm(formdata=args)
-    form.fill_choices(db.session, current_locale())
-    return form, form.validate()
+    return _filter_form_from(request.args)
 
 
 def _page(template: str, form: FilterForm, ok: bool, **context):
@@ -79,13 +79,15 @@ def reports():
     hours = list(range(24))
     hour_counts = [int(volume.loc[volume["hour"] == h, "contacts"].sum()) for h in hours]
     labels = [r["period"] for r in trend]
+    weekdays = weekday_names()
     context = {
         "total": total,
         "trend": trend,
         "by_service": by_service,
-        "weekday_counts": list(zip(WEEKDAYS, weekday_counts, strict=True)),
+        "weekday_counts": list(zip(weekdays, weekday_counts, strict=True)),
         "hour_counts": list(zip(hours, hour_counts, strict=True)),
         "key_figures": KEY_FIGURES,
+        "export_groupings": export_groupings(),
         "table_figures": TABLE_FIGURES,
         "trend_chart": charts.line_chart(
             "trend-rates", _("Besvarandegrad och svar inom en arbetsdag per period"), labels,
@@ -96,32 +98,110 @@ def reports():
             "trend-volume", _("Kontakter per period och kanalgrupp"), labels,
             {_("Samtal"): [r["phone_queued"] for r in trend], _("Skriftliga"): [r["written_received"] for r in trend], _("Besök"): [r["walkin_visits"] for r in trend]},
         ),
-        "weekday_chart": charts.bar_chart("weekday", _("Kontakter per veckodag"), list(WEEKDAYS), weekday_counts),
+        "weekday_chart": charts.bar_chart("weekday", _("Kontakter per veckodag"), weekdays, weekday_counts),
         "hour_chart": charts.bar_chart("hour", _("Kontakter per timme"), [f"{h:02d}" for h in hours], hour_counts),
     }
     return _page("metrics/reports.html", form, ok, **context)
 
 
-@bp.get("/reports/export")
-@roles_required(*REPORT_ROLES)
-def export_report():
-    form, ok = _filter_form()
-    fmt = request.args.get("format", "csv")
+def export_groupings() -> list[tuple[str, str]]:
+    """The groupings offered for a dashboard export (`--by` of the command)."""
+    return [
+        ("", _("Hela perioden, en rad")),
+        ("service,period:month", _("Tjänst och månad")),
+        ("service,period:week", _("Tjänst och vecka")),
+        ("service,period:day", _("Tjänst och dag")),
+        ("department,period:month", _("Förvaltning och månad")),
+        ("channel,period:month", _("Kanal och månad")),
+        ("location,period:month", _("Plats och månad")),
+        ("language,period:month", _("Språk och månad")),
+        ("service,channel,location,language,period:day", _("Allt per dag (största exporten)")),
+    ]
+
+
+def _filter_form_from(source: MultiDict) -> tuple[FilterForm, bool]:
+    args = MultiDict(default_dates())
+    for key, value in source.items(multi=True):
+        if key in args:
+            args.setlist(key, [value])
+        else:
+            args.add(key, value)
+    form = FilterForm(formdata=args)
+    form.fill_choices(db.session, current_locale())
+    return form, form.validate()
+
+
+def _export_request(source: MultiDict):
+    """The filters, format and grouping of an export, and what is wrong with them."""
+    form, ok = _filter_form_from(source)
+    fmt = source.get("format", "csv")
     errors = [] if ok else [f"{form[name].label.text}: {' '.join(map(str, errs))}" for name, errs in form.errors.items()]
     try:
-        by, period = parse_by(request.args.get("by", ""))
+        by, period = parse_by(source.get("by", ""))
     except ReportError as exc:
         errors.append(exc.message(current_locale()))
         by, period = (), None
     if fmt not in FORMATS:
         errors.append(_("Okänt format: %(format)s. Välj csv, xlsx eller json.", format=fmt))
+    meta = {}
+    if not errors:
+        meta = {"from": form.start.data.isoformat(), "to": form.end.data.isoformat(), "by": source.get("by", ""), "filters": form.filters().active()}
+    return form, fmt, (by, period), meta, errors
+
+
+def _export_filename(form: FilterForm, fmt: str) -> str:
+    return f"tillganglighet_{form.start.data.isoformat()}_{form.end.data.isoformat()}.{fmt}"
+
+
+@bp.get("/reports/export")
+@roles_required(*REPORT_ROLES)
+def export_report():
+    """The export as a direct download (scripts, small periods)."""
+    form, fmt, (by, period), meta, errors = _export_request(request.args)
     if errors:
         return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
     table = report(db.session, form.query(by, period), _calendar(), _short())
-    meta = {"from": form.start.data.isoformat(), "to": form.end.data.isoformat(), "by": request.args.get("by", ""), "filters": form.filters().active()}
     data = export(fmt, list(table.columns), records(table), meta)
-    filename = f"tillganglighet_{form.start.data.isoformat()}_{form.end.data.isoformat()}.{fmt}"
-    return Response(data, mimetype=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(data, mimetype=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{_export_filename(form, fmt)}"'})
+
+
+@bp.post("/reports/exports")
+@roles_required(*REPORT_ROLES)
+def start_export():
+    """Start an export in the background and show its progress."""
+    form, fmt, (by, period), meta, errors = _export_request(request.form)
+    if errors:
+        return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
+    job = export_jobs.start_export(
+        current_app._get_current_object(), current_user.id, form.query(by, period), fmt, meta, _calendar(), _short(), _export_filename(form, fmt)
+    )
+    return redirect(url_for("metrics.export_progress", token=job.token), code=303)
+
+
+def _job_or_404(token: str) -> export_jobs.ExportJob:
+    job = export_jobs.load_job(export_jobs.export_dir(current_app), token, current_user.id)
+    if job is None:
+        abort(404)
+    return job
+
+
+@bp.get("/reports/exports/<token>")
+@roles_required(*REPORT_ROLES)
+def export_progress(token: str):
+    job = _job_or_404(token)
+    if request.args.get("format") == "json":
+        return {"state": job.state, "percent": job.percent, "rows": job.rows}
+    return render_template("metrics/export_progress.html", job=job, filter_args={})
+
+
+@bp.get("/reports/exports/<token>/file")
+@roles_required(*REPORT_ROLES)
+def export_file(token: str):
+    job = _job_or_404(token)
+    path = export_jobs.data_path(export_jobs.export_dir(current_app), job)
+    if job.state != "done" or not path.exists():
+        abort(404)
+    return Response(path.read_bytes(), mimetype=MEDIA_TYPES[job.fmt], headers={"Content-Disposition": f'attachment; filename="{job.filename}"'})
 
 
 @bp.get("/reports/drill")
@@ -151,12 +231,17 @@ def equity_page():
 def local_service_page():
     form, ok = _filter_form()
     result = None
-    chart = None
+    chart = trend_chart = None
     if ok:
         result = local_service(db.session, _calendar(), form.query(period=form.period.data or "month"))
         totals = [r["total"] for r in result["rows"]]
         chart = charts.bar_chart("visits-by-location", _("Besök per plats"), [r["location"] for r in result["rows"]], totals)
-    return _page("metrics/local_service.html", form, ok, result=result, chart=chart)
+        trend_chart = charts.line_chart(
+            "visits-by-kind", _("Besök per period och typ av plats"), result["periods"],
+            {str(LOCATION_KIND_LABELS.get(kind, kind)): values for kind, values in result["kinds"]},
+        )
+    return _page("metrics/local_service.html", form, ok, result=result, chart=chart, trend_chart=trend_chart)
+
 
 
 @bp.get("/reports/bemanning")
@@ -173,7 +258,7 @@ def staffing_page():
         pattern = arrival_pattern(db.session, service, form.start.data, form.end.data, interval)
         aht = history_aht(db.session, _calendar(), service, form.start.data, form.end.data)
         plan = staffing_plan(pattern, aht, interval, staffing.target_level.data / 100, staffing.target_seconds.data, staffing.shrinkage.data / 100) if aht else []
-    return _page("metrics/staffing.html", form, ok, staffing=staffing, plan=plan, aht=aht, weekdays=WEEKDAYS)
+    return _page("metrics/staffing.html", form, ok, staffing=staffing, plan=plan, aht=aht, weekdays=weekday_names())
 
 
 @bp.get("/reports/kostnader")
@@ -204,14 +289,12 @@ def coordinator_page():
         department = next((d for d in departments if d.code == code), None)
     if department is None:
         abort(404)
-    result = coordinator_view(db.session, _calendar(), department, form.query()) if ok else None
+    result = coordinator_view(db.session, _calendar(), department, form.query(), locale=current_locale()) if ok else None
     return _page("metrics/coordinator.html", form, ok, result=result, department=department, departments=departments)
 
 
 @bp.app_context_processor
 def _labels():
-    from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES
-
     return {
         "figure_labels": FIGURE_LABELS,
         "report_pages": REPORT_PAGES,
@@ -221,20 +304,37 @@ def _labels():
     }
 
 
+def _decimal_mark(text: str) -> str:
+    return text.replace(".", ",") if current_locale() == "sv" else text
+
+
 @bp.app_template_global()
 def figure_value(name: str, value) -> str:
     """A figure for the screen: rates as percent with one decimal, times with their unit."""
-    from .engine import FIGURE_KINDS
-
     if value is None:
         return "–"
     kind = FIGURE_KINDS.get(name, "count")
     if kind == "rate":
-        return f"{value * 100:.1f} %".replace(".", "," if current_locale() == "sv" else ".")
+        return _decimal_mark(f"{value * 100:.1f} %")
     if kind == "seconds":
-        return f"{value:.1f} s"
+        return _decimal_mark(f"{value:.1f} s")
     if kind == "hours":
-        return f"{value:.2f} h"
+        return _decimal_mark(f"{value:.2f} h")
     return f"{value:,}".replace(",", "\u00a0")
 
 
+@bp.app_template_global()
+def figure_difference(name: str, value) -> str:
+    """A group's difference from everyone: percentage points for a rate, the unit for a time."""
+    if value is None:
+        return "–"
+    kind = FIGURE_KINDS.get(name, "count")
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    size = abs(value)
+    if kind == "rate":
+        return _decimal_mark(f"{sign}{size * 100:.1f} ") + _("p.e.")
+    if kind == "seconds":
+        return _decimal_mark(f"{sign}{size:.1f} s")
+    if kind == "hours":
+        return _decimal_mark(f"{sign}{size:.2f} h")
+    return f"{sign}{size}"

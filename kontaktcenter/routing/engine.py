@@ -1,10 +1,12 @@
 """The rule engine: routing_rules/*.yaml validated into a RuleSet; first match wins, with reasons."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -63,6 +65,9 @@ RULE_KEYS = ("id", "when", "route_to", "priority", "skills", "sla", "description
 SKILL_KEYS = ("language", "service")
 SLA_KEYS = ("first_response_days", "accept_days", "resolve_days")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,119}$")
+GUARD_REASONS_KEPT = 256
+# Text json.dumps would leave as it is, so _lit may quote it directly.
+PLAIN_TEXT = re.compile(r"[A-Za-z0-9 _.:-]*")
 TIMEOUT_PATTERN = re.compile(r"^\s*(\d+)\s*(m|min|h|d)\s*$")
 CONTEXT = rule_engine.Context(
     type_resolver=rule_engine.type_resolver_from_dict(ATTRIBUTE_TYPES), default_timezone=STOCKHOLM
@@ -148,11 +153,36 @@ class Guard:
 
     attribute: str
     allowed: frozenset[Any]
+    _reasons: dict[Any, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @functools.cached_property
+    def need(self) -> str:
+        wanted = sorted(self.allowed, key=str)
+        return _lit(wanted[0]) if len(wanted) == 1 else "ett av " + ", ".join(_lit(v) for v in wanted)
 
     def why(self, value: Any) -> str:
-        wanted = sorted(self.allowed, key=str)
-        need = _lit(wanted[0]) if len(wanted) == 1 else "ett av " + ", ".join(_lit(v) for v in wanted)
-        return f"{self.attribute} är {_lit(value)}, regeln kräver {need}"
+        # A guard sees few distinct values (channels, services, …): keep their reasons.
+        reason = self._reasons.get(value)
+        if reason is None:
+            reason = f"{self.attribute} är {_lit(value)}, regeln kräver {self.need}"
+            if len(self._reasons) < GUARD_REASONS_KEPT:
+                self._reasons[value] = reason
+        return reason
+
+
+@dataclass(frozen=True)
+class Check:
+    """A conjunct that is not a guard: its test, and how to quote it when it is false.
+
+    `test` is a plain Python function for the node shapes rules are made of (symbols,
+    comparisons with literals, `in`, `not`, `and`/`or`, queue_open[...], regexes), or the
+    node's own rule-engine evaluation otherwise; the property tests check they agree.
+    """
+
+    node: Any
+    test: Callable[[Mapping[str, Any]], Any]
+    text: str | None
+    symbols: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -169,7 +199,7 @@ class Rule:
     compiled: Any = field(default=None, compare=False, repr=False)
     guards: tuple[Guard, ...] = field(default=(), compare=False, repr=False)
     # The conjuncts that are not guards, evaluated in order once the guards hold.
-    residual: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    residual: tuple[Check, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def route_to(self) -> str:
@@ -373,8 +403,92 @@ def _compile(when: str, vocabulary: Vocabulary | None, problem) -> tuple[Any, tu
         if guard is not None:
             guards.append(guard)
         elif not _is_literal(node, True):
-            rest.append(node)
+            rest.append(_check(node))
     return compiled, tuple(guards), tuple(rest)
+
+
+def _check(node: Any) -> Check:
+    try:
+        text: str | None = render(node)
+    except ValueError:
+        text = None
+    symbols = tuple(name for name in _symbols(node) if name != "queue_open")
+    return Check(node, _fast(node) or node.evaluate, text, symbols)
+
+
+COMPARE = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+
+
+def _fast(node: Any) -> Callable[[Mapping[str, Any]], Any] | None:
+    """A Python function equal to `node.evaluate` for the common shapes; None for the rest."""
+    if isinstance(node, re_ast.SymbolExpression) and ATTRIBUTE_TYPES.get(node.name) == T.BOOLEAN:
+        name = node.name
+        return lambda a: a[name]
+    if isinstance(node, re_ast.UnaryExpression) and node.type == "not":
+        inner = _fast(node.right)
+        return None if inner is None else (lambda a: not inner(a))
+    if isinstance(node, re_ast.LogicExpression) and node.type in ("and", "or"):
+        left, right = _fast(node.left), _fast(node.right)
+        if left is None or right is None:
+            return None
+        if node.type == "and":
+            return lambda a: bool(left(a)) and bool(right(a))
+        return lambda a: bool(left(a)) or bool(right(a))
+    if type(node) is re_ast.ComparisonExpression and node.type in COMPARE:
+        return _fast_compare(node.left, node.right, COMPARE[node.type])
+    if isinstance(node, re_ast.ArithmeticComparisonExpression) and node.type in COMPARE:
+        # Only text with text (local_time >= "17:00"): numbers and times keep rule-engine's rules.
+        if _is_string_symbol(node.left) and _literal(node.right)[0] and isinstance(node.right.value, str):
+            return _fast_compare(node.left, node.right, COMPARE[node.type])
+        return None
+    if isinstance(node, re_ast.FuzzyComparisonExpression) and node.type in ("eq_fzm", "eq_fzs", "ne_fzm", "ne_fzs"):
+        regex = getattr(node, "_right", None)
+        if not _is_string_symbol(node.left) or not isinstance(regex, re.Pattern):
+            return None
+        name, find = node.left.name, (regex.match if node.type.endswith("fzm") else regex.search)
+        if node.type.startswith("eq"):
+            return lambda a: find(a[name]) is not None
+        return lambda a: find(a[name]) is None
+    if isinstance(node, re_ast.ContainsExpression):
+        member, container = node.member, node.container
+        ok, value = _literal(member)
+        if ok and isinstance(container, re_ast.SymbolExpression) and ATTRIBUTE_TYPES.get(container.name) == T.ARRAY(T.STRING):
+            name = container.name
+            return lambda a: value in a[name]
+        if _is_string_symbol(member) and isinstance(container, re_ast.ArrayExpression | re_ast.SetExpression):
+            values = [_literal(v) for v in container.value]
+            if all(ok and isinstance(v, str) for ok, v in values):
+                name, allowed = member.name, frozenset(v for _ok, v in values)
+                return lambda a: a[name] in allowed
+        return None
+    if isinstance(node, re_ast.GetItemExpression) and not node.safe and isinstance(node.container, re_ast.SymbolExpression):
+        ok, key = _literal(node.item)
+        if ok and isinstance(key, str) and ATTRIBUTE_TYPES.get(node.container.name) == T.MAPPING(T.STRING, T.BOOLEAN):
+            name, evaluate = node.container.name, node.evaluate
+
+            def get(a: Mapping[str, Any]) -> Any:
+                found = a[name].get(key)
+                # A missing key: let rule-engine raise its own error.
+                return evaluate(a) if found is None else found
+
+            return get
+    return None
+
+
+def _is_string_symbol(node: Any) -> bool:
+    return isinstance(node, re_ast.SymbolExpression) and ATTRIBUTE_TYPES.get(node.name) == T.STRING
+
+
+def _fast_compare(left: Any, right: Any, op: Callable[[Any, Any], bool]) -> Callable[[Mapping[str, Any]], Any] | None:
+    for sym, lit, flip in ((left, right, False), (right, left, True)):
+        ok, value = _literal(lit)
+        kind = ATTRIBUTE_TYPES.get(sym.name) if isinstance(sym, re_ast.SymbolExpression) else None
+        if ok and ((kind == T.STRING and isinstance(value, str)) or (kind == T.BOOLEAN and isinstance(value, bool))):
+            name = sym.name
+            if flip:
+                return lambda a: op(value, a[name])
+            return lambda a: op(a[name], value)
+    return None
 
 
 def _targets(raw: Any, vocabulary: Vocabulary | None, problem) -> tuple[Target, ...]:
@@ -549,8 +663,9 @@ def _literal_problems(node: Any, vocabulary: Vocabulary) -> Iterable[str]:
 
 
 def _check_value(attribute: str, kind: Any, value: Any, vocabulary: Vocabulary) -> Iterable[str]:
-    python_type = {T.STRING: (str,), T.BOOLEAN: (bool,), T.FLOAT: (float, Decimal)}.get(kind)
-    if python_type is not None and type(value) not in python_type:
+    # A list, mapping or time never equals a text or boolean literal.
+    python_type = {T.STRING: (str,), T.BOOLEAN: (bool,), T.FLOAT: (float, Decimal)}.get(kind, ())
+    if type(value) not in python_type:
         yield f"{attribute} is {kind.name}, compared with {_lit(value)} it can never match"
         return
     known = vocabulary.values_of(attribute)
@@ -607,6 +722,11 @@ def _symbols(node: Any) -> list[str]:
 
 
 def _lit(value: Any) -> str:
+    # Most values are short strings and booleans: quote them without json.dumps.
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is str and PLAIN_TEXT.fullmatch(value):
+        return f'"{value}"'
     if isinstance(value, Decimal | float) and not isinstance(value, bool):
         return format(value, "f").rstrip("0").rstrip(".") if "." in format(value, "f") else format(value, "f")
     if isinstance(value, datetime):
@@ -650,19 +770,17 @@ def _why_not(rule: Rule, attributes: dict[str, Any]) -> str | None:
             return guard.why(value)
     # The remaining conjuncts in order: the same short-circuit as the expression's `and`,
     # and the first false one is the reason.
-    for node in rule.residual:
-        if not node.evaluate(attributes):
-            return _describe_false(node, attributes)
+    for check in rule.residual:
+        if not check.test(attributes):
+            return _describe_false(check, attributes)
     return None
 
 
-def _describe_false(node: Any, attributes: Mapping[str, Any]) -> str:
-    try:
-        text = render(node)
-    except ValueError:
+def _describe_false(check: Check, attributes: Mapping[str, Any]) -> str:
+    if check.text is None:
         return "villkoret är falskt"
-    seen = ", ".join(f"{name} = {_lit(attributes.get(name))}" for name in _symbols(node) if name != "queue_open")
-    return f"{text} är falskt" + (f" ({seen})" if seen else "")
+    seen = ", ".join(f"{name} = {_lit(attributes.get(name))}" for name in check.symbols)
+    return f"{check.text} är falskt" + (f" ({seen})" if seen else "")
 
 
 def normalise_attributes(raw: Mapping[str, Any], *, complete: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
 import socket
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime

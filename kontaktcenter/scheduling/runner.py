@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ..database import ENGINE_KEY
-from .jobs import INTERVAL_ANCHOR, JOBS, Job, discover_jobs, run_once, worker_name
+from .jobs import INTERVAL_ANCHOR, Job, discover_jobs, run_once, worker_name
 
 log = logging.getLogger(__name__)
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

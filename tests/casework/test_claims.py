@@ -32,7 +32,9 @@ def test_take_next_gives_the_most_urgent_then_the_oldest(app, session, everyone_
         second = take_next(session, agent)
         assert second.id == old.id
         mine = {first.id, second.id}
-    assert urgent.assignee_id == agent.id and urgent.status == "open" and urgent.taken_by_id == agent.id
+    assert urgent.assignee_id == agent.id
+    assert urgent.status == "open"
+    assert urgent.taken_by_id == agent.id
     assert new.id not in mine
 
 

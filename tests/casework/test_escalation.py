@@ -36,7 +36,8 @@ def test_escalation_round_trip_through_the_department_inbox(app, client, auth, s
     assert response.status_code == 302
     session.refresh(ticket)
     assert (ticket.status, ticket.queue.code, ticket.assignee_id, ticket.escalated) == ("escalated", "sbk-bygglov", None, True)
-    assert ticket.priority >= 6 and ticket.accept_due_at is not None
+    assert ticket.priority >= 6
+    assert ticket.accept_due_at is not None
     # The citizen was told, automatically (not counted as a first response).
     assert [m["To"] for m in outbox] == ["eva@example.se"]
     assert ticket.contacts[0].first_response_at is None
@@ -44,21 +45,27 @@ def test_escalation_round_trip_through_the_department_inbox(app, client, auth, s
 
     auth.login("bygglov")
     inbox = client.get("/inkorg").get_data(as_text=True)
-    assert ticket.reference in inbox and "Vill ändra sin ansökan" in inbox
+    assert ticket.reference in inbox
+    assert "Vill ändra sin ansökan" in inbox
     escalation = session.scalar(select(Escalation).where(Escalation.ticket_id == ticket.id))
     page = client.get(f"/tickets/{ticket.reference}").get_data(as_text=True)
-    assert "Förklarat handläggningstiden." in page and "0701234567 efter 16" in page
+    assert "Förklarat handläggningstiden." in page
+    assert "0701234567 efter 16" in page
     auth.post(f"/escalations/{escalation.id}/accept")
     session.refresh(ticket)
     session.refresh(escalation)
-    assert ticket.assignee.username == "bygglov" and ticket.status == "open"
-    assert escalation.accepted_by.username == "bygglov" and escalation.accepted_at is not None
+    assert ticket.assignee.username == "bygglov"
+    assert ticket.status == "open"
+    assert escalation.accepted_by.username == "bygglov"
+    assert escalation.accepted_at is not None
 
     auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Skicka in en ny ritning via e-tjänsten."})
     auth.post(f"/tickets/{ticket.reference}/resolve")
     session.refresh(ticket)
-    assert ticket.status == "resolved" and ticket.resolution == "department"
-    assert outbox[-1]["To"] == "eva@example.se" and "ny ritning" in outbox[-1].get_content()
+    assert ticket.status == "resolved"
+    assert ticket.resolution == "department"
+    assert outbox[-1]["To"] == "eva@example.se"
+    assert "ny ritning" in outbox[-1].get_content()
     kinds = [e.kind for e in ticket.events]
     assert kinds.index("escalated") < kinds.index("escalation_accepted") < kinds.index("resolution")
 
@@ -72,7 +79,8 @@ def test_department_returns_an_escalation_with_a_reason(client, auth, session, e
 
     auth.login("bygglov")
     refused = auth.post(f"/escalations/{escalation.id}/return", {"reason": ""})
-    assert refused.status_code == 400 and "Ange varför ärendet lämnas tillbaka." in refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "Ange varför ärendet lämnas tillbaka." in refused.get_data(as_text=True)
     auth.post(f"/escalations/{escalation.id}/return", {"reason": "Gäller parkeringstillstånd, inte bygglov."})
     session.refresh(ticket)
     session.refresh(escalation)
@@ -93,7 +101,8 @@ def test_escalation_needs_what_the_citizen_wants_and_changes_nothing_without_it(
     assert response.status_code == 400
     assert "Beskriv vad medborgaren vill." in response.get_data(as_text=True)
     session.refresh(ticket)
-    assert ticket.status == "new" and not ticket.escalated
+    assert ticket.status == "new"
+    assert not ticket.escalated
     assert session.scalar(select(Escalation).where(Escalation.ticket_id == ticket.id)) is None
 
 
@@ -104,9 +113,9 @@ def test_only_the_departments_caseworkers_may_accept(client, auth, session, ever
     auth.logout()
     escalation = session.scalar(select(Escalation).where(Escalation.ticket_id == ticket.id))
     auth.login("handlaggare")  # a caseworker of another department
-    response = auth.post(f"/escalations/{escalation.id}/accept")
-    flashed = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Bara förvaltningens handläggare kan acceptera eskaleringen." in flashed
+    assert auth.post(f"/escalations/{escalation.id}/accept").status_code == 403
+    assert client.get(f"/escalations/{escalation.id}/return").status_code == 403
+    assert ticket.reference not in client.get("/inkorg").get_data(as_text=True)
     session.refresh(escalation)
     assert escalation.accepted_at is None
 
@@ -127,3 +136,19 @@ def test_escalated_confidential_errand_leaves_the_agents_sight(client, auth, ses
     auth.logout()
     auth.login("handlaggare")
     assert ticket.reference in client.get("/inkorg").get_data(as_text=True)
+    inbox = client.get("/inkorg").get_data(as_text=True)
+    assert HANDOVER["citizen_wants"] not in inbox  # a list masks a confidential ticket, even for its readers
+
+
+def test_escalation_to_a_confidential_queue_makes_the_errand_confidential(client, auth, session, everyone_away, make_contact):
+    ticket = make_contact(service="allmant", text="Jag har inga pengar till hyran", phone="0701234567").ticket
+    assert not ticket.confidential
+    auth.login("agent2")
+    auth.post(f"/tickets/{ticket.reference}/escalate", {**HANDOVER, "queue": _queue_id(session, "asf-forsorjningsstod")})
+    session.refresh(ticket)
+    assert ticket.confidential
+    # agent2 did not take the contact: the errand is gone from sight, and its department reads it.
+    assert client.get(f"/tickets/{ticket.reference}").status_code == 404
+    auth.logout()
+    auth.login("handlaggare")
+    assert "Jag har inga pengar till hyran" in client.get(f"/tickets/{ticket.reference}").get_data(as_text=True)

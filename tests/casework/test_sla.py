@@ -62,10 +62,12 @@ def test_waiting_button_pauses_and_resumes_the_clock(client, auth, session, make
     auth.post(f"/tickets/{ticket.reference}/take")
     auth.post(f"/tickets/{ticket.reference}/waiting", {"waiting": "1"})
     session.refresh(ticket)
-    assert ticket.status == "waiting_citizen" and ticket.sla_paused_at is not None
+    assert ticket.status == "waiting_citizen"
+    assert ticket.sla_paused_at is not None
     auth.post(f"/tickets/{ticket.reference}/waiting", {"waiting": "0"})
     session.refresh(ticket)
-    assert ticket.status == "open" and ticket.sla_paused_at is None
+    assert ticket.status == "open"
+    assert ticket.sla_paused_at is None
     assert ticket.first_response_due_at >= due
 
 
@@ -84,7 +86,7 @@ def test_breach_job_flags_once_raises_priority_and_notifies_the_queue(app, sessi
         assert ticket.priority == before + 2
         sla_check(session, at("2026-03-03 09:02"))
     flagged = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "sla_breached")).all()
-    assert len(flagged) == 1 and flagged[0].detail["clocks"] == ["first_response"]
+    assert [(e.to_value, e.detail["clocks"]) for e in flagged] == [("first_response", ["first_response"])]
     recipients = sorted(m["To"] for m in outbox)
     # Everyone in the first-line queue hears about it (agent, agent2 and filial are members).
     assert recipients == sorted(["agent@kontaktcenter.example", "agent2@kontaktcenter.example", "filial@kontaktcenter.example"])
@@ -107,3 +109,42 @@ def test_a_paused_ticket_does_not_breach(app, session, make_contact):
     with app.app_context():
         sla_check(session, at("2026-03-03 09:01") + timedelta(days=30))
     assert ticket.sla_breached is False
+
+
+def test_each_clock_breaches_on_its_own_and_the_department_queue_is_told(app, session, make_contact):
+    """Late first response in the first line, then escalated and not accepted in time."""
+    from kontaktcenter.casework.escalation import Handover, escalate
+    from kontaktcenter.directory.models import Queue, User
+
+    ticket = make_contact(service="bygglov", arrived_at=at("2026-03-02 09:00")).ticket
+    outbox = app.extensions.setdefault(OUTBOX_KEY, [])
+    outbox.clear()
+    with app.app_context():
+        sla_check(session, at("2026-03-03 09:01"))
+        session.commit()
+        assert ticket.sla_breached is True
+        agent = session.scalar(select(User).where(User.username == "agent"))
+        department = session.scalar(select(Queue).where(Queue.code == "sbk-bygglov"))
+        escalate(session, ticket, agent, department, Handover("Vill ändra sin ansökan."), now=at("2026-03-03 10:00"))
+        session.commit()
+        assert ticket.accept_due_at == at("2026-03-04 10:00")
+        outbox.clear()
+        sla_check(session, at("2026-03-04 09:59"))
+        assert outbox == []  # the first-response breach is not flagged again
+        priority = ticket.priority
+        sla_check(session, at("2026-03-04 10:01"))
+        session.commit()
+    clocks = session.scalars(
+        select(TicketEvent.to_value).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "sla_breached").order_by(TicketEvent.id)
+    ).all()
+    assert clocks == ["first_response", "accept"]
+    assert ticket.priority == min(9, priority + 2)
+    # The department's caseworker hears about it, not the first line.
+    assert [m["To"] for m in outbox] == ["bygglov@kontaktcenter.example"]
+
+
+def test_a_ticket_without_a_service_has_due_times_too(make_contact):
+    ticket = make_contact(channel="phone", service=None, text="", phone="0701234567", arrived_at=at("2026-03-06 15:00")).ticket
+    assert ticket.service is None
+    assert ticket.first_response_due_at == at("2026-03-09 15:00")
+    assert ticket.resolve_due_at == at("2026-03-20 15:00")

@@ -39,11 +39,13 @@ def test_reply_goes_out_by_sms_when_the_citizen_asked_for_sms(app, client, auth,
     auth.login("agent")
     auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Hej! Sophämtningen sker på tisdagar."})
     message = session.scalar(select(Message).where(Message.ticket_id == ticket.id, Message.kind == "reply"))
-    assert message.channel == "sms" and message.recipient == "+46701234567"
+    assert message.channel == "sms"
+    assert message.recipient == "+46701234567"
     assert message.provider_sid.startswith("SM")
     with app.app_context():
         sent = [r for r in recorded() if r.kind == "message"]
-    assert sent[-1].data["To"] == "+46701234567" and "tisdagar" in sent[-1].data["Body"]
+    assert sent[-1].data["To"] == "+46701234567"
+    assert "tisdagar" in sent[-1].data["Body"]
     session.refresh(ticket.contacts[0])
     assert ticket.contacts[0].first_response_at is not None
 
@@ -117,11 +119,14 @@ def test_search_by_reference_phone_email_personnummer_and_text(client, auth, ses
     assert secret.reference not in client.get("/sok?q=skulder").get_data(as_text=True)
     # …and an exact identifier shows one masked, without a link for those who may not read it.
     by_phone = client.get("/sok?q=0709876543").get_data(as_text=True).split("Träffar", 1)[1]
-    assert secret.reference in by_phone and "skulder" not in by_phone and f'href="/tickets/{secret.reference}"' not in by_phone
+    assert secret.reference in by_phone
+    assert "skulder" not in by_phone
+    assert f'href="/tickets/{secret.reference}"' not in by_phone
     # Personnummer are matched exactly, never by part.
     assert ticket.reference not in client.get("/sok?q=19900101").get_data(as_text=True).split("Sök</button>", 1)[1]
     bad = client.get("/sok?q=a@b")
-    assert bad.status_code == 400 and "inte giltig" in bad.get_data(as_text=True)
+    assert bad.status_code == 400
+    assert "inte giltig" in bad.get_data(as_text=True)
 
 
 def _service(session, code):
@@ -168,3 +173,15 @@ def test_ticket_shows_the_citizens_other_contacts(client, auth, session, everyon
     section = page.split("Medborgarens andra kontakter", 1)[1].split("Meddelanden", 1)[0]
     assert f'href="/tickets/{earlier.reference}"' in section
     assert session.get(Ticket, ticket.id).reference not in section
+
+
+def test_console_lists_each_tickets_next_due_time(client, auth, session, everyone_away, make_contact):
+    ticket = make_contact(service="allmant", arrived_at=at("2026-03-02 09:00"), email="d@example.se", reply_channel="email").ticket
+    auth.login("agent2")
+
+    def row() -> str:
+        return client.get("/console").get_data(as_text=True).split(f">{ticket.reference}</a>", 1)[1].split("</tr>", 1)[0]
+
+    assert "2026-03-03 09:00 <span class=\"meta\">(första svar)</span>" in row()
+    auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Svar"})
+    assert "2026-03-16 09:00 <span class=\"meta\">(löst)</span>" in row()  # answered: the resolution clock is next

@@ -22,11 +22,13 @@ def test_contact_becomes_a_routed_ticket(client, session, make_token):
     response = client.post("/api/v1/contacts", json=CONTACT, headers=_bearer(make_token("contacts:write")))
     assert response.status_code == 201
     body = response.get_json()
-    assert body["status"] in OPEN_STATUSES and body["service_code"] == "bygglov"
+    assert body["status"] in OPEN_STATUSES
+    assert body["service_code"] == "bygglov"
     assert response.headers["Location"] == f"/api/v1/tickets/{body['reference']}"
     ticket = session.scalar(select(Ticket).where(Ticket.reference == body["reference"]))
     (contact,) = ticket.contacts
-    assert contact.channel == "web" and contact.citizen_email == "eva@example.se"
+    assert contact.channel == "web"
+    assert contact.citizen_email == "eva@example.se"
     assert ticket.queue is not None
 
 
@@ -94,7 +96,9 @@ def test_bad_contacts_get_problem_json_naming_the_field_and_store_nothing(client
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
     problem = response.get_json()
-    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert problem["status"] == status
+    assert problem["title"]
+    assert problem["detail"]
     assert field in [e["field"] for e in problem["errors"]]
     assert _contacts(session) == before
 
@@ -103,7 +107,8 @@ def test_non_json_and_broken_json_are_refused(client, make_token):
     headers = _bearer(make_token("contacts:write"))
     assert client.post("/api/v1/contacts", data="text=hej", headers=headers).status_code == 415
     broken = client.post("/api/v1/contacts", data="{not json", headers={**headers, "Content-Type": "application/json"})
-    assert broken.status_code == 400 and broken.mimetype == "application/problem+json"
+    assert broken.status_code == 400
+    assert broken.mimetype == "application/problem+json"
 
 
 def test_ticket_status_by_reference_shows_no_personal_data(client, make_token, make_contact):
@@ -111,21 +116,25 @@ def test_ticket_status_by_reference_shows_no_personal_data(client, make_token, m
     response = client.get(f"/api/v1/tickets/{received.ticket.reference}", headers=_bearer(make_token("tickets:read")))
     assert response.status_code == 200
     body = response.get_json()
-    assert body["reference"] == received.ticket.reference and body["status"] == received.ticket.status
-    assert "Kim" not in response.get_data(as_text=True) and "p@example.se" not in response.get_data(as_text=True)
+    assert body["reference"] == received.ticket.reference
+    assert body["status"] == received.ticket.status
+    assert "Kim" not in response.get_data(as_text=True)
+    assert "p@example.se" not in response.get_data(as_text=True)
 
 
 def test_unknown_ticket_and_unknown_path_are_problem_404(client, make_token):
     headers = _bearer(make_token("tickets:read"))
     for path in ("/api/v1/tickets/KC-2026-999999", "/api/v1/nothing-here"):
         response = client.get(path, headers=headers)
-        assert response.status_code == 404 and response.mimetype == "application/problem+json"
+        assert response.status_code == 404
+        assert response.mimetype == "application/problem+json"
 
 
 def test_services_list_leaves_out_walk_in_topics(client, make_token):
     body = client.get("/api/v1/services", headers=_bearer(make_token("services:read"))).get_json()
     codes = {s["code"] for s in body}
-    assert "skolval" in codes and "utskrift-hjalp" not in codes
+    assert "skolval" in codes
+    assert "utskrift-hjalp" not in codes
     assert next(s for s in body if s["code"] == "forsorjningsstod")["requires_personnummer"] is True
 
 

@@ -10,13 +10,17 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
 SCOPES = {"POST /api/v1/contacts": "contacts:write", "GET /api/v1/tickets/{reference}": "tickets:read", "GET /api/v1/services": "services:read"}
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance,
+          # Invalid input must be refused with a 4xx, and a call without the token must not succeed.
+          negative_data_rejection, ignored_auth]
 EXAMPLES = 60
 
 

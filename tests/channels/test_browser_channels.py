@@ -46,6 +46,16 @@ def test_search_then_send_with_the_keyboard_and_get_a_receipt(page):
     assert_accessible(page)
 
 
+def test_personnummer_field_appears_only_for_a_service_that_uses_it(page):
+    page.goto("/kontakt")
+    assert page.locator("#personnummer").is_hidden()
+    page.select_option("#service", "skolval")
+    assert page.locator("#personnummer").is_hidden()
+    page.select_option("#service", "forskoleplats")
+    assert page.locator("#personnummer").is_visible()
+    assert_accessible(page)
+
+
 def test_honeypot_is_hidden_from_assistive_technology(page):
     page.goto("/kontakt")
     assert page.locator(".hp").get_attribute("aria-hidden") == "true"

@@ -48,8 +48,11 @@ def test_new_email_becomes_a_ticket(client, session):
     reference = response.get_json()["reference"]
     ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
     (contact,) = ticket.contacts
-    assert contact.channel == "email" and contact.citizen_email == "anna@example.se" and contact.citizen_name == "Anna Svensson"
-    assert contact.subject == "Fråga om förskoleplats" and contact.reply_channel == "email"
+    assert contact.channel == "email"
+    assert contact.citizen_email == "anna@example.se"
+    assert contact.citizen_name == "Anna Svensson"
+    assert contact.subject == "Fråga om förskoleplats"
+    assert contact.reply_channel == "email"
     assert contact.provider_sid == "email:abc-1@mail.example"
 
 
@@ -104,7 +107,8 @@ def test_reply_to_a_resolved_ticket_reopens_it(client, session, make_contact):
     reply = parse_post(subject=f"SV: {ticket.reference} svar", message_id="<abc-3@mail.example>")
     client.post(f"/email/inbound/{SECRET}", data=reply, content_type="multipart/form-data")
     session.refresh(ticket)
-    assert ticket.status != "resolved" and ticket.reopened_count == 1
+    assert ticket.status != "resolved"
+    assert ticket.reopened_count == 1
 
 
 def test_unknown_reference_makes_a_new_ticket(client, session):

@@ -9,7 +9,7 @@ from twilio.request_validator import RequestValidator
 
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.tickets.models import Message, Ticket
-from kontaktcenter.tickets.service import add_message, set_status
+from kontaktcenter.tickets.service import add_message, resolve, set_status
 from tests.channels.test_twilio_voice import BASE, parse_twiml, pinned_clock, twilio_post
 from tests.fixtures.factories import at
 
@@ -115,14 +115,30 @@ def test_sms_after_the_thread_window_starts_a_new_ticket(client, session, clock,
     assert _contact(session, sid1).ticket_id != _contact(session, sid2).ticket_id
 
 
-def test_sms_to_a_resolved_ticket_starts_a_new_one(client, session, clock, sender):
+def test_sms_soon_after_resolution_reopens_the_ticket(client, session, clock, sender):
     _, sid1 = sms(client, "Fråga", sender=sender)
     ticket = _contact(session, sid1).ticket
-    set_status(session, ticket, "resolved")
-    ticket.resolved_at = at("2026-03-03 10:30")
+    resolve(session, ticket, actor=None, at=at("2026-03-03 10:30"))
     session.commit()
-    _, sid2 = sms(client, "Tack för svaret, en sak till", sender=sender)
-    assert _contact(session, sid2).ticket_id != ticket.id
+    clock.set("2026-03-05 09:00")  # within REOPEN_DAYS: the errand came back (not solved at first contact)
+    response, sid2 = sms(client, "Tack för svaret, men det fungerar fortfarande inte", sender=sender)
+    assert _contact(session, sid2).ticket_id == ticket.id
+    assert ticket.reference in reply_text(response)
+    session.expire_all()
+    assert session.get(Ticket, ticket.id).is_open
+
+
+def test_sms_long_after_resolution_starts_a_new_ticket(client, session, clock, sender, app):
+    _, sid1 = sms(client, "Fråga", sender=sender)
+    ticket = _contact(session, sid1).ticket
+    resolve(session, ticket, actor=None, at=at("2026-03-03 10:30"))
+    session.commit()
+    clock.set("2026-03-13 09:00")  # past REOPEN_DAYS (7) but within SMS_THREAD_DAYS (14)
+    assert app.config["REOPEN_DAYS"] < 10 < app.config["SMS_THREAD_DAYS"]
+    response, sid2 = sms(client, "En helt ny fråga", sender=sender)
+    new = _contact(session, sid2).ticket
+    assert new.id != ticket.id
+    assert reply_text(response).startswith(f"Tack för ditt sms. Ditt ärendenummer är {new.reference}.")
 
 
 def test_citizens_answer_reopens_a_ticket_waiting_for_them(client, session, clock, sender):
@@ -197,3 +213,34 @@ def test_status_for_an_unknown_message_changes_nothing(client, session, clock):
     params = {"MessageSid": message_sid(), "MessageStatus": "delivered"}
     assert twilio_post(client, "/twilio/sms/status", params).status_code == 204
     assert _counts(session) == before
+
+
+def test_agents_sms_reply_goes_through_the_client_and_its_delivery_is_reported(app, client, session, clock, sender, auth):
+    """Citizen texts → agent answers on the ticket page → Twilio gets it → delivery report → citizen texts back."""
+    from urllib.parse import urlsplit
+
+    from kontaktcenter.notify.transport import clear_recorded, recorded
+
+    _, sid = sms(client, "Hur ansöker jag om parkeringstillstånd?", sender=sender)
+    ticket = _contact(session, sid).ticket
+    with app.app_context():
+        clear_recorded()
+    auth.login("agent")
+    response = auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Du ansöker på malmo.se/parkering."})
+    assert response.status_code in (302, 303)
+    with app.app_context():
+        (sent,) = [r for r in recorded() if r.kind == "message"]
+    assert sent.data["To"] == sender
+    assert sent.data["Body"] == "Du ansöker på malmo.se/parkering."
+    callback = urlsplit(sent.data["StatusCallback"])
+    session.expire_all()
+    message = session.scalar(select(Message).where(Message.ticket_id == ticket.id, Message.automatic.is_(False)))
+    assert message.provider_sid == sent.response["sid"]
+    params = {"AccountSid": "AC" + "0" * 32, "MessageSid": message.provider_sid, "MessageStatus": "delivered", "To": sender}
+    assert twilio_post(client, callback.path, params).status_code == 204
+    session.expire_all()
+    assert session.get(Message, message.id).delivery_status == "delivered"
+    # The citizen's answer joins the same ticket.
+    again, sid2 = sms(client, "Tack!", sender=sender)
+    assert _contact(session, sid2).ticket_id == ticket.id
+    assert reply_text(again) == f"Tack, vi har lagt till ditt sms i ärende {ticket.reference}."

@@ -13,7 +13,8 @@ def test_admin_creates_a_token_shown_once_and_stored_hashed(client, auth, sessio
     assert response.status_code == 200
     raw = re.search(r'<code class="token">(kc_[^<]+)</code>', response.get_data(as_text=True)).group(1)
     token = session.scalar(select(ApiToken).where(ApiToken.name == "Stadens app"))
-    assert token.scope == "open311" and token.token_hash == hash_token(raw)
+    assert token.scope == "open311"
+    assert token.token_hash == hash_token(raw)
     assert raw not in client.get("/admin/api-tokens").get_data(as_text=True)
 
 
@@ -48,4 +49,5 @@ def test_cli_creates_a_working_token(runner, client, session):
 
 def test_cli_refuses_an_unknown_scope(runner):
     result = runner.invoke(args=["api-token", "create", "--name", "X", "--scope", "allt"])
-    assert result.exit_code == 2 and "allt" in result.output
+    assert result.exit_code == 2
+    assert "allt" in result.output

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -32,16 +33,20 @@ def server(live_server):
 
 def _fire_together(server, path: str, params: dict[str, str]) -> list[requests.Response]:
     """PARALLEL identical signed requests released at the same instant, as a Twilio retry storm."""
+    return _fire_together_n(server, path, params, PARALLEL)
+
+
+def _fire_together_n(server, path: str, params: dict[str, str], n: int) -> list[requests.Response]:
     app = server.app
     signature = RequestValidator(auth_token(app)).compute_signature(app.config["PUBLIC_BASE_URL"] + path, params)
-    start = threading.Barrier(PARALLEL)
+    start = threading.Barrier(n)
 
     def post(_):
         start.wait()
         return requests.post(server.url + path, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
 
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        return list(pool.map(post, range(PARALLEL)))
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(post, range(n)))
 
 
 def _stored(server, sid: str):
@@ -92,3 +97,32 @@ def test_parallel_duplicate_ivr_drop_is_stored_once(server):
     assert [r.status_code for r in responses] == [204] * PARALLEL
     contacts, *_ = _stored(server, sid)
     assert [c.outcome for c in contacts] == ["ivr_dropped"]
+
+
+def test_parallel_duplicate_callback_request_is_recorded_once(server):
+    from sqlalchemy import create_engine, text
+
+    from kontaktcenter.tickets.models import TicketEvent
+
+    sid = "CA" + secrets.token_hex(16)
+    base = {"CallSid": sid, "From": "+46701234569", "To": "+46406000000", "AccountSid": "AC" + "0" * 32}
+    (queued,) = _fire_together_n(server, "/twilio/voice/menu", {**base, "Digits": "2"}, 1)
+    assert queued.status_code == 200
+    # Hold the call's row while the duplicates arrive, so they all overlap for certain.
+    holder = create_engine(server.app.config["DATABASE_URL"])
+    with holder.connect() as conn, ThreadPoolExecutor(1) as background:
+        conn.execute(text("SELECT id FROM contacts WHERE provider_sid = :sid FOR UPDATE"), {"sid": sid})
+        storm = background.submit(_fire_together, server, "/twilio/voice/wait", {**base, "Digits": "1", "QueueTime": "40"})
+        time.sleep(1.0)
+        conn.rollback()
+        responses = storm.result(timeout=60)
+    holder.dispose()
+    # Every duplicate tells Twilio the same: leave the queue.
+    assert [[c.tag for c in parse_twiml(r.content)] for r in responses] == [["Leave"]] * PARALLEL
+    contacts, *_ = _stored(server, sid)
+    assert [c.outcome for c in contacts] == ["callback_requested"]
+    with server.app.app_context():
+        kinds = db.session.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == contacts[0].ticket_id)).all()
+        db.session.remove()
+    assert kinds.count("callback_requested") == 1
+    assert kinds.count("kind") == 1

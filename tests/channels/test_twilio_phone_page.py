@@ -98,6 +98,41 @@ def test_callback_reached_completes_it_and_opens_the_ticket(twilio, session, age
     assert contact.outcome == "callback_requested"  # METRICS.md: requested, and completed
 
 
+def _listed(auth) -> str:
+    return _page(auth).split("Återuppringningar")[1].split("Dina senaste samtal")[0]
+
+
+def test_reached_callback_leaves_the_list_while_its_ticket_stays_open(twilio, session, agent, auth):
+    contact = _callback(twilio, session, "+46731112239")
+    reference = contact.ticket.reference
+    assert reference in _listed(auth)
+    auth.post(f"/phone/callbacks/{reference}", {"outcome": "reached"}, csrf_page="/phone")
+    assert reference not in _listed(auth)
+    session.expire_all()
+    assert session.get(Contact, contact.id).ticket.is_open
+
+
+def test_given_up_callback_stays_off_the_list_when_the_citizen_calls_again(twilio, session, agent, auth, clock):
+    contact = _callback(twilio, session, "+46731112240")
+    reference = contact.ticket.reference
+    for _ in range(3):
+        auth.post(f"/phone/callbacks/{reference}", {"outcome": "not_reached"}, csrf_page="/phone")
+    # The citizen calls again on the same service: the resolved ticket reopens (casework's rule).
+    clock.set("2026-03-03 14:00")
+    sid = call_sid()
+    twilio.queue(sid, digits="2", From="+46731112240")
+    session.expire_all()
+    again = session.scalar(select(Contact).where(Contact.provider_sid == sid))
+    assert again.ticket.reference == reference
+    assert again.ticket.is_open
+    assert reference not in _listed(auth)
+    # Asking for a callback on the new call lists the ticket again, with fresh tries.
+    twilio.post("/twilio/voice/wait", call_params(sid, From="+46731112240", Digits="1"))
+    listed = _listed(auth)
+    assert reference in listed
+    assert "0 / 3" in listed
+
+
 def test_bad_outcome_changes_nothing(twilio, session, agent, auth):
     contact = _callback(twilio, session, "+46731112236")
     page = _page(auth, auth.post(f"/phone/callbacks/{contact.ticket.reference}", {"outcome": "maybe"}, csrf_page="/phone"))
@@ -165,3 +200,56 @@ def test_phone_page_in_english(session, agent, auth):
     assert '<html lang="en"' in page
     assert "Take the next call" in page
     assert "<h2 id=\"callbacks-heading\">Callbacks</h2>" in page
+
+
+def _signed_post(server, path: str, params: dict[str, str]) -> None:
+    import requests
+    from twilio.request_validator import RequestValidator
+
+    from kontaktcenter.channels.twilio_security import auth_token
+
+    app = server.app
+    signature = RequestValidator(auth_token(app)).compute_signature(app.config["PUBLIC_BASE_URL"] + path, params)
+    response = requests.post(server.url + path, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+    assert response.status_code == 200, response.text
+
+
+def _focus(page, predicate: str, limit: int = 80) -> None:
+    """Tab (keyboard only) until document.activeElement satisfies the JS predicate `el => …`."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"({predicate})(document.activeElement)"):
+            return
+    raise AssertionError(f"never reached an element with {predicate} by Tab")
+
+
+@pytest.mark.browser
+def test_callback_outcome_is_given_with_the_keyboard_on_an_accessible_page(page, live_server):
+    from kontaktcenter.channels.twilio_voice import CLOCK_KEY
+    from kontaktcenter.database import db
+
+    live_server.app.extensions[CLOCK_KEY] = lambda: at("2026-03-03 10:00")
+    try:
+        sid = call_sid()
+        caller = "+46731119901"
+        _signed_post(live_server, "/twilio/voice/menu", call_params(sid, From=caller, Digits="2"))
+        _signed_post(live_server, "/twilio/voice/wait", call_params(sid, From=caller, Digits="1"))
+        _signed_post(live_server, "/twilio/voice/queue-result", call_params(sid, From=caller, QueueResult="leave", QueueTime="30"))
+        with live_server.app.app_context():
+            reference = db.session.scalar(select(Contact).where(Contact.provider_sid == sid)).ticket.reference
+            db.session.remove()
+        login(page, "agent2")
+        page.goto("/phone")
+        assert page.locator(f"a:text('{reference}')").count() == 1
+        assert_accessible(page)  # with a callback row and its buttons
+        # Three tries, each by Tab and Enter alone; the third gives up and the row goes.
+        for attempt in (1, 2, 3):
+            _focus(page, f"el => el.getAttribute('aria-label') === 'Inte nådd: {reference}'")
+            press_and_wait(page, "Enter")
+            if attempt < 3:
+                assert f"Inte nådd (försök {attempt})." in page.locator("[role=status]").inner_text()
+        assert page.locator(f"a:text('{reference}')").count() == 0
+        assert "Inte nådd efter 3 försök. Återuppringningen är avslutad." in page.content()
+        assert_accessible(page)
+    finally:
+        live_server.app.extensions.pop(CLOCK_KEY, None)

@@ -326,6 +326,10 @@ def test_call_life_cycle_answered_by_an_agent(twilio, app, client, auth, session
     bridge = urlsplit(queue.get("url"))
     assert f"{bridge.scheme}://{bridge.netloc}{bridge.path}" == f"{BASE}/twilio/voice/bridge"
     assert parse_qs(bridge.query) == {"agent": [str(agent.id)]}
+    # Twilio reports the end of the agent's own leg, signed like every other webhook.
+    assert request.data["StatusCallback"] == f"{BASE}/twilio/voice/agent-status?agent={agent.id}"
+    session.expire_all()
+    assert session.get(User, agent.id).presence == "busy"  # a second click must not ring twice
 
     root = twiml(twilio.post(f"{bridge.path}?{bridge.query}", call_params(sid, QueueTime="40", DequeingCallSid=request.response["sid"])))
     assert verbs(root) == ["Say"]
@@ -346,6 +350,69 @@ def test_call_life_cycle_answered_by_an_agent(twilio, app, client, auth, session
     assert contact.started_at == at("2026-03-03 09:59:30")
     assert session.get(User, agent.id).presence == "available"
     assert contact.ticket.is_open  # the agent resolves the errand on the ticket page
+
+
+def _take_next(twilio, app, auth, session, username: str = "agent"):
+    """The agent takes the next call from /phone; returns the agent and their leg's status path."""
+    agent = session.scalar(select(User).where(User.username == username))
+    agent.presence = "available"
+    session.commit()
+    auth.login(username)
+    assert auth.post("/phone/next", csrf_page="/phone").status_code == 303
+    with app.app_context():
+        (request,) = [r for r in recorded() if r.kind == "call"]
+    status = urlsplit(request.data["StatusCallback"])
+    return agent, f"{status.path}?{status.query}"
+
+
+def _presence(session, agent) -> str:
+    session.expire_all()
+    return session.get(User, agent.id).presence
+
+
+def test_agent_who_does_not_answer_is_set_away_and_the_caller_keeps_waiting(twilio, app, auth, session):
+    sid = call_sid()
+    twilio.queue(sid)
+    agent, leg_status = _take_next(twilio, app, auth, session)
+    assert _presence(session, agent) == "busy"
+    response = twilio.post(leg_status, call_params(call_sid(), CallStatus="no-answer", To="client:agent", Direction="outbound-api"))
+    assert response.status_code == 204
+    assert _presence(session, agent) == "away"
+    contact = _contact(session, sid)
+    assert contact.outcome is None
+    assert contact.answered_at is None
+
+
+def test_agent_leg_ending_before_the_queue_result_keeps_the_agent_busy_until_it_comes(twilio, app, auth, session):
+    sid = call_sid()
+    twilio.queue(sid)
+    agent, leg_status = _take_next(twilio, app, auth, session)
+    bridge = f"/twilio/voice/bridge?agent={agent.id}"
+    twiml(twilio.post(bridge, call_params(sid, QueueTime="20")))
+    # Both legs hang up together; the agent's report happens to arrive first.
+    twilio.post(leg_status, call_params(call_sid(), CallStatus="completed", CallDuration="200"))
+    assert _presence(session, agent) == "busy"
+    twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="bridged", QueueTime="20")))
+    assert _presence(session, agent) == "available"
+
+
+def test_agent_who_answers_an_emptied_queue_is_available_again(twilio, app, auth, session):
+    sid = call_sid()
+    twilio.queue(sid)
+    agent, leg_status = _take_next(twilio, app, auth, session)
+    # The caller hung up while the agent's phone rang: the agent's <Dial><Queue> finds nobody.
+    twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="hangup", QueueTime="35")))
+    twilio.post(leg_status, call_params(call_sid(), CallStatus="completed", CallDuration="2"))
+    assert _presence(session, agent) == "available"
+
+
+def test_agent_status_signature_covers_the_agent(twilio, app, auth, session, client):
+    twilio.queue(call_sid())
+    agent, leg_status = _take_next(twilio, app, auth, session)
+    params = call_params(call_sid(), CallStatus="no-answer")
+    other = RequestValidator(TOKEN).compute_signature(f"{BASE}/twilio/voice/agent-status?agent={agent.id + 1}", params)
+    assert twilio_post(client, leg_status, params, signature=other).status_code == 403
+    assert _presence(session, agent) == "busy"
 
 
 def test_taking_a_call_needs_presence_available(twilio, app, auth, session):

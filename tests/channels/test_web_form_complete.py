@@ -142,7 +142,9 @@ def test_receipt_by_email_is_automatic_and_not_a_first_response(app, client, ses
     assert "automatic" in mail.get_content()
     ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
     (message,) = session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()
-    assert message.automatic and message.kind == "reply" and message.channel == "email"
+    assert message.automatic
+    assert message.kind == "reply"
+    assert message.channel == "email"
     assert ticket.contacts[0].first_response_at is None
 
 
@@ -150,9 +152,23 @@ def test_receipt_by_sms_goes_to_the_mobile(app, client, session):
     response = _post(client, send_receipt="y", reply_channel="sms", email="", phone="070-123 45 67")
     assert "Vi har skickat en bekräftelse med SMS." in client.get(response.headers["Location"]).get_data(as_text=True)
     message = session.scalar(select(Message).order_by(Message.id.desc()))
-    assert message.channel == "sms" and message.recipient == "+46701234567" and message.automatic
+    assert message.channel == "sms"
+    assert message.recipient == "+46701234567"
+    assert message.automatic
 
 
 def test_no_receipt_unless_asked(app, client, session):
     _post(client)
     assert not app.extensions.get(OUTBOX_KEY)
+
+
+def test_personnummer_help_names_the_services_that_use_it(client, session):
+    from kontaktcenter.directory.models import Service
+
+    needing = session.scalars(select(Service).where(Service.requires_personnummer.is_(True), Service.active.is_(True))).all()
+    assert needing
+    page = client.get("/kontakt?lang=en").get_data(as_text=True)
+    for service in needing:
+        assert service.name_en in page
+        assert f'data-personnummer="1" value="{service.code}"' in page
+    assert 'data-personnummer="1" value="skolval"' not in page

@@ -34,12 +34,17 @@ def test_good_rows_become_contacts_and_tickets(runner, session, tmp_path):
     assert result.exit_code == 0, result.output
     assert "5 rows: 5 imported, 0 already imported, 0 rejected" in result.output
     phone = session.scalar(select(Contact).where(Contact.external_id == "h-1"))
-    assert phone.wait_seconds == 70 and phone.outcome == "answered"
-    assert phone.ticket.resolution == "first_contact" and phone.ticket.status == "resolved"
+    assert phone.wait_seconds == 70
+    assert phone.outcome == "answered"
+    assert phone.ticket.resolution == "first_contact"
+    assert phone.ticket.status == "resolved"
     written = session.scalar(select(Contact).where(Contact.external_id == "h-3"))
-    assert written.ticket.escalated and written.ticket.queue.code == "asf-forsorjningsstod"
+    assert written.ticket.escalated
+    assert written.ticket.queue.code == "asf-forsorjningsstod"
     visit = session.scalar(select(Contact).where(Contact.external_id == "h-4"))
-    assert visit.location.code == "bibl-rosengard" and visit.needs == ["interpreter", "easy_read"] and visit.language == "so"
+    assert visit.location.code == "bibl-rosengard"
+    assert visit.needs == ["interpreter", "easy_read"]
+    assert visit.language == "so"
 
 
 def test_reimport_changes_nothing(runner, session, tmp_path):
@@ -77,8 +82,10 @@ def test_a_bad_row_is_rejected_with_line_and_reason_and_the_rest_imported(runner
     path = _write(tmp_path, [GOOD[0], row, GOOD[1]])
     result = _invoke(runner, path)
     assert result.exit_code == 1
-    assert f"{path}:3: " in result.output and reason in result.output, result.output
-    assert "2 imported" in result.output and "1 rejected" in result.output
+    assert f"{path}:3: " in result.output, result.output
+    assert reason in result.output, result.output
+    assert "2 imported" in result.output
+    assert "1 rejected" in result.output
     assert _imported(session) == 2
 
 
@@ -93,7 +100,8 @@ def test_missing_required_column_rejects_the_file(runner, session, tmp_path):
     header = HEADER.replace("service_code,", "")
     lines = [",".join(p for i, p in enumerate(line.split(",")) if i != 2) for line in GOOD]
     result = _invoke(runner, _write(tmp_path, lines, header=header))
-    assert result.exit_code == 1 and "missing required column(s): service_code" in result.output
+    assert result.exit_code == 1
+    assert "missing required column(s): service_code" in result.output
     assert _imported(session) == 0
 
 
@@ -109,12 +117,14 @@ def test_not_utf8_is_a_clear_error(runner, session, tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes((HEADER + "\n").encode() + "h-9,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,bibl-malmö\n".encode("latin-1"))
     result = _invoke(runner, path)
-    assert result.exit_code == 1 and "not UTF-8" in result.output
+    assert result.exit_code == 1
+    assert "not UTF-8" in result.output
 
 
 def test_import_in_small_batches_matches_one_batch(runner, session, tmp_path):
     path = _write(tmp_path, GOOD)
     result = runner.invoke(args=["import", "contacts", str(path), "--batch-size", "2"])
-    assert result.exit_code == 0 and "5 imported" in result.output
+    assert result.exit_code == 0
+    assert "5 imported" in result.output
     references = session.scalars(select(Ticket.reference).join(Contact).where(Contact.external_id.like("h-%"))).all()
     assert len(set(references)) == 5

@@ -82,3 +82,22 @@ def test_filters_and_drill_down_with_the_keyboard_alone(page, report_history):
     press_and_wait(page, "Enter")
     assert "/reports/drill" in page.url
     assert "Ärendena bakom" in page.content()
+
+
+def test_dashboard_export_shows_progress_then_the_download_accessibly(page, report_history):
+    login(page, "chef")
+    page.goto(f"/reports?{PERIOD}")
+    page.locator("#export-by").select_option("service,period:day")
+    page.locator("#export-format").select_option("xlsx")
+    page.locator(".export-form button[type=submit]").focus()
+    press_and_wait(page, "Enter")
+    assert "/reports/exports/" in page.url
+    assert page.locator("progress#export-progress").count() == 1
+    # The page polls the job's status and shows the download when the file is ready.
+    page.locator("#export-download a").wait_for(state="visible", timeout=30_000)
+    assert page.locator("#export-progress").get_attribute("value") == "100"
+    assert "Exporten är klar." in page.locator("#export-state").inner_text()
+    assert_accessible(page)
+    with page.expect_download() as download:
+        page.locator("#export-download a").click()
+    assert download.value.suggested_filename == "tillganglighet_2025-01-01_2025-01-31.xlsx"

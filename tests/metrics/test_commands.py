@@ -46,3 +46,29 @@ def test_report_refuses_bad_input_with_exit_1_or_2_and_a_message(runner):
     assert "är inget datum" in bad_date.output
     reversed_ = runner.invoke(args=["report", "--from", "2026-03-31", "--to", "2026-03-01"])
     assert "Från-datumet ligger efter till-datumet." in reversed_.output
+
+
+def test_report_to_a_file_shows_a_progress_bar_on_stderr(runner, phone_call, tmp_path):
+    phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")
+    out = tmp_path / "r.csv"
+    result = runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "service,period:day", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    # Not a terminal here, so click prints the bar's label only; the file and the summary follow.
+    assert result.stderr.startswith("report")
+    assert "1 rows →" in result.stderr
+    assert result.stdout == ""
+    assert out.read_text(encoding="utf-8").splitlines()[0].startswith("service,period,phone_queued,")
+
+
+def test_every_query_of_a_report_ticks_the_progress(session, phone_call):
+    from datetime import date
+
+    from kontaktcenter.metrics.engine import REPORT_QUERIES, ReportQuery, query_progress, report
+    from kontaktcenter.worktime.calendar import WorkCalendar
+
+    phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")
+    ticks = []
+    with query_progress(lambda: ticks.append(1)):
+        report(session, ReportQuery(date(2026, 3, 1), date(2026, 3, 31), by=("service",)), WorkCalendar(), 5, use_rollups=False)
+    report(session, ReportQuery(date(2026, 3, 1), date(2026, 3, 31)), WorkCalendar(), 5, use_rollups=False)
+    assert 2 == len(ticks) <= REPORT_QUERIES  # contacts and tickets; nothing ticks outside the block

@@ -91,3 +91,63 @@ def test_local_service_counts_visits_per_location_and_period(session, visit):
     assert rows["bibl-stadsbiblioteket"]["wait_mean_seconds"] == 180.0
     assert (rows["filial-rosengard"]["visits"], rows["filial-rosengard"]["left_unserved"]) == ([0, 1], 1)
     assert {(t["service"], t["visits"]) for t in result["topics"]} >= {("utskrift-hjalp", 1), ("digital-hjalp", 1)}
+
+
+def test_equity_compares_every_rate_and_time_and_never_marks_handling_time(session, phone_call, make_contact):
+    from kontaktcenter.metrics.engine import FIGURE_KINDS, FIGURE_NAMES
+    from kontaktcenter.metrics.equity import COMPARED
+
+    comparable = [n for n in FIGURE_NAMES if FIGURE_KINDS[n] != "count"]
+    assert [name for name, _better in COMPARED] == comparable
+    for i in range(30):
+        phone_call(f"2026-03-02 09:{i:02d}", "answered", wait=10, talk=60, service="bygglov")
+    for i in range(30):
+        received = make_contact(channel="phone", service="bygglov", arrived_at=at(f"2026-03-02 11:{i:02d}"), language="ar")
+        received.contact.outcome = "answered"
+        received.contact.answered_at = at(f"2026-03-02 11:{i:02d}").replace(second=40)
+        received.contact.ended_at = at(f"2026-03-02 11:{i:02d}").replace(second=40) + __import__("datetime").timedelta(seconds=300)
+    session.commit()
+    rows = {r["group"]: r for r in equity(session, CAL, ReportQuery(date(2026, 3, 2), date(2026, 3, 2)), "language")["rows"]}
+    arabic = rows["ar"]["cells"]
+    # Arabic speakers waited 40 s against 25 s for everyone: 60 % longer, a gap.
+    assert (arabic["asa_seconds"].value, arabic["asa_seconds"].everyone, arabic["asa_seconds"].difference) == (40.0, 25.0, 15.0)
+    assert arabic["asa_seconds"].worse
+    assert arabic["service_level"].difference == 0.0
+    assert not arabic["service_level"].worse
+    # Longer calls (an interpreter, a harder errand) are not marked as worse service.
+    assert arabic["aht_seconds"].difference == 120.0
+    assert not arabic["aht_seconds"].worse
+    assert not rows["sv"]["cells"]["asa_seconds"].worse
+
+
+def test_local_service_shows_topics_over_time_and_location_kinds(session, visit):
+    visit("2026-03-02 10:00", "served", wait=120, location="bibl-stadsbiblioteket")
+    visit("2026-03-03 10:00", "served", wait=240, location="bibl-stadsbiblioteket", service="digital-hjalp")
+    visit("2026-04-01 10:00", "left", location="filial-rosengard")
+    result = local_service(session, CAL, ReportQuery(date(2026, 3, 1), date(2026, 4, 30), period="month"))
+    topics = {t["service"]: (t["visits"], t["total"]) for t in result["topic_periods"]}
+    assert topics == {"utskrift-hjalp": ([1, 1], 2), "digital-hjalp": ([1, 0], 1)}
+    assert dict(result["kinds"]) == {"library": [2, 0], "branch": [0, 1]}
+
+
+def test_coordinator_sees_knowledge_beside_first_contact_resolution(session, make_contact):
+    from sqlalchemy import select
+
+    from kontaktcenter.casework.models import KnowledgeArticle
+    from kontaktcenter.directory.models import Department, Service
+    from kontaktcenter.metrics.coordinator import coordinator_view
+    from kontaktcenter.tickets.service import resolve
+
+    resolve(session, make_contact(service="bygglov", arrived_at=at("2026-03-02 10:00")).ticket, actor=None)
+    make_contact(service="bygglov", arrived_at=at("2026-03-02 11:00"))
+    service = session.scalar(select(Service).where(Service.code == "bygglov"))
+    session.add(KnowledgeArticle(service=service, title="Behöver jag bygglov för altan?", body="Oftast inte …"))
+    session.commit()
+    department = session.get(Department, service.department_id)
+    view = coordinator_view(session, CAL, department, ReportQuery(date(2026, 3, 1), date(2026, 3, 31), as_of=at("2026-04-01 12:00")))
+    rows = {k["service"]: k for k in view["knowledge"]}
+    bygglov = rows["bygglov"]
+    assert (bygglov["tickets"], bygglov["resolved_first_contact"], bygglov["fcr_rate"]) == (2, 1, 0.5)
+    assert "Behöver jag bygglov för altan?" in [a["title"] for a in bygglov["articles"]]
+    assert view["knowledge"][0]["service"] == "bygglov"  # services with tickets first
+    assert all(k["tickets"] == 0 for k in view["knowledge"][1:])

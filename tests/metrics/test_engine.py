@@ -183,3 +183,25 @@ def test_vectorised_deadlines_agree_with_the_calendar_for_every_day_of_2026():
         for clock in ("00:00", "09:30", "15:00", "23:59"):
             arrived = at(f"{day.isoformat()} {clock}")
             assert deadline_at(arrived, deadline_day, midnight) == CAL.one_working_day_deadline(arrived), arrived
+
+
+def test_independent_queries_run_side_by_side_on_an_engine_and_give_the_same_frames(app, session):
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from kontaktcenter.database import ENGINE_KEY
+    from kontaktcenter.directory.models import Department, Service
+    from kontaktcenter.metrics.engine import _frames, query_progress
+
+    statements = [
+        select(Department.code, func.count(Service.id).label("services")).join(Service, Service.department_id == Department.id).group_by(Department.code).order_by(Department.code),
+        select(func.count(Department.id).label("departments")),
+    ]
+    ticks = []
+    with Session(bind=app.extensions[ENGINE_KEY]) as on_engine, query_progress(lambda: ticks.append(1)):
+        side_by_side = _frames(on_engine, statements, [])
+    one_by_one = _frames(session, statements, [])
+    assert len(ticks) == 2
+    for a, b in zip(side_by_side, one_by_one, strict=True):
+        assert a.to_dict(orient="records") == b.to_dict(orient="records")
+    assert side_by_side[1]["departments"][0] == len(side_by_side[0]) > 3

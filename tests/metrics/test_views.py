@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from kontaktcenter.metrics.engine import FIGURE_NAMES
+from tests.conftest import csrf_token
 
 PERIOD = {"start": "2026-03-02", "end": "2026-03-06"}
 
@@ -105,3 +106,76 @@ def test_coordinator_sees_own_department(client, auth, history):
     page = client.get("/reports/samordnare", query_string={**PERIOD, "department": "sbk"}).get_data(as_text=True)
     assert "Arbetsmarknads- och socialförvaltningen" in page
     assert "forsorjningsstod" in page
+
+
+@pytest.fixture
+def inline_exports(app, tmp_path):
+    """Run dashboard exports in the request (the test's connection sees the test's data)."""
+    from kontaktcenter.metrics.export_jobs import SUBMIT_KEY
+
+    app.config["METRICS_EXPORT_DIR"] = str(tmp_path)
+    app.extensions[SUBMIT_KEY] = lambda fn, *args: fn(*args)
+    yield tmp_path
+    app.extensions.pop(SUBMIT_KEY, None)
+    app.config.pop("METRICS_EXPORT_DIR", None)
+
+
+def test_dashboard_export_runs_with_progress_and_gives_the_same_file(client, auth, history, inline_exports):
+    auth.login("chef")
+    form = {**PERIOD, "format": "csv", "by": "service,period:day", "csrf_token": csrf_token(client, "/reports")}
+    started = client.post("/reports/exports", data=form)
+    assert started.status_code == 303
+    progress_url = started.headers["Location"]
+    page = client.get(progress_url).get_data(as_text=True)
+    assert '<progress id="export-progress" max="100" value="100">' in page
+    assert "Exporten är klar." in page
+    status = client.get(progress_url, query_string={"format": "json"}).get_json()
+    assert status["state"] == "done"
+    assert status["percent"] == 100
+    assert status["rows"] >= 1
+    downloaded = client.get(progress_url + "/file")
+    assert downloaded.status_code == 200
+    assert 'filename="tillganglighet_2026-03-02_2026-03-06.csv"' in downloaded.headers["Content-Disposition"]
+    direct = client.get("/reports/export", query_string={**PERIOD, "format": "csv", "by": "service,period:day"})
+    assert downloaded.data == direct.data
+    # The file is only the requester's.
+    auth.logout()
+    auth.login("admin")
+    assert client.get(progress_url).status_code == 404
+    assert client.get(progress_url + "/file").status_code == 404
+
+
+def test_export_progress_counts_queries_then_rows(app, session, history, tmp_path):
+    from datetime import date
+
+    from kontaktcenter.metrics.engine import ReportQuery, parse_by
+    from kontaktcenter.metrics.export_jobs import ExportJob, run_export
+    from kontaktcenter.worktime.calendar import WorkCalendar
+
+    seen = []
+    job = ExportJob("t" * 32, 1, "json", "x.json")
+    import kontaktcenter.metrics.export_jobs as jobs
+
+    save = jobs._save
+    jobs._save = lambda directory, j: (seen.append((j.state, j.percent)), save(directory, j))
+    try:
+        by, period = parse_by("service,period:day")
+        run_export(app, tmp_path, job, ReportQuery(date(2026, 3, 2), date(2026, 3, 6), by=by, period=period), {}, WorkCalendar(), 5)
+    finally:
+        jobs._save = save
+    percents = [p for _state, p in seen]
+    assert percents == sorted(percents)  # never goes backwards
+    assert seen[0] == ("running", 0)
+    assert seen[-1] == ("done", 100)
+    assert any(0 < p <= 80 for p in percents)  # the report's queries move the bar
+    assert json.loads((tmp_path / f"{job.token}.json").read_text(encoding="utf-8"))["rows"] == job.rows
+
+
+def test_dashboard_export_refuses_bad_input(client, auth, inline_exports):
+    auth.login("chef")
+    response = client.post("/reports/exports", data={**PERIOD, "format": "pdf", "by": "colour", "csrf_token": csrf_token(client, "/reports")})
+    assert response.status_code == 400
+    assert "Okänd gruppering" in response.get_data(as_text=True)
+    assert list(inline_exports.iterdir()) == []
+    assert client.get("/reports/exports/" + "x" * 32).status_code == 404
+    assert client.get("/reports/exports/../../etc").status_code == 404

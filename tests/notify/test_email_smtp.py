@@ -48,7 +48,8 @@ def test_message_goes_through_smtp_with_the_reference_in_the_subject(app, smtp_s
     with app.app_context():
         message_id = send_email("anna@example.se", "Svar om skolval", "Skolvalet öppnar 15 januari.", reference="KC-2026-000123")
     ((sender, recipients, message),) = smtp_server.messages
-    assert sender == "kontaktcenter@malmo.example" and recipients == ["anna@example.se"]
+    assert sender == "kontaktcenter@malmo.example"
+    assert recipients == ["anna@example.se"]
     assert message["Subject"] == "[KC-2026-000123] Svar om skolval"
     assert message["Message-ID"] == message_id
     assert message.get_content().strip() == "Skolvalet öppnar 15 januari."
@@ -75,7 +76,8 @@ def test_without_smtp_url_the_message_is_recorded_not_sent(app, monkeypatch, cap
     with app.app_context():
         message_id = send_email("anna@example.se", "Hej", "Text", reference="KC-2026-000001")
     (recorded,) = app.extensions[OUTBOX_KEY]
-    assert recorded["Message-ID"] == message_id and recorded["Subject"] == "[KC-2026-000001] Hej"
+    assert recorded["Message-ID"] == message_id
+    assert recorded["Subject"] == "[KC-2026-000001] Hej"
     assert "recorded, not sent" in caplog.text
     app.extensions.pop(OUTBOX_KEY, None)
 

@@ -6,8 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from kontaktcenter.config import PROJECT_ROOT
+from kontaktcenter.directory.models import User
 from kontaktcenter.routing.service import EXTENSION_KEY
 
 SHIPPED = PROJECT_ROOT / "routing_rules"
@@ -24,6 +26,19 @@ def rules_dir(app, tmp_path, monkeypatch) -> Path:
     app.extensions.pop(EXTENSION_KEY, None)
     if saved is not None:
         app.extensions[EXTENSION_KEY] = saved
+
+
+@pytest.fixture
+def nobody_available(session):
+    """Demo staff away, so tickets wait in their queues and routing alone is tested."""
+    saved = {user.id: user.presence for user in session.scalars(select(User))}
+    for user in session.scalars(select(User)):
+        user.presence = "away"
+    session.commit()
+    yield
+    for user in session.scalars(select(User).where(User.id.in_(saved))):
+        user.presence = saved[user.id]
+    session.commit()
 
 
 _serial = itertools.count(100)

@@ -139,7 +139,8 @@ def test_offering_assigns_with_an_event_and_marks_the_agent_busy_since(ticket_fo
     chosen = agent()
     ticket, contact = ticket_for()
     assert offer_to_agent(session, ticket, contact) == chosen
-    assert ticket.assignee == chosen and ticket.status == "open"
+    assert ticket.assignee == chosen
+    assert ticket.status == "open"
     assert chosen.last_assigned_at is not None
     event = [e for e in ticket.events if e.kind == "assigned"][-1]
     assert (event.to_value, event.detail["reason"]) == (chosen.username, "routing")

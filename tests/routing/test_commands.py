@@ -35,6 +35,21 @@ def test_check_refuses_a_broken_copy_with_file_and_line(runner, tmp_path):
     assert any(line.startswith(f"{broken / '90-forsta-linjen.yaml'}:1: forsta-linjen: missing catch-all") for line in lines)
 
 
+def test_check_reports_yaml_errors_bad_expressions_and_unreachable_rules_with_their_lines(runner, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(SHIPPED, broken)
+    (broken / "15-yaml.yaml").write_text('- id: trasig\n  when: [channel == "web"\n  route_to: kc-forsta-linjen\n')
+    (broken / "25-uttryck.yaml").write_text('- id: halvt\n  description: ett uttryck som inte tar slut\n  when: channel == "web" and (\n  route_to: kc-forsta-linjen\n')
+    (broken / "99-sent.yaml").write_text('- id: for-sent\n  when: channel == "sms"\n  route_to: kc-forsta-linjen\n')
+    result = runner.invoke(args=["rules", "check", str(broken)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert any(line.startswith(f"{broken / '15-yaml.yaml'}:") and "not valid YAML" in line for line in lines), lines
+    assert any(line.startswith(f"{broken / '25-uttryck.yaml'}:3: halvt: bad expression") for line in lines), lines
+    assert any(line.startswith(f"{broken / '99-sent.yaml'}:1: for-sent: unreachable: the catch-all forsta-linjen") for line in lines)
+    assert "this rule set would be refused" in result.output
+
+
 def test_explain_prints_the_rule_the_queue_and_why_not_the_others(runner, tmp_path):
     contact = tmp_path / "contact.json"
     contact.write_text(json.dumps({"channel": "open311", "service": "felanmalan-gata", "arrived_at": "2026-03-03T10:00:00+01:00"}))
@@ -53,7 +68,8 @@ def test_explain_json_derives_time_attributes_from_arrival(runner, tmp_path):
     assert result.exit_code == 0, result.output
     decision = json.loads(result.output)
     assert decision["rule"] == "telefon-utanfor-oppettid"  # Maundy Thursday: the eve closes at 13:00
-    assert decision["attributes"]["eve"] is True and decision["attributes"]["open_hours"] is False
+    assert decision["attributes"]["eve"] is True
+    assert decision["attributes"]["open_hours"] is False
     assert decision["attributes"]["weekday"] == "thu"
 
 
@@ -61,11 +77,13 @@ def test_explain_refuses_bad_input_with_a_clear_message(runner, tmp_path):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('{\n  "channel": "web",\n  oops\n}')
     result = runner.invoke(args=["rules", "explain", str(bad_json)])
-    assert result.exit_code == 1 and f"{bad_json}:3: not valid JSON" in result.output
+    assert result.exit_code == 1
+    assert f"{bad_json}:3: not valid JSON" in result.output
     unknown = tmp_path / "unknown.json"
     unknown.write_text('{"servic": "skolval"}')
     result = runner.invoke(args=["rules", "explain", str(unknown)])
-    assert result.exit_code == 1 and "unknown attribute(s) servic" in result.output
+    assert result.exit_code == 1
+    assert "unknown attribute(s) servic" in result.output
 
 
 def counts(session):
@@ -109,7 +127,9 @@ def test_backtest_json(runner, make_contact, tmp_path):
     result = runner.invoke(args=["rules", "backtest", str(SHIPPED), "--from", "2025-03-03", "--to", "2025-03-03", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["contacts"] >= 1 and data["changed"] == 0 and data["catch_all_count"] == 0
+    assert data["contacts"] >= 1
+    assert data["changed"] == 0
+    assert data["catch_all_count"] == 0
 
 
 def test_backtest_refuses_an_invalid_candidate(runner, tmp_path):

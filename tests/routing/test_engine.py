@@ -75,6 +75,8 @@ def test_version_is_a_content_hash(tmp_path):
     [
         ('- id: r1\n  when: chanel == "web"\n  route_to: kc-forsta-linjen\n', 2, "r1: unknown attribute 'chanel' (did you mean 'channel'?)"),
         ('- id: r1\n  when: channel == 5\n  route_to: kc-forsta-linjen\n', 2, "r1: channel is STRING, compared with 5 it can never match"),
+        ('- id: r1\n  when: needs == "interpreter"\n  route_to: kc-forsta-linjen\n', 2, 'r1: needs is ARRAY, compared with "interpreter" it can never match'),
+        ('- id: r1\n  when: queue_open == "kc-aterringning"\n  route_to: kc-forsta-linjen\n', 2, "r1: queue_open is MAPPING"),
         ('- id: r1\n  when: channel == "webb"\n  route_to: kc-forsta-linjen\n', 2, 'r1: unknown value "webb" for channel'),
         ('- id: r1\n  when: service in ["skolval", "skolvall"]\n  route_to: kc-forsta-linjen\n', 2, 'r1: unknown value "skolvall" for service'),
         ('- id: r1\n  when: \'"tolk" in needs\'\n  route_to: kc-forsta-linjen\n', 2, 'r1: unknown value "tolk" for needs'),
@@ -110,7 +112,8 @@ def test_yaml_error_names_the_line(tmp_path):
     write(tmp_path, "10-bad.yaml", "- id: r1\n  when: [unclosed\n  route_to: x\n")
     write(tmp_path, "90-catch.yaml", CATCH_ALL)
     (problem,) = problems_of(tmp_path)
-    assert problem.startswith(f"{tmp_path / '10-bad.yaml'}:") and "not valid YAML" in problem
+    assert problem.startswith(f"{tmp_path / '10-bad.yaml'}:")
+    assert "not valid YAML" in problem
 
 
 def test_duplicate_id_points_at_the_first_use(tmp_path):
@@ -200,7 +203,7 @@ attribute_values = st.fixed_dictionaries(
         "needs": st.lists(st.sampled_from(NEEDS), unique=True, max_size=4),
         "interpreter_language": st.sampled_from(["", "ar", "so"]),
         "location": st.sampled_from(["", *sorted(VOCABULARY.locations)]),
-        "text": st.text(max_size=40),
+        "text": st.one_of(st.text(max_size=40), st.sampled_from(["Hej, fråga om parkering", "min faktura", "hej"])),
         "identified": st.booleans(),
         "citizen_known": st.booleans(),
         "open_ticket": st.booleans(),
@@ -258,6 +261,13 @@ conditions = st.one_of(
     st.builds(lambda h: f'local_time >= "{h:02d}:00"', st.integers(0, 23)),
     st.sampled_from(["sv", "en", "ar"]).map(lambda lang: f'language != "{lang}"'),
     st.sampled_from(QUEUES).map(lambda q: f'queue_open["{q}"]'),
+    st.sampled_from(["parkering", "^Hej", "faktura$"]).map(lambda w: f'text =~~ "{w}"'),
+    st.sampled_from(["hej", "Hej.*"]).map(lambda w: f'text !~ "{w}"'),
+    st.sampled_from(WEEKDAYS).map(lambda d: f'weekday != "{d}" and not eve'),
+    st.builds(lambda h: f'"{h:02d}:30" > local_time', st.integers(0, 23)),
+    st.sampled_from(["sv", "ar"]).map(lambda lang: f'(language == "{lang}" or "interpreter" in needs)'),
+    st.sampled_from(SERVICES).map(lambda s: f'not (service == "{s}" and open_hours)'),
+    st.just('arrived_at >= d"2026-06-01" and identified == true'),
 )
 rule_conditions = st.lists(conditions, min_size=1, max_size=3).map(lambda parts: " and ".join(parts)) | st.tuples(
     conditions, conditions

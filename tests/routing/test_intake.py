@@ -1,12 +1,16 @@
 """Routing at intake: the shipped rules on real contacts, the stored decision, agent offers."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
 
-from kontaktcenter.directory.models import Queue, User
+from kontaktcenter.directory import catalogue
+from kontaktcenter.directory.models import Queue
+from kontaktcenter.routing.engine import CHANNELS, NEEDS
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.routing.service import latest_decision, sla_days
 from kontaktcenter.worktime import WorkCalendar
@@ -19,19 +23,6 @@ TUESDAY_EVENING = at("2026-03-03 19:30")
 
 def decision_of(session, received) -> RoutingDecision:
     return session.scalar(select(RoutingDecision).where(RoutingDecision.ticket_id == received.ticket.id))
-
-
-@pytest.fixture
-def nobody_available(session):
-    """Demo staff away, so tickets wait in their queues and routing alone is tested."""
-    saved = {user.id: user.presence for user in session.scalars(select(User))}
-    for user in session.scalars(select(User)):
-        user.presence = "away"
-    session.commit()
-    yield
-    for user in session.scalars(select(User).where(User.id.in_(saved))):
-        user.presence = saved[user.id]
-    session.commit()
 
 
 @pytest.mark.usefixtures("nobody_available")
@@ -153,7 +144,9 @@ def test_no_eligible_agent_means_the_ticket_waits_with_an_event(make_contact):
     received = make_contact(service="allmant", arrived_at=TUESDAY_10)
     assert received.ticket.assignee is None
     waiting = [e for e in received.ticket.events if e.kind == "waiting"]
-    assert waiting and waiting[0].to_value == "kc-forsta-linjen" and waiting[0].detail["reason"] == "no eligible agent"
+    assert waiting
+    assert waiting[0].to_value == "kc-forsta-linjen"
+    assert waiting[0].detail["reason"] == "no eligible agent"
 
 
 @pytest.mark.usefixtures("nobody_available")
@@ -163,7 +156,8 @@ def test_an_available_agent_is_offered_the_ticket_at_intake(make_contact, make_u
     received = make_contact(service="allmant", arrived_at=TUESDAY_10)
     assert received.ticket.assignee == helper
     assigned = [e for e in received.ticket.events if e.kind == "assigned"]
-    assert assigned[0].to_value == helper.username and assigned[0].detail["reason"] == "routing"
+    assert assigned[0].to_value == helper.username
+    assert assigned[0].detail["reason"] == "routing"
 
 
 @pytest.mark.usefixtures("nobody_available")
@@ -182,3 +176,87 @@ def test_decision_queue_exists_for_every_shipped_target(session):
     ruleset = load_rules(SHIPPED, vocabulary_from_db(session))
     codes = set(session.scalars(select(Queue.code)))
     assert {t.queue for r in ruleset.rules for t in r.targets} <= codes
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_the_decision_section_shows_route_requirements_reasons_and_attributes(app, make_contact, session):
+    from flask import render_template
+
+    received = make_contact(
+        service="skolval", language="ar", needs=["interpreter"], interpreter_language="ar", arrived_at=TUESDAY_10
+    )
+    decision = decision_of(session, received)
+    with app.test_request_context("/"):
+        html = render_template("routing/_decision.html", decision=decision, ticket=received.ticket)
+    assert "Varför hamnade ärendet här?" in html
+    assert "tolkbehov" in html
+    assert decision.ruleset_version in html
+    # The route with its working-time timeout, and where the ticket is on it now.
+    assert "<code>kc-flersprakig</code> – efter 120 min arbetstid vidare <strong>(nu här)</strong>" in html
+    assert "Språk: contact" in html
+    assert "channel är &#34;web&#34;, regeln kräver &#34;open311&#34;" in html  # an earlier rule's reason
+    # The values the rules saw, readable: booleans as ja/nej, lists joined.
+    assert "<th scope=\"row\"><code>interpreter_language</code></th><td>ar</td>" in html
+    assert "<th scope=\"row\"><code>needs</code></th><td>interpreter</td>" in html
+    assert "<th scope=\"row\"><code>working_day</code></th><td>ja</td>" in html
+
+
+@pytest.mark.usefixtures("nobody_available")
+@pytest.mark.parametrize(
+    ("arrived", "weekday", "working_day", "eve", "open_hours", "queue"),
+    [
+        ("2026-03-07 10:00", "sat", False, False, False, "kc-aterringning"),  # a Saturday
+        ("2026-04-06 10:00", "mon", False, False, False, "kc-aterringning"),  # annandag påsk
+        ("2026-04-02 12:30", "thu", True, True, True, "kc-forsta-linjen"),  # skärtorsdagen, before the eve close
+        ("2026-04-02 13:30", "thu", True, True, False, "kc-aterringning"),  # … and after it
+        ("2026-05-14 10:00", "thu", False, False, False, "kc-aterringning"),  # Kristi himmelsfärds dag
+        ("2026-06-19 10:00", "fri", False, False, False, "kc-aterringning"),  # midsommarafton
+        ("2026-12-23 14:00", "wed", True, True, False, "kc-aterringning"),  # the eve of julafton closes 13:00
+        ("2026-12-24 10:00", "thu", False, False, False, "kc-aterringning"),  # julafton
+        ("2026-12-31 10:00", "thu", False, False, False, "kc-aterringning"),  # nyårsafton
+        ("2026-03-30 08:05", "mon", True, False, True, "kc-forsta-linjen"),  # the Monday after clocks go forward
+        ("2026-10-26 07:55", "mon", True, False, False, "kc-aterringning"),  # the Monday after clocks go back
+    ],
+)
+def test_phone_routing_follows_the_swedish_calendar(make_contact, session, arrived, weekday, working_day, eve, open_hours, queue):
+    received = make_contact(channel="phone", service="allmant", phone=f"0703{arrived[5:7]}{arrived[8:10]}{arrived[11:13]}", arrived_at=at(arrived))
+    seen = decision_of(session, received).attributes
+    assert (seen["weekday"], seen["working_day"], seen["eve"], seen["open_hours"]) == (weekday, working_day, eve, open_hours)
+    assert seen["local_time"] == arrived[11:]  # local clock time, whatever the UTC offset
+    assert received.ticket.queue.code == queue
+
+
+
+walk_in_locations = [loc[0] for loc in catalogue.LOCATIONS]
+contacts = st.fixed_dictionaries(
+    {
+        "channel": st.sampled_from(CHANNELS),
+        "service": st.sampled_from([s[0] for s in catalogue.SERVICES]),
+        "language": st.sampled_from(["sv", "en", "ar", "so", "fa", "pl"]),
+        "needs": st.lists(st.sampled_from(NEEDS), unique=True, max_size=2),
+        "arrived_at": st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
+        "location": st.sampled_from(walk_in_locations),
+    }
+)
+
+
+@pytest.mark.usefixtures("nobody_available")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(contact=contacts)
+def test_every_contact_through_intake_gets_exactly_one_decision(make_contact, session, contact):
+    """Through the real intake, any contact at any time: one stored decision, and the ticket is where it says."""
+    extra = {"location_code": contact["location"]} if contact["channel"] == "walk_in" else {}
+    if "interpreter" in contact["needs"]:
+        extra["interpreter_language"] = contact["language"]
+    received = make_contact(
+        channel=contact["channel"], service=contact["service"], language=contact["language"],
+        needs=contact["needs"], arrived_at=contact["arrived_at"], **extra,
+    )
+    decisions = session.scalars(select(RoutingDecision).where(RoutingDecision.ticket_id == received.ticket.id)).all()
+    assert len(decisions) == 1
+    assert decisions[0].queue_code == received.ticket.queue.code
+    assert decisions[0].contact_id == received.contact.id
+    routed = session.scalar(
+        select(func.count()).select_from(RoutingDecision).where(RoutingDecision.contact_id == received.contact.id)
+    )
+    assert routed == 1

@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from kontaktcenter.routing.engine import ATTRIBUTE_TYPES, decide, normalise_attributes
 from kontaktcenter.routing.models import RoutingDecision, RuleSetRefusal
 from kontaktcenter.routing.service import RulesInForce
 from tests.fixtures.factories import at
+from tests.routing.conftest import SHIPPED
 
 T0 = at("2026-03-03 10:00")
 ALLMANT_TO_CALLBACKS = """
@@ -82,7 +89,8 @@ def test_the_rules_page_lists_rules_version_and_last_refusal(rules_dir, make_con
     auth.login("admin")
     page = client.get("/admin/rules").get_data(as_text=True)
     assert "Routningsregler" in page
-    assert "forsorjningsstod-pagaende-arende" in page and "tolkbehov" in page
+    assert "forsorjningsstod-pagaende-arende" in page
+    assert "tolkbehov" in page
     assert "10-sekretess.yaml:" in page
     (rules_dir / "15-broken.yaml").write_text("- id: x\n  when: nope\n  route_to: kc-forsta-linjen\n", encoding="utf-8")
     page = client.get("/admin/rules").get_data(as_text=True)
@@ -112,4 +120,54 @@ def test_coordinators_may_read_the_rules_page_agents_may_not(auth, client):
 def test_the_rules_page_in_english(auth, client):
     auth.login("admin")
     page = client.get("/admin/rules?lang=en").get_data(as_text=True)
-    assert "Routing rules" in page and "Rules in force" in page
+    assert "Routing rules" in page
+    assert "Rules in force" in page
+
+
+# -- property: whatever is wrong with a change, it is refused and the old set keeps serving --
+
+identifiers = st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True)
+rule_ids = st.from_regex(r"[a-z][a-z0-9-]{2,20}", fullmatch=True)
+BREAKAGES = st.one_of(
+    # (file name, content): one kind of problem each, with generated names
+    st.builds(lambda rid, attr: ("15-x.yaml", f'- id: {rid}\n  when: {attr} == "web"\n  route_to: kc-forsta-linjen\n'),
+              rule_ids, identifiers.filter(lambda a: a not in ATTRIBUTE_TYPES and a not in ("true", "false", "null", "and", "or", "not", "in", "if", "for"))),
+    st.builds(lambda rid, q: ("15-x.yaml", f'- id: {rid}\n  when: channel == "web"\n  route_to: kc-{q}\n'), rule_ids, identifiers),
+    st.builds(lambda rid, junk: ("15-x.yaml", f"- id: {rid}\n  when: 'channel == ({junk}'\n  route_to: kc-forsta-linjen\n"), rule_ids, identifiers),
+    st.builds(lambda rid: ("15-x.yaml", f"- id: {rid}\n  when: [unclosed\n  route_to: kc-forsta-linjen\n"), rule_ids),
+    st.just(("15-x.yaml", '- id: tolkbehov\n  when: channel == "sms"\n  route_to: kc-forsta-linjen\n')),  # duplicate id
+    st.builds(lambda rid: ("99-late.yaml", f'- id: {rid}\n  when: channel == "sms"\n  route_to: kc-forsta-linjen\n'), rule_ids),
+    st.just(("90-forsta-linjen.yaml", '- id: forsta-linjen\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n')),
+    st.builds(lambda rid, p: ("15-x.yaml", f'- id: {rid}\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n  priority: {p}\n'),
+              rule_ids, st.integers(10, 1000)),
+)
+SAMPLES = [
+    normalise_attributes({"channel": "phone", "open_hours": False}),
+    normalise_attributes({"channel": "web", "service": "forsorjningsstod", "department": "asf", "open_ticket": True}),
+    normalise_attributes({"channel": "sms", "language": "ar"}),
+    normalise_attributes({"channel": "web", "service": "skolval", "department": "grundskola"}),
+]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(breakage=BREAKAGES)
+def test_any_invalid_change_is_refused_and_the_old_set_keeps_serving(session, breakage):
+    name, content = breakage
+    directory = Path(tempfile.mkdtemp(prefix="kc-rules-"))
+    try:
+        shutil.copytree(SHIPPED, directory, dirs_exist_ok=True)
+        worker = RulesInForce(str(directory), "kc-forsta-linjen")
+        old = worker.get(session)
+        before = [decide(old, a) for a in SAMPLES]
+        (directory / name).write_text(content, encoding="utf-8")
+        for _ in range(2):  # the next contacts too
+            served = worker.get(session)
+            assert served is old
+            assert [decide(served, a) for a in SAMPLES] == before
+        assert worker.refused_version is not None
+        assert worker.refused_version != old.version
+        refusal = session.scalar(select(RuleSetRefusal).where(RuleSetRefusal.version == worker.refused_version))
+        assert refusal is not None
+        assert f"{directory / name}:" in refusal.errors
+    finally:
+        shutil.rmtree(directory)

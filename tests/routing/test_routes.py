@@ -6,26 +6,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from kontaktcenter.directory.models import Queue, User
+from kontaktcenter.directory.models import Queue
+from kontaktcenter.routing.jobs import ESCALATE_JOB
 from kontaktcenter.routing.service import escalate_overdue_routes, record_decision, route_contact
+from kontaktcenter.scheduling.jobs import discover_jobs, run_once
 from kontaktcenter.worktime.calendar import STOCKHOLM
 from tests.fixtures.factories import at
 
 
 @pytest.fixture
-def staff_away(session):
-    saved = {user.id: user.presence for user in session.scalars(select(User))}
-    for user in session.scalars(select(User)):
-        user.presence = "away"
-    session.commit()
-    yield
-    for user in session.scalars(select(User).where(User.id.in_(saved))):
-        user.presence = saved[user.id]
-    session.commit()
-
-
-@pytest.fixture
-def interpreter_contact(make_contact, staff_away):
+def interpreter_contact(make_contact, nobody_available):
     """Routed by the shipped rule `tolkbehov`: kc-flersprakig for 2 h, then the first line."""
 
     def make(arrived: str):
@@ -92,3 +82,17 @@ def test_at_the_next_target_the_ticket_is_offered_to_an_agent_there(app, session
     with app.app_context():
         assert escalate_overdue_routes(session, ticket.route_step_due_at) == 1
     assert ticket.assignee == arabic_first_line
+
+
+def test_the_scheduler_runs_the_timeout_check_every_minute(app, session, interpreter_contact):
+    job = discover_jobs()[ESCALATE_JOB]
+    assert (job.trigger, job.trigger_args) == ("interval", {"minutes": 1})
+    ticket = interpreter_contact("2026-03-03 10:00")
+    due = ticket.route_step_due_at
+    with app.app_context():
+        # The first tick after the timeout moves it; a second process on the same tick does nothing.
+        assert run_once(session, job, due + timedelta(seconds=30), "worker-a") is True
+        assert run_once(session, job, due + timedelta(seconds=30), "worker-b") is False
+    session.refresh(ticket)
+    assert ticket.queue.code == "kc-forsta-linjen"
+    assert [e.to_value for e in ticket.events if e.kind == "rerouted"] == ["kc-forsta-linjen"]

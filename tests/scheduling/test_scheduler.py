@@ -124,6 +124,7 @@ def test_registered_jobs_of_other_parts_keep_their_trigger():
     name = f"test-reg-{uuid.uuid4().hex[:8]}"
     try:
         job = register_job(name, lambda s, n: None, trigger="cron", hour=2, minute=15)
-        assert JOBS[name] is job and job.trigger_args == {"hour": 2, "minute": 15}
+        assert JOBS[name] is job
+        assert job.trigger_args == {"hour": 2, "minute": 15}
     finally:
         unregister_job(name)

@@ -108,7 +108,8 @@ def test_deadline_keeps_local_clock_across_the_autumn_dst_change():
 
 def test_deadline_is_aware_utc():
     due = cal.one_working_day_deadline(at("2026-03-02 15:00"))
-    assert due.tzinfo is not None and due.utcoffset() == timedelta(0)
+    assert due.tzinfo is not None
+    assert due.utcoffset() == timedelta(0)
 
 
 def test_naive_datetime_is_refused():
@@ -228,3 +229,49 @@ def test_current_calendar_is_built_from_the_app_config_once(app):
         first = current_calendar()
         assert first is current_calendar()
         assert first.opening_hours("kc-forsta-linjen", date(2026, 3, 2)) == (time(8), time(17))
+
+
+def test_opening_hours_follow_local_time_across_the_dst_changes():
+    c = WorkCalendar(opening_hours=HOURS)
+    utc = lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC)  # noqa: E731
+    # Friday 27 March (CET, UTC+1) and Monday 30 March (CEST, UTC+2): open at 08:00 local both days.
+    assert not c.is_open("kc-forsta-linjen", utc("2026-03-27 06:30"))  # 07:30 CET
+    assert c.is_open("kc-forsta-linjen", utc("2026-03-27 07:00"))  # 08:00 CET
+    assert c.is_open("kc-forsta-linjen", utc("2026-03-30 06:00"))  # 08:00 CEST
+    assert not c.is_open("kc-forsta-linjen", utc("2026-03-30 15:00"))  # 17:00 CEST
+    assert local(c.next_opening("kc-forsta-linjen", utc("2026-10-23 16:00"))) == "2026-10-26 08:00"
+    assert c.next_opening("kc-forsta-linjen", utc("2026-10-23 16:00")) == utc("2026-10-26 07:00")  # CET again
+
+
+def test_working_time_over_the_dst_weekends_counts_working_days_only():
+    # The 23- and 25-hour Sundays are not working days: Friday and Monday count 24 h each.
+    assert cal.working_time_between(at("2026-03-27 00:00"), at("2026-03-31 00:00")) == timedelta(days=2)
+    assert cal.working_time_between(at("2026-10-23 00:00"), at("2026-10-27 00:00")) == timedelta(days=2)
+    assert local(cal.add_working_time(at("2026-10-23 20:00"), timedelta(hours=8))) == "2026-10-26 04:00"
+
+
+@pytest.mark.parametrize(
+    ("day", "name"),
+    [
+        ("2026-04-03", "Good Friday"),
+        ("2026-04-05", "Easter Sunday"),
+        ("2026-04-06", "Easter Monday"),
+        ("2026-05-14", "Ascension Day"),
+        ("2026-06-19", "Midsummer Eve"),
+        ("2026-12-24", "Christmas Eve"),
+        ("2026-12-31", "New Year's Eve"),
+        ("2027-03-26", "Good Friday"),  # Easter moves: 2027's is in March
+        ("2027-05-06", "Ascension Day"),
+        ("2027-06-25", "Midsummer Eve"),
+    ],
+)
+def test_the_pinned_holidays_package_knows_the_moving_and_de_facto_holidays(day, name):
+    d = date.fromisoformat(day)
+    assert name in cal.holidays_of(d.year)[d]
+    assert not cal.is_working_day(d)
+
+
+def test_the_eve_of_midsommarafton_closes_early_and_the_day_after_ascension_does_not():
+    c = WorkCalendar(opening_hours=HOURS)
+    assert c.opening_hours("kc-forsta-linjen", date(2026, 6, 18)) == (time(8), time(13))
+    assert c.opening_hours("kc-forsta-linjen", date(2026, 5, 15)) == (time(8), time(17))

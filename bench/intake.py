@@ -1,0 +1,283 @@
+"""Intake through the JSON API: POST /api/v1/contacts on gunicorn (2 workers) against PostgreSQL, concurrency 8.
+
+Makes its own database (BENCH_DATABASE_URL, default …/kontaktcenter_bench_intake), loads
+the catalogue and demo users, creates API tokens, and then measures, with the same load
+generator and the same gunicorn set-up (2 workers × 4 threads on a free loopback port):
+
+1. the ceiling: a bare Flask app whose POST /api/v1/contacts only parses the JSON and
+   answers JSON (no database) — what this machine's HTTP stack can do at all;
+2. the real thing: POST /api/v1/contacts of Kontaktcenter (validate, store, route,
+   ticket, offer to an agent), each request with its own Idempotency-Key.
+
+Then it counts in the database every contact the server acknowledged (HTTP 201):
+lost = acknowledged but not stored. The bar: contacts_per_s / ceiling_per_s ≥ 0.30.
+Prints a summary and, last, one line of JSON.
+
+    .venv/bin/python bench/intake.py [--seconds 30] [--concurrency 8]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from flask import Flask, jsonify, request
+from sqlalchemy import create_engine, func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from kontaktcenter.contacts.models import Contact  # noqa: E402
+from kontaktcenter.tickets.models import Ticket  # noqa: E402
+
+sys.path.insert(0, str(BENCH))
+# The database and process helpers of the phone benchmark, shared rather than copied.
+from webhooks import free_port, recreate_database, stop  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_intake"
+BAR = 0.30
+WORKERS, THREADS = 2, 4
+TEXTS = [
+    "Hej! När öppnar ansökan till förskoleklass?",
+    "Gatlampan utanför porten är trasig sedan en vecka.",
+    "Jag vill veta hur jag ansöker om bygglov för ett plank.",
+    "Soporna har inte hämtats på två veckor.",
+    "Kan jag få hjälp att fylla i en ansökan om försörjningsstöd?",
+    "Hi, how do I apply for a parking permit for disabled people?",
+    "مرحبا، أريد أن أعرف كيف أختار مدرسة لابني.",
+]
+
+
+def bare_app_factory() -> Flask:
+    """The ceiling: the same route and body, parsed and answered, nothing else."""
+    app = Flask("bare")
+
+    @app.post("/api/v1/contacts")
+    def bare_contact():
+        payload = request.get_json()
+        return jsonify(reference="KC-2026-000000", status="new", fields=len(payload)), 201
+
+    @app.get("/healthz")
+    def bare_health():
+        return jsonify(status="ok")
+
+    return app
+
+
+def prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
+    """Migrate, load catalogue and users; returns (contacts:write token, its id, service codes)."""
+    from kontaktcenter.app import create_app
+    from kontaktcenter.channels.catalogue import web_services
+    from kontaktcenter.channels.tokens import create_token
+    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.database import ENGINE_KEY, db
+    from kontaktcenter.directory.service import load_catalogue, load_demo_users
+
+    upgrade_database(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
+    with app.app_context():
+        load_catalogue(db.session)
+        load_demo_users(db.session)
+        token, raw = create_token(db.session, "bench intake", "contacts:write")
+        token_id = token.id
+        services = [s.code for s in web_services(db.session) if not s.requires_personnummer]
+        db.session.commit()
+        db.session.remove()
+    app.extensions[ENGINE_KEY].dispose()
+    return raw, token_id, services
+
+
+def start_gunicorn(app_spec: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(
+        [str(gunicorn), "--workers", str(WORKERS), "--threads", str(THREADS), "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", "--pythonpath", f"{ROOT},{BENCH}", app_spec],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn {app_spec} exited with {process.returncode}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    stop(process)
+    raise SystemExit(f"gunicorn {app_spec} did not become healthy within 60 s")
+
+
+@dataclass
+class Run:
+    seconds: float = 0.0
+    acknowledged: dict[str, str] = field(default_factory=dict)  # Idempotency-Key → reference
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def rate(self) -> float:
+        return len(self.acknowledged) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms) or [0.0]
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+def contact_body(rng: random.Random, services: list[str], n: int) -> dict:
+    body = {
+        "service_code": rng.choice(services),
+        "text": f"{rng.choice(TEXTS)} (#{n})",
+        "language": rng.choice(["sv", "sv", "sv", "en", "ar"]),
+        "reply_channel": "email",
+        "email": f"invanare{n}@example.se",
+        "citizen_name": "Bänk Testsson",
+    }
+    if rng.random() < 0.1:
+        body["needs"] = ["interpreter"]
+        body["interpreter_language"] = "ar"
+    return body
+
+
+def load(base: str, token: str, services: list[str], seconds: float, concurrency: int, seed: int) -> Run:
+    """POST contacts from `concurrency` threads for `seconds`; every 201 is an acknowledged contact."""
+    run = Run()
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+    counter_lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        rng = random.Random(seed * 100 + index)
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        while time.perf_counter() < deadline:
+            with counter_lock:
+                n = next(counter)
+            key = str(uuid.UUID(int=rng.getrandbits(128)))
+            started = time.perf_counter()
+            try:
+                response = session.post(f"{base}/api/v1/contacts", json=contact_body(rng, services, n),
+                                        headers={"Idempotency-Key": key}, timeout=30)
+            except requests.RequestException as exc:
+                with run.lock:
+                    run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
+                continue
+            elapsed = (time.perf_counter() - started) * 1000
+            with run.lock:
+                run.statuses[response.status_code] = run.statuses.get(response.status_code, 0) + 1
+                run.latencies_ms.append(elapsed)
+                if response.status_code == 201:
+                    run.acknowledged[key] = response.json()["reference"]
+        session.close()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def count_stored(url: str, token_id: int, run: Run) -> tuple[int, int]:
+    """(acknowledged contacts found by their Idempotency-Key, of those whose ticket has the reference we were given)."""
+    keys = [f"api:{token_id}:{key}" for key in run.acknowledged]
+    engine = create_engine(url)
+    stored = matching = 0
+    with engine.connect() as conn:
+        for start in range(0, len(keys), 5000):
+            chunk = keys[start:start + 5000]
+            stored += conn.scalar(select(func.count(func.distinct(Contact.provider_sid))).where(Contact.provider_sid.in_(chunk)))
+            rows = conn.execute(
+                select(Contact.provider_sid, Ticket.reference).join(Ticket, Ticket.id == Contact.ticket_id)
+                .where(Contact.provider_sid.in_(chunk))
+            ).all()
+            matching += sum(1 for sid, reference in rows if run.acknowledged.get(sid.rsplit(":", 1)[1]) == reference)
+    engine.dispose()
+    return stored, matching
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each measured phase")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    secret = "bench-intake"  # noqa: S105 - a throwaway key for a throwaway server
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
+        # One client, many requests: the per-client API limit is not what is measured here.
+        config.write('RATELIMIT_API = "1000000 per minute"\n')
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret, "SCHEDULER_ENABLED": "false",
+           "KONTAKTCENTER_CONFIG": config.name}
+    print(f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn {WORKERS} workers × {THREADS} threads; "
+          f"concurrency {args.concurrency}; {args.seconds:.0f} s per phase")
+    recreate_database(url)
+    token, token_id, services = prepare(url, secret)
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    bare = start_gunicorn("intake:bare_app_factory()", port, env)
+    try:
+        load(base, token, services, min(3.0, args.seconds), args.concurrency, args.seed)  # warm-up
+        ceiling = load(base, token, services, args.seconds, args.concurrency, args.seed + 1)
+    finally:
+        stop(bare)
+
+    server = start_gunicorn("wsgi:app", port, env)
+    try:
+        warm = load(base, token, services, min(3.0, args.seconds), args.concurrency, args.seed + 2)
+        real = load(base, token, services, args.seconds, args.concurrency, args.seed + 3)
+    finally:
+        stop(server)
+        os.unlink(config.name)
+
+    # Every acknowledged contact, the warm-up's included, must be in the database.
+    acknowledged = Run(acknowledged={**warm.acknowledged, **real.acknowledged})
+    stored, matching = count_stored(url, token_id, acknowledged)
+    ratio = real.rate / ceiling.rate if ceiling.rate else 0.0
+    result = {
+        "contacts_per_s": round(real.rate, 1),
+        "ceiling_per_s": round(ceiling.rate, 1),
+        "ratio": round(ratio, 3),
+        "bar": BAR,
+        "acknowledged": len(acknowledged.acknowledged),
+        "stored": stored,
+        "stored_with_same_reference": matching,
+        "lost": len(acknowledged.acknowledged) - stored,
+        "contacts_p50_ms": round(real.percentile(50), 1),
+        "contacts_p99_ms": round(real.percentile(99), 1),
+        "ceiling_p50_ms": round(ceiling.percentile(50), 1),
+        "concurrency": args.concurrency,
+        "seconds": args.seconds,
+        "non_201": {str(k): v for k, v in sorted(real.statuses.items()) if k != 201},
+        "errors": real.errors,
+    }
+    print()
+    print(f"ceiling (bare Flask JSON endpoint): {len(ceiling.acknowledged)} in {ceiling.seconds:.1f} s = "
+          f"{ceiling.rate:,.1f} requests/s (p50 {ceiling.percentile(50):.1f} ms)")
+    print(f"POST /api/v1/contacts:              {len(real.acknowledged)} in {real.seconds:.1f} s = "
+          f"{real.rate:,.1f} contacts/s (p50 {real.percentile(50):.1f} ms, p99 {real.percentile(99):.1f} ms)")
+    print(f"ratio {ratio:.3f} ({'meets' if ratio >= BAR else 'BELOW'} the bar of {BAR})")
+    print(f"acknowledged {result['acknowledged']} (warm-up included), stored {stored}, lost {result['lost']}; "
+          f"{matching} stored under the reference the client was given")
+    if result["non_201"] or real.errors:
+        print(f"other answers: {result['non_201']}, client errors: {real.errors}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
