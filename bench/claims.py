@@ -13,7 +13,10 @@ In the same run it measures
 
 then counts in the database how often each ticket was assigned (events and the
 assignee column against what each agent was told). Bars: ≥ 500 claims/s, 0 double
-assignments, 0 tickets left. Prints a summary and, last, one line of JSON.
+assignments, 0 tickets left. It also reports the CPU time one claim costs (the agents'
+processes plus their PostgreSQL backends, read from /proc): unlike claims/s that does
+not depend on what else the machine is running. Prints a summary and, last, one line
+of JSON.
 
     .venv/bin/python bench/claims.py [--agents 20] [--tickets 10000] [--baseline 1000]
 """
@@ -97,31 +100,45 @@ def setup(app, agents: int, tickets: int) -> tuple[int, list[int]]:
         return queue.id, [u.id for u in users]
 
 
+def _backend_cpu_s(pid: int) -> float | None:
+    """CPU seconds used so far by a PostgreSQL backend on this machine (None if not readable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _agent(url: str, agent_id: int, limit: int | None, barrier, results) -> None:
     """One agent in its own process (as in a real deployment: its own web worker and connection)."""
     claimed: list[int] = []
     error = ""
+    cpu = (0.0, None)
     try:
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
         engine = app.extensions[ENGINE_KEY]
         with app.app_context(), Session(engine, expire_on_commit=False) as s:
             agent = s.get(User, agent_id)
             agent.queues  # noqa: B018 - loaded before the clock starts
+            backend = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
             s.commit()
             barrier.wait()
+            own0, db0 = time.process_time(), _backend_cpu_s(backend)
             while limit is None or len(claimed) < limit:
                 ticket = take_next(s, agent)
                 s.commit()
                 if ticket is None:
                     break
                 claimed.append(ticket.id)
+            db1 = _backend_cpu_s(backend)
+            cpu = (time.process_time() - own0, None if db0 is None or db1 is None else db1 - db0)
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - counted and reported
         error = repr(exc)
-    results.put((agent_id, claimed, error))
+    results.put((agent_id, claimed, error, cpu))
 
 
-def run_agents(url: str, agent_ids: list[int], limit_per_agent: int | None = None) -> tuple[list[tuple[int, int]], float, list[str]]:
+def run_agents(url: str, agent_ids: list[int], limit_per_agent: int | None = None) -> tuple[list[tuple[int, int]], float, list[str], dict]:
     """Each agent in its own process takes tickets until none is left (or its limit)."""
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(len(agent_ids) + 1)
@@ -135,8 +152,10 @@ def run_agents(url: str, agent_ids: list[int], limit_per_agent: int | None = Non
     elapsed = time.perf_counter() - started
     for p in procs:
         p.join()
-    claims = [(ticket_id, agent_id) for agent_id, claimed, _ in collected for ticket_id in claimed]
-    return claims, elapsed, [error for _, _, error in collected if error]
+    claims = [(ticket_id, agent_id) for agent_id, claimed, _, _ in collected for ticket_id in claimed]
+    db_cpu = [c[1] for *_, c in collected]
+    cpu = {"agents_s": sum(c[0] for *_, c in collected), "database_s": None if None in db_cpu else sum(db_cpu)}
+    return claims, elapsed, [error for _, _, error, _ in collected if error], cpu
 
 
 def main() -> int:
@@ -159,11 +178,11 @@ def main() -> int:
         # The agents are forked: no open connection of this process may be inherited by them.
         app.extensions[ENGINE_KEY].dispose()
 
-        base_claims, base_s, base_errors = run_agents(url, agent_ids[:1], limit_per_agent=args.baseline)
+        base_claims, base_s, base_errors, _ = run_agents(url, agent_ids[:1], limit_per_agent=args.baseline)
         baseline = len(base_claims) / base_s
         print(f"baseline, 1 agent:   {len(base_claims):>6} claims in {base_s:6.2f} s = {baseline:8.1f} claims/s")
 
-        claims, elapsed, errors = run_agents(url, agent_ids)
+        claims, elapsed, errors, cpu = run_agents(url, agent_ids)
         rate = len(claims) / elapsed
         print(f"{args.agents} agents at once: {len(claims):>6} claims in {elapsed:6.2f} s = {rate:8.1f} claims/s "
               f"({rate / baseline:.2f}× the lone agent)")
@@ -180,6 +199,14 @@ def main() -> int:
         double = sum(1 for n in told.values() if n > 1) + sum(1 for n in assigned_events.values() if n > 1)
         mismatched = sum(1 for tid, agent in owner.items() if column.get(tid) != agent)
         per_agent = Counter(agent for _, agent in claims)
+        # CPU per claim does not depend on what else the machine runs: it says what the
+        # claims/s could be on a quiet machine with this many cores.
+        agent_ms = 1000 * cpu["agents_s"] / max(len(claims), 1)
+        db_ms = None if cpu["database_s"] is None else 1000 * cpu["database_s"] / max(len(claims), 1)
+        cores = os.cpu_count() or 1
+        if db_ms is not None:
+            print(f"CPU per claim: {agent_ms:.2f} ms in the agents + {db_ms:.2f} ms in PostgreSQL "
+                  f"→ at most {1000 * cores / (agent_ms + db_ms):.0f} claims/s on {cores} idle core(s); load now {os.getloadavg()[0]:.1f}")
         print(f"double assignments: {double}   told ≠ stored: {mismatched}   left unassigned: {left}   errors: {len(errors) + len(base_errors)}")
         print(f"claims per agent: min {min(per_agent.values(), default=0)}, max {max(per_agent.values(), default=0)}")
         ok = rate >= BAR_CLAIMS_PER_S and double == 0 and mismatched == 0 and left == 0 and not errors and not base_errors
@@ -196,6 +223,8 @@ def main() -> int:
             "mismatched": mismatched,
             "left_unassigned": left,
             "errors": len(errors) + len(base_errors),
+            "cpu_ms_per_claim": None if db_ms is None else round(agent_ms + db_ms, 2),
+            "load_avg_1m": round(os.getloadavg()[0], 1),
         }))
         return 0 if ok else 1
     finally:

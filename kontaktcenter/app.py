@@ -45,6 +45,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         app.config["RULES_DIR"] = str(PROJECT_ROOT / app.config["RULES_DIR"])
 
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -26,6 +26,7 @@ ENV_KEYS: dict[str, type] = {
     "ENV": str,
     "SCHEDULER_ENABLED": bool,
     "SHORT_ABANDON_SECONDS": int,
+    "TRUSTED_PROXIES": int,
 }
 
 

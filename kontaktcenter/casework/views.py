@@ -29,6 +29,12 @@ bp = Blueprint("casework", __name__)
 
 PRESENCE_LABELS = {"available": _l("Tillgänglig"), "busy": _l("Upptagen"), "away": _l("Borta"), "offline": _l("Utloggad från köer")}
 CLOCK_LABELS = {"first_response": _l("första svar"), "accept": _l("accepteras"), "resolve": _l("löst")}
+# The access log's `action`: what the reader did with the confidential ticket.
+ACCESS_ACTION_LABELS = {
+    "read": _l("läste ärendet"), "take": _l("tog ärendet"), "reply": _l("skrev ett meddelande"),
+    "waiting": _l("ändrade väntan på medborgaren"), "resolve": _l("löste ärendet"), "escalate": _l("eskalerade (formuläret)"),
+    "accept": _l("accepterade eskaleringen"), "return_escalation": _l("lämnade tillbaka eskaleringen"),
+}
 REPLY_LABELS = {"email": _l("e-post"), "sms": _l("SMS"), "phone": _l("telefon"), "none": _l("inget svar önskas")}
 
 
@@ -384,5 +390,6 @@ def access_log_page():
     username = request.args.get("user", "").strip()[:80]
     rows = access_log(db.session, reference=reference, username=username, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return render_template(
-        "admin/access_log.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page, reference=reference, username=username
+        "admin/access_log.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page, reference=reference, username=username,
+        action_labels=ACCESS_ACTION_LABELS,
     )

@@ -15,7 +15,7 @@ from ..extensions import csrf, limiter
 from ..tickets.models import Ticket
 from .apischema import ContactRequest, RequestError, parse_contact_request
 from .openapi import openapi_document
-from .tokens import TokenError, check_token, hash_token
+from .tokens import TokenError, check_token, hash_token, record_use
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Systems authenticate with Bearer tokens, not cookies, so CSRF does not apply.
@@ -119,10 +119,12 @@ def create_contact():
     except ContactError as exc:
         db.session.rollback()
         raise Problem(422, "Unprocessable Content", exc.message, errors=[{"field": exc.field, "message": exc.message}]) from None
+    body = ticket_status(received.ticket)
     db.session.commit()
-    response = jsonify(ticket_status(received.ticket))
+    record_use(db.session, token.id)
+    response = jsonify(body)
     response.status_code = 201 if received.created else 200
-    response.headers["Location"] = f"/api/v1/tickets/{received.ticket.reference}"
+    response.headers["Location"] = f"/api/v1/tickets/{body['reference']}"
     return response
 
 
@@ -130,36 +132,36 @@ def create_contact():
 @public
 @api_limit
 def get_ticket(reference: str):
-    _authorise("tickets:read")
+    token = _authorise("tickets:read")
     ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
     if ticket is None:
         raise Problem(404, "Not Found", f"no ticket with reference {reference}")
-    db.session.commit()  # the token's last_used_at
-    return jsonify(ticket_status(ticket))
+    body = ticket_status(ticket)
+    record_use(db.session, token.id)
+    return jsonify(body)
 
 
 @bp.get("/services")
 @public
 @api_limit
 def list_services():
-    _authorise("services:read")
+    token = _authorise("services:read")
     services = db.session.scalars(
         select(Service).where(Service.active.is_(True), Service.walk_in_topic.is_(False)).order_by(Service.code)
     ).all()
-    db.session.commit()
-    return jsonify(
-        [
-            {
-                "code": s.code,
-                "name_sv": s.name_sv,
-                "name_en": s.name_en,
-                "group": s.group,
-                "department": s.department.code,
-                "requires_personnummer": s.requires_personnummer,
-            }
-            for s in services
-        ]
-    )
+    body = [
+        {
+            "code": s.code,
+            "name_sv": s.name_sv,
+            "name_en": s.name_en,
+            "group": s.group,
+            "department": s.department.code,
+            "requires_personnummer": s.requires_personnummer,
+        }
+        for s in services
+    ]
+    record_use(db.session, token.id)
+    return jsonify(body)
 
 
 @bp.get("/openapi.json")

@@ -20,7 +20,7 @@ from .georeport import (
     service_list,
     service_notice,
 )
-from .tokens import TokenError, check_token
+from .tokens import TokenError, check_token, record_use
 
 bp = Blueprint("open311", __name__, url_prefix="/open311")
 # Clients post form-encoded with an api_key (the standard), not with a session cookie.
@@ -137,8 +137,9 @@ def requests_(fmt: str):
     except Open311Error:
         db.session.rollback()
         raise
-    db.session.commit()
     record = {"service_request_id": ticket.reference, "service_notice": service_notice(locale), "account_id": details.account_id or None}
+    db.session.commit()
+    record_use(db.session, token.id)
     return _render(fmt, "service_requests", "request", [record], 201)
 
 

@@ -16,7 +16,7 @@ def _agent_ids() -> list[int]:
     return list(db.session.scalars(select(User.id).where(User.role == "agent", User.active.is_(True), User.phone_identity != "")))
 
 
-def _run(kind: str, n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None) -> None:
+def _run(kind: str, n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float) -> None:
     app = current_app
     public_url = app.config["PUBLIC_BASE_URL"]
     target = base_url or public_url
@@ -30,6 +30,7 @@ def _run(kind: str, n: int, concurrency: int, base_url: str | None, duplicates: 
         stats = simulate.run(
             kind, n, base_url=target, public_url=public_url, auth_token=auth_token(app),
             concurrency=concurrency, duplicate_rate=duplicates, agent_ids=agents, seed=seed, progress=bar.update,
+            think=think,
         )
     click.echo(f"\nrequests: {stats.requests} (of which repeated as Twilio retries: {stats.duplicates_sent})")
     for outcome, count in sorted(stats.outcomes.items()):
@@ -55,6 +56,8 @@ def register(app: Flask) -> None:
         click.option("--base-url", default=None, help="where the server listens (default PUBLIC_BASE_URL; loopback only)"),
         click.option("--duplicates", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="share of requests sent twice, as Twilio retries"),
         click.option("--seed", default=None, type=int, help="repeat the same traffic"),
+        click.option("--think", default=0.0, show_default=True, type=click.FloatRange(0, simulate.MAX_THINK),
+                     help="seconds before each webhook of a call, as real callers pause (0: back to back)"),
     ]
 
     def with_options(fn):
@@ -64,12 +67,12 @@ def register(app: Flask) -> None:
 
     @simulate_group.command("calls")
     @with_options
-    def calls(n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None) -> None:
+    def calls(n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float) -> None:
         """Calls through the IVR into the queues: answered, abandoned, callbacks, IVR drops."""
-        _run("calls", n, concurrency, base_url, duplicates, seed)
+        _run("calls", n, concurrency, base_url, duplicates, seed, think)
 
     @simulate_group.command("sms")
     @with_options
-    def sms(n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None) -> None:
+    def sms(n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float) -> None:
         """Texts from a pool of citizens, so some join their open ticket."""
-        _run("sms", n, concurrency, base_url, duplicates, seed)
+        _run("sms", n, concurrency, base_url, duplicates, seed, think)

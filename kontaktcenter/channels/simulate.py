@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import queue
 import random
 import secrets
 import socket
@@ -11,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ from twilio.request_validator import RequestValidator
 
 MAX_N = 20_000
 MAX_CONCURRENCY = 32
+MAX_THINK = 30.0
 ACCOUNT_SID = "AC" + "5" * 32
 LINE_NUMBER = "+46406000000"
 # Menu digits weighted like a contact center's traffic: the general line and schools lead.
@@ -84,12 +87,13 @@ class Stats:
 class TwilioStandIn:
     """Posts form requests exactly as Twilio does, signed over the server's public URL."""
 
-    def __init__(self, base_url: str, public_url: str, auth_token: str, stats: Stats, duplicate_rate: float):
+    def __init__(self, base_url: str, public_url: str, auth_token: str, stats: Stats, duplicate_rate: float, think: float = 0.0):
         self.base_url = ensure_loopback(base_url)
         self.public_url = public_url.rstrip("/")
         self.validator = RequestValidator(auth_token)
         self.stats = stats
         self.duplicate_rate = duplicate_rate
+        self.think = think
         self._local = threading.local()
 
     def _session(self) -> requests.Session:
@@ -101,6 +105,9 @@ class TwilioStandIn:
         """One webhook; sometimes sent twice, as Twilio does when an answer is slow or lost."""
         signature = self.validator.compute_signature(self.public_url + path, params)
         times = 2 if rng.random() < self.duplicate_rate else 1
+        if self.think:
+            # The caller listens, presses, waits: Twilio's webhooks of one call come seconds apart.
+            time.sleep(self.think)
         response = None
         for attempt in range(times):
             started = time.perf_counter()
@@ -132,7 +139,29 @@ def _number(rng: random.Random, pool: int) -> str:
     return f"+4670{1000000 + rng.randrange(pool):07d}"
 
 
-def _call(twilio: TwilioStandIn, rng: random.Random, agent_ids: list[int], callers: int) -> str:
+class Agents:
+    """The agents Twilio can connect: each talks with one caller at a time, as in life.
+
+    An answered caller takes a free agent (waiting, as callers do, while all are busy)
+    and frees them when the conversation's queue result is in.
+    """
+
+    def __init__(self, agent_ids: list[int]):
+        self._free: queue.Queue[int] = queue.Queue()
+        for agent_id in agent_ids:
+            self._free.put(agent_id)
+        self.count = len(agent_ids)
+
+    @contextmanager
+    def one(self):
+        agent_id = self._free.get()
+        try:
+            yield agent_id
+        finally:
+            self._free.put(agent_id)
+
+
+def _call(twilio: TwilioStandIn, rng: random.Random, agents: Agents, callers: int) -> str:
     """One caller's conversation with the IVR and the queue, and how it ends."""
     post = partial(twilio.post, rng=rng)
     sid = "CA" + secrets.token_hex(16)
@@ -171,11 +200,11 @@ def _call(twilio: TwilioStandIn, rng: random.Random, agent_ids: list[int], calle
         post("/twilio/voice/queue-result", {**base, "QueueResult": "leave", "QueueTime": str(queue_time)})
         status(queue_time + 10)
         return "callback"
-    if fate == "answered" and agent_ids:
-        agent = rng.choice(agent_ids)
-        post(f"/twilio/voice/bridge?agent={agent}", {**base, "QueueTime": str(queue_time), "DequeingCallSid": "CA" + secrets.token_hex(16)})
-        talk = rng.randint(60, 400)
-        post("/twilio/voice/queue-result", {**base, "QueueResult": "bridged", "QueueTime": str(queue_time)})
+    if fate == "answered" and agents.count:
+        with agents.one() as agent:
+            post(f"/twilio/voice/bridge?agent={agent}", {**base, "QueueTime": str(queue_time), "DequeingCallSid": "CA" + secrets.token_hex(16)})
+            talk = rng.randint(60, 400)
+            post("/twilio/voice/queue-result", {**base, "QueueResult": "bridged", "QueueTime": str(queue_time)})
         status(queue_time + talk + 20)
         return "answered"
     post("/twilio/voice/queue-result", {**base, "QueueResult": "hangup", "QueueTime": str(queue_time)})
@@ -210,8 +239,13 @@ def run(
     agent_ids: list[int] | None = None,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
+    think: float = 0.0,
 ) -> Stats:
-    """Run `n` calls or SMS with `concurrency` parallel Twilio conversations; returns what was seen."""
+    """Run `n` calls or SMS with `concurrency` parallel Twilio conversations; returns what was seen.
+
+    `think` is the pause (seconds) before each webhook of a conversation: 0 sends them
+    back to back (a saturating load test); a pause paces them like real callers.
+    """
     if kind not in ("calls", "sms"):
         raise SimulatorError(f"unknown traffic {kind!r}: calls or sms")
     if not 1 <= n <= MAX_N:
@@ -220,16 +254,19 @@ def run(
         raise SimulatorError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
     if not 0 <= duplicate_rate <= 1:
         raise SimulatorError("the duplicate rate is a fraction between 0 and 1")
+    if not 0 <= think <= MAX_THINK:
+        raise SimulatorError(f"think must be between 0 and {MAX_THINK} seconds")
     stats = Stats()
     master = random.Random(seed)
     seeds = [master.randrange(2**32) for _ in range(n)]
     population = max(20, n // 3)
 
-    twilio = TwilioStandIn(base_url, public_url, auth_token, stats, duplicate_rate)
+    twilio = TwilioStandIn(base_url, public_url, auth_token, stats, duplicate_rate, think)
+    agents = Agents(agent_ids or [])
 
     def one(i: int) -> str:
         rng = random.Random(seeds[i])
-        return _call(twilio, rng, agent_ids or [], population) if kind == "calls" else _sms(twilio, rng, population)
+        return _call(twilio, rng, agents, population) if kind == "calls" else _sms(twilio, rng, population)
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for future in as_completed(pool.submit(one, i) for i in range(n)):

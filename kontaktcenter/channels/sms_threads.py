@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,6 +13,9 @@ from ..contacts.service import IncomingContact, receive
 from ..tickets.models import OPEN_STATUSES, Message, Ticket
 from ..tickets.service import add_message, record_event, set_status
 from .phone import caller_number
+
+# The first key of the two-key advisory locks that serialise one sender's texts.
+SENDER_LOCK_SPACE = 40404
 
 # Twilio's MessageStatus values in the order a message moves through them; a late,
 # out-of-order callback (Twilio does not promise order) never moves a message back.
@@ -45,6 +48,16 @@ def open_thread(session: Session, phone: str, at: datetime, thread_days: int) ->
     )
 
 
+def _one_text_at_a_time(session: Session, phone: str) -> None:
+    """Serialise one sender's texts until this request commits (PostgreSQL advisory lock).
+
+    Two texts sent a second apart arrive as parallel webhooks; without this both would
+    find no open ticket and each start one. Other senders are not held up.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:phone))"), {"space": SENDER_LOCK_SPACE, "phone": phone})
+
+
 def _by_sid(session: Session, message_sid: str) -> Contact | None:
     return session.scalar(select(Contact).where(Contact.provider_sid == message_sid))
 
@@ -61,6 +74,11 @@ def receive_sms(
     if existing is not None:
         return ReceivedSms(existing, existing.ticket, created=False, threaded=_joined(existing))
     phone = caller_number(sender)
+    if phone:
+        _one_text_at_a_time(session, phone)
+        existing = _by_sid(session, message_sid)  # a parallel duplicate may have finished meanwhile
+        if existing is not None:
+            return ReceivedSms(existing, existing.ticket, created=False, threaded=_joined(existing))
     ticket = open_thread(session, phone, at, thread_days) if phone else None
     if ticket is None:
         received = receive(

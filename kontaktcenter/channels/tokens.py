@@ -4,14 +4,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -71,17 +71,24 @@ def check_token(session: Session, raw: str | None, scope: str) -> ApiToken:
         raise TokenError(401, "the API token is unknown or revoked")
     if token.scope != scope:
         raise TokenError(403, f"this token has the scope {token.scope!r}; this call needs {scope!r}")
-    now = utcnow()
-    # Last use to the minute is enough for administrators; not writing it on every call
-    # saves a row update per request under load.
-    if token.last_used_at is None or _aware(token.last_used_at) < now - LAST_USED_RESOLUTION:
-        token.last_used_at = now
     return token
 
 
-def _aware(at: datetime) -> datetime:
-    # SQLite hands back naive UTC datetimes.
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+def record_use(session: Session, token_id: int) -> None:
+    """Note the token's last use (to the minute), in its own short transaction.
+
+    Called after the request's work is committed: an update of the token row inside
+    that work would hold the row lock for the whole request and make every concurrent
+    call with the same token wait in line.
+    """
+    now = utcnow()
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
+        .values(last_used_at=now)
+    )
+    session.commit()
 
 
 def revoke_token(session: Session, token: ApiToken) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,22 +24,23 @@ def _python_defaults(table: Table, given: set[str]) -> dict[str, Any]:
     return defaults
 
 
-def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]], ids: Sequence[int] | None = None) -> None:
     columns = list(rows[0])
     defaults = _python_defaults(table, set(columns))
-    names = [*columns, *defaults]
     json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    encode = [json.dumps if name in json_columns else None for name in names]
+    json_at = [i for i, name in enumerate(columns) if name in json_columns]
     fixed = [json.dumps(v) if n in json_columns else v for n, v in defaults.items()]
+    names = (["id"] if ids is not None else []) + columns + list(defaults)
+    pick = operator.itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     cursor = session.connection().connection.driver_connection.cursor()
     column_list = ", ".join(f'"{name}"' for name in names)
     with cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
-        for row in rows:
-            values = [row[name] for name in columns]
-            for i, fn in enumerate(encode[: len(columns)]):
-                if fn is not None and values[i] is not None:
-                    values[i] = fn(values[i])
-            copy.write_row([*values, *fixed])
+        for index, row in enumerate(rows):
+            values = list(pick(row))
+            for i in json_at:
+                if values[i] is not None:
+                    values[i] = json.dumps(values[i])
+            copy.write_row([ids[index], *values, *fixed] if ids is not None else [*values, *fixed])
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, return_ids: bool = False) -> list[int]:
@@ -59,6 +61,5 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], 
         # The table name comes from our own models, never from input.
         sequence = text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)")  # noqa: S608
         ids = list(session.scalars(sequence, {"n": len(rows)}))
-        rows = [{"id": id_, **row} for id_, row in zip(ids, rows, strict=True)]
-    _copy(session, table, rows)
+    _copy(session, table, rows, ids if return_ids else None)
     return ids

@@ -354,32 +354,51 @@ def contact_statement(query: ReportQuery, calendar, short_abandon_seconds: float
     return stmt
 
 
-def _percentile_columns(c) -> list:
+def _percentile_figures(c) -> list[tuple[str, Any, Any]]:
+    """(figure, percentile column, the rows it is taken over) for the figures that cannot be summed."""
     wait = seconds_between(c.answered_at, c.arrived_at)
     answered = and_(c.channel == "phone", c.outcome == "answered")
     replied = and_(c.channel.in_(WRITTEN_CHANNELS), c.first_response_at.isnot(None))
     return [
-        percentile(wait, 0.9, answered).label("wait_p90_seconds"),
-        percentile(seconds_between(c.first_response_at, c.arrived_at) / 3600.0, 0.5, replied).label("median_first_response_hours"),
+        ("wait_p90_seconds", percentile(wait, 0.9, answered), answered),
+        ("median_first_response_hours", percentile(seconds_between(c.first_response_at, c.arrived_at) / 3600.0, 0.5, replied), replied),
     ]
 
 
-def percentile_statement(query: ReportQuery):
-    """Only the figures that cannot be summed, from the contact rows (used beside rollups)."""
+def _percentile_columns(c) -> list:
+    return [figure.label(name) for name, figure, _rows in _percentile_figures(c)]
+
+
+def percentile_statements(query: ReportQuery) -> list:
+    """Only the figures that cannot be summed, from the contact rows (used beside rollups).
+
+    One statement per figure, each reading only its own rows, so the database can
+    sort the answered calls and the replied written contacts at the same time.
+    """
     c, s, d, loc = Contact, Service, Department, Location
     lo, hi = period_bounds(query.start, query.end)
     keys = _key_columns(query, c, s, d, loc, c.arrived_at)
-    relevant = or_(
-        and_(c.channel == "phone", c.outcome == "answered"),
-        and_(c.channel.in_(WRITTEN_CHANNELS), c.first_response_at.isnot(None)),
-    )
-    stmt = select(*keys, *_percentile_columns(c)).select_from(c).outerjoin(s, s.id == c.service_id)
-    if _needs_department(query):
-        stmt = stmt.outerjoin(d, d.id == s.department_id)
-    if _needs_location(query):
-        stmt = stmt.outerjoin(loc, loc.id == c.location_id)
-    stmt = stmt.where(c.arrived_at >= lo, c.arrived_at < hi, relevant, *_filter_conditions(query.filters, c, s, d, loc))
-    return stmt.group_by(*keys) if keys else stmt
+    statements = []
+    for name, figure, rows in _percentile_figures(c):
+        stmt = select(*keys, figure.label(name)).select_from(c).outerjoin(s, s.id == c.service_id)
+        if _needs_department(query):
+            stmt = stmt.outerjoin(d, d.id == s.department_id)
+        if _needs_location(query):
+            stmt = stmt.outerjoin(loc, loc.id == c.location_id)
+        stmt = stmt.where(c.arrived_at >= lo, c.arrived_at < hi, rows, *_filter_conditions(query.filters, c, s, d, loc))
+        statements.append(stmt.group_by(*keys) if keys else stmt)
+    return statements
+
+
+def merge_frames(frames: Sequence[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    """Frames of different figures for the same groups → one frame (outer join on the group columns)."""
+    merged = frames[0]
+    for frame in frames[1:]:
+        if keys:
+            merged = merged.merge(frame, on=keys, how="outer")
+        else:
+            merged = pd.concat([merged.reset_index(drop=True), frame.reset_index(drop=True)], axis=1)
+    return merged
 
 
 def ticket_conditions(t) -> dict[str, Any]:
@@ -508,10 +527,7 @@ def counts(session: Session, query: ReportQuery, calendar, short_abandon_seconds
 
 
 def merge_counts(contacts: pd.DataFrame, tickets: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    if keys:
-        merged = contacts.merge(tickets, on=keys, how="outer")
-    else:
-        merged = pd.concat([contacts.reset_index(drop=True), tickets.reset_index(drop=True)], axis=1)
+    merged = merge_frames([contacts, tickets], keys)
     for name in ADDITIVE:
         if name not in merged:
             merged[name] = 0

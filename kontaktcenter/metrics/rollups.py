@@ -24,7 +24,8 @@ from .engine import (
     _frames,
     contact_statement,
     merge_counts,
-    percentile_statement,
+    merge_frames,
+    percentile_statements,
     period_bounds,
     ticket_statement,
 )
@@ -131,7 +132,7 @@ def counts_with_rollups(session: Session, query: ReportQuery, calendar, short_ab
     if not days:
         return counts(session, query, calendar, short_abandon_seconds)
     keys = query.group_columns
-    statements = [_rollup_statement(query, days), percentile_statement(query)]
+    statements = [_rollup_statement(query, days), *percentile_statements(query)]
     ranges = _day_ranges(sorted(set(_all_days(query)) - set(days)))
     if ranges:
         # Days without a usable rollup are counted from the rows, as local-day ranges
@@ -142,7 +143,8 @@ def counts_with_rollups(session: Session, query: ReportQuery, calendar, short_ab
             contact_statement(query, calendar, short_abandon_seconds, percentiles=False, extra_where=[in_contacts]),
             ticket_statement(query, extra_where=[in_tickets]),
         ]
-    from_rollups, percentiles, *raw = _frames(session, statements, keys)
+    from_rollups, p90, median, *raw = _frames(session, statements, keys)
+    percentiles = merge_frames([p90, median], keys)
     frames = [_with_periods(from_rollups, query)]
     if raw:
         frames.append(merge_counts(*raw, keys).drop(columns=["wait_p90_seconds", "median_first_response_hours"]))

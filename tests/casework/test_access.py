@@ -242,5 +242,5 @@ def test_admin_sees_the_access_log(client, auth, session, confidential):
     auth.logout()
     auth.login("admin")
     page = client.get(f"/admin/atkomstlogg?reference={confidential.reference}").get_data(as_text=True)
-    assert re.search(rf"Per Andersson \(handlaggare\).*?{confidential.reference}", page, re.S)
+    assert re.search(rf"Per Andersson \(handlaggare\).*?{confidential.reference}.*?läste ärendet", page, re.S)
     assert "Inga läsningar loggade." in client.get("/admin/atkomstlogg?reference=KC-2000-000001").get_data(as_text=True)

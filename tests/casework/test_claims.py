@@ -65,6 +65,36 @@ def test_take_next_button_opens_the_ticket(client, auth, session, everyone_away,
     assert ticket.assignee.username == "agent"
 
 
+def _take_all_at_once(app, engine, agent_ids: list[int]) -> tuple[list[tuple[int, int]], list[Exception]]:
+    """Every agent in its own thread and connection presses "take next" until nothing is left."""
+    claims: list[tuple[int, int]] = []
+    errors: list[Exception] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(agent_ids))
+
+    def work(agent_id: int) -> None:
+        try:
+            with app.app_context(), Session(engine, expire_on_commit=False) as s:
+                barrier.wait()
+                while True:
+                    agent = s.scalar(select(User).where(User.id == agent_id))  # read first, as a request does
+                    ticket = take_next(s, agent)
+                    s.commit()
+                    if ticket is None:
+                        return
+                    with lock:
+                        claims.append((ticket.id, agent_id))
+        except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(a,)) for a in agent_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return claims, errors
+
+
 @pytest.mark.postgres
 def test_twenty_agents_taking_at_once_get_each_ticket_exactly_once(app):
     """Real PostgreSQL, real concurrent transactions: SELECT … FOR UPDATE SKIP LOCKED."""
@@ -86,31 +116,7 @@ def test_twenty_agents_taking_at_once_get_each_ticket_exactly_once(app):
         s.commit()
         agent_ids, queue_id = [a.id for a in agents], queue.id
 
-    claims: list[tuple[int, int]] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(agents_n)
-    errors = []
-
-    def work(agent_id: int) -> None:
-        try:
-            with app.app_context(), Session(engine, expire_on_commit=False) as s:
-                agent = s.get(User, agent_id)
-                barrier.wait()
-                while True:
-                    ticket = take_next(s, agent)
-                    s.commit()
-                    if ticket is None:
-                        return
-                    with lock:
-                        claims.append((ticket.id, agent_id))
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(a,)) for a in agent_ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    claims, errors = _take_all_at_once(app, engine, agent_ids)
 
     try:
         assert errors == []
@@ -135,3 +141,54 @@ def test_twenty_agents_taking_at_once_get_each_ticket_exactly_once(app):
             s.execute(delete(User).where(User.id.in_(agent_ids)))
             s.execute(delete(Queue).where(Queue.id == queue_id))
             s.commit()
+
+
+def test_agents_taking_at_once_on_sqlite_get_each_ticket_exactly_once(tmp_path):
+    """The embedded default: SQLite serialises the writers; no ticket goes to two agents."""
+    from kontaktcenter.app import create_app
+    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.directory.service import load_catalogue
+
+    url = f"sqlite:///{tmp_path / 'claims.sqlite3'}"
+    upgrade_database(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "TESTING": True})
+    engine = app.extensions[ENGINE_KEY]
+    agents_n, tickets_n = 8, 120
+    with app.app_context(), Session(engine, expire_on_commit=False) as s:
+        load_catalogue(s)
+        queue = s.scalar(select(Queue).where(Queue.code == "kc-forsta-linjen"))
+        agents = [User(username=f"lite-{i}", name=f"Agent {i}", role="agent", password_hash="x", queues=[queue]) for i in range(agents_n)]
+        s.add_all(agents)
+        start = datetime(2026, 3, 2, 8, tzinfo=UTC)
+        for i in range(tickets_n):
+            create_ticket(s, queue=queue, service=None, first_arrived_at=start + timedelta(seconds=i))
+        s.commit()
+        agent_ids = [a.id for a in agents]
+    claims, errors = _take_all_at_once(app, engine, agent_ids)
+    with Session(engine) as s:
+        stored = dict(s.execute(select(Ticket.id, Ticket.assignee_id)).all())
+    engine.dispose()
+    assert errors == []
+    assert sorted(t for t, _ in claims) == sorted(stored)  # every ticket handed out once
+    assert dict(claims) == stored
+
+
+@pytest.mark.postgres
+def test_take_next_reads_the_head_of_the_claimable_index_instead_of_sorting_the_backlog(app, session):
+    """FOR UPDATE … LIMIT 1 cannot use a top-N sort: without the partial index every claim
+    sorts every waiting ticket. The statuses are literals, so the index also serves a
+    statement psycopg has prepared (a generic plan cannot match a bound parameter)."""
+    from sqlalchemy import text
+
+    from kontaktcenter.casework.claims import _pick_and_claim
+
+    picked, _claim = _pick_and_claim()
+    statement = select(picked).params(claim_queue_ids=[1, 2])
+    as_sent = str(statement.compile(session.get_bind(), compile_kwargs={"render_postcompile": True}))
+    assert "tickets.status IN ('new', 'open', 'escalated')" in as_sent  # the queues stay parameters
+    sql = str(statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True, "render_postcompile": True}))
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    session.execute(text("SET LOCAL enable_sort = off"))
+    plan = "\n".join(session.execute(text("EXPLAIN " + sql)).scalars())
+    assert "ix_tickets_claimable" in plan
+    assert "Sort" not in plan

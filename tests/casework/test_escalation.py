@@ -8,6 +8,7 @@ from sqlalchemy import select
 from kontaktcenter.casework.models import Escalation
 from kontaktcenter.directory.models import Queue
 from kontaktcenter.notify.email import OUTBOX_KEY
+from kontaktcenter.notify.transport import recorded
 
 
 def _queue_id(session, code):
@@ -70,7 +71,7 @@ def test_escalation_round_trip_through_the_department_inbox(app, client, auth, s
     assert kinds.index("escalated") < kinds.index("escalation_accepted") < kinds.index("resolution")
 
 
-def test_department_returns_an_escalation_with_a_reason(client, auth, session, everyone_away, make_contact):
+def test_department_returns_an_escalation_with_a_reason(app, client, auth, session, everyone_away, make_contact):
     ticket = make_contact(service="bygglov", text="Fråga om parkering", phone="0701234567", reply_channel="sms").ticket
     auth.login("agent")
     auth.post(f"/tickets/{ticket.reference}/escalate", {**HANDOVER, "queue": _queue_id(session, "sbk-bygglov")})
@@ -81,7 +82,12 @@ def test_department_returns_an_escalation_with_a_reason(client, auth, session, e
     refused = auth.post(f"/escalations/{escalation.id}/return", {"reason": ""})
     assert refused.status_code == 400
     assert "Ange varför ärendet lämnas tillbaka." in refused.get_data(as_text=True)
-    auth.post(f"/escalations/{escalation.id}/return", {"reason": "Gäller parkeringstillstånd, inte bygglov."})
+    auth.post(f"/escalations/{escalation.id}/return", {"reason": "Gäller parkeringstillstånd, inte bygglov.", "notify": "y"})
+    with app.app_context():
+        texts = [r.data for r in recorded() if r.kind == "message"]
+    # The citizen asked for SMS and is told that the contact center has the errand again.
+    assert texts[-1]["To"] == "+46701234567"
+    assert ticket.reference in texts[-1]["Body"]
     session.refresh(ticket)
     session.refresh(escalation)
     assert (ticket.status, ticket.queue.code, ticket.assignee_id) == ("open", "kc-forsta-linjen", None)

@@ -156,3 +156,17 @@ def test_openapi_document_describes_every_api_route(app, client):
             path = rule.rule.replace("<", "{").replace(">", "}")
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == served
+
+
+def test_token_use_is_noted_after_the_work_is_committed(client, session, make_token):
+    raw = make_token("contacts:write")
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
+    assert token.last_used_at is None
+    assert client.post("/api/v1/contacts", json=CONTACT, headers=_bearer(raw)).status_code == 201
+    session.refresh(token)
+    first = token.last_used_at
+    assert first is not None
+    # Within the same minute the row is not written again (no lock on the token row per call).
+    client.post("/api/v1/contacts", json=CONTACT, headers=_bearer(raw))
+    session.refresh(token)
+    assert token.last_used_at == first

@@ -126,3 +126,29 @@ def test_parallel_duplicate_callback_request_is_recorded_once(server):
         db.session.remove()
     assert kinds.count("callback_requested") == 1
     assert kinds.count("kind") == 1
+
+
+def test_parallel_texts_from_one_new_sender_make_one_ticket(server):
+    """Two or more texts sent within a second arrive together: one thread, not one ticket each."""
+    app = server.app
+    sender = "+4670" + str(secrets.randbelow(9_000_000) + 1_000_000)
+    start = threading.Barrier(PARALLEL)
+
+    def text(i):
+        params = {"MessageSid": "SM" + secrets.token_hex(16), "From": sender, "To": "+46406000000",
+                  "Body": f"Del {i + 1}", "AccountSid": "AC" + "0" * 32}
+        path = "/twilio/sms/incoming"
+        signature = RequestValidator(auth_token(app)).compute_signature(app.config["PUBLIC_BASE_URL"] + path, params)
+        start.wait()
+        return requests.post(server.url + path, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        responses = list(pool.map(text, range(PARALLEL)))
+    assert [r.status_code for r in responses] == [200] * PARALLEL
+    with app.app_context():
+        tickets = db.session.scalars(select(Contact.ticket_id).where(Contact.citizen_phone == sender)).all()
+        db.session.remove()
+    assert len(tickets) == PARALLEL
+    assert len(set(tickets)) == 1
+    replies = [parse_twiml(r.content).find("Message").text for r in responses]
+    assert sum(reply.startswith("Tack för ditt sms.") for reply in replies) == 1

@@ -58,6 +58,18 @@ def test_simulated_sms_thread_and_are_stored_once(server):
     assert _stored(server.app, stats.acknowledged_messages) == (40, 40)
 
 
+def test_paced_calls_pause_before_each_webhook(server):
+    import time
+
+    started = time.perf_counter()
+    stats = _run(server, "calls", 2, think=0.2, agent_ids=[1])
+    elapsed = time.perf_counter() - started
+    assert not stats.failures
+    # Every webhook waited its pause first (calls run one after another on SQLite, in parallel on PostgreSQL).
+    per_call = stats.requests / 2
+    assert elapsed >= 0.2 * per_call
+
+
 def test_simulator_signs_with_the_servers_token_or_is_refused(server):
     app = server.app
     stats = simulate.run("sms", 3, base_url=server.url, public_url=app.config["PUBLIC_BASE_URL"], auth_token="wrong", concurrency=1)
@@ -91,6 +103,7 @@ def test_simulate_command_runs_against_a_live_server(server):
         (["--n", "0"], "0 is not in the range 1<=x<=20000"),
         (["--n", "20001"], "20001 is not in the range"),
         (["--concurrency", "33"], "33 is not in the range 1<=x<=32"),
+        (["--think", "31"], "31.0 is not in the range 0<=x<=30.0"),
         (["--base-url", "http://10.1.2.3:5000"], "the simulator only talks to 127.0.0.1, ::1 or localhost"),
     ],
 )

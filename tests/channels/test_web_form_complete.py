@@ -172,3 +172,22 @@ def test_personnummer_help_names_the_services_that_use_it(client, session):
         assert service.name_en in page
         assert f'data-personnummer="1" value="{service.code}"' in page
     assert 'data-personnummer="1" value="skolval"' not in page
+
+
+def test_behind_a_trusted_proxy_each_citizen_has_their_own_limit(app, database_url):
+    from kontaktcenter.app import create_app
+    from kontaktcenter.database import ENGINE_KEY
+
+    proxied = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t", "RATELIMIT_ENABLED": True,
+                          "TRUSTED_PROXIES": 1, "RATELIMIT_CONTACT_FORM": "1 per hour", "WTF_CSRF_ENABLED": False})
+    client = proxied.test_client()
+
+    def spam_from(address):  # the honeypot is filled: nothing is stored, the post still counts
+        return client.post("/kontakt", data={"website": "x"}, headers={"X-Forwarded-For": address}).status_code
+
+    try:
+        assert [spam_from("198.51.100.7"), spam_from("198.51.100.7")] == [400, 429]
+        # Another citizen behind the same load balancer is not blocked by the first one.
+        assert spam_from("203.0.113.9") == 400
+    finally:
+        proxied.extensions[ENGINE_KEY].dispose()
