@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..contacts.models import Contact
 from ..database import utcnow
 from ..directory.models import Queue, User
+from ..routing.models import RoutingDecision
 from ..tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
 from ..tickets.service import record_event
 from ..worktime.calendar import WorkCalendar, current_calendar
@@ -30,7 +31,9 @@ def calendar() -> WorkCalendar:
     return current_calendar() if has_app_context() else WorkCalendar()
 
 
-def start_clocks(session: Session, ticket: Ticket, cal: WorkCalendar | None = None) -> None:
+def start_clocks(
+    session: Session, ticket: Ticket, cal: WorkCalendar | None = None, decision: RoutingDecision | None = None
+) -> None:
     """First response and resolution clocks run from the first contact's arrival.
 
     Every ticket gets due times: the service's targets, overridden by the routing
@@ -40,7 +43,7 @@ def start_clocks(session: Session, ticket: Ticket, cal: WorkCalendar | None = No
     from ..routing.service import sla_days
 
     cal = cal or calendar()
-    days = sla_days(session, ticket)
+    days = sla_days(session, ticket, decision)
     if ticket.first_response_due_at is None:
         ticket.first_response_due_at = cal.add_working_days(ticket.first_arrived_at, days["first_response_days"])
     if ticket.resolve_due_at is None:

@@ -126,13 +126,11 @@ def receive(session: Session, incoming: IncomingContact) -> Received:
     try:
         with session.begin_nested():
             from ..casework.reopen import reopen_for_contact
-            from ..casework.sla import start_clocks
 
             # Same citizen and service within REOPEN_DAYS of resolution: reopen, no new ticket.
             ticket = reopen_for_contact(session, contact)
             if ticket is None:
                 ticket = _ticket_for(session, contact)
-                start_clocks(session, ticket)
             session.flush()
     except IntegrityError:
         existing = _existing(session, incoming)
@@ -151,9 +149,10 @@ def _existing(session: Session, incoming: IncomingContact) -> Contact | None:
 
 
 def _ticket_for(session: Session, contact: Contact) -> Ticket:
+    from ..casework.sla import start_clocks
     from ..routing.service import offer_to_agent, record_decision, route_contact
 
-    session.add(contact)
+    # The contact joins the session through its ticket, so it is inserted once, complete.
     decision = route_contact(session, contact)
     queue = session.scalar(select(Queue).where(Queue.code == decision.queue_code))
     if queue is None:
@@ -168,7 +167,8 @@ def _ticket_for(session: Session, contact: Contact) -> Ticket:
         priority=decision.priority if decision.priority is not None else 3,
     )
     contact.ticket = ticket
-    record_decision(session, ticket, contact, decision)
+    record = record_decision(session, ticket, contact, decision)
     record_event(session, ticket, "routed", to_value=queue.code, rule=decision.rule_id, version=decision.ruleset_version)
-    offer_to_agent(session, ticket, contact)
+    start_clocks(session, ticket, decision=record)
+    offer_to_agent(session, ticket, contact, record)
     return ticket

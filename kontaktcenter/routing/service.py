@@ -306,7 +306,7 @@ def latest_decision(session: Session, ticket: Ticket) -> RoutingDecision | None:
     )
 
 
-def sla_days(session: Session, ticket: Ticket) -> dict[str, int]:
+def sla_days(session: Session, ticket: Ticket, decision: RoutingDecision | None = None) -> dict[str, int]:
     """The ticket's SLA targets in working days: the service's, overridden by the rule's `sla`."""
     service = ticket.service
     days = {
@@ -314,7 +314,8 @@ def sla_days(session: Session, ticket: Ticket) -> dict[str, int]:
         "accept_days": service.sla_accept_days if service else 1,
         "resolve_days": service.sla_resolve_days if service else 10,
     }
-    decision = latest_decision(session, ticket)
+    # Intake passes the decision it just made, sparing a query on the hot path.
+    decision = decision or latest_decision(session, ticket)
     if decision is not None and decision.sla:
         days.update({k: int(v) for k, v in decision.sla.items() if k in days})
     return days
@@ -394,11 +395,13 @@ def eligible_agents(session: Session, ticket: Ticket, needs: Requirements, *, li
     return session.execute(query).all()
 
 
-def select_agent(session: Session, ticket: Ticket, contact: Contact | None) -> User | None:
+def select_agent(
+    session: Session, ticket: Ticket, contact: Contact | None, decision: RoutingDecision | None = None
+) -> User | None:
     """The agent to offer the ticket to, or None: then it waits in its queue."""
     from ..casework.access import can_read
 
-    decision = latest_decision(session, ticket)
+    decision = decision or latest_decision(session, ticket)
     needs = requirements(dict(decision.skills) if decision is not None else {}, contact, ticket)
     for user, _open in eligible_agents(session, ticket, needs):
         # A confidential ticket goes only to someone allowed to read it (OSL).
@@ -407,12 +410,14 @@ def select_agent(session: Session, ticket: Ticket, contact: Contact | None) -> U
     return None
 
 
-def offer_to_agent(session: Session, ticket: Ticket, contact: Contact | None) -> User | None:
+def offer_to_agent(
+    session: Session, ticket: Ticket, contact: Contact | None, decision: RoutingDecision | None = None
+) -> User | None:
     """Assign the ticket to the best eligible agent (an event), or record that it waits."""
     if contact is not None and contact.channel in LIVE_CHANNELS:
         return None
     session.flush()
-    user = select_agent(session, ticket, contact)
+    user = select_agent(session, ticket, contact, decision)
     if user is None:
         record_event(session, ticket, "waiting", to_value=ticket.queue.code, reason="no eligible agent")
         return None
