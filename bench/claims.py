@@ -2,7 +2,7 @@
 """Benchmark: "take next" with 20 agents pulling from one queue at once on PostgreSQL.
 
 Makes its own PostgreSQL database (BENCH_DATABASE_URL, default
-postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_claims), migrates it,
+postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench), migrates it,
 loads the catalogue, adds one queue with --agents agents and --tickets waiting tickets.
 In the same run it measures
 
@@ -26,17 +26,18 @@ import argparse
 import json
 import multiprocessing
 import os
-import re
 import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import bench_url, drop_database, recreate_database  # noqa: E402
 
 from kontaktcenter.app import create_app  # noqa: E402
 from kontaktcenter.auth.service import hash_password  # noqa: E402
@@ -48,24 +49,11 @@ from kontaktcenter.directory.service import load_catalogue  # noqa: E402
 from kontaktcenter.tickets.models import Ticket, TicketEvent  # noqa: E402
 from kontaktcenter.tickets.service import format_reference, next_reference_numbers  # noqa: E402
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_claims"
 BAR_CLAIMS_PER_S = 500
 
 
-def fresh_database(url: str) -> None:
-    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
-    name = url.rsplit("/", 1)[1]
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
-def drop_database(url: str) -> None:
-    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def setup(app, agents: int, tickets: int) -> tuple[int, list[int]]:
@@ -165,10 +153,10 @@ def main() -> int:
     parser.add_argument("--baseline", type=int, default=1_000, help="tickets the lone agent takes first")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    url = bench_url()
 
     print(f"database: {url.rsplit('@', 1)[-1]} (fresh)")
-    fresh_database(url)
+    recreate_database(url)
     try:
         upgrade_database(url)
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})

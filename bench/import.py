@@ -1,6 +1,6 @@
 """The history import at scale: N generated rows through `kontaktcenter import contacts` on PostgreSQL.
 
-Makes its own database (BENCH_DATABASE_URL, default …/kontaktcenter_bench_import), writes
+Makes its own database (BENCH_DATABASE_URL, default …/kontaktcenter_bench), writes
 a CSV in METRICS.md's import format from the demo's history generator, runs the real
 command in a subprocess and times it, then imports the same file again (idempotency:
 nothing new) and counts the rows in the database. The bar: 1,000,000 rows in under 5 minutes.
@@ -31,9 +31,8 @@ from kontaktcenter.contacts.models import Contact  # noqa: E402
 from kontaktcenter.demo import WEEKDAY_VOLUME, generate_history  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from webhooks import recreate_database  # noqa: E402 - the phone benchmark's helper, shared rather than copied
+from _common import bench_url, recreate_database  # noqa: E402
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_import"
 BAR_SECONDS = 300
 
 
@@ -75,7 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    url = bench_url()
     recreate_database(url)
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-import"}
     subprocess.run([str(ROOT / ".venv" / "bin" / "kontaktcenter"), "db", "upgrade"], env=env, check=True, capture_output=True)

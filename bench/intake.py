@@ -1,6 +1,6 @@
 """Intake through the JSON API: POST /api/v1/contacts on gunicorn (2 workers) against PostgreSQL, concurrency 8.
 
-Makes its own database (BENCH_DATABASE_URL, default …/kontaktcenter_bench_intake), loads
+Makes its own database (BENCH_DATABASE_URL, default …/kontaktcenter_bench), loads
 the catalogue and demo users, creates API tokens, and then measures, with the same load
 generator and the same gunicorn set-up (2 workers × 4 threads on a free loopback port):
 
@@ -22,7 +22,6 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,10 +43,8 @@ from kontaktcenter.contacts.models import Contact  # noqa: E402
 from kontaktcenter.tickets.models import Ticket  # noqa: E402
 
 sys.path.insert(0, str(BENCH))
-# The database and process helpers of the phone benchmark, shared rather than copied.
-from webhooks import free_port, recreate_database, stop  # noqa: E402
+from _common import bench_url, free_port, recreate_database, start_gunicorn, stop  # noqa: E402
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_intake"
 BAR = 0.30
 WORKERS, THREADS = 2, 4
 TEXTS = [
@@ -100,24 +97,6 @@ def prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
     return raw, token_id, services
 
 
-def start_gunicorn(app_spec: str, port: int, env: dict[str, str]) -> subprocess.Popen:
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(
-        [str(gunicorn), "--workers", str(WORKERS), "--threads", str(THREADS), "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--pythonpath", f"{ROOT},{BENCH}", app_spec],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn {app_spec} exited with {process.returncode}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    stop(process)
-    raise SystemExit(f"gunicorn {app_spec} did not become healthy within 60 s")
 
 
 @dataclass
@@ -216,7 +195,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    url = bench_url()
     secret = "bench-intake"  # noqa: S105 - a throwaway key for a throwaway server
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
         # One client, many requests: the per-client API limit is not what is measured here.

@@ -2,7 +2,7 @@
 """Benchmark: the tillgänglighet report on a year of a city's contacts, against hand-written SQL.
 
 Makes its own PostgreSQL database (BENCH_DATABASE_URL, default
-postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_report), migrates it,
+postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench), migrates it,
 loads the catalogue and generates N contacts (default 1,000,000) over 12 months with
 COPY, one ticket each (in a child process, so the peak memory reported is the
 report's, not the generator's). Then, in the same run, it times
@@ -24,8 +24,6 @@ import argparse
 import csv
 import io
 import json
-import os
-import re
 import resource
 import statistics
 import subprocess
@@ -39,10 +37,11 @@ import pandas as pd
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import bench_url, drop_database, recreate_database  # noqa: E402
 
 from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, deadline_rows, records, report  # noqa: E402
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_report"
 YEAR_START = date(2025, 1, 1)
 YEAR_END = date(2025, 12, 31)
 SHORT_ABANDON = 5
@@ -57,20 +56,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fresh_database(url: str) -> None:
-    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
-    name = url.rsplit("/", 1)[1]
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-
-
-def drop_database(url: str) -> None:
-    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _ts(values: np.ndarray) -> pd.Series:
@@ -324,7 +309,7 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="use a kept database if it holds exactly --contacts contacts")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    url = bench_url()
     if args.generate_only:
         # The child process that fills the database, so its memory is not the report's.
         generate(create_engine(url), args.contacts)
@@ -340,7 +325,7 @@ def main() -> int:
     reuse = args.reuse and _existing_contacts(url) == args.contacts
     if not reuse:
         print(f"== database {url.rsplit('/', 1)[1]}: fresh, migrated, catalogue loaded")
-        fresh_database(url)
+        recreate_database(url)
         upgrade_database(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "SCHEDULER_ENABLED": False})
     generate_s = 0.0

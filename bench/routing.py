@@ -16,7 +16,7 @@ whole condition in order, without the guards' fast path and without reasons) ove
 
 With --intake N (default 2,000; 0 skips it) it also times the whole per-contact path in
 a fresh PostgreSQL database (BENCH_DATABASE_URL, default
-postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_routing): the content
+postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench): the content
 hash check that makes a rule change take effect without restart, the attributes read
 from the database (citizen history, calendar, opening hours), and the decision.
 Ends with one JSON line.
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import random
 import statistics
 import sys
@@ -37,7 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from claims import drop_database, fresh_database  # noqa: E402 - bench/claims.py, same folder
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import bench_url, drop_database, recreate_database  # noqa: E402
 
 from kontaktcenter.directory import catalogue  # noqa: E402
 from kontaktcenter.routing.engine import (  # noqa: E402
@@ -51,7 +51,6 @@ from kontaktcenter.routing.engine import (  # noqa: E402
 )
 from kontaktcenter.worktime.calendar import STOCKHOLM, WEEKDAY_CODES, WorkCalendar  # noqa: E402
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_routing"
 BAR_P99_MS = 1.0
 LANGUAGES = ["sv"] * 14 + ["en", "en", "ar", "ar", "so", "fa", "pl", "bs", "ti", "uk"]
 WORDS = ["parkering", "faktura", "bygglov", "buller", "skola", "hemtjänst", "avgift", "lampa", "hål", "klotter"]
@@ -191,7 +190,7 @@ def time_intake(url: str, rules_dir: Path, count: int, rng: random.Random) -> di
     from kontaktcenter.directory.service import load_catalogue
     from kontaktcenter.routing.service import route_contact
 
-    fresh_database(url)
+    recreate_database(url)
     upgrade_database(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-routing", "TESTING": True, "RULES_DIR": str(rules_dir)})
     with app.app_context():
@@ -289,7 +288,7 @@ def main() -> int:
 
         intake = None
         if args.intake > 0:
-            url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+            url = bench_url()
             print(f"intake path: database {url.rsplit('@', 1)[-1]} (fresh)")
             try:
                 intake = time_intake(url, rules_dir, args.intake, rng)

@@ -1,6 +1,6 @@
 """Twilio webhooks under load: the simulator against gunicorn (2 workers) on PostgreSQL.
 
-Makes its own database (BENCH_DATABASE_URL, default …/kontaktcenter_bench_phone), starts
+Makes its own database (BENCH_DATABASE_URL, default …/kontaktcenter_bench), starts
 gunicorn on a free loopback port, measures a baseline (GET /healthz on the same server)
 and then simulated calls and SMS at concurrency 8 with 10 % of the webhooks sent twice,
 as Twilio retries do. Finally it counts, in the database, every call and text the server
@@ -19,9 +19,6 @@ import json
 import os
 import re
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,7 +36,9 @@ from kontaktcenter.channels import simulate  # noqa: E402
 from kontaktcenter.contacts.models import Contact  # noqa: E402
 from kontaktcenter.tickets.models import Ticket  # noqa: E402
 
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_phone"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import bench_url, free_port, recreate_database, start_gunicorn, stop  # noqa: E402
+
 TOKEN = "bench-twilio-token"  # noqa: S105 - a throwaway token for a throwaway server
 CONCURRENCY = 8
 DUPLICATE_RATE = 0.10
@@ -57,21 +56,8 @@ eve_close = "23:59"
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def recreate_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    if not re.fullmatch(r"\w+", name):
-        raise SystemExit(f"refusing to recreate a database named {name!r}")
-    admin = create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def prepare(url: str, env: dict[str, str]) -> list[int]:
@@ -107,31 +93,8 @@ def prepare(url: str, env: dict[str, str]) -> list[int]:
     return agents
 
 
-def start_gunicorn(port: int, env: dict[str, str]) -> subprocess.Popen:
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(
-        [str(gunicorn), "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    stop(process)
-    raise SystemExit("gunicorn did not become healthy within 60 s")
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def baseline(base: str, n: int) -> simulate.Stats:
@@ -180,7 +143,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    url = bench_url()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
@@ -198,7 +161,7 @@ def main() -> None:
           f"{DUPLICATE_RATE:.0%} of webhooks sent twice")
     recreate_database(url)
     agents = prepare(url, env)
-    server = start_gunicorn(port, env)
+    server = start_gunicorn("wsgi:app", port, env)
     try:
         base_stats = baseline(base, 400)
         # Warm both workers (imports, rule files, prepared statements) as a live server is;

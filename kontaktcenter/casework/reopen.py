@@ -7,7 +7,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ..contacts.models import Contact
+from ..contacts.models import Contact, same_citizen
 from ..tickets.models import Ticket
 from ..tickets.service import assign, record_event, reopen
 from .sla import restart_first_response
@@ -26,16 +26,8 @@ def reopenable_ticket(session: Session, contact: Contact, days: int | None = Non
     """
     if contact.service is None:
         return None
-    same_citizen = [
-        column == value
-        for column, value in (
-            (Contact.citizen_phone, contact.citizen_phone),
-            (Contact.citizen_email, contact.citizen_email),
-            (Contact.citizen_personnummer, contact.citizen_personnummer),
-        )
-        if value
-    ]
-    if not same_citizen:
+    citizen = same_citizen(contact)
+    if not citizen:
         return None
     since = contact.arrived_at - timedelta(days=days if days is not None else reopen_days())
     return session.scalar(
@@ -46,7 +38,7 @@ def reopenable_ticket(session: Session, contact: Contact, days: int | None = Non
             Ticket.service_id == contact.service.id,
             Ticket.resolved_at >= since,
             Ticket.resolved_at <= contact.arrived_at,
-            or_(*same_citizen),
+            or_(*citizen),
         )
         .order_by(Ticket.resolved_at.desc())
         .limit(1)

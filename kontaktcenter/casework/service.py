@@ -7,10 +7,9 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
-from ..contacts.models import Contact
+from ..contacts.models import Contact, same_citizen
 from ..database import UTCDateTime, utcnow
 from ..directory.models import PRESENCE, Queue, User
-from ..routing.models import RoutingDecision
 from ..tickets.models import OPEN_STATUSES, Ticket
 from ..tickets.service import TicketError, resolve, set_status
 from .access import can_read
@@ -99,12 +98,6 @@ def set_presence(session: Session, user: User, presence: str, now: datetime | No
         user.presence_since = now or utcnow()
 
 
-def routing_decision(session: Session, ticket: Ticket) -> RoutingDecision | None:
-    return session.scalar(
-        select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id).order_by(RoutingDecision.id.desc())
-    )
-
-
 @dataclass
 class RelatedContact:
     contact: Contact
@@ -117,15 +110,7 @@ def citizen_contacts(session: Session, user: User, ticket: Ticket, limit: int = 
 
     A confidential ticket the user may not read appears as its reference only.
     """
-    conditions = []
-    for c in ticket.contacts:
-        for column, value in (
-            (Contact.citizen_phone, c.citizen_phone),
-            (Contact.citizen_email, c.citizen_email),
-            (Contact.citizen_personnummer, c.citizen_personnummer),
-        ):
-            if value:
-                conditions.append(column == value)
+    conditions = same_citizen(*ticket.contacts)
     if not conditions:
         return []
     rows = session.execute(

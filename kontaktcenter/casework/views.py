@@ -14,6 +14,7 @@ from ..auth.decorators import roles_required
 from ..contacts.citizen import mask_personnummer
 from ..database import db
 from ..directory.models import PRESENCE, Queue, Service
+from ..routing.service import latest_decision
 from ..tickets.models import Ticket
 from ..tickets.service import TicketError
 from . import escalation as escalations
@@ -138,7 +139,7 @@ def ticket(reference: str):
     return render_template(
         "casework/ticket.html",
         ticket=ticket,
-        decision=service.routing_decision(db.session, ticket),
+        decision=latest_decision(db.session, ticket),
         related=service.citizen_contacts(db.session, current_user, ticket),
         escalations=escalations.escalations_of(db.session, ticket),
         pending=escalations.pending_escalation(db.session, ticket),
@@ -332,21 +333,12 @@ def _article_form(form: ArticleForm) -> list[Service]:
 def new_article():
     form = ArticleForm()
     _article_form(form)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            knowledge.create_article(db.session, current_user, db.session.get(Service, form.service.data), form.title.data, form.body.data)
-        except TicketError as exc:
-            db.session.rollback()
-            form.title.errors.append(_(str(exc)))
-            status = 400
-        else:
-            db.session.commit()
-            flash(_("Svaret är sparat i kunskapsbanken."), "success")
-            return redirect(url_for(".knowledge_base"))
-    elif form.is_submitted():
-        status = 400
-    return render_template("casework/article.html", form=form, article=None), status
+    return _save_article(
+        form, None,
+        lambda: knowledge.create_article(
+            db.session, current_user, db.session.get(Service, form.service.data), form.title.data, form.body.data
+        ),
+    )
 
 
 @bp.route("/kunskapsbank/<int:article_id>", methods=["GET", "POST"])
@@ -359,13 +351,21 @@ def edit_article(article_id: int):
     if request.method == "GET":
         form.service.data = article.service_id
     _article_form(form)
+    return _save_article(
+        form, article,
+        lambda: knowledge.update_article(
+            db.session, current_user, article,
+            service=db.session.get(Service, form.service.data), title=form.title.data, body=form.body.data, active=form.active.data,
+        ),
+    )
+
+
+def _save_article(form: ArticleForm, article: KnowledgeArticle | None, save):
+    """Validate, save and go back to the knowledge base; or show the form again with 400."""
     status = 200
     if form.validate_on_submit():
         try:
-            knowledge.update_article(
-                db.session, current_user, article,
-                service=db.session.get(Service, form.service.data), title=form.title.data, body=form.body.data, active=form.active.data,
-            )
+            save()
         except TicketError as exc:
             db.session.rollback()
             form.title.errors.append(_(str(exc)))

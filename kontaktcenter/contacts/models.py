@@ -98,3 +98,17 @@ class Contact(Base):
     @property
     def is_written(self) -> bool:
         return self.channel in WRITTEN_CHANNELS
+
+
+def same_citizen(*contacts: Contact) -> list:
+    """Conditions matching contacts from the same citizen: any one of phone, e-mail or personnummer."""
+    return [
+        column == value
+        for contact in contacts
+        for column, value in (
+            (Contact.citizen_phone, contact.citizen_phone),
+            (Contact.citizen_email, contact.citizen_email),
+            (Contact.citizen_personnummer, contact.citizen_personnummer),
+        )
+        if value
+    ]

@@ -13,7 +13,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..contacts.models import Contact
+from ..contacts.models import Contact, same_citizen
 from ..database import utcnow
 from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
 from ..tickets.models import OPEN_STATUSES, Ticket
@@ -198,18 +198,10 @@ def contact_attributes(
 
 def _citizen_history(session: Session, contact: Contact, at: datetime) -> tuple[bool, Ticket | None]:
     """Whether the citizen is known, and their open ticket on this service, as of `at`."""
-    same_citizen = [
-        column == value
-        for column, value in (
-            (Contact.citizen_phone, contact.citizen_phone),
-            (Contact.citizen_email, contact.citizen_email),
-            (Contact.citizen_personnummer, contact.citizen_personnummer),
-        )
-        if value
-    ]
-    if not same_citizen:
+    citizen = same_citizen(contact)
+    if not citizen:
         return False, None
-    earlier = select(Contact.ticket_id).where(or_(*same_citizen), Contact.ticket_id.is_not(None), Contact.arrived_at <= at)
+    earlier = select(Contact.ticket_id).where(or_(*citizen), Contact.ticket_id.is_not(None), Contact.arrived_at <= at)
     if contact.id is not None:
         earlier = earlier.where(Contact.id != contact.id)
     known = session.scalar(select(exists(earlier))) or False

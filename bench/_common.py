@@ -1,0 +1,86 @@
+"""What every benchmark needs: its own PostgreSQL database, free ports, gunicorn started and stopped."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench"
+
+
+def bench_url() -> str:
+    return os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+
+
+def _admin(url: str):
+    return create_engine(re.sub(r"/[^/]+$", "/postgres", url), isolation_level="AUTOCOMMIT")
+
+
+def _name(url: str) -> str:
+    name = url.rsplit("/", 1)[1]
+    if not re.fullmatch(r"\w+", name):
+        raise SystemExit(f"refusing to recreate a database named {name!r}")
+    return name
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the benchmark's database (never one whose name is not a plain word)."""
+    admin = _admin(url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{_name(url)}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{_name(url)}"'))
+    admin.dispose()
+
+
+def drop_database(url: str) -> None:
+    admin = _admin(url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{_name(url)}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(app_spec: str, port: int, env: dict[str, str], workers: int = 2, threads: int = 4) -> subprocess.Popen:
+    """gunicorn on 127.0.0.1:port in its own process group; returns once /healthz answers."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen(
+        [str(gunicorn), "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", "--pythonpath", f"{ROOT},{BENCH}", app_spec],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn {app_spec} exited with {process.returncode}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    stop(process)
+    raise SystemExit(f"gunicorn {app_spec} did not become healthy within 60 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
