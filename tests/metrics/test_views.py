@@ -113,11 +113,12 @@ def inline_exports(app, tmp_path):
     """Run dashboard exports in the request (the test's connection sees the test's data)."""
     from kontaktcenter.metrics.export_jobs import SUBMIT_KEY
 
+    before = app.config["METRICS_EXPORT_DIR"]
     app.config["METRICS_EXPORT_DIR"] = str(tmp_path)
     app.extensions[SUBMIT_KEY] = lambda fn, *args: fn(*args)
     yield tmp_path
     app.extensions.pop(SUBMIT_KEY, None)
-    app.config.pop("METRICS_EXPORT_DIR", None)
+    app.config["METRICS_EXPORT_DIR"] = before
 
 
 def test_dashboard_export_runs_with_progress_and_gives_the_same_file(client, auth, history, inline_exports):
