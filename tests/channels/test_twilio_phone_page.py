@@ -178,6 +178,7 @@ def test_presence_can_be_switched_from_the_phone_page(session, agent, auth):
 
 @pytest.mark.browser
 def test_phone_page_is_accessible_and_works_with_the_keyboard(page, live_server):
+    _make_available(live_server, "agent2")  # the live server is shared: earlier browser tests may have changed it
     login(page, "agent2")
     page.goto("/phone")
     assert page.locator("h1").inner_text() == "Telefon"
@@ -253,3 +254,12 @@ def test_callback_outcome_is_given_with_the_keyboard_on_an_accessible_page(page,
         assert_accessible(page)
     finally:
         live_server.app.extensions.pop(CLOCK_KEY, None)
+
+
+def _make_available(server, username: str) -> None:
+    from kontaktcenter.database import db
+
+    with server.app.app_context():
+        db.session.scalar(select(User).where(User.username == username)).presence = "available"
+        db.session.commit()
+        db.session.remove()
