@@ -59,6 +59,16 @@ def _coerce(key: str, raw: str, kind: type) -> Any:
     return raw
 
 
+def _check_calendar(config: Mapping[str, Any]) -> None:
+    """A mistyped closing day or opening hour stops the start, not the first SLA clock."""
+    from .worktime.calendar import calendar_from_config
+
+    try:
+        calendar_from_config(config)
+    except ValueError as exc:
+        raise ConfigError(f"[calendar] / [opening_hours]: {exc}") from None
+
+
 def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
     project_default = PROJECT_ROOT / "config" / "default.toml"
@@ -71,6 +81,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
             config[key] = _coerce(key, environ[key], kind)
     if overrides:
         config.update(overrides)
+    _check_calendar(config)
     if config.get("ENV") == "production" and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set: a production configuration refuses to start without it. "

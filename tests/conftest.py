@@ -124,6 +124,20 @@ def runner(app, session):
     return app.test_cli_runner()
 
 
+@pytest.fixture
+def department_closing_days(app, monkeypatch):
+    """install({"kultur": ["2026-05-15"]}): the app's calendar gets these klämdagar for this test only."""
+    from kontaktcenter.worktime.calendar import EXTENSION_KEY, calendar_from_config
+
+    def install(days: dict[str, list[str]]):
+        section = {**(app.config.get("calendar") or {}), "department_closing_days": days}
+        calendar = calendar_from_config({**app.config, "calendar": section})
+        monkeypatch.setitem(app.extensions, EXTENSION_KEY, calendar)
+        return calendar
+
+    return install
+
+
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

@@ -16,7 +16,7 @@ from ..directory.models import Queue, User
 from ..routing.models import RoutingDecision
 from ..tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
 from ..tickets.service import record_event
-from ..worktime.calendar import WorkCalendar, current_calendar
+from ..worktime.calendar import WorkCalendar, current_calendar, department_of
 from .models import Escalation
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,11 @@ BREACH_PRIORITY_STEP = 2
 def calendar() -> WorkCalendar:
     # Outside an app (a bare script) the national calendar without local closing days.
     return current_calendar() if has_app_context() else WorkCalendar()
+
+
+def clock_department(ticket: Ticket) -> str | None:
+    """Whose closing days the ticket's clocks skip: its service's department (METRICS.md klämdagar)."""
+    return department_of(ticket.service)
 
 
 def start_clocks(
@@ -44,10 +49,11 @@ def start_clocks(
 
     cal = cal or calendar()
     days = sla_days(session, ticket, decision)
+    department = clock_department(ticket)
     if ticket.first_response_due_at is None:
-        ticket.first_response_due_at = cal.add_working_days(ticket.first_arrived_at, days["first_response_days"])
+        ticket.first_response_due_at = cal.add_working_days(ticket.first_arrived_at, days["first_response_days"], department)
     if ticket.resolve_due_at is None:
-        ticket.resolve_due_at = cal.add_working_days(ticket.first_arrived_at, days["resolve_days"])
+        ticket.resolve_due_at = cal.add_working_days(ticket.first_arrived_at, days["resolve_days"], department)
 
 
 def restart_first_response(session: Session, ticket: Ticket, arrived_at: datetime, cal: WorkCalendar | None = None) -> None:
@@ -55,14 +61,15 @@ def restart_first_response(session: Session, ticket: Ticket, arrived_at: datetim
     from ..routing.service import sla_days
 
     cal = cal or calendar()
-    ticket.first_response_due_at = cal.add_working_days(arrived_at, sla_days(session, ticket)["first_response_days"])
+    days = sla_days(session, ticket)["first_response_days"]
+    ticket.first_response_due_at = cal.add_working_days(arrived_at, days, clock_department(ticket))
 
 
 def start_accept_clock(session: Session, ticket: Ticket, escalated_at: datetime, cal: WorkCalendar | None = None) -> None:
     from ..routing.service import sla_days
 
     days = sla_days(session, ticket)["accept_days"]
-    ticket.accept_due_at = (cal or calendar()).add_working_days(escalated_at, days)
+    ticket.accept_due_at = (cal or calendar()).add_working_days(escalated_at, days, clock_department(ticket))
 
 
 def pause(ticket: Ticket, at: datetime) -> None:
@@ -75,12 +82,13 @@ def resume(ticket: Ticket, at: datetime, cal: WorkCalendar | None = None) -> Non
     if ticket.sla_paused_at is None:
         return
     cal = cal or calendar()
-    waited = cal.working_time_between(ticket.sla_paused_at, at)
+    department = clock_department(ticket)
+    waited = cal.working_time_between(ticket.sla_paused_at, at, department)
     if waited.total_seconds() > 0:
         for clock in CLOCKS:
             due = getattr(ticket, f"{clock}_due_at")
             if due is not None:
-                setattr(ticket, f"{clock}_due_at", cal.add_working_time(due, waited))
+                setattr(ticket, f"{clock}_due_at", cal.add_working_time(due, waited, department))
     ticket.sla_paused_at = None
 
 

@@ -237,9 +237,11 @@ def expected_datetime(ticket: Ticket) -> datetime | None:
         return ticket.resolve_due_at
     if ticket.service is None:
         return None
-    from ..worktime.calendar import current_calendar
+    from ..worktime.calendar import current_calendar, department_of
 
-    return current_calendar().add_working_days(ticket.first_arrived_at, ticket.service.sla_resolve_days)
+    return current_calendar().add_working_days(
+        ticket.first_arrived_at, ticket.service.sla_resolve_days, department_of(ticket.service)
+    )
 
 
 def request_record(ticket: Ticket, contact: Contact, details: Open311Details | None, locale: str) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from .engine import (
     ReportQuery,
     _filter_conditions,
     contact_conditions,
+    deadline_join,
     deadline_table,
-    local_date,
     period_bounds,
     ticket_conditions,
 )
@@ -54,7 +54,7 @@ def _ticket_ids(query: ReportQuery, figure: str, calendar, short_abandon_seconds
             .outerjoin(s, s.id == c.service_id)
             .outerjoin(d, d.id == s.department_id)
             .outerjoin(loc, loc.id == c.location_id)
-            .outerjoin(wd, and_(cond["written_received"], wd.c.day == local_date(c.arrived_at)))
+            .outerjoin(wd, deadline_join(calendar, wd, c, d, cond["written_received"]))
             .where(c.arrived_at >= lo, c.arrived_at < hi, cond[figure], c.ticket_id.isnot(None), *_filter_conditions(query.filters, c, s, d, loc))
         )
         return stmt

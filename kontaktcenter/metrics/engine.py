@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Boolean, Date, and_, case, column, false, func, or_, select, values
+from sqlalchemy import Boolean, Date, String, and_, case, column, false, func, or_, select, values
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
@@ -187,21 +187,36 @@ def check_period(start: date, end: date) -> None:
 # -- the one-working-day deadline, vectorised ---------------------------------------
 
 
-def deadline_rows(calendar, start: date, end: date) -> list[tuple[date, date, bool]]:
+def deadline_rows(calendar, start: date, end: date, department: str | None = None) -> list[tuple[date, date, bool]]:
     """(local arrival date, deadline date, counts from 00:00) for each day of the period.
 
-    The working days come from the one calendar (worktime.calendar); this table lets
-    the database apply `one_working_day_deadline` to a million contacts at once.
+    The working days come from the one calendar (worktime.calendar), with `department`'s
+    closing days when given; this table lets the database apply
+    `one_working_day_deadline` to a million contacts at once.
     """
     rows = []
     day = start
     while day <= end:
-        if calendar.is_working_day(day):
-            rows.append((day, calendar.next_working_day(day), False))
+        if calendar.is_working_day(day, department):
+            rows.append((day, calendar.next_working_day(day, department), False))
         else:
-            rows.append((day, calendar.next_working_day(calendar.next_working_day(day)), True))
+            rows.append((day, calendar.next_working_day(calendar.next_working_day(day, department), department), True))
         day += timedelta(days=1)
     return rows
+
+
+def deadline_departments(calendar) -> tuple[str, ...]:
+    """Departments with closing days of their own: their contacts get their own deadline rows."""
+    return tuple(sorted(calendar.department_closing_days))
+
+
+def department_deadline_rows(calendar, start: date, end: date) -> list[tuple[str, date, date, bool]]:
+    """deadline_rows for the city ("") and for each department with its own closing days."""
+    return [
+        (department, *row)
+        for department in ("", *deadline_departments(calendar))
+        for row in deadline_rows(calendar, start, end, department or None)
+    ]
 
 
 # -- SQL: the counts ------------------------------------------------------------------
@@ -262,8 +277,26 @@ def _needs_department(query: ReportQuery) -> bool:
 
 def deadline_table(calendar, start: date, end: date):
     return values(
-        column("day", Date), column("deadline_day", Date), column("midnight", Boolean), name="deadlines"
-    ).data(deadline_rows(calendar, start, end)).cte("deadlines")
+        column("department", String),
+        column("day", Date),
+        column("deadline_day", Date),
+        column("midnight", Boolean),
+        name="deadlines",
+    ).data(department_deadline_rows(calendar, start, end)).cte("deadlines")
+
+
+def deadline_join(calendar, wd, c, d, written):
+    """Each written contact → its local day's deadline row: its service's department's, if
+    that department has closing days of its own (METRICS.md klämdagar), else the city's.
+
+    `d` must be joined (Department via the contact's service) when deadline_departments is not empty.
+    """
+    on = [written, wd.c.day == local_date(c.arrived_at)]
+    departments = deadline_departments(calendar)
+    if departments:
+        on.append(wd.c.department == case((d.code.in_(departments), d.code), else_=""))
+    # Otherwise the table holds only the city's rows.
+    return and_(*on)
 
 
 def contact_conditions(c, s, wd, as_of: datetime, short_abandon_seconds: float) -> dict[str, Any]:
@@ -342,11 +375,11 @@ def contact_statement(query: ReportQuery, calendar, short_abandon_seconds: float
     if percentiles:
         columns += _percentile_columns(c)
     stmt = select(*keys, *columns).select_from(c).outerjoin(s, s.id == c.service_id)
-    if _needs_department(query):
+    if _needs_department(query) or deadline_departments(calendar):
         stmt = stmt.outerjoin(d, d.id == s.department_id)
     if _needs_location(query):
         stmt = stmt.outerjoin(loc, loc.id == c.location_id)
-    stmt = stmt.outerjoin(wd, and_(cond["written_received"], wd.c.day == local_date(c.arrived_at)))
+    stmt = stmt.outerjoin(wd, deadline_join(calendar, wd, c, d, cond["written_received"]))
     conditions = [c.arrived_at >= lo, c.arrived_at < hi, *_filter_conditions(query.filters, c, s, d, loc), *extra_where]
     stmt = stmt.where(*conditions)
     if keys:

@@ -23,6 +23,8 @@ from .engine import (
     _frame,
     _frames,
     contact_statement,
+    deadline_departments,
+    deadline_rows,
     merge_counts,
     merge_frames,
     percentile_statements,
@@ -75,8 +77,14 @@ def _compute_chunk(session: Session, start: date, end: date, calendar, short_aba
 
 
 def settled(day: date, computed_at: datetime, calendar) -> bool:
-    """True when every contact of `day` had its one-working-day deadline before computed_at."""
-    last_deadline_day = calendar.next_working_day(day if calendar.is_working_day(day) else calendar.next_working_day(day))
+    """True when every contact of `day` had its one-working-day deadline before computed_at.
+
+    A department with closing days of its own may have a later deadline than the city's.
+    """
+    last_deadline_day = max(
+        deadline_day for department in ("", *deadline_departments(calendar))
+        for _day, deadline_day, _midnight in deadline_rows(calendar, day, day, department or None)
+    )
     return datetime.combine(last_deadline_day + timedelta(days=1), time(0), STOCKHOLM) <= computed_at
 
 

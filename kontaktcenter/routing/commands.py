@@ -160,13 +160,15 @@ def attributes_for_explain(data: dict[str, Any], vocabulary: Vocabulary) -> dict
     local = at.astimezone(STOCKHOLM)
     calendar = current_calendar()
     hours_code = service_code if service_code and calendar.has_own_hours(service_code) else "default"
+    # As contact_attributes: working_day/eve follow the service's department's klämdagar.
+    department = derived.get("department") or data.get("department") or None
     derived.update(
         arrived_at=local,
         weekday=WEEKDAY_CODES[local.weekday()],
         local_time=local.strftime("%H:%M"),
         local_date=local.date().isoformat(),
-        working_day=calendar.is_working_day(local.date()),
-        eve=calendar.is_eve(local.date()),
+        working_day=calendar.is_working_day(local.date(), department),
+        eve=calendar.is_eve(local.date(), department),
         open_hours=calendar.is_open(hours_code, at),
         queue_open={code: calendar.is_open(code, at) for code in sorted(vocabulary.queues)},
     )

@@ -18,7 +18,7 @@ from ..database import utcnow
 from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
 from ..tickets.models import OPEN_STATUSES, Ticket
 from ..tickets.service import assign, record_event
-from ..worktime.calendar import STOCKHOLM, WEEKDAY_CODES, WorkCalendar, current_calendar
+from ..worktime.calendar import STOCKHOLM, WEEKDAY_CODES, WorkCalendar, current_calendar, department_of
 from .engine import (
     ATTRIBUTES,
     Decision,
@@ -169,6 +169,9 @@ def contact_attributes(
     if queues is None:
         queues = frozenset(session.scalars(select(Queue.code).where(Queue.active.is_(True))))
     hours_code = service.code if service is not None and calendar.has_own_hours(service.code) else "default"
+    # working_day/eve follow the service's department's klämdagar; open_hours stays the
+    # contact center's own (its first line answers on a department's klämdag).
+    department = department_of(service)
     location = contact.location
     return {
         "channel": contact.channel,
@@ -189,8 +192,8 @@ def contact_attributes(
         "weekday": WEEKDAY_CODES[local.weekday()],
         "local_time": local.strftime("%H:%M"),
         "local_date": day.isoformat(),
-        "working_day": calendar.is_working_day(day),
-        "eve": calendar.is_eve(day),
+        "working_day": calendar.is_working_day(day, department),
+        "eve": calendar.is_eve(day, department),
         "open_hours": calendar.is_open(hours_code, at),
         "queue_open": {code: calendar.is_open(code, at) for code in sorted(queues)},
     }
@@ -276,19 +279,22 @@ def record_decision(
     )
     session.add(record)
     calendar = current_calendar()
+    department = department_of(ticket.service)
     ticket.route_step = 0
     first = decision.targets[0] if decision.targets else None
     if first is not None and first.timeout is not None:
-        ticket.route_step_due_at = calendar.add_working_time(now or utcnow(), first.timeout)
+        ticket.route_step_due_at = calendar.add_working_time(now or utcnow(), first.timeout, department)
     else:
         ticket.route_step_due_at = None
     # The rule's SLA override sets the clocks here; casework's start_clocks keeps due
     # times already set and fills the rest from the service. The accept clock starts at
     # escalation: sla_days() gives its length.
     if "first_response_days" in decision.sla:
-        ticket.first_response_due_at = calendar.add_working_days(ticket.first_arrived_at, decision.sla["first_response_days"])
+        ticket.first_response_due_at = calendar.add_working_days(
+            ticket.first_arrived_at, decision.sla["first_response_days"], department
+        )
     if "resolve_days" in decision.sla:
-        ticket.resolve_due_at = calendar.add_working_days(ticket.first_arrived_at, decision.sla["resolve_days"])
+        ticket.resolve_due_at = calendar.add_working_days(ticket.first_arrived_at, decision.sla["resolve_days"], department)
     return record
 
 
@@ -463,7 +469,9 @@ def escalate_overdue_routes(session: Session, now: datetime | None = None) -> in
         ticket.route_step = step + 1
         ticket.confidential = ticket.confidential or queue.confidential
         ticket.route_step_due_at = (
-            calendar.add_working_time(now, following.timeout) if following.timeout is not None else None
+            calendar.add_working_time(now, following.timeout, department_of(ticket.service))
+            if following.timeout is not None
+            else None
         )
         record_event(
             session,

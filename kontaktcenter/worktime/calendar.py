@@ -84,13 +84,25 @@ class WorkCalendar:
 
     A working day is Monday–Friday that is neither a Swedish public holiday nor
     midsommarafton, julafton or nyårsafton (holidays: Sweden, PUBLIC + DE_FACTO), nor a
-    configured local closing day. An eve is a working day whose next calendar day is a
+    configured local closing day: the city's (`closing_days`) or, when a department is
+    given, that department's own klämdagar (`department_closing_days`). An eve is a working day whose next calendar day is a
     holiday (skärtorsdagen, the day before Ascension, 23 December, 30 December, …);
     queues may close earlier on eves (`eve_close`).
     """
 
-    def __init__(self, closing_days: Iterable[date] = (), opening_hours: Mapping[str, Mapping] | None = None):
+    def __init__(
+        self,
+        closing_days: Iterable[date] = (),
+        opening_hours: Mapping[str, Mapping] | None = None,
+        department_closing_days: Mapping[str, Iterable[date]] | None = None,
+    ):
         self.closing_days = frozenset(_parse_date(d, "calendar.closing_days") for d in closing_days)
+        self.department_closing_days: dict[str, frozenset[date]] = {}
+        for code, days in (department_closing_days or {}).items():
+            where = f"calendar.department_closing_days.{code}"
+            if isinstance(days, str) or not isinstance(days, Iterable):
+                raise ValueError(f"{where} must be a list of dates (YYYY-MM-DD)")
+            self.department_closing_days[str(code)] = self.closing_days | {_parse_date(d, where) for d in days}
         hours = DEFAULT_OPENING_HOURS if opening_hours is None else opening_hours
         self._hours = {code: _Hours(code, raw) for code, raw in hours.items()}
         self._holidays: dict[int, dict[date, str]] = {}
@@ -113,23 +125,29 @@ class WorkCalendar:
     def is_holiday(self, d: date) -> bool:
         return d in self.holidays_of(d.year)
 
-    def is_working_day(self, d: date) -> bool:
+    def closing_days_for(self, department: str | None = None) -> frozenset[date]:
+        """The city's closing days plus those of `department` (a department code), if it has any."""
+        if department is None:
+            return self.closing_days
+        return self.department_closing_days.get(department, self.closing_days)
+
+    def is_working_day(self, d: date, department: str | None = None) -> bool:
         if isinstance(d, datetime):
             raise TypeError("is_working_day takes a local date; use local_date(dt) for a datetime")
-        return d.weekday() < 5 and not self.is_holiday(d) and d not in self.closing_days
+        return d.weekday() < 5 and not self.is_holiday(d) and d not in self.closing_days_for(department)
 
-    def is_eve(self, d: date) -> bool:
+    def is_eve(self, d: date, department: str | None = None) -> bool:
         """A working day before a holiday: shorter opening hours apply (config `eve_close`)."""
-        return self.is_working_day(d) and self.is_holiday(d + timedelta(days=1))
+        return self.is_working_day(d, department) and self.is_holiday(d + timedelta(days=1))
 
-    def next_working_day(self, d: date) -> date:
+    def next_working_day(self, d: date, department: str | None = None) -> date:
         d += timedelta(days=1)
-        while not self.is_working_day(d):
+        while not self.is_working_day(d, department):
             d += timedelta(days=1)
         return d
 
-    def working_day_on_or_after(self, d: date) -> date:
-        return d if self.is_working_day(d) else self.next_working_day(d)
+    def working_day_on_or_after(self, d: date, department: str | None = None) -> date:
+        return d if self.is_working_day(d, department) else self.next_working_day(d, department)
 
     @staticmethod
     def local_date(at: datetime) -> date:
@@ -137,37 +155,37 @@ class WorkCalendar:
 
     # -- deadlines and working time ------------------------------------------
 
-    def _working_start(self, start: datetime) -> datetime:
+    def _working_start(self, start: datetime, department: str | None = None) -> datetime:
         """`start`, or 00:00 of the next working day when it falls on a non-working day."""
         local = _aware(start, "start").astimezone(STOCKHOLM)
-        if self.is_working_day(local.date()):
+        if self.is_working_day(local.date(), department):
             return local
-        return _local_midnight(self.next_working_day(local.date()))
+        return _local_midnight(self.next_working_day(local.date(), department))
 
-    def one_working_day_deadline(self, arrived_at: datetime) -> datetime:
+    def one_working_day_deadline(self, arrived_at: datetime, department: str | None = None) -> datetime:
         """METRICS.md: the same local clock time on the next working day after arrival."""
-        return self.add_working_days(arrived_at, 1)
+        return self.add_working_days(arrived_at, 1, department)
 
-    def add_working_days(self, start: datetime, n: int) -> datetime:
+    def add_working_days(self, start: datetime, n: int, department: str | None = None) -> datetime:
         """The same local clock time `n` working days later (a non-working day counts from 00:00 of the next)."""
         if n < 0:
             raise ValueError("add_working_days counts forwards only (n >= 0)")
-        local = self._working_start(start)
+        local = self._working_start(start, department)
         d = local.date()
         for _ in range(n):
-            d = self.next_working_day(d)
+            d = self.next_working_day(d, department)
         return _local(d, local.time().replace(tzinfo=None))
 
-    def working_time_between(self, a: datetime, b: datetime) -> timedelta:
+    def working_time_between(self, a: datetime, b: datetime, department: str | None = None) -> timedelta:
         """Time from a to b that falls on working days (negative when b is before a)."""
         a, b = _aware(a, "a"), _aware(b, "b")
         if b < a:
-            return -self.working_time_between(b, a)
+            return -self.working_time_between(b, a, department)
         total = timedelta(0)
         d = a.astimezone(STOCKHOLM).date()
         last = b.astimezone(STOCKHOLM).date()
         while d <= last:
-            if self.is_working_day(d):
+            if self.is_working_day(d, department):
                 day_start = _local_midnight(d)
                 day_end = _local_midnight(d + timedelta(days=1))
                 overlap = min(b, day_end) - max(a, day_start)
@@ -176,11 +194,11 @@ class WorkCalendar:
             d += timedelta(days=1)
         return total
 
-    def add_working_time(self, start: datetime, delta: timedelta) -> datetime:
+    def add_working_time(self, start: datetime, delta: timedelta, department: str | None = None) -> datetime:
         """The earliest moment by which `delta` of working time has passed since `start`."""
         if delta < timedelta(0):
             raise ValueError("add_working_time counts forwards only (delta >= 0)")
-        current = self._working_start(start).astimezone(UTC)
+        current = self._working_start(start, department).astimezone(UTC)
         remaining = delta
         while True:
             d = current.astimezone(STOCKHOLM).date()
@@ -188,7 +206,7 @@ class WorkCalendar:
             if current + remaining <= day_end:
                 return current + remaining
             remaining -= day_end - current
-            current = _local_midnight(self.next_working_day(d)).astimezone(UTC)
+            current = _local_midnight(self.next_working_day(d, department)).astimezone(UTC)
 
     # -- opening hours ----------------------------------------------------------
 
@@ -199,30 +217,35 @@ class WorkCalendar:
     def hours_for(self, code: str) -> _Hours | None:
         return self._hours.get(code) or self._hours.get("default")
 
-    def opening_hours(self, queue_code: str, d: date) -> tuple[time, time] | None:
-        """Local (open, close) of a queue (or service) on `d`; None when it is closed all day."""
-        if not self.is_working_day(d):
+    def opening_hours(self, queue_code: str, d: date, department: str | None = None) -> tuple[time, time] | None:
+        """Local (open, close) of a queue (or service) on `d`; None when it is closed all day.
+
+        With `department`, that department's closing days close it too.
+        """
+        if not self.is_working_day(d, department):
             return None
         hours = self.hours_for(queue_code)
         if hours is None or hours.closed:
             return None
-        if self.is_eve(d):
+        if self.is_eve(d, department):
             return hours.eve_open, hours.eve_close
         return hours.open, hours.close
 
-    def is_open(self, queue_code: str, at: datetime) -> bool:
+    def is_open(self, queue_code: str, at: datetime, department: str | None = None) -> bool:
         local = _aware(at, "at").astimezone(STOCKHOLM)
-        hours = self.opening_hours(queue_code, local.date())
+        hours = self.opening_hours(queue_code, local.date(), department)
         if hours is None:
             return False
         return hours[0] <= local.time().replace(tzinfo=None) < hours[1]
 
-    def next_opening(self, queue_code: str, at: datetime, horizon_days: int = 60) -> datetime | None:
+    def next_opening(
+        self, queue_code: str, at: datetime, horizon_days: int = 60, department: str | None = None
+    ) -> datetime | None:
         """When the queue next opens at or after `at` (None if not within `horizon_days`)."""
         local = _aware(at, "at").astimezone(STOCKHOLM)
         d = local.date()
         for _ in range(horizon_days):
-            hours = self.opening_hours(queue_code, d)
+            hours = self.opening_hours(queue_code, d, department)
             if hours is not None:
                 opens = _local(d, hours[0])
                 closes = _local(d, hours[1])
@@ -238,8 +261,21 @@ def calendar_from_config(config: Mapping) -> WorkCalendar:
     closing = section.get("closing_days") or []
     if not isinstance(closing, list | tuple):
         raise ValueError("calendar.closing_days must be a list of dates")
+    by_department = section.get("department_closing_days") or {}
+    if not isinstance(by_department, Mapping):
+        raise ValueError("calendar.department_closing_days must map department codes to lists of dates")
     hours = config.get("opening_hours")
-    return WorkCalendar(closing_days=closing, opening_hours=hours if hours is not None else None)
+    return WorkCalendar(
+        closing_days=closing,
+        opening_hours=hours if hours is not None else None,
+        department_closing_days=by_department,
+    )
+
+
+def department_of(service) -> str | None:
+    """The department code whose closing days apply to work on `service` (None: the city's only)."""
+    department = getattr(service, "department", None) if service is not None else None
+    return department.code if department is not None else None
 
 
 def current_calendar() -> WorkCalendar:

@@ -148,3 +148,56 @@ def test_a_ticket_without_a_service_has_due_times_too(make_contact):
     assert ticket.service is None
     assert ticket.first_response_due_at == at("2026-03-09 15:00")
     assert ticket.resolve_due_at == at("2026-03-20 15:00")
+
+
+# -- a department's own klämdag -------------------------------------------------------------
+# Friday 15 May 2026 (after Ascension Thursday) is a klämdag for Kulturförvaltningen only:
+# bibliotekskort is kultur's service, bygglov is sbk's. Both have 1 and 10 working days.
+
+
+@pytest.fixture
+def kultur_klamdag(department_closing_days, service_by_code):
+    for code in ("bibliotekskort", "bygglov"):
+        service = service_by_code(code)
+        assert (service.sla_first_response_days, service.sla_resolve_days) == (1, 10)
+    assert (service_by_code("bibliotekskort").department.code, service_by_code("bygglov").department.code) == ("kultur", "sbk")
+    department_closing_days({"kultur": ["2026-05-15"]})
+
+
+@pytest.mark.usefixtures("kultur_klamdag")
+@pytest.mark.parametrize(
+    ("service", "first_response_due", "resolve_due"),
+    [
+        # Thursday is Ascension Day: sbk answers by Friday; ten days end Thursday 28 May.
+        ("bygglov", "2026-05-15 10:00", "2026-05-28 10:00"),
+        # kultur is closed on Friday too: Monday, and one working day later for resolution.
+        ("bibliotekskort", "2026-05-18 10:00", "2026-05-29 10:00"),
+    ],
+)
+def test_a_department_klamdag_moves_only_that_departments_due_times(make_contact, service, first_response_due, resolve_due):
+    ticket = make_contact(channel="web", service=service, arrived_at=at("2026-05-13 10:00")).ticket
+    assert ticket.first_response_due_at == at(first_response_due)
+    assert ticket.resolve_due_at == at(resolve_due)
+
+
+@pytest.mark.usefixtures("kultur_klamdag")
+@pytest.mark.parametrize(
+    ("service", "accept_due", "first_response_due_after_waiting"),
+    [
+        # Escalated on Ascension Day: sbk's clock counts from Friday 00:00, kultur's from Monday 00:00.
+        # Waiting Wed 12:00 – Fri 12:00 is 24 working hours for sbk (Wed 12–24, Fri 0–12):
+        # Fri 10:00 + 24 h = Mon 10:00; for kultur only Wed 12–24: Mon 10:00 + 12 h = Mon 22:00.
+        ("bygglov", "2026-05-18 00:00", "2026-05-18 10:00"),
+        ("bibliotekskort", "2026-05-19 00:00", "2026-05-18 22:00"),
+    ],
+)
+def test_accept_clock_and_waiting_time_skip_the_departments_klamdag(
+    app, session, make_contact, service, accept_due, first_response_due_after_waiting
+):
+    ticket = make_contact(channel="web", service=service, arrived_at=at("2026-05-13 10:00")).ticket
+    with app.app_context():
+        pause(ticket, at("2026-05-13 12:00"))
+        resume(ticket, at("2026-05-15 12:00"))
+        start_accept_clock(session, ticket, at("2026-05-14 09:00"))
+    assert ticket.first_response_due_at == at(first_response_due_after_waiting)
+    assert ticket.accept_due_at == at(accept_due)

@@ -205,3 +205,62 @@ def test_independent_queries_run_side_by_side_on_an_engine_and_give_the_same_fra
     for a, b in zip(side_by_side, one_by_one, strict=True):
         assert a.to_dict(orient="records") == b.to_dict(orient="records")
     assert side_by_side[1]["departments"][0] == len(side_by_side[0]) > 3
+
+
+# -- a department's own klämdag ---------------------------------------------------------
+# Friday 15 May 2026 (after Ascension Thursday) is a klämdag for kultur only; sbk works.
+KLAM = WorkCalendar(department_closing_days={"kultur": ["2026-05-15"]})
+
+
+@pytest.fixture
+def klamdag_week(written):
+    for service in ("bygglov", "bibliotekskort"):  # sbk's and kultur's
+        written("2026-05-13 10:00", "2026-05-15 09:00", service=service)  # in time for both: due Fri / Mon 10:00
+        written("2026-05-13 10:00", "2026-05-18 09:00", service=service)  # sbk due Fri 10:00; kultur Mon 10:00
+        written("2026-05-15 10:00", "2026-05-18 20:00", service=service)  # sbk due Mon 10:00; kultur Tue 00:00
+
+
+def by_department(session, calendar, as_of="2026-06-01 12:00"):
+    q = ReportQuery(date(2026, 5, 13), date(2026, 5, 15), by=("department",), as_of=at(as_of))
+    return {r["department"]: r for r in records(report(session, q, calendar, 5, use_rollups=False))}
+
+
+def test_a_department_klamdag_moves_its_one_working_day_deadline_only(session, klamdag_week):
+    rows = by_department(session, KLAM)
+    assert (rows["sbk"]["written_due"], rows["sbk"]["responded_within_1wd"], rows["sbk"]["response_within_1wd_rate"]) == (3, 1, 0.3333)
+    assert (rows["kultur"]["written_due"], rows["kultur"]["responded_within_1wd"]) == (3, 3)
+    assert rows["kultur"]["response_within_1wd_rate"] == 1.0
+    # Without kultur's klämdag its contacts are as late as sbk's.
+    plain = by_department(session, CAL)
+    assert (plain["kultur"]["responded_within_1wd"], plain["kultur"]["response_within_1wd_rate"]) == (1, 0.3333)
+    assert plain["sbk"] == rows["sbk"]
+
+
+def test_a_department_klamdag_decides_when_its_contacts_fall_due(session, klamdag_week):
+    # Monday 18 May 12:00: sbk's Friday contact (due Mon 10:00) has fallen due, kultur's
+    # (due Tue 00:00) has not; Wednesday's kultur contacts fell due at Mon 10:00.
+    rows = by_department(session, KLAM, as_of="2026-05-18 12:00")
+    assert (rows["sbk"]["written_received"], rows["sbk"]["written_due"]) == (3, 3)
+    assert (rows["kultur"]["written_received"], rows["kultur"]["written_due"]) == (3, 2)
+
+
+def test_the_late_drill_down_follows_the_department_klamdag(session, klamdag_week):
+    from kontaktcenter.metrics.drilldown import drill
+
+    query = ReportQuery(date(2026, 5, 13), date(2026, 5, 15), filters=Filters(department="kultur"), as_of=at("2026-06-01 12:00"))
+    assert drill(session, query, "written_late", KLAM, 5).total == 0
+    assert drill(session, query, "written_late", CAL, 5).total == 2
+    assert drill(session, query, "responded_within_1wd", KLAM, 5).total == 3
+
+
+def test_vectorised_deadlines_agree_with_the_calendar_for_a_department_with_klamdagar():
+    from kontaktcenter.metrics.engine import department_deadline_rows
+    from kontaktcenter.metrics.sqlfuncs import deadline_at
+
+    rows = department_deadline_rows(KLAM, date(2026, 5, 1), date(2026, 6, 30))
+    assert {department for department, *_ in rows} == {"", "kultur"}
+    for department, day, deadline_day, midnight in rows:
+        for clock in ("00:00", "10:00", "23:59"):
+            arrived = at(f"{day.isoformat()} {clock}")
+            expected = KLAM.one_working_day_deadline(arrived, department or None)
+            assert deadline_at(arrived, deadline_day, midnight) == expected, (department, arrived)

@@ -83,3 +83,55 @@ def test_rerun_replaces_rows_and_never_duplicates(session, fortnight):
     first = session.scalar(select(func.count(MetricRollup.id)))
     compute_rollups(session, START, END, CAL, 5, at("2026-04-16 03:00"))
     assert session.scalar(select(func.count(MetricRollup.id))) == first
+
+
+# -- a department's own klämdag ---------------------------------------------------------
+# Friday 15 May 2026 (after Ascension Thursday) is a klämdag for kultur only.
+KLAM = WorkCalendar(department_closing_days={"kultur": ["2026-05-15"]})
+MAY_START, MAY_END = date(2026, 5, 11), date(2026, 5, 22)
+
+
+@pytest.fixture
+def klamdag_fortnight(session, written, phone_call):
+    for day in range(11, 23):
+        for service in ("bygglov", "bibliotekskort"):  # sbk's and kultur's
+            written(f"2026-05-{day:02d} 10:00", f"2026-05-{day + 1:02d} 11:00", service=service)
+            written(f"2026-05-{day:02d} 15:00", f"2026-05-{day + 4:02d} 09:00", service=service)
+        phone_call(f"2026-05-{day:02d} 09:00", "answered", wait=20, talk=120, service="bibliotekskort")
+    session.commit()
+
+
+def test_a_day_is_settled_only_when_the_departments_deadlines_have_passed_too(session, klamdag_fortnight):
+    compute_rollups(session, MAY_START, MAY_END, KLAM, 5, at("2026-05-19 03:00"))
+    session.commit()
+    query = ReportQuery(MAY_START, MAY_END, as_of=at("2026-06-10 12:00"))
+    # Computed Tuesday 19 May 03:00. The city's deadlines of 11–15 May had passed by
+    # Monday 18 May 24:00; kultur's contacts of Thursday 14 and Friday 15 (its klämdag)
+    # are due only on Tuesday 19 May, so those days are not settled for kultur.
+    assert usable_days(session, query, CAL) == [date(2026, 5, d) for d in range(11, 16)]
+    assert usable_days(session, query, KLAM) == [date(2026, 5, 11), date(2026, 5, 12), date(2026, 5, 13)]
+    assert records(report(session, query, KLAM, 5)) == records(report(session, query, KLAM, 5, use_rollups=False))
+
+
+@pytest.mark.parametrize("computed", ["2026-05-19 03:00", "2026-06-01 03:00"])
+@pytest.mark.parametrize("by", ["", "department", "service,period:day", "department,channel,period:week"])
+def test_rollups_equal_on_the_fly_with_department_closing_days(session, klamdag_fortnight, computed, by):
+    compute_rollups(session, MAY_START, MAY_END, KLAM, 5, at(computed))
+    session.commit()
+    dims, period = parse_by(by)
+    query = ReportQuery(MAY_START, MAY_END, by=dims, period=period, as_of=at("2026-06-10 12:00"))
+    from_rollups = records(report(session, query, KLAM, 5, use_rollups=True))
+    on_the_fly = records(report(session, query, KLAM, 5, use_rollups=False))
+    assert from_rollups == on_the_fly
+
+
+def test_rolled_up_rates_differ_between_departments_by_the_klamdag(session, klamdag_fortnight):
+    compute_rollups(session, MAY_START, MAY_END, KLAM, 5, at("2026-06-01 03:00"))
+    session.commit()
+    query = ReportQuery(date(2026, 5, 13), date(2026, 5, 13), by=("department",), as_of=at("2026-06-10 12:00"))
+    assert usable_days(session, query, KLAM) == [date(2026, 5, 13)]
+    rows = {r["department"]: r for r in records(report(session, query, KLAM, 5))}
+    # Wednesday 13 May, replied Thursday 11:00 and Sunday 09:00: the Sunday reply is late
+    # for sbk (due Friday 15:00) but in time for kultur (due Monday 15:00).
+    assert (rows["sbk"]["responded_within_1wd"], rows["sbk"]["response_within_1wd_rate"]) == (1, 0.5)
+    assert (rows["kultur"]["responded_within_1wd"], rows["kultur"]["response_within_1wd_rate"]) == (2, 1.0)

@@ -73,6 +73,19 @@ def test_explain_json_derives_time_attributes_from_arrival(runner, tmp_path):
     assert decision["attributes"]["weekday"] == "thu"
 
 
+def test_explain_sees_the_klamdag_of_the_services_department(runner, tmp_path, department_closing_days):
+    department_closing_days({"kultur": ["2026-05-15"]})
+    seen = {}
+    for service in ("bibliotekskort", "bygglov"):  # kultur's and sbk's
+        contact = tmp_path / f"{service}.json"
+        contact.write_text(json.dumps({"channel": "web", "service": service, "arrived_at": "2026-05-15T10:00:00+02:00"}))
+        result = runner.invoke(args=["rules", "explain", "--json", str(contact)])
+        assert result.exit_code == 0, result.output
+        seen[service] = json.loads(result.output)["attributes"]
+    assert (seen["bibliotekskort"]["department"], seen["bibliotekskort"]["working_day"]) == ("kultur", False)
+    assert (seen["bygglov"]["department"], seen["bygglov"]["working_day"]) == ("sbk", True)
+
+
 def test_explain_refuses_bad_input_with_a_clear_message(runner, tmp_path):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('{\n  "channel": "web",\n  oops\n}')

@@ -260,3 +260,23 @@ def test_every_contact_through_intake_gets_exactly_one_decision(make_contact, se
         select(func.count()).select_from(RoutingDecision).where(RoutingDecision.contact_id == received.contact.id)
     )
     assert routed == 1
+
+
+@pytest.mark.usefixtures("nobody_available")
+@pytest.mark.parametrize(
+    ("service", "working_day", "queue"),
+    [
+        ("bygglov", True, "kc-forsta-linjen"),  # sbk works on Friday 15 May
+        ("bibliotekskort", False, "kc-forsta-linjen"),  # kultur's klämdag; the first line still answers
+    ],
+)
+def test_working_day_follows_the_klamdag_of_the_services_department(
+    make_contact, session, department_closing_days, service, working_day, queue
+):
+    department_closing_days({"kultur": ["2026-05-15"]})
+    received = make_contact(channel="phone", service=service, phone=f"07099{len(service):05d}", arrived_at=at("2026-05-15 10:00"))
+    seen = decision_of(session, received).attributes
+    assert (seen["department"], seen["working_day"], seen["eve"], seen["open_hours"]) == (
+        {"bygglov": "sbk", "bibliotekskort": "kultur"}[service], working_day, False, True
+    )
+    assert received.ticket.queue.code == queue

@@ -96,3 +96,58 @@ def test_the_scheduler_runs_the_timeout_check_every_minute(app, session, interpr
     session.refresh(ticket)
     assert ticket.queue.code == "kc-forsta-linjen"
     assert [e.to_value for e in ticket.events if e.kind == "rerouted"] == ["kc-forsta-linjen"]
+
+
+@pytest.mark.parametrize(
+    ("service", "due"),
+    [
+        # Two working hours from Wednesday 13 May 23:00: one that evening, Ascension Day off,
+        # the second on Friday for grundskola; kultur's klämdag Friday moves it to Monday.
+        ("skolval", "2026-05-15 01:00"),
+        ("bibliotekskort", "2026-05-18 01:00"),
+    ],
+)
+def test_the_timeout_skips_the_klamdag_of_the_tickets_department(
+    app, session, make_contact, nobody_available, department_closing_days, service, due
+):
+    department_closing_days({"kultur": ["2026-05-15"]})
+    ticket = make_contact(
+        service=service, language="ar", needs=["interpreter"], interpreter_language="ar", arrived_at=at("2026-05-13 10:00")
+    ).ticket
+    assert ticket.queue.code == "kc-flersprakig"
+    contact = ticket.contacts[0]
+    with app.app_context():
+        record_decision(session, ticket, contact, route_contact(session, contact), now=at("2026-05-13 23:00"))
+        assert ticket.route_step_due_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") == due
+        # The job moves it on in working time too: at the due time, not before.
+        assert escalate_overdue_routes(session, at(due) - timedelta(seconds=1)) == 0
+        assert escalate_overdue_routes(session, at(due)) == 1
+    assert ticket.queue.code == "kc-forsta-linjen"
+
+
+def test_a_moved_ticket_gets_its_next_timeout_in_its_departments_working_time(
+    app, session, make_contact, nobody_available, department_closing_days, rules_dir
+):
+    # A route of three targets: the second step's hour also skips kultur's klämdag.
+    (rules_dir / "05-test.yaml").write_text(
+        "- id: tre-steg\n"
+        "  when: service == \"bibliotekskort\"\n"
+        "  route_to:\n"
+        "    - queue: kc-flersprakig\n"
+        "      timeout: 1h\n"
+        "    - queue: kc-forsta-linjen\n"
+        "      timeout: 1h\n"
+        "    - queue: kultur-bibliotek\n",
+        encoding="utf-8",
+    )
+    department_closing_days({"kultur": ["2026-05-15"]})
+    ticket = make_contact(service="bibliotekskort", arrived_at=at("2026-05-13 22:30")).ticket
+    assert ticket.queue.code == "kc-flersprakig"
+    contact = ticket.contacts[0]
+    with app.app_context():
+        # The route clock starts when the ticket enters the queue: Wednesday 22:30.
+        record_decision(session, ticket, contact, route_contact(session, contact), now=at("2026-05-13 22:30"))
+        assert escalate_overdue_routes(session, at("2026-05-13 23:30")) == 1
+    assert ticket.queue.code == "kc-forsta-linjen"
+    # Wednesday 23:30 + 1 working hour: 30 min that evening, 30 min on Monday 18 May.
+    assert ticket.route_step_due_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") == "2026-05-18 00:30"

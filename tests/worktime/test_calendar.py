@@ -275,3 +275,106 @@ def test_the_eve_of_midsommarafton_closes_early_and_the_day_after_ascension_does
     c = WorkCalendar(opening_hours=HOURS)
     assert c.opening_hours("kc-forsta-linjen", date(2026, 6, 18)) == (time(8), time(13))
     assert c.opening_hours("kc-forsta-linjen", date(2026, 5, 15)) == (time(8), time(17))
+
+
+# -- a department's own closing days (klämdagar) ---------------------------------------------
+
+# Friday 15 May 2026, after Ascension Thursday, is a klämdag for Kulturförvaltningen only.
+KLAM = WorkCalendar(opening_hours=HOURS, department_closing_days={"kultur": ["2026-05-15"]})
+
+
+def test_a_department_klamdag_is_off_for_that_department_only():
+    friday = date(2026, 5, 15)
+    assert KLAM.is_working_day(friday)  # the city's calendar: an ordinary Friday
+    assert KLAM.is_working_day(friday, "sbk")  # a department without klämdagar of its own
+    assert not KLAM.is_working_day(friday, "kultur")
+    assert KLAM.next_working_day(date(2026, 5, 13)) == friday
+    assert KLAM.next_working_day(date(2026, 5, 13), "kultur") == date(2026, 5, 18)
+    assert KLAM.working_day_on_or_after(friday, "kultur") == date(2026, 5, 18)
+
+
+def test_a_department_klamdag_moves_its_deadlines_and_working_time():
+    wednesday_10 = at("2026-05-13 10:00")
+    # Thursday is Ascension Day: the city's deadline is Friday, kultur's the Monday after.
+    assert local(KLAM.one_working_day_deadline(wednesday_10)) == "2026-05-15 10:00"
+    assert local(KLAM.one_working_day_deadline(wednesday_10, "sbk")) == "2026-05-15 10:00"
+    assert local(KLAM.one_working_day_deadline(wednesday_10, "kultur")) == "2026-05-18 10:00"
+    assert local(KLAM.add_working_days(wednesday_10, 2, "kultur")) == "2026-05-19 10:00"
+    # Arriving on the klämdag counts from 00:00 of the next working day.
+    assert local(KLAM.one_working_day_deadline(at("2026-05-15 10:00"))) == "2026-05-18 10:00"
+    assert local(KLAM.one_working_day_deadline(at("2026-05-15 10:00"), "kultur")) == "2026-05-19 00:00"
+    # Friday 0–24 is working time for the city only.
+    assert KLAM.working_time_between(at("2026-05-15 00:00"), at("2026-05-18 00:00")) == timedelta(hours=24)
+    assert KLAM.working_time_between(at("2026-05-15 00:00"), at("2026-05-18 00:00"), "kultur") == timedelta(0)
+    assert KLAM.working_time_between(at("2026-05-18 00:00"), at("2026-05-15 00:00"), "kultur") == timedelta(0)
+    # Two working hours from Wednesday 23:00: one that evening, one after the days off.
+    assert local(KLAM.add_working_time(at("2026-05-13 23:00"), timedelta(hours=2))) == "2026-05-15 01:00"
+    assert local(KLAM.add_working_time(at("2026-05-13 23:00"), timedelta(hours=2), "kultur")) == "2026-05-18 01:00"
+
+
+def test_a_department_klamdag_closes_its_opening_hours():
+    friday_10 = at("2026-05-15 10:00")
+    assert KLAM.is_open("kc-forsta-linjen", friday_10)
+    assert not KLAM.is_open("kc-forsta-linjen", friday_10, "kultur")
+    assert KLAM.opening_hours("kc-forsta-linjen", date(2026, 5, 15), "kultur") is None
+    assert local(KLAM.next_opening("kc-forsta-linjen", friday_10, department="kultur")) == "2026-05-18 08:00"
+    # Wednesday is still the eve of Ascension Day for everyone.
+    assert KLAM.is_eve(date(2026, 5, 13), "kultur")
+    assert KLAM.opening_hours("kc-forsta-linjen", date(2026, 5, 13), "kultur") == (time(8), time(13))
+
+
+def test_the_citys_closing_days_apply_to_every_department_too():
+    c = WorkCalendar(closing_days=["2026-05-15"], department_closing_days={"kultur": ["2026-12-28"]})
+    assert not c.is_working_day(date(2026, 5, 15), "kultur")
+    assert not c.is_working_day(date(2026, 5, 15), "sbk")
+    assert not c.is_working_day(date(2026, 12, 28), "kultur")
+    assert c.is_working_day(date(2026, 12, 28), "sbk")
+    assert c.closing_days_for("kultur") == {date(2026, 5, 15), date(2026, 12, 28)}
+
+
+def test_calendar_from_config_reads_department_closing_days():
+    c = calendar_from_config({"calendar": {"closing_days": [], "department_closing_days": {"kultur": ["2026-05-15"]}}})
+    assert not c.is_working_day(date(2026, 5, 15), "kultur")
+    assert c.is_working_day(date(2026, 5, 15))
+    # TOML dates (unquoted) are read as dates too.
+    assert not calendar_from_config({"calendar": {"department_closing_days": {"kultur": [date(2026, 5, 15)]}}}).is_working_day(
+        date(2026, 5, 15), "kultur"
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"kultur": ["15/5/2026"]}, r"calendar\.department_closing_days\.kultur: '15/5/2026' is not a date \(write it as YYYY-MM-DD\)"),
+        ({"kultur": ["2026-02-30"]}, r"calendar\.department_closing_days\.kultur: '2026-02-30' is not a date"),
+        ({"kultur": "2026-05-15"}, r"calendar\.department_closing_days\.kultur must be a list of dates"),
+        (["2026-05-15"], r"calendar\.department_closing_days must map department codes to lists of dates"),
+    ],
+)
+def test_a_mistyped_department_closing_day_is_refused_naming_the_key(section, message):
+    with pytest.raises(ValueError, match=message):
+        calendar_from_config({"calendar": {"department_closing_days": section}})
+
+
+def test_a_config_file_with_a_mistyped_department_closing_day_refuses_to_load(tmp_path):
+    from kontaktcenter.config import ConfigError, load_config
+
+    site = tmp_path / "site.toml"
+    site.write_text('[calendar]\nclosing_days = []\n[calendar.department_closing_days]\nkultur = ["2026-5-15x"]\n')
+    with pytest.raises(ConfigError, match=r"calendar\.department_closing_days\.kultur: '2026-5-15x' is not a date"):
+        load_config({"KONTAKTCENTER_CONFIG": str(site)})
+    site.write_text('[calendar]\nclosing_days = []\n[calendar.department_closing_days]\nkultur = [2026-05-15]\n')
+    config = load_config({"KONTAKTCENTER_CONFIG": str(site)})
+    assert not calendar_from_config(config).is_working_day(date(2026, 5, 15), "kultur")
+
+
+def test_the_shipped_production_example_configures_department_closing_days():
+    import tomllib
+
+    from kontaktcenter.config import PROJECT_ROOT
+
+    with (PROJECT_ROOT / "config" / "production.example.toml").open("rb") as fh:
+        example = tomllib.load(fh)
+    c = calendar_from_config(example)
+    assert not c.is_working_day(date(2027, 12, 27), "kultur")
+    assert c.is_working_day(date(2027, 12, 27), "sbk")
