@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from kontaktcenter.casework.models import KnowledgeArticle
@@ -71,6 +72,25 @@ def test_reply_without_a_reply_channel_is_refused_and_nothing_is_stored(client, 
     response = auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Svar"})
     assert "Skriv en intern anteckning." in client.get(response.headers["Location"]).get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Message).where(Message.ticket_id == ticket.id)) == 0
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"kind": "reply", "body": "   "}, "Meddelandet är tomt."),
+        ({"kind": "sms-to-everyone", "body": "Hej"}, "Okänd typ av meddelande."),
+        ({"kind": "note", "body": "x" * 10_001}, "Meddelandet får vara högst 10 000 tecken."),
+    ],
+)
+def test_bad_replies_are_refused_with_a_message_and_nothing_is_stored(client, auth, session, everyone_away, make_contact, form, message):
+    ticket = make_contact(service="allmant", email="sven@example.se", reply_channel="email").ticket
+    outbox = client.application.extensions.setdefault(OUTBOX_KEY, [])
+    outbox.clear()
+    auth.login("agent")
+    response = auth.post(f"/tickets/{ticket.reference}/reply", form)
+    assert message in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Message).where(Message.ticket_id == ticket.id)) == 0
+    assert outbox == []
 
 
 def test_a_new_contact_within_seven_days_reopens_the_ticket(app, session, make_contact):
