@@ -87,6 +87,24 @@ def _act(action: Callable[[], object], done_message: str, target: str):
     return redirect(target)
 
 
+def _submit(form, action: Callable[[], object], error_field, done_message: Callable[[], str], target: Callable[[], str]):
+    """A form's one domain action: a redirect once it is done, else the status to show the form again with.
+
+    A refused action puts its message on `error_field` and changes nothing.
+    """
+    if not form.validate_on_submit():
+        return 400 if form.is_submitted() else 200
+    try:
+        action()
+    except TicketError as exc:
+        db.session.rollback()
+        error_field.errors.append(_(str(exc)))
+        return 400
+    db.session.commit()
+    flash(done_message(), "success")
+    return redirect(target())
+
+
 # -- console ------------------------------------------------------------------
 
 
@@ -202,24 +220,24 @@ def escalate(reference: str):
     form.queue.choices = [SelectChoice(0, _("Välj kö"))] + [
         SelectChoice(q.id, f"{q.department.name(_locale())} – {q.name(_locale())}") for q in queues
     ]
-    status = 200
-    if form.validate_on_submit():
-        to_queue = db.session.get(Queue, form.queue.data)
-        handover = escalations.Handover(form.citizen_wants.data, form.done_so_far.data or "", form.how_to_reach.data or "", form.urgency.data)
-        try:
-            escalations.escalate(db.session, ticket, current_user, to_queue, handover, notify=form.notify.data)
-        except TicketError as exc:
-            db.session.rollback()
-            form.queue.errors.append(_(str(exc)))
-            status = 400
-        else:
-            db.session.commit()
-            flash(_("Ärendet är eskalerat till %(queue)s.", queue=to_queue.name(_locale())), "success")
-            # The agent may no longer be allowed to read it (a confidential department).
-            target = url_for(".ticket", reference=reference) if can_read(current_user, ticket) else url_for(".console")
-            return redirect(target)
-    elif form.is_submitted():
-        status = 400
+
+    def to_queue() -> Queue:
+        return db.session.get(Queue, form.queue.data)
+
+    status = _submit(
+        form,
+        lambda: escalations.escalate(
+            db.session, ticket, current_user, to_queue(),
+            escalations.Handover(form.citizen_wants.data, form.done_so_far.data or "", form.how_to_reach.data or "", form.urgency.data),
+            notify=form.notify.data,
+        ),
+        form.queue,
+        lambda: _("Ärendet är eskalerat till %(queue)s.", queue=to_queue().name(_locale())),
+        # The agent may no longer be allowed to read it (a confidential department).
+        lambda: url_for(".ticket", reference=reference) if can_read(current_user, ticket) else url_for(".console"),
+    )
+    if not isinstance(status, int):
+        return status
     if request.method == "GET" and not form.how_to_reach.data:
         form.how_to_reach.data = _how_to_reach(ticket)
     return render_template("casework/escalate.html", ticket=ticket, form=form), status
@@ -274,20 +292,15 @@ def return_escalation(escalation_id: int):
     escalation = _escalation_or_404(escalation_id)
     ticket = db.session.get(Ticket, escalation.ticket_id)
     form = ReturnForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            escalations.return_to_contact_center(db.session, escalation, current_user, form.reason.data, notify=form.notify.data)
-        except TicketError as exc:
-            db.session.rollback()
-            form.reason.errors.append(_(str(exc)))
-            status = 400
-        else:
-            db.session.commit()
-            flash(_("Ärendet är återlämnat till kontaktcenter."), "success")
-            return redirect(url_for(".inbox"))
-    elif form.is_submitted():
-        status = 400
+    status = _submit(
+        form,
+        lambda: escalations.return_to_contact_center(db.session, escalation, current_user, form.reason.data, notify=form.notify.data),
+        form.reason,
+        lambda: _("Ärendet är återlämnat till kontaktcenter."),
+        lambda: url_for(".inbox"),
+    )
+    if not isinstance(status, int):
+        return status
     return render_template("casework/return.html", escalation=escalation, ticket=ticket, form=form), status
 
 
@@ -361,20 +374,9 @@ def edit_article(article_id: int):
 
 def _save_article(form: ArticleForm, article: KnowledgeArticle | None, save):
     """Validate, save and go back to the knowledge base; or show the form again with 400."""
-    status = 200
-    if form.validate_on_submit():
-        try:
-            save()
-        except TicketError as exc:
-            db.session.rollback()
-            form.title.errors.append(_(str(exc)))
-            status = 400
-        else:
-            db.session.commit()
-            flash(_("Svaret är sparat i kunskapsbanken."), "success")
-            return redirect(url_for(".knowledge_base"))
-    elif form.is_submitted():
-        status = 400
+    status = _submit(form, save, form.title, lambda: _("Svaret är sparat i kunskapsbanken."), lambda: url_for(".knowledge_base"))
+    if not isinstance(status, int):
+        return status
     return render_template("casework/article.html", form=form, article=article), status
 
 
