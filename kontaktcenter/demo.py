@@ -4,7 +4,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,8 +12,7 @@ from .contacts.history import Directory, HistoryRow, write_history
 from .contacts.models import Contact
 from .directory.catalogue import LOCATIONS, SERVICES
 from .directory.service import load_catalogue, load_demo_users
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+from .worktime.calendar import STOCKHOLM
 
 # Contacts per weekday (Mon..Sun) and the hourly shape of a working day.
 WEEKDAY_VOLUME = [420, 360, 330, 320, 280, 30, 20]

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+from .worktime.calendar import STOCKHOLM
 
 STATUS_LABELS = {
     "new": _l("Ny"),

@@ -5,7 +5,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -17,9 +16,9 @@ from ..contacts.service import ContactError, IncomingContact, receive
 from ..database import utcnow
 from ..directory.models import Service
 from ..tickets.models import Ticket
+from ..worktime.calendar import STOCKHOLM
 from .models import ApiToken, Open311Details
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 JURISDICTION = "malmo.se"
 DEFAULT_DAYS = 90  # the spec: without dates, the last 90 days
 MAX_RESULTS = 1000  # the spec allows the server to cap the list

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from flask import Blueprint, Response, current_app, request
@@ -14,7 +13,7 @@ from ..auth.decorators import public
 from ..database import db, utcnow
 from ..directory.models import User
 from ..extensions import csrf
-from ..worktime.calendar import current_calendar
+from ..worktime.calendar import STOCKHOLM, current_calendar
 from . import phone
 from .twilio_security import validate_twilio_request
 
@@ -24,7 +23,6 @@ bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
 # Twilio cannot send a CSRF token; the signature check protects these routes instead.
 csrf.exempt(bp)
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 VOICE = {"voice": "Polly.Astrid", "language": "sv-SE"}
 CLOCK_KEY = "kontaktcenter.clock"
 DEFAULT_LINE_QUEUE = "kc-forsta-linjen"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -15,8 +14,8 @@ from ..contacts.service import IncomingContact, Received, receive
 from ..database import utcnow
 from ..directory.models import Location, Service, User
 from ..tickets.service import add_message, assign, record_event, resolve
+from ..worktime.calendar import STOCKHOLM
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 # Topics a visitor most often brings, offered first on the registration screen.
 COMMON_TOPICS = ("utskrift-hjalp", "digital-hjalp", "skolval", "forsorjningsstod", "allmant")
 WALK_IN_KINDS = ("branch", "library", "service_point")

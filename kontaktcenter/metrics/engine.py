@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Boolean, Date, String, and_, case, column, false, func, or_, select, values
@@ -25,9 +24,9 @@ from sqlalchemy.orm import Session, aliased
 from ..contacts.models import NEEDS, WRITTEN_CHANNELS, Contact
 from ..directory.models import Department, Location, Service
 from ..tickets.models import Ticket
+from ..worktime.calendar import STOCKHOLM
 from .sqlfuncs import local_date, local_part, one_working_day_deadline, percentile, seconds_between
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 DEFAULT_ANSWER_TARGET_SECONDS = 60
 DEFAULT_SHORT_ABANDON_SECONDS = 5
 # Calls still in the queue (no outcome yet) are not counted until they have one.

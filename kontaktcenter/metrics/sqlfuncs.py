@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import sqlite3
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, String, event
 from sqlalchemy.engine import Engine
@@ -17,8 +16,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 from ..database import UTCDateTime
+from ..worktime.calendar import STOCKHOLM
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 TZ_NAME = "Europe/Stockholm"
 SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 

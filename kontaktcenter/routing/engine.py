@@ -12,14 +12,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import rule_engine
 import yaml
 from rule_engine import DataType as T
 from rule_engine import ast as re_ast
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+from ..worktime.calendar import STOCKHOLM
+
 CHANNELS = ("phone", "sms", "web", "email", "walk_in", "open311")
 NEEDS = ("interpreter", "hearing", "vision", "easy_read")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

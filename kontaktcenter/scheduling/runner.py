@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -15,10 +14,10 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ..database import ENGINE_KEY
+from ..worktime.calendar import STOCKHOLM
 from .jobs import INTERVAL_ANCHOR, Job, discover_jobs, run_once, worker_name
 
 log = logging.getLogger(__name__)
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 # A cron job may look back this far for the fire time it was called for.
 _LOOKBACKS = (timedelta(days=1), timedelta(days=32), timedelta(days=367))
 
