@@ -1,7 +1,7 @@
 """Receiving a contact from any channel: validate, store, route, make or find its ticket."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy import select
@@ -119,6 +119,7 @@ def receive(session: Session, incoming: IncomingContact) -> Received:
     Runs in a savepoint so a parallel duplicate (IntegrityError on the unique keys)
     leaves the caller's transaction usable and returns the contact that won.
     """
+    _refuse_nul(incoming)
     existing = _existing(session, incoming)
     if existing is not None:
         return Received(existing, existing.ticket, created=False)
@@ -138,6 +139,19 @@ def receive(session: Session, incoming: IncomingContact) -> Received:
             raise
         return Received(existing, existing.ticket, created=False)
     return Received(contact, ticket, created=True)
+
+
+# IncomingContact fields reported under the names the channels' forms and APIs use.
+FIELD_NAMES = {"service_code": "service", "location_code": "location", "citizen_name": "name"}
+
+
+def _refuse_nul(incoming: IncomingContact) -> None:
+    """PostgreSQL text cannot hold NUL characters: bad input on every channel, before any query."""
+    for item in fields(incoming):
+        value = getattr(incoming, item.name)
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise ContactError(FIELD_NAMES.get(item.name, item.name), "must not contain NUL characters")
 
 
 def _existing(session: Session, incoming: IncomingContact) -> Contact | None:
