@@ -27,7 +27,9 @@ ENV_KEYS: dict[str, type] = {
     "SCHEDULER_ENABLED": bool,
     "SHORT_ABANDON_SECONDS": int,
     "TRUSTED_PROXIES": int,
+    "API_INTAKE": str,
 }
+API_INTAKES = ("direct", "queued")
 
 
 class ConfigError(RuntimeError):
@@ -82,6 +84,8 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     if overrides:
         config.update(overrides)
     _check_calendar(config)
+    if config.get("API_INTAKE", "direct") not in API_INTAKES:
+        raise ConfigError(f"API_INTAKE={config['API_INTAKE']!r}: expected one of {', '.join(API_INTAKES)}")
     if config.get("ENV") == "production" and not config.get("SECRET_KEY"):
         raise ConfigError(
             "SECRET_KEY is not set: a production configuration refuses to start without it. "

@@ -1,6 +1,7 @@
 """JSON API v1: create a contact, read a ticket's public status, list services."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -8,7 +9,8 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from ..auth.decorators import public
-from ..contacts.service import ContactError, IncomingContact, receive
+from ..contacts.models import Contact
+from ..contacts.service import ContactError, IncomingContact, accept, receive
 from ..database import db
 from ..directory.models import Service
 from ..extensions import csrf, limiter
@@ -91,6 +93,22 @@ def ticket_status(ticket: Ticket) -> dict[str, Any]:
     }
 
 
+def contact_status(contact: Contact, key: str) -> dict[str, Any]:
+    """A contact sent through the API: received (awaiting routing) or routed, with its ticket."""
+    return {
+        "id": key,
+        "status": "routed" if contact.ticket is not None else "received",
+        "received_at": contact.arrived_at.isoformat(),
+        "ticket": ticket_status(contact.ticket) if contact.ticket is not None else None,
+        "links": {"self": f"/api/v1/contacts/{key}"},
+    }
+
+
+def _provider_sid(token_id: int, key: str) -> str:
+    # Keys are the client's own: scoped by token, so one client cannot read or replay another's.
+    return f"api:{token_id}:{key}"
+
+
 @bp.post("/contacts")
 @public
 @api_limit
@@ -109,23 +127,39 @@ def create_contact():
     if len(key) > 100:
         raise Problem(422, "Unprocessable Content", "Idempotency-Key may be at most 100 characters",
                       errors=[{"field": "Idempotency-Key", "message": "at most 100 characters"}])
-    incoming = IncomingContact(
-        channel="web",
-        provider_sid=f"api:{token.id}:{key}" if key else None,
-        **data.as_incoming(),
-    )
+    queued = current_app.config.get("API_INTAKE", "direct") == "queued"
+    if queued and not key:
+        key = str(uuid.uuid4())  # the handle the client reads its contact's progress by
+    incoming = IncomingContact(channel="web", provider_sid=_provider_sid(token.id, key) if key else None, **data.as_incoming())
     try:
-        received = receive(db.session, incoming)
+        received = (accept if queued else receive)(db.session, incoming)
     except ContactError as exc:
         db.session.rollback()
         raise Problem(422, "Unprocessable Content", exc.message, errors=[{"field": exc.field, "message": exc.message}]) from None
-    body = ticket_status(received.ticket)
+    if received.ticket is None:
+        body, status, location = contact_status(received.contact, key), 202, f"/api/v1/contacts/{key}"
+    else:
+        body = ticket_status(received.ticket)
+        status, location = (201 if received.created else 200), body["links"]["self"]
     db.session.commit()
-    record_use(db.session, token.id)
+    record_use(db.session, token)
     response = jsonify(body)
-    response.status_code = 201 if received.created else 200
-    response.headers["Location"] = f"/api/v1/tickets/{body['reference']}"
+    response.status_code = status
+    response.headers["Location"] = location
     return response
+
+
+@bp.get("/contacts/<key>")
+@public
+@api_limit
+def get_contact(key: str):
+    token = _authorise("contacts:write")
+    contact = db.session.scalar(select(Contact).where(Contact.provider_sid == _provider_sid(token.id, key)))
+    if contact is None:
+        raise Problem(404, "Not Found", f"this token sent no contact with Idempotency-Key {key}")
+    body = contact_status(contact, key)
+    record_use(db.session, token)
+    return jsonify(body)
 
 
 @bp.get("/tickets/<reference>")
@@ -137,7 +171,7 @@ def get_ticket(reference: str):
     if ticket is None:
         raise Problem(404, "Not Found", f"no ticket with reference {reference}")
     body = ticket_status(ticket)
-    record_use(db.session, token.id)
+    record_use(db.session, token)
     return jsonify(body)
 
 
@@ -160,7 +194,7 @@ def list_services():
         }
         for s in services
     ]
-    record_use(db.session, token.id)
+    record_use(db.session, token)
     return jsonify(body)
 
 

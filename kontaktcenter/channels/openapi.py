@@ -24,6 +24,7 @@ COMMON_ERRORS = {
 
 def openapi_document() -> dict[str, Any]:
     timestamp = {"type": "string", "format": "date-time"}
+    links = {"type": "object", "required": ["self"], "properties": {"self": {"type": "string"}}}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -42,12 +43,20 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "operationId": "createContact",
                     "summary": "Create a contact; it becomes a routed ticket (scope contacts:write)",
+                    "description": (
+                        "With direct intake (the default) the answer is the routed ticket (201). With queued intake "
+                        "(`API_INTAKE = \"queued\"`) the contact is stored and acknowledged at once (202) and the "
+                        "intake worker routes it moments later: follow the `Location` to read its ticket."
+                    ),
                     "parameters": [
                         {
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "description": "Retrying with the same key returns the first contact's ticket (200) instead of a new one",
+                            "description": (
+                                "Retrying with the same key returns the first contact (200, or 202 while it awaits routing) "
+                                "instead of a new one; also the id to read the contact by"
+                            ),
                             "schema": {"type": "string", "maxLength": 100},
                         }
                     ],
@@ -59,9 +68,23 @@ def openapi_document() -> dict[str, Any]:
                         "201": _json("Created: the new ticket's public status", "TicketStatus",
                                      headers={"Location": {"schema": {"type": "string"}}}),
                         "200": _json("A retry with the same Idempotency-Key: the ticket made the first time", "TicketStatus"),
+                        "202": _json("Accepted (queued intake): the contact is stored and awaits routing", "ContactStatus",
+                                     headers={"Location": {"schema": {"type": "string"}}}),
                         "400": _problem("The body is not valid JSON"),
                         "415": _problem("The body is not application/json"),
                         "422": _problem("The contact breaks the schema or the catalogue (the field is named)"),
+                        **COMMON_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/contacts/{key}": {
+                "get": {
+                    "operationId": "getContact",
+                    "summary": "A contact this token sent, by its Idempotency-Key: received or routed, with its ticket (scope contacts:write)",
+                    "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 100}}],
+                    "responses": {
+                        "200": _json("The contact's progress", "ContactStatus"),
+                        "404": _problem("This token sent no contact with this key"),
                         **COMMON_ERRORS,
                     },
                 }
@@ -108,11 +131,18 @@ def openapi_document() -> dict[str, Any]:
                         "created_at": timestamp,
                         "updated_at": timestamp,
                         "resolved_at": dict(timestamp, nullable=True),
-                        "links": {
-                            "type": "object",
-                            "required": ["self"],
-                            "properties": {"self": {"type": "string"}},
-                        },
+                        "links": links,
+                    },
+                },
+                "ContactStatus": {
+                    "type": "object",
+                    "required": ["id", "status", "received_at", "ticket", "links"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "status": {"type": "string", "enum": ["received", "routed"]},
+                        "received_at": timestamp,
+                        "ticket": {"allOf": [{"$ref": "#/components/schemas/TicketStatus"}], "nullable": True},
+                        "links": links,
                     },
                 },
                 "Service": {

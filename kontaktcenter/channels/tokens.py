@@ -74,17 +74,20 @@ def check_token(session: Session, raw: str | None, scope: str) -> ApiToken:
     return token
 
 
-def record_use(session: Session, token_id: int) -> None:
+def record_use(session: Session, token: ApiToken) -> None:
     """Note the token's last use (to the minute), in its own short transaction.
 
     Called after the request's work is committed: an update of the token row inside
     that work would hold the row lock for the whole request and make every concurrent
-    call with the same token wait in line.
+    call with the same token wait in line. The token as read for this request tells
+    whether its noted use is recent enough, so most calls write nothing at all.
     """
     now = utcnow()
+    if token.last_used_at is not None and token.last_used_at >= now - LAST_USED_RESOLUTION:
+        return
     session.execute(
         update(ApiToken)
-        .where(ApiToken.id == token_id)
+        .where(ApiToken.id == token.id)
         .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
         .values(last_used_at=now)
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
@@ -31,6 +31,7 @@ class Contact(Base):
         Index("ix_contacts_citizen_phone", "citizen_phone"),
         Index("ix_contacts_citizen_email", "citizen_email"),
         Index("ix_contacts_citizen_personnummer", "citizen_personnummer"),
+        Index("ix_contacts_awaiting_routing", "id", postgresql_where=text("awaiting_routing"), sqlite_where=text("awaiting_routing")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,6 +77,8 @@ class Contact(Base):
     queue_day: Mapped[date | None] = mapped_column()
     queue_number: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Acknowledged by the API in queued intake; the intake worker gives it its ticket.
+    awaiting_routing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     service: Mapped[Service | None] = relationship()
     queue: Mapped[Queue | None] = relationship()

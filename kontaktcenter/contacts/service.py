@@ -1,12 +1,17 @@
 """Receiving a contact from any channel: validate, store, route, make or find its ticket."""
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from ..database import utcnow
 from ..directory.models import Location, Queue, Service
@@ -14,6 +19,8 @@ from ..tickets.models import Ticket
 from ..tickets.service import create_ticket, record_event
 from .citizen import IdentifierError, normalise_email, normalise_personnummer, normalise_phone
 from .models import CHANNELS, NEEDS, REPLY_CHANNELS, Contact
+
+log = logging.getLogger(__name__)
 
 
 class ContactError(ValueError):
@@ -48,7 +55,7 @@ class IncomingContact:
 @dataclass
 class Received:
     contact: Contact
-    ticket: Ticket
+    ticket: Ticket | None  # None while the contact awaits the intake worker
     created: bool  # False when a retry found the contact already stored
 
 
@@ -63,6 +70,11 @@ def _service(session: Session, code: str | None) -> Service | None:
 
 def build_contact(session: Session, incoming: IncomingContact) -> Contact:
     """Validate and normalise; raises ContactError naming the field."""
+    return Contact(**_validated(session, incoming))
+
+
+def _validated(session: Session, incoming: IncomingContact) -> dict[str, Any]:
+    """The contact's attributes, validated and normalised (service and location as objects)."""
     if incoming.channel not in CHANNELS:
         raise ContactError("channel", f"unknown channel {incoming.channel!r}")
     if incoming.reply_channel not in REPLY_CHANNELS:
@@ -92,7 +104,7 @@ def build_contact(session: Session, incoming: IncomingContact) -> Contact:
         raise ContactError("email", "an e-mail address is needed for an answer by e-mail")
     if incoming.reply_channel in ("sms", "phone") and not phone:
         raise ContactError("phone", "a phone number is needed for an answer by SMS or phone")
-    contact = Contact(
+    return dict(
         channel=incoming.channel,
         service=service,
         location=location,
@@ -108,9 +120,8 @@ def build_contact(session: Session, incoming: IncomingContact) -> Contact:
         arrived_at=incoming.arrived_at or utcnow(),
         provider_sid=incoming.provider_sid,
         external_id=incoming.external_id,
+        **{f"need_{need}": need in incoming.needs for need in NEEDS},
     )
-    contact.needs = incoming.needs
-    return contact
 
 
 def receive(session: Session, incoming: IncomingContact) -> Received:
@@ -126,19 +137,97 @@ def receive(session: Session, incoming: IncomingContact) -> Received:
     contact = build_contact(session, incoming)
     try:
         with session.begin_nested():
-            from ..casework.reopen import reopen_for_contact
-
-            # Same citizen and service within REOPEN_DAYS of resolution: reopen, no new ticket.
-            ticket = reopen_for_contact(session, contact)
-            if ticket is None:
-                ticket = _ticket_for(session, contact)
+            _place(session, contact)
             session.flush()
     except IntegrityError:
         existing = _existing(session, incoming)
         if existing is None:
             raise
         return Received(existing, existing.ticket, created=False)
-    return Received(contact, ticket, created=True)
+    return Received(contact, contact.ticket, created=True)
+
+
+def accept(session: Session, incoming: IncomingContact) -> Received:
+    """Store a contact for the intake worker to route (queued intake); same validation and idempotency.
+
+    Acknowledging then costs one insert, so a burst of contacts is taken in at once and
+    routed in arrival order as the worker gets to them (route_waiting).
+    """
+    _refuse_nul(incoming)
+    try:
+        values = _validated(session, incoming)
+    except ContactError:
+        # A retry of a contact accepted before the catalogue changed gets that contact.
+        existing = _existing(session, incoming)
+        if existing is None:
+            raise
+        return Received(existing, existing.ticket, created=False)
+    service, location = values.pop("service"), values.pop("location")
+    values.update(service_id=service and service.id, location_id=location and location.id, awaiting_routing=True, ticket_id=None)
+    # One statement: a retry, or a parallel duplicate, meets the unique key and inserts nothing.
+    contact_id = session.execute(_insert_contact(session.get_bind().dialect.name), values).scalar()
+    if contact_id is None:
+        existing = _existing(session, incoming)
+        if existing is None:
+            raise LookupError("the contact conflicts with a stored one that has neither its provider_sid nor its external_id")
+        return Received(existing, existing.ticket, created=False)
+    # The row as inserted, joined to the session without reading it back.
+    contact = Contact(id=contact_id, **values)
+    make_transient_to_detached(contact)
+    session.add(contact)
+    return Received(contact, None, created=True)
+
+
+@cache
+def _insert_contact(dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, built once (values come as parameters)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(Contact.__table__).on_conflict_do_nothing().returning(Contact.id)
+
+
+def route_waiting(session: Session, *, limit: int = 50) -> int:
+    """Give tickets to up to `limit` contacts awaiting routing, oldest first; returns how many.
+
+    Each contact is routed in its own savepoint: one that cannot be routed (a rule naming
+    a queue that is gone) is logged and stays waiting without holding up the rest. On
+    PostgreSQL several workers can run: each takes contacts the others have not locked.
+    """
+    query = select(Contact).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    routed = 0
+    for contact in session.scalars(query).all():
+        try:
+            with session.begin_nested():
+                _place(session, contact)
+                contact.awaiting_routing = False
+                session.flush()
+        except Exception:
+            log.exception("contact %s could not be routed; it stays waiting", contact.id)
+            continue
+        routed += 1
+    return routed
+
+
+def route_all_waiting(session: Session, *, batch: int = 50, stop: threading.Event | None = None) -> int:
+    """Route waiting contacts batch by batch, committing each batch, until none is left
+    that can be routed (or `stop` is set); returns how many were routed."""
+    total = 0
+    while stop is None or not stop.is_set():
+        routed = route_waiting(session, limit=batch)
+        session.commit()
+        if not routed:
+            break
+        total += routed
+    return total
+
+
+def _place(session: Session, contact: Contact) -> Ticket:
+    """The contact's ticket: a reopened one (same citizen and service within REOPEN_DAYS
+    of resolution) or a new, routed one."""
+    from ..casework.reopen import reopen_for_contact
+
+    return reopen_for_contact(session, contact) or _ticket_for(session, contact)
 
 
 # IncomingContact fields reported under the names the channels' forms and APIs use.

@@ -1,0 +1,38 @@
+"""`kontaktcenter intake-worker`: route the contacts that queued intake acknowledged."""
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+from flask import Flask
+
+from ..database import db
+from .service import route_all_waiting
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("intake-worker")
+    @click.option("--batch", type=click.IntRange(1, 1000), default=50, show_default=True, help="contacts per transaction")
+    @click.option("--idle", type=click.FloatRange(0.01, 60), default=0.2, show_default=True,
+                  help="seconds to wait before looking again when no contact waits")
+    @click.option("--seconds", type=click.FloatRange(0), default=None, help="stop after this many seconds (default: until Ctrl-C / SIGTERM)")
+    def intake_worker(batch: int, idle: float, seconds: float | None) -> None:
+        """Route contacts the API acknowledged with API_INTAKE = "queued", oldest first.
+
+        Several workers may run against one PostgreSQL database: each routes contacts
+        the others have not locked.
+        """
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        if seconds is not None:
+            timer = threading.Timer(seconds, stop.set)
+            timer.daemon = True
+            timer.start()
+        routed = 0
+        with db.new_session() as session:
+            while not stop.is_set():
+                routed += route_all_waiting(session, batch=batch, stop=stop)
+                stop.wait(idle)
+        click.echo(f"intake worker stopped: {routed} contact(s) routed")

@@ -1,0 +1,246 @@
+"""Queued intake (API_INTAKE = "queued"): acknowledged at once with 202, routed by the intake worker."""
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+import kontaktcenter.contacts.service as intake
+from kontaktcenter.config import ConfigError, load_config
+from kontaktcenter.contacts.models import Contact
+from kontaktcenter.contacts.service import IncomingContact, accept, route_all_waiting, route_waiting
+from kontaktcenter.database import ENGINE_KEY
+from kontaktcenter.routing.models import RoutingDecision
+from kontaktcenter.scheduling.jobs import discover_jobs
+from kontaktcenter.tickets.models import OPEN_STATUSES, Ticket
+
+CONTACT = {"service_code": "bygglov", "text": "Behöver jag bygglov för ett staket?", "reply_channel": "email", "email": "eva@example.se"}
+
+
+@pytest.fixture
+def queued(app, monkeypatch):
+    monkeypatch.setitem(app.config, "API_INTAKE", "queued")
+
+
+def _post(client, token, body=CONTACT, key=None):
+    headers = {"Authorization": f"Bearer {token}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return client.post("/api/v1/contacts", json=body, headers=headers)
+
+
+def _route(app, session):
+    with app.app_context():
+        return route_all_waiting(session)
+
+
+def _waiting(session):
+    return session.scalars(select(Contact).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id)).all()
+
+
+def test_contact_is_stored_and_acknowledged_before_it_is_routed(queued, client, session, make_token):
+    token = make_token("contacts:write")
+    response = _post(client, token, key="case-1")
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["id"] == "case-1"
+    assert (body["status"], body["ticket"]) == ("received", None)
+    assert response.headers["Location"] == "/api/v1/contacts/case-1"
+    (contact,) = _waiting(session)
+    assert contact.ticket_id is None
+    assert (contact.channel, contact.citizen_email, contact.service.code) == ("web", "eva@example.se", "bygglov")
+
+    assert client.get("/api/v1/contacts/case-1", headers={"Authorization": f"Bearer {token}"}).get_json()["status"] == "received"
+
+
+def test_the_worker_gives_it_the_ticket_direct_intake_would(app, queued, client, session, make_token):
+    token = make_token("contacts:write")
+    _post(client, token, key="case-2")
+    assert _route(app, session) == 1
+    assert _waiting(session) == []
+
+    read = client.get("/api/v1/contacts/case-2", headers={"Authorization": f"Bearer {token}"})
+    assert read.status_code == 200
+    body = read.get_json()
+    assert body["status"] == "routed"
+    ticket = session.scalar(select(Ticket).where(Ticket.reference == body["ticket"]["reference"]))
+    assert ticket.status in OPEN_STATUSES
+    (contact,) = ticket.contacts
+    assert contact.queue is ticket.queue is not None
+    # The same rules decided, with the decision recorded, and the SLA counts from arrival.
+    decision = session.scalar(select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id))
+    assert decision.contact_id == contact.id and decision.queue_code == ticket.queue.code
+    assert ticket.first_arrived_at == contact.arrived_at
+    assert ticket.first_response_due_at is not None
+
+
+def test_a_retry_makes_no_second_contact_before_or_after_routing(app, queued, client, session, make_token):
+    token = make_token("contacts:write")
+    first, again = _post(client, token, key="order-7"), _post(client, token, key="order-7")
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert first.get_json()["id"] == again.get_json()["id"]
+    _route(app, session)
+    routed = _post(client, token, key="order-7")
+    assert routed.status_code == 200
+    assert routed.headers["Location"] == f"/api/v1/tickets/{routed.get_json()['reference']}"
+    assert session.scalar(select(func.count(Contact.id)).where(Contact.provider_sid.like("%:order-7"))) == 1
+
+
+def test_without_a_key_each_post_gets_its_own_id(queued, client, session, make_token):
+    token = make_token("contacts:write")
+    ids = {_post(client, token).get_json()["id"] for _ in range(2)}
+    assert len(ids) == 2
+    assert all(uuid.UUID(i) for i in ids)
+    assert len(_waiting(session)) == 2
+
+
+def test_a_token_reads_only_its_own_contacts(queued, client, make_token):
+    _post(client, make_token("contacts:write", "system A"), key="shared-key")
+    other = client.get("/api/v1/contacts/shared-key", headers={"Authorization": f"Bearer {make_token('contacts:write', 'system B')}"})
+    assert other.status_code == 404
+    assert other.mimetype == "application/problem+json"
+    reader = client.get("/api/v1/contacts/shared-key", headers={"Authorization": f"Bearer {make_token('tickets:read')}"})
+    assert reader.status_code == 403
+
+
+def test_bad_contacts_are_refused_as_in_direct_intake_and_nothing_waits(queued, client, session, make_token):
+    response = _post(client, make_token("contacts:write"), {**CONTACT, "service_code": "finns-inte"})
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "service"
+    assert _waiting(session) == []
+
+
+def test_worker_routes_oldest_first_and_reopens_like_direct_intake(app, session, make_contact):
+    from kontaktcenter.tickets.service import resolve
+
+    earlier = make_contact(service="bygglov", email="olle@example.se", text="Plank?")
+    with app.app_context():
+        resolve(session, earlier.ticket, actor=None)
+    session.commit()
+    with app.app_context():
+        again = accept(session, IncomingContact(channel="web", service_code="bygglov", email="olle@example.se", text="En fråga till om planket."))
+        new = accept(session, IncomingContact(channel="web", service_code="skolval", email="lina@example.se", text="Skolval?"))
+        session.commit()
+        assert route_waiting(session, limit=1) == 1
+        assert _waiting(session) == [new.contact]  # the older contact went first
+        assert route_all_waiting(session) == 1
+    assert again.contact.ticket is earlier.ticket  # reopened within REOPEN_DAYS, no new ticket
+    assert earlier.ticket.reopened_count == 1
+    assert new.contact.ticket is not None and new.contact.ticket is not earlier.ticket
+
+
+def test_a_contact_that_cannot_be_routed_stays_waiting_and_holds_up_no_one(app, session, monkeypatch, caplog):
+    real = intake._ticket_for
+
+    def broken_for_one(session, contact):
+        if contact.text == "trasig":
+            raise LookupError("rule routes to unknown queue")
+        return real(session, contact)
+
+    monkeypatch.setattr(intake, "_ticket_for", broken_for_one)
+    with app.app_context():
+        stuck = accept(session, IncomingContact(channel="web", service_code="allmant", text="trasig"))
+        fine = accept(session, IncomingContact(channel="web", service_code="allmant", text="hel"))
+        assert route_all_waiting(session) == 1
+    assert fine.contact.ticket is not None
+    assert _waiting(session) == [stuck.contact]
+    assert "could not be routed" in caplog.text
+
+
+def test_intake_worker_command_routes_what_waits(queued, client, session, runner, make_token):
+    token = make_token("contacts:write")
+    for n in range(3):
+        _post(client, token, key=f"cli-{n}")
+    result = runner.invoke(args=["intake-worker", "--seconds", "0.3", "--idle", "0.05"])
+    assert result.exit_code == 0, result.output
+    assert "3 contact(s) routed" in result.output
+    assert _waiting(session) == []
+
+
+def test_scheduler_routes_what_waits_as_a_safety_net(app, session):
+    job = discover_jobs()["contacts.route_waiting"]
+    assert job.trigger == "interval"
+    with app.app_context():
+        waiting = accept(session, IncomingContact(channel="web", service_code="allmant", text="Hej"))
+        job.func(session, None)
+    assert waiting.contact.ticket is not None and not waiting.contact.awaiting_routing
+
+
+def test_api_intake_setting_is_checked_at_start():
+    with pytest.raises(ConfigError, match="API_INTAKE"):
+        load_config(environ={}, overrides={"API_INTAKE": "later"})
+    assert load_config(environ={"API_INTAKE": "queued"})["API_INTAKE"] == "queued"
+
+
+@pytest.mark.postgres
+def test_two_workers_route_each_contact_exactly_once(app):
+    """Real PostgreSQL, real concurrent workers: FOR UPDATE SKIP LOCKED hands each contact to one."""
+    engine = app.extensions[ENGINE_KEY]
+    tag = uuid.uuid4().hex[:8]
+    with app.app_context(), Session(engine, expire_on_commit=False) as s:
+        ids = [
+            accept(s, IncomingContact(channel="web", service_code="allmant", text=f"{tag} {n}", provider_sid=f"test:{tag}:{n}")).contact.id
+            for n in range(60)
+        ]
+        s.commit()
+    routed, errors = Counter(), []
+
+    def worker(name):
+        try:
+            with app.app_context(), Session(engine, expire_on_commit=False) as s:
+                routed[name] = route_all_waiting(s, batch=5)
+        except Exception as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    try:
+        assert errors == []
+        assert sum(routed.values()) == 60
+        with Session(engine) as s:
+            rows = s.execute(select(Contact.ticket_id, Contact.awaiting_routing).where(Contact.id.in_(ids))).all()
+            decisions = Counter(s.scalars(select(RoutingDecision.contact_id).where(RoutingDecision.contact_id.in_(ids))))
+        assert all(ticket_id is not None and not waiting for ticket_id, waiting in rows)
+        assert len({ticket_id for ticket_id, _ in rows}) == 60  # one ticket each
+        assert set(decisions.values()) == {1}  # routed once each
+    finally:
+        with Session(engine) as s:
+            ticket_ids = s.scalars(select(Contact.ticket_id).where(Contact.id.in_(ids))).all()
+            s.execute(delete(Contact).where(Contact.id.in_(ids)))
+            s.execute(delete(Ticket).where(Ticket.id.in_([t for t in ticket_ids if t])))
+            s.commit()
+
+
+@pytest.mark.postgres
+def test_parallel_duplicates_of_one_contact_store_it_once(app):
+    """Eight requests with one Idempotency-Key at once: ON CONFLICT DO NOTHING keeps one, all get it."""
+    engine = app.extensions[ENGINE_KEY]
+    sid = f"test:{uuid.uuid4().hex}"
+    barrier, ids, errors = threading.Barrier(8), [], []
+
+    def send():
+        try:
+            with app.app_context(), Session(engine, expire_on_commit=False) as s:
+                barrier.wait()
+                ids.append(accept(s, IncomingContact(channel="web", service_code="allmant", text="Hej", provider_sid=sid)).contact.id)
+                s.commit()
+        except Exception as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert errors == []
+        assert len(ids) == 8 and len(set(ids)) == 1
+    finally:
+        with Session(engine) as s:
+            s.execute(delete(Contact).where(Contact.provider_sid == sid))
+            s.commit()
