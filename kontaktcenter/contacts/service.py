@@ -188,25 +188,38 @@ def _insert_contact(dialect: str):
 def route_waiting(session: Session, *, limit: int = 50) -> int:
     """Give tickets to up to `limit` contacts awaiting routing, oldest first; returns how many.
 
-    Each contact is routed in its own savepoint: one that cannot be routed (a rule naming
-    a queue that is gone) is logged and stays waiting without holding up the rest. On
-    PostgreSQL several workers can run: each takes contacts the others have not locked.
+    On PostgreSQL several workers can run: each takes contacts the others have not locked.
+    The batch is routed in one savepoint; if a contact cannot be routed (a rule naming a
+    queue that is gone), the batch is routed again one contact per savepoint, and the
+    failing one is logged and stays waiting without holding up the rest.
     """
     query = select(Contact).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
+    contacts = session.scalars(query).all()
+    try:
+        with session.begin_nested():
+            for contact in contacts:
+                _route_waiting_contact(session, contact)
+        return len(contacts)
+    except Exception:
+        log.warning("a batch of %d waiting contacts failed; routing them one by one", len(contacts))
     routed = 0
-    for contact in session.scalars(query).all():
+    for contact in contacts:
         try:
             with session.begin_nested():
-                _place(session, contact)
-                contact.awaiting_routing = False
-                session.flush()
+                _route_waiting_contact(session, contact)
         except Exception:
             log.exception("contact %s could not be routed; it stays waiting", contact.id)
             continue
         routed += 1
     return routed
+
+
+def _route_waiting_contact(session: Session, contact: Contact) -> None:
+    _place(session, contact)
+    contact.awaiting_routing = False
+    session.flush()
 
 
 def route_all_waiting(session: Session, *, batch: int = 50, stop: threading.Event | None = None) -> int:
