@@ -210,7 +210,7 @@ def wait_for_routing(url: str, timeout: float = 600.0) -> float:
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
     kontaktcenter = Path(sys.executable).with_name("kontaktcenter")
-    return subprocess.Popen(["nice", "-n", "10", str(kontaktcenter), "intake-worker"], cwd=ROOT, env=env, start_new_session=True,
+    return subprocess.Popen([str(kontaktcenter), "intake-worker"], cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, text=True)
 
 

@@ -1,6 +1,7 @@
 """`kontaktcenter intake-worker`: route the contacts that queued intake acknowledged."""
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
@@ -16,13 +17,18 @@ def register(app: Flask) -> None:
     @click.option("--batch", type=click.IntRange(1, 1000), default=50, show_default=True, help="contacts per transaction")
     @click.option("--idle", type=click.FloatRange(0.01, 60), default=0.2, show_default=True,
                   help="seconds to wait before looking again when no contact waits")
+    @click.option("--nice", "niceness", type=click.IntRange(0, 19), default=10, show_default=True,
+                  help="lower this process's CPU priority by this much (0: as the web server)")
     @click.option("--seconds", type=click.FloatRange(0), default=None, help="stop after this many seconds (default: until Ctrl-C / SIGTERM)")
-    def intake_worker(batch: int, idle: float, seconds: float | None) -> None:
+    def intake_worker(batch: int, idle: float, niceness: int, seconds: float | None) -> None:
         """Route contacts the API acknowledged with API_INTAKE = "queued", oldest first.
 
         Several workers may run against one PostgreSQL database: each routes contacts
         the others have not locked.
         """
+        # Below the web server's priority: in a burst the intake answers first and the
+        # worker catches up after (routing can wait seconds; a citizen's answer cannot).
+        os.nice(niceness)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
