@@ -5,11 +5,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload
 
 from ..casework.service import set_presence
 from ..contacts.citizen import IdentifierError, normalise_phone
@@ -42,7 +43,14 @@ def menu(session: Session, phone_config: Mapping[str, Any]) -> list[MenuChoice]:
     """The IVR menu from config [phone.menu] (digit → service code), digits in order, 0 last."""
     mapping = phone_config.get("menu") or {}
     codes = {str(d): code for d, code in mapping.items()}
-    services = {s.code: s for s in session.scalars(select(Service).where(Service.code.in_(codes.values())))}
+    # With their departments: the intake of a chosen call reads the service's department
+    # (routing, SLA clocks), and finds it here instead of in one more query.
+    services = {
+        s.code: s
+        for s in session.scalars(
+            select(Service).where(Service.code.in_(codes.values())).options(joinedload(Service.department))
+        )
+    }
     missing = sorted(set(codes.values()) - set(services))
     if missing:
         raise LookupError(f"[phone.menu] names unknown service(s): {', '.join(missing)}")
@@ -66,14 +74,21 @@ def caller_number(raw: str | None) -> str | None:
         return None
 
 
-def call_by_sid(session: Session, call_sid: str, *, for_update: bool = False) -> Contact | None:
+def call_by_sid(
+    session: Session, call_sid: str, *, for_update: bool = False, load: tuple[QueryableAttribute, ...] = ()
+) -> Contact | None:
     """The call's contact; `for_update` locks its row (PostgreSQL) until the request commits.
 
     Twilio retries a webhook it thinks was lost, sometimes while the first is still
     running: the lock makes the second wait and see what the first did, so the
-    change (and its ticket events) happens once.
+    change (and its ticket events) happens once. `load` names the relationships the
+    caller will read, fetched in the same query (only the contact's row is locked).
     """
-    stmt = select(Contact).where(Contact.provider_sid == call_sid, Contact.channel == "phone")
+    stmt = (
+        select(Contact)
+        .where(Contact.provider_sid == call_sid, Contact.channel == "phone")
+        .options(*(joinedload(relationship) for relationship in load))
+    )
     if for_update and session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=Contact)
     return session.scalar(stmt)
@@ -98,36 +113,54 @@ def enqueue_call(session: Session, *, call_sid: str, caller: str | None, service
     )
 
 
-def expected_wait(session: Session, queue_id: int, at: datetime, waited_seconds: float = 0) -> timedelta | None:
-    """Mean wait of recently answered calls in the queue, less what this caller has waited.
+def call_on_hold(session: Session, call_sid: str, at: datetime) -> tuple[Contact | None, float | None]:
+    """The call's contact and the mean wait (seconds) of recently answered calls in its queue.
+
+    One query, as the hold loop asks every 20 seconds for every caller in a queue.
+    The mean is None when nobody was answered in the window (or the call is in no queue).
+    """
+    row = session.execute(_on_hold(), {"call_sid": call_sid, "since": at - RECENT_WAIT_WINDOW, "at": at}).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+@cache
+def _on_hold():
+    # Built once per process: a self-join through an alias costs more to build than to run.
+    answered = aliased(Contact)
+    recent = (
+        select(answered.wait_seconds)
+        .where(
+            answered.queue_id == Contact.queue_id,
+            answered.channel == "phone",
+            answered.outcome == "answered",
+            answered.wait_seconds.is_not(None),
+            answered.answered_at >= bindparam("since"),
+            answered.answered_at <= bindparam("at"),
+        )
+        .order_by(answered.answered_at.desc())
+        .limit(RECENT_WAIT_SAMPLE)
+        .correlate(Contact)
+        .subquery()
+    )
+    mean = select(func.avg(recent.c.wait_seconds)).scalar_subquery()
+    return select(Contact, mean).where(Contact.provider_sid == bindparam("call_sid"), Contact.channel == "phone")
+
+
+def expected_wait(mean_wait: float | None, waited_seconds: float = 0) -> timedelta | None:
+    """The recent mean wait less what this caller has waited, in whole minutes.
 
     None when nobody was answered in the window: better to say nothing than to guess.
     """
-    recent = (
-        select(Contact.wait_seconds)
-        .where(
-            Contact.queue_id == queue_id,
-            Contact.channel == "phone",
-            Contact.outcome == "answered",
-            Contact.wait_seconds.is_not(None),
-            Contact.answered_at >= at - RECENT_WAIT_WINDOW,
-            Contact.answered_at <= at,
-        )
-        .order_by(Contact.answered_at.desc())
-        .limit(RECENT_WAIT_SAMPLE)
-        .subquery()
-    )
-    mean = session.scalar(select(func.avg(recent.c.wait_seconds)))
-    if mean is None:
+    if mean_wait is None:
         return None
     # Tell at least one minute: "cirka 0 minuter" would be a promise nobody keeps.
-    remaining = max(float(mean) - waited_seconds, 60.0)
+    remaining = max(float(mean_wait) - waited_seconds, 60.0)
     return timedelta(minutes=math.ceil(remaining / 60))
 
 
 def request_callback(session: Session, call_sid: str, at: datetime) -> Contact:
     """The caller pressed 1 in the queue: the ticket becomes a callback in the routed queue."""
-    contact = call_by_sid(session, call_sid, for_update=True)
+    contact = call_by_sid(session, call_sid, for_update=True, load=(Contact.ticket,))
     if contact is None or contact.ticket is None:
         raise PhoneError("Samtalet finns inte i någon kö.")
     if contact.citizen_phone is None:
@@ -147,7 +180,7 @@ def request_callback(session: Session, call_sid: str, at: datetime) -> Contact:
 
 def record_bridge(session: Session, call_sid: str, agent: User, queue_time: float | None, at: datetime) -> Contact | None:
     """Twilio is connecting the caller to `agent` (the <Queue url> webhook): who and when."""
-    contact = call_by_sid(session, call_sid, for_update=True)
+    contact = call_by_sid(session, call_sid, for_update=True, load=(Contact.ticket,))
     if contact is None:
         return None
     if contact.answered_at is None:
@@ -168,7 +201,8 @@ def record_queue_result(session: Session, call_sid: str, result: str, queue_time
     """The caller left the queue (Twilio's Enqueue action): answered, abandoned or callback."""
     if result not in QUEUE_RESULTS:
         raise PhoneError(f"okänt QueueResult {result!r}")
-    contact = call_by_sid(session, call_sid, for_update=True)
+    # The ticket (a callback's reference, closing an abandoned call) and the agent to free.
+    contact = call_by_sid(session, call_sid, for_update=True, load=(Contact.ticket, Contact.answered_by))
     if contact is None:
         return None
     if queue_time is not None and contact.wait_seconds is None:

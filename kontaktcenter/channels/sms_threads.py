@@ -70,15 +70,13 @@ def receive_sms(
     session: Session, *, message_sid: str, sender: str, body: str, at: datetime, thread_days: int, service_code: str
 ) -> ReceivedSms:
     """Store one inbound SMS (idempotent on MessageSid) on the sender's thread or a new ticket."""
-    existing = _by_sid(session, message_sid)
-    if existing is not None:
-        return ReceivedSms(existing, existing.ticket, created=False, threaded=_joined(existing))
     phone = caller_number(sender)
     if phone:
         _one_text_at_a_time(session, phone)
-        existing = _by_sid(session, message_sid)  # a parallel duplicate may have finished meanwhile
-        if existing is not None:
-            return ReceivedSms(existing, existing.ticket, created=False, threaded=_joined(existing))
+    # After the lock, so a parallel duplicate that got it first is seen here with what it stored.
+    existing = _by_sid(session, message_sid)
+    if existing is not None:
+        return ReceivedSms(existing, existing.ticket, created=False, threaded=_joined(existing))
     ticket = open_thread(session, phone, at, thread_days) if phone else None
     if ticket is None:
         received = receive(
@@ -96,8 +94,8 @@ def receive_sms(
         return ReceivedSms(received.contact, received.ticket, received.created, threaded=False)
     contact = Contact(
         channel="sms",
-        service=ticket.service,
-        queue=ticket.queue,
+        service_id=ticket.service_id,
+        queue_id=ticket.queue_id,
         citizen_phone=phone,
         reply_channel="sms",
         text=body.strip(),

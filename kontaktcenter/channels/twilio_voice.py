@@ -165,16 +165,15 @@ def wait():
             db.session.commit()
             response.leave()
             return twiml(response)
-    contact = phone.call_by_sid(db.session, call_sid)
+    contact, mean_wait = phone.call_on_hold(db.session, call_sid, at)
     position = _number(form.get("QueuePosition"))
     waited = _number(form.get("QueueTime")) or 0
     if position:
         _say(response, _("Du har plats %(position)d i kön.", position=int(position)))
-    if contact is not None and contact.queue_id is not None:
-        expected = phone.expected_wait(db.session, contact.queue_id, at, waited)
-        if expected is not None:
-            minutes = int(expected.total_seconds() // 60)
-            _say(response, _("Beräknad väntetid är cirka %(minutes)d minuter.", minutes=minutes))
+    expected = phone.expected_wait(mean_wait, waited)
+    if expected is not None:
+        minutes = int(expected.total_seconds() // 60)
+        _say(response, _("Beräknad väntetid är cirka %(minutes)d minuter.", minutes=minutes))
     if contact is not None and contact.citizen_phone:
         gather = Gather(num_digits=1, action=url("/twilio/voice/wait"), method="POST", timeout=WAIT_GATHER_TIMEOUT)
         _say(gather, _("Tryck 1 för att bli uppringd i stället, så behåller du din plats."))

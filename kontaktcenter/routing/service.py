@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..contacts.models import Contact, same_citizen
 from ..database import utcnow
@@ -207,23 +207,23 @@ def _citizen_history(session: Session, contact: Contact, at: datetime) -> tuple[
     earlier = select(Contact.ticket_id).where(or_(*citizen), Contact.ticket_id.is_not(None), Contact.arrived_at <= at)
     if contact.id is not None:
         earlier = earlier.where(Contact.id != contact.id)
-    known = session.scalar(select(exists(earlier))) or False
-    if not known:
-        return False, None
-    open_query = (
-        select(Ticket)
-        .where(
-            Ticket.id.in_(earlier),
-            Ticket.first_arrived_at <= at,
-            or_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolved_at > at),
-        )
-        .order_by(Ticket.first_arrived_at.desc())
+    open_then = and_(Ticket.first_arrived_at <= at, or_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolved_at > at))
+    service_id = contact.service.id if contact.service is not None else contact.service_id
+    if service_id is not None:
+        open_then = and_(open_then, Ticket.service_id == service_id)
+    # One query for both answers: the citizen's tickets, the newest open one first; any row
+    # means the citizen is known. Its queue comes along for the open_ticket_queue attribute.
+    is_open = case((open_then, 1), else_=0)
+    row = session.execute(
+        select(Ticket, is_open)
+        .where(Ticket.id.in_(earlier))
+        .order_by(is_open.desc(), Ticket.first_arrived_at.desc())
         .limit(1)
-    )
-    if contact.service_id is not None or contact.service is not None:
-        service_id = contact.service.id if contact.service is not None else contact.service_id
-        open_query = open_query.where(Ticket.service_id == service_id)
-    ticket = session.scalar(open_query)
+        .options(joinedload(Ticket.queue))
+    ).first()
+    if row is None:
+        return False, None
+    ticket = row[0] if row[1] else None
     # A ticket resolved before `at` is not open, even if reopened since.
     if ticket is not None and ticket.status == "resolved" and ticket.resolved_at is not None and ticket.resolved_at <= at:
         ticket = None
@@ -359,17 +359,16 @@ def eligible_agents(session: Session, ticket: Ticket, needs: Requirements, *, li
     Member of the ticket's queue, active, present (available), under capacity, with the
     required language and service skills; least loaded first, then longest idle.
     """
-    load = (
-        select(Ticket.assignee_id.label("user_id"), func.count(Ticket.id).label("n"))
-        .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATUSES))
-        .group_by(Ticket.assignee_id)
-        .subquery()
+    # Counted for the candidates only, not for every assignee of every open ticket.
+    open_count = (
+        select(func.count(Ticket.id))
+        .where(Ticket.assignee_id == User.id, Ticket.status.in_(OPEN_STATUSES))
+        .correlate(User)
+        .scalar_subquery()
     )
-    open_count = func.coalesce(load.c.n, 0)
     query = (
         select(User, open_count)
         .join(user_queues, user_queues.c.user_id == User.id)
-        .outerjoin(load, load.c.user_id == User.id)
         .where(
             user_queues.c.queue_id == ticket.queue_id,
             User.active.is_(True),

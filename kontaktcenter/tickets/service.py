@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -17,9 +17,10 @@ class TicketError(ValueError):
     """A ticket operation that cannot be done; the message says why."""
 
 
-def next_reference_numbers(session: Session, year: int, count: int = 1) -> list[int]:
+def next_reference_numbers(session: Session | Connection, year: int, count: int = 1) -> list[int]:
     """Reserve `count` consecutive numbers of `year` atomically (safe across workers)."""
-    dialect = session.get_bind().dialect.name
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    dialect = bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
         insert(ReferenceCounter)
@@ -70,10 +71,8 @@ def create_ticket(
     kind: str = "errand",
     actor: User | None = None,
 ) -> Ticket:
-    year = first_arrived_at.year
-    (number,) = next_reference_numbers(session, year)
+    # The reference is given as the ticket is inserted (_number_at_insert).
     ticket = Ticket(
-        reference=format_reference(year, number),
         kind=kind,
         status="new",
         queue=queue,
@@ -86,6 +85,20 @@ def create_ticket(
     session.add(ticket)
     record_event(session, ticket, "created", actor=actor, to_value=queue.code)
     return ticket
+
+
+@event.listens_for(Ticket, "before_insert")
+def _number_at_insert(_mapper, connection: Connection, ticket: Ticket) -> None:
+    """A new ticket takes the next reference number of its year as it is inserted.
+
+    Reserving the number locks the year's counter row until the transaction ends, and
+    every concurrent intake waits for that lock: taken at the insert, it is not held
+    while the intake routes the contact and builds the rest of the ticket.
+    """
+    if ticket.reference is None:
+        year = ticket.first_arrived_at.year
+        (number,) = next_reference_numbers(connection, year)
+        ticket.reference = format_reference(year, number)
 
 
 def set_status(session: Session, ticket: Ticket, status: str, *, actor: User | None = None, **detail: Any) -> None:

@@ -71,7 +71,8 @@ def test_the_worker_gives_it_the_ticket_direct_intake_would(app, queued, client,
     assert contact.queue is ticket.queue is not None
     # The same rules decided, with the decision recorded, and the SLA counts from arrival.
     decision = session.scalar(select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id))
-    assert decision.contact_id == contact.id and decision.queue_code == ticket.queue.code
+    assert decision.contact_id == contact.id
+    assert decision.queue_code == ticket.queue.code
     assert ticket.first_arrived_at == contact.arrived_at
     assert ticket.first_response_due_at is not None
 
@@ -128,7 +129,8 @@ def test_worker_routes_oldest_first_and_reopens_like_direct_intake(app, session,
         assert route_all_waiting(session) == 1
     assert again.contact.ticket is earlier.ticket  # reopened within REOPEN_DAYS, no new ticket
     assert earlier.ticket.reopened_count == 1
-    assert new.contact.ticket is not None and new.contact.ticket is not earlier.ticket
+    assert new.contact.ticket is not None
+    assert new.contact.ticket is not earlier.ticket
 
 
 def test_a_contact_that_cannot_be_routed_stays_waiting_and_holds_up_no_one(app, session, monkeypatch, caplog):
@@ -165,7 +167,8 @@ def test_scheduler_routes_what_waits_as_a_safety_net(app, session):
     with app.app_context():
         waiting = accept(session, IncomingContact(channel="web", service_code="allmant", text="Hej"))
         job.func(session, None)
-    assert waiting.contact.ticket is not None and not waiting.contact.awaiting_routing
+    assert waiting.contact.ticket is not None
+    assert not waiting.contact.awaiting_routing
 
 
 def test_api_intake_setting_is_checked_at_start():
@@ -239,7 +242,8 @@ def test_parallel_duplicates_of_one_contact_store_it_once(app):
         t.join(timeout=60)
     try:
         assert errors == []
-        assert len(ids) == 8 and len(set(ids)) == 1
+        assert len(ids) == 8
+        assert len(set(ids)) == 1
     finally:
         with Session(engine) as s:
             s.execute(delete(Contact).where(Contact.provider_sid == sid))
