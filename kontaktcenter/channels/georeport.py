@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
@@ -17,7 +17,7 @@ from ..database import utcnow
 from ..directory.models import Service
 from ..tickets.models import Ticket
 from ..worktime.calendar import STOCKHOLM
-from .models import ApiToken, Open311Details
+from .models import Open311Details
 
 JURISDICTION = "malmo.se"
 DEFAULT_DAYS = 90  # the spec: without dates, the last 90 days
@@ -175,7 +175,7 @@ def _one(params: Mapping[str, list[str]], name: str) -> str:
     return values[0].strip()
 
 
-def create_request(session: Session, token: ApiToken, params: Mapping[str, list[str]], locale: str) -> tuple[Ticket, Open311Details]:
+def create_request(session: Session, token: Row, params: Mapping[str, list[str]], locale: str) -> tuple[Ticket, Open311Details]:
     """POST Service Request: validate per the spec, then receive it as an open311 contact."""
     service = _service(session, _one(params, "service_code"))
     lat = _float(_one(params, "lat"), "lat", -90, 90)

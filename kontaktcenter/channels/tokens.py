@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -60,12 +60,16 @@ def create_token(session: Session, name: str, scope: str, created_by: User | Non
     return token, raw
 
 
-def check_token(session: Session, raw: str | None, scope: str) -> ApiToken:
-    """The active token for `raw` if it carries `scope`; raises TokenError otherwise."""
+# What a request needs of its token: read as a row, not an ORM object, on every API call.
+TOKEN_USE = (ApiToken.id, ApiToken.token_hash, ApiToken.scope, ApiToken.revoked_at, ApiToken.last_used_at)
+
+
+def check_token(session: Session, raw: str | None, scope: str) -> Row:
+    """The active token for `raw` (TOKEN_USE) if it carries `scope`; raises TokenError otherwise."""
     if not raw:
         raise TokenError(401, "an API token is required")
     digest = hash_token(raw)
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    token = session.execute(select(*TOKEN_USE).where(ApiToken.token_hash == digest)).first()
     # The lookup is by hash, so timing reveals nothing about the raw value; compare anyway.
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at is not None:
         raise TokenError(401, "the API token is unknown or revoked")
@@ -74,7 +78,7 @@ def check_token(session: Session, raw: str | None, scope: str) -> ApiToken:
     return token
 
 
-def record_use(session: Session, token: ApiToken) -> None:
+def record_use(session: Session, token: Row) -> None:
     """Note the token's last use (to the minute), in its own short transaction.
 
     Called after the request's work is committed: an update of the token row inside

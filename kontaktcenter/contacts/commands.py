@@ -1,15 +1,37 @@
 """`kontaktcenter intake-worker`: route the contacts that queued intake acknowledged."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
+from pathlib import Path
 
 import click
 from flask import Flask
 
 from ..database import db
 from .service import route_all_waiting
+
+log = logging.getLogger(__name__)
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def lower_priority(niceness: int) -> None:
+    """Run below the web server's CPU priority: in a burst the intake answers first and the
+    worker catches up after (routing can wait seconds; a citizen's answer cannot).
+
+    Linux with autogroup weighs sessions against each other and nice only within one, so a
+    worker leading its own session (as under systemd) lowers its session's weight too.
+    """
+    os.nice(niceness)
+    if niceness and os.getsid(0) == os.getpid() and AUTOGROUP.exists():
+        try:
+            AUTOGROUP.write_text(str(niceness))
+        except OSError as exc:
+            log.warning("could not lower the session's CPU weight (%s); nice %d applies within it only", exc, niceness)
 
 
 def register(app: Flask) -> None:
@@ -26,9 +48,7 @@ def register(app: Flask) -> None:
         Several workers may run against one PostgreSQL database: each routes contacts
         the others have not locked.
         """
-        # Below the web server's priority: in a burst the intake answers first and the
-        # worker catches up after (routing can wait seconds; a citizen's answer cannot).
-        os.nice(niceness)
+        lower_priority(niceness)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
