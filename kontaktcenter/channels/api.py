@@ -127,7 +127,7 @@ def create_contact():
     if len(key) > 100:
         raise Problem(422, "Unprocessable Content", "Idempotency-Key may be at most 100 characters",
                       errors=[{"field": "Idempotency-Key", "message": "at most 100 characters"}])
-    queued = current_app.config.get("API_INTAKE", "direct") == "queued"
+    queued = current_app.config["API_INTAKE"] == "queued"
     if queued and not key:
         key = str(uuid.uuid4())  # the handle the client reads its contact's progress by
     incoming = IncomingContact(channel="web", provider_sid=_provider_sid(token.id, key) if key else None, **data.as_incoming())

@@ -171,10 +171,39 @@ def test_scheduler_routes_what_waits_as_a_safety_net(app, session):
     assert not waiting.contact.awaiting_routing
 
 
+@pytest.mark.parametrize("option", [["--batch", "0"], ["--idle", "-1"], ["--nice", "20"], ["--seconds", "soon"]])
+def test_intake_worker_refuses_bad_options_and_routes_nothing(app, session, runner, option):
+    with app.app_context():
+        accept(session, IncomingContact(channel="web", service_code="allmant", text="Hej"))
+    result = runner.invoke(args=["intake-worker", "--nice", "0", *option])
+    assert result.exit_code == 2
+    assert option[0] in result.output
+    assert len(_waiting(session)) == 1
+
+
 def test_api_intake_setting_is_checked_at_start():
     with pytest.raises(ConfigError, match="API_INTAKE"):
         load_config(environ={}, overrides={"API_INTAKE": "later"})
     assert load_config(environ={"API_INTAKE": "queued"})["API_INTAKE"] == "queued"
+
+
+def _at_once(app, n, work):
+    """Run work(i, session) in n threads, each with its own session; returns the exceptions raised."""
+    engine, errors = app.extensions[ENGINE_KEY], []
+
+    def run(i):
+        try:
+            with app.app_context(), Session(engine, expire_on_commit=False) as s:
+                work(i, s)
+        except Exception as exc:  # reported to the test, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return errors
 
 
 @pytest.mark.postgres
@@ -188,20 +217,12 @@ def test_two_workers_route_each_contact_exactly_once(app):
             for n in range(60)
         ]
         s.commit()
-    routed, errors = Counter(), []
+    routed = Counter()
 
-    def worker(name):
-        try:
-            with app.app_context(), Session(engine, expire_on_commit=False) as s:
-                routed[name] = route_all_waiting(s, batch=5)
-        except Exception as exc:  # reported below, not lost in the thread
-            errors.append(exc)
+    def worker(name, s):
+        routed[name] = route_all_waiting(s, batch=5)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    errors = _at_once(app, 2, worker)
     try:
         assert errors == []
         assert sum(routed.values()) == 60
@@ -224,22 +245,14 @@ def test_parallel_duplicates_of_one_contact_store_it_once(app):
     """Eight requests with one Idempotency-Key at once: ON CONFLICT DO NOTHING keeps one, all get it."""
     engine = app.extensions[ENGINE_KEY]
     sid = f"test:{uuid.uuid4().hex}"
-    barrier, ids, errors = threading.Barrier(8), [], []
+    barrier, ids = threading.Barrier(8), []
 
-    def send():
-        try:
-            with app.app_context(), Session(engine, expire_on_commit=False) as s:
-                barrier.wait()
-                ids.append(accept(s, IncomingContact(channel="web", service_code="allmant", text="Hej", provider_sid=sid)).contact.id)
-                s.commit()
-        except Exception as exc:  # reported below, not lost in the thread
-            errors.append(exc)
+    def send(_i, s):
+        barrier.wait()
+        ids.append(accept(s, IncomingContact(channel="web", service_code="allmant", text="Hej", provider_sid=sid)).contact.id)
+        s.commit()
 
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    errors = _at_once(app, 8, send)
     try:
         assert errors == []
         assert len(ids) == 8
