@@ -55,11 +55,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(app_spec: str, port: int, env: dict[str, str], workers: int = 2, threads: int = 4) -> subprocess.Popen:
+def start_gunicorn(app_spec: str, port: int, env: dict[str, str], workers: int = 2) -> subprocess.Popen:
     """gunicorn on 127.0.0.1:port in its own process group; returns once /healthz answers."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
-        [str(gunicorn), "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+        [str(gunicorn), "--config", str(ROOT / "config" / "gunicorn.conf.py"), "--workers", str(workers),
+         "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "--pythonpath", f"{ROOT},{BENCH}", app_spec],
         cwd=ROOT, env=env, start_new_session=True,
     )

@@ -15,6 +15,7 @@ one line of JSON.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -26,7 +27,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
 from sqlalchemy import create_engine, func, select
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,15 +97,21 @@ def prepare(url: str, env: dict[str, str]) -> list[int]:
 
 
 
-def baseline(base: str, n: int) -> simulate.Stats:
-    """The same server's cheapest request at the same concurrency: what the webhooks are compared with."""
+def baseline(port: int, n: int) -> simulate.Stats:
+    """The same server's cheapest request at the same concurrency, sent with the simulator's
+    client (the standard library's): what the webhooks are compared with."""
     stats = simulate.Stats()
-    session_per_thread: dict[int, requests.Session] = {}
+    local = threading.local()
 
     def one(_):
-        session = session_per_thread.setdefault(threading.get_ident(), requests.Session())
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         started = time.perf_counter()
-        session.get(f"{base}/healthz", timeout=10).raise_for_status()
+        local.connection.request("GET", "/healthz")
+        response = local.connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise SystemExit(f"/healthz answered {response.status}")
         with stats.lock:
             stats.latencies_ms.append((time.perf_counter() - started) * 1000)
 
@@ -163,7 +169,7 @@ def main() -> None:
     agents = prepare(url, env)
     server = start_gunicorn("wsgi:app", port, env)
     try:
-        base_stats = baseline(base, 400)
+        base_stats = baseline(port, 400)
         # Warm both workers (imports, rule files, prepared statements) as a live server is;
         # what the warm-up stored is still counted below: nothing acknowledged may be lost.
         warm_calls = simulate.run("calls", WARMUP_CALLS, base_url=base, public_url=base, auth_token=TOKEN,

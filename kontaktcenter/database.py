@@ -1,11 +1,13 @@
 """The database: declarative base, engine and the request-scoped session."""
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from flask import Flask, current_app
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -64,10 +66,37 @@ def make_engine(url: str, **kw) -> Engine:
             cur.close()
 
         return engine
-    kw.setdefault("pool_pre_ping", True)
     kw.setdefault("pool_size", 10)
     kw.setdefault("max_overflow", 20)
-    return create_engine(url, **kw)
+    engine = create_engine(url, **kw)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection is pinged before use only when it has sat idle this long: one in
+# steady use was just proven alive, and a round trip on every checkout (pool_pre_ping)
+# costs a webhook more than most of its queries. A database restart is still survived:
+# idle connections fail the ping and are replaced, and a busy one that breaks mid-use is
+# seen as a disconnect by SQLAlchemy, which then replaces every older connection too.
+IDLE_BEFORE_PING = 2.0
+_CHECKED_IN = "kontaktcenter.checked_in"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record):
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is None or time.monotonic() - checked_in < IDLE_BEFORE_PING:
+            return  # new, or just returned by a request that used it
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as err:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("pooled connection failed its ping") from err
 
 
 BIND_KEY = "kontaktcenter.bind"

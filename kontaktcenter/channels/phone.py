@@ -110,6 +110,7 @@ def enqueue_call(session: Session, *, call_sid: str, caller: str | None, service
             provider_sid=call_sid,
             arrived_at=at,
         ),
+        service=service,
     )
 
 

@@ -59,22 +59,29 @@ class Received:
     created: bool  # False when a retry found the contact already stored
 
 
-def _service(session: Session, code: str | None, what: Any = Service) -> Any:
-    """The active service `code` (or `what` of it, e.g. Service.id); None without a code."""
+def _service(session: Session, code: str | None, what: Any = Service, known: Service | None = None) -> Any:
+    """The active service `code` (or `what` of it, e.g. Service.id); None without a code.
+
+    `known` is the service (as an object) when the channel has loaded it already (the IVR menu).
+    """
     if not code:
         return None
+    if known is not None and what is Service and known.code == code and known.active:
+        return known
     service = session.scalar(select(what).where(Service.code == code, Service.active.is_(True)))
     if service is None:
         raise ContactError("service", f"unknown service {code!r}")
     return service
 
 
-def build_contact(session: Session, incoming: IncomingContact) -> Contact:
+def build_contact(session: Session, incoming: IncomingContact, service: Service | None = None) -> Contact:
     """Validate and normalise; raises ContactError naming the field."""
-    return Contact(**_validated(session, incoming))
+    return Contact(**_validated(session, incoming, service=service))
 
 
-def _validated(session: Session, incoming: IncomingContact, *, ids: bool = False) -> dict[str, Any]:
+def _validated(
+    session: Session, incoming: IncomingContact, *, ids: bool = False, service: Service | None = None
+) -> dict[str, Any]:
     """The contact's attributes, validated and normalised: service and location as objects,
     or with `ids` as service_id and location_id (all a contact stored for later needs)."""
     if incoming.channel not in CHANNELS:
@@ -84,7 +91,7 @@ def _validated(session: Session, incoming: IncomingContact, *, ids: bool = False
     unknown = set(incoming.needs) - set(NEEDS)
     if unknown:
         raise ContactError("needs", f"unknown need(s) {', '.join(sorted(unknown))}")
-    service = _service(session, incoming.service_code, Service.id if ids else Service)
+    service = _service(session, incoming.service_code, Service.id if ids else Service, known=service)
     location = None
     if incoming.location_code:
         location = session.scalar(select(Location.id if ids else Location).where(Location.code == incoming.location_code))
@@ -125,9 +132,10 @@ def _validated(session: Session, incoming: IncomingContact, *, ids: bool = False
     )
 
 
-def receive(session: Session, incoming: IncomingContact) -> Received:
+def receive(session: Session, incoming: IncomingContact, *, service: Service | None = None) -> Received:
     """Store a contact and give it a ticket. Idempotent on provider_sid / external_id.
 
+    `service` is the incoming service when the channel has it loaded already (not read again).
     Runs in a savepoint so a parallel duplicate (IntegrityError on the unique keys)
     leaves the caller's transaction usable and returns the contact that won.
     """
@@ -135,7 +143,7 @@ def receive(session: Session, incoming: IncomingContact) -> Received:
     existing = _existing(session, incoming)
     if existing is not None:
         return Received(existing, existing.ticket, created=False)
-    contact = build_contact(session, incoming)
+    contact = build_contact(session, incoming, service)
     try:
         with session.begin_nested():
             _place(session, contact)
