@@ -53,7 +53,6 @@ from _common import bench_url, free_port, recreate_database, start_gunicorn, sto
 
 BAR = 0.30
 ACKNOWLEDGED = (201, 202)  # routed at once (direct intake, and the bare ceiling) or stored for the worker (queued)
-WORKERS, THREADS = 2, 4
 TEXTS = [
     "Hej! När öppnar ansökan till förskoleklass?",
     "Gatlampan utanför porten är trasig sedan en vecka.",
@@ -231,7 +230,7 @@ def main() -> None:
         config.write(f'API_INTAKE = "{args.intake}"\n')
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret, "SCHEDULER_ENABLED": "false",
            "KONTAKTCENTER_CONFIG": config.name}
-    print(f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn {WORKERS} workers × {THREADS} threads; "
+    print(f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn (2 workers, config/gunicorn.conf.py); "
           f"concurrency {args.concurrency}; {args.seconds:.0f} s per phase; {args.intake} intake")
     recreate_database(url)
     token, token_id, services = prepare(url, secret)

@@ -230,7 +230,7 @@ def route_waiting(session: Session, *, limit: int = 50) -> int:
 
 def _route_waiting_contact(session: Session, contact: Contact) -> None:
     _place(session, contact)
-    contact.awaiting_routing = False
+    contact.awaiting_routing = False  # flushed in one UPDATE with the contact's ticket and queue
     session.flush()
 
 

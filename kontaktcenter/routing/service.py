@@ -370,7 +370,7 @@ def eligible_agents(session: Session, ticket: Ticket, needs: Requirements, *, li
         select(User, open_count)
         .join(user_queues, user_queues.c.user_id == User.id)
         .where(
-            user_queues.c.queue_id == ticket.queue_id,
+            user_queues.c.queue_id == (ticket.queue.id if ticket.queue is not None else ticket.queue_id),
             User.active.is_(True),
             User.presence == "available",
             open_count < User.max_open_tickets,
@@ -413,8 +413,10 @@ def offer_to_agent(
     """Assign the ticket to the best eligible agent (an event), or record that it waits."""
     if contact is not None and contact.channel in LIVE_CHANNELS:
         return None
-    session.flush()
-    user = select_agent(session, ticket, contact, decision)
+    # The agents' query needs only the ticket's queue, not the ticket in the database: a
+    # new ticket is inserted with its contact, decision and events in one flush later.
+    with session.no_autoflush:
+        user = select_agent(session, ticket, contact, decision)
     if user is None:
         record_event(session, ticket, "waiting", to_value=ticket.queue.code, reason="no eligible agent")
         return None
