@@ -87,6 +87,7 @@ def incoming():
     response = VoiceResponse()
     line = _line()
     at = now()
+    db.autocommit()  # the greeting only reads the menu: no transaction to open and close
     if not current_calendar().is_open(line, at):
         _closed(response, line, at)
         return twiml(response)
@@ -165,6 +166,9 @@ def wait():
             db.session.commit()
             response.leave()
             return twiml(response)
+    # Asked every 20 seconds for every caller in a queue, and it only reads: one statement,
+    # without a transaction's BEGIN and ROLLBACK around it.
+    db.autocommit()
     contact, mean_wait = phone.call_on_hold(db.session, call_sid, at)
     position = _number(form.get("QueuePosition"))
     waited = _number(form.get("QueueTime")) or 0
