@@ -1,6 +1,7 @@
 """SMS conversations: a text joins the sender's open ticket, or starts one; delivery reports."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,14 +49,17 @@ def open_thread(session: Session, phone: str, at: datetime, thread_days: int) ->
     )
 
 
-def _one_text_at_a_time(session: Session, phone: str) -> None:
+def _one_text_at_a_time(session: Session, phone: str) -> bool:
     """Serialise one sender's texts until this request commits (PostgreSQL advisory lock).
 
     Two texts sent a second apart arrive as parallel webhooks; without this both would
-    find no open ticket and each start one. Other senders are not held up.
+    find no open ticket and each start one. Other senders are not held up. Returns
+    whether the lock was taken (not on SQLite, which has one writer at a time anyway).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:phone))"), {"space": SENDER_LOCK_SPACE, "phone": phone})
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:phone))"), {"space": SENDER_LOCK_SPACE, "phone": phone})
+    return True
 
 
 def _by_sid(session: Session, message_sid: str) -> Contact | None:
@@ -71,8 +75,7 @@ def receive_sms(
 ) -> ReceivedSms:
     """Store one inbound SMS (idempotent on MessageSid) on the sender's thread or a new ticket."""
     phone = caller_number(sender)
-    if phone:
-        _one_text_at_a_time(session, phone)
+    locked = bool(phone) and _one_text_at_a_time(session, phone)
     # After the lock, so a parallel duplicate that got it first is seen here with what it stored.
     existing = _by_sid(session, message_sid)
     if existing is not None:
@@ -102,14 +105,18 @@ def receive_sms(
         arrived_at=at,
         provider_sid=message_sid,
     )
+    # Under the sender's lock a retry of this MessageSid cannot be stored beside it (Twilio
+    # retries come from the same number), so the text is inserted with the request's other
+    # rows; without the lock a savepoint catches a parallel duplicate.
     try:
-        with session.begin_nested():
+        with nullcontext() if locked else session.begin_nested():
             session.add(contact)
             contact.ticket = ticket
             record_event(session, ticket, "contact_added", to_value="sms", at=at)
             if ticket.status == "waiting_citizen":
                 set_status(session, ticket, "open", reason="citizen answered by SMS")
-            session.flush()
+            if not locked:
+                session.flush()
     except IntegrityError:
         # A parallel duplicate of this MessageSid was stored first.
         existing = _by_sid(session, message_sid)
