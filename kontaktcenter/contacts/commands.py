@@ -11,7 +11,7 @@ import click
 from flask import Flask
 
 from ..database import db
-from .service import route_all_waiting
+from .service import RoutingBackoff, route_all_waiting
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,9 @@ def register(app: Flask) -> None:
             timer.daemon = True
             timer.start()
         routed = 0
+        backoff = RoutingBackoff()
         with db.new_session() as session:
             while not stop.is_set():
-                routed += route_all_waiting(session, batch=batch, stop=stop)
+                routed += route_all_waiting(session, batch=batch, stop=stop, backoff=backoff)
                 stop.wait(idle)
         click.echo(f"intake worker stopped: {routed} contact(s) routed")

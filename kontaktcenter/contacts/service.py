@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cache
@@ -193,15 +195,48 @@ def _insert_contact(dialect: str):
     return insert(Contact.__table__).on_conflict_do_nothing().returning(Contact.id)
 
 
-def route_waiting(session: Session, *, limit: int = 50) -> int:
+@dataclass
+class RoutingBackoff:
+    """Contacts that could not be routed, left alone for a while before the next try.
+
+    Without it, one such contact (a rule naming a queue that is gone) would be the oldest
+    in every batch: each batch would fail and be redone one contact at a time, and the
+    failure would be logged on every look. The pause doubles from `first` up to `longest`
+    seconds; the contact stays waiting and is tried again after it.
+    """
+
+    first: float = 10.0
+    longest: float = 600.0
+    clock: Callable[[], float] = time.monotonic
+    _retry: dict[int, tuple[float, float]] = field(default_factory=dict)  # contact id → (retry at, pause)
+
+    def resting(self) -> list[int]:
+        now = self.clock()
+        return [contact_id for contact_id, (at, _pause) in self._retry.items() if at > now]
+
+    def failed(self, contact_id: int) -> float:
+        """Note a failure; returns the pause before the next try."""
+        pause = min(self._retry[contact_id][1] * 2, self.longest) if contact_id in self._retry else self.first
+        self._retry[contact_id] = (self.clock() + pause, pause)
+        return pause
+
+    def routed(self, contact_id: int) -> None:
+        self._retry.pop(contact_id, None)
+
+
+def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff | None = None) -> int:
     """Give tickets to up to `limit` contacts awaiting routing, oldest first; returns how many.
 
     On PostgreSQL several workers can run: each takes contacts the others have not locked.
     The batch is routed in one savepoint; if a contact cannot be routed (a rule naming a
     queue that is gone), the batch is routed again one contact per savepoint, and the
-    failing one is logged and stays waiting without holding up the rest.
+    failing one is logged and stays waiting without holding up the rest (with `backoff`,
+    it is left out of the next batches for a while).
     """
     query = select(Contact).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(limit)
+    resting = backoff.resting() if backoff is not None else []
+    if resting:
+        query = query.where(Contact.id.not_in(resting))
     if session.get_bind().dialect.name == "postgresql":
         # The contacts are durable since their acknowledgement; routing that a crash loses
         # before it reaches the disk is simply done again. So this commit need not wait for
@@ -222,8 +257,14 @@ def route_waiting(session: Session, *, limit: int = 50) -> int:
             with session.begin_nested():
                 _route_waiting_contact(session, contact)
         except Exception:
-            log.exception("contact %s could not be routed; it stays waiting", contact.id)
+            if backoff is None:
+                log.exception("contact %s could not be routed; it stays waiting", contact.id)
+            else:
+                pause = backoff.failed(contact.id)
+                log.exception("contact %s could not be routed; it stays waiting, tried again in %.0f s", contact.id, pause)
             continue
+        if backoff is not None:
+            backoff.routed(contact.id)
         routed += 1
     return routed
 
@@ -234,12 +275,14 @@ def _route_waiting_contact(session: Session, contact: Contact) -> None:
     session.flush()
 
 
-def route_all_waiting(session: Session, *, batch: int = 50, stop: threading.Event | None = None) -> int:
+def route_all_waiting(
+    session: Session, *, batch: int = 50, stop: threading.Event | None = None, backoff: RoutingBackoff | None = None
+) -> int:
     """Route waiting contacts batch by batch, committing each batch, until none is left
     that can be routed (or `stop` is set); returns how many were routed."""
     total = 0
     while stop is None or not stop.is_set():
-        routed = route_waiting(session, limit=batch)
+        routed = route_waiting(session, limit=batch, backoff=backoff)
         session.commit()
         if not routed:
             break

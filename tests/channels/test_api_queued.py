@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 import kontaktcenter.contacts.service as intake
 from kontaktcenter.config import ConfigError, load_config
 from kontaktcenter.contacts.models import Contact
-from kontaktcenter.contacts.service import IncomingContact, accept, route_all_waiting, route_waiting
+from kontaktcenter.contacts.service import IncomingContact, RoutingBackoff, accept, route_all_waiting, route_waiting
 from kontaktcenter.database import ENGINE_KEY
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.scheduling.jobs import discover_jobs
@@ -149,6 +149,53 @@ def test_a_contact_that_cannot_be_routed_stays_waiting_and_holds_up_no_one(app, 
     assert fine.contact.ticket is not None
     assert _waiting(session) == [stuck.contact]
     assert "could not be routed" in caplog.text
+
+
+def test_a_contact_that_cannot_be_routed_rests_before_the_next_try(app, session, monkeypatch, caplog):
+    real = intake._ticket_for
+    broken = {"trasig"}
+
+    def broken_while_listed(session, contact):
+        if contact.text in broken:
+            raise LookupError("rule routes to unknown queue")
+        return real(session, contact)
+
+    monkeypatch.setattr(intake, "_ticket_for", broken_while_listed)
+    now = [0.0]
+    backoff = RoutingBackoff(first=10, longest=30, clock=lambda: now[0])
+
+    def route_and_log():
+        caplog.clear()
+        with app.app_context():
+            routed = route_all_waiting(session, backoff=backoff)
+        return routed, caplog.text
+
+    with app.app_context():
+        stuck = accept(session, IncomingContact(channel="web", service_code="allmant", text="trasig"))
+        accept(session, IncomingContact(channel="web", service_code="allmant", text="hel"))
+    routed, logged = route_and_log()
+    assert routed == 1
+    assert "tried again in 10 s" in logged
+    # While it rests it is left out: the next batch goes through whole, and nothing is logged.
+    with app.app_context():
+        accept(session, IncomingContact(channel="web", service_code="allmant", text="hel igen"))
+    now[0] = 9
+    assert route_and_log() == (1, "")
+    # After the pause it is tried again; the pause doubles, up to `longest`.
+    now[0] = 10
+    routed, logged = route_and_log()
+    assert routed == 0
+    assert "tried again in 20 s" in logged
+    now[0] = 29
+    assert route_and_log() == (0, "")
+    now[0] = 30
+    assert "tried again in 30 s" in route_and_log()[1]
+    # Once the cause is mended, it is routed at its next try.
+    broken.clear()
+    now[0] = 60
+    assert route_and_log() == (1, "")
+    assert stuck.contact.ticket is not None
+    assert _waiting(session) == []
 
 
 def test_intake_worker_command_routes_what_waits(queued, client, session, runner, make_token):
