@@ -1,7 +1,6 @@
 """SMS conversations: a text joins the sender's open ticket, or starts one; delivery reports."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,18 +104,15 @@ def receive_sms(
         arrived_at=at,
         provider_sid=message_sid,
     )
-    # Under the sender's lock a retry of this MessageSid cannot be stored beside it (Twilio
-    # retries come from the same number), so the text is inserted with the request's other
-    # rows; without the lock a savepoint catches a parallel duplicate.
+    if locked:
+        # Under the sender's lock a retry of this MessageSid cannot be stored beside it (Twilio
+        # retries come from the same number): the text goes in with the request's other rows.
+        _join_thread(session, contact, ticket, at)
+        return ReceivedSms(contact, ticket, created=True, threaded=True)
     try:
-        with nullcontext() if locked else session.begin_nested():
-            session.add(contact)
-            contact.ticket = ticket
-            record_event(session, ticket, "contact_added", to_value="sms", at=at)
-            if ticket.status == "waiting_citizen":
-                set_status(session, ticket, "open", reason="citizen answered by SMS")
-            if not locked:
-                session.flush()
+        with session.begin_nested():  # without the lock, a parallel duplicate is caught here
+            _join_thread(session, contact, ticket, at)
+            session.flush()
     except IntegrityError:
         # A parallel duplicate of this MessageSid was stored first.
         existing = _by_sid(session, message_sid)
@@ -124,6 +120,14 @@ def receive_sms(
             raise
         return ReceivedSms(existing, existing.ticket, created=False, threaded=_joined(existing))
     return ReceivedSms(contact, ticket, created=True, threaded=True)
+
+
+def _join_thread(session: Session, contact: Contact, ticket: Ticket, at: datetime) -> None:
+    session.add(contact)
+    contact.ticket = ticket
+    record_event(session, ticket, "contact_added", to_value="sms", at=at)
+    if ticket.status == "waiting_citizen":
+        set_status(session, ticket, "open", reason="citizen answered by SMS")
 
 
 def record_receipt(session: Session, received: ReceivedSms, body: str, at: datetime) -> Message:

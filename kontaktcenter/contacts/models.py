@@ -28,6 +28,8 @@ class Contact(Base):
         CheckConstraint("callback_attempts >= 0", name="callback_attempts"),
         UniqueConstraint("location_id", "queue_day", "queue_number", name="uq_contacts_queue_number"),
         Index("ix_contacts_arrived_channel", "arrived_at", "channel"),
+        # The hold loop's expected wait: a queue's recently answered calls (phone.call_on_hold).
+        Index("ix_contacts_queue_answered", "queue_id", "answered_at"),
         Index("ix_contacts_citizen_phone", "citizen_phone"),
         Index("ix_contacts_citizen_email", "citizen_email"),
         Index("ix_contacts_citizen_personnummer", "citizen_personnummer"),

@@ -257,11 +257,8 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
             with session.begin_nested():
                 _route_waiting_contact(session, contact)
         except Exception:
-            if backoff is None:
-                log.exception("contact %s could not be routed; it stays waiting", contact.id)
-            else:
-                pause = backoff.failed(contact.id)
-                log.exception("contact %s could not be routed; it stays waiting, tried again in %.0f s", contact.id, pause)
+            retry = f", tried again in {backoff.failed(contact.id):.0f} s" if backoff is not None else ""
+            log.exception("contact %s could not be routed; it stays waiting%s", contact.id, retry)
             continue
         if backoff is not None:
             backoff.routed(contact.id)
