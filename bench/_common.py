@@ -1,6 +1,7 @@
 """What every benchmark needs: its own PostgreSQL database, free ports, gunicorn started and stopped."""
 from __future__ import annotations
 
+import csv
 import os
 import re
 import signal
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import requests
@@ -85,3 +87,41 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def write_history_csv(path: Path, rows: int) -> None:
+    """`rows` rows of realistic history ending yesterday, in METRICS.md's column order."""
+    from kontaktcenter.contacts.importer import COLUMNS
+    from kontaktcenter.demo import WEEKDAY_VOLUME, generate_history
+
+    per_day = sum(WEEKDAY_VOLUME) / 7
+    days = int(rows / per_day * 1.2) + 2
+    iso = lambda t: t.isoformat() if t else ""  # noqa: E731
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(COLUMNS)
+        written = 0
+        for row in generate_history(date.today() - timedelta(days=1), days, seed=5):
+            out.writerow([
+                row.external_id, row.channel, row.service_code, iso(row.arrived_at), iso(row.answered_at), iso(row.ended_at),
+                row.outcome or "", iso(row.callback_completed_at), iso(row.first_response_at),
+                row.resolution if row.resolved_at else "", iso(row.resolved_at), row.escalated_to or "", row.language,
+                ";".join(row.needs), row.location_code or "",
+            ])
+            written += 1
+            if written >= rows:
+                return
+    raise SystemExit(f"the generator made only {written} rows")
+
+
+def import_history(path: Path, env: dict[str, str]) -> tuple[float, str]:
+    """`kontaktcenter import contacts path` in a subprocess: (seconds, its summary line)."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("kontaktcenter")), "import", "contacts", str(path)],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"import failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
+    return seconds, done.stdout.strip().splitlines()[-1]

@@ -11,14 +11,12 @@ Prints a summary and, last, one line of JSON.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
@@ -26,48 +24,12 @@ from sqlalchemy import create_engine, func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kontaktcenter.contacts.importer import COLUMNS  # noqa: E402
 from kontaktcenter.contacts.models import Contact  # noqa: E402
-from kontaktcenter.demo import WEEKDAY_VOLUME, generate_history  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_url, recreate_database  # noqa: E402
+from _common import bench_url, import_history, recreate_database, write_history_csv  # noqa: E402
 
 BAR_SECONDS = 300
-
-
-def write_csv(path: Path, rows: int) -> None:
-    """`rows` rows of realistic history ending yesterday, in METRICS.md's column order."""
-    per_day = sum(WEEKDAY_VOLUME) / 7
-    days = int(rows / per_day * 1.2) + 2
-    iso = lambda t: t.isoformat() if t else ""  # noqa: E731
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        out = csv.writer(fh)
-        out.writerow(COLUMNS)
-        written = 0
-        for row in generate_history(date.today() - timedelta(days=1), days, seed=5):
-            out.writerow([
-                row.external_id, row.channel, row.service_code, iso(row.arrived_at), iso(row.answered_at), iso(row.ended_at),
-                row.outcome or "", iso(row.callback_completed_at), iso(row.first_response_at),
-                row.resolution if row.resolved_at else "", iso(row.resolved_at), row.escalated_to or "", row.language,
-                ";".join(row.needs), row.location_code or "",
-            ])
-            written += 1
-            if written >= rows:
-                return
-    raise SystemExit(f"the generator made only {written} rows")
-
-
-def run_import(path: Path, env: dict[str, str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "kontaktcenter"), "import", "contacts", str(path)],
-        env=env, capture_output=True, text=True, check=False,
-    )
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"import failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
-    return seconds, done.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -93,11 +55,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "history.csv"
         t0 = time.perf_counter()
-        write_csv(path, args.rows)
+        write_history_csv(path, args.rows)
         print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
-        seconds, summary = run_import(path, env)
+        seconds, summary = import_history(path, env)
         print(f"first import:  {seconds:.1f} s — {summary}")
-        again_seconds, again = run_import(path, env)
+        again_seconds, again = import_history(path, env)
         print(f"second import: {again_seconds:.1f} s — {again}")
 
     engine = create_engine(url)

@@ -7,10 +7,11 @@ as Twilio retries do. Finally it counts, in the database, every call and text th
 acknowledged: lost = acknowledged but not stored, duplicated = stored more than once
 (or a ticket made twice). A last phase paces the 8 concurrent calls like callers (a pause
 before each webhook), so the latency of a busy but unsaturated server is shown beside the
-saturating one; `p50_ms`/`p99_ms` are the saturating figures. Prints a summary and, last,
-one line of JSON.
+saturating one; `p50_ms`/`p99_ms` are the saturating figures. `--history N` first imports
+N past contacts, so the webhooks' queries meet the table sizes of a city's database.
+Prints a summary and, last, one line of JSON.
 
-    .venv/bin/python bench/webhooks.py [--calls 400] [--sms 200]
+    .venv/bin/python bench/webhooks.py [--calls 400] [--sms 200] [--history 1000000]
 """
 from __future__ import annotations
 
@@ -37,7 +38,15 @@ from kontaktcenter.contacts.models import Contact  # noqa: E402
 from kontaktcenter.tickets.models import Ticket  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_url, free_port, recreate_database, start_gunicorn, stop  # noqa: E402
+from _common import (  # noqa: E402
+    bench_url,
+    free_port,
+    import_history,
+    recreate_database,
+    start_gunicorn,
+    stop,
+    write_history_csv,
+)
 
 TOKEN = "bench-twilio-token"  # noqa: S105 - a throwaway token for a throwaway server
 CONCURRENCY = 8
@@ -147,6 +156,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--sms", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--history", type=int, default=0,
+                        help="first import this many past contacts (as a city's database holds), so queries meet real table sizes")
     args = parser.parse_args()
 
     url = bench_url()
@@ -167,6 +178,12 @@ def main() -> None:
           f"{DUPLICATE_RATE:.0%} of webhooks sent twice")
     recreate_database(url)
     agents = prepare(url, env)
+    if args.history:
+        with tempfile.TemporaryDirectory() as tmp:
+            history = Path(tmp) / "history.csv"
+            write_history_csv(history, args.history)
+            seconds, summary = import_history(history, env)
+        print(f"history: {summary} ({seconds:.0f} s)")
     server = start_gunicorn("wsgi:app", port, env)
     try:
         base_stats = baseline(port, 400)
@@ -201,6 +218,7 @@ def main() -> None:
     p50, p99 = latencies.percentile(50), latencies.percentile(99)
     b50, b99 = base_stats.percentile(50), base_stats.percentile(99)
     result = {
+        "history": args.history,
         "calls": args.calls,
         "sms": args.sms,
         "calls_per_s": round(args.calls / call_seconds, 1),
