@@ -61,15 +61,10 @@ class Received:
     created: bool  # False when a retry found the contact already stored
 
 
-def _service(session: Session, code: str | None, what: Any = Service, known: Service | None = None) -> Any:
-    """The active service `code` (or `what` of it, e.g. Service.id); None without a code.
-
-    `known` is the service (as an object) when the channel has loaded it already (the IVR menu).
-    """
+def _service(session: Session, code: str | None, what: Any = Service) -> Any:
+    """The active service `code` (or `what` of it, e.g. Service.id); None without a code."""
     if not code:
         return None
-    if known is not None and what is Service and known.code == code and known.active:
-        return known
     service = session.scalar(select(what).where(Service.code == code, Service.active.is_(True)))
     if service is None:
         raise ContactError("service", f"unknown service {code!r}")
@@ -85,7 +80,8 @@ def _validated(
     session: Session, incoming: IncomingContact, *, ids: bool = False, service: Service | None = None
 ) -> dict[str, Any]:
     """The contact's attributes, validated and normalised: service and location as objects,
-    or with `ids` as service_id and location_id (all a contact stored for later needs)."""
+    or with `ids` as service_id and location_id (all a contact stored for later needs).
+    `service` is the incoming service when the channel has loaded it already (the IVR menu)."""
     if incoming.channel not in CHANNELS:
         raise ContactError("channel", f"unknown channel {incoming.channel!r}")
     if incoming.reply_channel not in REPLY_CHANNELS:
@@ -93,7 +89,8 @@ def _validated(
     unknown = set(incoming.needs) - set(NEEDS)
     if unknown:
         raise ContactError("needs", f"unknown need(s) {', '.join(sorted(unknown))}")
-    service = _service(session, incoming.service_code, Service.id if ids else Service, known=service)
+    if service is None or service.code != incoming.service_code or not service.active:
+        service = _service(session, incoming.service_code, Service.id if ids else Service)
     location = None
     if incoming.location_code:
         location = session.scalar(select(Location.id if ids else Location).where(Location.code == incoming.location_code))
@@ -212,6 +209,9 @@ class RoutingBackoff:
 
     def resting(self) -> list[int]:
         now = self.clock()
+        # Forget contacts not tried again long after their pause (routed by another worker):
+        # one still failing is tried, and noted again, within moments of its retry time.
+        self._retry = {cid: (at, pause) for cid, (at, pause) in self._retry.items() if now - at < self.longest}
         return [contact_id for contact_id, (at, _pause) in self._retry.items() if at > now]
 
     def failed(self, contact_id: int) -> float:

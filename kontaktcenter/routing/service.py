@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from ..contacts.models import Contact, same_citizen
+from ..contacts.models import Contact, citizens_ticket_ids
 from ..database import utcnow
 from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
 from ..tickets.models import OPEN_STATUSES, Ticket
@@ -201,10 +201,10 @@ def contact_attributes(
 
 def _citizen_history(session: Session, contact: Contact, at: datetime) -> tuple[bool, Ticket | None]:
     """Whether the citizen is known, and their open ticket on this service, as of `at`."""
-    citizen = same_citizen(contact)
-    if not citizen:
+    earlier = citizens_ticket_ids(contact)
+    if earlier is None:
         return False, None
-    earlier = select(Contact.ticket_id).where(or_(*citizen), Contact.ticket_id.is_not(None), Contact.arrived_at <= at)
+    earlier = earlier.where(Contact.arrived_at <= at)
     if contact.id is not None:
         earlier = earlier.where(Contact.id != contact.id)
     open_then = and_(Ticket.first_arrived_at <= at, or_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolved_at > at))
