@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, Executable, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
@@ -148,6 +149,16 @@ class Database:
         """
         if isinstance(self.session.get_bind(), Engine):
             self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+    def execute_alone(self, statement: Executable, params: dict[str, Any]) -> Any:
+        """Run one statement that commits by itself, outside the session and any transaction
+        (no BEGIN and COMMIT round trips); its first value. With a test's connection as the
+        bind, it runs inside the test's transaction."""
+        bind = current_app.extensions[BIND_KEY]
+        if isinstance(bind, Engine):
+            with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                return conn.execute(statement, params).scalar()
+        return bind.execute(statement, params).scalar()
 
     def new_session(self) -> Session:
         """A session outside the request scope (worker threads, scheduler jobs)."""

@@ -2,20 +2,24 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, cast, literal, select, true
+from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.exceptions import HTTPException
 
 from ..auth.decorators import public
 from ..contacts.models import Contact
-from ..contacts.service import ContactError, IncomingContact, accept, receive
+from ..contacts.service import ContactError, IncomingContact, accept, contact_values, receive
 from ..database import db
 from ..directory.models import Service
 from ..extensions import csrf, limiter
 from ..tickets.models import Ticket
-from .apischema import ContactRequest, RequestError, parse_contact_request
+from .apischema import RequestError, parse_contact_request
+from .models import ApiToken
 from .openapi import openapi_document
 from .tokens import TokenError, check_token, hash_token, record_use
 
@@ -93,13 +97,13 @@ def ticket_status(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def contact_status(contact: Contact, key: str) -> dict[str, Any]:
+def contact_status(key: str, received_at: datetime, ticket: Ticket | None) -> dict[str, Any]:
     """A contact sent through the API: received (awaiting routing) or routed, with its ticket."""
     return {
         "id": key,
-        "status": "routed" if contact.ticket is not None else "received",
-        "received_at": contact.arrived_at.isoformat(),
-        "ticket": ticket_status(contact.ticket) if contact.ticket is not None else None,
+        "status": "routed" if ticket is not None else "received",
+        "received_at": received_at.isoformat(),
+        "ticket": ticket_status(ticket) if ticket is not None else None,
         "links": {"self": f"/api/v1/contacts/{key}"},
     }
 
@@ -115,17 +119,39 @@ def _provider_sid(token_id: int, key: str) -> str:
 def create_contact():
     queued = current_app.config["API_INTAKE"] == "queued"
     if queued:
+        acknowledged = _acknowledge_at_once()
+        if acknowledged is not None:
+            return acknowledged
         # Acknowledging writes one row with one INSERT, atomic by itself: without the
-        # transaction's BEGIN and COMMIT, two of its five round trips to the database go.
+        # transaction, BEGIN and COMMIT are not sent.
         db.autocommit()
     token = _authorise("contacts:write")
+    incoming, key = _incoming(queued, token.id)
+    try:
+        received = (accept if queued else receive)(db.session, incoming)
+    except ContactError as exc:
+        db.session.rollback()
+        raise Problem(422, "Unprocessable Content", exc.message, errors=[{"field": exc.field, "message": exc.message}]) from None
+    if received.ticket is None:
+        body, status, location = contact_status(key, received.contact.arrived_at, None), 202, f"/api/v1/contacts/{key}"
+    else:
+        body = ticket_status(received.ticket)
+        status, location = (201 if received.created else 200), body["links"]["self"]
+    db.session.commit()
+    record_use(db.session, token.token_hash)
+    return _created(body, status, location)
+
+
+def _incoming(queued: bool, token_id: int | None) -> tuple[IncomingContact, str]:
+    """The request's contact and its Idempotency-Key (made up for queued intake when the
+    client sent none: the handle it reads its contact's progress by); raises Problem."""
     if not request.is_json:
         raise Problem(415, "Unsupported Media Type", "send the contact as application/json")
     payload = request.get_json(silent=True)
     if payload is None:
         raise Problem(400, "Bad Request", "the body is not valid JSON")
     try:
-        data: ContactRequest = parse_contact_request(payload)
+        data = parse_contact_request(payload)
     except RequestError as exc:
         raise Problem(422, "Unprocessable Content", exc.message, errors=exc.errors) from None
     key = request.headers.get("Idempotency-Key", "").strip()
@@ -133,20 +159,64 @@ def create_contact():
         raise Problem(422, "Unprocessable Content", "Idempotency-Key may be at most 100 characters",
                       errors=[{"field": "Idempotency-Key", "message": "at most 100 characters"}])
     if queued and not key:
-        key = str(uuid.uuid4())  # the handle the client reads its contact's progress by
-    incoming = IncomingContact(channel="web", provider_sid=_provider_sid(token.id, key) if key else None, **data.as_incoming())
+        key = str(uuid.uuid4())
+    sid = _provider_sid(token_id, key) if key and token_id is not None else None
+    return IncomingContact(channel="web", provider_sid=sid, **data.as_incoming()), key
+
+
+def _acknowledge_at_once():
+    """Queued intake's usual case in one statement (_store_for_token): the 202, or None when
+    anything is unusual (no, unknown or revoked token; bad input; unknown service; a
+    retry), and the full path then answers with what is wrong or what is stored."""
+    raw = _bearer()
+    if raw is None:
+        return None
     try:
-        received = (accept if queued else receive)(db.session, incoming)
-    except ContactError as exc:
-        db.session.rollback()
-        raise Problem(422, "Unprocessable Content", exc.message, errors=[{"field": exc.field, "message": exc.message}]) from None
-    if received.ticket is None:
-        body, status, location = contact_status(received.contact, key), 202, f"/api/v1/contacts/{key}"
-    else:
-        body = ticket_status(received.ticket)
-        status, location = (201 if received.created else 200), body["links"]["self"]
-    db.session.commit()
-    record_use(db.session, token)
+        incoming, key = _incoming(True, None)
+        values = contact_values(incoming)
+    except (Problem, ContactError):
+        return None
+    digest = hash_token(raw)
+    if _store_for_token(values, incoming.service_code, digest, key) is None:
+        return None
+    record_use(db.session, digest)
+    return _created(contact_status(key, values["arrived_at"], None), 202, f"/api/v1/contacts/{key}")
+
+
+def _store_for_token(values: dict[str, Any], service_code: str, token_hash: str, key: str) -> int | None:
+    """Store a queued contact (contact_values) in one INSERT … SELECT that finds its
+    service and the token in the same statement: only an active service and a token that
+    may create contacts give a row to insert, and a retry meets the unique provider_sid.
+    The new contact's id, or None when nothing was stored."""
+    params = {**values, "service_code": service_code, "token_hash": token_hash, "key": key}
+    del params["provider_sid"]
+    return db.execute_alone(_insert_for_token(db.engine.dialect.name, tuple(values)), params)
+
+
+@cache
+def _insert_for_token(dialect: str, names: tuple[str, ...]):
+    """The statement of _store_for_token, built once (every value is a parameter)."""
+    columns = Contact.__table__.c
+    own = [n for n in names if n != "provider_sid"]
+    chosen = select(
+        *(bindparam(n, type_=columns[n].type) for n in own),
+        true(),
+        Service.id,
+        literal("api:") + cast(ApiToken.id, String) + literal(":") + bindparam("key", type_=String),
+    ).select_from(ApiToken).join(Service, true()).where(  # one row at most from each: no join condition
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.scope == "contacts:write",
+        ApiToken.revoked_at.is_(None),
+        Service.code == bindparam("service_code"),
+        Service.active.is_(True),
+    )
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    into = [*own, "awaiting_routing", "service_id", "provider_sid"]
+    # include_defaults: the columns' own defaults (created_at, callback_attempts) go in too.
+    return insert(Contact.__table__).from_select(into, chosen).on_conflict_do_nothing().returning(Contact.id)
+
+
+def _created(body: dict[str, Any], status: int, location: str):
     response = jsonify(body)
     response.status_code = status
     response.headers["Location"] = location
@@ -161,8 +231,8 @@ def get_contact(key: str):
     contact = db.session.scalar(select(Contact).where(Contact.provider_sid == _provider_sid(token.id, key)))
     if contact is None:
         raise Problem(404, "Not Found", f"this token sent no contact with Idempotency-Key {key}")
-    body = contact_status(contact, key)
-    record_use(db.session, token)
+    body = contact_status(key, contact.arrived_at, contact.ticket)
+    record_use(db.session, token.token_hash)
     return jsonify(body)
 
 
@@ -175,7 +245,7 @@ def get_ticket(reference: str):
     if ticket is None:
         raise Problem(404, "Not Found", f"no ticket with reference {reference}")
     body = ticket_status(ticket)
-    record_use(db.session, token)
+    record_use(db.session, token.token_hash)
     return jsonify(body)
 
 
@@ -198,7 +268,7 @@ def list_services():
         }
         for s in services
     ]
-    record_use(db.session, token)
+    record_use(db.session, token.token_hash)
     return jsonify(body)
 
 

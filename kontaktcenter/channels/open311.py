@@ -139,7 +139,7 @@ def requests_(fmt: str):
         raise
     record = {"service_request_id": ticket.reference, "service_notice": service_notice(locale), "account_id": details.account_id or None}
     db.session.commit()
-    record_use(db.session, token)
+    record_use(db.session, token.token_hash)
     return _render(fmt, "service_requests", "request", [record], 201)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -61,7 +61,9 @@ def create_token(session: Session, name: str, scope: str, created_by: User | Non
 
 
 # What a request needs of its token: read as a row, not an ORM object, on every API call.
-TOKEN_USE = (ApiToken.id, ApiToken.token_hash, ApiToken.scope, ApiToken.revoked_at, ApiToken.last_used_at)
+TOKEN_USE = (ApiToken.id, ApiToken.token_hash, ApiToken.scope, ApiToken.revoked_at)
+# Token hash → when this process last noted the token's use (see record_use).
+_noted: dict[str, datetime] = {}
 
 
 def check_token(session: Session, raw: str | None, scope: str) -> Row:
@@ -78,24 +80,27 @@ def check_token(session: Session, raw: str | None, scope: str) -> Row:
     return token
 
 
-def record_use(session: Session, token: Row) -> None:
+def record_use(session: Session, token_hash: str) -> None:
     """Note the token's last use (to the minute), in its own short transaction.
 
     Called after the request's work is committed: an update of the token row inside
     that work would hold the row lock for the whole request and make every concurrent
-    call with the same token wait in line. The token as read for this request tells
-    whether its noted use is recent enough, so most calls write nothing at all.
+    call with the same token wait in line. Each process remembers when it last noted a
+    token, so within the minute a call neither reads nor writes the row; the update's
+    condition keeps the row right when several processes note the same token.
     """
     now = utcnow()
-    if token.last_used_at is not None and token.last_used_at >= now - LAST_USED_RESOLUTION:
+    noted = _noted.get(token_hash)
+    if noted is not None and noted >= now - LAST_USED_RESOLUTION:
         return
     session.execute(
         update(ApiToken)
-        .where(ApiToken.id == token.id)
+        .where(ApiToken.token_hash == token_hash)
         .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
         .values(last_used_at=now)
     )
     session.commit()
+    _noted[token_hash] = now
 
 
 def revoke_token(session: Session, token: ApiToken) -> None:

@@ -82,13 +82,7 @@ def _validated(
     """The contact's attributes, validated and normalised: service and location as objects,
     or with `ids` as service_id and location_id (all a contact stored for later needs).
     `service` is the incoming service when the channel has loaded it already (the IVR menu)."""
-    if incoming.channel not in CHANNELS:
-        raise ContactError("channel", f"unknown channel {incoming.channel!r}")
-    if incoming.reply_channel not in REPLY_CHANNELS:
-        raise ContactError("reply_channel", f"unknown reply channel {incoming.reply_channel!r}")
-    unknown = set(incoming.needs) - set(NEEDS)
-    if unknown:
-        raise ContactError("needs", f"unknown need(s) {', '.join(sorted(unknown))}")
+    values = contact_values(incoming)
     if service is None or service.code != incoming.service_code or not service.active:
         service = _service(session, incoming.service_code, Service.id if ids else Service)
     location = None
@@ -96,6 +90,20 @@ def _validated(
         location = session.scalar(select(Location.id if ids else Location).where(Location.code == incoming.location_code))
         if location is None:
             raise ContactError("location", f"unknown location {incoming.location_code!r}")
+    values.update({"service_id": service, "location_id": location} if ids else {"service": service, "location": location})
+    return values
+
+
+def contact_values(incoming: IncomingContact) -> dict[str, Any]:
+    """The contact's own attributes, validated and normalised, without its service and
+    location (which need the catalogue); raises ContactError naming the field."""
+    if incoming.channel not in CHANNELS:
+        raise ContactError("channel", f"unknown channel {incoming.channel!r}")
+    if incoming.reply_channel not in REPLY_CHANNELS:
+        raise ContactError("reply_channel", f"unknown reply channel {incoming.reply_channel!r}")
+    unknown = set(incoming.needs) - set(NEEDS)
+    if unknown:
+        raise ContactError("needs", f"unknown need(s) {', '.join(sorted(unknown))}")
     try:
         phone = normalise_phone(incoming.phone) if incoming.phone else None
     except IdentifierError as exc:
@@ -114,7 +122,6 @@ def _validated(
         raise ContactError("phone", "a phone number is needed for an answer by SMS or phone")
     return dict(
         channel=incoming.channel,
-        **({"service_id": service, "location_id": location} if ids else {"service": service, "location": location}),
         language=incoming.language or "sv",
         interpreter_language=incoming.interpreter_language if "interpreter" in incoming.needs else None,
         citizen_name=incoming.citizen_name.strip()[:200],
@@ -266,6 +273,11 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
     return routed
 
 
+def oldest_waiting(session: Session) -> datetime | None:
+    """When the contact that has waited longest for routing arrived (None: none waits)."""
+    return session.scalar(select(Contact.arrived_at).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(1))
+
+
 def _route_waiting_contact(session: Session, contact: Contact) -> None:
     _place(session, contact)
     contact.awaiting_routing = False  # flushed in one UPDATE with the contact's ticket and queue
@@ -273,12 +285,21 @@ def _route_waiting_contact(session: Session, contact: Contact) -> None:
 
 
 def route_all_waiting(
-    session: Session, *, batch: int = 50, stop: threading.Event | None = None, backoff: RoutingBackoff | None = None
+    session: Session,
+    *,
+    batch: int = 50,
+    stop: threading.Event | None = None,
+    backoff: RoutingBackoff | None = None,
+    give_way: Callable[[Session], bool] | None = None,
 ) -> int:
     """Route waiting contacts batch by batch, committing each batch, until none is left
-    that can be routed (or `stop` is set); returns how many were routed."""
+    that can be routed (or `stop` is set, or `give_way` says to wait before a batch);
+    returns how many were routed."""
     total = 0
     while stop is None or not stop.is_set():
+        if give_way is not None and give_way(session):
+            session.commit()
+            break
         routed = route_waiting(session, limit=batch, backoff=backoff)
         session.commit()
         if not routed:

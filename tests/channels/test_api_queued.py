@@ -1,17 +1,26 @@
 """Queued intake (API_INTAKE = "queued"): acknowledged at once with 202, routed by the intake worker."""
+import os
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 import kontaktcenter.contacts.service as intake
+from kontaktcenter.channels.models import ApiToken
+from kontaktcenter.channels.tokens import hash_token
 from kontaktcenter.config import ConfigError, load_config
+from kontaktcenter.contacts.commands import GiveWay, HostLoad
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.contacts.service import IncomingContact, RoutingBackoff, accept, route_all_waiting, route_waiting
-from kontaktcenter.database import ENGINE_KEY
+from kontaktcenter.database import ENGINE_KEY, utcnow
+from kontaktcenter.directory.models import Service
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.scheduling.jobs import discover_jobs
 from kontaktcenter.tickets.models import OPEN_STATUSES, Ticket
@@ -113,6 +122,76 @@ def test_bad_contacts_are_refused_as_in_direct_intake_and_nothing_waits(queued, 
     assert _waiting(session) == []
 
 
+def _revoked(session, make_token):
+    from kontaktcenter.channels.tokens import revoke_token
+
+    raw = make_token("contacts:write")
+    revoke_token(session, session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw))))
+    session.commit()
+    return raw
+
+
+def _inactive_service(session):
+    service = session.scalar(select(Service).where(Service.code == "bygglov"))
+    service.active = False
+    session.commit()
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "field"),
+    [
+        ("unknown token", 401, None),
+        ("revoked token", 401, None),
+        ("wrong scope", 403, None),
+        ("inactive service", 422, "service"),
+        ("bad e-mail", 422, "email"),
+        ("not JSON", 415, None),
+    ],
+)
+def test_the_one_statement_acknowledgement_stores_nothing_it_should_not(queued, client, session, make_token, case, status, field):
+    """The usual case is stored by one INSERT … SELECT that checks the token and the service
+    itself; everything else falls to the full path, which says what is wrong."""
+    token = {"unknown token": "kc_not-a-token", "revoked token": None, "wrong scope": make_token("tickets:read")}.get(case)
+    if case == "revoked token":
+        token = _revoked(session, make_token)
+    token = token or make_token("contacts:write")
+    if case == "inactive service":
+        _inactive_service(session)
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "k-1"}
+    if case == "not JSON":
+        response = client.post("/api/v1/contacts", data="service_code=bygglov", headers=headers)
+    else:
+        body = {**CONTACT, "email": "inte en adress"} if case == "bad e-mail" else CONTACT
+        response = client.post("/api/v1/contacts", json=body, headers=headers)
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    if field:
+        assert response.get_json()["errors"][0]["field"] == field
+    assert session.scalar(select(func.count(Contact.id)).where(Contact.provider_sid.like("%:k-1"))) == 0
+
+
+def test_an_acknowledgement_is_one_statement(app, queued, client, session, make_token):
+    """No BEGIN, COMMIT or separate token and service reads: the acknowledgement's only
+    round trip to the database is the INSERT (the token's use is noted once a minute)."""
+    token = make_token("contacts:write")
+    _post(client, token, key="warm")  # notes the token's use
+    statements = []
+    engine = app.extensions[ENGINE_KEY]
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement.split()[0])
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert _post(client, token, key="counted").status_code == 202
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements == ["INSERT"]
+    (contact,) = session.scalars(select(Contact).where(Contact.provider_sid.like("%:counted"))).all()
+    assert (contact.service.code, contact.awaiting_routing, contact.callback_attempts) == ("bygglov", True, 0)
+    assert contact.created_at is not None
+
+
 def test_worker_routes_oldest_first_and_reopens_like_direct_intake(app, session, make_contact):
     from kontaktcenter.tickets.service import resolve
 
@@ -208,6 +287,50 @@ def test_intake_worker_command_routes_what_waits(queued, client, session, runner
     assert _waiting(session) == []
 
 
+def _give_way(busy: list[float], max_delay: float = 120):
+    return GiveWay(0.5, timedelta(seconds=max_delay), others=lambda: busy[0])
+
+
+def test_the_worker_gives_way_while_the_machine_is_busy(app, session):
+    busy = [0.8]
+    give_way = _give_way(busy)
+    with app.app_context():
+        waiting = accept(session, IncomingContact(channel="web", service_code="allmant", text="Hej"))
+        session.commit()
+        assert route_all_waiting(session, give_way=give_way.now) == 0
+        assert waiting.contact.awaiting_routing
+        busy[0] = 0.2  # the burst is over
+        assert route_all_waiting(session, give_way=give_way.now) == 1
+    assert waiting.contact.ticket is not None
+    assert give_way.waited > 0
+
+
+def test_the_worker_stops_giving_way_once_the_oldest_contact_has_waited_too_long(app, session):
+    with app.app_context():
+        accept(session, IncomingContact(channel="web", service_code="allmant", text="Hej",
+                                        arrived_at=utcnow() - timedelta(seconds=121)))
+        session.commit()
+        assert route_all_waiting(session, give_way=_give_way([0.9]).now) == 1
+        never = GiveWay(1.0, timedelta(seconds=120), others=lambda: 1.0)  # --give-way 1
+        accept(session, IncomingContact(channel="web", service_code="allmant", text="Hej igen"))
+        session.commit()
+        assert route_all_waiting(session, give_way=never.now) == 1
+
+
+@pytest.mark.skipif(not HostLoad.STAT.exists(), reason="reads Linux's /proc/stat")
+def test_host_load_counts_other_processes_not_its_own():
+    load = HostLoad()
+    burn = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 0.6\nwhile time.time() < end: pass"])
+    burn.wait()
+    others = load.others()
+    # One busy core of this machine's cores, at least most of it.
+    assert others > 0.5 / os.cpu_count()
+    end = time.monotonic() + 0.6
+    while time.monotonic() < end:  # this process's own work does not count
+        pass
+    assert load.others() < others
+
+
 def test_scheduler_routes_what_waits_as_a_safety_net(app, session):
     job = discover_jobs()["contacts.route_waiting"]
     assert job.trigger == "interval"
@@ -218,7 +341,10 @@ def test_scheduler_routes_what_waits_as_a_safety_net(app, session):
     assert not waiting.contact.awaiting_routing
 
 
-@pytest.mark.parametrize("option", [["--batch", "0"], ["--idle", "-1"], ["--nice", "20"], ["--seconds", "soon"]])
+@pytest.mark.parametrize(
+    "option",
+    [["--batch", "0"], ["--idle", "-1"], ["--nice", "20"], ["--give-way", "1.5"], ["--max-delay", "-1"], ["--seconds", "soon"]],
+)
 def test_intake_worker_refuses_bad_options_and_routes_nothing(app, session, runner, option):
     with app.app_context():
         accept(session, IncomingContact(channel="web", service_code="allmant", text="Hej"))
