@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import DateTime, Executable, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -100,6 +101,31 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("pooled connection failed its ping") from err
 
 
+@cache
+def _driver_sql(statement: Executable, dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """The statement as the driver takes it, and the values it holds itself (its literals)."""
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), dict(compiled.params)
+
+
+def _execute_on_driver(engine: Engine, statement: Executable, params: dict[str, Any]) -> Any:
+    sql, own = _driver_sql(statement, engine.dialect)
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        driver.autocommit = True
+        try:
+            row = driver.execute(sql, {**own, **params}, prepare=True).fetchone()
+        finally:
+            driver.autocommit = False
+    except engine.dialect.loaded_dbapi.OperationalError:
+        pooled.invalidate()  # a broken connection must not go back to the pool
+        raise
+    finally:
+        pooled.close()
+    return row[0] if row else None
+
+
 BIND_KEY = "kontaktcenter.bind"
 ENGINE_KEY = "kontaktcenter.engine"
 
@@ -153,8 +179,16 @@ class Database:
     def execute_alone(self, statement: Executable, params: dict[str, Any]) -> Any:
         """Run one statement that commits by itself, outside the session and any transaction
         (no BEGIN and COMMIT round trips); its first value. With a test's connection as the
-        bind, it runs inside the test's transaction."""
+        bind, it runs inside the test's transaction.
+
+        On PostgreSQL the statement goes straight to the driver, prepared, as in the hottest
+        path (the API's acknowledgement) SQLAlchemy's own work per execution costs about as
+        much as the round trip: `params` must then be plain values (str, int, bool, None,
+        timezone-aware datetimes), as no column type processes them.
+        """
         bind = current_app.extensions[BIND_KEY]
+        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+            return _execute_on_driver(bind, statement, params)
         if isinstance(bind, Engine):
             with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 return conn.execute(statement, params).scalar()

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from ..auth.decorators import public
 from ..database import db
 from ..extensions import csrf, current_locale
-from .api import api_limit
+from .api import over_limit
 from .georeport import (
     Open311Error,
     check_jurisdiction,
@@ -105,7 +105,6 @@ def discovery(fmt: str):
 
 @bp.get(f"/v2/services.{FORMATS}")
 @public
-@api_limit
 def services(fmt: str):
     check_jurisdiction(request.args.get("jurisdiction_id"))
     return _render(fmt, "services", "service", service_list(db.session, current_locale()))
@@ -113,7 +112,6 @@ def services(fmt: str):
 
 @bp.get(f"/v2/services/<code>.{FORMATS}")
 @public
-@api_limit
 def service(code: str, fmt: str):
     check_jurisdiction(request.args.get("jurisdiction_id"))
     return _render(fmt, "service_definition", None, service_definition(db.session, code, current_locale()))
@@ -121,7 +119,6 @@ def service(code: str, fmt: str):
 
 @bp.route(f"/v2/requests.{FORMATS}", methods=["GET", "POST"])
 @public
-@api_limit
 def requests_(fmt: str):
     params = _params()
     check_jurisdiction((params.get("jurisdiction_id") or [None])[0])
@@ -145,15 +142,19 @@ def requests_(fmt: str):
 
 @bp.get(f"/v2/requests/<reference>.{FORMATS}")
 @public
-@api_limit
 def request_(reference: str, fmt: str):
     check_jurisdiction(request.args.get("jurisdiction_id"))
     return _render(fmt, "service_requests", "request", one_request(db.session, reference, current_locale()))
 
 
-@bp.errorhandler(429)
-def _too_many(_exc):
+@bp.before_request
+def _within_limit() -> Response | None:
+    retry = over_limit()
+    if retry is None:
+        return None
     fmt = request.view_args.get("fmt", "json") if request.view_args else "json"
-    return _error(fmt, 429, "too many requests from this client; retry later")
+    response = _error(fmt, 429, f"too many requests from this client; retry in {retry} s")
+    response.headers["Retry-After"] = str(retry)
+    return response
 
 

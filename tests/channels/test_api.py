@@ -145,8 +145,20 @@ def test_api_rate_limit_per_token(app, client, make_token, monkeypatch):
     monkeypatch.setitem(app.config, "RATELIMIT_API", "2 per minute")
     limited, other = _bearer(make_token("services:read")), _bearer(make_token("services:read", "another"))
     assert [client.get("/api/v1/services", headers=limited).status_code for _ in range(3)] == [200, 200, 429]
-    assert client.get("/api/v1/services", headers=limited).mimetype == "application/problem+json"
+    refused = client.get("/api/v1/services", headers=limited)
+    assert refused.mimetype == "application/problem+json"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert client.get("/api/v1/services", headers=other).status_code == 200
+
+
+def test_api_limit_counts_every_call_of_the_client_and_refuses_before_storing(app, client, session, make_token, monkeypatch):
+    monkeypatch.setitem(app.config, "RATELIMIT_API", "2 per minute")
+    headers = _bearer(make_token("contacts:write"))
+    assert client.post("/api/v1/contacts", json=CONTACT, headers=headers).status_code == 201
+    assert client.get("/api/v1/tickets/KC-2026-999999", headers=headers).status_code in (403, 404)
+    refused = client.post("/api/v1/contacts", json={**CONTACT, "text": "En till"}, headers=headers)
+    assert refused.status_code == 429
+    assert session.scalar(select(func.count(Contact.id)).where(Contact.text == "En till")) == 0
 
 
 def test_openapi_document_describes_every_api_route(app, client):

@@ -202,3 +202,16 @@ def test_bad_filters_are_400(client):
     assert client.get("/open311/v2/requests.json?status=maybe").status_code == 400
     assert client.get("/open311/v2/requests.json?start_date=igår").status_code == 400
     assert client.get("/open311/v2/services.json?jurisdiction_id=lund.se").status_code == 404
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_rate_limit_answers_in_the_open311_error_format(app, client, monkeypatch, fmt):
+    monkeypatch.setitem(app.config, "RATELIMIT_API", "1 per minute")
+    assert client.get(f"/open311/v2/services.{fmt}").status_code == 200
+    refused = client.get(f"/open311/v2/services.{fmt}")
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    if fmt == "json":
+        assert refused.get_json()[0]["code"] == 429
+    else:
+        assert _xml(refused).find("error/code").text == "429"
