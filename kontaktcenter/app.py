@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, jsonify, redirect, url_for
+from flask import Flask, Request, g, jsonify, redirect, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import text
 
 from .config import load_config
@@ -18,8 +19,19 @@ from .templating import init_templating
 log = logging.getLogger(__name__)
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """The signed cookie session, but none for the JSON API: its clients authenticate with
+    tokens, and opening and saving a session cost each call more than counting its limit."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/api/"):
+            return None  # Flask gives the request a null session: nothing read, nothing written
+        return super().open_session(app, request)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.session_interface = SessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(overrides=test_config))
     if not app.config.get("DATABASE_URL"):

@@ -6,6 +6,9 @@ the next user of the pool sees.
 """
 from __future__ import annotations
 
+import uuid
+
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -53,5 +56,51 @@ def test_a_connection_in_steady_use_is_not_pinged_and_a_broken_one_costs_one_fai
         with pytest.raises(OperationalError), engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         assert _backend_pid(engine) != first
+    finally:
+        engine.dispose()
+
+
+def _alone(engine, statement, params=None):
+    """Database.execute_alone with `engine` as the application's database."""
+    from flask import Flask
+
+    app = Flask(__name__)
+    app.extensions[database.BIND_KEY] = app.extensions[database.ENGINE_KEY] = engine
+    with app.app_context():
+        return database.db.execute_alone(statement, params or {})
+
+
+def test_a_statement_alone_commits_by_itself_and_leaves_the_pool_as_it_was(database_url):
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    table = f"kc_alone_{uuid.uuid4().hex[:8]}"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE TABLE {table} (id serial PRIMARY KEY, note text)"))
+        assert _alone(engine, text(f"INSERT INTO {table} (note) VALUES (:note) RETURNING id"), {"note": "kvitto"}) == 1
+        # Seen from another connection at once: committed, with no COMMIT sent.
+        other = make_engine(database_url)
+        with other.connect() as conn:
+            assert conn.scalar(text(f"SELECT note FROM {table}")) == "kvitto"
+        other.dispose()
+        # The pooled connection went back in its usual mode: the next user's work is a transaction.
+        with engine.connect() as conn:
+            assert conn.connection.driver_connection.autocommit is False
+            conn.execute(text(f"INSERT INTO {table} (note) VALUES ('rullas tillbaka')"))
+            conn.rollback()
+            assert conn.scalar(text(f"SELECT count(*) FROM {table}")) == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        engine.dispose()
+
+
+def test_a_statement_alone_on_a_broken_connection_fails_once_and_the_connection_is_replaced(database_url):
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        first = _alone(engine, text("SELECT pg_backend_pid()"))
+        _terminate(database_url, first)
+        with pytest.raises(psycopg.OperationalError):
+            _alone(engine, text("SELECT pg_backend_pid()"))
+        assert _alone(engine, text("SELECT pg_backend_pid()")) != first
     finally:
         engine.dispose()

@@ -185,3 +185,12 @@ def test_token_use_is_noted_after_the_work_is_committed(client, session, make_to
     client.post("/api/v1/contacts", json=CONTACT, headers=_bearer(raw))
     session.refresh(token)
     assert token.last_used_at == first
+
+
+def test_the_api_neither_reads_nor_writes_a_cookie_session(client, make_token):
+    # Its clients authenticate with tokens: no session is opened, so none is sent back.
+    client.get("/kontakt?lang=en")  # a citizen's session, with a language in it
+    response = client.get("/api/v1/services", headers=_bearer(make_token("services:read")))
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
