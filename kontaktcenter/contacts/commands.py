@@ -77,8 +77,8 @@ class GiveWay:
     """Whether routing should wait because the machine is busy with other work.
 
     Routing shares the machine with the web server, and even a core it leaves idle is
-    not free: this machine's two cores slow each other down (a busy loop on one made a
-    computation on the other 38 % slower), so in a burst every contact the worker
+    not free: the benchmark machine's two cores slow each other down (a busy loop on one
+    made a computation on the other 38 % slower), so in a burst every contact the worker
     routes costs acknowledgements. Routing can wait: a written contact's first answer is
     due within a working day, and its clocks run from its arrival. So while other
     processes use more than `share` of the machine, the worker waits, but never longer
@@ -88,8 +88,8 @@ class GiveWay:
     share: float
     max_delay: timedelta
     others: Callable[[], float] = field(default_factory=lambda: HostLoad().others)
-    waited: float = 0.0  # seconds spent giving way, for the worker's closing line
-    _since: float | None = None
+    waited: float = field(default=0.0, init=False)  # seconds spent giving way, for the worker's closing line
+    _since: float | None = field(default=None, init=False)
 
     def now(self, session: Session) -> bool:
         if self.share >= 1 or self.others() <= self.share:
