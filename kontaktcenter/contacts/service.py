@@ -97,6 +97,7 @@ def _validated(
 def contact_values(incoming: IncomingContact) -> dict[str, Any]:
     """The contact's own attributes, validated and normalised, without its service and
     location (which need the catalogue); raises ContactError naming the field."""
+    _refuse_nul(incoming)
     if incoming.channel not in CHANNELS:
         raise ContactError("channel", f"unknown channel {incoming.channel!r}")
     if incoming.reply_channel not in REPLY_CHANNELS:

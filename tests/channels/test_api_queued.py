@@ -145,6 +145,7 @@ def _inactive_service(session):
         ("wrong scope", 403, None),
         ("inactive service", 422, "service"),
         ("bad e-mail", 422, "email"),
+        ("NUL in the text", 422, "text"),
         ("not JSON", 415, None),
     ],
 )
@@ -161,7 +162,7 @@ def test_the_one_statement_acknowledgement_stores_nothing_it_should_not(queued, 
     if case == "not JSON":
         response = client.post("/api/v1/contacts", data="service_code=bygglov", headers=headers)
     else:
-        body = {**CONTACT, "email": "inte en adress"} if case == "bad e-mail" else CONTACT
+        body = {"bad e-mail": {**CONTACT, "email": "inte en adress"}, "NUL in the text": {**CONTACT, "text": "Hej\x00då"}}.get(case, CONTACT)
         response = client.post("/api/v1/contacts", json=body, headers=headers)
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
