@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import DateTime, Executable, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
@@ -42,6 +44,11 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def conflict_insert(dialect: str) -> Callable[..., Any]:
+    """The dialect's own INSERT, which can say ON CONFLICT (PostgreSQL and SQLite both can)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def utcnow() -> datetime:

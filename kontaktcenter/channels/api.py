@@ -11,13 +11,12 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from limits import RateLimitItem, parse_many
 from sqlalchemy import String, bindparam, cast, literal, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.exceptions import HTTPException
 
 from ..auth.decorators import public
 from ..contacts.models import Contact
 from ..contacts.service import ContactError, IncomingContact, accept, contact_values, receive
-from ..database import db, utcnow
+from ..database import conflict_insert, db, utcnow
 from ..directory.models import Service
 from ..extensions import csrf, limiter
 from ..tickets.models import Ticket
@@ -158,8 +157,8 @@ def create_contact():
         acknowledged = _acknowledge_at_once()
         if acknowledged is not None:
             return acknowledged
-        # Acknowledging writes one row with one INSERT, atomic by itself: without the
-        # transaction, BEGIN and COMMIT are not sent.
+        # The full path: its reads and its one INSERT each stand alone, so without a
+        # transaction BEGIN and COMMIT are not sent.
         db.autocommit()
     token = _authorise("contacts:write")
     incoming, key = _incoming(queued, token.id)
@@ -224,16 +223,15 @@ def _store_for_token(values: dict[str, Any], service_code: str, token_hash: str,
     service and the token in the same statement: only an active service and a token that
     may create contacts give a row to insert, and a retry meets the unique provider_sid.
     The new contact's id, or None when nothing was stored."""
-    params = {**values, "service_code": service_code, "token_hash": token_hash, "key": key, "created_at": utcnow()}
-    del params["provider_sid"]
-    return db.execute_alone(_insert_for_token(db.engine.dialect.name, tuple(values)), params)
+    own = {name: value for name, value in values.items() if name != "provider_sid"}  # made from the token's id, in SQL
+    params = {**own, "service_code": service_code, "token_hash": token_hash, "key": key, "created_at": utcnow()}
+    return db.execute_alone(_insert_for_token(db.engine.dialect.name, tuple(own)), params)
 
 
 @cache
-def _insert_for_token(dialect: str, names: tuple[str, ...]):
+def _insert_for_token(dialect: str, own: tuple[str, ...]):
     """The statement of _store_for_token, built once (every value is a parameter)."""
     columns = Contact.__table__.c
-    own = [n for n in names if n != "provider_sid"]
     chosen = select(
         *(bindparam(n, type_=columns[n].type) for n in own),
         true(),
@@ -248,9 +246,8 @@ def _insert_for_token(dialect: str, names: tuple[str, ...]):
         Service.code == bindparam("service_code"),
         Service.active.is_(True),
     )
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     into = [*own, "awaiting_routing", "service_id", "provider_sid", "created_at", "callback_attempts"]
-    statement = insert(Contact.__table__).from_select(into, chosen, include_defaults=False)
+    statement = conflict_insert(dialect)(Contact.__table__).from_select(into, chosen, include_defaults=False)
     return statement.on_conflict_do_nothing().returning(Contact.id)
 
 

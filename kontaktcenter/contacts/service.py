@@ -11,11 +11,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from ..database import utcnow
+from ..database import conflict_insert, utcnow
 from ..directory.models import Location, Queue, Service
 from ..tickets.models import Ticket
 from ..tickets.service import create_ticket, record_event
@@ -196,8 +195,7 @@ def accept(session: Session, incoming: IncomingContact) -> Received:
 @cache
 def _insert_contact(dialect: str):
     """INSERT … ON CONFLICT DO NOTHING RETURNING id, built once (values come as parameters)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(Contact.__table__).on_conflict_do_nothing().returning(Contact.id)
+    return conflict_insert(dialect)(Contact.__table__).on_conflict_do_nothing().returning(Contact.id)
 
 
 @dataclass

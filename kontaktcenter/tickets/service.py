@@ -5,10 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, event, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..database import utcnow
+from ..database import conflict_insert, utcnow
 from ..directory.models import Queue, Service, User
 from .models import OPEN_STATUSES, Message, ReferenceCounter, Ticket, TicketEvent
 
@@ -21,9 +20,8 @@ def next_reference_numbers(session: Session | Connection, year: int, count: int 
     """Reserve `count` consecutive numbers of `year` atomically (safe across workers)."""
     bind = session if isinstance(session, Connection) else session.get_bind()
     dialect = bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(ReferenceCounter)
+        conflict_insert(dialect)(ReferenceCounter)
         .values(year=year, value=count)
         .on_conflict_do_update(index_elements=["year"], set_={"value": ReferenceCounter.value + count})
         .returning(ReferenceCounter.value)
