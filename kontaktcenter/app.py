@@ -131,6 +131,7 @@ BLUEPRINTS = [
     "kontaktcenter.channels.sms",
     "kontaktcenter.channels.phone_page",
     "kontaktcenter.casework.views",
+    "kontaktcenter.intake.views",
     "kontaktcenter.metrics.views",
     "kontaktcenter.routing.views",
 ]

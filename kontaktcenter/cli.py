@@ -32,7 +32,7 @@ COMMAND_MODULES: list[str] = [
     "kontaktcenter.metrics.commands",
     "kontaktcenter.routing.commands",
     "kontaktcenter.channels.phone_commands",
-    "kontaktcenter.contacts.commands",
+    "kontaktcenter.intake.commands",
 ]
 
 

@@ -1,11 +1,12 @@
-"""Messages on a ticket: replies through the ticket's channel, phone notes, internal notes."""
+"""Messages on a ticket: replies to its citizen's own reply address, phone notes, internal notes."""
 from __future__ import annotations
 
 import logging
 
 from sqlalchemy.orm import Session
 
-from ..contacts.models import Contact
+from ..contacts.citizen import IdentifierError, normalise_email, normalise_phone
+from ..contacts.models import REPLY_CHANNELS
 from ..directory.models import User
 from ..tickets.models import Message, Ticket
 from ..tickets.service import TicketError, add_message, record_event
@@ -16,32 +17,42 @@ MESSAGE_KINDS = ("reply", "phone_note", "note")
 MAX_BODY = 10_000
 
 
-def reply_contact(ticket: Ticket) -> Contact | None:
-    """The contact whose reply channel answers the ticket: the latest one that asked for an answer."""
-    for contact in reversed(ticket.contacts):
-        if contact.reply_channel != "none":
-            return contact
-    return ticket.contacts[-1] if ticket.contacts else None
-
-
-def reply_channel(ticket: Ticket) -> str:
-    contact = reply_contact(ticket)
-    return contact.reply_channel if contact else "none"
-
-
-def _deliver(ticket: Ticket, channel: str, contact: Contact, body: str) -> tuple[str, str]:
-    """Send through the channel; returns (recipient, provider id)."""
-    if channel == "email":
+def _deliver(ticket: Ticket, body: str) -> tuple[str, str]:
+    """Send to the ticket's own reply address; returns (recipient, provider id)."""
+    recipient = ticket.reply_to
+    if not recipient:
+        raise TicketError("Ärendet saknar en adress för svar.")
+    if ticket.reply_channel == "email":
         from ..notify.email import send_email
 
-        recipient = contact.citizen_email or ""
         return recipient, send_email(recipient, f"Svar på ditt ärende {ticket.reference}", body, reference=ticket.reference)
-    if channel == "sms":
+    if ticket.reply_channel == "sms":
         from ..notify.sms import send_sms
 
-        recipient = contact.citizen_phone or ""
         return recipient, send_sms(recipient, body)
     raise TicketError("Ärendet saknar en kanal för svar.")
+
+
+def change_reply_address(session: Session, ticket: Ticket, user: User, channel: str, address: str) -> None:
+    """Staff change where replies go (the citizen asked for it): validated, and logged on the ticket."""
+    if channel not in REPLY_CHANNELS:
+        raise TicketError("Välj hur medborgaren vill få svar.")
+    try:
+        if channel == "email":
+            address = normalise_email(address)
+        elif channel in ("sms", "phone"):
+            address = normalise_phone(address)
+        else:
+            address = ""
+    except IdentifierError:
+        raise TicketError("Skriv en giltig e-postadress eller ett giltigt telefonnummer för svaret.") from None
+    if (channel, address) == (ticket.reply_channel, ticket.reply_to):
+        return
+    record_event(
+        session, ticket, "reply_address", actor=user,
+        from_value=f"{ticket.reply_channel}:{ticket.reply_to}", to_value=f"{channel}:{address}",
+    )
+    ticket.reply_channel, ticket.reply_to = channel, address
 
 
 def post_message(session: Session, ticket: Ticket, user: User, body: str, kind: str) -> Message:
@@ -56,20 +67,19 @@ def post_message(session: Session, ticket: Ticket, user: User, body: str, kind: 
         raise TicketError("Meddelandet får vara högst 10 000 tecken.")
     if kind == "note":
         return add_message(session, ticket, kind="note", body=body, author=user)
-    contact = reply_contact(ticket)
+    channel = ticket.reply_channel
     if kind == "phone_note":
         # A call to the citizen, written down: the answer was given by phone.
-        recipient = (contact.citizen_phone or "") if contact else ""
+        recipient = ticket.reply_to if channel in ("sms", "phone") else ""
         return add_message(session, ticket, kind="reply", channel="phone", body=body, author=user, recipient=recipient)
-    channel = contact.reply_channel if contact else "none"
     if channel == "phone":
         raise TicketError("Medborgaren vill bli uppringd: ring upp och skriv en telefonanteckning.")
-    if channel == "none" or contact is None:
+    if channel == "none":
         raise TicketError("Medborgaren har inte bett om svar och saknar kontaktuppgift för svar. Skriv en intern anteckning.")
     message = add_message(session, ticket, kind="reply", channel=channel, body=body, author=user)
     session.flush()
     try:
-        recipient, provider_id = _deliver(ticket, channel, contact, body)
+        recipient, provider_id = _deliver(ticket, body)
     except TicketError:
         raise
     except Exception as exc:  # noqa: BLE001 - any provider failure means: not sent
@@ -87,14 +97,13 @@ def notify_citizen(session: Session, ticket: Ticket, body: str, *, actor: User |
     Automatic notices are not a first response (METRICS.md); a failure is logged on
     the ticket and does not undo the move.
     """
-    contact = reply_contact(ticket)
-    channel = contact.reply_channel if contact else "none"
-    if contact is None or channel not in ("email", "sms"):
+    channel = ticket.reply_channel
+    if channel not in ("email", "sms") or not ticket.reply_to:
         return None
     message = add_message(session, ticket, kind="reply", channel=channel, body=body, author=actor, automatic=True)
     session.flush()
     try:
-        recipient, provider_id = _deliver(ticket, channel, contact, body)
+        recipient, provider_id = _deliver(ticket, body)
     except Exception as exc:  # noqa: BLE001 - a notice that fails is recorded, not fatal
         log.warning("notice on %s by %s failed: %s", ticket.reference, channel, exc)
         message.delivery_status = "failed"

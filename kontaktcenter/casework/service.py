@@ -102,14 +102,11 @@ def set_presence(session: Session, user: User, presence: str, now: datetime | No
 class RelatedContact:
     contact: Contact
     ticket: Ticket
-    readable: bool
 
 
 def citizen_contacts(session: Session, user: User, ticket: Ticket, limit: int = 50) -> list[RelatedContact]:
-    """Every contact from the same citizen (phone, e-mail or personnummer) on other tickets.
-
-    A confidential ticket the user may not read appears as its reference only.
-    """
+    """Every contact from the same citizen (phone, e-mail or personnummer) on other tickets
+    that the user may read: a confidential ticket's very existence is hidden from others."""
     conditions = same_citizen(*ticket.contacts)
     if not conditions:
         return []
@@ -120,7 +117,7 @@ def citizen_contacts(session: Session, user: User, ticket: Ticket, limit: int = 
         .order_by(Contact.arrived_at.desc())
         .limit(limit)
     ).all()
-    return [RelatedContact(c, t, can_read(user, t)) for c, t in rows]
+    return [RelatedContact(c, t) for c, t in rows if can_read(user, t)]
 
 
 def set_waiting(session: Session, ticket: Ticket, user: User, waiting: bool) -> None:

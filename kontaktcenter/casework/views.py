@@ -22,7 +22,7 @@ from . import knowledge, service
 from . import search as ticket_search
 from .access import CASE_ROLES, access_log, can_read, citizen_identity, log_read
 from .forms import URGENCY_CHOICES, ArticleForm, EscalationForm, ReturnForm
-from .messaging import post_message, reply_channel
+from .messaging import change_reply_address, post_message
 from .models import Escalation, KnowledgeArticle
 from .sla import next_due
 
@@ -35,6 +35,7 @@ ACCESS_ACTION_LABELS = {
     "read": _l("läste ärendet"), "take": _l("tog ärendet"), "reply": _l("skrev ett meddelande"),
     "waiting": _l("ändrade väntan på medborgaren"), "resolve": _l("löste ärendet"), "escalate": _l("eskalerade (formuläret)"),
     "accept": _l("accepterade eskaleringen"), "return_escalation": _l("lämnade tillbaka eskaleringen"),
+    "reply_address": _l("ändrade svarsadressen"), "link": _l("kopplade en kontakt"),
 }
 REPLY_LABELS = {"email": _l("e-post"), "sms": _l("SMS"), "phone": _l("telefon"), "none": _l("inget svar önskas")}
 
@@ -162,7 +163,8 @@ def ticket(reference: str):
         escalations=escalations.escalations_of(db.session, ticket),
         pending=escalations.pending_escalation(db.session, ticket),
         identity=citizen_identity,
-        reply_channel=reply_channel(ticket),
+        reply_channel=ticket.reply_channel,
+        can_read=can_read,
         quick_answers=quick_answers,
         kb_query=kb_query,
         answer=answer if answer and answer.active else None,
@@ -185,6 +187,20 @@ def reply(reference: str):
     return _act(
         lambda: post_message(db.session, ticket, current_user, request.form.get("body", ""), kind),
         done,
+        url_for(".ticket", reference=reference),
+    )
+
+
+@bp.post("/tickets/<reference>/reply-address")
+@roles_required(*CASE_ROLES)
+def reply_address(reference: str):
+    """Where replies go, changed on the citizen's word: an explicit, logged action."""
+    ticket = _ticket_or_404(reference)
+    return _act(
+        lambda: change_reply_address(
+            db.session, ticket, current_user, request.form.get("reply_channel", ""), request.form.get("reply_to", "")
+        ),
+        _("Svarsadressen är ändrad."),
         url_for(".ticket", reference=reference),
     )
 
@@ -244,10 +260,11 @@ def escalate(reference: str):
 
 
 def _how_to_reach(ticket: Ticket) -> str:
-    contact = ticket.contacts[-1] if ticket.contacts else None
-    if contact is None:
-        return ""
-    return ", ".join(v for v in (contact.citizen_phone, contact.citizen_email) if v)
+    """The ticket's own reply address, else what the contact that opened it gave."""
+    if ticket.reply_to:
+        return ticket.reply_to
+    opener = next((c for c in ticket.contacts if c.placement == "new"), None)
+    return ", ".join(v for v in (opener.citizen_phone, opener.citizen_email) if v) if opener else ""
 
 
 def _locale() -> str:

@@ -10,16 +10,18 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from limits import RateLimitItem, parse_many
-from sqlalchemy import String, bindparam, cast, literal, select, true
+from sqlalchemy import String, bindparam, cast, literal, select
 from werkzeug.exceptions import HTTPException
 
 from ..auth.decorators import public
 from ..contacts.models import Contact
-from ..contacts.service import ContactError, IncomingContact, accept, contact_values, receive
-from ..database import conflict_insert, db, utcnow
+from ..database import db
 from ..directory.models import Service
 from ..extensions import csrf, limiter
+from ..intake.incoming import ContactError, IncomingContact
+from ..intake.receive import accept, accept_at_once, receive
 from ..tickets.models import Ticket
+from ..tickets.service import format_receipt_code, receipt_code_matches
 from .apischema import RequestError, parse_contact_request
 from .models import ApiToken
 from .openapi import openapi_document
@@ -120,10 +122,13 @@ def _within_limit() -> None:
                       headers={"Retry-After": str(retry)})
 
 
-def ticket_status(ticket: Ticket) -> dict[str, Any]:
-    """The public face of a ticket: no personal data, no text."""
+def ticket_status(ticket: Ticket, *, with_receipt_code: bool = False) -> dict[str, Any]:
+    """The public face of a ticket: no personal data, no text. The receipt code only to
+    the client that created the ticket (to hand to the citizen), never on a lookup."""
+    receipt = {"receipt_code": format_receipt_code(ticket.receipt_code)} if with_receipt_code else {}
     return {
         "reference": ticket.reference,
+        **receipt,
         "status": ticket.status,
         "service_code": ticket.service.code if ticket.service else None,
         "created_at": ticket.created_at.isoformat(),
@@ -139,7 +144,7 @@ def contact_status(key: str, received_at: datetime, ticket: Ticket | None) -> di
         "id": key,
         "status": "routed" if ticket is not None else "received",
         "received_at": received_at.isoformat(),
-        "ticket": ticket_status(ticket) if ticket is not None else None,
+        "ticket": ticket_status(ticket, with_receipt_code=True) if ticket is not None else None,
         "links": {"self": f"/api/v1/contacts/{key}"},
     }
 
@@ -170,7 +175,7 @@ def create_contact():
     if received.ticket is None:
         body, status, location = contact_status(key, received.contact.arrived_at, None), 202, f"/api/v1/contacts/{key}"
     else:
-        body = ticket_status(received.ticket)
+        body = ticket_status(received.ticket, with_receipt_code=True)
         status, location = (201 if received.created else 200), body["links"]["self"]
     db.session.commit()
     record_use(db.session, token.token_hash)
@@ -200,55 +205,32 @@ def _incoming(queued: bool, token_id: int | None) -> tuple[IncomingContact, str]
 
 
 def _acknowledge_at_once():
-    """Queued intake's usual case in one statement (_store_for_token): the 202, or None when
-    anything is unusual (no, unknown or revoked token; bad input; unknown service; a
-    retry), and the full path then answers with what is wrong or what is stored."""
+    """Queued intake's usual case in one statement (intake's accept_at_once): the 202, or
+    None when anything is unusual (no, unknown or revoked token; bad input; unknown
+    service; a retry), and the full path then answers with what is wrong or what is stored."""
     raw = _bearer()
     if raw is None:
         return None
     try:
         incoming, key = _incoming(True, None)
-        values = contact_values(incoming)
+        digest = hash_token(raw)
+        stored = accept_at_once(incoming, _token_sid(), {"token_hash": digest, "key": key})
     except (Problem, ContactError):
         return None
-    digest = hash_token(raw)
-    if _store_for_token(values, incoming.service_code, digest, key) is None:
+    if stored is None:
         return None
     record_use(db.session, digest)
-    return _created(contact_status(key, values["arrived_at"], None), 202, f"/api/v1/contacts/{key}")
-
-
-def _store_for_token(values: dict[str, Any], service_code: str, token_hash: str, key: str) -> int | None:
-    """Store a queued contact (contact_values) in one INSERT … SELECT that finds its
-    service and the token in the same statement: only an active service and a token that
-    may create contacts give a row to insert, and a retry meets the unique provider_sid.
-    The new contact's id, or None when nothing was stored."""
-    own = {name: value for name, value in values.items() if name != "provider_sid"}  # made from the token's id, in SQL
-    params = {**own, "service_code": service_code, "token_hash": token_hash, "key": key, "created_at": utcnow()}
-    return db.execute_alone(_insert_for_token(db.engine.dialect.name, tuple(own)), params)
+    return _created(contact_status(key, stored[1]["arrived_at"], None), 202, f"/api/v1/contacts/{key}")
 
 
 @cache
-def _insert_for_token(dialect: str, own: tuple[str, ...]):
-    """The statement of _store_for_token, built once (every value is a parameter)."""
-    columns = Contact.__table__.c
-    chosen = select(
-        *(bindparam(n, type_=columns[n].type) for n in own),
-        true(),
-        Service.id,
-        literal("api:") + cast(ApiToken.id, String) + literal(":") + bindparam("key", type_=String),
-        bindparam("created_at", type_=columns.created_at.type),
-        literal(columns.callback_attempts.default.arg),
-    ).select_from(ApiToken).join(Service, true()).where(  # one row at most from each: no join condition
+def _token_sid():
+    """The provider_sid of a contact sent with a token that may create contacts (_provider_sid, in SQL)."""
+    return select(literal("api:") + cast(ApiToken.id, String) + literal(":") + bindparam("key", type_=String)).where(
         ApiToken.token_hash == bindparam("token_hash"),
         ApiToken.scope == "contacts:write",
         ApiToken.revoked_at.is_(None),
-        Service.code == bindparam("service_code"),
-        Service.active.is_(True),
     )
-    into = [*own, "awaiting_routing", "service_id", "provider_sid", "created_at", "callback_attempts"]
-    statement = conflict_insert(dialect)(Contact.__table__).from_select(into, chosen, include_defaults=False)
-    return statement.on_conflict_do_nothing().returning(Contact.id)
 
 
 def _created(body: dict[str, Any], status: int, location: str):
@@ -273,10 +255,14 @@ def get_contact(key: str):
 @bp.get("/tickets/<reference>")
 @public
 def get_ticket(reference: str):
+    """A ticket's status for its citizen: the reference and the receipt code from the
+    receipt (query `receipt_code` or header `X-Receipt-Code`). Without the right code
+    every reference is answered alike, so a guessed one tells nothing, not even that it exists."""
     token = _authorise("tickets:read")
+    code = request.headers.get("X-Receipt-Code") or request.args.get("receipt_code")
     ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
-    if ticket is None:
-        raise Problem(404, "Not Found", f"no ticket with reference {reference}")
+    if ticket is None or not receipt_code_matches(ticket, code):
+        raise Problem(404, "Not Found", "no ticket with this reference and receipt code")
     body = ticket_status(ticket)
     record_use(db.session, token.token_hash)
     return jsonify(body)

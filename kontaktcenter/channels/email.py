@@ -1,4 +1,4 @@
-"""Inbound e-mail: the SendGrid Inbound Parse webhook; replies thread onto their ticket by reference."""
+"""Inbound e-mail: the SendGrid Inbound Parse webhook; the citizen's replies join their ticket by reference."""
 from __future__ import annotations
 
 import hashlib
@@ -12,17 +12,13 @@ from email.utils import parseaddr
 from html.parser import HTMLParser
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..auth.decorators import public
-from ..contacts.models import Contact
-from ..contacts.service import ContactError, IncomingContact, Received, build_contact, receive
 from ..database import db
 from ..extensions import csrf
-from ..tickets.models import Ticket
-from ..tickets.service import add_message, record_event, reopen
+from ..intake.incoming import ContactError, IncomingContact
+from ..intake.receive import Received, receive
 
 REFERENCE_IN_SUBJECT = re.compile(r"\bKC-\d{4}-\d{6,}\b")
 TEXT_MAX = 20000
@@ -77,44 +73,23 @@ def parse_inbound(form: Mapping[str, str]) -> InboundEmail:
 
 
 def receive_email(session: Session, email: InboundEmail) -> Received:
-    """A new ticket, or — with a known reference in the subject — a new contact on that ticket."""
-    provider_sid = f"email:{email.message_id}"
-    incoming = IncomingContact(
-        channel="email",
-        service_code=None,
-        subject=email.subject,
-        text=email.text or email.subject,
-        citizen_name=email.sender_name,
-        email=email.sender,
-        reply_channel="email",
-        provider_sid=provider_sid,
-    )
+    """A new ticket, or, when the subject cites a ticket and the sender is its citizen, a
+    contact on that ticket (intake/placement.py decides; a stranger's mail never joins)."""
     match = REFERENCE_IN_SUBJECT.search(email.subject)
-    ticket = session.scalar(select(Ticket).where(Ticket.reference == match.group(0))) if match else None
-    if ticket is None:
-        return receive(session, incoming)
-    existing = session.scalar(select(Contact).where(Contact.provider_sid == provider_sid))
-    if existing is not None:
-        return Received(existing, existing.ticket, created=False)
-    contact = build_contact(session, incoming)
-    try:
-        with session.begin_nested():
-            # Added before it is linked, so loading ticket.contacts never autoflushes a stray contact.
-            session.add(contact)
-            contact.service = ticket.service
-            contact.ticket = ticket
-            contact.queue = ticket.queue
-            if not ticket.is_open:
-                reopen(session, ticket, reason="citizen replied by e-mail")
-            add_message(session, ticket, kind="inbound", body=contact.text, channel="email", recipient=contact.citizen_email or "")
-            record_event(session, ticket, "contact_added", to_value="email")
-            session.flush()
-    except IntegrityError:
-        existing = session.scalar(select(Contact).where(Contact.provider_sid == provider_sid))
-        if existing is None:
-            raise
-        return Received(existing, existing.ticket, created=False)
-    return Received(contact, ticket, created=True)
+    return receive(
+        session,
+        IncomingContact(
+            channel="email",
+            service_code=None,
+            subject=email.subject,
+            text=email.text or email.subject,
+            citizen_name=email.sender_name,
+            email=email.sender,
+            reply_channel="email",
+            provider_sid=f"email:{email.message_id}",
+            reference=match.group(0) if match else None,
+        ),
+    )
 
 
 def credentials_ok(secret: str | None, url_secret: str | None, basic_password: str | None) -> bool:

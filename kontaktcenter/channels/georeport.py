@@ -12,9 +12,10 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
-from ..contacts.service import ContactError, IncomingContact, receive
 from ..database import utcnow
 from ..directory.models import Service
+from ..intake.incoming import ContactError, IncomingContact
+from ..intake.receive import receive
 from ..tickets.models import Ticket
 from ..worktime.calendar import STOCKHOLM
 from .models import Open311Details

@@ -92,13 +92,18 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/tickets/{reference}": {
                 "get": {
                     "operationId": "getTicket",
-                    "summary": "A ticket's public status by reference (scope tickets:read)",
+                    "summary": "A ticket's public status by reference and receipt code (scope tickets:read)",
+                    "description": "For the citizen: the reference and the receipt code printed on the receipt "
+                    "(query receipt_code or header X-Receipt-Code; any case, dashes and spaces ignored). "
+                    "Without the right code every reference gets the same 404, so a guessed one tells nothing.",
                     "parameters": [
-                        {"name": "reference", "in": "path", "required": True, "schema": {"type": "string", "pattern": REFERENCE_PATTERN}}
+                        {"name": "reference", "in": "path", "required": True, "schema": {"type": "string", "pattern": REFERENCE_PATTERN}},
+                        {"name": "receipt_code", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 20}},
+                        {"name": "X-Receipt-Code", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 20}},
                     ],
                     "responses": {
                         "200": _json("The ticket's public status", "TicketStatus"),
-                        "404": _problem("No ticket with this reference"),
+                        "404": _problem("No ticket with this reference and receipt code"),
                         **COMMON_ERRORS,
                     },
                 }
@@ -126,6 +131,7 @@ def openapi_document() -> dict[str, Any]:
                     "required": ["reference", "status", "service_code", "created_at", "updated_at", "resolved_at", "links"],
                     "properties": {
                         "reference": {"type": "string", "pattern": REFERENCE_PATTERN},
+                        "receipt_code": {"type": "string", "description": "only in the answer that created the ticket: give it to the citizen"},
                         "status": {"type": "string", "enum": list(STATUSES)},
                         "service_code": {"type": "string", "nullable": True},
                         "created_at": timestamp,

@@ -15,8 +15,9 @@ from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload
 from ..casework.service import set_presence
 from ..contacts.citizen import IdentifierError, normalise_phone
 from ..contacts.models import Contact
-from ..contacts.service import IncomingContact, Received, receive
 from ..directory.models import Queue, Service, User
+from ..intake.incoming import IncomingContact
+from ..intake.receive import Received, receive
 from ..tickets.models import OPEN_STATUSES, Ticket
 from ..tickets.service import assign, record_event, set_status
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
 from ..tickets.models import Message, Ticket
-from ..tickets.service import add_message
+from ..tickets.service import add_message, format_receipt_code
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,10 @@ def send_receipt(session: Session, ticket: Ticket, contact: Contact) -> Message 
     with force_locale(contact.language if contact.language in ("sv", "en", "ar") else "sv"):
         subject = _("Vi har tagit emot ditt ärende")
         body = _(
-            "Hej! Vi har tagit emot ditt ärende hos Malmö stad. Ditt ärendenummer är %(reference)s. "
-            "Ange numret om du kontaktar oss igen om samma sak. Det här är en automatisk bekräftelse.",
-            reference=ticket.reference,
+            "Hej! Vi har tagit emot ditt ärende hos Malmö stad. Ditt ärendenummer är %(reference)s "
+            "och din kvittokod är %(code)s. Ange numret om du kontaktar oss igen om samma sak. "
+            "Det här är en automatisk bekräftelse.",
+            reference=ticket.reference, code=format_receipt_code(ticket.receipt_code),
         )
     try:
         if channel == "email":

@@ -45,7 +45,6 @@ def incoming():
         sender=form["From"],
         body=body,
         at=at,
-        thread_days=int(current_app.config.get("SMS_THREAD_DAYS", 14)),
         service_code=_sms_config().get("service", "allmant"),
     )
     reference = received.ticket.reference

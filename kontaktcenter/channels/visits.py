@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
-from ..contacts.service import IncomingContact, Received, receive
 from ..database import utcnow
 from ..directory.models import Location, Service, User
+from ..intake.incoming import IncomingContact
+from ..intake.receive import Received, receive
 from ..tickets.service import add_message, assign, record_event, resolve
 from ..worktime.calendar import STOCKHOLM
 

@@ -9,11 +9,13 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ..auth.decorators import public
-from ..contacts.service import ContactError, IncomingContact, receive
 from ..database import db
 from ..directory.models import Service
 from ..extensions import current_locale, limiter
+from ..intake.incoming import ContactError, IncomingContact
+from ..intake.receive import receive
 from ..tickets.models import Ticket
+from ..tickets.service import format_receipt_code
 from .catalogue import grouped_choices, search_services, web_services
 from .forms import INTERPRETER_LANGUAGES, ContactForm, language_choices
 from .receipts import ReceiptError, send_receipt
@@ -112,4 +114,7 @@ def receipt():
     if not reference:
         return redirect(url_for("web.kontakt"))
     ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
-    return render_template("channels/receipt.html", ticket=ticket, receipt_sent=session.get("receipt_sent"))
+    return render_template(
+        "channels/receipt.html", ticket=ticket, receipt_code=format_receipt_code(ticket.receipt_code),
+        receipt_sent=session.get("receipt_sent"),
+    )

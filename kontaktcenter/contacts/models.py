@@ -29,6 +29,10 @@ WRITTEN_CHANNELS = ("web", "email", "sms", "open311")
 OUTCOMES = ("answered", "abandoned", "callback_requested", "ivr_dropped", "served", "left")
 REPLY_CHANNELS = ("email", "sms", "phone", "none")
 NEEDS = ("interpreter", "hearing", "vision", "easy_read")
+# How a contact came to its ticket (intake/placement.py): it opened it, joined it by a
+# reference or a thread its channel proves, reopened it, or staff linked it; "joined":
+# joined before proof was required (not trusted as the citizen's).
+PLACEMENTS = ("new", "reference", "thread", "reopen", "linked", "joined")
 
 
 class Contact(Base):
@@ -40,6 +44,7 @@ class Contact(Base):
         CheckConstraint("answered_at IS NULL OR answered_at >= arrived_at", name="answered_after_arrival"),
         CheckConstraint("ended_at IS NULL OR ended_at >= arrived_at", name="ended_after_arrival"),
         CheckConstraint("callback_attempts >= 0", name="callback_attempts"),
+        CheckConstraint(f"placement IS NULL OR {_in('placement', PLACEMENTS)}", name="placement"),
         UniqueConstraint("location_id", "queue_day", "queue_number", name="uq_contacts_queue_number"),
         Index("ix_contacts_arrived_channel", "arrived_at", "channel"),
         # The hold loop's expected wait: a queue's recently answered calls (phone.call_on_hold).
@@ -95,12 +100,16 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Acknowledged by the API in queued intake; the intake worker gives it its ticket.
     awaiting_routing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    placement: Mapped[str | None] = mapped_column(String(10))  # None while awaiting routing
+    # An e-mail citing a ticket it could not join: the cited ticket, shown to staff who may read both.
+    mentions_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
 
     service: Mapped[Service | None] = relationship()
     queue: Mapped[Queue | None] = relationship()
     location: Mapped[Location | None] = relationship()
     answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
-    ticket: Mapped[Ticket | None] = relationship(back_populates="contacts")  # noqa: F821
+    ticket: Mapped[Ticket | None] = relationship(back_populates="contacts", foreign_keys=[ticket_id])  # noqa: F821
+    mentions_ticket: Mapped[Ticket | None] = relationship(foreign_keys=[mentions_ticket_id])  # noqa: F821
 
     @property
     def needs(self) -> list[str]:

@@ -51,6 +51,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("citizen_known", T.BOOLEAN, False, "an earlier contact from the same phone, e-mail or personnummer has a ticket"),
     Attribute("open_ticket", T.BOOLEAN, False, "the same citizen has an open ticket on this service (any service when none was chosen)"),
     Attribute("open_ticket_queue", T.STRING, "", "the queue of that open ticket (\"\" when none)"),
+    Attribute("mentions_ticket", T.BOOLEAN, False, "the contact cites a ticket's reference but did not join it (an e-mail from someone other than that ticket's citizen, or about a ticket resolved long ago)"),
     Attribute("arrived_at", T.DATETIME, None, "when the contact arrived (Europe/Stockholm), e.g. arrived_at >= d\"2026-06-01\""),
     Attribute("weekday", T.STRING, "mon", "local day of the week at arrival: " + ", ".join(WEEKDAYS)),
     Attribute("local_time", T.STRING, "12:00", "local clock time at arrival, \"HH:MM\" (compare as text: local_time >= \"17:00\")"),

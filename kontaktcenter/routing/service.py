@@ -188,6 +188,7 @@ def contact_attributes(
         "citizen_known": known,
         "open_ticket": open_ticket is not None,
         "open_ticket_queue": open_ticket.queue.code if open_ticket is not None else "",
+        "mentions_ticket": contact.mentions_ticket_id is not None or contact.mentions_ticket is not None,
         "arrived_at": local,
         "weekday": WEEKDAY_CODES[local.weekday()],
         "local_time": local.strftime("%H:%M"),

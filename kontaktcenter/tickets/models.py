@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..contacts.models import Contact
+from ..contacts.models import REPLY_CHANNELS, Contact
 from ..database import Base, utcnow
 from ..directory.models import Queue, Service, User, _in
 
@@ -35,6 +35,7 @@ class Ticket(Base):
         CheckConstraint(_in("resolution", RESOLUTIONS), name="resolution"),
         CheckConstraint(_in("kind", KINDS), name="kind"),
         CheckConstraint("priority BETWEEN 0 AND 9", name="priority"),
+        CheckConstraint(_in("reply_channel", REPLY_CHANNELS), name="reply_channel"),
         CheckConstraint("(status = 'resolved') = (resolved_at IS NOT NULL)", name="resolved_at_iff_resolved"),
         Index("ix_tickets_queue_status", "queue_id", "status", "assignee_id"),
         Index("ix_tickets_first_arrived", "first_arrived_at"),
@@ -72,12 +73,18 @@ class Ticket(Base):
     resolve_due_at: Mapped[datetime | None] = mapped_column()
     sla_paused_at: Mapped[datetime | None] = mapped_column()
     sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where replies go: the citizen's own choice when the ticket was opened (or when a
+    # contact joined by proof gave the first one); changed only by a logged staff action.
+    reply_channel: Mapped[str] = mapped_column(String(10), default="none", server_default="none")
+    reply_to: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Given to the citizen on the receipt: with the reference it shows the ticket's status.
+    receipt_code: Mapped[str | None] = mapped_column(String(12))
 
     service: Mapped[Service | None] = relationship()
     queue: Mapped[Queue] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     taken_by: Mapped[User | None] = relationship(foreign_keys=[taken_by_id])
-    contacts: Mapped[list[Contact]] = relationship(back_populates="ticket", order_by=Contact.arrived_at)
+    contacts: Mapped[list[Contact]] = relationship(back_populates="ticket", order_by=Contact.arrived_at, foreign_keys=[Contact.ticket_id])
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.created_at", cascade="all, delete-orphan"
     )

@@ -1,12 +1,15 @@
 """Ticket operations: references, creation, events, replies, resolution."""
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
 
+from ..contacts.models import Contact
 from ..database import conflict_insert, utcnow
 from ..directory.models import Queue, Service, User
 from .models import OPEN_STATUSES, Message, ReferenceCounter, Ticket, TicketEvent
@@ -32,6 +35,39 @@ def next_reference_numbers(session: Session | Connection, year: int, count: int 
 
 def format_reference(year: int, number: int) -> str:
     return f"KC-{year}-{number:06d}"
+
+
+# Crockford's base 32 without I, L, O, U: read aloud or typed from paper without confusion.
+RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+RECEIPT_LENGTH = 10  # 50 random bits: guessing one ticket's code is out of reach
+
+
+def new_receipt_code() -> str:
+    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+
+
+def format_receipt_code(code: str | None) -> str:
+    """As printed on a receipt: two groups of five."""
+    return f"{code[:5]}-{code[5:]}" if code else ""
+
+
+def receipt_code_matches(ticket: Ticket, given: str | None) -> bool:
+    """The citizen's receipt code, as typed (any case, spaces or dashes), in constant time."""
+    if not ticket.receipt_code or not given:
+        return False
+    typed = "".join(given.split()).replace("-", "").upper()
+    if not typed.isascii():
+        return False
+    return hmac.compare_digest(typed.encode(), ticket.receipt_code.encode())
+
+
+def reply_address(contact: Contact) -> str:
+    """The address a contact's reply channel answers at."""
+    if contact.reply_channel == "email":
+        return contact.citizen_email or ""
+    if contact.reply_channel in ("sms", "phone"):
+        return contact.citizen_phone or ""
+    return ""
 
 
 def record_event(
@@ -68,7 +104,9 @@ def create_ticket(
     priority: int = 3,
     kind: str = "errand",
     actor: User | None = None,
+    opened_by: Contact | None = None,
 ) -> Ticket:
+    """A new ticket; `opened_by`, the contact that opens it, gives its reply address."""
     # The reference is given as the ticket is inserted (_number_at_insert).
     ticket = Ticket(
         kind=kind,
@@ -79,7 +117,10 @@ def create_ticket(
         confidential=bool(service and service.confidential) or queue.confidential,
         subject=subject[:300],
         first_arrived_at=first_arrived_at,
+        receipt_code=new_receipt_code(),
     )
+    if opened_by is not None and opened_by.reply_channel != "none":
+        ticket.reply_channel, ticket.reply_to = opened_by.reply_channel, reply_address(opened_by)
     session.add(ticket)
     record_event(session, ticket, "created", actor=actor, to_value=queue.code)
     return ticket

@@ -11,9 +11,10 @@ pytestmark = pytest.mark.browser
 
 def seed(live_server, service: str, text: str, priority: int | None = None, **kw) -> str:
     """A waiting ticket in the live server's database (every agent away, so nobody got it)."""
-    from kontaktcenter.contacts.service import IncomingContact, receive
     from kontaktcenter.database import db
     from kontaktcenter.directory.models import User
+    from kontaktcenter.intake.incoming import IncomingContact
+    from kontaktcenter.intake.receive import receive
 
     with live_server.app.app_context():
         db.session.execute(update(User).values(presence="away"))

@@ -53,7 +53,7 @@ INBOX = {"caseworker", "coordinator", "admin"}
 # the decorator, so a loosened decorator fails this test.
 CASEWORK_ROUTES = {
     "casework.console": CASE, "casework.presence": CASE, "casework.take_next": CASE, "casework.ticket": CASE,
-    "casework.take": CASE, "casework.reply": CASE, "casework.waiting": CASE, "casework.resolve": CASE,
+    "casework.take": CASE, "casework.reply": CASE, "casework.reply_address": CASE, "casework.waiting": CASE, "casework.resolve": CASE,
     "casework.escalate": CASE, "casework.search": CASE, "casework.knowledge_base": CASE,
     "casework.inbox": INBOX, "casework.accept": INBOX, "casework.return_escalation": INBOX,
     "casework.new_article": {"coordinator", "admin"}, "casework.edit_article": {"coordinator", "admin"},

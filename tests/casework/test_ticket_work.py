@@ -93,36 +93,20 @@ def test_bad_replies_are_refused_with_a_message_and_nothing_is_stored(client, au
     assert outbox == []
 
 
-def test_a_new_contact_within_seven_days_reopens_the_ticket(app, session, make_contact):
-    first = make_contact(service="skolval", phone="0701234567", arrived_at=at("2026-03-02 09:00")).ticket
+def test_a_typed_number_or_address_never_reopens_a_ticket(app, session, make_contact):
+    """Anyone may type a citizen's phone or e-mail into the form: that proves nothing, so
+    the contact makes a ticket of its own and the resolved one stays as it was."""
+    first = make_contact(service="skolval", phone="0701234567", email="a@example.se", arrived_at=at("2026-03-02 09:00")).ticket
     with app.app_context():
         from kontaktcenter.tickets.service import resolve
 
         resolve(session, first, actor=None, at=at("2026-03-02 10:00"))
     session.commit()
     assert first.resolution == "first_contact"
-    again = make_contact(service="skolval", phone="+46701234567", arrived_at=at("2026-03-09 09:59")).ticket
-    assert again.id == first.id
-    assert (first.status, first.reopened_count, first.resolved_at) == ("open", 1, None)
-    assert len(first.contacts) == 2
-    with app.app_context():
-        resolve(session, first, actor=None, at=at("2026-03-09 11:00"))
-    # METRICS.md: a reopened ticket was not resolved at first contact.
-    assert first.resolution == "kontaktcenter"
-
-
-def test_a_contact_after_seven_days_or_on_another_service_makes_a_new_ticket(app, session, make_contact):
-    first = make_contact(service="skolval", email="a@example.se", arrived_at=at("2026-03-02 09:00")).ticket
-    with app.app_context():
-        from kontaktcenter.tickets.service import resolve
-
-        resolve(session, first, actor=None, at=at("2026-03-02 10:00"))
-    session.commit()
-    other_service = make_contact(service="bygglov", email="a@example.se", arrived_at=at("2026-03-03 09:00")).ticket
-    late = make_contact(service="skolval", email="a@example.se", arrived_at=at("2026-03-09 10:01")).ticket
-    stranger = make_contact(service="skolval", email="b@example.se", arrived_at=at("2026-03-03 09:00")).ticket
-    assert len({first.id, other_service.id, late.id, stranger.id}) == 4
-    assert first.status == "resolved"
+    same_phone = make_contact(service="skolval", phone="+46701234567", arrived_at=at("2026-03-03 09:00")).ticket
+    same_email = make_contact(service="skolval", email="A@example.se", arrived_at=at("2026-03-04 09:00")).ticket
+    assert len({first.id, same_phone.id, same_email.id}) == 3
+    assert (first.status, first.reopened_count, len(first.contacts)) == ("resolved", 0, 1)
 
 
 def test_search_by_reference_phone_email_personnummer_and_text(client, auth, session, everyone_away, make_contact):
@@ -192,7 +176,7 @@ def test_ticket_shows_the_citizens_other_contacts(client, auth, session, everyon
     page = client.get(f"/tickets/{ticket.reference}").get_data(as_text=True)
     section = page.split("Medborgarens andra kontakter", 1)[1].split("Meddelanden", 1)[0]
     assert f'href="/tickets/{earlier.reference}"' in section
-    assert session.get(Ticket, ticket.id).reference not in section
+    assert f'href="/tickets/{session.get(Ticket, ticket.id).reference}"' not in section
 
 
 def test_console_lists_each_tickets_next_due_time(client, auth, session, everyone_away, make_contact):

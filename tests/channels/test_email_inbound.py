@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kontaktcenter.contacts.models import Contact
-from kontaktcenter.tickets.models import Message, Ticket
+from kontaktcenter.tickets.models import Ticket
 
 SECRET = "inbound-hemlighet"
 
@@ -92,9 +92,8 @@ def test_reply_with_the_reference_threads_onto_the_ticket(client, session):
     response = client.post(f"/email/inbound/{SECRET}", data=reply, content_type="multipart/form-data")
     assert response.get_json() == {"reference": reference, "created": True}
     ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
-    assert len(ticket.contacts) == 2
-    inbound = session.scalars(select(Message).where(Message.ticket_id == ticket.id, Message.kind == "inbound")).all()
-    assert [m.body for m in inbound] == ["Tack! En fråga till."]
+    assert [c.text for c in ticket.contacts] == ["Hej, när får vi besked om plats?", "Tack! En fråga till."]
+    assert [c.placement for c in ticket.contacts] == ["new", "reference"]
 
 
 def test_reply_to_a_resolved_ticket_reopens_it(client, session, make_contact):
@@ -133,5 +132,5 @@ def test_html_only_mail_keeps_its_text(client, session):
     data["text"] = ""
     data["html"] = "<html><body><p>Hej <b>där</b>,</p><p>fråga om avfall.</p></body></html>"
     reference = client.post(f"/email/inbound/{SECRET}", data=data, content_type="multipart/form-data").get_json()["reference"]
-    contact = session.scalar(select(Contact).join(Ticket).where(Ticket.reference == reference))
+    contact = session.scalar(select(Contact).join(Ticket, Contact.ticket_id == Ticket.id).where(Ticket.reference == reference))
     assert contact.text == "Hej där , fråga om avfall."

@@ -117,19 +117,21 @@ def test_given_up_callback_stays_off_the_list_when_the_citizen_calls_again(twili
     reference = contact.ticket.reference
     for _ in range(3):
         auth.post(f"/phone/callbacks/{reference}", {"outcome": "not_reached"}, csrf_page="/phone")
-    # The citizen calls again on the same service: the resolved ticket reopens (casework's rule).
+    # The citizen calls again on the same service: caller ID proves nothing, so the call
+    # is a ticket of its own and the given-up one stays resolved and off the list.
     clock.set("2026-03-03 14:00")
     sid = call_sid()
     twilio.queue(sid, digits="2", From="+46731112240")
     session.expire_all()
     again = session.scalar(select(Contact).where(Contact.provider_sid == sid))
-    assert again.ticket.reference == reference
-    assert again.ticket.is_open
+    assert again.ticket.reference != reference
+    assert session.get(Contact, contact.id).ticket.status == "resolved"
     assert reference not in _listed(auth)
-    # Asking for a callback on the new call lists the ticket again, with fresh tries.
+    # Asking for a callback on the new call lists its ticket, with fresh tries.
     twilio.post("/twilio/voice/wait", call_params(sid, From="+46731112240", Digits="1"))
     listed = _listed(auth)
-    assert reference in listed
+    assert again.ticket.reference in listed
+    assert reference not in listed
     assert "0 / 3" in listed
 
 

@@ -126,5 +126,5 @@ def test_import_in_small_batches_matches_one_batch(runner, session, tmp_path):
     result = runner.invoke(args=["import", "contacts", str(path), "--batch-size", "2"])
     assert result.exit_code == 0
     assert "5 imported" in result.output
-    references = session.scalars(select(Ticket.reference).join(Contact).where(Contact.external_id.like("h-%"))).all()
+    references = session.scalars(select(Ticket.reference).join(Contact, Contact.ticket_id == Ticket.id).where(Contact.external_id.like("h-%"))).all()
     assert len(set(references)) == 5

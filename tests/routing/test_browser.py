@@ -8,8 +8,9 @@ from flask import render_template_string
 from sqlalchemy import select
 
 from kontaktcenter.config import PROJECT_ROOT
-from kontaktcenter.contacts.service import IncomingContact, receive
 from kontaktcenter.database import db
+from kontaktcenter.intake.incoming import IncomingContact
+from kontaktcenter.intake.receive import receive
 from kontaktcenter.routing.engine import Vocabulary, load_rules
 from kontaktcenter.routing.service import EXTENSION_KEY, latest_decision
 from kontaktcenter.tickets.models import Ticket

@@ -15,7 +15,7 @@ from tests.routing.conftest import SHIPPED
 def test_check_accepts_the_shipped_rules(runner):
     result = runner.invoke(args=["rules", "check", str(SHIPPED)])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("ok: 12 rules in 6 files, version ")
+    assert result.output.startswith("ok: 13 rules in 6 files, version ")
 
 
 def test_check_refuses_a_broken_copy_with_file_and_line(runner, tmp_path):

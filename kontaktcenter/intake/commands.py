@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ..database import db, utcnow
-from .service import RoutingBackoff, oldest_waiting, route_all_waiting
+from .worker import RoutingBackoff, oldest_waiting, route_all_waiting
 
 log = logging.getLogger(__name__)
 

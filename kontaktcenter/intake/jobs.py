@@ -1,4 +1,4 @@
-"""The scheduled job of the contacts part: a safety net for queued intake."""
+"""The scheduled job of intake: a safety net for queued intake."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ..scheduling.jobs import register_job
-from .service import route_all_waiting
+from .worker import route_all_waiting
 
 
 def route_waiting_contacts(session: Session, now: datetime) -> None:
@@ -14,4 +14,4 @@ def route_waiting_contacts(session: Session, now: datetime) -> None:
     route_all_waiting(session)
 
 
-register_job("contacts.route_waiting", route_waiting_contacts, trigger="interval", minutes=1)
+register_job("intake.route_waiting", route_waiting_contacts, trigger="interval", minutes=1)

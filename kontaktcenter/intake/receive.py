@@ -1,0 +1,138 @@
+"""Receiving a contact from any channel: validate, store, and place it (placement.py),
+at once (receive) or, in queued intake, for the intake worker (accept, accept_at_once)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, bindparam, literal, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from ..contacts.models import Contact
+from ..database import conflict_insert, db, utcnow
+from ..directory.models import Service
+from ..tickets.models import Ticket
+from .incoming import ContactError, IncomingContact, contact_values, refuse_nul, validated
+from .placement import place
+
+
+@dataclass
+class Received:
+    contact: Contact
+    ticket: Ticket | None  # None while the contact awaits the intake worker
+    created: bool  # False when a retry found the contact already stored
+
+
+def build_contact(session: Session, incoming: IncomingContact, service: Service | None = None) -> Contact:
+    """Validate and normalise; raises ContactError naming the field."""
+    return Contact(**validated(session, incoming, service=service))
+
+
+def receive(session: Session, incoming: IncomingContact, *, service: Service | None = None) -> Received:
+    """Store a contact and place it on its ticket. Idempotent on provider_sid / external_id.
+
+    `service` is the incoming service when the channel has it loaded already (not read again).
+    Runs in a savepoint so a parallel duplicate (IntegrityError on the unique keys)
+    leaves the caller's transaction usable and returns the contact that won.
+    """
+    refuse_nul(incoming)
+    existing = stored(session, incoming)
+    if existing is not None:
+        return Received(existing, existing.ticket, created=False)
+    contact = build_contact(session, incoming, service)
+    try:
+        with session.begin_nested():
+            place(session, contact, reference=incoming.reference)
+            session.flush()
+    except IntegrityError:
+        existing = stored(session, incoming)
+        if existing is None:
+            raise
+        return Received(existing, existing.ticket, created=False)
+    return Received(contact, contact.ticket, created=True)
+
+
+def accept(session: Session, incoming: IncomingContact) -> Received:
+    """Store a contact for the intake worker to place (queued intake); same validation and idempotency.
+
+    Acknowledging then costs one insert, so a burst of contacts is taken in at once and
+    placed in arrival order as the worker gets to them (worker.route_waiting).
+    """
+    refuse_nul(incoming)
+    try:
+        values = validated(session, incoming, ids=True)
+    except ContactError:
+        # A retry of a contact accepted before the catalogue changed gets that contact.
+        existing = stored(session, incoming)
+        if existing is None:
+            raise
+        return Received(existing, existing.ticket, created=False)
+    values.update(awaiting_routing=True, ticket_id=None)
+    # One statement: a retry, or a parallel duplicate, meets the unique key and inserts nothing.
+    contact_id = session.execute(_insert_contact(session.get_bind().dialect.name), values).scalar()
+    if contact_id is None:
+        existing = stored(session, incoming)
+        if existing is None:
+            raise LookupError("the contact conflicts with a stored one that has neither its provider_sid nor its external_id")
+        return Received(existing, existing.ticket, created=False)
+    # The row as inserted, joined to the session without reading it back.
+    contact = Contact(id=contact_id, **values)
+    make_transient_to_detached(contact)
+    session.add(contact)
+    return Received(contact, None, created=True)
+
+
+def accept_at_once(incoming: IncomingContact, sender_sid: Select, sender_params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """accept() in one statement, outside any session: queued intake's usual case.
+
+    `sender_sid` is a one-column select (with `sender_params`) that gives the contact's
+    provider_sid when its sender may create contacts and no row otherwise (the API: an
+    active token). The statement finds the active service too, so an unknown service, a
+    refused sender or a retry (the unique provider_sid) stores nothing. Returns (the new
+    contact's id, its values), or None when nothing was stored: the caller then takes
+    accept()'s path, which answers with what is wrong or what is already stored. Raises
+    ContactError for input that accept() refuses too.
+    """
+    values = contact_values(incoming)
+    own = {name: value for name, value in values.items() if name != "provider_sid"}  # made by sender_sid, in SQL
+    params = {**own, **sender_params, "service_code": incoming.service_code, "created_at": utcnow()}
+    contact_id = db.execute_alone(_insert_at_once(db.engine.dialect.name, tuple(own), sender_sid), params)
+    return (contact_id, values) if contact_id is not None else None
+
+
+@cache
+def _insert_contact(dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, built once (values come as parameters)."""
+    return conflict_insert(dialect)(Contact.__table__).on_conflict_do_nothing().returning(Contact.id)
+
+
+@cache
+def _insert_at_once(dialect: str, own: tuple[str, ...], sender_sid: Select):
+    """The statement of accept_at_once, built once per sender select (every value is a parameter)."""
+    columns = Contact.__table__.c
+    sender = sender_sid.subquery()
+    chosen = select(
+        *(bindparam(n, type_=columns[n].type) for n in own),
+        true(),
+        Service.id,
+        *sender.c,
+        bindparam("created_at", type_=columns.created_at.type),
+        literal(columns.callback_attempts.default.arg),
+    ).select_from(sender).join(Service, true()).where(  # one row at most from each: no join condition
+        Service.code == bindparam("service_code"),
+        Service.active.is_(True),
+    )
+    into = [*own, "awaiting_routing", "service_id", "provider_sid", "created_at", "callback_attempts"]
+    statement = conflict_insert(dialect)(Contact.__table__).from_select(into, chosen, include_defaults=False)
+    return statement.on_conflict_do_nothing().returning(Contact.id)
+
+
+def stored(session: Session, incoming: IncomingContact) -> Contact | None:
+    """The contact a retry of `incoming` finds already stored (by provider_sid or external_id)."""
+    if incoming.provider_sid:
+        return session.scalar(select(Contact).where(Contact.provider_sid == incoming.provider_sid))
+    if incoming.external_id:
+        return session.scalar(select(Contact).where(Contact.external_id == incoming.external_id))
+    return None

@@ -1,0 +1,128 @@
+"""The intake worker's step: place the contacts that queued intake acknowledged, oldest first."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from ..contacts.models import Contact
+from .placement import place
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RoutingBackoff:
+    """Contacts that could not be routed, left alone for a while before the next try.
+
+    Without it, one such contact (a rule naming a queue that is gone) would be the oldest
+    in every batch: each batch would fail and be redone one contact at a time, and the
+    failure would be logged on every look. The pause doubles from `first` up to `longest`
+    seconds; the contact stays waiting and is tried again after it.
+    """
+
+    first: float = 10.0
+    longest: float = 600.0
+    clock: Callable[[], float] = time.monotonic
+    _retry: dict[int, tuple[float, float]] = field(default_factory=dict)  # contact id → (retry at, pause)
+
+    def resting(self) -> list[int]:
+        now = self.clock()
+        # Forget contacts not tried again long after their pause (routed by another worker):
+        # one still failing is tried, and noted again, within moments of its retry time.
+        self._retry = {cid: (at, pause) for cid, (at, pause) in self._retry.items() if now - at < self.longest}
+        return [contact_id for contact_id, (at, _pause) in self._retry.items() if at > now]
+
+    def failed(self, contact_id: int) -> float:
+        """Note a failure; returns the pause before the next try."""
+        pause = min(self._retry[contact_id][1] * 2, self.longest) if contact_id in self._retry else self.first
+        self._retry[contact_id] = (self.clock() + pause, pause)
+        return pause
+
+    def routed(self, contact_id: int) -> None:
+        self._retry.pop(contact_id, None)
+
+
+def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff | None = None) -> int:
+    """Give tickets to up to `limit` contacts awaiting routing, oldest first; returns how many.
+
+    On PostgreSQL several workers can run: each takes contacts the others have not locked.
+    The batch is routed in one savepoint; if a contact cannot be routed (a rule naming a
+    queue that is gone), the batch is routed again one contact per savepoint, and the
+    failing one is logged and stays waiting without holding up the rest (with `backoff`,
+    it is left out of the next batches for a while).
+    """
+    query = select(Contact).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(limit)
+    resting = backoff.resting() if backoff is not None else []
+    if resting:
+        query = query.where(Contact.id.not_in(resting))
+    if session.get_bind().dialect.name == "postgresql":
+        # The contacts are durable since their acknowledgement; routing that a crash loses
+        # before it reaches the disk is simply done again. So this commit need not wait for
+        # the WAL flush that the intake's acknowledgements wait for.
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+        query = query.with_for_update(skip_locked=True)
+    contacts = session.scalars(query).all()
+    try:
+        with session.begin_nested():
+            for contact in contacts:
+                _route_waiting_contact(session, contact)
+        return len(contacts)
+    except Exception:
+        log.warning("a batch of %d waiting contacts failed; routing them one by one", len(contacts))
+    routed = 0
+    for contact in contacts:
+        try:
+            with session.begin_nested():
+                _route_waiting_contact(session, contact)
+        except Exception:
+            retry = f", tried again in {backoff.failed(contact.id):.0f} s" if backoff is not None else ""
+            log.exception("contact %s could not be routed; it stays waiting%s", contact.id, retry)
+            continue
+        if backoff is not None:
+            backoff.routed(contact.id)
+        routed += 1
+    return routed
+
+
+def oldest_waiting(session: Session) -> datetime | None:
+    """When the contact that has waited longest for routing arrived (None: none waits)."""
+    return session.scalar(select(Contact.arrived_at).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(1))
+
+
+def _route_waiting_contact(session: Session, contact: Contact) -> None:
+    place(session, contact)
+    contact.awaiting_routing = False  # flushed in one UPDATE with the contact's ticket and queue
+    session.flush()
+
+
+def route_all_waiting(
+    session: Session,
+    *,
+    batch: int = 50,
+    stop: threading.Event | None = None,
+    backoff: RoutingBackoff | None = None,
+    give_way: Callable[[Session], bool] | None = None,
+) -> int:
+    """Route waiting contacts batch by batch, committing each batch, until none is left
+    that can be routed (or `stop` is set, or `give_way` says to wait before a batch);
+    returns how many were routed."""
+    total = 0
+    while stop is None or not stop.is_set():
+        if give_way is not None and give_way(session):
+            session.commit()
+            break
+        routed = route_waiting(session, limit=batch, backoff=backoff)
+        session.commit()
+        if not routed:
+            break
+        total += routed
+    return total
+
+
