@@ -1,5 +1,5 @@
 """Imports every table so Alembic and create_all see the whole schema."""
-from .casework.models import AccessLog, Escalation, KnowledgeArticle  # noqa: F401
+from .casework.models import Escalation, KnowledgeArticle  # noqa: F401
 from .channels.models import ApiToken  # noqa: F401
 from .contacts.models import Contact  # noqa: F401
 from .database import Base  # noqa: F401
@@ -7,4 +7,4 @@ from .directory.models import Department, Location, Queue, Service, User, UserLa
 from .metrics.models import MetricRollup, MetricRollupDay  # noqa: F401
 from .routing.models import RoutingDecision, RuleSetRefusal  # noqa: F401
 from .scheduling.models import JobRun  # noqa: F401
-from .tickets.models import Message, ReferenceCounter, Ticket, TicketEvent  # noqa: F401
+from .tickets.models import AccessLog, Message, ReferenceCounter, Ticket, TicketEvent  # noqa: F401

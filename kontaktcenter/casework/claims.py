@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import JSON, Integer, String, bindparam, case, func, insert, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import ClauseElement
 
 from ..database import UTCDateTime, utcnow
 from ..directory.models import User
 from ..tickets.models import Ticket, TicketEvent
-from ..tickets.service import TicketError, record_event, set_status
+from ..tickets.service import TicketError, event_values, record_event, set_status
 from .models import Escalation, claimable
 
 EVENT_COLUMNS = ["ticket_id", "at", "actor_id", "kind", "from_value", "to_value", "detail"]
@@ -79,21 +80,26 @@ def _one_statement_claim():
     claimed = claim.returning(*Ticket.__table__.c, picked.c.status.label("old_status")).cte("claimed")
     now, user_id = bindparam("claim_now", type_=UTCDateTime()), bindparam("claim_user_id", type_=Integer())
 
-    def event(kind: str, from_value, to_value, detail: dict):
-        return select(
-            claimed.c.id, now, user_id, literal(kind), from_value, to_value, literal(detail, JSON())
-        ).select_from(claimed)
+    def event(values: dict):
+        sql = [v if isinstance(v, ClauseElement) else null() if v is None else literal(v) for v in (values[c] for c in EVENT_COLUMNS[1:-1])]
+        return select(claimed.c.id, *sql, literal(values["detail"], JSON())).select_from(claimed)
 
+    assigned, opened = _claim_events(now, user_id, bindparam("claim_username", type_=String()))
     events = insert(TicketEvent).from_select(
         EVENT_COLUMNS,
-        union_all(
-            event("assigned", null(), bindparam("claim_username", type_=String()), {"reason": "take_next"}),
-            event("status", literal("new"), literal("open"), {}).where(claimed.c.old_status == "new"),
-        ),
+        union_all(event(assigned), event(opened).where(claimed.c.old_status == "new")),
     ).cte("events")
     touched = update(User).where(User.id == user_id).values(last_assigned_at=now).returning(User.id).cte("touched")
     rows = select(*[claimed.c[c.name] for c in Ticket.__table__.c]).add_cte(events, touched)
     return select(Ticket).from_statement(rows).execution_options(populate_existing=True)
+
+
+def _claim_events(now, user_id, username) -> tuple[dict, dict]:
+    """A claim's two events (values or SQL expressions): assigned, and new → open when it was new."""
+    return (
+        event_values("assigned", at=now, actor_id=user_id, to_value=username, reason="take_next"),
+        event_values("status", at=now, actor_id=user_id, from_value="new", to_value="open"),
+    )
 
 
 @functools.cache
@@ -109,12 +115,9 @@ def _claim_step_by_step(session: Session, params: dict) -> Ticket | None:
         return None
     ticket_id, old_status = row
     now, user_id = params["claim_now"], params["claim_user_id"]
-    events = [
-        {"ticket_id": ticket_id, "at": now, "actor_id": user_id, "kind": "assigned", "from_value": None, "to_value": params["claim_username"], "detail": {"reason": "take_next"}}
-    ]
-    if old_status == "new":
-        events.append({"ticket_id": ticket_id, "at": now, "actor_id": user_id, "kind": "status", "from_value": "new", "to_value": "open", "detail": {}})
-    session.execute(insert(TicketEvent).values(events))
+    assigned, opened = _claim_events(now, user_id, params["claim_username"])
+    events = [assigned, opened] if old_status == "new" else [assigned]
+    session.execute(insert(TicketEvent).values([{"ticket_id": ticket_id, **values} for values in events]))
     session.execute(update(User).where(User.id == user_id).values(last_assigned_at=now).execution_options(synchronize_session=False))
     return session.get(Ticket, ticket_id, populate_existing=True)
 

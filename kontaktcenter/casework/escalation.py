@@ -9,12 +9,13 @@ from sqlalchemy.orm import Session
 
 from ..database import utcnow
 from ..directory.models import Queue, User
+from ..routing.service import latest_decision
 from ..tickets.models import Ticket
 from ..tickets.service import TicketError, assign, record_event, set_status
+from ..tickets.sla import start_accept_clock
 from .claims import take
 from .messaging import notify_citizen
 from .models import URGENCIES, Escalation
-from .sla import start_accept_clock
 
 # A more urgent handover is pulled earlier from the department's queue.
 URGENCY_PRIORITY = {"low": 2, "normal": 3, "high": 6, "urgent": 8}
@@ -92,7 +93,8 @@ def escalate(
         assign(session, ticket, None, actor=user, reason="escalated")
     set_status(session, ticket, "escalated", actor=user)
     record_event(session, ticket, "escalated", actor=user, from_value=from_code, to_value=to_queue.code, at=now, urgency=handover.urgency)
-    start_accept_clock(session, ticket, now)
+    decision = latest_decision(session, ticket)
+    start_accept_clock(ticket, now, decision.sla if decision is not None else None)
     if notify:
         notify_citizen(
             session,

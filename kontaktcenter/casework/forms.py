@@ -38,3 +38,10 @@ class ArticleForm(FlaskForm):
     title = StringField(_l("Rubrik"), validators=[DataRequired(_l("Ange en rubrik.")), Length(max=200)])
     body = TextAreaField(_l("Svar"), validators=[DataRequired(_l("Skriv svaret.")), Length(max=4000)])
     active = BooleanField(_l("Aktiv (visas för kontaktcenter)"), default=True)
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Varför du behöver läsa ärendet"),
+        validators=[DataRequired(_l("Ange varför du behöver läsa ärendet.")), Length(min=10, max=300, message=_l("Skriv 10–300 tecken."))],
+    )

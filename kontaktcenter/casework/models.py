@@ -79,17 +79,3 @@ class KnowledgeArticle(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     service: Mapped[Service] = relationship()
-
-
-class AccessLog(Base):
-    """Every read of a confidential ticket: who, when, which ticket (OSL)."""
-
-    __tablename__ = "access_log"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    action: Mapped[str] = mapped_column(String(40), default="read")
-
-    user: Mapped[User] = relationship()

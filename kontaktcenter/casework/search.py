@@ -7,11 +7,17 @@ from dataclasses import dataclass
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..contacts.citizen import IdentifierError, normalise_email, normalise_personnummer, normalise_phone
+from ..contacts.citizen import (
+    IdentifierError,
+    mask_personnummer,
+    normalise_email,
+    normalise_personnummer,
+    normalise_phone,
+)
 from ..contacts.models import Contact
 from ..directory.models import User
+from ..tickets.access import can_read, log_access, may_see
 from ..tickets.models import Ticket
-from .access import can_read
 
 REFERENCE_RE = re.compile(r"^\s*KC-\d{4}-\d{6,}\s*$", re.IGNORECASE)
 PNR_RE = re.compile(r"^\s*(\d{6}|\d{8})[-+]?\d{4}\s*$")
@@ -32,8 +38,8 @@ class Query:
 @dataclass
 class Hit:
     ticket: Ticket
-    # False: show the reference and "sekretess" only (OSL) — no subject, no link.
-    visible: bool
+    # False: outside the user's own work — reference, service and status only; opening it asks for a reason.
+    readable: bool
 
 
 def classify(raw: str) -> Query:
@@ -71,7 +77,12 @@ def _like(term: str) -> str:
 
 
 def search(session: Session, user: User, raw: str, limit: int = 50) -> tuple[Query, list[Hit]]:
+    """Tickets matching the query that the user may know of (tickets/access.may_see);
+    a confidential ticket they may not read is never a hit. A search by an identifier
+    is written to the access log, its value masked."""
     query = classify(raw)
+    if query.kind in ("phone", "email", "personnummer"):
+        log_access(session, user, None, "search", detail=f"{query.kind} {mask_identifier(query)}")
     stmt = select(Ticket)
     if query.kind == "reference":
         stmt = stmt.where(Ticket.reference == query.value)
@@ -98,10 +109,15 @@ def search(session: Session, user: User, raw: str, limit: int = 50) -> tuple[Que
                     ),
                 )
             )
-    tickets = session.scalars(stmt.order_by(Ticket.first_arrived_at.desc(), Ticket.id.desc()).limit(limit)).all()
-    return query, [Hit(t, visible=not t.confidential) for t in tickets]
+    tickets = session.scalars(stmt.order_by(Ticket.first_arrived_at.desc(), Ticket.id.desc()).limit(limit * 4)).all()
+    return query, [Hit(t, can_read(user, t)) for t in tickets if may_see(user, t)][:limit]
 
 
-def link_allowed(user: User, hit: Hit) -> bool:
-    """A masked hit links to the ticket only for those allowed to read it (their read is logged there)."""
-    return hit.visible or can_read(user, hit.ticket)
+def mask_identifier(query: Query) -> str:
+    """The searched identifier as the access log keeps it: enough to audit, not to reuse."""
+    if query.kind == "personnummer":
+        return mask_personnummer(query.value)
+    if query.kind == "email":
+        local, _at, domain = query.value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return query.value[:-4] + "****"

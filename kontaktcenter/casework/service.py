@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, selectinload
 from ..contacts.models import Contact, same_citizen
 from ..database import UTCDateTime, utcnow
 from ..directory.models import PRESENCE, Queue, User
+from ..tickets.access import can_write, may_see
 from ..tickets.models import OPEN_STATUSES, Ticket
 from ..tickets.service import TicketError, resolve, set_status
-from .access import can_read
 from .claims import take, take_next  # noqa: F401 - the console's verbs live here too
 from .models import claimable
 
@@ -102,11 +102,13 @@ def set_presence(session: Session, user: User, presence: str, now: datetime | No
 class RelatedContact:
     contact: Contact
     ticket: Ticket
+    writable: bool  # the user may link a contact to it
 
 
 def citizen_contacts(session: Session, user: User, ticket: Ticket, limit: int = 50) -> list[RelatedContact]:
     """Every contact from the same citizen (phone, e-mail or personnummer) on other tickets
-    that the user may read: a confidential ticket's very existence is hidden from others."""
+    that the user may know of (tickets/access.may_see): a confidential ticket's very
+    existence is hidden from others; one outside their work opens with a logged reason."""
     conditions = same_citizen(*ticket.contacts)
     if not conditions:
         return []
@@ -117,7 +119,7 @@ def citizen_contacts(session: Session, user: User, ticket: Ticket, limit: int = 
         .order_by(Contact.arrived_at.desc())
         .limit(limit)
     ).all()
-    return [RelatedContact(c, t) for c, t in rows if can_read(user, t)]
+    return [RelatedContact(c, t, can_write(user, t)) for c, t in rows if may_see(user, t)]
 
 
 def set_waiting(session: Session, ticket: Ticket, user: User, waiting: bool) -> None:

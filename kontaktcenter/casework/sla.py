@@ -1,4 +1,4 @@
-"""SLA clocks in working time: due times, pausing while waiting for the citizen, breaches."""
+"""SLA breaches: running clocks past due, flagged once, the queue told (the clocks: tickets/sla.py)."""
 from __future__ import annotations
 
 import logging
@@ -11,119 +11,22 @@ from sqlalchemy import and_, case, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
-from ..database import utcnow
 from ..directory.models import Queue, User
-from ..routing.models import RoutingDecision
 from ..tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
 from ..tickets.service import record_event
-from ..worktime.calendar import WorkCalendar, current_calendar, department_of
+from ..tickets.sla import CLOCKS
 from .models import Escalation
 
 log = logging.getLogger(__name__)
 
-CLOCKS = ("first_response", "accept", "resolve")
 # How much a breach raises a ticket's priority (0 … 9).
 BREACH_PRIORITY_STEP = 2
-
-
-def calendar() -> WorkCalendar:
-    # Outside an app (a bare script) the national calendar without local closing days.
-    return current_calendar() if has_app_context() else WorkCalendar()
-
-
-def clock_department(ticket: Ticket) -> str | None:
-    """Whose closing days the ticket's clocks skip: its service's department (METRICS.md klämdagar)."""
-    return department_of(ticket.service)
-
-
-def start_clocks(
-    session: Session, ticket: Ticket, cal: WorkCalendar | None = None, decision: RoutingDecision | None = None
-) -> None:
-    """First response and resolution clocks run from the first contact's arrival.
-
-    Every ticket gets due times: the service's targets, overridden by the routing
-    rule's `sla`, or the defaults of routing's `sla_days` for a ticket without a
-    service (a call that chose no menu option). Due times already set are kept.
-    """
-    from ..routing.service import sla_days
-
-    cal = cal or calendar()
-    days = sla_days(session, ticket, decision)
-    department = clock_department(ticket)
-    if ticket.first_response_due_at is None:
-        ticket.first_response_due_at = cal.add_working_days(ticket.first_arrived_at, days["first_response_days"], department)
-    if ticket.resolve_due_at is None:
-        ticket.resolve_due_at = cal.add_working_days(ticket.first_arrived_at, days["resolve_days"], department)
-
-
-def restart_first_response(session: Session, ticket: Ticket, arrived_at: datetime, cal: WorkCalendar | None = None) -> None:
-    """A reopening contact is a new question: it gets its own first-response clock."""
-    from ..routing.service import sla_days
-
-    cal = cal or calendar()
-    days = sla_days(session, ticket)["first_response_days"]
-    ticket.first_response_due_at = cal.add_working_days(arrived_at, days, clock_department(ticket))
-
-
-def start_accept_clock(session: Session, ticket: Ticket, escalated_at: datetime, cal: WorkCalendar | None = None) -> None:
-    from ..routing.service import sla_days
-
-    days = sla_days(session, ticket)["accept_days"]
-    ticket.accept_due_at = (cal or calendar()).add_working_days(escalated_at, days, clock_department(ticket))
-
-
-def pause(ticket: Ticket, at: datetime) -> None:
-    if ticket.sla_paused_at is None:
-        ticket.sla_paused_at = at
-
-
-def resume(ticket: Ticket, at: datetime, cal: WorkCalendar | None = None) -> None:
-    """Move every running clock on by the working time spent waiting for the citizen."""
-    if ticket.sla_paused_at is None:
-        return
-    cal = cal or calendar()
-    department = clock_department(ticket)
-    waited = cal.working_time_between(ticket.sla_paused_at, at, department)
-    if waited.total_seconds() > 0:
-        for clock in CLOCKS:
-            due = getattr(ticket, f"{clock}_due_at")
-            if due is not None:
-                setattr(ticket, f"{clock}_due_at", cal.add_working_time(due, waited, department))
-    ticket.sla_paused_at = None
-
-
-def on_status_change(ticket: Ticket, old: str, new: str, at: datetime | None = None) -> None:
-    """Called by tickets.service.set_status: the clock stops only while waiting for the citizen."""
-    at = at or utcnow()
-    if new == "waiting_citizen":
-        pause(ticket, at)
-    elif old == "waiting_citizen":
-        resume(ticket, at)
 
 
 @dataclass
 class Breach:
     ticket: Ticket
     clocks: list[str]
-
-
-def next_due(ticket: Ticket) -> tuple[str, datetime] | None:
-    """The running clock that falls due first, for lists: (clock, due time).
-
-    Reads the ticket's contacts and messages: load them with the ticket (selectinload).
-    """
-    if not ticket.is_open or ticket.sla_paused_at is not None:
-        return None
-    responded = any(m.kind == "reply" and not m.automatic for m in ticket.messages) or any(
-        c.answered_at is not None for c in ticket.contacts
-    )
-    running = {
-        "first_response": None if responded else ticket.first_response_due_at,
-        "accept": ticket.accept_due_at if ticket.status == "escalated" else None,
-        "resolve": ticket.resolve_due_at,
-    }
-    due = [(at, clock) for clock, at in running.items() if at is not None]
-    return (min(due)[1], min(due)[0]) if due else None
 
 
 def _responded():

@@ -7,7 +7,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ..auth.decorators import roles_required
@@ -15,16 +14,26 @@ from ..contacts.citizen import mask_personnummer
 from ..database import db
 from ..directory.models import PRESENCE, Queue, Service
 from ..routing.service import latest_decision
+from ..tickets.access import (
+    CASE_ROLES,
+    REASON_ROLES,
+    access_log,
+    can_read,
+    can_write,
+    citizen_identity,
+    log_read,
+    may_see,
+)
 from ..tickets.models import Ticket
 from ..tickets.service import TicketError
+from ..tickets.sla import next_due
 from . import escalation as escalations
 from . import knowledge, service
 from . import search as ticket_search
-from .access import CASE_ROLES, access_log, can_read, citizen_identity, log_read
-from .forms import URGENCY_CHOICES, ArticleForm, EscalationForm, ReturnForm
+from .forms import URGENCY_CHOICES, ArticleForm, EscalationForm, ReasonForm, ReturnForm
+from .gate import NeedsReason, grant, ticket_for
 from .messaging import change_reply_address, post_message
 from .models import Escalation, KnowledgeArticle
-from .sla import next_due
 
 bp = Blueprint("casework", __name__)
 
@@ -36,6 +45,7 @@ ACCESS_ACTION_LABELS = {
     "waiting": _l("ändrade väntan på medborgaren"), "resolve": _l("löste ärendet"), "escalate": _l("eskalerade (formuläret)"),
     "accept": _l("accepterade eskaleringen"), "return_escalation": _l("lämnade tillbaka eskaleringen"),
     "reply_address": _l("ändrade svarsadressen"), "link": _l("kopplade en kontakt"),
+    "search": _l("sökte på en identitetsuppgift"), "reason": _l("angav skäl för att läsa"),
 }
 REPLY_LABELS = {"email": _l("e-post"), "sms": _l("SMS"), "phone": _l("telefon"), "none": _l("inget svar önskas")}
 
@@ -57,22 +67,9 @@ KNOWLEDGE_EDITORS = ("coordinator", "admin")
 PAGE_SIZE = 100
 
 
-def _ticket_or_404(reference: str) -> Ticket:
-    ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
-    # A ticket the user may not read is reported as missing: its existence is confidential too.
-    if ticket is None or not can_read(current_user, ticket):
-        abort(404)
-    _log_access(ticket)
-    return ticket
-
-
-def _log_access(ticket: Ticket) -> None:
-    """Every access to a confidential ticket (the page, a form, an action) is logged, and
-    committed at once, so an action that then fails does not take the entry with it."""
-    if ticket.confidential:
-        action = "read" if request.endpoint == "casework.ticket" else request.endpoint.removeprefix("casework.")
-        log_read(db.session, current_user, ticket, action=action)
-        db.session.commit()
+def _writable(reference: str) -> Ticket:
+    """The ticket the current user acts on (gate.py: 404, 403, logged)."""
+    return ticket_for(reference, write=True)
 
 
 def _act(action: Callable[[], object], done_message: str, target: str):
@@ -116,7 +113,8 @@ def console():
         "casework/console.html",
         summaries=service.queue_summaries(db.session, current_user),
         mine=service.my_tickets(db.session, current_user),
-        tickets=service.queue_tickets(db.session, current_user),
+        # A confidential ticket the user may not read is not even listed (its existence is confidential).
+        tickets=[t for t in service.queue_tickets(db.session, current_user) if may_see(current_user, t)],
         presences=PRESENCE,
         can_read=can_read,
     )
@@ -149,9 +147,12 @@ def take_next():
 
 
 @bp.get("/tickets/<reference>")
-@roles_required(*CASE_ROLES)
+@roles_required(*CASE_ROLES, "manager")  # managers read their department's tickets (drill-down), never write
 def ticket(reference: str):
-    ticket = _ticket_or_404(reference)
+    try:
+        ticket = ticket_for(reference)
+    except NeedsReason as needs:
+        return redirect(url_for(".reason", reference=needs.ticket.reference))
     kb_query = request.args.get("kb", "").strip()[:200]
     answer = db.session.get(KnowledgeArticle, request.args.get("answer", type=int) or 0)
     quick_answers = knowledge.search(db.session, kb_query, service_id=None if kb_query else ticket.service_id, limit=10)
@@ -160,6 +161,7 @@ def ticket(reference: str):
         ticket=ticket,
         decision=latest_decision(db.session, ticket),
         related=service.citizen_contacts(db.session, current_user, ticket),
+        can_write=can_write(current_user, ticket),
         escalations=escalations.escalations_of(db.session, ticket),
         pending=escalations.pending_escalation(db.session, ticket),
         identity=citizen_identity,
@@ -171,17 +173,34 @@ def ticket(reference: str):
     )
 
 
+@bp.route("/tickets/<reference>/skal", methods=["GET", "POST"])
+@roles_required(*REASON_ROLES)
+def reason(reference: str):
+    """Reading a ticket outside one's own work: say why; the read is logged with it."""
+    try:
+        ticket = ticket_for(reference)
+    except NeedsReason as needs:
+        ticket = needs.ticket
+    else:
+        return redirect(url_for(".ticket", reference=ticket.reference))
+    form = ReasonForm()
+    if form.validate_on_submit():
+        grant(ticket, form.reason.data.strip())
+        return redirect(url_for(".ticket", reference=ticket.reference))
+    return render_template("casework/reason.html", ticket=ticket, form=form), (400 if form.is_submitted() else 403)
+
+
 @bp.post("/tickets/<reference>/take")
 @roles_required(*CASE_ROLES)
 def take(reference: str):
-    ticket = _ticket_or_404(reference)
+    ticket = _writable(reference)
     return _act(lambda: service.take(db.session, ticket, current_user), _("Du har tagit ärendet."), url_for(".ticket", reference=reference))
 
 
 @bp.post("/tickets/<reference>/reply")
 @roles_required(*CASE_ROLES)
 def reply(reference: str):
-    ticket = _ticket_or_404(reference)
+    ticket = _writable(reference)
     kind = request.form.get("kind", "reply")  # an unknown kind is refused by post_message, never sent as a reply
     done = {"note": _("Anteckningen är sparad."), "phone_note": _("Telefonanteckningen är sparad.")}.get(kind, _("Svaret är skickat."))
     return _act(
@@ -195,7 +214,7 @@ def reply(reference: str):
 @roles_required(*CASE_ROLES)
 def reply_address(reference: str):
     """Where replies go, changed on the citizen's word: an explicit, logged action."""
-    ticket = _ticket_or_404(reference)
+    ticket = _writable(reference)
     return _act(
         lambda: change_reply_address(
             db.session, ticket, current_user, request.form.get("reply_channel", ""), request.form.get("reply_to", "")
@@ -208,7 +227,7 @@ def reply_address(reference: str):
 @bp.post("/tickets/<reference>/waiting")
 @roles_required(*CASE_ROLES)
 def waiting(reference: str):
-    ticket = _ticket_or_404(reference)
+    ticket = _writable(reference)
     wait = request.form.get("waiting") == "1"
     return _act(
         lambda: service.set_waiting(db.session, ticket, current_user, wait),
@@ -220,7 +239,7 @@ def waiting(reference: str):
 @bp.post("/tickets/<reference>/resolve")
 @roles_required(*CASE_ROLES)
 def resolve(reference: str):
-    ticket = _ticket_or_404(reference)
+    ticket = _writable(reference)
     return _act(lambda: service.resolve_ticket(db.session, ticket, current_user), _("Ärendet är löst."), url_for(".ticket", reference=reference))
 
 
@@ -230,7 +249,7 @@ def resolve(reference: str):
 @bp.route("/tickets/<reference>/escalate", methods=["GET", "POST"])
 @roles_required(*CASE_ROLES)
 def escalate(reference: str):
-    ticket = _ticket_or_404(reference)
+    ticket = _writable(reference)
     form = EscalationForm()
     queues = escalations.department_queues(db.session)
     form.queue.choices = [SelectChoice(0, _("Välj kö"))] + [
@@ -276,18 +295,21 @@ def _locale() -> str:
 @bp.get("/inkorg")
 @roles_required(*INBOX_ROLES)
 def inbox():
-    return render_template("casework/inbox.html", items=escalations.inbox(db.session, current_user), can_read=can_read)
+    items = [item for item in escalations.inbox(db.session, current_user) if may_see(current_user, item.ticket)]
+    return render_template("casework/inbox.html", items=items, can_read=can_read)
 
 
 def _escalation_or_404(escalation_id: int) -> Escalation:
     escalation = db.session.get(Escalation, escalation_id)
     ticket = db.session.get(Ticket, escalation.ticket_id) if escalation else None
-    if ticket is None or not can_read(current_user, ticket):
+    if ticket is None or not may_see(current_user, ticket):
         abort(404)
-    # Accepting or returning is the receiving department's (administrators may return).
-    if current_user.department_id != escalation.department_id and current_user.role != "admin":
+    # Accepting or returning is the receiving department's.
+    if current_user.department_id != escalation.department_id or not can_write(current_user, ticket):
         abort(403)
-    _log_access(ticket)
+    if ticket.confidential:
+        log_read(db.session, current_user, ticket, action=request.endpoint.removeprefix("casework."))
+        db.session.commit()
     return escalation
 
 
@@ -334,9 +356,8 @@ def search():
             query, hits = ticket_search.search(db.session, current_user, raw)
         except ticket_search.SearchError as exc:
             error = _(str(exc))
-    return render_template(
-        "casework/search.html", raw=raw, query=query, hits=hits, error=error, link_allowed=ticket_search.link_allowed
-    ), (400 if error else 200)
+        db.session.commit()  # the access log's row for an identifier search
+    return render_template("casework/search.html", raw=raw, query=query, hits=hits, error=error), (400 if error else 200)
 
 
 # -- knowledge base -----------------------------------------------------------------

@@ -456,7 +456,8 @@ def callbacks_for(session: Session, agent: User, max_attempts: int) -> list[Call
         )
         .order_by(Ticket.priority.desc(), Contact.arrived_at, Contact.id)
     ).all()
-    return [Callback(t, c, len(earlier_tickets(session, c.citizen_phone, t.id))) for t, c in rows]
+    # Confidential tickets are not counted: even their number tells (OSL).
+    return [Callback(t, c, sum(not e.confidential for e in earlier_tickets(session, c.citizen_phone, t.id))) for t, c in rows]
 
 
 def pending_callback(session: Session, ticket: Ticket, max_attempts: int) -> Contact | None:

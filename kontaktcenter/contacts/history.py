@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..directory.models import Department, Location, Queue, Service
 from ..tickets.models import Ticket, TicketEvent
-from ..tickets.service import format_reference, next_reference_numbers
+from ..tickets.service import event_values, format_reference, next_reference_numbers
 from .bulk import insert_rows
 from .models import NEEDS, Contact
 
@@ -99,7 +99,7 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
         )
     ticket_ids = insert_rows(session, Ticket.__table__, ticket_values, return_ids=True)
     contact_values = []
-    event_values = []
+    events = []
     for row, ticket_id, tv in zip(rows, ticket_ids, ticket_values, strict=True):
         wait = None
         if row.channel == "phone" and row.outcome not in (None, "ivr_dropped"):
@@ -116,6 +116,7 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
                 "language": row.language,
                 **{f"need_{n}": n in row.needs for n in NEEDS},
                 "reply_channel": "none",
+                "placement": "new",  # one imported row, one ticket
                 "arrived_at": row.arrived_at,
                 "answered_at": row.answered_at,
                 "ended_at": row.ended_at,
@@ -130,13 +131,12 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
                 "text": "",
             }
         )
-        event_values.append({"ticket_id": ticket_id, "at": row.arrived_at, "kind": "imported", "to_value": row.external_id, "detail": {}})
+        events.append({"ticket_id": ticket_id, **event_values("imported", at=row.arrived_at, to_value=row.external_id)})
         if row.escalated_to:
-            event_values.append(
-                {"ticket_id": ticket_id, "at": row.first_response_at or row.arrived_at, "kind": "escalated", "to_value": row.escalated_to, "detail": {}}
-            )
+            at = row.first_response_at or row.arrived_at
+            events.append({"ticket_id": ticket_id, **event_values("escalated", at=at, to_value=row.escalated_to)})
         if row.resolved_at:
-            event_values.append({"ticket_id": ticket_id, "at": row.resolved_at, "kind": "resolution", "to_value": tv["resolution"], "detail": {}})
+            events.append({"ticket_id": ticket_id, **event_values("resolution", at=row.resolved_at, to_value=tv["resolution"])})
     insert_rows(session, Contact.__table__, contact_values)
-    insert_rows(session, TicketEvent.__table__, event_values)
+    insert_rows(session, TicketEvent.__table__, events)
     return len(rows)

@@ -28,13 +28,13 @@ from flask import current_app, has_app_context
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..casework.models import AccessLog, Escalation
-from ..casework.sla import restart_first_response, start_clocks
+from ..casework.models import Escalation
 from ..contacts.models import PLACEMENTS, Contact
 from ..directory.models import Queue, User
-from ..routing.service import offer_to_agent, record_decision, route_contact
-from ..tickets.models import OPEN_STATUSES, Message, Ticket
+from ..routing.service import latest_decision, offer_to_agent, record_decision, route_contact
+from ..tickets.models import OPEN_STATUSES, AccessLog, Message, Ticket
 from ..tickets.service import TicketError, assign, create_ticket, record_event, reopen, reply_address, set_status
+from ..tickets.sla import restart_first_response, start_clocks
 
 DEFAULT_REOPEN_DAYS = 7
 DEFAULT_SMS_THREAD_DAYS = 14
@@ -158,7 +158,8 @@ def join(session: Session, contact: Contact, ticket: Ticket, how: str, *, actor:
             # Back in the queue for whoever is available, not waiting for one person.
             assign(session, ticket, None, actor=actor, reason="reopened")
         ticket.sla_breached = False
-        restart_first_response(session, ticket, contact.arrived_at)
+        decision = latest_decision(session, ticket)
+        restart_first_response(ticket, contact.arrived_at, decision.sla if decision is not None else None)
     elif ticket.status == "waiting_citizen":
         set_status(session, ticket, "open", actor=actor, reason=f"citizen answered ({contact.channel})")
     if ticket.reply_channel == "none" and contact.reply_channel != "none":
@@ -187,7 +188,7 @@ def new_ticket(session: Session, contact: Contact) -> Ticket:
     contact.ticket = ticket
     record = record_decision(session, ticket, contact, decision)
     record_event(session, ticket, "routed", to_value=queue.code, rule=decision.rule_id, version=decision.ruleset_version)
-    start_clocks(session, ticket, decision=record)
+    start_clocks(ticket, decision.sla)
     offer_to_agent(session, ticket, contact, record)
     return ticket
 

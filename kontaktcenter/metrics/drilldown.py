@@ -36,10 +36,6 @@ class Drill:
     confidential: int
     tickets: list[Ticket]
 
-    @property
-    def listed_all(self) -> bool:
-        return len(self.tickets) >= self.total - self.confidential
-
 
 def _ticket_ids(query: ReportQuery, figure: str, calendar, short_abandon_seconds: float):
     s, d, loc = Service, Department, Location

@@ -11,6 +11,7 @@ from ..auth.decorators import roles_required
 from ..database import db
 from ..directory.models import Department
 from ..extensions import current_locale
+from ..tickets.access import can_read
 from . import charts, export_jobs
 from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
@@ -212,6 +213,9 @@ def drill_down():
     if figure not in DRILLABLE:
         abort(404)
     result = drill(db.session, form.query(), figure, _calendar(), _short()) if ok else None
+    if result is not None:
+        # Listed only what the reader may open (tickets/access.py); the rest is only counted.
+        result.tickets = [t for t in result.tickets if can_read(current_user, t)]
     return _page("metrics/drill.html", form, ok, figure=figure, result=result)
 
 

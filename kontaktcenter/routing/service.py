@@ -287,15 +287,7 @@ def record_decision(
         ticket.route_step_due_at = calendar.add_working_time(now or utcnow(), first.timeout, department)
     else:
         ticket.route_step_due_at = None
-    # The rule's SLA override sets the clocks here; casework's start_clocks keeps due
-    # times already set and fills the rest from the service. The accept clock starts at
-    # escalation: sla_days() gives its length.
-    if "first_response_days" in decision.sla:
-        ticket.first_response_due_at = calendar.add_working_days(
-            ticket.first_arrived_at, decision.sla["first_response_days"], department
-        )
-    if "resolve_days" in decision.sla:
-        ticket.resolve_due_at = calendar.add_working_days(ticket.first_arrived_at, decision.sla["resolve_days"], department)
+    # The SLA clocks are the ticket's (tickets/sla.py): the rule's `sla` is handed to them by the intake.
     return record
 
 
@@ -303,21 +295,6 @@ def latest_decision(session: Session, ticket: Ticket) -> RoutingDecision | None:
     return session.scalar(
         select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id).order_by(RoutingDecision.id.desc()).limit(1)
     )
-
-
-def sla_days(session: Session, ticket: Ticket, decision: RoutingDecision | None = None) -> dict[str, int]:
-    """The ticket's SLA targets in working days: the service's, overridden by the rule's `sla`."""
-    service = ticket.service
-    days = {
-        "first_response_days": service.sla_first_response_days if service else 1,
-        "accept_days": service.sla_accept_days if service else 1,
-        "resolve_days": service.sla_resolve_days if service else 10,
-    }
-    # Intake passes the decision it just made, sparing a query on the hot path.
-    decision = decision or latest_decision(session, ticket)
-    if decision is not None and decision.sla:
-        days.update({k: int(v) for k, v in decision.sla.items() if k in days})
-    return days
 
 
 # -- agents ------------------------------------------------------------------------------
@@ -397,7 +374,7 @@ def select_agent(
     session: Session, ticket: Ticket, contact: Contact | None, decision: RoutingDecision | None = None
 ) -> User | None:
     """The agent to offer the ticket to, or None: then it waits in its queue."""
-    from ..casework.access import can_read
+    from ..tickets.access import can_read
 
     decision = decision or latest_decision(session, ticket)
     needs = requirements(dict(decision.skills) if decision is not None else {}, contact, ticket)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..contacts.models import REPLY_CHANNELS, Contact
@@ -135,3 +135,23 @@ class TicketEvent(Base):
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+class AccessLog(Base):
+    """Access to personal data (tickets/access.py): reads of confidential tickets, reads
+    outside one's own work (with the reason), identifier searches and denied attempts.
+    Kept when the ticket goes (gallring): the row then names no ticket."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(40), default="read")
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # What was searched for (masked), or the reference a denied attempt asked for.
+    detail: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+    user: Mapped[User] = relationship()

@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ClauseElement
 
 from ..contacts.models import Contact
 from ..database import conflict_insert, utcnow
 from ..directory.models import Queue, Service, User
 from .models import OPEN_STATUSES, Message, ReferenceCounter, Ticket, TicketEvent
+from .sla import on_status_change
 
 
 class TicketError(ValueError):
@@ -70,6 +72,25 @@ def reply_address(contact: Contact) -> str:
     return ""
 
 
+def event_values(
+    kind: str, *, at: Any, actor_id: Any = None, from_value: Any = None, to_value: Any = None, **detail: Any
+) -> dict[str, Any]:
+    """One event row's values (all but ticket_id): the one builder for the ORM path,
+    the claim's single SQL statement (values may be SQL expressions) and the bulk import."""
+    return {
+        "at": at,
+        "actor_id": actor_id,
+        "kind": kind,
+        "from_value": _as_text(from_value),
+        "to_value": _as_text(to_value),
+        "detail": detail,
+    }
+
+
+def _as_text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str | ClauseElement) else str(value)
+
+
 def record_event(
     session: Session,
     ticket: Ticket,
@@ -83,12 +104,7 @@ def record_event(
 ) -> TicketEvent:
     event = TicketEvent(
         ticket=ticket,
-        kind=kind,
-        actor_id=actor.id if actor else None,
-        from_value=None if from_value is None else str(from_value),
-        to_value=None if to_value is None else str(to_value),
-        at=at or utcnow(),
-        detail=detail,
+        **event_values(kind, at=at or utcnow(), actor_id=actor.id if actor else None, from_value=from_value, to_value=to_value, **detail),
     )
     session.add(event)
     return event
@@ -144,9 +160,7 @@ def set_status(session: Session, ticket: Ticket, status: str, *, actor: User | N
     if ticket.status == status:
         return
     record_event(session, ticket, "status", actor=actor, from_value=ticket.status, to_value=status, **detail)
-    from ..casework.sla import on_status_change
-
-    # The SLA clocks stop while the ticket waits for the citizen (casework/sla.py).
+    # The SLA clocks stop while the ticket waits for the citizen (sla.py).
     on_status_change(ticket, ticket.status, status)
     ticket.status = status
 

@@ -85,8 +85,8 @@ def test_the_tickets_decision_section_is_accessible_and_keyboard_operable(page, 
     assert "efter 120 min arbetstid vidare" in page.locator("ol.route").inner_text()
     assert_accessible(page)
 
-    # The ticket page itself (casework) shows the decision in its section.
-    login(page, "admin")
+    # The ticket page itself (casework) shows the decision in its section, to the agent whose queue holds it.
+    login(page, "agent")
     page.goto(f"/tickets/{reference}")
     section = page.locator("section[aria-labelledby=why]")
     assert "tolkbehov" in section.inner_text()

@@ -12,7 +12,8 @@ from kontaktcenter.directory import catalogue
 from kontaktcenter.directory.models import Queue
 from kontaktcenter.routing.engine import CHANNELS, NEEDS
 from kontaktcenter.routing.models import RoutingDecision
-from kontaktcenter.routing.service import latest_decision, sla_days
+from kontaktcenter.routing.service import latest_decision
+from kontaktcenter.tickets.sla import sla_days
 from kontaktcenter.worktime import WorkCalendar
 from tests.fixtures.factories import at
 from tests.routing.conftest import new_personnummer
@@ -111,7 +112,8 @@ def test_the_decision_record_holds_rule_version_attributes_and_reasons(make_cont
 @pytest.mark.usefixtures("nobody_available")
 def test_the_ticket_page_answers_why_the_ticket_is_here(make_contact, auth, client):
     received = make_contact(channel="open311", service="felanmalan-gata", arrived_at=TUESDAY_10)
-    auth.login("admin")
+    auth.login("agent")  # the street department's ticket: a first-line agent reads it with a reason
+    auth.post(f"/tickets/{received.ticket.reference}/skal", {"reason": "Medborgaren ringde och frågade om felanmälan."})
     page = client.get(f"/tickets/{received.ticket.reference}").get_data(as_text=True)
     assert "Varför hamnade ärendet här?" in page
     assert "open311-gata" in page
@@ -123,7 +125,7 @@ def test_sla_override_sets_the_first_response_clock(make_contact, session):
     pnr = new_personnummer()
     first = make_contact(service="forsorjningsstod", personnummer=pnr, arrived_at=TUESDAY_10)
     again = make_contact(service="forsorjningsstod", personnummer=pnr, arrived_at=TUESDAY_10 + timedelta(hours=2))
-    assert sla_days(session, again.ticket)["first_response_days"] == 1
+    assert sla_days(again.ticket, latest_decision(session, again.ticket).sla)["first_response_days"] == 1
     assert again.ticket.first_response_due_at == WorkCalendar().add_working_days(again.ticket.first_arrived_at, 1)
     assert latest_decision(session, first.ticket).sla == {}
 
