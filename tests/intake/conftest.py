@@ -1,2 +1,16 @@
-"""Intake fixtures: the channels' API tokens."""
+"""Intake fixtures: the inbound e-mail secret, the Twilio webhooks' clock, the channels' API tokens."""
+import pytest
+
 from tests.channels.conftest import make_token  # noqa: F401 - a fixture
+from tests.channels.test_email_inbound import SECRET
+from tests.channels.test_twilio_voice import pinned_clock
+
+
+@pytest.fixture(autouse=True)
+def _inbound_secret(app, monkeypatch):
+    monkeypatch.setitem(app.config, "INBOUND_EMAIL_SECRET", SECRET)
+
+
+@pytest.fixture
+def clock(app):
+    yield from pinned_clock(app)

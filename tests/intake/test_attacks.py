@@ -17,7 +17,6 @@ from kontaktcenter.tickets.models import Message, Ticket, TicketEvent
 from kontaktcenter.tickets.service import resolve
 from tests.channels.test_email_inbound import SECRET, parse_post
 from tests.channels.test_sms_incoming import reply_text, sms
-from tests.channels.test_twilio_voice import pinned_clock
 from tests.conftest import csrf_token
 from tests.fixtures.factories import at
 
@@ -25,16 +24,6 @@ VICTIM_EMAIL = "vera.victim@example.se"
 VICTIM_PHONE = "+46701112233"
 VICTIM_PNR = "19900101-0017"
 ATTACKER = "attacker@evil.example"
-
-
-@pytest.fixture(autouse=True)
-def _inbound_secret(app, monkeypatch):
-    monkeypatch.setitem(app.config, "INBOUND_EMAIL_SECRET", SECRET)
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
 
 
 @pytest.fixture

@@ -16,20 +16,9 @@ from kontaktcenter.tickets.models import Message, Ticket, TicketEvent
 from kontaktcenter.tickets.service import resolve, set_status
 from tests.channels.test_email_inbound import SECRET, parse_post
 from tests.channels.test_sms_incoming import reply_text, sms
-from tests.channels.test_twilio_voice import pinned_clock
 from tests.fixtures.factories import at
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kontaktcenter"
-
-
-@pytest.fixture(autouse=True)
-def _inbound_secret(app, monkeypatch):
-    monkeypatch.setitem(app.config, "INBOUND_EMAIL_SECRET", SECRET)
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
 
 
 def _email_ticket(app, client, session, clock, sender="Anna <anna@example.se>") -> Ticket:
