@@ -11,12 +11,15 @@ from flask import Flask, Request, g, jsonify, redirect, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import text
 
-from .config import load_config
+from .config import instance_secret, load_config
 from .database import db
 from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
 from .templating import init_templating
 
 log = logging.getLogger(__name__)
+
+# The generated session signing key, in the instance folder, when SECRET_KEY is not set.
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -29,16 +32,17 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.session_interface = SessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(overrides=test_config))
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'kontaktcenter.sqlite3'}"
     if not app.config.get("SECRET_KEY"):
-        # Development only (production refuses to start without one, see config.py).
-        app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105
+        # Never a key written anywhere public: one made for this installation (production
+        # refuses to start without its own, see config.py).
+        app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path), SECRET_KEY_FILE)
     production = app.config.get("ENV") == "production"
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 from datetime import datetime
+from pathlib import Path
 
 import click
 from alembic import command
@@ -33,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "kontaktcenter.routing.commands",
     "kontaktcenter.channels.phone_commands",
     "kontaktcenter.intake.commands",
+    "kontaktcenter.auth.commands",
 ]
 
 
@@ -71,6 +73,14 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  {username:<18} {password:<24} {role}")
         if no_serve:
             return
+        app = current_app._get_current_object()
+        if not app.config.get("TWILIO_AUTH_TOKEN"):
+            from .channels.twilio_security import DEMO_TOKEN_FILE, use_demo_token
+
+            use_demo_token(app)
+            click.echo(f"\nTwilio: no TWILIO_AUTH_TOKEN, so this demo checks webhook signatures against a demo token "
+                       f"made for this installation ({Path(app.instance_path) / DEMO_TOKEN_FILE}); "
+                       "`kontaktcenter simulate calls|sms` signs with it. Never for a real Twilio account.")
         click.echo(f"\nKontaktcenter demo: http://127.0.0.1:{port}/kontakt  (staff: http://127.0.0.1:{port}/login)")
         from werkzeug.serving import run_simple
 

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from limits import parse_many
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = Path(__file__).resolve().parent / "default.toml"
@@ -28,8 +32,14 @@ ENV_KEYS: dict[str, type] = {
     "SHORT_ABANDON_SECONDS": int,
     "TRUSTED_PROXIES": int,
     "API_INTAKE": str,
+    "SESSION_IDLE_MINUTES": int,
+    "SESSION_LIFETIME_HOURS": int,
+    "LOGIN_LIMIT_ACCOUNT": str,
+    "LOGIN_LIMIT_CLIENT": str,
 }
 API_INTAKES = ("direct", "queued")
+# A shorter SECRET_KEY can be guessed offline from one signed cookie.
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(RuntimeError):
@@ -86,9 +96,67 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     _check_calendar(config)
     if config.get("API_INTAKE", "direct") not in API_INTAKES:
         raise ConfigError(f"API_INTAKE={config['API_INTAKE']!r}: expected one of {', '.join(API_INTAKES)}")
-    if config.get("ENV") == "production" and not config.get("SECRET_KEY"):
+    _check_sessions(config)
+    if config.get("ENV") == "production":
+        _check_production_secret(config.get("SECRET_KEY"))
+    return config
+
+
+def _check_sessions(config: Mapping[str, Any]) -> None:
+    for key in ("SESSION_IDLE_MINUTES", "SESSION_LIFETIME_HOURS"):
+        if not isinstance(config.get(key), int) or config[key] <= 0:
+            raise ConfigError(f"{key}={config.get(key)!r}: expected a whole number above 0")
+    for key in ("LOGIN_LIMIT_ACCOUNT", "LOGIN_LIMIT_CLIENT"):
+        try:
+            parse_many(str(config.get(key, "")))
+        except ValueError:
+            raise ConfigError(f"{key}={config.get(key)!r}: expected limits such as \"10 per minute; 30 per hour\"") from None
+
+
+def _check_production_secret(key: Any) -> None:
+    if not key:
         raise ConfigError(
             "SECRET_KEY is not set: a production configuration refuses to start without it. "
-            "Set the SECRET_KEY environment variable to a long random value."
+            "Set the SECRET_KEY environment variable to a long random value, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'."
         )
-    return config
+    if len(str(key).encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes: a production configuration refuses it. "
+            "Set the SECRET_KEY environment variable to a long random value, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'."
+        )
+
+
+def instance_secret(folder: Path, name: str, prefix: str = "") -> str:
+    """A random secret kept in the instance folder: made once (mode 0600), reused after.
+
+    Several processes may start at once (gunicorn workers): each writes a candidate to a
+    private temporary file and links it into place; a link never replaces a file, so the
+    first one wins and every process reads the winner's.
+    """
+    path = folder / name
+    if not path.exists():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, candidate = tempfile.mkstemp(dir=folder, prefix=f".{name}.")  # created 0600
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path} ({exc.strerror}): make {folder} writable, or configure the secret") from None
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(prefix + secrets.token_urlsafe(48) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(candidate, path)
+            except FileExistsError:
+                pass  # another process won
+        finally:
+            os.unlink(candidate)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{path} is open to other users (mode {mode:o}): run chmod 600 {path}")
+    value = path.read_text().strip()
+    if len(value.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(f"{path} holds no usable secret: delete it and a new one is made at the next start")
+    return value

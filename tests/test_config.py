@@ -1,4 +1,6 @@
 """Configuration: defaults < file < environment; production refuses to start without a secret."""
+import secrets
+
 import pytest
 
 from kontaktcenter.config import ConfigError, load_config
@@ -25,7 +27,8 @@ def test_production_without_secret_key_refuses_to_start():
 
 
 def test_production_with_secret_key_starts():
-    assert load_config({"ENV": "production", "SECRET_KEY": "s3cret"})["SECRET_KEY"] == "s3cret"
+    key = secrets.token_urlsafe(32)
+    assert load_config({"ENV": "production", "SECRET_KEY": key})["SECRET_KEY"] == key
 
 
 def test_bad_environment_value_is_named():
@@ -41,5 +44,6 @@ def test_missing_config_file_is_named(tmp_path):
 def test_production_example_is_valid_toml():
     from kontaktcenter.config import PROJECT_ROOT
 
-    config = load_config({"KONTAKTCENTER_CONFIG": str(PROJECT_ROOT / "config" / "production.example.toml"), "SECRET_KEY": "x"})
+    config = load_config({"KONTAKTCENTER_CONFIG": str(PROJECT_ROOT / "config" / "production.example.toml"),
+                          "SECRET_KEY": secrets.token_urlsafe(32)})
     assert config["ENV"] == "production"

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..database import db
 from ..directory.models import User
 from . import simulate
-from .twilio_security import auth_token
+from .twilio_security import signing_token
 
 
 def _agent_ids() -> list[int]:
@@ -24,11 +24,15 @@ def _run(kind: str, n: int, concurrency: int, base_url: str | None, duplicates: 
         simulate.ensure_loopback(target)
     except simulate.SimulatorError as exc:
         raise click.UsageError(str(exc)) from None
+    token = signing_token(app)
+    if not token:
+        raise click.UsageError("TWILIO_AUTH_TOKEN is not set, and no `kontaktcenter demo` has run here: "
+                               "nothing to sign the requests with (the server would refuse them)")
     agents = _agent_ids() if kind == "calls" else []
     click.echo(f"{n} simulated {'calls' if kind == 'calls' else 'SMS'} to {target}, {concurrency} at a time, signed for {public_url}")
     with click.progressbar(length=n, label=kind) as bar:
         stats = simulate.run(
-            kind, n, base_url=target, public_url=public_url, auth_token=auth_token(app),
+            kind, n, base_url=target, public_url=public_url, auth_token=token,
             concurrency=concurrency, duplicate_rate=duplicates, agent_ids=agents, seed=seed, progress=bar.update,
             think=think,
         )

@@ -4,21 +4,39 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 
 from flask import Flask, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from ..config import instance_secret
+
 log = logging.getLogger(__name__)
 
-# Development and the demo have no Twilio account; the simulator signs with this token.
-# Production without TWILIO_AUTH_TOKEN refuses every Twilio request instead.
-DEV_AUTH_TOKEN = "dev-only-twilio-token"  # noqa: S105
+# `kontaktcenter demo` has no Twilio account: it makes a random token for this installation
+# in the instance folder and checks against it (the simulator signs with it). Everywhere
+# else, without TWILIO_AUTH_TOKEN every Twilio request is refused: there is no default.
+DEMO_TOKEN_FILE = "twilio_demo_token"  # noqa: S105 - a file name
 
 
 def auth_token(app: Flask) -> str:
-    token = app.config.get("TWILIO_AUTH_TOKEN") or ""
-    if not token and app.config.get("ENV") != "production":
-        return DEV_AUTH_TOKEN
+    """The token requests are checked against ("" refuses them all)."""
+    return app.config.get("TWILIO_AUTH_TOKEN") or ""
+
+
+def use_demo_token(app: Flask) -> str:
+    """For `kontaktcenter demo` only: check against this installation's demo token."""
+    token = instance_secret(Path(app.instance_path), DEMO_TOKEN_FILE, prefix="demo-")
+    app.config["TWILIO_AUTH_TOKEN"] = token
+    return token
+
+
+def signing_token(app: Flask) -> str:
+    """What the simulator signs with: the configured token, else the demo's (if a demo ran here)."""
+    token = auth_token(app)
+    demo = Path(app.instance_path) / DEMO_TOKEN_FILE
+    if not token and demo.exists():
+        token = instance_secret(Path(app.instance_path), DEMO_TOKEN_FILE)
     return token
 
 
@@ -46,7 +64,8 @@ def validate_twilio_request(view: Callable) -> Callable:
         signature = request.headers.get("X-Twilio-Signature", "")
         url = public_url(app, _requested_path())
         if not token:
-            log.error("TWILIO_AUTH_TOKEN is not set: refusing the Twilio request to %s", request.path)
+            log.error("TWILIO_AUTH_TOKEN is not set: refusing the Twilio request to %s (set the token of the "
+                      "Twilio account; only `kontaktcenter demo` has a token of its own)", request.path)
             abort(403)
         if not signature or not RequestValidator(token).validate(url, request.form, signature):
             log.warning("refused a Twilio request to %s: missing or invalid X-Twilio-Signature", request.path)

@@ -3,7 +3,7 @@ their reason, identifier searches and denied attempts (allowed, reason, detail),
 outlives the tickets it names (gallring): ticket_id becomes NULL instead of the row going.
 
 Revision ID: 0014_access_log
-Revises: 0012_intake_proof
+Revises: 0013_sessions
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_access_log"
-down_revision = "0012_intake_proof"
+down_revision = "0013_sessions"
 branch_labels = None
 depends_on = None
 

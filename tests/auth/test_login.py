@@ -82,10 +82,12 @@ def test_session_cookie_is_httponly_and_samesite(client, auth):
 
 
 def test_production_cookies_are_secure(tmp_path):
+    import secrets
+
     from kontaktcenter.app import create_app
     from kontaktcenter.database import ENGINE_KEY
 
-    app = create_app({"ENV": "production", "SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3"})
+    app = create_app({"ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32), "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions[ENGINE_KEY].dispose()
 
