@@ -8,6 +8,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from ..auth.decorators import public
 from ..database import db
 from ..extensions import csrf
+from ..tickets.service import format_receipt_code
 from . import sms_threads
 from .twilio_security import validate_twilio_request
 from .twilio_voice import now
@@ -51,7 +52,10 @@ def incoming():
     if received.threaded:
         reply = _("Tack, vi har lagt till ditt sms i ärende %(reference)s.", reference=reference)
     else:
-        reply = _("Tack för ditt sms. Ditt ärendenummer är %(reference)s. Svara på det här sms:et om du vill lägga till något.", reference=reference)
+        reply = _(
+            "Tack för ditt sms. Ditt ärendenummer är %(reference)s och din kvittokod är %(code)s. Svara på det här sms:et om du vill lägga till något.",
+            reference=reference, code=format_receipt_code(received.ticket.receipt_code),
+        )
     if received.created:
         sms_threads.record_receipt(db.session, received, reply, at)
     db.session.commit()

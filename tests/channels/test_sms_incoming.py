@@ -72,7 +72,8 @@ def test_first_sms_makes_a_ticket_and_answers_with_its_reference(client, session
     contact = _contact(session, sid)
     ticket = contact.ticket
     assert reply_text(response) == (
-        f"Tack för ditt sms. Ditt ärendenummer är {ticket.reference}. Svara på det här sms:et om du vill lägga till något."
+        f"Tack för ditt sms. Ditt ärendenummer är {ticket.reference} och din kvittokod är "
+        f"{ticket.receipt_code[:5]}-{ticket.receipt_code[5:]}. Svara på det här sms:et om du vill lägga till något."
     )
     assert contact.channel == "sms"
     assert contact.citizen_phone == sender
@@ -138,7 +139,7 @@ def test_sms_long_after_resolution_starts_a_new_ticket(client, session, clock, s
     response, sid2 = sms(client, "En helt ny fråga", sender=sender)
     new = _contact(session, sid2).ticket
     assert new.id != ticket.id
-    assert reply_text(response).startswith(f"Tack för ditt sms. Ditt ärendenummer är {new.reference}.")
+    assert reply_text(response).startswith(f"Tack för ditt sms. Ditt ärendenummer är {new.reference} ")
 
 
 def test_citizens_answer_reopens_a_ticket_waiting_for_them(client, session, clock, sender):
