@@ -11,7 +11,7 @@ from flask import Flask, Request, g, jsonify, redirect, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import text
 
-from . import headers
+from . import headers, input_guard
 from .config import load_config
 from .database import db
 from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
@@ -80,6 +80,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         return {"locale": locale, "text_direction": "rtl" if locale in RTL_LOCALES else "ltr"}
 
     headers.init_app(app)
+    input_guard.init_app(app)
 
     @app.before_request
     def _reset_locale() -> None:

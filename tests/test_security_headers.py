@@ -103,7 +103,8 @@ def test_every_get_route_answers_with_the_security_headers(app, session, world):
 
 
 def test_error_pages_carry_the_headers_too(app, client, session):
-    for response, endpoint in ((client.get("/no-such-page"), None), (client.post("/kontakt", data={"text": "x"}), "web.kontakt")):
+    for response, endpoint in ((client.get("/no-such-page"), None), (client.get("/kontakt?q=%00"), "web.kontakt"),
+                               (client.post("/kontakt", data={"text": "x"}), "web.kontakt")):
         assert response.status_code in (400, 404)
         assert _header_problems(response, endpoint) == []
 
