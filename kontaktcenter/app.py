@@ -11,6 +11,7 @@ from flask import Flask, Request, g, jsonify, redirect, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import text
 
+from . import headers, input_guard
 from .config import instance_secret, load_config
 from .database import db
 from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
@@ -82,12 +83,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
         locale = current_locale()
         return {"locale": locale, "text_direction": "rtl" if locale in RTL_LOCALES else "ltr"}
 
-    @app.after_request
-    def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    headers.init_app(app)
+    input_guard.init_app(app)
 
     @app.before_request
     def _reset_locale() -> None:

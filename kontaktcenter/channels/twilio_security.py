@@ -10,6 +10,7 @@ from flask import Flask, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 from ..config import instance_secret
+from ..input_guard import replace_in_twilio_request
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ def validate_twilio_request(view: Callable) -> Callable:
         if not signature or not RequestValidator(token).validate(url, request.form, signature):
             log.warning("refused a Twilio request to %s: missing or invalid X-Twilio-Signature", request.path)
             abort(403)
+        # Signed over the original values; the view gets NUL, lone surrogates and invalid
+        # UTF-8 replaced (U+FFFD), so such an SMS is stored rather than refused into retries.
+        replace_in_twilio_request(request)
         return view(*args, **kwargs)
 
     return wrapped

@@ -59,7 +59,17 @@ def repository_strings() -> tuple[set[str], set[str]]:
                 every.add(value)
                 if SECRETISH.search(line):
                     likely.add(value)
-    return every, likely
+    # A key must be text that encodes: a lone surrogate (the bad-input tests hold some) is no key.
+    encodes = {value for value in every if value.isascii() or _encodes(value)}
+    return encodes, likely & encodes
+
+
+def _encodes(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _without_secrets_in_environment(monkeypatch) -> None:

@@ -88,8 +88,9 @@ def test_missing_unknown_and_revoked_tokens_get_401(client, session, make_token)
         ({**CONTACT, "needs": ["telepati"]}, 422, "needs"),
         ({**CONTACT, "language": "svenska"}, 422, "language"),
         ({**CONTACT, "favourite_colour": "blue"}, 422, "favourite_colour"),
-        # PostgreSQL text cannot hold NUL: refused as bad input on every database, never a 500.
-        ({**CONTACT, "service_code": "\x00"}, 422, "service"),
+        # PostgreSQL text cannot hold NUL: refused as bad input on every database, never a 500
+        # (by the input guard, which names the JSON member as sent).
+        ({**CONTACT, "service_code": "\x00"}, 422, "service_code"),
         ({**CONTACT, "text": "hej\x00"}, 422, "text"),
     ],
 )
