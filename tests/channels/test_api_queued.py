@@ -286,7 +286,8 @@ def test_intake_worker_command_routes_what_waits(queued, client, session, runner
     token = make_token("contacts:write")
     for n in range(3):
         _post(client, token, key=f"cli-{n}")
-    result = runner.invoke(args=["intake-worker", "--seconds", "0.3", "--idle", "0.05", "--nice", "0"])
+    # --give-way 1: routing what waits is tested here, not giving way to a busy machine (tested below)
+    result = runner.invoke(args=["intake-worker", "--seconds", "0.3", "--idle", "0.05", "--nice", "0", "--give-way", "1"])
     assert result.exit_code == 0, result.output
     assert "3 contact(s) routed" in result.output
     assert _waiting(session) == []
