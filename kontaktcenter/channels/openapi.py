@@ -16,6 +16,7 @@ def _json(description: str, ref: str, **extra: Any) -> dict[str, Any]:
 
 
 COMMON_ERRORS = {
+    "400": _problem("Characters that are not allowed anywhere in the request (NUL, lone surrogates, invalid UTF-8), or JSON nested too deep"),
     "401": _problem("No token, or an unknown or revoked token"),
     "403": _problem("The token lacks the scope this call needs"),
     "429": _problem("Too many requests from this client; retry later"),
@@ -70,7 +71,7 @@ def openapi_document() -> dict[str, Any]:
                         "200": _json("A retry with the same Idempotency-Key: the ticket made the first time", "TicketStatus"),
                         "202": _json("Accepted (queued intake): the contact is stored and awaits routing", "ContactStatus",
                                      headers={"Location": {"schema": {"type": "string"}}}),
-                        "400": _problem("The body is not valid JSON"),
+                        "400": _problem("The body is not valid JSON, holds characters that are not allowed, or is nested too deep"),
                         "415": _problem("The body is not application/json"),
                         "422": _problem("The contact breaks the schema or the catalogue (the field is named)"),
                         **COMMON_ERRORS,
