@@ -1,17 +1,20 @@
 """The database: declarative base, engine and the request-scoped session."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
+from logging import Logger
+from select import POLLIN, poll
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import DateTime, Executable, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -82,13 +85,28 @@ def make_engine(url: str, **kw) -> Engine:
     return engine
 
 
-# A pooled connection is pinged before use only when it has sat idle this long: one in
+# A pooled connection is pinged before use only when it is in doubt: when it has sat idle
+# this long, or when the server has sent it something while it sat in the pool. One in
 # steady use was just proven alive, and a round trip on every checkout (pool_pre_ping)
-# costs a webhook more than most of its queries. A database restart is still survived:
-# idle connections fail the ping and are replaced, and a busy one that breaks mid-use is
-# seen as a disconnect by SQLAlchemy, which then replaces every older connection too.
+# costs a webhook more than most of its queries. Looking at the socket costs one poll()
+# call, no round trip: a server that ends a connection (pg_terminate_backend, a restart,
+# an idle timeout) says so and closes it, so a connection that died while pooled makes
+# its socket readable. The pool then discards it and opens another, and no request sees
+# the dead one; only a connection that breaks while a request is using it fails that
+# request (SQLAlchemy then replaces every older pooled connection too).
 IDLE_BEFORE_PING = 2.0
 _CHECKED_IN = "kontaktcenter.checked_in"
+
+
+def _server_spoke(dbapi_conn) -> bool:
+    """Whether the server has sent this idle connection anything: it is closing it (or, rarely,
+    a notice). True when the socket cannot be looked at, so the caller pings."""
+    try:
+        poller = poll()
+        poller.register(dbapi_conn.fileno(), POLLIN)
+        return bool(poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -99,8 +117,10 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_conn, record, _proxy):
         checked_in = record.info.get(_CHECKED_IN)
-        if checked_in is None or time.monotonic() - checked_in < IDLE_BEFORE_PING:
-            return  # new, or just returned by a request that used it
+        if checked_in is None:
+            return  # new: just connected
+        if time.monotonic() - checked_in < IDLE_BEFORE_PING and not _server_spoke(dbapi_conn):
+            return  # just returned by a request that used it, and nothing came since
         try:
             engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as err:
@@ -207,3 +227,55 @@ class Database:
 
 
 db = Database()
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """The connection broke under the statement (SQLAlchemy has invalidated it): nothing more
+    can be done in this transaction, which the server has rolled back."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def transient_error(exc: BaseException) -> bool:
+    """An error that a rollback and a later try may cure: the connection was lost or could not
+    be made (the database restarting, a terminated backend), or the server gave up on the
+    transaction (deadlock, serialization failure, shutdown; SQLite: locked)."""
+    return isinstance(exc, OperationalError) or lost_connection(exc)
+
+
+class Reconnect:
+    """Waiting out a lost database: for long-running loops (the intake worker, the scheduler).
+
+    The first failure of an outage is logged once (not every retry: an hour's outage would
+    fill the log), each further failure waits longer, from `first` doubling up to `longest`
+    seconds, and the first success after it ends the outage and says how long it lasted.
+    The pool itself needs no help: SQLAlchemy has invalidated the broken connection (and the
+    pool's older ones) when it saw the disconnect, so the next try connects afresh.
+    Thread-safe: the scheduler's jobs share one.
+    """
+
+    def __init__(self, what: str, log: Logger, *, first: float = 0.5, longest: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.log, self.first, self.longest, self.clock = what, log, first, longest, clock
+        self.outages = 0
+        self._since: float | None = None
+        self._pause = 0.0
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> float:
+        """Note a transient failure; returns the seconds to wait before the next try."""
+        with self._lock:
+            if self._since is None:
+                self._since, self._pause = self.clock(), self.first
+                self.outages += 1
+                reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
+                self.log.warning("%s: lost the database connection (%s: %s); retrying with backoff up to %.0f s",
+                                 self.what, type(exc).__name__, reason, self.longest)
+            else:
+                self._pause = min(self._pause * 2, self.longest)
+            return self._pause
+
+    def succeeded(self) -> None:
+        with self._lock:
+            if self._since is not None:
+                self.log.warning("%s: database connection back after %.1f s", self.what, self.clock() - self._since)
+                self._since = None

@@ -1,11 +1,13 @@
 """The connection pool survives connections the database has closed (a restart, an idle timeout).
 
-Pooled connections are pinged only after sitting idle (IDLE_BEFORE_PING), so these tests
-close a pooled connection's server side, as a PostgreSQL restart does, and check what
-the next user of the pool sees.
+Pooled connections are pinged only when in doubt: after sitting idle (IDLE_BEFORE_PING), or
+when the server has sent something to the idle connection (as it does when it ends one). So
+these tests close a pooled connection's server side, as a PostgreSQL restart does, and check
+what the next user of the pool sees.
 """
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg
@@ -25,9 +27,14 @@ def _backend_pid(engine) -> int:
 
 
 def _terminate(database_url: str, pid: int) -> None:
+    """End a backend and wait until it is gone (pg_terminate_backend only signals it)."""
     admin = make_engine(database_url)
     with admin.connect() as conn:
         assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}) is True
+        for _ in range(500):
+            if not conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
+                break
+            time.sleep(0.01)
     admin.dispose()
 
 
@@ -43,16 +50,52 @@ def test_an_idle_connection_closed_by_the_server_is_replaced_before_use(database
         engine.dispose()
 
 
-def test_a_connection_in_steady_use_is_not_pinged_and_a_broken_one_costs_one_failure(database_url, monkeypatch):
+def test_a_connection_in_steady_use_is_not_pinged_and_one_the_server_ended_is_replaced_before_use(database_url, monkeypatch):
     engine = make_engine(database_url, pool_size=1, max_overflow=0)
     pings = []
-    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or True)
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
+    monkeypatch.setattr(database, "IDLE_BEFORE_PING", 600.0)  # never idle long enough here
     try:
         first = _backend_pid(engine)
         assert _backend_pid(engine) == first
-        assert pings == []  # just returned by its last user: no round trip to check it
+        assert pings == []  # just returned by its last user, and the server said nothing: no round trip
         _terminate(database_url, first)
-        # Not idle, so not pinged: the one request using it fails, and the pool replaces it.
+        # Not idle, but the server's goodbye made its socket readable: pinged, found dead, replaced.
+        assert _backend_pid(engine) != first
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
+
+
+def test_after_every_backend_is_terminated_each_pooled_connection_is_replaced_without_a_failure(database_url):
+    """What a database restart does to a web worker's pool: all of it dies at once."""
+    engine = make_engine(database_url, pool_size=3, max_overflow=0)
+    try:
+        held = [engine.connect() for _ in range(3)]
+        before = {conn.scalar(text("SELECT pg_backend_pid()")) for conn in held}
+        for conn in held:
+            conn.close()  # back in the pool, just used: no idle ping would look at them
+        for pid in before:
+            _terminate(database_url, pid)
+        held = [engine.connect() for _ in range(3)]
+        after = {conn.scalar(text("SELECT pg_backend_pid()")) for conn in held}
+        for conn in held:
+            conn.close()
+        assert len(after) == 3
+        assert not after & before
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_that_breaks_after_its_check_costs_one_failure(database_url, monkeypatch):
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        first = _backend_pid(engine)
+        # As if the server ended it just after checkout looked (the moment of the kill).
+        monkeypatch.setattr(database, "_server_spoke", lambda conn: False)
+        monkeypatch.setattr(database, "IDLE_BEFORE_PING", 600.0)  # however slow this machine is today
+        _terminate(database_url, first)
         with pytest.raises(OperationalError), engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         assert _backend_pid(engine) != first
@@ -94,10 +137,24 @@ def test_a_statement_alone_commits_by_itself_and_leaves_the_pool_as_it_was(datab
         engine.dispose()
 
 
-def test_a_statement_alone_on_a_broken_connection_fails_once_and_the_connection_is_replaced(database_url):
+def test_a_statement_alone_on_a_connection_the_server_ended_runs_on_a_new_one(database_url):
     engine = make_engine(database_url, pool_size=1, max_overflow=0)
     try:
         first = _alone(engine, text("SELECT pg_backend_pid()"))
+        _terminate(database_url, first)
+        assert _alone(engine, text("SELECT pg_backend_pid()")) != first
+    finally:
+        engine.dispose()
+
+
+def test_a_statement_alone_on_a_connection_broken_after_its_check_fails_once_and_the_connection_is_replaced(
+    database_url, monkeypatch
+):
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        first = _alone(engine, text("SELECT pg_backend_pid()"))
+        monkeypatch.setattr(database, "_server_spoke", lambda conn: False)
+        monkeypatch.setattr(database, "IDLE_BEFORE_PING", 600.0)  # however slow this machine is today
         _terminate(database_url, first)
         with pytest.raises(psycopg.OperationalError):
             _alone(engine, text("SELECT pg_backend_pid()"))

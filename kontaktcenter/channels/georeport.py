@@ -1,10 +1,12 @@
 """Open311 GeoReport v2 as domain functions: services, definitions, requests (field names per the spec)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -23,6 +25,7 @@ from .models import Open311Details
 JURISDICTION = "malmo.se"
 DEFAULT_DAYS = 90  # the spec: without dates, the last 90 days
 MAX_RESULTS = 1000  # the spec allows the server to cap the list
+MAX_MEDIA_URL = 500
 
 
 class Open311Error(ValueError):
@@ -171,6 +174,23 @@ def _attributes(service: Service, params: Mapping[str, list[str]]) -> dict[str, 
     return result
 
 
+def is_web_url(raw: str) -> bool:
+    """An absolute http(s) URL with a host: nothing a client could run (javascript:, data:)."""
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and not any(c.isspace() or ord(c) < 32 for c in raw)
+
+
+def _media_url(raw: str) -> str:
+    if len(raw) > MAX_MEDIA_URL:
+        raise Open311Error(400, f"media_url may be at most {MAX_MEDIA_URL} characters")
+    if raw and not is_web_url(raw):
+        raise Open311Error(400, "media_url must be an http or https URL")
+    return raw
+
+
 def _one(params: Mapping[str, list[str]], name: str) -> str:
     values = params.get(name) or [""]
     return values[0].strip()
@@ -188,6 +208,7 @@ def create_request(session: Session, token: Row, params: Mapping[str, list[str]]
     if lat is None and not address and not address_id:
         raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
     attributes = _attributes(service, params)
+    media_url = _media_url(_one(params, "media_url"))
     description = _one(params, "description")
     if len(description) > 4000:
         raise Open311Error(400, "description may be at most 4000 characters")
@@ -217,7 +238,7 @@ def create_request(session: Session, token: Row, params: Mapping[str, list[str]]
         zipcode=_one(params, "zipcode")[:20],
         device_id=_one(params, "device_id")[:100],
         account_id=_one(params, "account_id")[:100],
-        media_url=_one(params, "media_url")[:500],
+        media_url=media_url,
         attributes=attributes,
         token_id=token.id,
     )
@@ -245,26 +266,56 @@ def expected_datetime(ticket: Ticket) -> datetime | None:
 
 
 def request_record(ticket: Ticket, contact: Contact, details: Open311Details | None, locale: str) -> dict[str, Any]:
+    """A request as anyone may read it. Its text and place only when its service's requests are
+    public (a broken street lamp, not a neighbour's noise or someone's bin); the citizen's name,
+    e-mail and phone never, and the text with any contact details in it taken out."""
     service = ticket.service
+    public = service is not None and service.public_requests
+    place = details if public else None
     return {
         "service_request_id": ticket.reference,
         "status": "open" if ticket.is_open else "closed",
         "status_notes": "" if ticket.is_open else ("Ärendet är löst." if locale == "sv" else "The request is resolved."),
         "service_name": service.name(locale) if service else "",
         "service_code": service.code if service else "",
-        "description": contact.text,
+        "description": without_personal_details(contact.text, contact.citizen_name) if public else "",
         "agency_responsible": service.department.name(locale) if service else "",
         "service_notice": service_notice(locale),
         "requested_datetime": w3c(contact.arrived_at),
         "updated_datetime": w3c(ticket.updated_at),
         "expected_datetime": w3c(expected_datetime(ticket)),
-        "address": details.address_string if details else "",
-        "address_id": details.address_id if details else "",
-        "zipcode": details.zipcode if details else "",
-        "lat": details.lat if details else None,
-        "long": details.long if details else None,
-        "media_url": details.media_url if details else "",
+        "address": place.address_string if place else "",
+        "address_id": place.address_id if place else "",
+        "zipcode": place.zipcode if place else "",
+        "lat": place.lat if place else None,
+        "long": place.long if place else None,
+        # Checked again here: rows stored before POST refused other schemes.
+        "media_url": place.media_url if place and is_web_url(place.media_url) else "",
     }
+
+
+WITHHELD = "[…]"
+_WORD = re.compile(r"\S+")
+# A personnummer or samordningsnummer, a phone number (+46 70-123 45 67, 040-34 10 00): a run of
+# at least six digits, separators allowed between them.
+_NUMBER = re.compile(r"\+?\d(?:[\s\-./()]{0,2}\d){5,}")
+
+
+def without_personal_details(text: str, name: str | None = None) -> str:
+    """Free text fit to publish: e-mail addresses (any word with an @), phone and personal
+    identity numbers, and the words of the sender's own name replaced with a mark. Other
+    personal data a citizen writes cannot be found this way; that is why only public
+    services' requests are shown at all. Linear in the text's length (it runs per request
+    of a list of up to MAX_RESULTS)."""
+    names = {w.casefold() for w in (name or "").split() if len(w) > 1}
+
+    def word(match: re.Match[str]) -> str:
+        found = match.group()
+        if "@" in found or found.strip(".,;:!?()[]\"'").casefold() in names:
+            return WITHHELD
+        return found
+
+    return _NUMBER.sub(WITHHELD, _WORD.sub(word, text or ""))
 
 
 def _split(raw: str) -> list[str]:

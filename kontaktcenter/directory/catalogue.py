@@ -39,7 +39,8 @@ QUEUES = [
 ]
 
 # (code, name_sv, name_en, department, group, flags) — flags: c confidential,
-# p needs personnummer, w walk-in topic only, o offered to Open311 clients.
+# p needs personnummer, w walk-in topic only, o offered to Open311 clients, u its requests
+# are public (Open311 shows anyone their text and place: faults in streets and parks).
 SERVICES = [
     ("allmant", "Allmän fråga", "General question", "serviceforvaltningen", "ovrigt", ""),
     ("forsorjningsstod", "Försörjningsstöd (ekonomiskt bistånd)", "Financial assistance", "asf", "ekonomi", "cp"),
@@ -65,9 +66,9 @@ SERVICES = [
     ("livsmedelskontroll", "Livsmedelskontroll", "Food inspection", "miljo", "miljo", ""),
     ("bygglov", "Bygglov", "Building permit", "sbk", "bygga", ""),
     ("kartor-matning", "Kartor och mätning", "Maps and surveying", "sbk", "bygga", ""),
-    ("felanmalan-gata", "Felanmälan gata och park", "Street and park fault report", "fgk", "gata", "o"),
-    ("gatubelysning", "Trasig gatubelysning", "Broken street lighting", "fgk", "gata", "o"),
-    ("klotter", "Klotter och nedskräpning", "Graffiti and littering", "fgk", "gata", "o"),
+    ("felanmalan-gata", "Felanmälan gata och park", "Street and park fault report", "fgk", "gata", "ou"),
+    ("gatubelysning", "Trasig gatubelysning", "Broken street lighting", "fgk", "gata", "ou"),
+    ("klotter", "Klotter och nedskräpning", "Graffiti and littering", "fgk", "gata", "ou"),
     ("avfall", "Avfall och sophämtning", "Waste collection", "fgk", "gata", "o"),
     ("parkeringstillstand", "Parkeringstillstånd för rörelsehindrade", "Disabled parking permit", "fgk", "gata", "p"),
     ("fardtjanst", "Färdtjänst", "Mobility service", "funktionsstod", "omsorg", "p"),

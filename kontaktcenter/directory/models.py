@@ -63,6 +63,9 @@ class Service(Base):
     # Walk-in topics (help printing documents, …) are services too, but not offered on the web form.
     walk_in_topic: Mapped[bool] = mapped_column(Boolean, default=False)
     open311: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether anyone may read its requests' text and place through Open311 (a broken street
+    # lamp: yes; a noise complaint about a neighbour: no). Off unless a service is set so.
+    public_requests: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     answer_target_seconds: Mapped[int] = mapped_column(default=60)
     # SLA targets in working days (the calendar decides what a working day is).

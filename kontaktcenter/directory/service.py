@@ -34,6 +34,7 @@ def load_catalogue(session: Session) -> None:
                     requires_personnummer="p" in flags,
                     walk_in_topic="w" in flags,
                     open311="o" in flags,
+                    public_requests="u" in flags,
                     description_sv=f"Frågor om {sv.lower()}.",
                     description_en=f"Questions about {en.lower()}.",
                 )

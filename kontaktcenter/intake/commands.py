@@ -15,8 +15,8 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from ..database import db, utcnow
-from .worker import RoutingBackoff, oldest_waiting, route_all_waiting
+from ..database import Reconnect, db, utcnow
+from .worker import RoutingBackoff, keep_routing, oldest_waiting
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ def register(app: Flask) -> None:
 
         Several workers may run against one PostgreSQL database: each routes contacts
         the others have not locked. In a burst the worker gives way to the web server
-        (see GiveWay) and catches up after.
+        (see GiveWay) and catches up after. A lost database connection is logged once
+        and retried with a growing pause (0.5 s up to 30 s); the worker never exits on it.
         """
         lower_priority(niceness)
         stop = threading.Event()
@@ -135,12 +136,11 @@ def register(app: Flask) -> None:
             timer = threading.Timer(seconds, stop.set)
             timer.daemon = True
             timer.start()
-        routed = 0
         backoff = RoutingBackoff()
         give_way = GiveWay(share, timedelta(seconds=max_delay))
+        reconnect = Reconnect("intake worker", log)
         with db.new_session() as session:
-            while not stop.is_set():
-                routed += route_all_waiting(session, batch=batch, stop=stop, backoff=backoff, give_way=give_way.now)
-                stop.wait(idle)
+            routed = keep_routing(session, stop=stop, idle=idle, reconnect=reconnect,
+                                  batch=batch, backoff=backoff, give_way=give_way.now)
         give_way.stop_waiting()  # a wait still running counts too
         click.echo(f"intake worker stopped: {routed} contact(s) routed; gave way to other work for {give_way.waited:.1f} s")

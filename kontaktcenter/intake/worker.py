@@ -4,14 +4,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
+from ..database import Reconnect, lost_connection, transient_error
 from .placement import place
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,8 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
     The batch is routed in one savepoint; if a contact cannot be routed (a rule naming a
     queue that is gone), the batch is routed again one contact per savepoint, and the
     failing one is logged and stays waiting without holding up the rest (with `backoff`,
-    it is left out of the next batches for a while).
+    it is left out of the next batches for a while). A lost connection is no contact's
+    fault: it is raised at once, for the caller to roll back and try the batch again.
     """
     query = select(Contact).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(limit)
     resting = backoff.resting() if backoff is not None else []
@@ -74,14 +77,18 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
             for contact in contacts:
                 _route_waiting_contact(session, contact)
         return len(contacts)
-    except Exception:
+    except Exception as exc:
+        if lost_connection(exc):
+            raise  # no contact is at fault: the caller rolls back and tries them all again later
         log.warning("a batch of %d waiting contacts failed; routing them one by one", len(contacts))
     routed = 0
     for contact in contacts:
         try:
             with session.begin_nested():
                 _route_waiting_contact(session, contact)
-        except Exception:
+        except Exception as exc:
+            if lost_connection(exc):
+                raise
             retry = f", tried again in {backoff.failed(contact.id):.0f} s" if backoff is not None else ""
             log.exception("contact %s could not be routed; it stays waiting%s", contact.id, retry)
             continue
@@ -102,27 +109,60 @@ def _route_waiting_contact(session: Session, contact: Contact) -> None:
     session.flush()
 
 
-def route_all_waiting(
+def route_batches(
     session: Session,
     *,
     batch: int = 50,
     stop: threading.Event | None = None,
     backoff: RoutingBackoff | None = None,
     give_way: Callable[[Session], bool] | None = None,
-) -> int:
-    """Route waiting contacts batch by batch, committing each batch, until none is left
-    that can be routed (or `stop` is set, or `give_way` says to wait before a batch);
-    returns how many were routed."""
-    total = 0
+) -> Iterator[int]:
+    """Route waiting contacts batch by batch, committing each batch and yielding how many it
+    routed, until none is left that can be routed (or `stop` is set, or `give_way` says to
+    wait before a batch)."""
     while stop is None or not stop.is_set():
         if give_way is not None and give_way(session):
             session.commit()
-            break
+            return
         routed = route_waiting(session, limit=batch, backoff=backoff)
         session.commit()
         if not routed:
-            break
-        total += routed
-    return total
+            return
+        yield routed
 
 
+def route_all_waiting(session: Session, **options: Any) -> int:
+    """route_batches to the end; returns how many were routed."""
+    return sum(route_batches(session, **options))
+
+
+def keep_routing(
+    session: Session,
+    *,
+    stop: threading.Event,
+    idle: float,
+    reconnect: Reconnect,
+    **options: Any,
+) -> int:
+    """The intake worker's loop: route what waits, then look again after `idle` seconds, until
+    `stop`; returns how many were routed.
+
+    A lost database (a terminated backend, a restart) never ends it: the batch in hand is
+    rolled back, so its contacts still wait and are routed, once, on a later try; the loop
+    waits as `reconnect` says and goes on.
+    """
+    routed = 0
+    while not stop.is_set():
+        try:
+            for count in route_batches(session, stop=stop, **options):
+                routed += count
+                reconnect.succeeded()  # a batch committed: the database is back
+        except Exception as exc:
+            if not transient_error(exc):
+                raise
+            session.rollback()
+            stop.wait(reconnect.failed(exc))
+            continue
+        reconnect.succeeded()
+        stop.wait(idle)
+    return routed

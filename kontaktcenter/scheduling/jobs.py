@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..database import utcnow
+from ..database import transient_error, utcnow
 from .models import JobRun
 
 log = logging.getLogger(__name__)
@@ -121,13 +121,27 @@ def run_once(session: Session, job: Job, fire_time: datetime, worker: str = "") 
         session.flush()
         session.execute(update(JobRun).where(JobRun.id == run_id).values(status="done", finished_at=utcnow()))
         session.commit()
-    except Exception:
+    except Exception as exc:
         session.rollback()
+        if transient_error(exc):
+            # Not the job's fault (the database went away): its work was rolled back, so the
+            # trigger is handed back for the caller to try again once the database answers.
+            _release_claim(session, run_id)
+            raise
         log.exception("job %s at %s failed", job.name, fire_time.isoformat())
         # The ledger keeps the failure so the trigger is not retried twice in parallel.
         session.execute(update(JobRun).where(JobRun.id == run_id).values(status="failed", finished_at=utcnow()))
         session.commit()
     return True
+
+
+def _release_claim(session: Session, run_id: int) -> None:
+    try:
+        session.execute(delete(JobRun).where(JobRun.id == run_id, JobRun.status == "running"))
+        session.commit()
+    except Exception:
+        # Still no database: the claim stays "running", and the job's next trigger runs it.
+        session.rollback()
 
 
 LEDGER_KEEP_DAYS = 30
@@ -136,8 +150,6 @@ LEDGER_KEEP_DAYS = 30
 def prune_ledger(session: Session, now: datetime) -> None:
     """Forget ledger rows of old triggers; they can no longer fire again."""
     from datetime import timedelta
-
-    from sqlalchemy import delete
 
     session.execute(delete(JobRun).where(JobRun.fire_time < now - timedelta(days=LEDGER_KEEP_DAYS)))
 

@@ -13,7 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from ..database import ENGINE_KEY
+from ..database import ENGINE_KEY, Reconnect, transient_error
 from ..worktime.calendar import STOCKHOLM
 from .jobs import INTERVAL_ANCHOR, Job, discover_jobs, run_once, worker_name
 
@@ -74,19 +74,41 @@ class Scheduler:
         self.jobs = dict(jobs if jobs is not None else discover_jobs())
         self._aps = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
         self.runs: list[tuple[str, datetime]] = []  # what ran here, for logs and tests
+        self._reconnect = Reconnect(f"scheduler {self.worker}", log)
+        self._stopping = threading.Event()
 
     def _fire(self, name: str) -> None:
         job = self.jobs[name]
-        now = datetime.now(UTC)
-        fire_time = last_fire_time(make_trigger(job), now + timedelta(milliseconds=5))
+        trigger = make_trigger(job)
+        fire_time = last_fire_time(trigger, datetime.now(UTC) + timedelta(milliseconds=5))
         if fire_time is None:
             return
+        # A lost database is waited out: the same fire time is tried again (the ledger still
+        # lets only one process run it) until it runs or the job's next trigger takes over.
+        while not self._stopping.is_set():
+            try:
+                ran = self._run(job, fire_time)
+            except Exception as exc:
+                if not transient_error(exc):
+                    raise
+                pause = self._reconnect.failed(exc)
+                next_fire = trigger.get_next_fire_time(fire_time, datetime.now(UTC))
+                if next_fire is not None and datetime.now(UTC) + timedelta(seconds=pause) >= next_fire:
+                    log.info("job %s for %s not run: no database; its next trigger runs it", name, fire_time.isoformat())
+                    return
+                self._stopping.wait(pause)
+                continue
+            self._reconnect.succeeded()
+            if ran:
+                self.runs.append((name, fire_time))
+                log.info("job %s ran for %s on %s", name, fire_time.isoformat(), self.worker)
+            return
+
+    def _run(self, job: Job, fire_time: datetime) -> bool:
         # The engine, not the app's current bind: a scheduler thread must never share
         # the connection a request (or a test) is using.
         with self.app.app_context(), Session(bind=self.app.extensions[ENGINE_KEY], expire_on_commit=False) as session:
-            if run_once(session, job, fire_time, self.worker):
-                self.runs.append((name, fire_time))
-                log.info("job %s ran for %s on %s", name, fire_time.isoformat(), self.worker)
+            return run_once(session, job, fire_time, self.worker)
 
     def start(self) -> None:
         for job in self.jobs.values():
@@ -99,6 +121,7 @@ class Scheduler:
         return {name: make_trigger(job).get_next_fire_time(None, now) for name, job in sorted(self.jobs.items())}
 
     def shutdown(self, wait: bool = True) -> None:
+        self._stopping.set()  # ends any job's wait for the database
         if self._aps.running:
             self._aps.shutdown(wait=wait)
 

@@ -1,6 +1,7 @@
 """The scheduler: deterministic fire times, the run-once ledger, two schedulers on one database."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -8,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from kontaktcenter.app import create_app
-from kontaktcenter.database import ENGINE_KEY
+from kontaktcenter.database import ENGINE_KEY, Reconnect
 from kontaktcenter.scheduling.jobs import JOBS, Job, discover_jobs, register_job, run_once, unregister_job
 from kontaktcenter.scheduling.models import JobRun
 from kontaktcenter.scheduling.runner import Scheduler, last_fire_time, make_trigger
@@ -128,3 +130,83 @@ def test_registered_jobs_of_other_parts_keep_their_trigger():
         assert job.trigger_args == {"hour": 2, "minute": 15}
     finally:
         unregister_job(name)
+
+
+def _lost() -> OperationalError:
+    return OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+
+def test_a_job_that_loses_the_database_hands_its_trigger_back(app, session):
+    """Its work was rolled back, so the trigger is not 'failed': the retry may claim it again."""
+    calls = []
+
+    def flaky(s, now):
+        calls.append(now)
+        if len(calls) == 1:
+            raise _lost()
+
+    job = Job(f"test-{uuid.uuid4().hex[:8]}", flaky, "interval", {"minutes": 1})
+    fire = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with app.app_context():
+        with pytest.raises(OperationalError):
+            run_once(session, job, fire)
+        assert session.scalar(select(func.count()).select_from(JobRun).where(JobRun.job == job.name)) == 0
+        assert run_once(session, job, fire) is True
+    assert calls == [fire, fire]
+    assert session.scalar(select(JobRun.status).where(JobRun.job == job.name)) == "done"
+
+
+def _scheduler_with(app, job: Job) -> Scheduler:
+    scheduler = Scheduler(app, worker="w-recovery", jobs={job.name: job})
+    scheduler._reconnect = Reconnect("test scheduler", logging.getLogger("test.scheduler"), first=0.01, longest=0.05)
+    return scheduler
+
+
+def _forget(app, name: str) -> None:
+    with Session(app.extensions[ENGINE_KEY]) as s:
+        s.execute(delete(JobRun).where(JobRun.job == name))
+        s.commit()
+
+
+def test_the_scheduler_tries_a_trigger_again_while_the_database_is_lost(app, caplog):
+    calls = []
+
+    def flaky(s, now):
+        calls.append(now)
+        if len(calls) < 3:
+            raise _lost()
+
+    job = Job(f"test-{uuid.uuid4().hex[:8]}", flaky, "interval", {"days": 1})
+    scheduler = _scheduler_with(app, job)
+    try:
+        with caplog.at_level(logging.WARNING):
+            scheduler._fire(job.name)
+        assert len(calls) == 3
+        assert len(set(calls)) == 1
+        assert scheduler.runs == [(job.name, calls[0])]
+        with Session(app.extensions[ENGINE_KEY]) as s:
+            assert s.scalars(select(JobRun.status).where(JobRun.job == job.name)).all() == ["done"]
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum("lost the database connection" in m for m in messages) == 1
+        assert sum("back after" in m for m in messages) == 1
+    finally:
+        _forget(app, job.name)
+
+
+def test_shutdown_ends_a_wait_for_the_database(app):
+    def never(s, now):
+        raise _lost()
+
+    job = Job(f"test-{uuid.uuid4().hex[:8]}", never, "interval", {"days": 1})
+    scheduler = _scheduler_with(app, job)
+    thread = threading.Thread(target=scheduler._fire, args=(job.name,))
+    try:
+        thread.start()
+        time.sleep(0.3)
+        assert thread.is_alive()  # still waiting for the database, not given up
+        scheduler.shutdown()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+        assert scheduler.runs == []
+    finally:
+        _forget(app, job.name)
