@@ -6,7 +6,7 @@ Existing services are not public, but for the Malmö catalogue's street and park
 reports, which Open311 already published, so they stay as they were.
 
 Revision ID: 0015_public_requests
-Revises: 0012_intake_proof
+Revises: 0014_access_log
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_public_requests"
-down_revision = "0012_intake_proof"
+down_revision = "0014_access_log"
 branch_labels = None
 depends_on = None
 
