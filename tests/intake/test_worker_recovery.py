@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ import kontaktcenter.intake.worker as worker
 from kontaktcenter.app import create_app
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import ENGINE_KEY, Reconnect, db, lost_connection, make_engine, transient_error
+from kontaktcenter.directory.models import User
 from kontaktcenter.intake.incoming import IncomingContact
 from kontaktcenter.intake.receive import accept
 from kontaktcenter.intake.worker import keep_routing, route_waiting
@@ -139,6 +140,21 @@ def test_an_error_that_is_not_transient_still_ends_the_loop(app, session, monkey
         keep_routing(session, stop=threading.Event(), idle=0.01, reconnect=Reconnect("w", LOG))
 
 
+@pytest.fixture
+def users_restored(app):
+    """These tests commit outside the test's transaction: routing offers tickets to agents,
+    which moves their last_assigned_at and presence; put them back, or later tests' offers
+    would go to other agents than on a fresh database."""
+    engine = app.extensions[ENGINE_KEY]
+    with Session(engine) as s:
+        saved = s.execute(select(User.id, User.presence, User.last_assigned_at)).all()
+    yield
+    with Session(engine) as s:
+        for user_id, presence, last_assigned_at in saved:
+            s.execute(update(User).where(User.id == user_id).values(presence=presence, last_assigned_at=last_assigned_at))
+        s.commit()
+
+
 def _cleanup(engine, ids: list[int]) -> None:
     with Session(engine) as s:
         ticket_ids = s.scalars(select(Contact.ticket_id).where(Contact.id.in_(ids))).all()
@@ -173,7 +189,7 @@ def _run_until_routed(app, engine, ids, reconnect, stop, timeout=30.0):
 
 
 @pytest.mark.postgres
-def test_the_worker_survives_its_backend_being_terminated_mid_batch(app, database_url, monkeypatch, caplog):
+def test_the_worker_survives_its_backend_being_terminated_mid_batch(app, database_url, monkeypatch, caplog, users_restored):
     """pg_terminate_backend on the worker's own connection while a batch is routed, not yet committed."""
     engine = app.extensions[ENGINE_KEY]
     with app.app_context(), Session(engine, expire_on_commit=False) as s:
@@ -265,7 +281,7 @@ class Outage:
 
 
 @pytest.mark.postgres
-def test_the_worker_waits_out_a_database_that_is_down_and_routes_when_it_is_back(app, database_url, caplog):
+def test_the_worker_waits_out_a_database_that_is_down_and_routes_when_it_is_back(app, database_url, caplog, users_restored):
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
