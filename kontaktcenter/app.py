@@ -134,6 +134,7 @@ BLUEPRINTS = [
     "kontaktcenter.intake.views",
     "kontaktcenter.metrics.views",
     "kontaktcenter.routing.views",
+    "kontaktcenter.privacy.views",
 ]
 
 

@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "kontaktcenter.routing.commands",
     "kontaktcenter.channels.phone_commands",
     "kontaktcenter.intake.commands",
+    "kontaktcenter.privacy.commands",
 ]
 
 
