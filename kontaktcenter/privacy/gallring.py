@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, and_, delete, func, literal, or_, select, update
+from sqlalchemy import JSON, Text, and_, case, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..casework.models import Escalation
@@ -156,13 +156,17 @@ def _apply_batch(session: Session, rules_: list[Rule], action: str, lo: int, hi:
         ),
         execution_options={"synchronize_session": False},
     )
+    # One pass over the events: values of non-code kinds and every detail; rows with
+    # nothing to empty (an import's code and empty detail) are not rewritten.
+    coded = TicketEvent.kind.in_(KEEP_VALUE_KINDS)
     session.execute(
-        update(TicketEvent).where(TicketEvent.ticket_id.in_(due), TicketEvent.kind.not_in(KEEP_VALUE_KINDS))
-        .values(from_value=None, to_value=None),
-        execution_options={"synchronize_session": False},
-    )
-    session.execute(
-        update(TicketEvent).where(TicketEvent.ticket_id.in_(due)).values(detail=_empty_json({})),
+        update(TicketEvent)
+        .where(TicketEvent.ticket_id.in_(due), or_(~coded, cast(TicketEvent.detail, Text) != "{}"))
+        .values(
+            from_value=case((coded, TicketEvent.from_value), else_=None),
+            to_value=case((coded, TicketEvent.to_value), else_=None),
+            detail=_empty_json({}),
+        ),
         execution_options={"synchronize_session": False},
     )
     if action == "delete":
