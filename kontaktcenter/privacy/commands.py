@@ -23,6 +23,8 @@ def _parse_now(value: str | None) -> datetime:
 
 
 def register(app: Flask) -> None:
+    _register_extract(app)
+
     @app.cli.command("gallring")
     @click.option("--dry-run", "mode", flag_value="dry", help="list what would go and why; change nothing")
     @click.option("--run", "mode", flag_value="run", help="apply the rules and write gallring records")
@@ -48,3 +50,43 @@ def register(app: Flask) -> None:
         total_t = sum(p.tickets for p in planned)
         total_c = sum(p.contacts for p in planned)
         click.echo(f"{'total':<26} {'':<16} {total_t:>8} {total_c:>9}   ({verb})")
+
+
+def _register_extract(app: Flask) -> None:
+    @app.cli.command("registerutdrag")
+    @click.option("--personnummer", default=None, help="personnummer or samordningsnummer")
+    @click.option("--phone", default=None, help="phone number (Swedish national format or +country)")
+    @click.option("--email", default=None, help="e-mail address")
+    @click.option("--format", "fmt", type=click.Choice(["html", "json"]), default="html", show_default=True)
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="file (default: standard output)")
+    @click.option("--by", "username", required=True, help="the admin handling the request (logged in the access log)")
+    def registerutdrag_command(personnummer, phone, email, fmt, output, username) -> None:
+        """Everything stored about one person (GDPR art. 15); give every identifier they use."""
+        from sqlalchemy import select
+
+        from ..directory.models import User
+        from .documents import as_html, as_json
+        from .extract import ExtractError, person, registerutdrag
+
+        user = db.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+        if user is None or user.role != "admin":
+            click.echo(f"error: {username} is not an active admin", err=True)
+            raise SystemExit(1)
+        try:
+            who = person(personnummer=personnummer, phone=phone, email=email)
+        except ExtractError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from exc
+        data = registerutdrag(db.session, user, who)
+        db.session.commit()
+        if fmt == "json":
+            document = as_json(data)
+        else:
+            with app.test_request_context():
+                document = as_html(data)
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(document)
+            click.echo(f"registerutdrag for {who.masked()}: {len(data['contacts'])} contacts, {len(data['tickets'])} tickets → {output}")
+        else:
+            click.echo(document)
