@@ -146,9 +146,14 @@ def _empty_json(value):
 
 
 def _apply_batch(session: Session, rules_: list[Rule], action: str, lo: int, hi: int, now: datetime) -> None:
-    """One id range of the tickets due under rules with `action`: the dependents first,
-    the tickets last (their gallrad_at is what takes them out of the next batch's subqueries)."""
-    due = select(Ticket.id).where(_any_due(rules_, lo, hi)).scalar_subquery()
+    """One id range of the tickets due under rules with `action`. The tickets first: that
+    UPDATE decides (and row-locks) which are gallrad, so a hold set meanwhile either wins
+    entirely or waits; the dependents then follow the tickets marked at this `now`."""
+    session.execute(
+        update(Ticket).where(_any_due(rules_, lo, hi)).values(subject="", reply_to="", receipt_code=None, gallrad_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    due = select(Ticket.id).where(Ticket.id >= lo, Ticket.id < hi, Ticket.gallrad_at == now).scalar_subquery()
     contacts_of_due = select(Contact.id).where(Contact.ticket_id.in_(due)).scalar_subquery()
     session.execute(
         update(Contact).where(Contact.ticket_id.in_(due)).values(
@@ -185,10 +190,6 @@ def _apply_batch(session: Session, rules_: list[Rule], action: str, lo: int, hi:
         ]
         for stmt in statements:
             session.execute(stmt, execution_options={"synchronize_session": False})
-    session.execute(
-        update(Ticket).where(_any_due(rules_, lo, hi)).values(subject="", reply_to="", receipt_code=None, gallrad_at=now),
-        execution_options={"synchronize_session": False},
-    )
 
 
 def run(session: Session, now: datetime, *, after_batch: Callable[[], None] | None = None) -> list[Planned]:
