@@ -153,7 +153,11 @@ def _apply_batch(session: Session, rules_: list[Rule], action: str, lo: int, hi:
         update(Ticket).where(_any_due(rules_, lo, hi)).values(subject="", reply_to="", receipt_code=None, gallrad_at=now),
         execution_options={"synchronize_session": False},
     )
-    due = select(Ticket.id).where(Ticket.id >= lo, Ticket.id < hi, Ticket.gallrad_at == now).scalar_subquery()
+    # Only this action's services: the other action's pass marks tickets at the same `now`.
+    services = [r.service_id for r in rules_]
+    due = select(Ticket.id).where(
+        Ticket.id >= lo, Ticket.id < hi, Ticket.gallrad_at == now, Ticket.service_id.in_(services)
+    ).scalar_subquery()
     contacts_of_due = select(Contact.id).where(Contact.ticket_id.in_(due)).scalar_subquery()
     session.execute(
         update(Contact).where(Contact.ticket_id.in_(due)).values(

@@ -267,3 +267,21 @@ def test_scheduled_job_applies_the_rules_once(session, make_contact):
     assert [(c.citizen_phone, c.text) for c in ticket.contacts] == [(None, "")]
     assert open_one.gallrad_at is None
     assert open_one.contacts[0].text == "Fortfarande öppet"
+
+
+def test_anonymise_pass_before_delete_pass_keeps_its_rows(session, make_contact):
+    """The two actions' passes mark tickets at the same now: the delete pass must not reach
+    the tickets the anonymise pass just emptied (services sort anonymise-first here)."""
+    from kontaktcenter.tickets.service import add_message, resolve
+
+    tickets = {}
+    for code in ("avfall", "arbetsmarknad"):  # P1Y delete, P1Y anonymise (a higher id, in the delete pass's range)
+        received = make_contact(channel="web", service=code, text="Hej", email="a@example.se", reply_channel="email")
+        add_message(session, received.ticket, kind="note", body="Anteckning om Namn")
+        resolve(session, received.ticket, actor=None, at=datetime(2025, 1, 10, tzinfo=UTC))
+        tickets[code] = received.ticket.id
+    session.commit()
+    done = gallring.run(session, NOW)
+    assert [p.rule.service_code for p in done if p.tickets] == ["arbetsmarknad", "avfall"]
+    bodies = session.execute(select(Message.ticket_id, Message.body).where(Message.ticket_id.in_(tickets.values()))).all()
+    assert [tuple(b) for b in bodies] == [(tickets["arbetsmarknad"], "")]
