@@ -135,6 +135,7 @@ BLUEPRINTS = [
     "kontaktcenter.intake.views",
     "kontaktcenter.metrics.views",
     "kontaktcenter.routing.views",
+    "kontaktcenter.privacy.views",
 ]
 
 

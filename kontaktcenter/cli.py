@@ -35,6 +35,7 @@ COMMAND_MODULES: list[str] = [
     "kontaktcenter.channels.phone_commands",
     "kontaktcenter.intake.commands",
     "kontaktcenter.auth.commands",
+    "kontaktcenter.privacy.commands",
 ]
 
 

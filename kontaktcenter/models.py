@@ -6,6 +6,7 @@ from .contacts.models import Contact  # noqa: F401
 from .database import Base  # noqa: F401
 from .directory.models import Department, Location, Queue, Service, User, UserLanguage  # noqa: F401
 from .metrics.models import MetricRollup, MetricRollupDay  # noqa: F401
+from .privacy.models import GallringRecord  # noqa: F401
 from .routing.models import RoutingDecision, RuleSetRefusal  # noqa: F401
 from .scheduling.models import JobRun  # noqa: F401
 from .tickets.models import AccessLog, Message, ReferenceCounter, Ticket, TicketEvent  # noqa: F401

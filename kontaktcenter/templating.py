@@ -34,6 +34,7 @@ STAFF_NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("casework.knowledge_base", "Kunskapsbank", ("agent", "caseworker", "coordinator", "admin")),
     ("casework.access_log_page", "Åtkomstlogg", ("admin",)),
     ("auth.auth_log_page", "Inloggningslogg", ("admin",)),
+    ("privacy.registerutdrag_page", "Registerutdrag", ("admin",)),
     ("walkin.choose_location", "Besök", ("location_staff", "agent", "admin")),
     ("tokens.tokens", "API-nycklar", ("admin",)),
     ("phone.page", "Telefon", ("agent", "admin")),

@@ -46,6 +46,7 @@ ACCESS_ACTION_LABELS = {
     "accept": _l("accepterade eskaleringen"), "return_escalation": _l("lämnade tillbaka eskaleringen"),
     "reply_address": _l("ändrade svarsadressen"), "link": _l("kopplade en kontakt"),
     "search": _l("sökte på en identitetsuppgift"), "reason": _l("angav skäl för att läsa"),
+    "registerutdrag": _l("tog fram ett registerutdrag"),
 }
 REPLY_LABELS = {"email": _l("e-post"), "sms": _l("SMS"), "phone": _l("telefon"), "none": _l("inget svar önskas")}
 

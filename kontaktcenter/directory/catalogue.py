@@ -119,3 +119,30 @@ DEMO_USERS = [
     ("admin", "Admin Adminsson", "admin", "serviceforvaltningen", None, ["sv"], [], "admin-demo-2026"),
     ("bibliotek", "Kim Persson", "location_staff", "kultur", "bibl-stadsbiblioteket", ["sv", "en"], [], "bibliotek-demo-2026"),
 ]
+
+# Gallring (privacy/gallring.py): service → (retention period after closure, action).
+# Services not listed keep personal data one year, then are anonymised (the column
+# defaults). Chosen for Malmö's demo, to be replaced by each förvaltning's gallringsbeslut:
+# - confidential social-services and care errands: two years, anonymised (the case file
+#   itself lives in the förvaltning's own system; ours is the contact record);
+# - quick help at the desk and general questions: six months, deleted (nothing of record);
+# - fault reports on streets and waste: one year, deleted (the fix is recorded elsewhere).
+RETENTION = {
+    "forsorjningsstod": ("P2Y", "anonymise"),
+    "budget-skuldradgivning": ("P2Y", "anonymise"),
+    "lss-insatser": ("P2Y", "anonymise"),
+    "hemtjanst": ("P2Y", "anonymise"),
+    "trygghetslarm": ("P2Y", "anonymise"),
+    "sarskilt-boende": ("P2Y", "anonymise"),
+    "fardtjanst": ("P2Y", "anonymise"),
+    "parkeringstillstand": ("P2Y", "anonymise"),
+    "allmant": ("P6M", "delete"),
+    "utskrift-hjalp": ("P6M", "delete"),
+    "digital-hjalp": ("P6M", "delete"),
+    "bibliotekskort": ("P6M", "delete"),
+    "felanmalan-gata": ("P1Y", "delete"),
+    "gatubelysning": ("P1Y", "delete"),
+    "klotter": ("P1Y", "delete"),
+    "avfall": ("P1Y", "delete"),
+}
+DEFAULT_RETENTION = ("P1Y", "anonymise")

@@ -45,6 +45,7 @@ class Service(Base):
             "sla_first_response_days > 0 AND sla_accept_days > 0 AND sla_resolve_days > 0",
             name="sla_positive",
         ),
+        CheckConstraint("retention_action IN ('delete', 'anonymise')", name="retention_action"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +73,10 @@ class Service(Base):
     sla_first_response_days: Mapped[int] = mapped_column(default=1)
     sla_accept_days: Mapped[int] = mapped_column(default=1)
     sla_resolve_days: Mapped[int] = mapped_column(default=10)
+    # Gallring (privacy/gallring.py): how long after closure a ticket keeps its personal
+    # data (ISO 8601 duration), and whether it is then anonymised or deleted.
+    retention_period: Mapped[str] = mapped_column(String(20), default="P1Y", server_default="P1Y")
+    retention_action: Mapped[str] = mapped_column(String(10), default="anonymise", server_default="anonymise")
 
     department: Mapped[Department] = relationship(back_populates="services")
 

@@ -37,6 +37,8 @@ def load_catalogue(session: Session) -> None:
                     public_requests="u" in flags,
                     description_sv=f"Frågor om {sv.lower()}.",
                     description_en=f"Questions about {en.lower()}.",
+                    retention_period=catalogue.RETENTION.get(code, catalogue.DEFAULT_RETENTION)[0],
+                    retention_action=catalogue.RETENTION.get(code, catalogue.DEFAULT_RETENTION)[1],
                 )
             )
     locations = set(session.scalars(select(Location.code)))

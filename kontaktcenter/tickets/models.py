@@ -79,6 +79,10 @@ class Ticket(Base):
     reply_to: Mapped[str] = mapped_column(String(200), default="", server_default="")
     # Given to the citizen on the receipt: with the reference it shows the ticket's status.
     receipt_code: Mapped[str | None] = mapped_column(String(12))
+    # Gallring: a staff hold (the reason; empty = none) keeps the ticket's personal data
+    # past its retention period; gallrad_at says when gallring emptied it.
+    retention_hold: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    gallrad_at: Mapped[datetime | None] = mapped_column()
 
     service: Mapped[Service | None] = relationship()
     queue: Mapped[Queue] = relationship()

@@ -1,0 +1,1 @@
+"""Dataskydd: gallring (retention per service), registerutdrag, the retention hold."""
