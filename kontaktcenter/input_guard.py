@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -263,24 +264,26 @@ def find_bad_input(req: Request) -> BadInput | None:
     return None
 
 
+# Machine clients' own error formats, by path prefix: each channel registers its own
+# (register_refusal), so this module needs none of them.
+MACHINE_REFUSALS: dict[str, Callable[[BadInput, str], Response]] = {}
+
+
+def register_refusal(prefix: str, answer: Callable[[BadInput, str], Response]) -> None:
+    """`answer(problem, message)` answers bad input under `prefix` in that client's format."""
+    MACHINE_REFUSALS[prefix] = answer
+
+
 def _refusal(problem: BadInput) -> Response:
     # Werkzeug's request.args raises on raw invalid UTF-8, and the error page reads ?lang=.
     request.args = _repaired_pairs(request.query_string)
     path = request.path
-    if path.startswith(("/api/", "/open311/", "/email/", TWILIO_PREFIX)):
+    machine = next((answer for prefix, answer in MACHINE_REFUSALS.items() if path.startswith(prefix)), None)
+    if machine is not None or path.startswith(("/email/", TWILIO_PREFIX)):
         with force_locale("en"):  # machine clients read English, whatever ?lang= says
             message = problem.message()
-        if path.startswith("/api/"):
-            from .channels.api import problem_response
-
-            if problem.status == 422:  # named like the API's other refused values
-                return problem_response(422, "Unprocessable Content", message,
-                                        errors=[{"field": problem.name, "message": message}])
-            return problem_response(400, "Bad Request", message)
-        if path.startswith("/open311/"):
-            from .channels.open311 import _error as open311_error  # Open311's own error document
-
-            return open311_error("xml" if path.endswith(".xml") else "json", problem.status, message)
+        if machine is not None:
+            return machine(problem, message)
         if path.startswith("/email/"):
             return jsonify(error=message), problem.status
         return Response(message, status=problem.status, mimetype="text/plain")

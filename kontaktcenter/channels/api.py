@@ -18,6 +18,7 @@ from ..contacts.models import Contact
 from ..database import db
 from ..directory.models import Service
 from ..extensions import csrf, limiter
+from ..input_guard import register_refusal
 from ..intake.incoming import ContactError, IncomingContact
 from ..intake.receive import accept, accept_at_once, receive
 from ..tickets.models import Ticket
@@ -49,6 +50,16 @@ def problem_response(status: int, title: str, detail: str, headers: dict[str, st
         response.headers["WWW-Authenticate"] = 'Bearer realm="kontaktcenter"'
     response.headers.update(headers or {})
     return response
+
+
+def _bad_input(problem, message: str):
+    """The input guard's refusal, as problem+json (a bad value in valid JSON names its member)."""
+    if problem.status == 422:
+        return problem_response(422, "Unprocessable Content", message, errors=[{"field": problem.name, "message": message}])
+    return problem_response(400, "Bad Request", message)
+
+
+register_refusal("/api/", _bad_input)
 
 
 @bp.errorhandler(Problem)

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from ..auth.decorators import public
 from ..database import db
 from ..extensions import csrf, current_locale
+from ..input_guard import register_refusal
 from .api import over_limit
 from .georeport import (
     Open311Error,
@@ -71,6 +72,10 @@ def _render(fmt: str, root: str, item: str | None, data: Any, status: int = 200)
 
 def _error(fmt: str, code: int, description: str) -> Response:
     return _render(fmt, "errors", "error", [{"code": code, "description": description}], code)
+
+
+# The input guard's refusals in Open311's own error document.
+register_refusal("/open311/", lambda problem, message: _error("xml" if request.path.endswith(".xml") else "json", problem.status, message))
 
 
 def _params() -> dict[str, list[str]]:
