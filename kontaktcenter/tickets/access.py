@@ -107,13 +107,14 @@ def same_citizen(session: Session, ticket: Ticket, other: Ticket) -> bool:
 
 
 def serving_now(session: Session, user: User, ticket: Ticket, via: Ticket | None) -> bool:
-    """An agent serving a citizen on `via` (their own work) may read the same citizen's
-    other non-confidential tickets."""
+    """A user serving a citizen on `via` (a ticket they hold or took, not merely one in a
+    queue they work) may read the same citizen's other non-confidential tickets."""
     return (
         via is not None
         and not ticket.confidential
         and user.role in REASON_ROLES
         and can_write(user, via)
+        and (via.assignee_id == user.id or took_the_contact(user, via))
         and same_citizen(session, via, ticket)
     )
 

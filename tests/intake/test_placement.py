@@ -214,3 +214,31 @@ def test_intake_sits_above_routing_and_casework(package, below):
         if _imports(module) & below
     }
     assert offending == {}
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"reply_channel": "brevduva", "reply_to": "a@example.se"}, "Välj hur medborgaren vill få svar."),
+        ({"reply_channel": "sms", "reply_to": "12"}, "giltigt telefonnummer"),
+        ({"reply_channel": "email", "reply_to": ""}, "giltig e-postadress"),
+    ],
+)
+def test_a_bad_reply_address_is_refused_with_a_message_and_changes_nothing(client, session, auth, make_contact, form, message):
+    ticket = make_contact(service="allmant", email="own@example.se", reply_channel="email").ticket
+    auth.login("agent")
+    response = auth.post(f"/tickets/{ticket.reference}/reply-address", form)
+    assert message in client.get(response.headers["Location"]).get_data(as_text=True)
+    session.expire_all()
+    ticket = session.get(Ticket, ticket.id)
+    assert (ticket.reply_channel, ticket.reply_to) == ("email", "own@example.se")
+    assert session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply_address")) is None
+
+
+@pytest.mark.parametrize("target", ["", "KC-2099-999999", "inte-en-referens", "x" * 500])
+def test_linking_to_a_missing_or_malformed_reference_is_404_and_changes_nothing(client, session, auth, make_contact, target):
+    call = _call_ticket(make_contact, phone="0705556680")
+    auth.login("agent")
+    assert auth.post(f"/tickets/{call.reference}/link", {"to": target}).status_code == 404
+    session.expire_all()
+    assert [c.ticket_id for c in session.get(Ticket, call.id).contacts] == [call.id]

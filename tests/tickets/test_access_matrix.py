@@ -146,3 +146,29 @@ def test_access_matrix(app, client, auth, session, tickets, make_token, username
         assert (after.status, len(after.messages)) == before
         if expected_write == H:
             assert _log(session, ticket, username, allowed=False) >= 3  # read, reply and resolve attempts
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "för kort", "x" * 301])
+def test_a_reason_that_says_nothing_grants_nothing_and_logs_nothing(client, auth, session, tickets, reason):
+    ticket = tickets["first_line"]
+    auth.login("bygglov")
+    response = auth.post(f"/tickets/{ticket.reference}/skal", {"reason": reason})
+    assert response.status_code == 400
+    assert _read(client, ticket) == R  # still asked for a reason
+    assert _log(session, ticket, "bygglov", allowed=True) == 0
+
+
+def test_serving_a_citizen_means_holding_their_ticket_not_typing_their_number(app, client, auth, session, tickets, make_contact):
+    """An agent who files a form with someone's phone number gets an unassigned first-line
+    ticket: that is no key to the person's other tickets. Once they hold a ticket of the
+    citizen's, the other non-confidential ones open, and each read is logged with why."""
+    bait = make_contact(service="allmant", text="Jag är visst den här personen", phone=PHONE).ticket
+    auth.login("agent")
+    target = tickets["asf"]
+    assert client.get(f"/tickets/{target.reference}?via={bait.reference}").headers["Location"].endswith("/skal")
+    assert client.get(f"/tickets/{tickets['confidential_asf'].reference}?via={bait.reference}").status_code == 404
+    assert auth.post(f"/tickets/{bait.reference}/take").status_code == 302
+    assert client.get(f"/tickets/{target.reference}?via={bait.reference}").status_code == 200
+    (row,) = session.scalars(select(AccessLog).where(AccessLog.ticket_id == target.id)).all()
+    assert (row.user.username, row.allowed, row.reason) == ("agent", True, f"samma medborgare som {bait.reference}")
+    assert client.get(f"/tickets/{tickets['confidential_asf'].reference}?via={bait.reference}").status_code == 404
