@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..contacts.citizen import (
     IdentifierError,
-    mask_personnummer,
+    mask_identifier,
     normalise_email,
     normalise_personnummer,
     normalise_phone,
@@ -82,7 +82,7 @@ def search(session: Session, user: User, raw: str, limit: int = 50) -> tuple[Que
     is written to the access log, its value masked."""
     query = classify(raw)
     if query.kind in ("phone", "email", "personnummer"):
-        log_access(session, user, None, "search", detail=f"{query.kind} {mask_identifier(query)}")
+        log_access(session, user, None, "search", detail=mask_identifier(query.kind, query.value))
     stmt = select(Ticket)
     if query.kind == "reference":
         stmt = stmt.where(Ticket.reference == query.value)
@@ -112,12 +112,3 @@ def search(session: Session, user: User, raw: str, limit: int = 50) -> tuple[Que
     tickets = session.scalars(stmt.order_by(Ticket.first_arrived_at.desc(), Ticket.id.desc()).limit(limit * 4)).all()
     return query, [Hit(t, can_read(user, t)) for t in tickets if may_see(user, t)][:limit]
 
-
-def mask_identifier(query: Query) -> str:
-    """The searched identifier as the access log keeps it: enough to audit, not to reuse."""
-    if query.kind == "personnummer":
-        return mask_personnummer(query.value)
-    if query.kind == "email":
-        local, _at, domain = query.value.partition("@")
-        return f"{local[:1]}***@{domain}"
-    return query.value[:-4] + "****"

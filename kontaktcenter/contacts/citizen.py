@@ -48,3 +48,16 @@ def mask_phone(phone: str | None) -> str:
     if not phone:
         return ""
     return phone[:-4] + "XXXX" if len(phone) > 6 else "XXXX"
+
+
+def mask_email(email: str | None) -> str:
+    if not email:
+        return ""
+    local, _at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_identifier(kind: str, value: str) -> str:
+    """A personnummer, phone or e-mail as logs keep it: enough to audit, not to reuse."""
+    mask = {"personnummer": mask_personnummer, "phone": mask_phone, "email": mask_email}[kind]
+    return f"{kind} {mask(value)}"

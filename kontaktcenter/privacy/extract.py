@@ -23,8 +23,7 @@ from ..casework.models import Escalation
 from ..channels.models import Open311Details
 from ..contacts.citizen import (
     IdentifierError,
-    mask_personnummer,
-    mask_phone,
+    mask_identifier,
     normalise_email,
     normalise_personnummer,
     normalise_phone,
@@ -71,16 +70,7 @@ class Person:
 
     def masked(self) -> str:
         """For the access log: enough to audit, not to reuse."""
-        parts = []
-        for kind, value in self.given():
-            if kind == "personnummer":
-                parts.append(f"personnummer {mask_personnummer(value)}")
-            elif kind == "phone":
-                parts.append(f"phone {mask_phone(value)}")
-            else:
-                local, _at, domain = value.partition("@")
-                parts.append(f"email {local[:1]}***@{domain}")
-        return ", ".join(parts)
+        return ", ".join(mask_identifier(kind, value) for kind, value in self.given())
 
 
 def person(*, personnummer: str | None = None, phone: str | None = None, email: str | None = None) -> Person:
