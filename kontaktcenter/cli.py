@@ -34,7 +34,7 @@ COMMAND_MODULES: list[str] = [
     "kontaktcenter.routing.commands",
     "kontaktcenter.channels.phone_commands",
     "kontaktcenter.intake.commands",
-    "kontaktcenter.auth.commands",
+    "kontaktcenter.accounts.commands",
     "kontaktcenter.privacy.commands",
 ]
 

@@ -34,6 +34,8 @@ ENV_KEYS: dict[str, type] = {
     "API_INTAKE": str,
     "SESSION_IDLE_MINUTES": int,
     "SESSION_LIFETIME_HOURS": int,
+    "PASSWORD_LINK_WELCOME_HOURS": int,
+    "PASSWORD_LINK_RESET_HOURS": int,
     "LOGIN_LIMIT_ACCOUNT": str,
     "LOGIN_LIMIT_CLIENT": str,
 }
@@ -103,7 +105,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
 
 
 def _check_sessions(config: Mapping[str, Any]) -> None:
-    for key in ("SESSION_IDLE_MINUTES", "SESSION_LIFETIME_HOURS"):
+    for key in ("SESSION_IDLE_MINUTES", "SESSION_LIFETIME_HOURS", "PASSWORD_LINK_WELCOME_HOURS", "PASSWORD_LINK_RESET_HOURS"):
         if not isinstance(config.get(key), int) or config[key] <= 0:
             raise ConfigError(f"{key}={config.get(key)!r}: expected a whole number above 0")
     for key in ("LOGIN_LIMIT_ACCOUNT", "LOGIN_LIMIT_CLIENT"):

@@ -33,6 +33,7 @@ STAFF_NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("casework.search", "Sök ärende", ("agent", "caseworker", "coordinator", "admin")),
     ("casework.knowledge_base", "Kunskapsbank", ("agent", "caseworker", "coordinator", "admin")),
     ("casework.access_log_page", "Åtkomstlogg", ("admin",)),
+    ("accounts.user_list", "Användare", ("admin",)),
     ("auth.auth_log_page", "Inloggningslogg", ("admin",)),
     ("privacy.registerutdrag_page", "Registerutdrag", ("admin",)),
     ("walkin.choose_location", "Besök", ("location_staff", "agent", "admin")),

@@ -17,7 +17,7 @@ def test_demo_loads_directory_users_and_history(tmp_path):
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "SECRET_KEY": "x"})
     result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "14"])
     assert result.exit_code == 0, result.output
-    assert "agent-demo-2026" in result.output  # passwords are printed
+    assert "amira-malmo-demo-2026" in result.output  # passwords are printed
     with app.app_context():
         s = db.session
         assert s.scalar(select(func.count(Department.id))) >= 10

@@ -9,11 +9,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..directory.models import User
 from . import audit, sessions
+from .passwords import MIN_LENGTH, check_password
 
 # Verified against when the username is unknown, so both failures take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
-MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 
 
 def hash_password(password: str) -> str:
@@ -47,9 +48,11 @@ def sign_out(session: Session, user: User, at: datetime, client: audit.Client) -
 
 
 def change_password(session: Session, user: User, new_password: str, at: datetime, client: audit.Client) -> int:
-    """Set a new password and end every session of the user; how many ended."""
-    if len(new_password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    """Set a new password and end every session of the user; how many ended.
+
+    Raises passwords.WeakPassword (nothing changed) when it breaks the policy.
+    """
+    check_password(new_password, user.username)
     user.password_hash = hash_password(new_password)
     ended = sessions.revoke_all(session, user.id, "password", at)
     audit.record(session, "password_changed", at, client=client, user_id=user.id, username=user.username,

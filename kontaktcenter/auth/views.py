@@ -18,6 +18,7 @@ from . import audit, sessions, throttle
 from .decorators import STAFF_ROLES, public, roles_required
 from .forms import LoginForm, PasswordForm
 from .models import EVENT_KINDS
+from .passwords import password_problems
 from .service import MIN_PASSWORD_LENGTH, authenticate, change_password, find_user, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
@@ -175,6 +176,9 @@ def password():
                          detail="password page")
             db.session.commit()
             form.current.errors.append(_("Fel lösenord."))
+            status = 400
+        elif problems := password_problems(form.new.data, user.username):
+            form.new.errors.extend(problems)
             status = 400
         else:
             change_password(db.session, user, form.new.data, at, client)

@@ -102,22 +102,23 @@ LOCATIONS = [
     ("sp-hyllie", "Servicepunkt Hyllie", "service_point", "Hyllie", False),
 ]
 
-# (username, name, role, department, location, languages, queues, password)
+# (username, name, role, department, location, languages, queues, password) — each password passes the
+# policy (auth/passwords.py): 12+ characters, no username in it, not a leaked password.
 DEMO_USERS = [
     ("agent", "Amira Karlsson", "agent", "serviceforvaltningen", "kc-malmo", ["sv", "en", "ar"],
-     ["kc-forsta-linjen", "kc-flersprakig", "kc-aterringning"], "agent-demo-2026"),
+     ["kc-forsta-linjen", "kc-flersprakig", "kc-aterringning"], "amira-malmo-demo-2026"),
     ("agent2", "Johan Lind", "agent", "serviceforvaltningen", "kc-malmo", ["sv", "en"],
-     ["kc-forsta-linjen", "kc-aterringning"], "agent2-demo-2026"),
+     ["kc-forsta-linjen", "kc-aterringning"], "johan-malmo-demo-2026"),
     ("filial", "Sara Nilsson", "agent", "serviceforvaltningen", "filial-rosengard", ["sv", "ar", "so"],
-     ["kc-lokal-service", "kc-forsta-linjen"], "filial-demo-2026"),
+     ["kc-lokal-service", "kc-forsta-linjen"], "sara-malmo-demo-2026"),
     ("handlaggare", "Per Andersson", "caseworker", "asf", None, ["sv"],
-     ["asf-forsorjningsstod", "asf-arbetsmarknad"], "handlaggare-demo-2026"),
-    ("bygglov", "Lena Ek", "caseworker", "sbk", None, ["sv", "en"], ["sbk-bygglov"], "bygglov-demo-2026"),
-    ("samordnare", "Maria Holm", "coordinator", "asf", None, ["sv"], [], "samordnare-demo-2026"),
-    ("kultursamordnare", "Ali Hassan", "coordinator", "kultur", None, ["sv", "ar"], [], "kultur-demo-2026"),
-    ("chef", "Eva Berg", "manager", "serviceforvaltningen", None, ["sv"], [], "chef-demo-2026"),
-    ("admin", "Admin Adminsson", "admin", "serviceforvaltningen", None, ["sv"], [], "admin-demo-2026"),
-    ("bibliotek", "Kim Persson", "location_staff", "kultur", "bibl-stadsbiblioteket", ["sv", "en"], [], "bibliotek-demo-2026"),
+     ["asf-forsorjningsstod", "asf-arbetsmarknad"], "per-malmo-demo-2026"),
+    ("bygglov", "Lena Ek", "caseworker", "sbk", None, ["sv", "en"], ["sbk-bygglov"], "lena-malmo-demo-2026"),
+    ("samordnare", "Maria Holm", "coordinator", "asf", None, ["sv"], [], "maria-malmo-demo-2026"),
+    ("kultursamordnare", "Ali Hassan", "coordinator", "kultur", None, ["sv", "ar"], [], "ali-malmo-demo-2026"),
+    ("chef", "Eva Berg", "manager", "serviceforvaltningen", None, ["sv"], [], "eva-malmo-demo-2026"),
+    ("admin", "Admin Adminsson", "admin", "serviceforvaltningen", None, ["sv"], [], "styrning-malmo-demo-2026"),
+    ("bibliotek", "Kim Persson", "location_staff", "kultur", "bibl-stadsbiblioteket", ["sv", "en"], [], "kim-malmo-demo-2026"),
 ]
 
 # Gallring (privacy/gallring.py): service → (retention period after closure, action).

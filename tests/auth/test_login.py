@@ -31,7 +31,7 @@ def test_unknown_user_gets_the_same_message(auth):
 
 
 def test_missing_csrf_token_is_refused_with_a_clear_message(client):
-    response = client.post("/login", data={"username": "agent", "password": "agent-demo-2026"})
+    response = client.post("/login", data={"username": "agent", "password": "amira-malmo-demo-2026"})
     assert response.status_code == 400
     assert "Säkerhetstoken saknas" in response.get_data(as_text=True)
     assert client.get("/console").status_code == 302
@@ -41,7 +41,7 @@ def test_passwords_are_stored_hashed(session):
     from sqlalchemy import select
 
     user = session.scalar(select(User).where(User.username == "agent"))
-    assert "agent-demo-2026" not in user.password_hash
+    assert "amira-malmo-demo-2026" not in user.password_hash
     assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
 
 
@@ -69,7 +69,7 @@ def test_open_redirect_after_login_is_ignored(client):
 
     token = csrf_token(client)
     response = client.post(
-        "/login?next=https://evil.example/", data={"username": "agent", "password": "agent-demo-2026", "csrf_token": token}
+        "/login?next=https://evil.example/", data={"username": "agent", "password": "amira-malmo-demo-2026", "csrf_token": token}
     )
     assert response.headers["Location"].endswith("/console")
 

@@ -18,7 +18,7 @@ from kontaktcenter.extensions import limiter
 from tests.auth.conftest import signed_in
 from tests.conftest import AuthActions, csrf_token
 
-RIGHT = "agent-demo-2026"  # the demo agent's password
+RIGHT = "amira-malmo-demo-2026"  # the demo agent's password
 
 
 def _browser(app, ip: str):
