@@ -39,8 +39,11 @@ class AccountError(ValueError):
     """The change cannot be made; `problems` maps a field ("" for the whole) to a message."""
 
     def __init__(self, problems: Mapping[str, Any]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" if k else str(v) for k, v in problems.items()))
+        super().__init__(dict(problems))
         self.problems = dict(problems)
+
+    def __str__(self) -> str:  # rendered when shown: the messages are translated lazily
+        return "; ".join(f"{k}: {v}" if k else str(v) for k, v in self.problems.items())
 
 
 @dataclass

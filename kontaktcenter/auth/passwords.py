@@ -23,8 +23,11 @@ class WeakPassword(ValueError):
     """The password breaks the policy; `problems` says how, one message per rule."""
 
     def __init__(self, problems: list) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
+        super().__init__(problems)
         self.problems = problems
+
+    def __str__(self) -> str:  # rendered when shown: the messages are translated lazily
+        return "; ".join(str(p) for p in self.problems)
 
 
 @cache

@@ -1,0 +1,52 @@
+"""Fixtures for user administration: a clean rate-limit slate, the sessions' clock, an admin's browser."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from kontaktcenter.accounts.models import UserChange
+from kontaktcenter.auth import sessions
+from kontaktcenter.directory.models import User
+from kontaktcenter.extensions import limiter
+from kontaktcenter.notify.email import OUTBOX_KEY
+from tests.auth.conftest import Clock
+from tests.conftest import AuthActions
+
+LINK_RE = re.compile(r"http://localhost/konto/satt-losenord/[A-Za-z0-9_-]+")
+GOOD_PASSWORD = "lingon-spårvagn-ekorre-7"
+
+
+@pytest.fixture(autouse=True)
+def _fresh(app):
+    limiter.reset()
+    app.extensions.pop(OUTBOX_KEY, None)
+    yield
+    limiter.reset()
+    app.extensions.pop(OUTBOX_KEY, None)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    moved = Clock(datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
+    monkeypatch.setattr(sessions, "now", moved)
+    return moved
+
+
+@pytest.fixture
+def admin(app, session):
+    """A browser signed in as the demo admin."""
+    browser = AuthActions(app.test_client())
+    assert browser.login("admin").status_code == 302
+    return browser
+
+
+def user(session, username: str) -> User | None:
+    session.expire_all()
+    return session.scalar(select(User).where(User.username == username))
+
+
+def changes_of(session, username: str) -> list[UserChange]:
+    return list(session.scalars(select(UserChange).where(UserChange.username == username).order_by(UserChange.id)))
