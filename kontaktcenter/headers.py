@@ -40,7 +40,7 @@ def security_headers(response: Response) -> Response:
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
-    headers["Referrer-Policy"] = "same-origin"
+    headers.setdefault("Referrer-Policy", "same-origin")  # a view may ask for a stricter one
     if current_app.config.get("ENV") == "production":
         headers["Strict-Transport-Security"] = HSTS
     if request.endpoint not in PUBLIC_ENDPOINTS_CACHEABLE:
