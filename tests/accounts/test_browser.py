@@ -77,7 +77,8 @@ def test_keyboard_only_admin_creates_a_user_and_sends_a_reset_who_sets_a_passwor
     page.keyboard.press("Tab")
     page.keyboard.type(GOOD_PASSWORD)
     press_and_wait(page, "Enter")
-    assert "/login" in page.url and "Ditt lösenord är sparat" in page.content()
+    assert "/login" in page.url
+    assert "Ditt lösenord är sparat" in page.content()
     page.fill("#username", "tangent")
     page.fill("#password", GOOD_PASSWORD)
     press_and_wait(page, "Enter")
