@@ -17,6 +17,7 @@ from . import changes
 from .service import (
     AccountError,
     AccountFields,
+    check_new_user,
     create_user,
     deactivate_user,
     issue_link,
@@ -67,9 +68,11 @@ def register(app: Flask) -> None:
     @click.option("--link", is_flag=True, help="print a one-time set-password link instead of asking for a password")
     def create_command(username: str, role: str, department: str | None, name: str | None, email: str, link: bool) -> None:
         """Create a user: the password at a prompt (asked twice, hidden), or a one-time link."""
-        if find_user(db.session, username) is not None:
-            raise click.ClickException(f"nothing changed: a user {username.strip().lower()!r} already exists")
         data = AccountFields(name=name or username, role=role, email=email, department=department)
+        try:
+            check_new_user(db.session, username, data)  # before the prompt: a typo costs no password typed twice
+        except AccountError as err:
+            raise _refuse(err) from None
         password = None if link else _prompt_password(username)
         at = now()
         try:

@@ -25,10 +25,10 @@ ROLE_LABELS = {
 
 
 class UserForm(FlaskForm):
-    username = StringField(_l("Användarnamn"), validators=[DataRequired(_l("Skriv ett användarnamn.")), Length(max=80)])
+    """Editing an account (its username stays)."""
+
     name = StringField(_l("Namn"), validators=[DataRequired(_l("Skriv namnet.")), Length(max=200)])
-    email = StringField(_l("E-postadress"), validators=[DataRequired(_l("Skriv en e-postadress: länken för att välja lösenord skickas dit.")),
-                                                        Length(max=200)])
+    email = StringField(_l("E-postadress"), validators=[Optional(), Length(max=200)])
     role = SelectField(_l("Roll"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
     department = SelectField(_l("Förvaltning"), validators=[Optional()])
     location = SelectField(_l("Plats"), validators=[Optional()])
@@ -63,6 +63,15 @@ class UserForm(FlaskForm):
             languages=list(self.languages.data or []), phone_identity=self.phone_identity.data or "",
             max_open_tickets=self.max_open_tickets.data,
         )
+
+
+class NewUserForm(UserForm):
+    """A new account: its set-password link goes by e-mail, so the address is required."""
+
+    username = StringField(_l("Användarnamn"), validators=[DataRequired(_l("Skriv ett användarnamn.")), Length(max=80)])
+    email = StringField(_l("E-postadress"), validators=[DataRequired(_l("Skriv en e-postadress: länken för att välja lösenord skickas dit.")),
+                                                        Length(max=200)])
+
 
 
 class ActionForm(FlaskForm):

@@ -167,9 +167,8 @@ def _other_active_admins(session: Session, user: User) -> int:
     return session.scalar(select(func.count(User.id)).where(User.role == "admin", User.active.is_(True), User.id != user.id)) or 0
 
 
-def create_user(session: Session, username: str, data: AccountFields, actor: Actor, at: datetime,
-                password: str | None = None) -> User:
-    """A new account. Without a password it has none that works until a set-password link is used."""
+def check_new_user(session: Session, username: str, data: AccountFields) -> _Resolved:
+    """Raise AccountError naming every bad field of a new account (the CLI asks before the password prompt)."""
     username = username.strip().lower()
     problems: dict[str, Any] = {}
     if not USERNAME_RE.match(username):
@@ -182,6 +181,14 @@ def create_user(session: Session, username: str, data: AccountFields, actor: Act
         raise AccountError({**problems, **err.problems}) from None
     if problems:
         raise AccountError(problems)
+    return resolved
+
+
+def create_user(session: Session, username: str, data: AccountFields, actor: Actor, at: datetime,
+                password: str | None = None) -> User:
+    """A new account. Without a password it has none that works until a set-password link is used."""
+    resolved = check_new_user(session, username, data)
+    username = username.strip().lower()
     if password is not None:
         check_password(password, username)
     user = User(username=username, password_hash=hash_password(password) if password is not None else unusable_password(),

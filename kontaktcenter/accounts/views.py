@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 
 from ..auth import audit
 from ..auth.decorators import public, roles_required
@@ -15,7 +16,7 @@ from ..directory.models import ROLES, Department, User
 from ..extensions import current_locale
 from ..notify.email import EmailError
 from . import changes, links
-from .forms import ROLE_LABELS, ActionForm, SetPasswordForm, UserForm
+from .forms import ROLE_LABELS, ActionForm, NewUserForm, SetPasswordForm, UserForm
 from .models import CHANGE_ACTIONS
 from .service import (
     AccountError,
@@ -80,7 +81,7 @@ def user_list():
     active_arg = request.args.get("active", "")
     active = {"1": True, "0": False}.get(active_arg)
     rows = users(db.session, role=role, department=department, active=active)
-    departments = list(db.session.query(Department).order_by(Department.name_sv))
+    departments = list(db.session.scalars(select(Department).order_by(Department.name_sv)))
     return render_template("admin/users.html", rows=rows, role=role, department=department, active=active_arg,
                            departments=departments, role_labels=ROLE_LABELS, locale=current_locale())
 
@@ -88,7 +89,7 @@ def user_list():
 @bp.route("/admin/anvandare/ny", methods=["GET", "POST"])
 @roles_required("admin")
 def user_new():
-    form = UserForm()
+    form = NewUserForm()
     form.fill_choices(db.session, current_locale())
     status = 200
     if form.validate_on_submit():
@@ -119,7 +120,6 @@ def user_new():
 def user_edit(user_id: int):
     user = _user_or_404(user_id)
     form = UserForm(data=vars(AccountFields.of(user)))
-    del form.username
     form.fill_choices(db.session, current_locale())
     status = 200
     if form.validate_on_submit():
@@ -188,6 +188,17 @@ def user_send_reset(user_id: int):
     return _action(user_id, do)
 
 
+def _value(value) -> str:
+    """One side of a before → after, as an administrator reads it."""
+    if value is None or value == []:
+        return "–"
+    if isinstance(value, bool):
+        return _("ja") if value else _("nej")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def _history(user: User | None):
     page = max(request.args.get("page", 1, type=int), 1)
     action = request.args.get("action", "")
@@ -197,7 +208,7 @@ def _history(user: User | None):
                            limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return render_template("admin/user_changes.html", user=user, rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page,
                            action=action, actor=actor, labels=ACTION_LABELS, field_labels=FIELD_LABELS,
-                           changed_fields=changes.changed_fields)
+                           changed_fields=changes.changed_fields, value=_value)
 
 
 @bp.get("/admin/anvandare/<int:user_id>/historik")

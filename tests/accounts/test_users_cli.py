@@ -57,7 +57,7 @@ def test_duplicate_username_is_refused(runner, session):
     before = _count(session)
     result = runner.invoke(args=["users", "create", "Agent", "--role", "agent", "--link"])
     assert result.exit_code == 1
-    assert "a user 'agent' already exists" in result.output
+    assert "The username agent already exists." in result.output
     assert _count(session) == before
 
 
