@@ -194,3 +194,21 @@ def test_list_filters_by_role_department_and_status(admin, session):
     assert "handlaggare" in page
     assert "bygglov" not in page
     assert "agent2" not in page
+
+
+def test_a_new_accounts_link_lasts_24_hours_and_setting_the_password_ends_other_sessions(app, runner, session, client, clock):
+    result = runner.invoke(args=["users", "create", "vera", "--role", "caseworker", "--department", "asf", "--link"])
+    link = LINK_RE.search(result.output).group(0).removeprefix("http://localhost")
+    clock.advance(hours=23, minutes=59)
+    assert client.get(link).status_code == 200
+    clock.advance(minutes=2)
+    assert client.get(link).status_code == 404
+
+    # A reset link for someone signed in: using it signs every browser of theirs out.
+    laptop = AuthActions(app.test_client())
+    assert laptop.login("agent2").status_code == 302
+    result = runner.invoke(args=["users", "reset-link", "agent2"])
+    link = LINK_RE.search(result.output).group(0).removeprefix("http://localhost")
+    token = csrf_token(client, link)
+    assert client.post(link, data={"new": GOOD_PASSWORD, "repeat": GOOD_PASSWORD, "csrf_token": token}).status_code == 303
+    assert laptop.client.get("/console").status_code == 302  # back to sign-in
