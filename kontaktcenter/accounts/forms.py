@@ -29,7 +29,8 @@ class UserForm(FlaskForm):
 
     name = StringField(_l("Namn"), validators=[DataRequired(_l("Skriv namnet.")), Length(max=200)])
     email = StringField(_l("E-postadress"), validators=[Optional(), Length(max=200)])
-    role = SelectField(_l("Roll"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
+    # .get: a role added to ROLES later (e.g. dataskydd) shows by its code until it has a label here.
+    role = SelectField(_l("Roll"), choices=[SelectChoice(r, ROLE_LABELS.get(r, r)) for r in ROLES])
     department = SelectField(_l("Förvaltning"), validators=[Optional()])
     location = SelectField(_l("Plats"), validators=[Optional()])
     queues = MultiCheckboxField(_l("Köer"), validate_choice=True)

@@ -83,7 +83,7 @@ def user_list():
     rows = users(db.session, role=role, department=department, active=active)
     departments = list(db.session.scalars(select(Department).order_by(Department.name_sv)))
     return render_template("admin/users.html", rows=rows, role=role, department=department, active=active_arg,
-                           departments=departments, role_labels=ROLE_LABELS, locale=current_locale())
+                           departments=departments, roles=ROLES, role_labels=ROLE_LABELS, locale=current_locale())
 
 
 @bp.route("/admin/anvandare/ny", methods=["GET", "POST"])
