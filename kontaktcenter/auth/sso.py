@@ -30,7 +30,7 @@ CLIENT_NAME = "sso"
 # The provider's answers are waited for this long (discovery, token, JWKS, userinfo).
 HTTP_TIMEOUT_SECONDS = 10
 # No password hash matches this: an account made by single sign-on has no local password.
-NO_PASSWORD = "!sso"
+NO_PASSWORD = "!sso"  # noqa: S105 - a marker, not a password
 # AuthEvent.detail of a deactivation by single sign-on (a sign-in with a mapped group
 # again reactivates only those, never an account an administrator deactivated).
 SSO_DEACTIVATION = "sso: no mapped group"

@@ -21,7 +21,8 @@ def start(client, provider) -> str:
     assert response.status_code == 302, response.get_data(as_text=True)
     location = response.headers["Location"]
     assert location.startswith(f"{provider.issuer}/authorize?")
-    assert "code_challenge=" in location and "code_challenge_method=S256" in location and "nonce=" in location
+    for asked in ("code_challenge=", "code_challenge_method=S256", "nonce=", "state="):
+        assert asked in location
     at_provider = requests.get(location, allow_redirects=False, timeout=10)
     assert at_provider.status_code == 302, at_provider.text
     return at_provider.headers["Location"]

@@ -22,7 +22,8 @@ def site(tmp_path, text: str) -> dict:
 
 def test_the_group_table_is_read_in_order_and_the_first_group_decides(tmp_path):
     settings = Settings.from_config(load_config(site(tmp_path, SITE)))
-    assert settings.enabled and settings.password_login
+    assert settings.enabled
+    assert settings.password_login
     assert [(g.group, g.role, g.department) for g in settings.grants] == [
         ("kc-admins", "admin", None), ("kc-agents", "agent", "serviceforvaltningen")]
     assert role_for(settings, {"kc-agents", "kc-admins"}).role == "admin"
@@ -53,4 +54,5 @@ def test_a_bad_setting_stops_the_start_and_says_what_to_fix(tmp_path, text, env,
 
 def test_single_sign_on_is_off_by_default():
     settings = Settings.from_config(load_config({}))
-    assert not settings.enabled and settings.password_login
+    assert not settings.enabled
+    assert settings.password_login
