@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..directory.models import ROLES, Department, User
@@ -233,8 +234,14 @@ def account_for(session: Session, settings: Settings, claims: Mapping[str, Any],
         user = User(username=username, name=name or username, email=email, password_hash=NO_PASSWORD, role=grant.role,
                     department_id=department.id if department else None, oidc_issuer=issuer, oidc_subject=subject,
                     active=True)
-        session.add(user)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(user)
+        except IntegrityError:
+            # The same person signing in in two browsers at once: the other made the account.
+            if session.scalar(select(User).where(User.oidc_issuer == issuer, User.oidc_subject == subject)) is None:
+                raise Refused(messages.taken, f"username {username} taken meanwhile") from None
+            return account_for(session, settings, claims, at, client, messages)
         audit.record(session, "sso_account", at, client=client, user_id=user.id, username=user.username,
                      detail=f"created: role {grant.role}, department {grant.department or '-'} (group {grant.group})")
         return user

@@ -57,6 +57,8 @@ def test_first_sign_in_creates_the_user_with_the_role_from_the_group_claim(sso_a
     assert user.oidc_issuer == oidc_provider.issuer
     assert not user.password_hash.startswith(("scrypt:", "pbkdf2:")), "an SSO account has no local password"
     assert [e.detail for e in events(session, "login")][-1] == "single sign-on"
+    # The same server-side session as a password sign-in: idle and lifetime limits apply.
+    assert session.scalar(select(func.count()).select_from(UserSession).where(UserSession.user_id == user.id)) == 1
     assert "created: role agent" in events(session, "sso_account")[-1].detail
 
 
@@ -247,3 +249,17 @@ def test_a_department_code_missing_here_refuses_with_a_clear_message(sso_app, oi
     assert response.status_code == 403
     assert "förvaltning som inte finns här" in response.get_data(as_text=True)
     assert user_by_subject(session, "sub-anna-1") is None
+
+
+def test_a_provider_that_does_not_answer_is_a_clear_page(sso_app, client, session, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setitem(sso_app.config, "OIDC_ISSUER", f"http://127.0.0.1:{port}")
+    response = client.get("/login/sso")
+    assert response.status_code == 503
+    assert "Inloggningstjänsten svarar inte" in response.get_data(as_text=True)
+    assert events(session, "sso_refused")[-1].detail.startswith("discovery")
+
