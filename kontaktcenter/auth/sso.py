@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +36,8 @@ NO_PASSWORD = "!sso"  # noqa: S105 - a marker, not a password
 # AuthEvent.detail of a deactivation by single sign-on (a sign-in with a mapped group
 # again reactivates only those, never an account an administrator deactivated).
 SSO_DEACTIVATION = "sso: no mapped group"
+# Plain http to the provider is allowed only to this machine (a test or development provider).
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class SSOConfigError(ValueError):
@@ -82,6 +85,9 @@ class Settings:
             password_login=bool(config.get("PASSWORD_LOGIN", True)),
         )
         if settings.enabled:
+            parts = urlsplit(issuer)
+            if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
+                raise SSOConfigError(f"OIDC_ISSUER={issuer!r}: expected an https:// URL (plain http only on this machine)")
             if not settings.client_id:
                 raise SSOConfigError("OIDC_ISSUER is set but OIDC_CLIENT_ID is not: set the client id registered at the provider")
             if "openid" not in settings.scopes.split():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
@@ -149,7 +150,7 @@ def login():
     return render_template("auth/login.html", form=form), status, headers
 
 
-def finish_sign_in(user: User, at, client: audit.Client, detail: str = "") -> None:
+def finish_sign_in(user: User, at: datetime, client: audit.Client, detail: str = "") -> None:
     """Start the server-side session (logged) and give this browser its cookie; commits."""
     token = sign_in(db.session, user, at, client, detail=detail)
     db.session.commit()

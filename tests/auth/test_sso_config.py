@@ -45,6 +45,7 @@ def test_the_environment_sets_the_map_as_json(tmp_path):
     (SITE, {"OIDC_ROLE_MAP": "{not json"}, "OIDC_ROLE_MAP is not valid JSON"),
     (SITE.split("[oidc.groups]")[0], {}, "no group maps to a role"),
     ("", {"PASSWORD_LOGIN": "false"}, "nobody could sign in"),
+    (SITE, {"OIDC_ISSUER": "http://login.example.org/tenant"}, "expected an https:// URL"),
     (SITE.replace('{role = "admin"}', '{role = "admin", queue = "x"}'), {}, "expected {role"),
 ])
 def test_a_bad_setting_stops_the_start_and_says_what_to_fix(tmp_path, text, env, message):
