@@ -263,3 +263,15 @@ def test_a_provider_that_does_not_answer_is_a_clear_page(sso_app, client, sessio
     assert "Inloggningstjänsten svarar inte" in response.get_data(as_text=True)
     assert events(session, "sso_refused")[-1].detail.startswith("discovery")
 
+
+
+def test_an_sso_account_cannot_be_signed_in_with_any_password(sso_app, oidc_provider, app, session):
+    from kontaktcenter.auth.sso import NO_PASSWORD
+    from tests.conftest import AuthActions
+
+    assert sso_sign_in(app.test_client(), oidc_provider).status_code == 302
+    browser = app.test_client()
+    for guess in (NO_PASSWORD, "", "anna.andersson@malmo.se"):
+        response = AuthActions(browser).login("anna.andersson@malmo.se", guess)
+        assert response.status_code in (400, 401)
+        assert not signed_in(browser)
