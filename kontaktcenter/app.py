@@ -123,6 +123,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 BLUEPRINTS = [
     "kontaktcenter.auth.views",
     "kontaktcenter.accounts.views",
+    "kontaktcenter.auth.sso_views",
     "kontaktcenter.channels.web",
     "kontaktcenter.channels.api",
     "kontaktcenter.channels.tokens",

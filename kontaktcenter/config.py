@@ -38,6 +38,13 @@ ENV_KEYS: dict[str, type] = {
     "PASSWORD_LINK_RESET_HOURS": int,
     "LOGIN_LIMIT_ACCOUNT": str,
     "LOGIN_LIMIT_CLIENT": str,
+    "PASSWORD_LOGIN": bool,
+    "OIDC_ISSUER": str,
+    "OIDC_CLIENT_ID": str,
+    "OIDC_CLIENT_SECRET": str,
+    "OIDC_SCOPES": str,
+    "OIDC_GROUPS_CLAIM": str,
+    "OIDC_ROLE_MAP": str,  # JSON of the [oidc.groups] table's shape; replaces the table
 }
 API_INTAKES = ("direct", "queued")
 # A shorter SECRET_KEY can be guessed offline from one signed cookie.
@@ -99,6 +106,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     if config.get("API_INTAKE", "direct") not in API_INTAKES:
         raise ConfigError(f"API_INTAKE={config['API_INTAKE']!r}: expected one of {', '.join(API_INTAKES)}")
     _check_sessions(config)
+    _check_sso(config)
     if config.get("ENV") == "production":
         _check_production_secret(config.get("SECRET_KEY"))
     return config
@@ -113,6 +121,16 @@ def _check_sessions(config: Mapping[str, Any]) -> None:
             parse_many(str(config.get(key, "")))
         except ValueError:
             raise ConfigError(f"{key}={config.get(key)!r}: expected limits such as \"10 per minute; 30 per hour\"") from None
+
+
+def _check_sso(config: Mapping[str, Any]) -> None:
+    """A mistyped role or a half-configured provider stops the start, not the first sign-in."""
+    from .auth.sso import Settings, SSOConfigError
+
+    try:
+        Settings.from_config(config)
+    except SSOConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_production_secret(key: Any) -> None:

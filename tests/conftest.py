@@ -18,7 +18,7 @@ from kontaktcenter.cli import upgrade_database
 from kontaktcenter.database import BIND_KEY, ENGINE_KEY, AppSession, db
 from kontaktcenter.directory.service import load_catalogue, load_demo_users
 
-pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.routes"]
+pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.routes", "tests.fixtures.oidc_provider"]
 
 PG_URL = os.environ.get("KC_TEST_DATABASE_URL", "")
 

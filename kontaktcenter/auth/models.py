@@ -20,6 +20,8 @@ EVENT_KINDS = (
     "password_changed",  # every session of the user ended
     "deactivated",  # every session of the user ended
     "sessions_revoked",  # an administrator ended every session of the user
+    "sso_refused",  # single sign-on refused: a token that failed verification, or no access here
+    "sso_account",  # single sign-on made, updated or reactivated the account (detail: what changed)
 )
 
 

@@ -33,10 +33,10 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password) else None
 
 
-def sign_in(session: Session, user: User, at: datetime, client: audit.Client) -> str:
-    """Start a session and log the sign-in; the token for the cookie."""
+def sign_in(session: Session, user: User, at: datetime, client: audit.Client, detail: str = "") -> str:
+    """Start a session and log the sign-in (`detail`: how, e.g. single sign-on); the token for the cookie."""
     token = sessions.start(session, user, at)
-    audit.record(session, "login", at, client=client, user_id=user.id, username=user.username)
+    audit.record(session, "login", at, client=client, user_id=user.id, username=user.username, detail=detail)
     return token
 
 
@@ -60,11 +60,12 @@ def change_password(session: Session, user: User, new_password: str, at: datetim
     return ended
 
 
-def deactivate(session: Session, user: User, at: datetime, client: audit.Client) -> int:
-    """The user can no longer sign in, and every session of theirs ends now."""
+def deactivate(session: Session, user: User, at: datetime, client: audit.Client, why: str = "") -> int:
+    """The user can no longer sign in, and every session of theirs ends now; `why` starts the log's detail."""
     user.active = False
     ended = sessions.revoke_all(session, user.id, "deactivated", at)
-    audit.record(session, "deactivated", at, client=client, user_id=user.id, username=user.username, detail=f"sessions ended: {ended}")
+    detail = f"{why}; sessions ended: {ended}" if why else f"sessions ended: {ended}"
+    audit.record(session, "deactivated", at, client=client, user_id=user.id, username=user.username, detail=detail)
     return ended
 
 

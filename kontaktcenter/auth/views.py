@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
@@ -38,6 +39,8 @@ EVENT_LABELS = {
     "password_changed": _l("Nytt lösenord"),
     "deactivated": _l("Kontot avstängt"),
     "sessions_revoked": _l("Sessioner avslutade av administratör"),
+    "sso_refused": _l("Nekad inloggning via stadens konto"),
+    "sso_account": _l("Konto skapat eller uppdaterat via stadens konto"),
 }
 PAGE_SIZE = 100
 
@@ -116,6 +119,13 @@ def _user_id(username: str) -> int | None:
 def login():
     form = LoginForm()
     status, headers = 200, {}
+    if request.method == "POST" and not current_app.config.get("PASSWORD_LOGIN", True):
+        # This deployment signs staff in through the identity provider only.
+        audit.record(db.session, "login_failed", sessions.now(), client=_client(), username=(form.username.data or "")[:80],
+                     detail="password sign-in is switched off")
+        db.session.commit()
+        flash(_("Inloggning med lösenord är avstängd. Logga in med ditt konto i Malmö stad."), "error")
+        return render_template("auth/login.html", form=LoginForm(formdata=None)), 403
     if form.validate_on_submit():
         username, client, at = form.username.data, _client(), sessions.now()
         wait = throttle.seconds_refused(current_app.config, username, client.ip)
@@ -134,14 +144,19 @@ def login():
             form.password.errors.append(_("Fel användarnamn eller lösenord."))
             status = 401
         else:
-            token = sign_in(db.session, user, at, client)
-            db.session.commit()
-            login_user(user)
-            cookie_session[SESSION_KEY] = token
+            finish_sign_in(user, at, client)
             return redirect(_safe_next(request.args.get("next")) or url_for("casework.console"))
     elif form.is_submitted():
         status = 400
     return render_template("auth/login.html", form=form), status, headers
+
+
+def finish_sign_in(user: User, at: datetime, client: audit.Client, detail: str = "") -> None:
+    """Start the server-side session (logged) and give this browser its cookie; commits."""
+    token = sign_in(db.session, user, at, client, detail=detail)
+    db.session.commit()
+    login_user(user)
+    cookie_session[SESSION_KEY] = token
 
 
 @bp.post("/logout")

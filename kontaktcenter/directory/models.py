@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -152,6 +152,8 @@ class User(UserMixin, Base):
         CheckConstraint(_in("role", ROLES), name="role"),
         CheckConstraint(_in("presence", PRESENCE), name="presence"),
         CheckConstraint("max_open_tickets >= 0", name="capacity"),
+        # One account per identity at the identity provider (single sign-on).
+        UniqueConstraint("oidc_issuer", "oidc_subject"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -172,6 +174,10 @@ class User(UserMixin, Base):
     ui_language: Mapped[str] = mapped_column(String(8), default="sv")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The identity at the OpenID Connect provider this account signs in as (auth/sso.py);
+    # both empty for a local account.
+    oidc_issuer: Mapped[str | None] = mapped_column(String(300))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
 
     department: Mapped[Department | None] = relationship()
     location: Mapped[Location | None] = relationship()
