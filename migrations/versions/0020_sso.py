@@ -2,7 +2,7 @@
 (issuer, subject), and the sign-in log's events for single sign-on.
 
 Revision ID: 0020_sso
-Revises: 0016_privacy
+Revises: 0018_user_admin
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_sso"
-down_revision = "0016_privacy"
+down_revision = "0018_user_admin"
 branch_labels = None
 depends_on = None
 
