@@ -36,6 +36,7 @@ ENV_KEYS: dict[str, type] = {
     "SESSION_LIFETIME_HOURS": int,
     "LOGIN_LIMIT_ACCOUNT": str,
     "LOGIN_LIMIT_CLIENT": str,
+    "ACCESS_LOG_RETENTION": str,
 }
 API_INTAKES = ("direct", "queued")
 # A shorter SECRET_KEY can be guessed offline from one signed cookie.
@@ -97,6 +98,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     if config.get("API_INTAKE", "direct") not in API_INTAKES:
         raise ConfigError(f"API_INTAKE={config['API_INTAKE']!r}: expected one of {', '.join(API_INTAKES)}")
     _check_sessions(config)
+    _check_access_log_retention(config)
     if config.get("ENV") == "production":
         _check_production_secret(config.get("SECRET_KEY"))
     return config
@@ -111,6 +113,15 @@ def _check_sessions(config: Mapping[str, Any]) -> None:
             parse_many(str(config.get(key, "")))
         except ValueError:
             raise ConfigError(f"{key}={config.get(key)!r}: expected limits such as \"10 per minute; 30 per hour\"") from None
+
+
+def _check_access_log_retention(config: Mapping[str, Any]) -> None:
+    from .privacy.periods import parse_period
+
+    try:
+        parse_period(str(config.get("ACCESS_LOG_RETENTION", "P2Y")))
+    except ValueError as exc:
+        raise ConfigError(f"ACCESS_LOG_RETENTION: {exc}") from None
 
 
 def _check_production_secret(key: Any) -> None:

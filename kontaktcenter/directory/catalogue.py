@@ -118,6 +118,7 @@ DEMO_USERS = [
     ("chef", "Eva Berg", "manager", "serviceforvaltningen", None, ["sv"], [], "chef-demo-2026"),
     ("admin", "Admin Adminsson", "admin", "serviceforvaltningen", None, ["sv"], [], "admin-demo-2026"),
     ("bibliotek", "Kim Persson", "location_staff", "kultur", "bibl-stadsbiblioteket", ["sv", "en"], [], "bibliotek-demo-2026"),
+    ("dataskydd", "Nora Lindqvist", "dataskydd", "serviceforvaltningen", None, ["sv"], [], "dataskydd-demo-2026"),
 ]
 
 # Gallring (privacy/gallring.py): service → (retention period after closure, action).

@@ -32,7 +32,7 @@ from ..casework.models import Escalation
 from ..contacts.models import PLACEMENTS, Contact
 from ..directory.models import Queue, User
 from ..routing.service import latest_decision, offer_to_agent, record_decision, route_contact
-from ..tickets.models import OPEN_STATUSES, AccessLog, Message, Ticket
+from ..tickets.models import OPEN_STATUSES, RELINK_OPTION, AccessLog, Message, Ticket
 from ..tickets.service import TicketError, assign, create_ticket, record_event, reopen, reply_address, set_status
 from ..tickets.sla import restart_first_response, start_clocks
 
@@ -214,7 +214,10 @@ def link_contact(session: Session, source: Ticket, target: Ticket, user: User) -
 def _remove_empty(session: Session, source: Ticket, target: Ticket) -> None:
     # The access log must outlive the ticket: who read the contact stays on record.
     session.flush()
-    session.execute(update(AccessLog).where(AccessLog.ticket_id == source.id).values(ticket_id=target.id))
+    session.execute(
+        update(AccessLog).where(AccessLog.ticket_id == source.id).values(ticket_id=target.id),
+        execution_options={RELINK_OPTION: True},
+    )
     session.execute(update(Contact).where(Contact.mentions_ticket_id == source.id).values(mentions_ticket_id=target.id))
     session.execute(delete(Ticket).where(Ticket.id == source.id))
     session.expire(target)
