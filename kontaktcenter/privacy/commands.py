@@ -100,7 +100,9 @@ def _register_rights(app: Flask) -> None:
     from ..tickets.models import Ticket
     from . import rights
 
-    group = click.Group("dataskydd", help="Rättelse, radering and begränsning of a citizen's data on a ticket (logged).")
+    from flask.cli import AppGroup
+
+    group = AppGroup("dataskydd", help="Rättelse, radering and begränsning of a citizen's data on a ticket (logged).")
     app.cli.add_command(group)
 
     def _fail(message: str) -> None:
