@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import delete, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
+from ..channels.models import ApiToken
 from ..contacts.models import Contact
 from ..directory.models import User
 from ..tickets.access import log_access
@@ -43,7 +44,11 @@ def _local_midnight(day: date) -> datetime:
 
 
 def _query(f: LogFilter):
-    stmt = select(AccessLog, Ticket.reference).outerjoin(Ticket, Ticket.id == AccessLog.ticket_id)
+    stmt = (
+        select(AccessLog, Ticket.reference, ApiToken.name)
+        .outerjoin(Ticket, Ticket.id == AccessLog.ticket_id)
+        .outerjoin(ApiToken, ApiToken.id == AccessLog.api_token_id)
+    )
     if f.reference:
         stmt = stmt.where(Ticket.reference == f.reference.strip().upper())
     if f.username:
@@ -58,11 +63,11 @@ def _query(f: LogFilter):
         stmt = stmt.where(AccessLog.at >= _local_midnight(f.start))
     if f.end is not None:
         stmt = stmt.where(AccessLog.at < _local_midnight(f.end + timedelta(days=1)))
-    return stmt.options(selectinload(AccessLog.user), selectinload(AccessLog.api_token))
+    return stmt.options(selectinload(AccessLog.user))
 
 
 def entries(session: Session, f: LogFilter, *, limit: int | None = 200, offset: int = 0) -> list:
-    """(AccessLog, ticket reference or None), newest first."""
+    """(AccessLog, ticket reference or None, API token name or None), newest first."""
     stmt = _query(f).order_by(AccessLog.at.desc(), AccessLog.id.desc()).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
@@ -75,12 +80,12 @@ def note_lookup(session: Session, user: User, f: LogFilter) -> None:
         log_access(session, user, None, "search_access_log", detail=f.person.masked())
 
 
-def actor(entry: AccessLog) -> tuple[str, str, str]:
+def actor(entry: AccessLog, token_name: str | None) -> tuple[str, str, str]:
     """(name, username or token, role or "api") for display and export."""
     if entry.user is not None:
         return entry.user.name, entry.user.username, entry.user.role
-    if entry.api_token is not None:
-        return entry.api_token.name, f"token {entry.api_token.id}", "api"
+    if entry.api_token_id is not None:
+        return token_name or "", f"token {entry.api_token_id}", "api"
     return "", "", "anonymous"
 
 
@@ -96,8 +101,8 @@ def to_csv(rows: list) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for entry, reference in rows:
-        name, username, role = actor(entry)
+    for entry, reference, token_name in rows:
+        name, username, role = actor(entry, token_name)
         writer.writerow([
             entry.at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S"), _cell(name), _cell(username), role,
             reference or "", entry.action, "ja" if entry.allowed else "nej", _cell(entry.reason), _cell(entry.detail),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, event, true
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
@@ -10,9 +10,6 @@ from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, rela
 from ..contacts.models import REPLY_CHANNELS, Contact
 from ..database import Base, utcnow
 from ..directory.models import Queue, Service, User, _in
-
-if TYPE_CHECKING:
-    from ..channels.models import ApiToken
 
 STATUSES = ("new", "open", "waiting_citizen", "escalated", "resolved")
 OPEN_STATUSES = ("new", "open", "waiting_citizen", "escalated")
@@ -181,7 +178,6 @@ class AccessLog(Base):
     detail: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     user: Mapped[User | None] = relationship()
-    api_token: Mapped[ApiToken | None] = relationship()
 
 
 # -- the access log is append-only ------------------------------------------------------

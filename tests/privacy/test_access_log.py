@@ -324,3 +324,21 @@ def test_retention_job_is_scheduled():
 
     discover_jobs()
     assert "privacy.access_log_retention" in JOBS
+
+
+def test_linking_a_contact_keeps_its_access_log_rows_under_the_target(session, make_contact):
+    """The one UPDATE the log allows: the rows follow a contact linked into another ticket
+    (the database trigger lets the ticket change, nothing else)."""
+    from kontaktcenter.intake.placement import link_contact
+
+    target = make_contact(service="allmant", text="Första samtalet.", phone="0701234567").ticket
+    source = make_contact(service="allmant", text="Samma person igen.", phone="0701234567").ticket
+    agent = _user(session, "agent")
+    log_access(session, agent, source, "read", reason="samtalet")
+    session.commit()
+    row_id = _last_id(session)
+    link_contact(session, source, target, agent)
+    session.commit()
+    session.expire_all()
+    row = session.get(AccessLog, row_id)
+    assert (row.ticket_id, row.reason, row.action) == (target.id, "samtalet", "read")
