@@ -10,6 +10,7 @@ Every page, action, search, export, drill-down, API and phone screen asks here.
 | manager | their department's non-confidential tickets, through the drill-down of their figures (logged) | nothing |
 | admin | no ticket content: administration and the access log | nothing |
 | location staff | the visits they registered | walk-in registration only |
+| dataskydd | no casework: the access log, registerutdrag, rättelse, radering and begränsning (privacy/rights.py, every opening logged) | nothing here |
 
 A confidential ticket (sekretess, OSL) is read only by the owning department's
 caseworkers and coordinators and by the agent who took the contact; for everyone else
