@@ -21,8 +21,8 @@ from ..extensions import csrf, limiter
 from ..input_guard import register_refusal
 from ..intake.incoming import ContactError, IncomingContact
 from ..intake.receive import accept, accept_at_once, receive
-from ..tickets.models import Ticket
 from ..tickets.access import log_access
+from ..tickets.models import Ticket
 from ..tickets.service import format_receipt_code, receipt_code_matches
 from .apischema import RequestError, parse_contact_request
 from .models import ApiToken

@@ -94,13 +94,12 @@ def _register_extract(app: Flask) -> None:
 
 
 def _register_rights(app: Flask) -> None:
+    from flask.cli import AppGroup
     from sqlalchemy import select
 
     from ..directory.models import User
     from ..tickets.models import Ticket
     from . import rights
-
-    from flask.cli import AppGroup
 
     group = AppGroup("dataskydd", help="Rättelse, radering and begränsning of a citizen's data on a ticket (logged).")
     app.cli.add_command(group)

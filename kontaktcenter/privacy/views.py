@@ -14,11 +14,11 @@ from sqlalchemy import select
 from ..auth.decorators import roles_required
 from ..casework.gate import ticket_for
 from ..database import db
-from ..tickets.service import TicketError
-from .documents import as_html, as_json
 from ..tickets.access import log_access
 from ..tickets.models import Ticket
+from ..tickets.service import TicketError
 from . import accesslog, rights
+from .documents import as_html, as_json
 from .extract import ExtractError, person, registerutdrag
 from .hold import HOLD_ROLES, release_hold, set_hold
 

@@ -61,9 +61,12 @@ def test_rattelse_of_personnummer_is_an_event_with_masked_before_and_after(clien
     assert event.actor.username == "dataskydd"
     # Neither the old nor the new number is stored in clear in the event or the log.
     rows = _log(session, errand, "rattelse")
-    assert len(rows) == 1 and rows[0].reason == "Begäran 2026-12-01, fel nummer" and rows[0].detail == "personnummer"
+    assert len(rows) == 1
+    assert rows[0].reason == "Begäran 2026-12-01, fel nummer"
+    assert rows[0].detail == "personnummer"
     stored = " ".join(str(v) for v in (event.from_value, event.to_value, event.detail, rows[0].detail, rows[0].reason))
-    assert PNR_DIGITS not in stored and "191212121212" not in stored
+    assert PNR_DIGITS not in stored
+    assert "191212121212" not in stored
 
 
 def test_rattelse_of_phone_shows_before_and_after(client, auth, session, errand):
@@ -133,7 +136,8 @@ def test_other_roles_get_403_on_the_rights_pages(client, auth, session, errand, 
     for action in ("radering", "begransning"):
         assert auth.post(f"{_page(auth, errand.reference)}/{action}", {"reason": "x"}).status_code == 403
     session.expire_all()
-    assert errand.gallrad_at is None and errand.restriction == ""
+    assert errand.gallrad_at is None
+    assert errand.restriction == ""
 
 
 # -- radering --------------------------------------------------------------------------------
@@ -155,12 +159,15 @@ def test_radering_empties_personal_data_and_keeps_the_figures(client, auth, sess
     assert (contact.channel, contact.service_id, contact.arrived_at, contact.language, contact.queue_id) == kept_before
     ticket = session.get(Ticket, errand.id)
     assert (ticket.status, ticket.resolution, ticket.resolved_at, ticket.first_arrived_at, ticket.service_id, ticket.queue_id) == ticket_before
-    assert ticket.subject == "" and ticket.receipt_code is None and ticket.gallrad_at is not None
+    assert ticket.subject == ""
+    assert ticket.receipt_code is None
+    assert ticket.gallrad_at is not None
     assert session.scalar(select(func.count()).select_from(Contact)) == contacts_before
     # allmant is a `delete` service: messages go, as gallring would delete them
     assert session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all() == []
     event = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "erased"))
-    assert event.detail == {"reason": "Begäran om radering 2026-12-02 (dnr 123)"} and event.to_value == "delete"
+    assert event.detail == {"reason": "Begäran om radering 2026-12-02 (dnr 123)"}
+    assert event.to_value == "delete"
     assert [r.reason for r in _log(session, ticket, "radering")] == ["Begäran om radering 2026-12-02 (dnr 123)"]
     # The person is no longer found by the registerutdrag.
     from kontaktcenter.privacy.extract import extract, person
@@ -175,7 +182,8 @@ def test_radering_refused_while_the_ticket_is_open(client, auth, session, errand
     assert response.status_code == 400
     assert "Ärendet är öppet" in response.get_data(as_text=True)
     session.expire_all()
-    assert errand.contacts[0].citizen_personnummer == PNR_DIGITS and errand.gallrad_at is None
+    assert errand.contacts[0].citizen_personnummer == PNR_DIGITS
+    assert errand.gallrad_at is None
     assert _log(session, errand, "radering") == []
 
 
@@ -214,15 +222,18 @@ def test_radering_from_the_command_line(runner, session, errand):
     session.expire_all()
     assert errand.contacts[0].citizen_personnummer is None
     result = runner.invoke(args=["dataskydd", "radering", errand.reference, "--reason", "igen", "--by", "dataskydd"])
-    assert result.exit_code == 1 and "redan raderade" in result.output
+    assert result.exit_code == 1
+    assert "redan raderade" in result.output
     result = runner.invoke(args=["dataskydd", "radering", errand.reference, "--reason", "x", "--by", "agent"])
-    assert result.exit_code == 1 and "not an active admin or dataskydd" in result.output
+    assert result.exit_code == 1
+    assert "not an active admin or dataskydd" in result.output
 
 
 def test_rattelse_from_the_command_line_refuses_bad_input(runner, session, errand):
     result = runner.invoke(args=["dataskydd", "rattelse", errand.reference, "--field", "personnummer", "--value", "123",
                                  "--reason", "x", "--by", "admin"])
-    assert result.exit_code == 1 and "Personnumret är inte giltigt." in result.output
+    assert result.exit_code == 1
+    assert "Personnumret är inte giltigt." in result.output
     session.expire_all()
     assert errand.contacts[0].citizen_personnummer == PNR_DIGITS
 
@@ -289,3 +300,21 @@ def test_begransning_needs_a_reason_and_is_not_set_twice(session, errand):
         rights.restrict(session, errand, dataskydd, "igen")
     with pytest.raises(rights.RightsError, match="Du får inte"):
         rights.lift_restriction(session, errand, _user(session, "samordnare"), "x")
+
+
+def test_a_new_sms_from_the_citizen_does_not_join_a_restricted_ticket(app, session):
+    """Nothing is lost: no one works on a restricted ticket, so the SMS makes a new, listed one."""
+    from kontaktcenter.intake.incoming import IncomingContact
+    from kontaktcenter.intake.receive import receive
+
+    with app.app_context():
+        first = receive(session, IncomingContact(channel="sms", service_code="allmant", phone="0701234567", text="Hej",
+                                                 provider_sid="SM" + "1" * 32)).ticket
+        session.commit()
+        rights.restrict(session, first, _user(session, "dataskydd"), "Begäran")
+        session.commit()
+        second = receive(session, IncomingContact(channel="sms", service_code="allmant", phone="0701234567", text="Hej igen",
+                                                  provider_sid="SM" + "2" * 32)).ticket
+        session.commit()
+    assert second.id != first.id
+    assert not second.restricted
