@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ..auth.decorators import roles_required
 from ..casework.gate import ticket_for
-from ..database import db
+from ..database import db, utcnow
 from ..tickets.access import log_access
 from ..tickets.models import Ticket
 from ..tickets.service import TicketError
@@ -178,8 +178,6 @@ def rights_page(reference: str):
 
 
 def _rights_render(ticket: Ticket, errors: dict[str, str] | None = None, status: int = 200):
-    from ..database import utcnow
-
     return render_template(
         "privacy/rights.html", ticket=ticket, errors=errors or {}, field_labels=FIELD_LABELS,
         may_erase=rights.may_erase_or_restrict(current_user), refusal=rights.erasable(ticket, utcnow()),
