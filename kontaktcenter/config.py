@@ -45,6 +45,7 @@ ENV_KEYS: dict[str, type] = {
     "OIDC_SCOPES": str,
     "OIDC_GROUPS_CLAIM": str,
     "OIDC_ROLE_MAP": str,  # JSON of the [oidc.groups] table's shape; replaces the table
+    "ACCESS_LOG_RETENTION": str,
 }
 API_INTAKES = ("direct", "queued")
 # A shorter SECRET_KEY can be guessed offline from one signed cookie.
@@ -107,6 +108,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
         raise ConfigError(f"API_INTAKE={config['API_INTAKE']!r}: expected one of {', '.join(API_INTAKES)}")
     _check_sessions(config)
     _check_sso(config)
+    _check_access_log_retention(config)
     if config.get("ENV") == "production":
         _check_production_secret(config.get("SECRET_KEY"))
     return config
@@ -131,6 +133,13 @@ def _check_sso(config: Mapping[str, Any]) -> None:
         Settings.from_config(config)
     except SSOConfigError as exc:
         raise ConfigError(str(exc)) from None
+def _check_access_log_retention(config: Mapping[str, Any]) -> None:
+    from .privacy.periods import parse_period
+
+    try:
+        parse_period(str(config.get("ACCESS_LOG_RETENTION", "P2Y")))
+    except ValueError as exc:
+        raise ConfigError(f"ACCESS_LOG_RETENTION: {exc}") from None
 
 
 def _check_production_secret(key: Any) -> None:

@@ -7,9 +7,11 @@ from functools import wraps
 from flask import abort, request
 from flask_login import current_user
 
+from ..directory.models import ROLES
 from ..extensions import login_manager
 
-STAFF_ROLES = ("agent", "caseworker", "coordinator", "manager", "admin", "location_staff")
+# The roles of the users table (its CHECK constraint): one list.
+STAFF_ROLES = ROLES
 
 
 def roles_required(*roles: str) -> Callable:

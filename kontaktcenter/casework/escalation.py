@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ..database import utcnow
 from ..directory.models import Queue, User
 from ..routing.service import latest_decision
-from ..tickets.models import Ticket
+from ..tickets.models import Ticket, unrestricted
 from ..tickets.service import TicketError, assign, record_event, set_status
 from ..tickets.sla import start_accept_clock
 from .claims import take
@@ -164,7 +164,7 @@ def inbox(session: Session, user: User, *, include_accepted: bool = True) -> lis
     stmt = (
         select(Escalation, Ticket)
         .join(Ticket, Ticket.id == Escalation.ticket_id)
-        .where(Escalation.department_id == user.department_id, Escalation.returned_at.is_(None), Ticket.status != "resolved")
+        .where(Escalation.department_id == user.department_id, Escalation.returned_at.is_(None), Ticket.status != "resolved", unrestricted())
     )
     if not include_accepted:
         stmt = stmt.where(Escalation.accepted_at.is_(None))

@@ -78,8 +78,8 @@ def ticket_for(reference: str, *, write: bool = False) -> Ticket:
         log_access(db.session, current_user, ticket, _action(), reason=reason)
         db.session.commit()
         return ticket
-    if ticket.confidential:
-        # Every access to a confidential ticket is logged, and committed at once, so an
+    if ticket.confidential or ticket.restricted:
+        # Every access to a confidential or restricted ticket is logged, and committed at once, so an
         # action that then fails does not take the entry with it.
         log_access(db.session, current_user, ticket, _action())
         db.session.commit()

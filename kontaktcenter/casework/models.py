@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
 from ..directory.models import Department, Service, User, _in
-from ..tickets.models import Ticket
+from ..tickets.models import Ticket, unrestricted
 
 URGENCIES = ("low", "normal", "high", "urgent")
 # What "take next" hands out: unassigned tickets that are waiting for someone to act.
@@ -22,7 +22,7 @@ def claimable():
     and PostgreSQL's generic plan for a bound parameter cannot use the partial index below.
     """
     statuses = bindparam("claimable_statuses", list(CLAIMABLE_STATUSES), expanding=True, literal_execute=True)
-    return and_(Ticket.assignee_id.is_(None), Ticket.status.in_(statuses))
+    return and_(Ticket.assignee_id.is_(None), Ticket.status.in_(statuses), unrestricted())
 
 
 # The waiting tickets in "take next" order, so a claim reads the head of this index

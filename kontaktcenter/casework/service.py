@@ -11,7 +11,7 @@ from ..contacts.models import Contact, same_citizen
 from ..database import UTCDateTime, utcnow
 from ..directory.models import PRESENCE, Queue, User
 from ..tickets.access import can_write, may_see
-from ..tickets.models import OPEN_STATUSES, Ticket
+from ..tickets.models import OPEN_STATUSES, Ticket, unrestricted
 from ..tickets.service import TicketError, resolve, set_status
 from .claims import take, take_next  # noqa: F401 - the console's verbs live here too
 from .models import claimable
@@ -49,7 +49,7 @@ def queue_summaries(session: Session, user: User) -> list[QueueSummary]:
             type_coerce(func.min(case((waiting, Ticket.first_arrived_at), else_=None)), UTCDateTime()),
             func.sum(case((Ticket.sla_breached.is_(True), 1), else_=0)),
         )
-        .where(Ticket.queue_id.in_([q.id for q in queues]), Ticket.status.in_(OPEN_STATUSES))
+        .where(Ticket.queue_id.in_([q.id for q in queues]), Ticket.status.in_(OPEN_STATUSES), unrestricted())
         .group_by(Ticket.queue_id)
     ).all()
     by_queue = {r[0]: r for r in rows}
@@ -71,7 +71,7 @@ def queue_tickets(session: Session, user: User, limit: int = 200) -> list[Ticket
     return list(
         session.scalars(
             select(Ticket)
-            .where(Ticket.queue_id.in_(queue_ids), Ticket.status.in_(OPEN_STATUSES))
+            .where(Ticket.queue_id.in_(queue_ids), Ticket.status.in_(OPEN_STATUSES), unrestricted())
             .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
             .limit(limit)
             .options(*_FOR_LISTS)
@@ -83,7 +83,7 @@ def my_tickets(session: Session, user: User) -> list[Ticket]:
     return list(
         session.scalars(
             select(Ticket)
-            .where(Ticket.assignee_id == user.id, Ticket.status.in_(OPEN_STATUSES))
+            .where(Ticket.assignee_id == user.id, Ticket.status.in_(OPEN_STATUSES), unrestricted())
             .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
             .options(*_FOR_LISTS)
         )
@@ -115,7 +115,7 @@ def citizen_contacts(session: Session, user: User, ticket: Ticket, limit: int = 
     rows = session.execute(
         select(Contact, Ticket)
         .join(Ticket, Ticket.id == Contact.ticket_id)
-        .where(or_(*conditions), Contact.ticket_id != ticket.id)
+        .where(or_(*conditions), Contact.ticket_id != ticket.id, unrestricted())
         .order_by(Contact.arrived_at.desc())
         .limit(limit)
     ).all()

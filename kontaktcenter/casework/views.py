@@ -1,4 +1,4 @@
-"""The agent console, the ticket page, escalations, the knowledge base, search, the access log."""
+"""The agent console, the ticket page, escalations, the knowledge base, search."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -17,7 +17,6 @@ from ..routing.service import latest_decision
 from ..tickets.access import (
     CASE_ROLES,
     REASON_ROLES,
-    access_log,
     can_read,
     can_write,
     citizen_identity,
@@ -39,15 +38,6 @@ bp = Blueprint("casework", __name__)
 
 PRESENCE_LABELS = {"available": _l("Tillgänglig"), "busy": _l("Upptagen"), "away": _l("Borta"), "offline": _l("Utloggad från köer")}
 CLOCK_LABELS = {"first_response": _l("första svar"), "accept": _l("accepteras"), "resolve": _l("löst")}
-# The access log's `action`: what the reader did with the confidential ticket.
-ACCESS_ACTION_LABELS = {
-    "read": _l("läste ärendet"), "take": _l("tog ärendet"), "reply": _l("skrev ett meddelande"),
-    "waiting": _l("ändrade väntan på medborgaren"), "resolve": _l("löste ärendet"), "escalate": _l("eskalerade (formuläret)"),
-    "accept": _l("accepterade eskaleringen"), "return_escalation": _l("lämnade tillbaka eskaleringen"),
-    "reply_address": _l("ändrade svarsadressen"), "link": _l("kopplade en kontakt"),
-    "search": _l("sökte på en identitetsuppgift"), "reason": _l("angav skäl för att läsa"),
-    "registerutdrag": _l("tog fram ett registerutdrag"),
-}
 REPLY_LABELS = {"email": _l("e-post"), "sms": _l("SMS"), "phone": _l("telefon"), "none": _l("inget svar önskas")}
 
 
@@ -308,7 +298,7 @@ def _escalation_or_404(escalation_id: int) -> Escalation:
     # Accepting or returning is the receiving department's.
     if current_user.department_id != escalation.department_id or not can_write(current_user, ticket):
         abort(403)
-    if ticket.confidential:
+    if ticket.confidential or ticket.restricted:
         log_read(db.session, current_user, ticket, action=request.endpoint.removeprefix("casework."))
         db.session.commit()
     return escalation
@@ -417,19 +407,3 @@ def _save_article(form: ArticleForm, article: KnowledgeArticle | None, save):
     if not isinstance(status, int):
         return status
     return render_template("casework/article.html", form=form, article=article), status
-
-
-# -- administration --------------------------------------------------------------------
-
-
-@bp.get("/admin/atkomstlogg")
-@roles_required("admin")
-def access_log_page():
-    page = max(request.args.get("page", 1, type=int), 1)
-    reference = request.args.get("reference", "").strip()[:30]
-    username = request.args.get("user", "").strip()[:80]
-    rows = access_log(db.session, reference=reference, username=username, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-    return render_template(
-        "admin/access_log.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page, reference=reference, username=username,
-        action_labels=ACCESS_ACTION_LABELS,
-    )

@@ -21,6 +21,7 @@ from ..extensions import csrf, limiter
 from ..input_guard import register_refusal
 from ..intake.incoming import ContactError, IncomingContact
 from ..intake.receive import accept, accept_at_once, receive
+from ..tickets.access import log_access
 from ..tickets.models import Ticket
 from ..tickets.service import format_receipt_code, receipt_code_matches
 from .apischema import RequestError, parse_contact_request
@@ -273,7 +274,12 @@ def get_ticket(reference: str):
     code = request.headers.get("X-Receipt-Code") or request.args.get("receipt_code")
     ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
     if ticket is None or not receipt_code_matches(ticket, code):
+        # A wrong pair is a denied attempt: logged (committed, the refusal rolls nothing back).
+        log_access(db.session, None, ticket, "api_read", allowed=False, detail=reference[:200], api_token_id=token.id)
+        db.session.commit()
         raise Problem(404, "Not Found", "no ticket with this reference and receipt code")
+    log_access(db.session, None, ticket, "api_read", api_token_id=token.id)
+    db.session.commit()
     body = ticket_status(ticket)
     record_use(db.session, token.token_hash)
     return jsonify(body)

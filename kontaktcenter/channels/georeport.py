@@ -18,7 +18,7 @@ from ..database import utcnow
 from ..directory.models import Service
 from ..intake.incoming import ContactError, IncomingContact
 from ..intake.receive import receive
-from ..tickets.models import Ticket
+from ..tickets.models import Ticket, unrestricted
 from ..worktime.calendar import STOCKHOLM
 from .models import Open311Details
 
@@ -328,7 +328,7 @@ def find_requests(session: Session, params: Mapping[str, list[str]], locale: str
         select(Ticket, Contact, Open311Details)
         .join(Contact, Contact.ticket_id == Ticket.id)
         .outerjoin(Open311Details, Open311Details.contact_id == Contact.id)
-        .where(Contact.channel == "open311", Ticket.confidential.is_(False))
+        .where(Contact.channel == "open311", Ticket.confidential.is_(False), unrestricted())
     )
     ids = _split(_one(params, "service_request_id"))
     if ids:

@@ -5,11 +5,14 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from sqlalchemy import select
 
 from ..auth.decorators import public
 from ..database import db
 from ..extensions import csrf, current_locale
 from ..input_guard import register_refusal
+from ..tickets.access import log_access
+from ..tickets.models import Ticket
 from .api import over_limit
 from .georeport import (
     Open311Error,
@@ -145,11 +148,27 @@ def requests_(fmt: str):
     return _render(fmt, "service_requests", "request", [record], 201)
 
 
+def note_read(session, reference: str, api_key: str | None) -> None:
+    """Every read of one request is an API read of a ticket (access log): by the client's
+    token when it sends its api_key, else by an anonymous client (GET needs no key)."""
+    token_id = None
+    if api_key:
+        try:
+            token_id = check_token(session, api_key, "open311").id
+        except TokenError:
+            pass
+    ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
+    log_access(session, None, ticket, "open311_read", api_token_id=token_id)
+
+
 @bp.get(f"/v2/requests/<reference>.{FORMATS}")
 @public
 def request_(reference: str, fmt: str):
     check_jurisdiction(request.args.get("jurisdiction_id"))
-    return _render(fmt, "service_requests", "request", one_request(db.session, reference, current_locale()))
+    records = one_request(db.session, reference, current_locale())
+    note_read(db.session, reference, request.args.get("api_key"))
+    db.session.commit()
+    return _render(fmt, "service_requests", "request", records)
 
 
 @bp.before_request

@@ -119,6 +119,7 @@ DEMO_USERS = [
     ("chef", "Eva Berg", "manager", "serviceforvaltningen", None, ["sv"], [], "eva-malmo-demo-2026"),
     ("admin", "Admin Adminsson", "admin", "serviceforvaltningen", None, ["sv"], [], "styrning-malmo-demo-2026"),
     ("bibliotek", "Kim Persson", "location_staff", "kultur", "bibl-stadsbiblioteket", ["sv", "en"], [], "kim-malmo-demo-2026"),
+    ("dataskydd", "Nora Lindqvist", "dataskydd", "serviceforvaltningen", None, ["sv"], [], "nora-malmo-demo-2026"),
 ]
 
 # Gallring (privacy/gallring.py): service → (retention period after closure, action).

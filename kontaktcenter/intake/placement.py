@@ -32,7 +32,7 @@ from ..casework.models import Escalation
 from ..contacts.models import PLACEMENTS, Contact
 from ..directory.models import Queue, User
 from ..routing.service import latest_decision, offer_to_agent, record_decision, route_contact
-from ..tickets.models import OPEN_STATUSES, AccessLog, Message, Ticket
+from ..tickets.models import OPEN_STATUSES, RELINK_OPTION, AccessLog, Message, Ticket, unrestricted
 from ..tickets.service import TicketError, assign, create_ticket, record_event, reopen, reply_address, set_status
 from ..tickets.sla import restart_first_response, start_clocks
 
@@ -108,7 +108,10 @@ def may_join(session: Session, contact: Contact, ticket: Ticket) -> bool:
 
 
 def _joinable(ticket: Ticket, at: datetime, rules: PlacementRules) -> bool:
-    """Open, or resolved at most REOPEN_DAYS before `at`."""
+    """Open, or resolved at most REOPEN_DAYS before `at`; never a restricted ticket (begränsning):
+    no one works on it, so a new contact there would go unseen; it makes a new ticket instead."""
+    if ticket.restricted:
+        return False
     if ticket.is_open:
         return True
     return ticket.resolved_at is not None and at - timedelta(days=rules.reopen_days) <= ticket.resolved_at <= at
@@ -132,6 +135,7 @@ def _sender_thread(session: Session, contact: Contact, rules: PlacementRules) ->
             Contact.channel == contact.channel,
             column == sender,
             Contact.placement.in_(PROVEN),
+            unrestricted(),
             Contact.arrived_at >= at - timedelta(days=days),
             Contact.arrived_at <= at,
             or_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolved_at >= at - timedelta(days=rules.reopen_days)),
@@ -214,7 +218,10 @@ def link_contact(session: Session, source: Ticket, target: Ticket, user: User) -
 def _remove_empty(session: Session, source: Ticket, target: Ticket) -> None:
     # The access log must outlive the ticket: who read the contact stays on record.
     session.flush()
-    session.execute(update(AccessLog).where(AccessLog.ticket_id == source.id).values(ticket_id=target.id))
+    session.execute(
+        update(AccessLog).where(AccessLog.ticket_id == source.id).values(ticket_id=target.id),
+        execution_options={RELINK_OPTION: True},
+    )
     session.execute(update(Contact).where(Contact.mentions_ticket_id == source.id).values(mentions_ticket_id=target.id))
     session.execute(delete(Ticket).where(Ticket.id == source.id))
     session.expire(target)

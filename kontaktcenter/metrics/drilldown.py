@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..contacts.models import Contact
 from ..directory.models import Department, Location, Service
-from ..tickets.models import Ticket
+from ..tickets.models import Ticket, unrestricted
 from .engine import (
     ReportQuery,
     _filter_conditions,
@@ -77,6 +77,7 @@ def drill(session: Session, query: ReportQuery, figure: str, calendar, short_aba
         select(func.count(distinct(Ticket.id)), func.count(distinct(Ticket.id)).filter(Ticket.confidential.is_(True))).where(in_figure)
     ).one()
     tickets = session.scalars(
-        select(Ticket).where(in_figure, Ticket.confidential.is_(False)).order_by(Ticket.first_arrived_at, Ticket.id).limit(LIST_LIMIT)
+        # Restricted tickets (begränsning) are counted like confidential ones, never listed.
+        select(Ticket).where(in_figure, Ticket.confidential.is_(False), unrestricted()).order_by(Ticket.first_arrived_at, Ticket.id).limit(LIST_LIMIT)
     ).all()
     return Drill(figure, total, confidential, list(tickets))

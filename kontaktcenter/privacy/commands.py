@@ -24,6 +24,7 @@ def _parse_now(value: str | None) -> datetime:
 
 def register(app: Flask) -> None:
     _register_extract(app)
+    _register_rights(app)
 
     @app.cli.command("gallring")
     @click.option("--dry-run", "mode", flag_value="dry", help="list what would go and why; change nothing")
@@ -69,8 +70,8 @@ def _register_extract(app: Flask) -> None:
         from .extract import ExtractError, person, registerutdrag
 
         user = db.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-        if user is None or user.role != "admin":
-            click.echo(f"error: {username} is not an active admin", err=True)
+        if user is None or user.role not in ("admin", "dataskydd"):
+            click.echo(f"error: {username} is not an active admin or dataskydd user", err=True)
             raise SystemExit(1)
         try:
             who = person(personnummer=personnummer, phone=phone, email=email)
@@ -90,3 +91,66 @@ def _register_extract(app: Flask) -> None:
             click.echo(f"registerutdrag for {who.masked()}: {len(data['contacts'])} contacts, {len(data['tickets'])} tickets → {output}")
         else:
             click.echo(document)
+
+
+def _register_rights(app: Flask) -> None:
+    from flask.cli import AppGroup
+    from sqlalchemy import select
+
+    from ..directory.models import User
+    from ..tickets.models import Ticket
+    from . import rights
+
+    group = AppGroup("dataskydd", help="Rättelse, radering and begränsning of a citizen's data on a ticket (logged).")
+    app.cli.add_command(group)
+
+    def _fail(message: str) -> None:
+        db.session.rollback()
+        click.echo(f"error: {message}", err=True)
+        raise SystemExit(1)
+
+    def _run(reference: str, username: str, action) -> None:
+        user = db.session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+        if user is None or user.role not in rights.RIGHTS_ROLES:
+            _fail(f"{username} is not an active admin or dataskydd user")
+        ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference.strip().upper()))
+        if ticket is None:
+            _fail(f"no ticket {reference}")
+        try:
+            action(ticket, user)
+        except rights.RightsError as exc:
+            _fail(str(exc))
+        db.session.commit()
+
+    by = click.option("--by", "username", required=True, help="the admin or dataskydd user handling the request (logged)")
+    reason = click.option("--reason", required=True, help="the request and why (logged with the event)")
+
+    @group.command("rattelse")
+    @click.argument("reference")
+    @click.option("--field", type=click.Choice(rights.FIELDS), required=True)
+    @click.option("--value", required=True, help="the right value (empty: remove it)")
+    @reason
+    @by
+    def rattelse(reference, field, value, reason, username):
+        """Correct a citizen identifier on every contact of the ticket."""
+        _run(reference, username, lambda t, u: rights.correct(db.session, t, u, field, value, reason))
+        click.echo(f"{reference}: {field} corrected")
+
+    @group.command("radering")
+    @click.argument("reference")
+    @reason
+    @by
+    def radering(reference, reason, username):
+        """Erase the ticket's personal data as gallring does (refused while a rule keeps it)."""
+        _run(reference, username, lambda t, u: rights.erase(db.session, t, u, reason))
+        click.echo(f"{reference}: personal data erased")
+
+    @group.command("begransning")
+    @click.argument("reference")
+    @click.option("--lift", is_flag=True, help="lift the restriction instead")
+    @reason
+    @by
+    def begransning(reference, lift, reason, username):
+        """Restrict processing of the ticket (kept, out of lists and search), or --lift it."""
+        _run(reference, username, lambda t, u: (rights.lift_restriction if lift else rights.restrict)(db.session, t, u, reason))
+        click.echo(f"{reference}: restriction {'lifted' if lift else 'set'}")

@@ -1,12 +1,14 @@
-"""Gallring runs nightly, once across processes (scheduling/jobs.py)."""
+"""Gallring and the access log's own retention run nightly, once across processes (scheduling/jobs.py)."""
 from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from ..scheduling.jobs import register_job
-from . import gallring
+from . import accesslog, gallring
+from .periods import parse_period
 
 
 def gallring_job(session: Session, now: datetime) -> None:
@@ -15,3 +17,11 @@ def gallring_job(session: Session, now: datetime) -> None:
 
 
 register_job("privacy.gallring", gallring_job, trigger="cron", hour=3, minute=25)
+
+
+def access_log_retention_job(session: Session, now: datetime) -> None:
+    # The period was checked when the configuration was read (config.py).
+    accesslog.prune(session, now, parse_period(current_app.config.get("ACCESS_LOG_RETENTION", accesslog.DEFAULT_RETENTION)))
+
+
+register_job("privacy.access_log_retention", access_log_retention_job, trigger="cron", hour=3, minute=45)

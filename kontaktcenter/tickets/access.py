@@ -10,13 +10,14 @@ Every page, action, search, export, drill-down, API and phone screen asks here.
 | manager | their department's non-confidential tickets, through the drill-down of their figures (logged) | nothing |
 | admin | no ticket content: administration and the access log | nothing |
 | location staff | the visits they registered | walk-in registration only |
+| dataskydd | no casework: the access log, registerutdrag, rättelse, radering and begränsning (privacy/rights.py, every opening logged) | nothing here |
 
 A confidential ticket (sekretess, OSL) is read only by the owning department's
 caseworkers and coordinators and by the agent who took the contact; for everyone else
 its very existence is hidden: never listed, linked, counted in a small group or
 searchable, and a direct address answers 404. Reading another department's ticket,
-every search by personnummer, phone or e-mail, every read of a confidential ticket
-and every denied attempt are written to the access log.
+every search by personnummer, phone or e-mail, every read of a confidential or restricted ticket,
+every API read and every denied attempt are written to the access log (privacy/accesslog.py).
 """
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ def may_see(user: User, ticket: Ticket) -> bool:
 
 def can_write(user: User, ticket: Ticket) -> bool:
     """May the user act on the ticket: reply, resolve, escalate, take, link, change its reply address?"""
-    if user.role not in WRITER_ROLES or not can_read(user, ticket):
+    # A restricted ticket (begränsning) is only stored: no one acts on it until it is lifted.
+    if user.role not in WRITER_ROLES or ticket.restricted or not can_read(user, ticket):
         return False
     return ticket.assignee_id in (None, user.id) or user.role == "coordinator"
 
@@ -122,7 +124,7 @@ def serving_now(session: Session, user: User, ticket: Ticket, via: Ticket | None
 
 def log_access(
     session: Session,
-    user: User,
+    user: User | None,
     ticket: Ticket | None,
     action: str = "read",
     *,
@@ -130,11 +132,14 @@ def log_access(
     reason: str = "",
     detail: str = "",
     at: datetime | None = None,
+    api_token_id: int | None = None,
 ) -> None:
-    """One row of the access log: who, when, which ticket (if any), what, why, allowed or not."""
+    """One row of the access log: who (a user, or an API token), when, which ticket (if
+    any), what, why, allowed or not. `detail` holds what was asked for, identifiers masked."""
     session.add(
         AccessLog(
-            user_id=user.id,
+            user_id=user.id if user is not None else None,
+            api_token_id=api_token_id,
             ticket_id=ticket.id if ticket is not None else None,
             action=action[:40],
             allowed=allowed,
@@ -146,19 +151,10 @@ def log_access(
 
 
 def log_read(session: Session, user: User, ticket: Ticket, action: str = "read", at: datetime | None = None) -> None:
-    """Log a read in the user's own work when the ticket is confidential (others are not logged)."""
-    if ticket.confidential:
+    """Log a read in the user's own work when the ticket is confidential or its processing
+    restricted (others are not logged)."""
+    if ticket.confidential or ticket.restricted:
         log_access(session, user, ticket, action, at=at)
-
-
-def access_log(session: Session, *, reference: str = "", username: str = "", limit: int = 200, offset: int = 0):
-    """The log for administrators and dataskydd, newest first: (AccessLog, ticket reference or None)."""
-    stmt = select(AccessLog, Ticket.reference).outerjoin(Ticket, Ticket.id == AccessLog.ticket_id)
-    if reference:
-        stmt = stmt.where(Ticket.reference == reference.strip().upper())
-    if username:
-        stmt = stmt.join(User, User.id == AccessLog.user_id).where(User.username == username.strip())
-    return session.execute(stmt.order_by(AccessLog.at.desc(), AccessLog.id.desc()).limit(limit).offset(offset)).all()
 
 
 def citizen_identity(contact: Contact, *, reveal: bool) -> dict[str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, event, true
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
 
 from ..contacts.models import REPLY_CHANNELS, Contact
 from ..database import Base, utcnow
@@ -83,6 +83,10 @@ class Ticket(Base):
     # past its retention period; gallrad_at says when gallring emptied it.
     retention_hold: Mapped[str] = mapped_column(String(300), default="", server_default="")
     gallrad_at: Mapped[datetime | None] = mapped_column()
+    # Begränsning (GDPR art. 18, privacy/rights.py): the reason processing is restricted
+    # (empty = not restricted). A restricted ticket is kept but left out of search, lists,
+    # queues and drill-downs; only a direct read by its readers remains, and is logged.
+    restriction: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     service: Mapped[Service | None] = relationship()
     queue: Mapped[Queue] = relationship()
@@ -99,6 +103,15 @@ class Ticket(Base):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.restriction)
+
+
+def unrestricted():
+    """The condition every list, search, queue and drill-down of tickets carries (begränsning)."""
+    return Ticket.restriction == ""
 
 
 class Message(Base):
@@ -142,14 +155,20 @@ class TicketEvent(Base):
 
 
 class AccessLog(Base):
-    """Access to personal data (tickets/access.py): reads of confidential tickets, reads
-    outside one's own work (with the reason), identifier searches and denied attempts.
+    """Access to personal data (tickets/access.py): reads of confidential or restricted
+    tickets, reads outside one's own work (with the reason), identifier searches, API reads,
+    exports, dataskydd actions and denied attempts. Append-only (privacy/accesslog.py):
+    the application never updates or deletes a row, except the log's own retention job.
     Kept when the ticket goes (gallring): the row then names no ticket."""
 
     __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # Who: a staff user, or an API token (API and Open311 reads); neither for an
+    # anonymous Open311 read.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    api_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     action: Mapped[str] = mapped_column(String(40), default="read")
@@ -158,4 +177,39 @@ class AccessLog(Base):
     # What was searched for (masked), or the reference a denied attempt asked for.
     detail: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User | None] = relationship()
+
+
+# -- the access log is append-only ------------------------------------------------------
+# Execution options that let through the two changes the application itself makes: the
+# log's own retention job deleting rows past ACCESS_LOG_RETENTION (privacy/accesslog.py),
+# and moving rows to the ticket a linked contact joined (intake/placement.py). On
+# PostgreSQL a trigger (migration 0021_dataskydd) refuses everything else, raw SQL too.
+RETENTION_OPTION = "access_log_retention"
+RELINK_OPTION = "access_log_relink"
+
+
+class AppendOnlyError(RuntimeError):
+    """Something tried to change or remove an access-log row."""
+
+
+@event.listens_for(Session, "before_flush")
+def _access_log_rows_stay(session: Session, _context, _instances) -> None:
+    for obj in session.deleted:
+        if isinstance(obj, AccessLog):
+            raise AppendOnlyError("the access log is append-only: a row cannot be deleted")
+    for obj in session.dirty:
+        if isinstance(obj, AccessLog) and session.is_modified(obj):
+            raise AppendOnlyError("the access log is append-only: a row cannot be changed")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_change(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) != AccessLog.__tablename__:
+        return
+    allowed = RETENTION_OPTION if state.is_delete else RELINK_OPTION
+    if not state.execution_options.get(allowed):
+        raise AppendOnlyError(f"the access log is append-only: {'DELETE' if state.is_delete else 'UPDATE'} refused")

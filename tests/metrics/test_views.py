@@ -65,6 +65,24 @@ def test_drill_down_lists_tickets_but_only_counts_confidential_ones(client, auth
     assert client.get(link).status_code == 200  # a link that works for the manager
 
 
+def test_drill_down_counts_a_restricted_ticket_but_does_not_list_it(client, auth, session, history):
+    from sqlalchemy import select
+
+    from kontaktcenter.directory.models import User
+    from kontaktcenter.privacy.rights import restrict
+    from kontaktcenter.tickets.models import Ticket
+
+    auth.login("chef")
+    page = client.get("/reports/drill", query_string={**PERIOD, "figure": "written_received"}).get_data(as_text=True)
+    (reference,) = re.findall(r'href="/tickets/(KC-[^"]+)"', page)
+    ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
+    restrict(session, ticket, session.scalar(select(User).where(User.username == "dataskydd")), "Begäran")
+    session.commit()
+    page = client.get("/reports/drill", query_string={**PERIOD, "figure": "written_received"}).get_data(as_text=True)
+    assert "2 ärenden." in page  # the figure is unchanged
+    assert reference not in page
+
+
 def test_csv_export_has_metrics_columns_in_order(client, auth, history):
     auth.login("chef")
     response = client.get("/reports/export", query_string={**PERIOD, "format": "csv", "by": "service,period:day"})
