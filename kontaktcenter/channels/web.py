@@ -110,11 +110,15 @@ def _send_receipt(received) -> str | None:
 @bp.get("/kontakt/kvitto")
 @public
 def receipt():
-    reference = session.get("receipt")
-    if not reference:
-        return redirect(url_for("web.kontakt"))
-    ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
+    # Shown once: taken out of the session as it is shown, so a reload, the back button or
+    # the next person at a shared library computer finds the empty form, and the cookie
+    # holds nothing of it afterwards (the page itself is never cached: headers.py).
+    reference = session.pop("receipt", None)
+    receipt_sent = session.pop("receipt_sent", None)
+    ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference)) if reference else None
+    if ticket is None:
+        return redirect(url_for("web.kontakt", lang=current_locale()))
     return render_template(
         "channels/receipt.html", ticket=ticket, receipt_code=format_receipt_code(ticket.receipt_code),
-        receipt_sent=session.get("receipt_sent"),
+        receipt_sent=receipt_sent,
     )
