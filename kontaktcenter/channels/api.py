@@ -19,7 +19,7 @@ from ..database import db
 from ..directory.models import Service
 from ..extensions import csrf, limiter
 from ..input_guard import register_refusal
-from ..intake.incoming import ContactError, IncomingContact
+from ..intake.incoming import ContactError, IncomingContact, personnummer_dropped
 from ..intake.receive import accept, accept_at_once, receive
 from ..tickets.models import Ticket
 from ..tickets.service import format_receipt_code, receipt_code_matches
@@ -33,6 +33,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 PROBLEM = "application/problem+json"
+# The answer's notice when intake dropped a personnummer (intake.incoming.minimised).
+PERSONNUMMER_NOT_STORED = "not stored: service {service} does not need a personnummer (data minimisation)"
 
 
 class Problem(Exception):
@@ -188,6 +190,8 @@ def create_contact():
     else:
         body = ticket_status(received.ticket, with_receipt_code=True)
         status, location = (201 if received.created else 200), body["links"]["self"]
+    if personnummer_dropped(incoming, received.contact):
+        body["notices"] = [{"field": "personnummer", "message": PERSONNUMMER_NOT_STORED.format(service=incoming.service_code)}]
     db.session.commit()
     record_use(db.session, token.token_hash)
     return _created(body, status, location)

@@ -10,7 +10,6 @@ from wtforms.fields.choices import SelectChoice
 
 from ..auth.decorators import public
 from ..database import db
-from ..directory.models import Service
 from ..extensions import current_locale, limiter
 from ..intake.incoming import ContactError, IncomingContact
 from ..intake.receive import receive
@@ -37,7 +36,7 @@ def _form_limit() -> str:
     return current_app.config.get("RATELIMIT_CONTACT_FORM", "20 per hour")
 
 
-def _incoming(form: ContactForm, locale: str, service: Service | None) -> IncomingContact:
+def _incoming(form: ContactForm, locale: str) -> IncomingContact:
     needs = list(form.needs.data or [])
     return IncomingContact(
         channel="web",
@@ -49,8 +48,8 @@ def _incoming(form: ContactForm, locale: str, service: Service | None) -> Incomi
         citizen_name=form.name.data or "",
         email=form.email.data or None,
         phone=form.phone.data or None,
-        # Data minimisation: a personnummer is kept only for the services that need one.
-        personnummer=(form.personnummer.data or None) if service and service.requires_personnummer else None,
+        # Kept only for the services that need one (intake.incoming.minimised).
+        personnummer=form.personnummer.data or None,
         reply_channel=form.reply_channel.data,
     )
 
@@ -73,9 +72,8 @@ def kontakt():
         return render_template("error.html", code=400, title=_("Formuläret kunde inte skickas"),
                                message=_("Formuläret kunde inte skickas. Inget har sparats.")), 400
     if form.validate_on_submit():
-        service = next((s for s in services if s.code == form.service.data), None)
         try:
-            received = receive(db.session, _incoming(form, locale, service))
+            received = receive(db.session, _incoming(form, locale))
         except ContactError as exc:
             db.session.rollback()
             message = FIELD_MESSAGES[exc.field]() if exc.field in FIELD_MESSAGES else exc.message

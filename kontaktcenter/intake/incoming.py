@@ -1,7 +1,7 @@
 """An incoming contact as a channel hands it over, and its validation."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,9 @@ class IncomingContact:
     reference: str | None = None
 
 
+# What queued intake reads of a service: its id, and whether it keeps a personnummer.
+_ID_AND_RULE = (Service.id, Service.requires_personnummer)
+
 # IncomingContact fields reported under the names the channels' forms and APIs use.
 FIELD_NAMES = {"service_code": "service", "location_code": "location", "citizen_name": "name"}
 
@@ -59,14 +62,34 @@ def refuse_nul(incoming: IncomingContact) -> None:
             raise ContactError(FIELD_NAMES.get(item.name, item.name), "must not contain NUL characters")
 
 
-def active_service(session: Session, code: str | None, what: Any = Service) -> Any:
-    """The active service `code` (or `what` of it, e.g. Service.id); None without a code."""
+def active_service(session: Session, code: str | None, *what: Any) -> Any:
+    """The active service `code` (or a row of `what` of it, e.g. Service.id); None without a code."""
     if not code:
         return None
-    service = session.scalar(select(what).where(Service.code == code, Service.active.is_(True)))
-    if service is None:
+    columns = what or (Service,)
+    found = session.execute(select(*columns).where(Service.code == code, Service.active.is_(True))).first()
+    if found is None:
         raise ContactError("service", f"unknown service {code!r}")
-    return service
+    return found if what else found[0]
+
+
+def keeps_personnummer(service: Any) -> bool:
+    """Data minimisation: a personnummer is stored only for a service that needs one
+    (Service.requires_personnummer). The one rule for every channel: form, API, Open311."""
+    return service is not None and bool(service.requires_personnummer)
+
+
+def minimised(incoming: IncomingContact, service: Any) -> IncomingContact:
+    """`incoming` without a personnummer its service does not need: dropped unread and
+    unvalidated, as if it had never been typed (the form hides the field for such services)."""
+    if incoming.personnummer and not keeps_personnummer(service):
+        return replace(incoming, personnummer=None)
+    return incoming
+
+
+def personnummer_dropped(incoming: IncomingContact, contact: Any) -> bool:
+    """Whether the sender gave a personnummer that was not stored: the answer says so."""
+    return bool(incoming.personnummer) and not contact.citizen_personnummer
 
 
 def validated(
@@ -75,9 +98,12 @@ def validated(
     """The contact's attributes, validated and normalised: service and location as objects,
     or with `ids` as service_id and location_id (all a contact stored for later needs).
     `service` is the incoming service when the channel has loaded it already (the IVR menu)."""
-    values = contact_values(incoming)
+    refuse_nul(incoming)
     if service is None or service.code != incoming.service_code or not service.active:
-        service = active_service(session, incoming.service_code, Service.id if ids else Service)
+        service = active_service(session, incoming.service_code, *(_ID_AND_RULE if ids else ()))
+    values = contact_values(minimised(incoming, service))
+    if ids and service is not None:
+        service = service.id
     location = None
     if incoming.location_code:
         location = session.scalar(select(Location.id if ids else Location).where(Location.code == incoming.location_code))
