@@ -30,7 +30,8 @@ def test_the_search_form_posts_with_a_csrf_token_and_finds_by_personnummer(clien
     for path in ("/sok", "/console"):
         page = client.get(path).get_data(as_text=True)
         form = page.split('role="search"', 1)[0].rsplit("<form", 1)[1]
-        assert 'method="post"' in form and 'action="/sok"' in form, path
+        assert 'method="post"' in form, path
+        assert 'action="/sok"' in form, path
         assert 'name="csrf_token"' in page.split('role="search"', 1)[1].split("</form>", 1)[0], path
     response = auth.post("/sok", {"q": PNR}, csrf_page="/sok")
     assert response.status_code == 200  # the results, not a redirect that would carry the query

@@ -24,7 +24,8 @@ def test_the_receipt_is_shown_once_and_the_cookie_keeps_nothing_of_it(app, clien
     assert first.headers["Cache-Control"] == "no-store"
 
     cookie = _session_cookie(app, client)
-    assert "receipt" not in cookie and "receipt_sent" not in cookie
+    assert "receipt" not in cookie
+    assert "receipt_sent" not in cookie
     assert reference not in repr(cookie)
 
     # A reload, or the back button (the page is not cached, so the browser asks again).
