@@ -13,9 +13,9 @@ from ..database import db
 from ..extensions import current_locale, limiter
 from ..intake.incoming import ContactError, IncomingContact
 from ..intake.receive import receive
+from ..privacy import notice
 from ..tickets.models import Ticket
 from ..tickets.service import format_receipt_code
-from ..privacy import notice
 from .accessibility import DIGG_REPORT_URL, KNOWN_GAPS, compliance
 from .catalogue import grouped_choices, search_services, web_services
 from .forms import INTERPRETER_LANGUAGES, ContactForm, language_choices
