@@ -19,7 +19,7 @@ from ..database import db
 from ..directory.models import Service
 from ..extensions import csrf, limiter
 from ..input_guard import register_refusal
-from ..intake.incoming import ContactError, IncomingContact, personnummer_dropped
+from ..intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
 from ..intake.receive import accept, accept_at_once, receive
 from ..tickets.models import Ticket
 from ..tickets.service import format_receipt_code, receipt_code_matches
@@ -179,7 +179,8 @@ def create_contact():
         # transaction BEGIN and COMMIT are not sent.
         db.autocommit()
     token = _authorise("contacts:write")
-    incoming, key = _incoming(queued, token.id)
+    given, key = _incoming(queued, token.id)
+    incoming = minimised_for(db.session, given)
     try:
         received = (accept if queued else receive)(db.session, incoming)
     except ContactError as exc:
@@ -190,7 +191,7 @@ def create_contact():
     else:
         body = ticket_status(received.ticket, with_receipt_code=True)
         status, location = (201 if received.created else 200), body["links"]["self"]
-    if personnummer_dropped(incoming, received.contact):
+    if personnummer_dropped(given, incoming):
         body["notices"] = [{"field": "personnummer", "message": PERSONNUMMER_NOT_STORED.format(service=incoming.service_code)}]
     db.session.commit()
     record_use(db.session, token.token_hash)
@@ -228,6 +229,8 @@ def _acknowledge_at_once():
         return None
     try:
         incoming, key = _incoming(True, None)
+        if incoming.personnummer:
+            return None  # whether it is kept depends on the service: the full path decides (minimised_for)
         digest = hash_token(raw)
         stored = accept_at_once(incoming, _token_sid(), {"token_hash": digest, "key": key})
     except (Problem, ContactError):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..contacts.models import Contact
 from ..database import utcnow
 from ..directory.models import Service
-from ..intake.incoming import ContactError, IncomingContact, personnummer_dropped
+from ..intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
 from ..intake.receive import receive
 from ..tickets.models import Ticket
 from ..worktime.calendar import STOCKHOLM
@@ -230,13 +230,14 @@ def create_request(session: Session, token: Row, params: Mapping[str, list[str]]
         citizen_name=name,
         email=email or None,
         phone=phone or None,
-        # Not in the spec: accepted so that intake's one rule applies (incoming.minimised),
+        # Not in the spec: accepted so that intake's one rule applies (incoming.minimised_for),
         # and the service_notice says when it was not stored.
         personnummer=_one(params, "personnummer") or None,
         reply_channel="email" if email else "none",
     )
+    kept = minimised_for(session, incoming)
     try:
-        received = receive(session, incoming)
+        received = receive(session, kept)
     except ContactError as exc:
         raise Open311Error(400, f"{exc.field}: {exc.message}") from None
     details = Open311Details(
@@ -254,7 +255,7 @@ def create_request(session: Session, token: Row, params: Mapping[str, list[str]]
     )
     session.add(details)
     session.flush()
-    return Created(received.ticket, details, personnummer_dropped(incoming, received.contact))
+    return Created(received.ticket, details, personnummer_dropped(incoming, kept))
 
 
 def service_notice(locale: str, *, personnummer_dropped: bool = False) -> str:

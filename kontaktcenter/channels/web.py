@@ -10,8 +10,9 @@ from wtforms.fields.choices import SelectChoice
 
 from ..auth.decorators import public
 from ..database import db
+from ..directory.models import Service
 from ..extensions import current_locale, limiter
-from ..intake.incoming import ContactError, IncomingContact
+from ..intake.incoming import ContactError, IncomingContact, minimised
 from ..intake.receive import receive
 from ..privacy import notice
 from ..tickets.models import Ticket
@@ -38,9 +39,9 @@ def _form_limit() -> str:
     return current_app.config.get("RATELIMIT_CONTACT_FORM", "20 per hour")
 
 
-def _incoming(form: ContactForm, locale: str) -> IncomingContact:
+def _incoming(form: ContactForm, locale: str, service: Service | None) -> IncomingContact:
     needs = list(form.needs.data or [])
-    return IncomingContact(
+    incoming = IncomingContact(
         channel="web",
         service_code=form.service.data,
         text=form.text.data,
@@ -50,10 +51,11 @@ def _incoming(form: ContactForm, locale: str) -> IncomingContact:
         citizen_name=form.name.data or "",
         email=form.email.data or None,
         phone=form.phone.data or None,
-        # Kept only for the services that need one (intake.incoming.minimised).
         personnummer=form.personnummer.data or None,
         reply_channel=form.reply_channel.data,
     )
+    # Data minimisation: a personnummer is kept only for the services that need one.
+    return minimised(incoming, service)
 
 
 @bp.route("/kontakt", methods=["GET", "POST"])
@@ -74,8 +76,9 @@ def kontakt():
         return render_template("error.html", code=400, title=_("Formuläret kunde inte skickas"),
                                message=_("Formuläret kunde inte skickas. Inget har sparats.")), 400
     if form.validate_on_submit():
+        service = next((s for s in services if s.code == form.service.data), None)
         try:
-            received = receive(db.session, _incoming(form, locale))
+            received = receive(db.session, _incoming(form, locale, service))
         except ContactError as exc:
             db.session.rollback()
             message = FIELD_MESSAGES[exc.field]() if exc.field in FIELD_MESSAGES else exc.message

@@ -46,9 +46,6 @@ class IncomingContact:
     reference: str | None = None
 
 
-# What queued intake reads of a service: its id, and whether it keeps a personnummer.
-_ID_AND_RULE = (Service.id, Service.requires_personnummer)
-
 # IncomingContact fields reported under the names the channels' forms and APIs use.
 FIELD_NAMES = {"service_code": "service", "location_code": "location", "citizen_name": "name"}
 
@@ -62,34 +59,46 @@ def refuse_nul(incoming: IncomingContact) -> None:
             raise ContactError(FIELD_NAMES.get(item.name, item.name), "must not contain NUL characters")
 
 
-def active_service(session: Session, code: str | None, *what: Any) -> Any:
-    """The active service `code` (or a row of `what` of it, e.g. Service.id); None without a code."""
+def active_service(session: Session, code: str | None, what: Any = Service) -> Any:
+    """The active service `code` (or `what` of it, e.g. Service.id); None without a code."""
     if not code:
         return None
-    columns = what or (Service,)
-    found = session.execute(select(*columns).where(Service.code == code, Service.active.is_(True))).first()
-    if found is None:
+    service = session.scalar(select(what).where(Service.code == code, Service.active.is_(True)))
+    if service is None:
         raise ContactError("service", f"unknown service {code!r}")
-    return found if what else found[0]
+    return service
 
 
-def keeps_personnummer(service: Any) -> bool:
+def keeps_personnummer(service: Service | None) -> bool:
     """Data minimisation: a personnummer is stored only for a service that needs one
-    (Service.requires_personnummer). The one rule for every channel: form, API, Open311."""
+    (Service.requires_personnummer)."""
     return service is not None and bool(service.requires_personnummer)
 
 
-def minimised(incoming: IncomingContact, service: Any) -> IncomingContact:
+def minimised(incoming: IncomingContact, service: Service | None) -> IncomingContact:
     """`incoming` without a personnummer its service does not need: dropped unread and
-    unvalidated, as if it had never been typed (the form hides the field for such services)."""
+    unvalidated, as if it had never been typed (the form hides the field for such services).
+
+    The one rule for every channel where a citizen types a personnummer themselves: the web
+    form (which has the service at hand), the JSON API and Open311 (minimised_for)."""
     if incoming.personnummer and not keeps_personnummer(service):
         return replace(incoming, personnummer=None)
     return incoming
 
 
-def personnummer_dropped(incoming: IncomingContact, contact: Any) -> bool:
-    """Whether the sender gave a personnummer that was not stored: the answer says so."""
-    return bool(incoming.personnummer) and not contact.citizen_personnummer
+def minimised_for(session: Session, incoming: IncomingContact) -> IncomingContact:
+    """minimised() with the incoming service looked up (only when there is a personnummer to
+    judge); an unknown service keeps nothing, and validation then refuses the service itself."""
+    if not incoming.personnummer:
+        return incoming
+    code = incoming.service_code
+    service = session.scalar(select(Service).where(Service.code == code, Service.active.is_(True))) if code else None
+    return minimised(incoming, service)
+
+
+def personnummer_dropped(given: IncomingContact, kept: IncomingContact) -> bool:
+    """Whether minimised() dropped a personnummer the sender gave: the answer says so."""
+    return bool(given.personnummer) and not kept.personnummer
 
 
 def validated(
@@ -98,12 +107,9 @@ def validated(
     """The contact's attributes, validated and normalised: service and location as objects,
     or with `ids` as service_id and location_id (all a contact stored for later needs).
     `service` is the incoming service when the channel has loaded it already (the IVR menu)."""
-    refuse_nul(incoming)
+    values = contact_values(incoming)
     if service is None or service.code != incoming.service_code or not service.active:
-        service = active_service(session, incoming.service_code, *(_ID_AND_RULE if ids else ()))
-    values = contact_values(minimised(incoming, service))
-    if ids and service is not None:
-        service = service.id
+        service = active_service(session, incoming.service_code, Service.id if ids else Service)
     location = None
     if incoming.location_code:
         location = session.scalar(select(Location.id if ids else Location).where(Location.code == incoming.location_code))

@@ -92,13 +92,9 @@ def accept_at_once(incoming: IncomingContact, sender_sid: Select, sender_params:
     active token). The statement finds the active service too, so an unknown service, a
     refused sender or a retry (the unique provider_sid) stores nothing. Returns (the new
     contact's id, its values), or None when nothing was stored: the caller then takes
-    accept()'s path, which answers with what is wrong or what is already stored (and
-    takes every contact with a personnummer, which its service may not keep). Raises
+    accept()'s path, which answers with what is wrong or what is already stored. Raises
     ContactError for input that accept() refuses too.
     """
-    if incoming.personnummer:
-        # Whether it is kept depends on the service (incoming.minimised): the full path decides.
-        return None
     values = contact_values(incoming)
     own = {name: value for name, value in values.items() if name != "provider_sid"}  # made by sender_sid, in SQL
     params = {**own, **sender_params, "service_code": incoming.service_code, "created_at": utcnow()}
