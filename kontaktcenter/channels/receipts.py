@@ -34,11 +34,13 @@ def receipt_route(contact: Contact) -> tuple[str, str] | None:
 def citizen_pages_text(locale: str, *, short: bool = False) -> str:
     """The links a confirmation ends with: both citizen pages by e-mail, an SMS the privacy page only."""
     base = current_app.config["PUBLIC_BASE_URL"]
-    privacy = _("Så behandlar vi dina personuppgifter: %(url)s", url=page_url(base, PRIVACY_PATH, locale))
+    privacy = page_url(base, PRIVACY_PATH, locale)
     if short:
-        return " " + _("Personuppgifter: %(url)s", url=page_url(base, PRIVACY_PATH, locale))
-    accessibility = _("Tillgänglighetsredogörelse: %(url)s", url=page_url(base, ACCESSIBILITY_PATH, locale))
-    return f"\n\n{privacy}\n{accessibility}"
+        return " " + _("Personuppgifter: %(url)s", url=privacy)
+    return "\n\n" + "\n".join((
+        _("Så behandlar vi dina personuppgifter: %(url)s", url=privacy),
+        _("Tillgänglighetsredogörelse: %(url)s", url=page_url(base, ACCESSIBILITY_PATH, locale)),
+    ))
 
 
 def send_receipt(session: Session, ticket: Ticket, contact: Contact) -> Message | None:
