@@ -11,7 +11,7 @@ from flask import Flask, Request, g, jsonify, redirect, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import text
 
-from . import headers, input_guard
+from . import headers, input_guard, log_masking
 from .config import instance_secret, load_config
 from .database import db
 from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
@@ -34,6 +34,8 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
+    # Before anything logs: no personnummer, e-mail address or phone number in a log line.
+    log_masking.install()
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.session_interface = SessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

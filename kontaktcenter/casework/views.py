@@ -337,10 +337,12 @@ def return_escalation(escalation_id: int):
 # -- search ----------------------------------------------------------------------
 
 
-@bp.get("/sok")
+@bp.route("/sok", methods=["GET", "POST"])
 @roles_required(*CASE_ROLES)
 def search():
-    raw = request.args.get("q", "")
+    # Identifiers travel only in a POST body: never in the URL, the server's request log,
+    # a redirect or the browser's history. A GET shows the empty form, whatever it carries.
+    raw = request.form.get("q", "") if request.method == "POST" else ""
     query, hits, error = None, [], None
     if raw.strip():
         try:

@@ -19,7 +19,7 @@ from ..database import db
 from ..directory.models import Service
 from ..extensions import csrf, limiter
 from ..input_guard import register_refusal
-from ..intake.incoming import ContactError, IncomingContact
+from ..intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
 from ..intake.receive import accept, accept_at_once, receive
 from ..tickets.access import log_access
 from ..tickets.models import Ticket
@@ -34,6 +34,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 PROBLEM = "application/problem+json"
+# The answer's notice when intake dropped a personnummer (intake.incoming.minimised).
+PERSONNUMMER_NOT_STORED = "not stored: service {service} does not need a personnummer (data minimisation)"
 
 
 class Problem(Exception):
@@ -178,7 +180,8 @@ def create_contact():
         # transaction BEGIN and COMMIT are not sent.
         db.autocommit()
     token = _authorise("contacts:write")
-    incoming, key = _incoming(queued, token.id)
+    given, key = _incoming(queued, token.id)
+    incoming = minimised_for(db.session, given)
     try:
         received = (accept if queued else receive)(db.session, incoming)
     except ContactError as exc:
@@ -189,6 +192,8 @@ def create_contact():
     else:
         body = ticket_status(received.ticket, with_receipt_code=True)
         status, location = (201 if received.created else 200), body["links"]["self"]
+    if personnummer_dropped(given, incoming):
+        body["notices"] = [{"field": "personnummer", "message": PERSONNUMMER_NOT_STORED.format(service=incoming.service_code)}]
     db.session.commit()
     record_use(db.session, token.token_hash)
     return _created(body, status, location)
@@ -225,6 +230,8 @@ def _acknowledge_at_once():
         return None
     try:
         incoming, key = _incoming(True, None)
+        if incoming.personnummer:
+            return None  # whether it is kept depends on the service: the full path decides (minimised_for)
         digest = hash_token(raw)
         stored = accept_at_once(incoming, _token_sid(), {"token_hash": digest, "key": key})
     except (Problem, ContactError):

@@ -29,7 +29,7 @@ FIELDS = [
     Field("citizen_name", {"type": "string", "maxLength": 200}),
     Field("phone", {"type": "string", "maxLength": 30}, description="any format; Swedish numbers without a country code"),
     Field("email", {"type": "string", "maxLength": 200}),
-    Field("personnummer", {"type": "string", "maxLength": 13}, description="only for services that require it; samordningsnummer accepted"),
+    Field("personnummer", {"type": "string", "maxLength": 13}, description="stored only for services that require it (requires_personnummer); for others it is dropped unread and the answer says so in notices; samordningsnummer accepted"),
     Field("reply_channel", {"type": "string", "enum": list(REPLY_CHANNELS)}, description="default none"),
 ]
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..contacts.models import Contact
 from ..database import utcnow
 from ..directory.models import Service
-from ..intake.incoming import ContactError, IncomingContact
+from ..intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
 from ..intake.receive import receive
 from ..tickets.models import Ticket, unrestricted
 from ..worktime.calendar import STOCKHOLM
@@ -196,7 +196,14 @@ def _one(params: Mapping[str, list[str]], name: str) -> str:
     return values[0].strip()
 
 
-def create_request(session: Session, token: Row, params: Mapping[str, list[str]], locale: str) -> tuple[Ticket, Open311Details]:
+@dataclass(frozen=True)
+class Created:
+    ticket: Ticket
+    details: Open311Details
+    personnummer_dropped: bool  # the client gave one its service does not keep: the notice says so
+
+
+def create_request(session: Session, token: Row, params: Mapping[str, list[str]], locale: str) -> Created:
     """POST Service Request: validate per the spec, then receive it as an open311 contact."""
     service = _service(session, _one(params, "service_code"))
     lat = _float(_one(params, "lat"), "lat", -90, 90)
@@ -223,10 +230,14 @@ def create_request(session: Session, token: Row, params: Mapping[str, list[str]]
         citizen_name=name,
         email=email or None,
         phone=phone or None,
+        # Not in the spec: accepted so that intake's one rule applies (incoming.minimised_for),
+        # and the service_notice says when it was not stored.
+        personnummer=_one(params, "personnummer") or None,
         reply_channel="email" if email else "none",
     )
+    kept = minimised_for(session, incoming)
     try:
-        received = receive(session, incoming)
+        received = receive(session, kept)
     except ContactError as exc:
         raise Open311Error(400, f"{exc.field}: {exc.message}") from None
     details = Open311Details(
@@ -244,12 +255,15 @@ def create_request(session: Session, token: Row, params: Mapping[str, list[str]]
     )
     session.add(details)
     session.flush()
-    return received.ticket, details
+    return Created(received.ticket, details, personnummer_dropped(incoming, kept))
 
 
-def service_notice(locale: str) -> str:
+def service_notice(locale: str, *, personnummer_dropped: bool = False) -> str:
     with force_locale(locale):
-        return _("Vi har tagit emot din anmälan. Vi återkommer inom en arbetsdag om du har lämnat e-post.")
+        notice = _("Vi har tagit emot din anmälan. Vi återkommer inom en arbetsdag om du har lämnat e-post.")
+        if personnummer_dropped:
+            notice += " " + _("Personnumret sparades inte: den här tjänsten behöver det inte.")
+        return notice
 
 
 def expected_datetime(ticket: Ticket) -> datetime | None:

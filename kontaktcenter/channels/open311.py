@@ -138,11 +138,15 @@ def requests_(fmt: str):
     except TokenError as exc:
         return _error(fmt, 403, f"api_key: {exc.message}")
     try:
-        ticket, details = create_request(db.session, token, params, locale)
+        created = create_request(db.session, token, params, locale)
     except Open311Error:
         db.session.rollback()
         raise
-    record = {"service_request_id": ticket.reference, "service_notice": service_notice(locale), "account_id": details.account_id or None}
+    record = {
+        "service_request_id": created.ticket.reference,
+        "service_notice": service_notice(locale, personnummer_dropped=created.personnummer_dropped),
+        "account_id": created.details.account_id or None,
+    }
     db.session.commit()
     record_use(db.session, token.token_hash)
     return _render(fmt, "service_requests", "request", [record], 201)

@@ -23,6 +23,19 @@ COMMON_ERRORS = {
 }
 
 
+# Only in the answer that stored the contact, and only when there is something to say.
+NOTICES = {
+    "type": "array",
+    "description": "what was done with the contact beyond the request: a personnummer given for a service "
+    "that does not need one (requires_personnummer false) is not stored (data minimisation)",
+    "items": {
+        "type": "object",
+        "required": ["field", "message"],
+        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     timestamp = {"type": "string", "format": "date-time"}
     links = {"type": "object", "required": ["self"], "properties": {"self": {"type": "string"}}}
@@ -139,6 +152,7 @@ def openapi_document() -> dict[str, Any]:
                         "updated_at": timestamp,
                         "resolved_at": dict(timestamp, nullable=True),
                         "links": links,
+                        "notices": NOTICES,
                     },
                 },
                 "ContactStatus": {
@@ -150,6 +164,7 @@ def openapi_document() -> dict[str, Any]:
                         "received_at": timestamp,
                         "ticket": {"allOf": [{"$ref": "#/components/schemas/TicketStatus"}], "nullable": True},
                         "links": links,
+                        "notices": NOTICES,
                     },
                 },
                 "Service": {

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
+from ..privacy.notice import ACCESSIBILITY_PATH, PRIVACY_PATH, page_url
 from ..tickets.models import Message, Ticket
 from ..tickets.service import add_message, format_receipt_code
 
@@ -29,13 +31,26 @@ def receipt_route(contact: Contact) -> tuple[str, str] | None:
     return None
 
 
+def citizen_pages_text(locale: str, *, short: bool = False) -> str:
+    """The links a confirmation ends with: both citizen pages by e-mail, an SMS the privacy page only."""
+    base = current_app.config["PUBLIC_BASE_URL"]
+    privacy = page_url(base, PRIVACY_PATH, locale)
+    if short:
+        return " " + _("Personuppgifter: %(url)s", url=privacy)
+    return "\n\n" + "\n".join((
+        _("Så behandlar vi dina personuppgifter: %(url)s", url=privacy),
+        _("Tillgänglighetsredogörelse: %(url)s", url=page_url(base, ACCESSIBILITY_PATH, locale)),
+    ))
+
+
 def send_receipt(session: Session, ticket: Ticket, contact: Contact) -> Message | None:
     """Send the receipt in the contact's language and record it as an automatic reply."""
     route = receipt_route(contact)
     if route is None:
         return None
     channel, recipient = route
-    with force_locale(contact.language if contact.language in ("sv", "en", "ar") else "sv"):
+    locale = contact.language if contact.language in ("sv", "en", "ar") else "sv"
+    with force_locale(locale):
         subject = _("Vi har tagit emot ditt ärende")
         body = _(
             "Hej! Vi har tagit emot ditt ärende hos Malmö stad. Ditt ärendenummer är %(reference)s "
@@ -43,6 +58,7 @@ def send_receipt(session: Session, ticket: Ticket, contact: Contact) -> Message 
             "Det här är en automatisk bekräftelse.",
             reference=ticket.reference, code=format_receipt_code(ticket.receipt_code),
         )
+        body += citizen_pages_text(locale, short=channel == "sms")
     try:
         if channel == "email":
             from ..notify.email import EmailError, send_email

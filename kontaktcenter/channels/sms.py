@@ -7,9 +7,10 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from ..auth.decorators import public
 from ..database import db
-from ..extensions import csrf
+from ..extensions import csrf, current_locale
 from ..tickets.service import format_receipt_code
 from . import sms_threads
+from .receipts import citizen_pages_text
 from .twilio_security import validate_twilio_request
 from .twilio_voice import now
 
@@ -55,7 +56,7 @@ def incoming():
         reply = _(
             "Tack för ditt sms. Ditt ärendenummer är %(reference)s och din kvittokod är %(code)s. Svara på det här sms:et om du vill lägga till något.",
             reference=reference, code=format_receipt_code(received.ticket.receipt_code),
-        )
+        ) + citizen_pages_text(current_locale(), short=True)
     if received.created:
         sms_threads.record_receipt(db.session, received, reply, at)
     db.session.commit()

@@ -12,10 +12,12 @@ from ..auth.decorators import public
 from ..database import db
 from ..directory.models import Service
 from ..extensions import current_locale, limiter
-from ..intake.incoming import ContactError, IncomingContact
+from ..intake.incoming import ContactError, IncomingContact, minimised
 from ..intake.receive import receive
+from ..privacy import notice
 from ..tickets.models import Ticket
 from ..tickets.service import format_receipt_code
+from .accessibility import DIGG_REPORT_URL, KNOWN_GAPS, compliance
 from .catalogue import grouped_choices, search_services, web_services
 from .forms import INTERPRETER_LANGUAGES, ContactForm, language_choices
 from .receipts import ReceiptError, send_receipt
@@ -39,7 +41,7 @@ def _form_limit() -> str:
 
 def _incoming(form: ContactForm, locale: str, service: Service | None) -> IncomingContact:
     needs = list(form.needs.data or [])
-    return IncomingContact(
+    incoming = IncomingContact(
         channel="web",
         service_code=form.service.data,
         text=form.text.data,
@@ -49,10 +51,11 @@ def _incoming(form: ContactForm, locale: str, service: Service | None) -> Incomi
         citizen_name=form.name.data or "",
         email=form.email.data or None,
         phone=form.phone.data or None,
-        # Data minimisation: a personnummer is kept only for the services that need one.
-        personnummer=(form.personnummer.data or None) if service and service.requires_personnummer else None,
+        personnummer=form.personnummer.data or None,
         reply_channel=form.reply_channel.data,
     )
+    # Data minimisation: a personnummer is kept only for the services that need one.
+    return minimised(incoming, service)
 
 
 @bp.route("/kontakt", methods=["GET", "POST"])
@@ -110,11 +113,40 @@ def _send_receipt(received) -> str | None:
 @bp.get("/kontakt/kvitto")
 @public
 def receipt():
-    reference = session.get("receipt")
-    if not reference:
-        return redirect(url_for("web.kontakt"))
-    ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
+    # Shown once: taken out of the session as it is shown, so a reload, the back button or
+    # the next person at a shared library computer finds the empty form, and the cookie
+    # holds nothing of it afterwards (the page itself is never cached: headers.py).
+    reference = session.pop("receipt", None)
+    receipt_sent = session.pop("receipt_sent", None)
+    ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference)) if reference else None
+    if ticket is None:
+        return redirect(url_for("web.kontakt", lang=current_locale()))
     return render_template(
         "channels/receipt.html", ticket=ticket, receipt_code=format_receipt_code(ticket.receipt_code),
-        receipt_sent=session.get("receipt_sent"),
+        receipt_sent=receipt_sent,
+    )
+
+
+# -- the citizen pages on personal data and accessibility ---------------------------
+
+
+@bp.get(notice.PRIVACY_PATH)
+@public
+def privacy():
+    """Så behandlar vi dina personuppgifter: the retention part generated from the services' settings."""
+    return render_template(
+        "channels/privacy.html", contact=notice.citizen_page_settings(current_app.config),
+        groups=notice.retention_groups(db.session), personnummer_services=notice.personnummer_services(db.session),
+        retention_in_words=notice.retention_in_words, action_in_words=notice.action_in_words,
+        unanswered_call_rule=notice.unanswered_call_rule(),
+    )
+
+
+@bp.get(notice.ACCESSIBILITY_PATH)
+@public
+def accessibility():
+    """The tillgänglighetsredogörelse, in DIGG's model."""
+    return render_template(
+        "channels/accessibility.html", contact=notice.citizen_page_settings(current_app.config),
+        status=compliance(), gaps=KNOWN_GAPS, digg_url=DIGG_REPORT_URL,
     )

@@ -1,7 +1,7 @@
 """An incoming contact as a channel hands it over, and its validation."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +67,38 @@ def active_service(session: Session, code: str | None, what: Any = Service) -> A
     if service is None:
         raise ContactError("service", f"unknown service {code!r}")
     return service
+
+
+def keeps_personnummer(service: Service | None) -> bool:
+    """Data minimisation: a personnummer is stored only for a service that needs one
+    (Service.requires_personnummer)."""
+    return service is not None and bool(service.requires_personnummer)
+
+
+def minimised(incoming: IncomingContact, service: Service | None) -> IncomingContact:
+    """`incoming` without a personnummer its service does not need: dropped unread and
+    unvalidated, as if it had never been typed (the form hides the field for such services).
+
+    The one rule for every channel where a citizen types a personnummer themselves: the web
+    form (which has the service at hand), the JSON API and Open311 (minimised_for)."""
+    if incoming.personnummer and not keeps_personnummer(service):
+        return replace(incoming, personnummer=None)
+    return incoming
+
+
+def minimised_for(session: Session, incoming: IncomingContact) -> IncomingContact:
+    """minimised() with the incoming service looked up (only when there is a personnummer to
+    judge); an unknown service keeps nothing, and validation then refuses the service itself."""
+    if not incoming.personnummer:
+        return incoming
+    code = incoming.service_code
+    service = session.scalar(select(Service).where(Service.code == code, Service.active.is_(True))) if code else None
+    return minimised(incoming, service)
+
+
+def personnummer_dropped(given: IncomingContact, kept: IncomingContact) -> bool:
+    """Whether minimised() dropped a personnummer the sender gave: the answer says so."""
+    return bool(given.personnummer) and not kept.personnummer
 
 
 def validated(

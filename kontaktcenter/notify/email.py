@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
 
+from ..contacts.citizen import mask_email
+
 log = logging.getLogger(__name__)
 
 OUTBOX_KEY = "kontaktcenter.outbox"
@@ -71,7 +73,8 @@ def send_email(to: str, subject: str, body: str, *, reference: str | None = None
     url = config.get("SMTP_URL")
     if not url:
         current_app.extensions.setdefault(OUTBOX_KEY, []).append(message)
-        log.info("SMTP_URL is not set: e-mail to %s recorded, not sent (%s)", to, message["Subject"])
+        # The ticket's reference only: an address beside a reference says who wrote about what.
+        log.info("SMTP_URL is not set: e-mail on %s recorded, not sent", reference or "no ticket")
         return message["Message-ID"]
     target = parse_smtp_url(url)
     # EHLO with our mail domain: smtplib's default looks up this host's FQDN, which can stall on DNS.
@@ -88,7 +91,7 @@ def send_email(to: str, subject: str, body: str, *, reference: str | None = None
                 smtp.login(target.username, target.password or "")
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
-        raise EmailError(f"could not send e-mail to {to} through {target.host}:{target.port}: {exc}") from exc
+        raise EmailError(f"could not send e-mail to {mask_email(to)} through {target.host}:{target.port}: {exc}") from exc
     return message["Message-ID"]
 
 

@@ -30,7 +30,7 @@ def send_sms(to: str, body: str, *, status_callback: str | None = None) -> str:
     try:
         recipient = normalise_phone(to)
     except IdentifierError as exc:
-        raise SmsError(f"cannot send an SMS to {to!r}: {exc}") from None
+        raise SmsError(f"cannot send an SMS to this number: {exc}") from None
     body = body.strip()
     if not body:
         raise SmsError("an SMS needs a text")

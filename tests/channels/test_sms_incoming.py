@@ -73,7 +73,8 @@ def test_first_sms_makes_a_ticket_and_answers_with_its_reference(client, session
     ticket = contact.ticket
     assert reply_text(response) == (
         f"Tack för ditt sms. Ditt ärendenummer är {ticket.reference} och din kvittokod är "
-        f"{ticket.receipt_code[:5]}-{ticket.receipt_code[5:]}. Svara på det här sms:et om du vill lägga till något."
+        f"{ticket.receipt_code[:5]}-{ticket.receipt_code[5:]}. Svara på det här sms:et om du vill lägga till något. "
+        "Personuppgifter: http://localhost/personuppgifter"
     )
     assert contact.channel == "sms"
     assert contact.citizen_phone == sender

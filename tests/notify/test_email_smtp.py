@@ -64,7 +64,7 @@ def test_reference_is_not_repeated_in_a_threaded_subject(app, smtp_server, monke
 
 def test_wrong_smtp_password_raises_a_clear_error(app, smtp_server, monkeypatch):
     monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://kc:fel@127.0.0.1:{smtp_server.port}")
-    with app.app_context(), pytest.raises(EmailError, match="could not send e-mail to anna@example.se"):
+    with app.app_context(), pytest.raises(EmailError, match=r"could not send e-mail to a\*\*\*@example.se"):
         send_email("anna@example.se", "Hej", "Text")
     assert smtp_server.messages == []
 
