@@ -122,6 +122,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 # Each part of the domain adds its blueprint module here (a module with `bp`).
 BLUEPRINTS = [
     "kontaktcenter.auth.views",
+    "kontaktcenter.auth.two_factor_views",
     "kontaktcenter.channels.web",
     "kontaktcenter.channels.api",
     "kontaktcenter.channels.tokens",

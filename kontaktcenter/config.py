@@ -36,6 +36,7 @@ ENV_KEYS: dict[str, type] = {
     "SESSION_LIFETIME_HOURS": int,
     "LOGIN_LIMIT_ACCOUNT": str,
     "LOGIN_LIMIT_CLIENT": str,
+    "TWO_FACTOR_REQUIRED_ROLES": list,  # comma-separated in the environment
 }
 API_INTAKES = ("direct", "queued")
 # A shorter SECRET_KEY can be guessed offline from one signed cookie.
@@ -68,6 +69,8 @@ def _coerce(key: str, raw: str, kind: type) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{key}={raw!r}: expected a whole number") from None
+    if kind is list:
+        return [part.strip() for part in raw.split(",") if part.strip()]
     return raw
 
 
@@ -97,6 +100,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     if config.get("API_INTAKE", "direct") not in API_INTAKES:
         raise ConfigError(f"API_INTAKE={config['API_INTAKE']!r}: expected one of {', '.join(API_INTAKES)}")
     _check_sessions(config)
+    _check_two_factor(config)
     if config.get("ENV") == "production":
         _check_production_secret(config.get("SECRET_KEY"))
     return config
@@ -111,6 +115,17 @@ def _check_sessions(config: Mapping[str, Any]) -> None:
             parse_many(str(config.get(key, "")))
         except ValueError:
             raise ConfigError(f"{key}={config.get(key)!r}: expected limits such as \"10 per minute; 30 per hour\"") from None
+
+
+def _check_two_factor(config: Mapping[str, Any]) -> None:
+    from .directory.models import ROLES
+
+    roles = config.get("TWO_FACTOR_REQUIRED_ROLES", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise ConfigError(f"TWO_FACTOR_REQUIRED_ROLES={roles!r}: expected a list of roles such as [\"admin\", \"manager\"]")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ConfigError(f"TWO_FACTOR_REQUIRED_ROLES: unknown role(s) {', '.join(unknown)}; the roles are {', '.join(ROLES)}")
 
 
 def _check_production_secret(key: Any) -> None:

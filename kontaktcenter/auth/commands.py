@@ -6,7 +6,7 @@ from flask import Flask
 
 from ..database import db
 from ..directory.models import User
-from . import audit, sessions
+from . import audit, sessions, two_factor
 from .service import MIN_PASSWORD_LENGTH, change_password, deactivate, end_sessions, find_user
 
 
@@ -48,3 +48,13 @@ def register(app: Flask) -> None:
         ended = end_sessions(db.session, _user(username), sessions.now(), audit.CLI)
         db.session.commit()
         click.echo(f"sessions ended for {username}: {ended}")
+
+    @users_group.command("reset-2fa")
+    @click.argument("username")
+    def reset_two_factor_command(username: str) -> None:
+        """Remove a user's authenticator and recovery codes (a lost phone): the next sign-in
+        asks only for the password, then for a new enrolment if the role requires it."""
+        user = _user(username)
+        had = two_factor.reset(db.session, user, sessions.now(), audit.CLI, by="command line")
+        db.session.commit()
+        click.echo(f"two-factor sign-in reset for {username}" if had else f"{username} had no two-factor sign-in; logged anyway")

@@ -32,10 +32,10 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password) else None
 
 
-def sign_in(session: Session, user: User, at: datetime, client: audit.Client) -> str:
+def sign_in(session: Session, user: User, at: datetime, client: audit.Client, detail: str = "") -> str:
     """Start a session and log the sign-in; the token for the cookie."""
     token = sessions.start(session, user, at)
-    audit.record(session, "login", at, client=client, user_id=user.id, username=user.username)
+    audit.record(session, "login", at, client=client, user_id=user.id, username=user.username, detail=detail)
     return token
 
 
