@@ -31,6 +31,7 @@ NOT_200 = {
     "open311.request_": 404,  # the walker's ticket came by the web form, not Open311
     "api.get_ticket": 404,  # without its receipt code every reference is answered alike
     "casework.reason": 302,  # the ticket is in the walker's own work: no reason needed, on to the ticket
+    "two_factor.code": 302,  # without a right password just before, there is no code to ask for: back to sign-in
 }
 INLINE = {
     "inline <script>": re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I),
