@@ -27,7 +27,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from markupsafe import Markup
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..directory.models import User
@@ -237,7 +237,7 @@ def check_code(session: Session, config: Mapping[str, Any], user: User, code: st
     if row is None:
         result = Check(refused="wrong")
     elif _looks_like_totp(given):
-        result = _check_totp(row, given, box, at)
+        result = _check_totp(session, row, given, box, at)
     else:
         result = _check_recovery(session, user, given, at)
     if result.ok:
@@ -251,27 +251,34 @@ def check_code(session: Session, config: Mapping[str, Any], user: User, code: st
     return result
 
 
-def _check_totp(row: TwoFactor, code: str, box: SecretBox, at: datetime) -> Check:
+def _check_totp(session: Session, row: TwoFactor, code: str, box: SecretBox, at: datetime) -> Check:
     secret = box.open(row.secret_encrypted)
     if secret is None:
         return Check(refused="wrong")
     step, replayed = _matching_step(secret, code, at, row.last_step)
     if step is None:
         return Check(refused="replayed" if replayed else "wrong")
-    row.last_step = step
-    return Check(method="totp")
+    # Conditional, so two requests with one code at the same moment cannot both pass.
+    claimed = session.execute(
+        update(TwoFactor)
+        .where(TwoFactor.user_id == row.user_id, or_(TwoFactor.last_step.is_(None), TwoFactor.last_step < step))
+        .values(last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.expire(row)
+    return Check(method="totp") if claimed else Check(refused="replayed")
 
 
 def _check_recovery(session: Session, user: User, code: str, at: datetime) -> Check:
-    found = session.scalar(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
-                                                      RecoveryCode.code_hash == _hash_recovery(user.id, code)))
+    found = session.scalar(select(RecoveryCode.id).where(RecoveryCode.user_id == user.id,
+                                                         RecoveryCode.code_hash == _hash_recovery(user.id, code)))
     if found is None:
         return Check(refused="wrong")
-    if found.used_at is not None:
-        return Check(refused="used")
-    found.used_at = at
-    session.flush()
-    return Check(method="recovery")
+    claimed = session.execute(
+        update(RecoveryCode).where(RecoveryCode.id == found, RecoveryCode.used_at.is_(None)).values(used_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return Check(method="recovery") if claimed else Check(refused="used")
 
 
 # --- after enrolment -------------------------------------------------------------------------
