@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
@@ -155,7 +156,7 @@ def login():
     return render_template("auth/login.html", form=form), status, headers
 
 
-def start_session(user: User, at, client: audit.Client, detail: str = "") -> None:
+def start_session(user: User, at: datetime, client: audit.Client, detail: str = "") -> None:
     """Sign `user` in on this browser: a server-side session, its token in the cookie."""
     token = sign_in(db.session, user, at, client, detail)
     db.session.commit()
