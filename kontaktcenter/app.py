@@ -126,6 +126,7 @@ BLUEPRINTS = [
     "kontaktcenter.auth.views",
     "kontaktcenter.accounts.views",
     "kontaktcenter.auth.sso_views",
+    "kontaktcenter.auth.two_factor_views",
     "kontaktcenter.channels.web",
     "kontaktcenter.channels.api",
     "kontaktcenter.channels.tokens",

@@ -72,6 +72,9 @@ def register_cli(app: Flask) -> None:
         click.echo("\nDemo users (username / password / role):")
         for username, role, password in users:
             click.echo(f"  {username:<18} {password:<24} {role}")
+        if required := current_app.config.get("TWO_FACTOR_REQUIRED_ROLES"):
+            click.echo(f"Two-factor sign-in is required for the roles {', '.join(required)}: those users add the account "
+                       "to an authenticator app (a QR code) at their first sign-in.")
         if no_serve:
             return
         app = current_app._get_current_object()

@@ -46,6 +46,7 @@ ENV_KEYS: dict[str, type] = {
     "OIDC_GROUPS_CLAIM": str,
     "OIDC_ROLE_MAP": str,  # JSON of the [oidc.groups] table's shape; replaces the table
     "ACCESS_LOG_RETENTION": str,
+    "TWO_FACTOR_REQUIRED_ROLES": list,  # comma-separated in the environment
 }
 API_INTAKES = ("direct", "queued")
 # A shorter SECRET_KEY can be guessed offline from one signed cookie.
@@ -78,6 +79,8 @@ def _coerce(key: str, raw: str, kind: type) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{key}={raw!r}: expected a whole number") from None
+    if kind is list:
+        return [part.strip() for part in raw.split(",") if part.strip()]
     return raw
 
 
@@ -109,6 +112,7 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
     _check_sessions(config)
     _check_sso(config)
     _check_access_log_retention(config)
+    _check_two_factor(config)
     if config.get("ENV") == "production":
         _check_production_secret(config.get("SECRET_KEY"))
     return config
@@ -140,6 +144,15 @@ def _check_access_log_retention(config: Mapping[str, Any]) -> None:
         parse_period(str(config.get("ACCESS_LOG_RETENTION", "P2Y")))
     except ValueError as exc:
         raise ConfigError(f"ACCESS_LOG_RETENTION: {exc}") from None
+def _check_two_factor(config: Mapping[str, Any]) -> None:
+    from .directory.models import ROLES
+
+    roles = config.get("TWO_FACTOR_REQUIRED_ROLES", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise ConfigError(f"TWO_FACTOR_REQUIRED_ROLES={roles!r}: expected a list of roles such as [\"admin\", \"manager\"]")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ConfigError(f"TWO_FACTOR_REQUIRED_ROLES: unknown role(s) {', '.join(unknown)}; the roles are {', '.join(ROLES)}")
 
 
 def _check_production_secret(key: Any) -> None:

@@ -17,8 +17,11 @@ from kontaktcenter.app import create_app
 from kontaktcenter.cli import upgrade_database
 from kontaktcenter.database import BIND_KEY, ENGINE_KEY, AppSession, db
 from kontaktcenter.directory.service import load_catalogue, load_demo_users
+from tests.fixtures.two_factor import code_for, enrol_demo_staff
 
 pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.routes", "tests.fixtures.oidc_provider"]
+pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.routes"]
+CODE_PAGE = "/login/kod"
 
 PG_URL = os.environ.get("KC_TEST_DATABASE_URL", "")
 
@@ -79,6 +82,7 @@ def app(database_url, tmp_path_factory):
     with app.app_context():
         load_catalogue(db.session)
         load_demo_users(db.session)
+        enrol_demo_staff(db.session, app.config)  # admin and manager must sign in with a code
         db.session.commit()
     yield app
     db.session.remove()
@@ -152,13 +156,22 @@ class AuthActions:
     def __init__(self, client):
         self.client = client
 
-    def login(self, username: str = "agent", password: str | None = None):
+    def login(self, username: str = "agent", password: str | None = None, code: str | None = None):
+        """Sign in through the form; a user with an authenticator types its current code next
+        (or `code`, e.g. a recovery code). The last answer: a redirect when signed in."""
         from kontaktcenter.directory.catalogue import DEMO_USERS
 
         if password is None:
             password = next(u[-1] for u in DEMO_USERS if u[0] == username)
         token = csrf_token(self.client)
-        return self.client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+        response = self.client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+        if response.status_code != 302 or not response.headers["Location"].startswith(CODE_PAGE):
+            return response
+        return self.code(code if code is not None else code_for(self.client.application, username))
+
+    def code(self, code: str):
+        """The second step: type `code` on the code page."""
+        return self.client.post(CODE_PAGE, data={"code": code, "csrf_token": csrf_token(self.client, CODE_PAGE)})
 
     def post(self, path: str, data: dict | None = None, **kw):
         """POST a staff form with a valid CSRF token."""

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask_babel import force_locale
 
 from ..auth.passwords import WeakPassword
+from ..auth import two_factor
 from ..auth.service import end_sessions, find_user
 from ..database import db
 from ..directory.models import ROLES, User
@@ -180,3 +181,13 @@ def register(app: Flask) -> None:
         ended = end_sessions(db.session, _user(username), now(), changes.CLI.client)
         db.session.commit()
         click.echo(f"sessions ended for {username}: {ended}")
+
+    @users_group.command("reset-2fa")
+    @click.argument("username")
+    def reset_two_factor_command(username: str) -> None:
+        """Remove a user's authenticator and recovery codes (a lost phone): the next sign-in
+        asks only for the password, then for a new enrolment if the role requires it."""
+        user = _user(username)
+        had = two_factor.reset(db.session, user, now(), changes.CLI.client, by="command line")
+        db.session.commit()
+        click.echo(f"two-factor sign-in reset for {username}" if had else f"{username} had no two-factor sign-in; logged anyway")

@@ -4,18 +4,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort, request
+from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from ..directory.models import ROLES
+from ..database import db
 from ..extensions import login_manager
+from . import two_factor
 
 # The roles of the users table (its CHECK constraint): one list.
 STAFF_ROLES = ROLES
 
 
-def roles_required(*roles: str) -> Callable:
-    """Anonymous → the sign-in page; signed in without one of `roles` → 403."""
+def roles_required(*roles: str, before_two_factor: bool = False) -> Callable:
+    """Anonymous → the sign-in page; signed in without one of `roles` → 403.
+
+    A user whose role requires two-factor sign-in and who has no authenticator yet reaches
+    only the routes marked `before_two_factor` (enrolment, sign-out); every other staff route
+    sends them to enrolment, here, before any view body runs.
+    """
     unknown = set(roles) - set(STAFF_ROLES)
     if unknown:
         raise ValueError(f"unknown role(s) {sorted(unknown)}")
@@ -29,6 +36,10 @@ def roles_required(*roles: str) -> Callable:
                 return login_manager.unauthorized()
             if current_user.role not in roles:
                 abort(403)
+            if not before_two_factor and two_factor.enrolment_due(db.session, current_user, current_app.config):
+                if request.blueprint in ("api", "open311") or request.is_json or request.method != "GET":
+                    abort(403)
+                return redirect(url_for("two_factor.account", next=request.full_path.rstrip("?")))
             return view(*args, **kwargs)
 
         # Read by the role × route test, which proves every staff route wears this.

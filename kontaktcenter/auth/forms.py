@@ -25,3 +25,9 @@ class PasswordForm(FlaskForm):
         _l("Upprepa det nya lösenordet"),
         validators=[DataRequired(_l("Skriv det nya lösenordet en gång till.")), EqualTo("new", _l("Lösenorden är inte lika."))],
     )
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app or, at sign-in, a recovery code."""
+
+    code = StringField(_l("Kod"), validators=[DataRequired(_l("Skriv koden.")), Length(max=40)])

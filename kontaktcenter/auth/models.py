@@ -1,9 +1,9 @@
-"""Server-side sign-in sessions and the sign-in audit log."""
+"""Server-side sign-in sessions, two-factor authenticators and the sign-in audit log."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import Base, utcnow
@@ -22,6 +22,12 @@ EVENT_KINDS = (
     "sessions_revoked",  # an administrator ended every session of the user
     "sso_refused",  # single sign-on refused: a token that failed verification, or no access here
     "sso_account",  # single sign-on made, updated or reactivated the account (detail: what changed)
+    "code_failed",  # a wrong, replayed or used two-factor code (at sign-in or on the account page)
+    "recovery_code_used",  # signed in with a recovery code instead of the authenticator's code
+    "two_factor_enrolled",  # an authenticator was confirmed (new recovery codes with it)
+    "recovery_codes_new",  # new recovery codes: the old ones no longer work
+    "two_factor_off",  # the user turned two-factor sign-in off (with a current code)
+    "two_factor_reset",  # an administrator removed the user's authenticator and recovery codes
 )
 
 
@@ -63,3 +69,35 @@ class AuthEvent(Base):
     client_ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class TwoFactor(Base):
+    """A user's TOTP authenticator (RFC 6238). Unconfirmed (confirmed_at empty) until the user
+    has typed a valid code from it; only a confirmed one is asked for at sign-in.
+
+    The shared secret is stored encrypted with a key derived from SECRET_KEY
+    (two_factor.SecretBox), so a copy of the database alone does not let anyone make codes.
+    """
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_encrypted: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    # The last 30-second step whose code was accepted: that code and earlier ones are refused
+    # (no replay of a code seen over a shoulder or in a proxy log).
+    last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class RecoveryCode(Base):
+    """One of a user's one-time recovery codes, accepted instead of the authenticator's code.
+    Only a hash is stored; new codes replace every old one."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column()

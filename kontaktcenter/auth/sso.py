@@ -165,7 +165,7 @@ def needs_local_second_factor(user: User) -> bool:
 
     The one place this is decided. Users linked to the identity provider never are: the
     provider's own multi-factor sign-in covers them. For the others the local two-factor
-    policy (role, configuration) decides; until it exists, everyone else is eligible.
+    policy (`two_factor.required`: role, configuration) decides.
     """
     return not is_sso_linked(user)
 

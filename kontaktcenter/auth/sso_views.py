@@ -13,7 +13,7 @@ from requests import RequestException
 from ..database import db
 from . import audit, sessions, sso
 from .decorators import public
-from .views import _client, _safe_next, finish_sign_in
+from .views import _client, _safe_next, start_session
 
 bp = Blueprint("sso", __name__)
 log = logging.getLogger(__name__)
@@ -107,5 +107,5 @@ def callback():
         username = refusal.user.username if refusal.user else str(claims.get("preferred_username") or "")[:80]
         return _refused(_("Ingen åtkomst"), refusal.message, 403, refusal.detail,
                         username=username, user_id=refusal.user.id if refusal.user else None)
-    finish_sign_in(user, at, who, detail="single sign-on")
+    start_session(user, at, who, detail="single sign-on")
     return redirect(cookie_session.pop(NEXT_KEY, "") or url_for("casework.console"))

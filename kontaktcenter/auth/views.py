@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError
 from ..database import db
 from ..directory.models import User
 from ..extensions import login_manager
-from . import audit, sessions, throttle
+from . import audit, sessions, throttle, two_factor
 from .decorators import STAFF_ROLES, public, roles_required
 from .forms import LoginForm, PasswordForm
 from .models import EVENT_KINDS
@@ -29,6 +29,8 @@ login_manager.login_message = None
 
 # The cookie's key for the server-side session's token (flask-login keeps "_user_id" beside it).
 SESSION_KEY = "kc_session"
+# The half-signed state between a right password and the two-factor code (two_factor.pending).
+PENDING_KEY = "kc_pending"
 FLASK_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
 
 EVENT_LABELS = {
@@ -41,6 +43,12 @@ EVENT_LABELS = {
     "sessions_revoked": _l("Sessioner avslutade av administratör"),
     "sso_refused": _l("Nekad inloggning via stadens konto"),
     "sso_account": _l("Konto skapat eller uppdaterat via stadens konto"),
+    "code_failed": _l("Fel kod (tvåstegsverifiering)"),
+    "recovery_code_used": _l("Inloggning med återställningskod"),
+    "two_factor_enrolled": _l("Tvåstegsverifiering påslagen"),
+    "recovery_codes_new": _l("Nya återställningskoder"),
+    "two_factor_off": _l("Tvåstegsverifiering avslagen"),
+    "two_factor_reset": _l("Tvåstegsverifiering återställd av administratör"),
 }
 PAGE_SIZE = 100
 
@@ -144,23 +152,31 @@ def login():
             form.password.errors.append(_("Fel användarnamn eller lösenord."))
             status = 401
         else:
-            finish_sign_in(user, at, client)
-            return redirect(_safe_next(request.args.get("next")) or url_for("casework.console"))
+            next_url = _safe_next(request.args.get("next"))
+            if two_factor.enrolled(db.session, user):
+                # The password was right; nobody is signed in until the code is (two_factor_views.code).
+                cookie_session[PENDING_KEY] = two_factor.pending(user, at, next_url)
+                return redirect(url_for("two_factor.code"))
+            start_session(user, at, client)
+            if two_factor.enrolment_due(db.session, user, current_app.config):
+                return redirect(url_for("two_factor.account", next=next_url))
+            return redirect(next_url or url_for("casework.console"))
     elif form.is_submitted():
         status = 400
     return render_template("auth/login.html", form=form), status, headers
 
 
-def finish_sign_in(user: User, at: datetime, client: audit.Client, detail: str = "") -> None:
-    """Start the server-side session (logged) and give this browser its cookie; commits."""
-    token = sign_in(db.session, user, at, client, detail=detail)
+def start_session(user: User, at: datetime, client: audit.Client, detail: str = "") -> None:
+    """Sign `user` in on this browser: a server-side session, its token in the cookie."""
+    token = sign_in(db.session, user, at, client, detail)
     db.session.commit()
+    cookie_session.pop(PENDING_KEY, None)
     login_user(user)
     cookie_session[SESSION_KEY] = token
 
 
 @bp.post("/logout")
-@roles_required(*STAFF_ROLES)
+@roles_required(*STAFF_ROLES, before_two_factor=True)
 def logout():
     sign_out(db.session, current_user._get_current_object(), sessions.now(), _client())
     db.session.commit()

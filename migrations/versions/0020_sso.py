@@ -2,7 +2,7 @@
 (issuer, subject), and the sign-in log's events for single sign-on.
 
 Revision ID: 0020_sso
-Revises: 0018_user_admin
+Revises: 0019_two_factor
 """
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_sso"
-down_revision = "0018_user_admin"
+down_revision = "0019_two_factor"
 branch_labels = None
 depends_on = None
 
-KINDS_BEFORE = ("login", "login_failed", "login_throttled", "logout", "password_changed", "deactivated", "sessions_revoked")
+KINDS_BEFORE = (
+    "login", "login_failed", "login_throttled", "logout", "password_changed", "deactivated", "sessions_revoked",
+    # 0019_two_factor's
+    "code_failed", "recovery_code_used", "two_factor_enrolled", "recovery_codes_new", "two_factor_off", "two_factor_reset",
+)
 KINDS = (*KINDS_BEFORE, "sso_refused", "sso_account")
 
 

@@ -26,6 +26,7 @@ from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.directory.service import load_catalogue, load_demo_users
 from tests.channels.test_twilio_voice import twilio_post
 from tests.conftest import AuthActions
+from tests.fixtures.two_factor import enrol_demo_staff
 
 STAFF_PAGE = "/admin/atkomstlogg"  # an administrator's page
 SKIP_DIRS = {".venv", "instance", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist"}
@@ -87,6 +88,7 @@ def normal_app(tmp_path, monkeypatch):
     with app.app_context():
         load_catalogue(db.session)
         load_demo_users(db.session)
+        enrol_demo_staff(db.session, app.config)
         db.session.commit()
         db.session.remove()
     yield app
