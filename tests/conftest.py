@@ -20,7 +20,6 @@ from kontaktcenter.directory.service import load_catalogue, load_demo_users
 from tests.fixtures.two_factor import code_for, enrol_demo_staff
 
 pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.routes", "tests.fixtures.oidc_provider"]
-pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.routes"]
 CODE_PAGE = "/login/kod"
 
 PG_URL = os.environ.get("KC_TEST_DATABASE_URL", "")
