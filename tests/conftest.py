@@ -22,6 +22,15 @@ pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.f
 
 PG_URL = os.environ.get("KC_TEST_DATABASE_URL", "")
 
+# The tests' own demo passwords, fixed so a test can sign in; a real demo makes its own
+# per installation (demo.demo_passwords).
+DEMO_PASSWORDS = {
+    "agent": "agent-demo-2026", "agent2": "agent2-demo-2026", "filial": "filial-demo-2026",
+    "handlaggare": "handlaggare-demo-2026", "bygglov": "bygglov-demo-2026", "samordnare": "samordnare-demo-2026",
+    "kultursamordnare": "kultur-demo-2026", "chef": "chef-demo-2026", "admin": "admin-demo-2026",
+    "bibliotek": "bibliotek-demo-2026",
+}
+
 
 def _fresh_postgres(url: str) -> str:
     """A new database per test session, dropped afterwards, on the server in `url`."""
@@ -78,7 +87,7 @@ def app(database_url, tmp_path_factory):
     )
     with app.app_context():
         load_catalogue(db.session)
-        load_demo_users(db.session)
+        load_demo_users(db.session, DEMO_PASSWORDS)
         db.session.commit()
     yield app
     db.session.remove()
@@ -153,10 +162,8 @@ class AuthActions:
         self.client = client
 
     def login(self, username: str = "agent", password: str | None = None):
-        from kontaktcenter.directory.catalogue import DEMO_USERS
-
         if password is None:
-            password = next(u[-1] for u in DEMO_USERS if u[0] == username)
+            password = DEMO_PASSWORDS[username]
         token = csrf_token(self.client)
         return self.client.post("/login", data={"username": username, "password": password, "csrf_token": token})
 

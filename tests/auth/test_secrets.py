@@ -25,7 +25,7 @@ from kontaktcenter.config import PROJECT_ROOT, ConfigError, instance_secret, loa
 from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.directory.service import load_catalogue, load_demo_users
 from tests.channels.test_twilio_voice import twilio_post
-from tests.conftest import AuthActions
+from tests.conftest import DEMO_PASSWORDS, AuthActions
 
 STAFF_PAGE = "/admin/atkomstlogg"  # an administrator's page
 SKIP_DIRS = {".venv", "instance", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist"}
@@ -86,7 +86,7 @@ def normal_app(tmp_path, monkeypatch):
     app = create_app({"DATABASE_URL": url}, instance_path=str(tmp_path / "instance"))
     with app.app_context():
         load_catalogue(db.session)
-        load_demo_users(db.session)
+        load_demo_users(db.session, DEMO_PASSWORDS)
         db.session.commit()
         db.session.remove()
     yield app
