@@ -138,3 +138,30 @@ def test_demo_refuses_a_database_holding_users_it_did_not_create(tmp_path, forei
         assert s.scalar(select(func.count(Contact.id))) == 0
     assert not (tmp_path / "instance" / PASSWORDS_FILE).exists()
     app.extensions[ENGINE_KEY].dispose()
+
+
+def test_a_demo_database_from_before_the_mark_still_runs_the_demo(tmp_path):
+    """Migration 0017 marks the users an earlier demo made; a stranger among them still stops it."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from kontaktcenter.cli import alembic_config
+
+    app = _demo_app(tmp_path)
+    url = app.config["DATABASE_URL"]
+    assert app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"]).exit_code == 0
+    app.extensions[ENGINE_KEY].dispose()
+    command.downgrade(alembic_config(url), "0016_privacy")  # the users table as an earlier demo left it
+
+    again = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
+    assert again.exit_code == 0, again.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(User.id)).where(User.demo.is_(True))) == len(DEMO_USERS)
+        db.session.execute(text("UPDATE users SET email = 'per.andersson@malmo.se' WHERE username = 'handlaggare'"))
+        db.session.commit()
+    app.extensions[ENGINE_KEY].dispose()
+    command.downgrade(alembic_config(url), "0016_privacy")
+    refused = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
+    assert refused.exit_code != 0
+    assert "users the demo did not create (handlaggare)" in refused.output
+    app.extensions[ENGINE_KEY].dispose()

@@ -165,7 +165,9 @@ class LineIndex:
             header = _HEADER.match(line)
             if header:
                 table = _key_path(header.group(1))
-                self.lines.setdefault(table, number)
+                # [a.b] also starts table a, unless a line above did.
+                for end in range(1, len(table) + 1):
+                    self.lines.setdefault(table[:end], number)
                 continue
             key = _KEY.match(line)
             if key:
@@ -345,22 +347,22 @@ def load_directory(session: Session, directory: DirectoryFile) -> LoadReport:
         created = updated = unchanged = 0
         for position, entry in enumerate(directory[section].values()):
             row = existing.get(entry.code)
-            new = row is None
-            if new:
-                row = model(code=entry.code)
-                session.add(row)
             values = dict(entry.values)
             if "department" in values:
                 code = values["department"]
                 values["department"] = departments.get(code) or session.scalar(select(Department).where(Department.code == code))
             if section == "service_groups":
                 values["position"] = position
+            new = row is None
+            if new:
+                row = model(code=entry.code)
             changed = False
             for key, value in values.items():
                 if getattr(row, key) != value:
                     setattr(row, key, value)
                     changed = True
             if new:
+                session.add(row)  # complete: a query's autoflush never meets a half-made row
                 created += 1
             elif changed:
                 updated += 1
