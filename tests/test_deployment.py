@@ -40,7 +40,8 @@ def test_each_unit_runs_a_real_command_as_the_service_user_hardened(app, path):
     assert service["ReadWritePaths"] == "/opt/kontaktcenter/instance"
     argv = shlex.split(service["ExecStart"])
     if argv[0].endswith("/gunicorn"):
-        assert argv[-1] == "wsgi:app" and (PROJECT_ROOT / argv[argv.index("-c") + 1]).exists()
+        assert argv[-1] == "wsgi:app"
+        assert (PROJECT_ROOT / argv[argv.index("-c") + 1]).exists()
     else:
         assert argv[0].endswith("/kontaktcenter")
         assert argv[1] in app.cli.commands, f"{path.name}: no command {argv[1]!r}"
@@ -49,7 +50,8 @@ def test_each_unit_runs_a_real_command_as_the_service_user_hardened(app, path):
 def test_readme_for_real_gives_a_directory_and_no_user_on_an_empty_database(tmp_path):
     """`db upgrade` and `directory load config/directory.malmo.toml`, as the README says."""
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert "kc db upgrade" in readme and "kc directory load config/directory.malmo.toml" in readme
+    assert "kc db upgrade" in readme
+    assert "kc directory load config/directory.malmo.toml" in readme
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'real.sqlite3'}", "SECRET_KEY": "s" * 48,
                       "ENV": "production"}, instance_path=str(tmp_path / "instance"))
     runner = app.test_cli_runner()
@@ -62,5 +64,6 @@ def test_readme_for_real_gives_a_directory_and_no_user_on_an_empty_database(tmp_
         assert db.session.scalar(select(func.count(Service.id))) == 31
         assert db.session.scalar(select(func.count(User.id))) == 0
     refused = runner.invoke(args=["demo", "--no-serve"])
-    assert refused.exit_code != 0 and "ENV=production" in refused.output
+    assert refused.exit_code != 0
+    assert "ENV=production" in refused.output
     app.extensions[ENGINE_KEY].dispose()

@@ -271,12 +271,12 @@ def read_directory(path: Path | str, text: str | None = None) -> DirectoryFile:
                             values[key] = _parse_clock(values[key], key).strftime("%H:%M")
             sections[section][code] = Entry(code, index.line(*where), values)
 
+    if problems:
+        raise DirectoryFileError(problems)
     # References to entries not in the file are looked up in the database on load.
     for section, (_model, keys) in SECTIONS.items():
         for entry in sections[section].values():
             entry.outside = [k for k, spec in keys.items() if spec.ref and entry.values[k] not in sections[spec.ref]]
-    if problems:
-        raise DirectoryFileError(problems)
     return DirectoryFile(name, sections, index)
 
 

@@ -94,7 +94,8 @@ def test_malmo_file_gives_the_directory_the_demo_had(session):
     assert (fs.sla_first_response_days, fs.sla_accept_days, fs.sla_resolve_days, fs.answer_target_seconds) == (1, 1, 10, 60)
     assert (by["felanmalan-gata"].open311, by["felanmalan-gata"].public_requests) == (True, True)
     assert (by["buller-klagomal"].open311, by["buller-klagomal"].public_requests) == (True, False)
-    assert by["utskrift-hjalp"].walk_in_topic and by["utskrift-hjalp"].retention_action == "delete"
+    assert by["utskrift-hjalp"].walk_in_topic
+    assert by["utskrift-hjalp"].retention_action == "delete"
     assert by["skolval"].group_heading.name_sv == "Förskola och skola"
     assert by["allmant"].description_sv == "Frågor om allmän fråga."
     queue = session.scalar(select(Queue).where(Queue.code == "asf-forsorjningsstod"))
@@ -214,6 +215,10 @@ BAD = {
     "wrong type": (
         BASE.replace("open311 = true", 'open311 = "ja"'), 'open311 = "ja"',
         "services.vattenlackage.open311 must be true or false",
+    ),
+    "a number for a department": (
+        BASE.replace('department = "vatten"\nkind', 'department = 7\nkind'), "department = 7",
+        "queues.vatten-kundtjanst.department must be a string in quotes (got 7)",
     ),
     "unknown queue kind": (
         BASE.replace('kind = "department"', 'kind = "specialist"'), 'kind = "specialist"',
