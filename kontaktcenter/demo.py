@@ -129,8 +129,8 @@ def refuse_demo(session: Session, env: str) -> None:
     """
     if env == "production":
         raise DemoRefused(
-            "ENV=production: `kontaktcenter demo` refuses to run here, because it would create demo users with "
-            "published roles and made-up history. Set up a real installation with `kontaktcenter db upgrade`, "
+            "ENV=production: `kontaktcenter demo` refuses to run here, because it would add demo users and "
+            "made-up history to a real installation. Set up a real installation with `kontaktcenter db upgrade`, "
             "`kontaktcenter directory load FILE.toml` and `kontaktcenter users create USERNAME --role admin` "
             "(README: Run it for real)."
         )
