@@ -302,13 +302,16 @@ def current_calendar() -> WorkCalendar:
 def _directory_hours() -> dict[str, dict[str, object]]:
     from sqlalchemy import inspect
 
-    from ..database import db
+    from ..database import AppSession
     from ..directory.service import opening_hours_in_directory
 
-    # A database not yet migrated has no directory: the configured hours apply.
-    if not inspect(db.session.connection()).has_table("opening_hours"):
-        return {}
-    return opening_hours_in_directory(db.session)
+    # A session of its own, ended at once: the calendar is first asked for in the middle
+    # of someone's unit of work, which must not find a transaction it did not begin.
+    with AppSession(join_transaction_mode="create_savepoint") as session:
+        # A database not yet migrated has no directory: the configured hours apply.
+        if not inspect(session.connection()).has_table("opening_hours"):
+            return {}
+        return opening_hours_in_directory(session)
 
 
 def forget_calendar(app) -> None:
