@@ -34,6 +34,7 @@ import json
 import os
 import random
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -94,13 +95,15 @@ def prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
     from kontaktcenter.channels.tokens import create_token
     from kontaktcenter.cli import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
+    from kontaktcenter.directory.catalogue import DEMO_USERS
     from kontaktcenter.directory.service import load_catalogue, load_demo_users
 
     upgrade_database(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
     with app.app_context():
         load_catalogue(db.session)
-        load_demo_users(db.session)
+        # The demo's users with throwaway passwords (nothing signs in as them here).
+        load_demo_users(db.session, {u[0]: secrets.token_urlsafe(12) for u in DEMO_USERS})
         token, raw = create_token(db.session, "bench intake", "contacts:write")
         token_id = token.id
         services = [s.code for s in web_services(db.session) if not s.requires_personnummer]

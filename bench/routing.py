@@ -100,9 +100,10 @@ def write_rules(directory: Path, whens: list[str], queues: list[str], rng: rando
 
 def generate_contacts(rng: random.Random, count: int, vocabulary: Vocabulary, calendar: WorkCalendar) -> list[dict]:
     """Complete attribute sets, as contact_attributes() would give them."""
-    services = [s[0] for s in catalogue.SERVICES]
-    owner = {s[0]: s[3] for s in catalogue.SERVICES}
-    confidential = {s[0] for s in catalogue.SERVICES if "c" in s[5]}
+    malmo = catalogue.malmo()["services"]
+    services = list(malmo)
+    owner = {code: s.values["department"] for code, s in malmo.items()}
+    confidential = {code for code, s in malmo.items() if s.values["confidential"]}
     queues = sorted(vocabulary.queues)
     locations = sorted(vocabulary.locations)
     start = datetime(2025, 1, 1, tzinfo=UTC)

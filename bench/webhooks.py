@@ -79,6 +79,7 @@ def prepare(url: str, env: dict[str, str]) -> list[int]:
     from kontaktcenter.auth.service import hash_password
     from kontaktcenter.cli import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
+    from kontaktcenter.directory.catalogue import DEMO_USERS
     from kontaktcenter.directory.models import Department, Queue, User
     from kontaktcenter.directory.service import load_catalogue, load_demo_users
 
@@ -86,7 +87,8 @@ def prepare(url: str, env: dict[str, str]) -> list[int]:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": env["SECRET_KEY"]})
     with app.app_context():
         load_catalogue(db.session)
-        load_demo_users(db.session)
+        # The demo's users with throwaway passwords (nothing signs in as them here).
+        load_demo_users(db.session, {u[0]: secrets.token_urlsafe(12) for u in DEMO_USERS})
         first_line = list(db.session.scalars(select(Queue).where(Queue.kind == "first_line")))
         department = db.session.scalar(select(Department).where(Department.is_contact_center.is_(True)))
         password = hash_password(secrets.token_urlsafe(16))

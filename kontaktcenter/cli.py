@@ -36,6 +36,7 @@ COMMAND_MODULES: list[str] = [
     "kontaktcenter.intake.commands",
     "kontaktcenter.accounts.commands",
     "kontaktcenter.privacy.commands",
+    "kontaktcenter.directory.commands",
 ]
 
 
@@ -60,16 +61,26 @@ def register_cli(app: Flask) -> None:
     @click.option("--no-serve", is_flag=True, help="prepare the database and exit")
     def demo(port: int, days: int, no_serve: bool) -> None:
         """Migrate, load the Malmö demo directory and history, and serve on 127.0.0.1."""
-        from .demo import STOCKHOLM, load_demo
+        from .demo import PASSWORDS_FILE, STOCKHOLM, DemoRefused, demo_passwords, load_demo, refuse_demo
+        from .worktime.calendar import forget_calendar
 
         url = current_app.config["DATABASE_URL"]
         click.echo(f"database: {db.engine.url.render_as_string(hide_password=True)}")
+        try:
+            refuse_demo(db.session, current_app.config.get("ENV", ""))
+            db.session.rollback()  # the checks only read; end their transaction before migrating
+            passwords = demo_passwords(Path(current_app.instance_path))
+        except DemoRefused as exc:
+            db.session.rollback()
+            raise click.ClickException(f"{exc}\nNothing was changed.") from None
         upgrade_database(url)
         with click.progressbar(length=1, label="loading directory, users and history") as bar:
-            users = load_demo(db.session, datetime.now(STOCKHOLM).date(), days)
+            users = load_demo(db.session, datetime.now(STOCKHOLM).date(), passwords, days)
             db.session.commit()
             bar.update(1)
-        click.echo("\nDemo users (username / password / role):")
+        forget_calendar(current_app)  # the directory's opening hours may be new
+        click.echo(f"\nDemo users (username / password / role; the passwords are this installation's own, "
+                   f"kept in {Path(current_app.instance_path) / PASSWORDS_FILE}):")
         for username, role, password in users:
             click.echo(f"  {username:<18} {password:<24} {role}")
         if required := current_app.config.get("TWO_FACTOR_REQUIRED_ROLES"):

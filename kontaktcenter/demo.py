@@ -1,16 +1,22 @@
 """The demo: a Malmö-like directory, demo users and 90 days of realistic history."""
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Iterator
+import secrets
+import tempfile
+import tomllib
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from .contacts.history import Directory, HistoryRow, write_history
 from .contacts.models import Contact
-from .directory.catalogue import LOCATIONS, SERVICES
+from .directory.catalogue import DEMO_USERS, malmo
+from .directory.models import User
 from .directory.service import load_catalogue, load_demo_users
 from .worktime.calendar import STOCKHOLM
 
@@ -33,8 +39,9 @@ def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
 def generate_history(end: date, days: int = 90, seed: int = 2026) -> Iterator[HistoryRow]:
     """Contacts for the `days` before `end`, with daily, hourly and channel patterns."""
     rng = random.Random(seed)
-    services = {code: (dept, flags) for code, _sv, _en, dept, _group, flags in SERVICES}
-    walk_in_locations = [code for code, _n, kind, _d, _q in LOCATIONS if kind != "contact_center"]
+    directory = malmo()
+    services = {code: (s.values["department"], s.values) for code, s in directory["services"].items()}
+    walk_in_locations = [code for code, loc in directory["locations"].items() if loc.values["kind"] != "contact_center"]
     n = 0
     for offset in range(days, 0, -1):
         day = end - timedelta(days=offset)
@@ -43,11 +50,12 @@ def generate_history(end: date, days: int = 90, seed: int = 2026) -> Iterator[Hi
             channel = _weighted(rng, CHANNEL_WEIGHTS)
             if day.weekday() >= 5 and channel in ("phone", "walk_in"):
                 channel = "web"
-            popular = {c: w for c, w in SERVICE_POPULARITY.items() if ("w" in services[c][1]) == (channel == "walk_in")}
-            other = [c for c, (_d, flags) in services.items() if ("w" in flags) == (channel == "walk_in")]
+            walk_in = channel == "walk_in"
+            popular = {c: w for c, w in SERVICE_POPULARITY.items() if services[c][1]["walk_in_topic"] == walk_in}
+            other = [c for c, (_d, flags) in services.items() if flags["walk_in_topic"] == walk_in]
             code = _weighted(rng, popular) if rng.random() < 0.75 else rng.choice(other)
-            if channel == "open311" and "o" not in services[code][1]:
-                code = rng.choice([c for c, (_d, f) in services.items() if "o" in f])
+            if channel == "open311" and not services[code][1]["open311"]:
+                code = rng.choice([c for c, (_d, f) in services.items() if f["open311"]])
             hour = int(_weighted(rng, {str(h): w for h, w in HOUR_WEIGHTS.items()}))
             arrived = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), STOCKHOLM)
             language = _weighted(rng, LANGUAGE_WEIGHTS)
@@ -110,10 +118,79 @@ def _outcome(rng: random.Random, row: HistoryRow, department: str, walk_in_locat
         row.resolved_at = start + timedelta(minutes=rng.uniform(1, 60 if row.resolution == "first_contact" else 3000))
 
 
-def load_demo(session: Session, today: date, days: int = 90) -> list[tuple[str, str, str]]:
+class DemoRefused(Exception):
+    """`kontaktcenter demo` must not touch this installation; the message says why."""
+
+
+def refuse_demo(session: Session, env: str) -> None:
+    """Raise DemoRefused for a production configuration or a database with real users.
+
+    Only reads: it runs before any migration, so it copes with a database of any age.
+    """
+    if env == "production":
+        raise DemoRefused(
+            "ENV=production: `kontaktcenter demo` refuses to run here, because it would add demo users and "
+            "made-up history to a real installation. Set up a real installation with `kontaktcenter db upgrade`, "
+            "`kontaktcenter directory load FILE.toml` and `kontaktcenter users create USERNAME --role admin` "
+            "(README: Run it for real)."
+        )
+    tables = inspect(session.connection())
+    if not tables.has_table("users"):
+        return
+    if "demo" in {c["name"] for c in tables.get_columns("users")}:
+        foreign = list(session.scalars(select(User.username).where(User.demo.is_(False)).order_by(User.username)))
+    else:
+        # A database from before the demo marked its users: its users are the demo's
+        # usernames with the demo's made-up addresses (migration 0017 marks them so).
+        names = {u[0] for u in DEMO_USERS}
+        rows = session.execute(text("SELECT username, email FROM users ORDER BY username"))
+        foreign = [u for u, email in rows if u not in names or email != f"{u}@kontaktcenter.example"]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise DemoRefused(
+            f"the database holds users the demo did not create ({shown}): `kontaktcenter demo` refuses to add "
+            "demo users and history to it. Run the demo on its own database (unset DATABASE_URL for the "
+            "embedded SQLite file under instance/)."
+        )
+
+
+PASSWORDS_FILE = "demo_passwords.toml"  # noqa: S105 - a file name
+
+
+def demo_passwords(instance: Path) -> dict[str, str]:
+    """This installation's demo passwords: made at random once, kept in the instance
+    folder (mode 0600) so every re-run prints and accepts the same ones."""
+    path = instance / PASSWORDS_FILE
+    known: dict[str, str] = {}
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise DemoRefused(f"{path} is open to other users (mode {mode:o}): run chmod 600 {path}")
+        try:
+            known = {k: v for k, v in tomllib.loads(path.read_text(encoding="utf-8")).items() if isinstance(v, str)}
+        except tomllib.TOMLDecodeError as exc:
+            raise DemoRefused(f"{path} is damaged ({exc}): delete it, and the next run makes new passwords") from None
+    wanted = {username: known.get(username) or _new_password() for username, *_ in DEMO_USERS}
+    if wanted != known:
+        instance.mkdir(parents=True, exist_ok=True)
+        fd, candidate = tempfile.mkstemp(dir=instance, prefix=f".{PASSWORDS_FILE}.")  # created 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("# The demo users' passwords for this installation (kontaktcenter demo prints them).\n")
+            fh.writelines(f'{username} = "{password}"\n' for username, password in wanted.items())
+        os.replace(candidate, path)
+    return wanted
+
+
+def _new_password() -> str:
+    # Always 16 characters of [A-Za-z0-9_-] (96 random bits): past the password policy's
+    # minimum length, and far from any list of common passwords.
+    return secrets.token_urlsafe(12)
+
+
+def load_demo(session: Session, today: date, passwords: Mapping[str, str], days: int = 90) -> list[tuple[str, str, str]]:
     """Load the directory, the demo users and (once) the history; returns printed users."""
     load_catalogue(session)
-    users = load_demo_users(session)
+    users = load_demo_users(session, passwords)
     has_history = session.scalar(select(func.count()).select_from(Contact).where(Contact.external_id.like("demo-%")))
     if not has_history:
         directory = Directory(session)

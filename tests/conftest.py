@@ -24,6 +24,15 @@ CODE_PAGE = "/login/kod"
 
 PG_URL = os.environ.get("KC_TEST_DATABASE_URL", "")
 
+# The tests' own demo passwords, fixed so a test can sign in; a real demo makes its own
+# per installation (demo.demo_passwords).
+DEMO_PASSWORDS = {  # each passes the password policy (auth/passwords.py)
+    "agent": "amira-malmo-demo-2026", "agent2": "johan-malmo-demo-2026", "filial": "sara-malmo-demo-2026",
+    "handlaggare": "per-malmo-demo-2026", "bygglov": "lena-malmo-demo-2026", "samordnare": "maria-malmo-demo-2026",
+    "kultursamordnare": "ali-malmo-demo-2026", "chef": "eva-malmo-demo-2026", "admin": "styrning-malmo-demo-2026",
+    "bibliotek": "kim-malmo-demo-2026", "dataskydd": "nora-malmo-demo-2026",
+}
+
 
 def _fresh_postgres(url: str) -> str:
     """A new database per test session, dropped afterwards, on the server in `url`."""
@@ -80,7 +89,7 @@ def app(database_url, tmp_path_factory):
     )
     with app.app_context():
         load_catalogue(db.session)
-        load_demo_users(db.session)
+        load_demo_users(db.session, DEMO_PASSWORDS)
         enrol_demo_staff(db.session, app.config)  # admin and manager must sign in with a code
         db.session.commit()
     yield app
@@ -158,10 +167,8 @@ class AuthActions:
     def login(self, username: str = "agent", password: str | None = None, code: str | None = None):
         """Sign in through the form; a user with an authenticator types its current code next
         (or `code`, e.g. a recovery code). The last answer: a redirect when signed in."""
-        from kontaktcenter.directory.catalogue import DEMO_USERS
-
         if password is None:
-            password = next(u[-1] for u in DEMO_USERS if u[0] == username)
+            password = DEMO_PASSWORDS[username]
         token = csrf_token(self.client)
         response = self.client.post("/login", data={"username": username, "password": password, "csrf_token": token})
         if response.status_code != 302 or not response.headers["Location"].startswith(CODE_PAGE):

@@ -1,23 +1,43 @@
-"""`kontaktcenter demo`: a Malmö-like directory, demo users for every role, realistic history."""
+"""`kontaktcenter demo`: a Malmö-like directory, demo users for every role, realistic history;
+refused in production and on a database with real users; passwords per installation."""
+import stat
+import tomllib
 from collections import Counter
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, inspect, select
 
 from kontaktcenter.app import create_app
+from kontaktcenter.auth.service import authenticate, hash_password
+from kontaktcenter.cli import upgrade_database
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import ENGINE_KEY, db
+from kontaktcenter.demo import PASSWORDS_FILE
+from kontaktcenter.directory.catalogue import DEMO_USERS
 from kontaktcenter.directory.models import ROLES, Department, Location, Queue, Service, User
 from kontaktcenter.tickets.models import Ticket
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+PRODUCTION_SECRET = "p" * 48
+
+
+def _demo_app(tmp_path, **config):
+    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "SECRET_KEY": "x", **config},
+                      instance_path=str(tmp_path / "instance"))
+
+
+def _printed_passwords(output: str) -> dict[str, str]:
+    names = {u[0] for u in DEMO_USERS}
+    return {parts[0]: parts[1] for parts in (line.split() for line in output.splitlines()) if parts and parts[0] in names}
 
 
 def test_demo_loads_directory_users_and_history(tmp_path):
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "SECRET_KEY": "x"})
+    app = _demo_app(tmp_path)
     result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "14"])
     assert result.exit_code == 0, result.output
-    assert "amira-malmo-demo-2026" in result.output  # passwords are printed
+    passwords = _printed_passwords(result.output)
+    assert set(passwords) == {u[0] for u in DEMO_USERS}  # every demo user is printed with a password
     with app.app_context():
         s = db.session
         assert s.scalar(select(func.count(Department.id))) >= 10
@@ -43,9 +63,105 @@ def test_demo_loads_directory_users_and_history(tmp_path):
         assert {c.channel for c in contacts} == {"phone", "sms", "web", "email", "walk_in", "open311"}
         assert {"answered", "abandoned", "callback_requested", "served", "left"} <= {c.outcome for c in contacts}
 
-    # Running it again adds no second history.
+        # The printed passwords are the ones that sign in.
+        assert authenticate(s, "admin", passwords["admin"]) is not None
+
+    # Running it again works, adds no second history and prints the same passwords.
     again = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "14"])
     assert again.exit_code == 0, again.output
+    assert _printed_passwords(again.output) == passwords
     with app.app_context():
         assert db.session.scalar(select(func.count(Contact.id))) == len(contacts)
+        assert db.session.scalar(select(func.count(User.id))) == len(DEMO_USERS)
+    app.extensions[ENGINE_KEY].dispose()
+
+
+def test_demo_passwords_are_this_installations_own_strong_and_private(tmp_path):
+    app = _demo_app(tmp_path)
+    result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "instance" / PASSWORDS_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    kept = tomllib.loads(path.read_text())
+    printed = _printed_passwords(result.output)
+    assert kept == printed
+    assert all(len(p) >= 12 and username not in p for username, p in printed.items())
+    assert len(set(printed.values())) == len(printed)
+    assert "demo-2026" not in result.output  # the once-published passwords are gone
+
+    other = _demo_app(tmp_path / "elsewhere")
+    elsewhere = other.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert set(_printed_passwords(elsewhere.output).values()).isdisjoint(printed.values())
+    for a in (app, other):
+        a.extensions[ENGINE_KEY].dispose()
+
+
+def test_demo_refuses_a_passwords_file_others_can_read(tmp_path):
+    app = _demo_app(tmp_path)
+    path = tmp_path / "instance" / PASSWORDS_FILE
+    path.write_text('admin = "open-to-everyone-1"\n')
+    path.chmod(0o644)
+    result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
+    assert result.exit_code != 0
+    assert "chmod 600" in result.output
+    assert not inspect(app.extensions[ENGINE_KEY]).get_table_names()  # nothing was made
+    app.extensions[ENGINE_KEY].dispose()
+
+
+def test_demo_refuses_production_and_creates_nothing(tmp_path):
+    app = _demo_app(tmp_path, ENV="production", SECRET_KEY=PRODUCTION_SECRET)
+    result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
+    assert result.exit_code != 0
+    assert "ENV=production" in result.output
+    assert "Nothing was changed" in result.output
+    assert not inspect(app.extensions[ENGINE_KEY]).get_table_names()  # not even the migrations ran
+    assert not (tmp_path / "instance" / PASSWORDS_FILE).exists()
+    app.extensions[ENGINE_KEY].dispose()
+
+
+@pytest.mark.parametrize("foreign", ["kommunens-admin", "admin"])
+def test_demo_refuses_a_database_holding_users_it_did_not_create(tmp_path, foreign):
+    """A real installation's first admin — even one named like a demo user — stops the demo."""
+    app = _demo_app(tmp_path)
+    upgrade_database(app.config["DATABASE_URL"])
+    with app.app_context():
+        db.session.add(User(username=foreign, name="Stadens admin", role="admin", password_hash=hash_password("x" * 16)))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
+    assert result.exit_code != 0
+    assert f"users the demo did not create ({foreign})" in result.output
+    with app.app_context():
+        s = db.session
+        assert s.scalar(select(func.count(User.id))) == 1
+        assert s.scalar(select(func.count(Department.id))) == 0
+        assert s.scalar(select(func.count(Contact.id))) == 0
+    assert not (tmp_path / "instance" / PASSWORDS_FILE).exists()
+    app.extensions[ENGINE_KEY].dispose()
+
+
+def test_a_demo_database_from_before_the_mark_still_runs_the_demo(tmp_path):
+    """Migration 0017 marks the users an earlier demo made; a stranger among them still stops it."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from kontaktcenter.cli import alembic_config
+
+    app = _demo_app(tmp_path)
+    url = app.config["DATABASE_URL"]
+    assert app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"]).exit_code == 0
+    app.extensions[ENGINE_KEY].dispose()
+    command.downgrade(alembic_config(url), "0016_privacy")  # the users table as an earlier demo left it
+
+    again = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
+    assert again.exit_code == 0, again.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(User.id)).where(User.demo.is_(True))) == len(DEMO_USERS)
+        db.session.execute(text("UPDATE users SET email = 'per.andersson@malmo.se' WHERE username = 'handlaggare'"))
+        db.session.commit()
+    app.extensions[ENGINE_KEY].dispose()
+    command.downgrade(alembic_config(url), "0016_privacy")
+    refused = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
+    assert refused.exit_code != 0
+    assert "users the demo did not create (handlaggare)" in refused.output
     app.extensions[ENGINE_KEY].dispose()

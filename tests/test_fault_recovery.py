@@ -63,12 +63,13 @@ def _prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
     from kontaktcenter.cli import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
     from kontaktcenter.directory.service import load_catalogue, load_demo_users
+    from tests.conftest import DEMO_PASSWORDS
 
     upgrade_database(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
     with app.app_context():
         load_catalogue(db.session)
-        load_demo_users(db.session)
+        load_demo_users(db.session, DEMO_PASSWORDS)
         token, raw = create_token(db.session, "fault test", "contacts:write")
         services = [s.code for s in web_services(db.session) if not s.requires_personnummer]
         db.session.commit()

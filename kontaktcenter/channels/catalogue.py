@@ -5,13 +5,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
 
-from ..directory.catalogue import SERVICE_GROUPS
 from ..directory.models import Service
 
+# The heading of services whose group the directory does not describe.
+OTHER = ("Övrigt", "Other")
 
-def group_label(group: str, locale: str) -> str:
-    sv, en = SERVICE_GROUPS.get(group, (group, group))
-    return sv if locale == "sv" else en
+
+def group_names(service: Service) -> tuple[str, str]:
+    heading = service.group_heading
+    return (heading.name_sv, heading.name_en) if heading is not None else OTHER
 
 
 def web_services(session: Session) -> list[Service]:
@@ -30,7 +32,7 @@ def search_services(services: list[Service], query: str, locale: str) -> list[Se
     for s in services:
         haystack = " ".join(
             [s.name_sv, s.name_en, s.name_ar or "", s.keywords, s.description_sv, s.description_en, s.code,
-             *SERVICE_GROUPS.get(s.group, ())]
+             *(group_names(s) if s.group_heading is not None else ())]
         ).casefold()
         if all(w in haystack for w in words):
             found.append(s)
@@ -40,9 +42,13 @@ def search_services(services: list[Service], query: str, locale: str) -> list[Se
 def grouped_choices(services: list[Service], locale: str, please_choose: str) -> list[SelectChoice]:
     """Choices for a SelectField, one <optgroup> per catalogue group in catalogue order."""
     choices = [SelectChoice("", please_choose)]
-    for group in [*SERVICE_GROUPS, None]:
-        members = [s for s in services if (s.group == group if group else s.group not in SERVICE_GROUPS)]
-        label = group_label(group or "ovrigt", locale)
+    groups: dict[str | None, list[Service]] = {}
+    # Headings in the directory's order; services under no described heading last.
+    for s in sorted(services, key=lambda s: (0, s.group_heading.position) if s.group_heading else (1, 0)):
+        groups.setdefault(s.group_heading.code if s.group_heading else None, []).append(s)
+    for members in groups.values():
+        sv, en = group_names(members[0])
+        label = sv if locale == "sv" else en
         # The mark lets the form show the personnummer field only for the services that use it.
         choices += [
             SelectChoice(s.code, s.name(locale), optgroup=label, render_kw={"data-personnummer": "1"} if s.requires_personnummer else {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -81,6 +81,10 @@ class Service(Base):
     retention_action: Mapped[str] = mapped_column(String(10), default="anonymise", server_default="anonymise")
 
     department: Mapped[Department] = relationship(back_populates="services")
+    # The heading `group` names (None for a group the directory does not describe).
+    group_heading: Mapped[ServiceGroup | None] = relationship(
+        primaryjoin="foreign(Service.group) == ServiceGroup.code", viewonly=True, lazy="selectin"
+    )
 
     def name(self, locale: str = "sv") -> str:
         if locale == "ar" and self.name_ar:
@@ -89,6 +93,45 @@ class Service(Base):
 
     def description(self, locale: str = "sv") -> str:
         return self.description_en if locale in ("en", "ar") else self.description_sv
+
+
+class ServiceGroup(Base):
+    """A heading of the citizen form's grouped service list (`Service.group` names it)."""
+
+    __tablename__ = "service_groups"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_sv: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    # The order of the headings on the form (the directory file's order).
+    position: Mapped[int] = mapped_column(default=0)
+
+    def name(self, locale: str = "sv") -> str:
+        return self.name_sv if locale == "sv" else self.name_en
+
+
+class OpeningHours(Base):
+    """A queue's or service's opening hours from the directory file ("default": all others).
+
+    The calendar (worktime/calendar.py) reads these once per process; a `[opening_hours]`
+    table in the configuration file overrides them code by code.
+    """
+
+    __tablename__ = "opening_hours"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    open: Mapped[str | None] = mapped_column(String(5))
+    close: Mapped[str | None] = mapped_column(String(5))
+    eve_open: Mapped[str | None] = mapped_column(String(5))
+    eve_close: Mapped[str | None] = mapped_column(String(5))
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    def as_config(self) -> dict[str, object]:
+        """The calendar's form: {"open": "08:00", …} or {"closed": True}."""
+        if self.closed:
+            return {"closed": True}
+        keys = ("open", "close", "eve_open", "eve_close")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
 class Queue(Base):
@@ -180,6 +223,8 @@ class User(UserMixin, Base):
     # both empty for a local account.
     oidc_issuer: Mapped[str | None] = mapped_column(String(300))
     oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    # Made by `kontaktcenter demo`: the demo refuses a database holding any other user.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     department: Mapped[Department | None] = relationship()
     location: Mapped[Location | None] = relationship()

@@ -1,57 +1,43 @@
 """Loading and looking up the directory."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
 
 from ..auth.service import hash_password
 from . import catalogue
-from .models import Department, Location, Queue, Service, User
+from .load import LoadReport, load_directory
+from .models import Department, Location, OpeningHours, Queue, ServiceGroup, User
 
 
-def load_catalogue(session: Session) -> None:
-    """Insert the catalogue's departments, queues, services and locations (idempotent)."""
-    departments = {d.code: d for d in session.scalars(select(Department))}
-    for code, sv, en, is_kc in catalogue.DEPARTMENTS:
-        if code not in departments:
-            departments[code] = Department(code=code, name_sv=sv, name_en=en, is_contact_center=is_kc)
-            session.add(departments[code])
-    queues = set(session.scalars(select(Queue.code)))
-    for code, sv, en, dept, kind, confidential in catalogue.QUEUES:
-        if code not in queues:
-            session.add(Queue(code=code, name_sv=sv, name_en=en, department=departments[dept], kind=kind, confidential=confidential))
-    services = set(session.scalars(select(Service.code)))
-    for code, sv, en, dept, group, flags in catalogue.SERVICES:
-        if code not in services:
-            session.add(
-                Service(
-                    code=code,
-                    name_sv=sv,
-                    name_en=en,
-                    department=departments[dept],
-                    group=group,
-                    confidential="c" in flags,
-                    requires_personnummer="p" in flags,
-                    walk_in_topic="w" in flags,
-                    open311="o" in flags,
-                    public_requests="u" in flags,
-                    description_sv=f"Frågor om {sv.lower()}.",
-                    description_en=f"Questions about {en.lower()}.",
-                    retention_period=catalogue.RETENTION.get(code, catalogue.DEFAULT_RETENTION)[0],
-                    retention_action=catalogue.RETENTION.get(code, catalogue.DEFAULT_RETENTION)[1],
-                )
-            )
-    locations = set(session.scalars(select(Location.code)))
-    for code, name, kind, district, numbers in catalogue.LOCATIONS:
-        if code not in locations:
-            session.add(Location(code=code, name=name, kind=kind, district=district, queue_numbers=numbers))
-    session.flush()
+def load_catalogue(session: Session) -> LoadReport:
+    """Load (or update) the Malmö directory file, the demo's and the tests' directory."""
+    return load_directory(session, catalogue.malmo())
 
 
-def load_demo_users(session: Session) -> list[tuple[str, str, str]]:
-    """Create the demo users; returns (username, role, password) for printing."""
+def opening_hours_in_directory(session: Session) -> dict[str, dict[str, object]]:
+    """The directory's opening hours in the calendar's form (code → {"open": …})."""
+    return {row.code: row.as_config() for row in session.scalars(select(OpeningHours))}
+
+
+def service_groups(session: Session) -> dict[str, ServiceGroup]:
+    """The citizen form's service headings, in the directory file's order."""
+    return {g.code: g for g in session.scalars(select(ServiceGroup).order_by(ServiceGroup.position, ServiceGroup.code))}
+
+
+def load_demo_users(session: Session, passwords: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """Create the demo users (marked as the demo's) with `passwords` (username → password).
+
+    A demo user whose stored password is not the given one gets it, so the printed
+    passwords always work (a database from before per-installation passwords).
+    Returns (username, role, password) for printing.
+    """
     printed = []
-    for username, name, role, dept, loc, languages, queues, password in catalogue.DEMO_USERS:
+    for username, name, role, dept, loc, languages, queues in catalogue.DEMO_USERS:
+        password = passwords[username]
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             user = User(
@@ -64,10 +50,13 @@ def load_demo_users(session: Session) -> list[tuple[str, str, str]]:
                 location=by_code(session, Location, loc) if loc else None,
                 presence="available" if role in ("agent", "caseworker") else "offline",
                 phone_identity=f"client:{username}",
+                demo=True,
             )
             user.languages = languages
             user.queues = [by_code(session, Queue, q) for q in queues]
             session.add(user)
+        elif not check_password_hash(user.password_hash, password):
+            user.password_hash = hash_password(password)
         printed.append((username, role, password))
     session.flush()
     return printed

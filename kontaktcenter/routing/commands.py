@@ -143,9 +143,9 @@ def attributes_for_explain(data: dict[str, Any], vocabulary: Vocabulary) -> dict
     derived: dict[str, Any] = {}
     service_code = data.get("service", "")
     if service_code:
-        from ..directory.catalogue import SERVICES
+        from ..directory.catalogue import malmo
 
-        owner = {code: (dept, "c" in flags) for code, _sv, _en, dept, _group, flags in SERVICES}
+        owner = {code: (s.values["department"], s.values["confidential"]) for code, s in malmo()["services"].items()}
         if vocabulary.services and service_code not in vocabulary.services:
             raise ValueError(f"unknown service {service_code!r}")
         if service_code in owner:

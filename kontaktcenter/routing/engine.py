@@ -105,13 +105,14 @@ class Vocabulary:
 
     @classmethod
     def from_catalogue(cls) -> Vocabulary:
-        from ..directory import catalogue
+        from ..directory.catalogue import malmo
 
+        directory = malmo()
         return cls(
-            queues=frozenset(q[0] for q in catalogue.QUEUES),
-            services=frozenset(s[0] for s in catalogue.SERVICES),
-            departments=frozenset(d[0] for d in catalogue.DEPARTMENTS),
-            locations=frozenset(loc[0] for loc in catalogue.LOCATIONS),
+            queues=frozenset(directory.codes("queues")),
+            services=frozenset(directory.codes("services")),
+            departments=frozenset(directory.codes("departments")),
+            locations=frozenset(directory.codes("locations")),
         )
 
     def values_of(self, attribute: str) -> frozenset[str] | None:

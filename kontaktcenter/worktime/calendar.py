@@ -12,7 +12,8 @@ import holidays
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EXTENSION_KEY = "kontaktcenter.calendar"
 
-# What config/default.toml ships, so a calendar made without configuration behaves the same.
+# The hours when neither the directory (`kontaktcenter directory load`) nor the
+# configuration gives any.
 DEFAULT_OPENING_HOURS: dict[str, dict[str, str]] = {
     "default": {"open": "08:00", "close": "17:00", "eve_close": "13:00"},
 }
@@ -211,7 +212,7 @@ class WorkCalendar:
     # -- opening hours ----------------------------------------------------------
 
     def has_own_hours(self, code: str) -> bool:
-        """Whether config gives `code` (a queue or service) hours of its own, not the default."""
+        """Whether `code` (a queue or service) has hours of its own, not the default."""
         return code in self._hours and code != "default"
 
     def hours_for(self, code: str) -> _Hours | None:
@@ -255,8 +256,12 @@ class WorkCalendar:
         return None
 
 
-def calendar_from_config(config: Mapping) -> WorkCalendar:
-    """The calendar described by config["calendar"] and config["opening_hours"] (config/default.toml)."""
+def calendar_from_config(config: Mapping, directory_hours: Mapping[str, Mapping] | None = None) -> WorkCalendar:
+    """The calendar described by config["calendar"] and the opening hours.
+
+    Opening hours come from the directory (`directory_hours`, loaded from the directory
+    file into the database), and config["opening_hours"] overrides them code by code.
+    """
     section = config.get("calendar") or {}
     closing = section.get("closing_days") or []
     if not isinstance(closing, list | tuple):
@@ -265,9 +270,11 @@ def calendar_from_config(config: Mapping) -> WorkCalendar:
     if not isinstance(by_department, Mapping):
         raise ValueError("calendar.department_closing_days must map department codes to lists of dates")
     hours = config.get("opening_hours")
+    if directory_hours:
+        hours = {**DEFAULT_OPENING_HOURS, **directory_hours, **(hours or {})}
     return WorkCalendar(
         closing_days=closing,
-        opening_hours=hours if hours is not None else None,
+        opening_hours=hours,
         department_closing_days=by_department,
     )
 
@@ -279,10 +286,34 @@ def department_of(service) -> str | None:
 
 
 def current_calendar() -> WorkCalendar:
-    """The current application's calendar, built once from its config."""
+    """The current application's calendar, built once from its config and directory.
+
+    A process reads the directory's opening hours once: after `kontaktcenter directory
+    load`, restart the web, worker and scheduler processes (the README says so).
+    """
     from flask import current_app
 
     calendar = current_app.extensions.get(EXTENSION_KEY)
     if calendar is None:
-        calendar = current_app.extensions[EXTENSION_KEY] = calendar_from_config(current_app.config)
+        calendar = current_app.extensions[EXTENSION_KEY] = calendar_from_config(current_app.config, _directory_hours())
     return calendar
+
+
+def _directory_hours() -> dict[str, dict[str, object]]:
+    from sqlalchemy import inspect
+
+    from ..database import AppSession
+    from ..directory.service import opening_hours_in_directory
+
+    # A session of its own, ended at once: the calendar is first asked for in the middle
+    # of someone's unit of work, which must not find a transaction it did not begin.
+    with AppSession(join_transaction_mode="create_savepoint") as session:
+        # A database not yet migrated has no directory: the configured hours apply.
+        if not inspect(session.connection()).has_table("opening_hours"):
+            return {}
+        return opening_hours_in_directory(session)
+
+
+def forget_calendar(app) -> None:
+    """Make the app build its calendar again (after this process loaded a directory)."""
+    app.extensions.pop(EXTENSION_KEY, None)

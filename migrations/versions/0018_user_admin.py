@@ -2,7 +2,7 @@
 log of changes to users (user_changes).
 
 Revision ID: 0018_user_admin
-Revises: 0016_privacy
+Revises: 0017_directory
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from alembic import op
 import kontaktcenter.database
 
 revision = "0018_user_admin"
-down_revision = "0016_privacy"
+down_revision = "0017_directory"
 branch_labels = None
 depends_on = None
 

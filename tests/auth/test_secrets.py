@@ -25,7 +25,7 @@ from kontaktcenter.config import PROJECT_ROOT, ConfigError, instance_secret, loa
 from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.directory.service import load_catalogue, load_demo_users
 from tests.channels.test_twilio_voice import twilio_post
-from tests.conftest import AuthActions
+from tests.conftest import DEMO_PASSWORDS, AuthActions
 from tests.fixtures.two_factor import enrol_demo_staff
 
 STAFF_PAGE = "/admin/atkomstlogg"  # an administrator's page
@@ -87,7 +87,7 @@ def normal_app(tmp_path, monkeypatch):
     app = create_app({"DATABASE_URL": url}, instance_path=str(tmp_path / "instance"))
     with app.app_context():
         load_catalogue(db.session)
-        load_demo_users(db.session)
+        load_demo_users(db.session, DEMO_PASSWORDS)
         enrol_demo_staff(db.session, app.config)
         db.session.commit()
         db.session.remove()

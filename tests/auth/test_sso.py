@@ -215,7 +215,7 @@ def test_password_login_switched_off_hides_and_refuses_the_form(sso_app, client,
     assert 'href="/login/sso"' in page
     assert 'name="password"' not in page
     token = csrf_token(client, "/kontakt")
-    response = client.post("/login", data={"username": "agent", "password": "agent-demo-2026", "csrf_token": token})
+    response = client.post("/login", data={"username": "agent", "password": "amira-malmo-demo-2026", "csrf_token": token})
     assert response.status_code == 403
     assert "Inloggning med lösenord är avstängd" in response.get_data(as_text=True)
     assert not signed_in(client)

@@ -16,7 +16,7 @@ from kontaktcenter.channels.models import ApiToken
 from kontaktcenter.config import ConfigError, load_config
 from kontaktcenter.directory.models import User
 from tests.auth.conftest import signed_in
-from tests.conftest import CODE_PAGE, AuthActions, csrf_token
+from tests.conftest import CODE_PAGE, DEMO_PASSWORDS, AuthActions, csrf_token
 from tests.fixtures.routes import staff_roles
 from tests.fixtures.two_factor import code_for, enrol, secret_of
 
@@ -36,9 +36,7 @@ def _events(session, kind: str, username: str) -> list[AuthEvent]:
 
 def _password_only(client, username: str):
     """The first step alone: the right password, no code."""
-    from kontaktcenter.directory.catalogue import DEMO_USERS
-
-    password = next(u[-1] for u in DEMO_USERS if u[0] == username)
+    password = DEMO_PASSWORDS[username]
     return client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_token(client)})
 
 

@@ -29,7 +29,7 @@ from tests.routing.conftest import SHIPPED
 VOCABULARY = Vocabulary.from_catalogue()
 QUEUES = sorted(VOCABULARY.queues)
 SERVICES = sorted(VOCABULARY.services)
-SERVICE_DEPARTMENT = {s[0]: s[3] for s in catalogue.SERVICES}
+SERVICE_DEPARTMENT = {code: s.values["department"] for code, s in catalogue.malmo()["services"].items()}
 
 
 def write(directory: Path, name: str, text: str) -> Path:

@@ -229,11 +229,11 @@ def test_phone_routing_follows_the_swedish_calendar(make_contact, session, arriv
 
 
 
-walk_in_locations = [loc[0] for loc in catalogue.LOCATIONS]
+walk_in_locations = catalogue.malmo().codes("locations")
 contacts = st.fixed_dictionaries(
     {
         "channel": st.sampled_from(CHANNELS),
-        "service": st.sampled_from([s[0] for s in catalogue.SERVICES]),
+        "service": st.sampled_from(catalogue.malmo().codes("services")),
         "language": st.sampled_from(["sv", "en", "ar", "so", "fa", "pl"]),
         "needs": st.lists(st.sampled_from(NEEDS), unique=True, max_size=2),
         "arrived_at": st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
