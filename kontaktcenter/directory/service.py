@@ -55,8 +55,10 @@ def load_demo_users(session: Session, passwords: Mapping[str, str]) -> list[tupl
             user.languages = languages
             user.queues = [by_code(session, Queue, q) for q in queues]
             session.add(user)
-        elif not check_password_hash(user.password_hash, password):
-            user.password_hash = hash_password(password)
+        else:
+            user.demo = True  # the demo's refusal check has recognised it as its own
+            if not check_password_hash(user.password_hash, password):
+                user.password_hash = hash_password(password)
         printed.append((username, role, password))
     session.flush()
     return printed
