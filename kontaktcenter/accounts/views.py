@@ -232,7 +232,9 @@ INVALID_LINK = _l("Länken fungerar inte. Den kan ha använts redan, ha gått ut
 def set_password(token: str):
     """The page a one-time link leads to. An unknown, used, replaced or expired link gets the
     same answer, so it tells a stranger nothing about accounts."""
-    headers = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}  # the token is in the address
+    # The token is in the address: no-store, and the app-wide Referrer-Policy same-origin keeps
+    # it from other sites (no-referrer would fail the CSRF check's Referer test over HTTPS).
+    headers = {"Cache-Control": "no-store"}
     at = now()
     found = links.find(db.session, token, at)
     if found is None:
