@@ -113,7 +113,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 
     @app.get("/")
     def index():
-        return redirect(url_for("casework.console"))
+        from flask_login import current_user
+
+        from .auth.views import home_url
+
+        return redirect(home_url(current_user) if current_user.is_authenticated else url_for("auth.login"))
 
     from .cli import register_cli
 

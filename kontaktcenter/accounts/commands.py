@@ -10,7 +10,6 @@ from flask import Flask, current_app
 from flask_babel import force_locale
 
 from ..auth.passwords import WeakPassword
-from ..auth import two_factor
 from ..auth.service import end_sessions, find_user
 from ..database import db
 from ..directory.models import ROLES, User
@@ -24,6 +23,7 @@ from .service import (
     issue_link,
     now,
     reactivate_user,
+    reset_two_factor,
     set_password,
     update_user,
     users,
@@ -188,6 +188,6 @@ def register(app: Flask) -> None:
         """Remove a user's authenticator and recovery codes (a lost phone): the next sign-in
         asks only for the password, then for a new enrolment if the role requires it."""
         user = _user(username)
-        had = two_factor.reset(db.session, user, now(), changes.CLI.client, by="command line")
+        had = reset_two_factor(db.session, user, changes.CLI, now())
         db.session.commit()
         click.echo(f"two-factor sign-in reset for {username}" if had else f"{username} had no two-factor sign-in; logged anyway")

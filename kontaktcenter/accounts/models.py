@@ -21,6 +21,7 @@ CHANGE_ACTIONS = (
     "reactivated",
     "link_issued",  # a one-time set-password link was made (printed by the CLI or e-mailed)
     "password_set",  # an administrator set the password at the command line
+    "two_factor_reset",  # an administrator removed the user's authenticator (a lost phone)
 )
 
 

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..auth import sessions
+from ..auth import sessions, two_factor
 from ..auth.passwords import check_password
 from ..auth.service import change_password, deactivate, find_user, hash_password
 from ..channels.forms import VISIT_LANGUAGES
@@ -237,6 +237,13 @@ def reactivate_user(session: Session, user: User, actor: Actor, at: datetime) ->
         raise AccountError({"": _l("%(username)s är redan aktiv.", username=user.username)})
     user.active = True
     changes.record(session, "reactivated", user, actor, at, {"active": [False, True]})
+
+
+def reset_two_factor(session: Session, user: User, actor: Actor, at: datetime) -> bool:
+    """Remove the user's authenticator and recovery codes (a lost phone); whether there was one."""
+    had = two_factor.reset(session, user, at, actor.client, by=actor.name)
+    changes.record(session, "two_factor_reset", user, actor, at, {"two_factor": [had, False]})
+    return had
 
 
 def set_password(session: Session, user: User, password: str, actor: Actor, at: datetime) -> int:

@@ -26,6 +26,7 @@ from .service import (
     email_link,
     now,
     reactivate_user,
+    reset_two_factor,
     update_user,
     users,
 )
@@ -39,6 +40,7 @@ ACTION_LABELS = {
     "reactivated": _l("Kontot återaktiverat"),
     "link_issued": _l("Engångslänk för lösenord skapad"),
     "password_set": _l("Lösenord satt från kommandoraden"),
+    "two_factor_reset": _l("Tvåstegsverifiering återställd"),
 }
 FIELD_LABELS = {
     "username": _l("Användarnamn"), "name": _l("Namn"), "email": _l("E-postadress"), "role": _l("Roll"),
@@ -184,6 +186,17 @@ def user_send_reset(user_id: int):
     def do(user: User) -> str:
         sent_to = email_link(db.session, user, "reset", _actor(), now(), current_app.config)
         return _("En länk för att välja nytt lösenord har skickats till %(email)s.", email=sent_to)
+
+    return _action(user_id, do)
+
+
+@bp.post("/admin/anvandare/<int:user_id>/tvastegsverifiering")
+@roles_required("admin")
+def user_reset_two_factor(user_id: int):
+    def do(user: User) -> str:
+        if reset_two_factor(db.session, user, _actor(), now()):
+            return _("Tvåstegsverifieringen för %(username)s är borttagen. Nästa inloggning kräver bara lösenordet, sedan en ny registrering om rollen kräver det.", username=user.username)
+        return _("%(username)s hade ingen tvåstegsverifiering.", username=user.username)
 
     return _action(user_id, do)
 

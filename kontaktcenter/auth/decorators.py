@@ -7,8 +7,8 @@ from functools import wraps
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
-from ..directory.models import ROLES
 from ..database import db
+from ..directory.models import ROLES
 from ..extensions import login_manager
 from . import two_factor
 

@@ -13,7 +13,7 @@ from requests import RequestException
 from ..database import db
 from . import audit, sessions, sso
 from .decorators import public
-from .views import _client, _safe_next, start_session
+from .views import _client, _safe_next, home_url, start_session
 
 bp = Blueprint("sso", __name__)
 log = logging.getLogger(__name__)
@@ -108,4 +108,4 @@ def callback():
         return _refused(_("Ingen åtkomst"), refusal.message, 403, refusal.detail,
                         username=username, user_id=refusal.user.id if refusal.user else None)
     start_session(user, at, who, detail="single sign-on")
-    return redirect(cookie_session.pop(NEXT_KEY, "") or url_for("casework.console"))
+    return redirect(cookie_session.pop(NEXT_KEY, "") or home_url(user))

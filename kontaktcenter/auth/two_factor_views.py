@@ -10,7 +10,7 @@ from ..database import db
 from . import sessions, two_factor
 from .decorators import STAFF_ROLES, public, roles_required
 from .forms import CodeForm
-from .views import PENDING_KEY, _client, _refused, _safe_next, start_session
+from .views import PENDING_KEY, _client, _refused, _safe_next, home_url, start_session
 
 bp = Blueprint("two_factor", __name__)
 
@@ -53,7 +53,7 @@ def code():
             if check.method == "recovery":
                 left = two_factor.recovery_codes_left(db.session, user)
                 flash(_("Du loggade in med en återställningskod. Du har %(n)d kvar.", n=left), "info")
-            return redirect(next_url or url_for("casework.console"))
+            return redirect(next_url or home_url(user))
         db.session.commit()  # the refusal's log row
         form.code.errors.append(_refusal(check))
         status, headers = _status(check)
@@ -80,7 +80,7 @@ def account():
             db.session.commit()
             # Shown in this answer only (no-store, like every page): never again after it.
             return render_template("auth/recovery_codes.html", codes=codes, enrolled_now=True,
-                                   next_url=next_url or url_for("casework.console"))
+                                   next_url=next_url or home_url(user))
         form.code.errors.append(_("Koden stämmer inte. Kontrollera att appen har lagt till kontot och skriv koden den visar nu."))
         status = 400
     elif form.is_submitted():

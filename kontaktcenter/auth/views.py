@@ -103,6 +103,22 @@ def _client() -> audit.Client:
     return audit.Client(ip=request.remote_addr or "", user_agent=request.user_agent.string[:200])
 
 
+# Where each role starts after signing in: the page its work begins on, never one it may not open.
+HOME_PAGES = {
+    "agent": "casework.console",
+    "caseworker": "casework.inbox",
+    "coordinator": "metrics.coordinator_page",
+    "manager": "metrics.reports",
+    "admin": "casework.console",
+    "location_staff": "walkin.choose_location",
+    "dataskydd": "privacy.access_log_page",
+}
+
+
+def home_url(user: User) -> str:
+    return url_for(HOME_PAGES.get(user.role, "casework.console"))
+
+
 def _safe_next(target: str | None) -> str | None:
     # Only same-site relative paths: never redirect to another host after sign-in.
     if not target:
@@ -160,7 +176,7 @@ def login():
             start_session(user, at, client)
             if two_factor.enrolment_due(db.session, user, current_app.config):
                 return redirect(url_for("two_factor.account", next=next_url))
-            return redirect(next_url or url_for("casework.console"))
+            return redirect(next_url or home_url(user))
     elif form.is_submitted():
         status = 400
     return render_template("auth/login.html", form=form), status, headers

@@ -18,7 +18,7 @@ depends_on = None
 
 PURPOSES = "purpose IN ('welcome', 'reset')"
 END_REASONS = "ended_reason IN ('used', 'replaced')"
-ACTIONS = "action IN ('created', 'updated', 'deactivated', 'reactivated', 'link_issued', 'password_set')"
+ACTIONS = "action IN ('created', 'updated', 'deactivated', 'reactivated', 'link_issued', 'password_set', 'two_factor_reset')"
 
 
 def upgrade() -> None:

@@ -212,3 +212,21 @@ def test_a_new_accounts_link_lasts_24_hours_and_setting_the_password_ends_other_
     token = csrf_token(client, link)
     assert client.post(link, data={"new": GOOD_PASSWORD, "repeat": GOOD_PASSWORD, "csrf_token": token}).status_code == 303
     assert laptop.client.get("/console").status_code == 302  # back to sign-in
+
+
+def test_admin_resets_a_lost_authenticator_logged_with_before_and_after(app, admin, session):
+    from kontaktcenter.auth import two_factor
+    from tests.fixtures.two_factor import enrol
+
+    agent = user(session, "agent")
+    enrol(session, app.config, agent)
+    session.commit()
+    assert two_factor.enrolled(session, agent)
+    response = _post(admin, f"/admin/anvandare/{agent.id}/tvastegsverifiering", {})
+    assert response.status_code == 303
+    session.expire_all()
+    assert not two_factor.enrolled(session, agent)
+    change = changes_of(session, "agent")[-1]
+    assert change.action == "two_factor_reset"
+    assert json.loads(change.changes) == {"two_factor": [True, False]}
+    assert change.actor == "admin"
