@@ -94,6 +94,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 
     _register_blueprints(app)
     init_templating(app)
+    from .directory.service import opening_hours_in_directory
+    from .worktime.calendar import HOURS_SOURCE_KEY
+
+    app.extensions[HOURS_SOURCE_KEY] = opening_hours_in_directory
     from .scheduling.runner import init_app as init_scheduler
 
     init_scheduler(app)

@@ -138,7 +138,7 @@ def _check_sso(config: Mapping[str, Any]) -> None:
     except SSOConfigError as exc:
         raise ConfigError(str(exc)) from None
 def _check_access_log_retention(config: Mapping[str, Any]) -> None:
-    from .privacy.periods import parse_period
+    from .worktime.periods import parse_period
 
     try:
         parse_period(str(config.get("ACCESS_LOG_RETENTION", "P2Y")))

@@ -19,3 +19,14 @@ DIGG_REPORT_URL = "https://www.digg.se/tdosanmalan"
 def compliance() -> str:
     """"full" or "partial", as DIGG's model words it."""
     return "partial" if KNOWN_GAPS else "full"
+
+
+# The citizen pages (served by privacy/views.py), linked from receipts in the citizen's language.
+PRIVACY_PATH = "/personuppgifter"
+ACCESSIBILITY_PATH = "/tillganglighet"
+
+
+def page_url(base_url: str, path: str, locale: str) -> str:
+    """An absolute link to a citizen page in the citizen's language, for a receipt."""
+    query = "" if locale == "sv" else f"?lang={locale}"
+    return f"{base_url.rstrip('/')}{path}{query}"

@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
-from ..privacy.notice import ACCESSIBILITY_PATH, PRIVACY_PATH, page_url
 from ..tickets.models import Message, Ticket
 from ..tickets.service import add_message, format_receipt_code
+from .accessibility import ACCESSIBILITY_PATH, PRIVACY_PATH, page_url
 
 log = logging.getLogger(__name__)
 

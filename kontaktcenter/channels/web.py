@@ -14,10 +14,8 @@ from ..directory.models import Service
 from ..extensions import current_locale, limiter
 from ..intake.incoming import ContactError, IncomingContact, minimised
 from ..intake.receive import receive
-from ..privacy import notice
 from ..tickets.models import Ticket
 from ..tickets.service import format_receipt_code
-from .accessibility import DIGG_REPORT_URL, KNOWN_GAPS, compliance
 from .catalogue import grouped_choices, search_services, web_services
 from .forms import INTERPRETER_LANGUAGES, ContactForm, language_choices
 from .receipts import ReceiptError, send_receipt
@@ -124,29 +122,4 @@ def receipt():
     return render_template(
         "channels/receipt.html", ticket=ticket, receipt_code=format_receipt_code(ticket.receipt_code),
         receipt_sent=receipt_sent,
-    )
-
-
-# -- the citizen pages on personal data and accessibility ---------------------------
-
-
-@bp.get(notice.PRIVACY_PATH)
-@public
-def privacy():
-    """Så behandlar vi dina personuppgifter: the retention part generated from the services' settings."""
-    return render_template(
-        "channels/privacy.html", contact=notice.citizen_page_settings(current_app.config),
-        groups=notice.retention_groups(db.session), personnummer_services=notice.personnummer_services(db.session),
-        retention_in_words=notice.retention_in_words, action_in_words=notice.action_in_words,
-        unanswered_call_rule=notice.unanswered_call_rule(),
-    )
-
-
-@bp.get(notice.ACCESSIBILITY_PATH)
-@public
-def accessibility():
-    """The tillgänglighetsredogörelse, in DIGG's model."""
-    return render_template(
-        "channels/accessibility.html", contact=notice.citizen_page_settings(current_app.config),
-        status=compliance(), gaps=KNOWN_GAPS, digg_url=DIGG_REPORT_URL,
     )

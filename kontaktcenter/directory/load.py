@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
-from ..privacy.periods import parse_period
 from ..worktime.calendar import _Hours, _parse_clock
+from ..worktime.periods import parse_period
 from .models import LOCATION_KINDS, QUEUE_KINDS, Department, Location, OpeningHours, Queue, Service, ServiceGroup
 
 REQUIRED = object()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -20,6 +20,9 @@ def load_catalogue(session: Session) -> LoadReport:
 
 def opening_hours_in_directory(session: Session) -> dict[str, dict[str, object]]:
     """The directory's opening hours in the calendar's form (code → {"open": …})."""
+    # A database not yet migrated has no directory: the configured hours apply.
+    if not inspect(session.connection()).has_table("opening_hours"):
+        return {}
     return {row.code: row.as_config() for row in session.scalars(select(OpeningHours))}
 
 

@@ -21,8 +21,8 @@ from ..directory.models import User
 from ..tickets.access import log_access
 from ..tickets.models import RETENTION_OPTION, AccessLog, Ticket
 from ..worktime.calendar import STOCKHOLM
+from ..worktime.periods import Period
 from .extract import COLUMN, Person
-from .periods import Period
 
 ACCESS_ROLES = ("admin", "dataskydd")
 DEFAULT_RETENTION = "P2Y"

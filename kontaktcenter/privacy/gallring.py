@@ -38,8 +38,8 @@ from ..contacts.models import Contact
 from ..directory.models import Service
 from ..routing.models import RoutingDecision
 from ..tickets.models import Message, Ticket, TicketEvent
+from ..worktime.periods import Period, parse_period
 from .models import GallringRecord
-from .periods import Period, parse_period
 
 ACTIONS = ("anonymise", "delete")
 DEFAULT_RULE = "P1Y"  # contacts with neither ticket nor service (IVR drops)

@@ -7,8 +7,8 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from ..scheduling.jobs import register_job
+from ..worktime.periods import parse_period
 from . import accesslog, gallring
-from .periods import parse_period
 
 
 def gallring_job(session: Session, now: datetime) -> None:

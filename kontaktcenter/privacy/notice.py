@@ -11,12 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..directory.models import Service
+from ..worktime.periods import Period, parse_period
 from .gallring import ACTIONS, DEFAULT_RULE
-from .periods import Period, parse_period
 
 # Paths of the citizen pages: also written into receipts sent by e-mail and SMS.
-PRIVACY_PATH = "/personuppgifter"
-ACCESSIBILITY_PATH = "/tillganglighet"
 
 
 @dataclass
@@ -92,9 +90,3 @@ def citizen_page_settings(config: dict[str, Any]) -> dict[str, str]:
     keys = ("organisation", "controller", "address", "phone", "email", "website", "dpo_email", "dpo_phone",
             "accessibility_email", "accessibility_reviewed")
     return {key: str(section.get(key, "")) for key in keys}
-
-
-def page_url(base_url: str, path: str, locale: str) -> str:
-    """An absolute link to a citizen page in the citizen's language, for a receipt."""
-    query = "" if locale == "sv" else f"?lang={locale}"
-    return f"{base_url.rstrip('/')}{path}{query}"

@@ -30,8 +30,8 @@ from ..directory.models import User
 from ..tickets.access import can_write, log_access
 from ..tickets.models import Ticket
 from ..tickets.service import TicketError, record_event
+from ..worktime.periods import parse_period
 from . import gallring
-from .periods import parse_period
 
 # The data-protection officer and administrators exercise every right.
 RIGHTS_ROLES = ("admin", "dataskydd")

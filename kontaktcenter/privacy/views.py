@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.decorators import roles_required
+from ..auth.decorators import public, roles_required
 from ..casework.gate import ticket_for
+from ..channels.accessibility import ACCESSIBILITY_PATH, DIGG_REPORT_URL, KNOWN_GAPS, PRIVACY_PATH, compliance
 from ..database import db, utcnow
 from ..tickets.access import log_access
 from ..tickets.models import Ticket
 from ..tickets.service import TicketError
-from . import accesslog, rights
+from . import accesslog, notice, rights
 from .documents import as_html, as_json
 from .extract import ExtractError, person, registerutdrag
 from .hold import HOLD_ROLES, release_hold, set_hold
@@ -226,4 +227,29 @@ def restrict(reference: str):
         reference, "restrict",
         lambda t: (rights.lift_restriction if lift else rights.restrict)(db.session, t, current_user, request.form.get("reason", "")),
         _("Begränsningen är hävd.") if lift else _("Behandlingen är begränsad: ärendet finns kvar men syns inte i listor och sökningar."),
+    )
+
+
+# -- the citizen pages on personal data and accessibility ---------------------------
+
+
+@bp.get(PRIVACY_PATH)
+@public
+def privacy_notice():
+    """Så behandlar vi dina personuppgifter: the retention part generated from the services' settings."""
+    return render_template(
+        "privacy/notice.html", contact=notice.citizen_page_settings(current_app.config),
+        groups=notice.retention_groups(db.session), personnummer_services=notice.personnummer_services(db.session),
+        retention_in_words=notice.retention_in_words, action_in_words=notice.action_in_words,
+        unanswered_call_rule=notice.unanswered_call_rule(),
+    )
+
+
+@bp.get(ACCESSIBILITY_PATH)
+@public
+def accessibility_statement():
+    """The tillgänglighetsredogörelse, in DIGG's model."""
+    return render_template(
+        "privacy/accessibility.html", contact=notice.citizen_page_settings(current_app.config),
+        status=compliance(), gaps=KNOWN_GAPS, digg_url=DIGG_REPORT_URL,
     )

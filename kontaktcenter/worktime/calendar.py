@@ -299,19 +299,23 @@ def current_calendar() -> WorkCalendar:
     return calendar
 
 
+# The app names the function that reads the directory's opening hours (code → {"open": …})
+# from a session: the directory sits above the calendar, so the calendar does not import it.
+HOURS_SOURCE_KEY = "worktime.directory_hours"
+
+
 def _directory_hours() -> dict[str, dict[str, object]]:
-    from sqlalchemy import inspect
+    from flask import current_app
 
     from ..database import AppSession
-    from ..directory.service import opening_hours_in_directory
 
+    read = current_app.extensions.get(HOURS_SOURCE_KEY)
+    if read is None:
+        return {}
     # A session of its own, ended at once: the calendar is first asked for in the middle
     # of someone's unit of work, which must not find a transaction it did not begin.
     with AppSession(join_transaction_mode="create_savepoint") as session:
-        # A database not yet migrated has no directory: the configured hours apply.
-        if not inspect(session.connection()).has_table("opening_hours"):
-            return {}
-        return opening_hours_in_directory(session)
+        return read(session)
 
 
 def forget_calendar(app) -> None:

@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from kontaktcenter.accounts.models import UserChange
-from kontaktcenter.auth import sessions
 from kontaktcenter.directory.models import User
 from kontaktcenter.extensions import limiter
 from kontaktcenter.notify.email import OUTBOX_KEY
-from tests.auth.conftest import Clock
+from tests.auth.conftest import clock  # noqa: F401 - the same moved clock as the sign-in tests
 from tests.conftest import AuthActions
 
 LINK_RE = re.compile(r"http://localhost/konto/satt-losenord/[A-Za-z0-9_-]+")
@@ -26,13 +24,6 @@ def _fresh(app):
     yield
     limiter.reset()
     app.extensions.pop(OUTBOX_KEY, None)
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    moved = Clock(datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
-    monkeypatch.setattr(sessions, "now", moved)
-    return moved
 
 
 @pytest.fixture

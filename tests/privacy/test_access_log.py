@@ -14,9 +14,9 @@ from kontaktcenter.channels.tokens import create_token
 from kontaktcenter.database import utcnow
 from kontaktcenter.directory.models import User
 from kontaktcenter.privacy import accesslog
-from kontaktcenter.privacy.periods import parse_period
 from kontaktcenter.tickets.access import log_access
 from kontaktcenter.tickets.models import AccessLog, AppendOnlyError
+from kontaktcenter.worktime.periods import parse_period
 
 PNR = "19900101-0017"
 

@@ -19,11 +19,11 @@ from kontaktcenter.metrics.rollups import compute_rollups
 from kontaktcenter.privacy import gallring
 from kontaktcenter.privacy.hold import set_hold
 from kontaktcenter.privacy.models import GallringRecord
-from kontaktcenter.privacy.periods import parse_period
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.scheduling.jobs import discover_jobs
 from kontaktcenter.tickets.models import Message, Ticket, TicketEvent
 from kontaktcenter.worktime.calendar import WorkCalendar
+from kontaktcenter.worktime.periods import parse_period
 
 CAL = WorkCalendar()
 YEAR_START, YEAR_END = date(2025, 1, 1), date(2025, 12, 31)
