@@ -110,8 +110,12 @@ def register_cli(app: Flask) -> None:
 
 def _create_app() -> Flask:
     from .app import create_app
+    from .config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:  # a setting to fix, said as such: no traceback
+        raise click.ClickException(f"configuration: {exc}") from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)

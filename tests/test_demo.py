@@ -165,3 +165,19 @@ def test_a_demo_database_from_before_the_mark_still_runs_the_demo(tmp_path):
     assert refused.exit_code != 0
     assert "users the demo did not create (handlaggare)" in refused.output
     app.extensions[ENGINE_KEY].dispose()
+
+
+def test_a_production_configuration_without_a_secret_key_is_a_clear_message_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kontaktcenter = str(Path(sys.executable).with_name("kontaktcenter"))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ENV": "production",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}
+    done = subprocess.run([kontaktcenter, "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=120,  # noqa: S603
+                          check=False)
+    assert done.returncode == 1
+    assert "Error: configuration: SECRET_KEY is not set" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "x.sqlite3").exists()  # nothing made
