@@ -27,7 +27,9 @@ def find_user(session: Session, username: str) -> User | None:
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     user = find_user(session, username)
-    if user is None or not user.active:
+    # An account of the identity provider signs in there only: a local password set on it (by
+    # the command line, say) would skip both the provider's and the local second factor.
+    if user is None or not user.active or user.oidc_subject:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None

@@ -275,3 +275,17 @@ def test_an_sso_account_cannot_be_signed_in_with_any_password(sso_app, oidc_prov
         response = AuthActions(browser).login("anna.andersson@malmo.se", guess)
         assert response.status_code in (400, 401)
         assert not signed_in(browser)
+
+
+def test_a_local_password_set_on_an_sso_account_still_signs_no_one_in(sso_app, oidc_provider, app, session, runner):
+    """An admin account of the provider skips the local second factor: a password set on it at
+    the command line must not become a way in without the provider's MFA."""
+    from tests.conftest import AuthActions
+
+    assert sso_sign_in(app.test_client(), oidc_provider).status_code == 302
+    password = "en-helt-ny-fras-for-anna-2026"  # noqa: S105
+    result = runner.invoke(args=["users", "password", "anna.andersson@malmo.se"], input=f"{password}\n{password}\n")
+    assert result.exit_code == 0, result.output
+    browser = app.test_client()
+    assert AuthActions(browser).login("anna.andersson@malmo.se", password).status_code == 401
+    assert not signed_in(browser)
