@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
 from ..directory.models import Queue, User
-from ..tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent
+from ..tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent, unrestricted
 from ..tickets.service import record_event
 from ..tickets.sla import CLOCKS
 from .models import Escalation
@@ -69,7 +69,8 @@ def find_breaches(session: Session, now: datetime) -> list[Breach]:
     broken = {clock: _clock_broken(clock, now) for clock in CLOCKS}
     stmt = (
         select(Ticket, *(case((condition, True), else_=False) for condition in broken.values()))
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.sla_paused_at.is_(None), or_(*broken.values()))
+        # A restricted ticket (begränsning) is kept, not processed: no breach, no priority, no notice.
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.sla_paused_at.is_(None), unrestricted(), or_(*broken.values()))
         .order_by(Ticket.id)
         # Another process checking at the same moment skips what this one holds.
         .with_for_update(skip_locked=True, of=Ticket)

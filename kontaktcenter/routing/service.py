@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from ..contacts.models import Contact, citizens_ticket_ids
 from ..database import utcnow
 from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
-from ..tickets.models import OPEN_STATUSES, Ticket
+from ..tickets.models import OPEN_STATUSES, Ticket, unrestricted
 from ..tickets.service import assign, record_event
 from ..worktime.calendar import STOCKHOLM, WEEKDAY_CODES, WorkCalendar, current_calendar, department_of
 from .engine import (
@@ -416,7 +416,8 @@ def escalate_overdue_routes(session: Session, now: datetime | None = None) -> in
     now = now or datetime.now(UTC)
     query = (
         select(Ticket)
-        .where(Ticket.route_step_due_at.is_not(None), Ticket.route_step_due_at <= now)
+        # A restricted ticket (begränsning) stays where it is.
+        .where(Ticket.route_step_due_at.is_not(None), Ticket.route_step_due_at <= now, unrestricted())
         .order_by(Ticket.route_step_due_at, Ticket.id)
     )
     if session.get_bind().dialect.name == "postgresql":

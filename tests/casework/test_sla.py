@@ -201,3 +201,12 @@ def test_accept_clock_and_waiting_time_skip_the_departments_klamdag(
         start_accept_clock(ticket, at("2026-05-14 09:00"))
     assert ticket.first_response_due_at == at(first_response_due_after_waiting)
     assert ticket.accept_due_at == at(accept_due)
+
+
+def test_a_restricted_ticket_is_kept_not_processed_no_breach(app, session, make_contact):
+    ticket = make_contact(service="allmant", arrived_at=at("2026-03-02 09:00")).ticket
+    ticket.restriction = "Medborgaren bestrider uppgifternas riktighet"
+    session.commit()
+    with app.app_context():
+        sla_check(session, at("2026-03-03 09:01") + timedelta(days=30))
+    assert ticket.sla_breached is False

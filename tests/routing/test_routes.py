@@ -151,3 +151,12 @@ def test_a_moved_ticket_gets_its_next_timeout_in_its_departments_working_time(
     assert ticket.queue.code == "kc-forsta-linjen"
     # Wednesday 23:30 + 1 working hour: 30 min that evening, 30 min on Monday 18 May.
     assert ticket.route_step_due_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") == "2026-05-18 00:30"
+
+
+def test_a_restricted_ticket_stays_where_it_is(app, session, interpreter_contact):
+    ticket = interpreter_contact("2026-03-03 10:00")
+    ticket.restriction = "Medborgaren bestrider uppgifternas riktighet"
+    session.commit()
+    with app.app_context():
+        assert escalate_overdue_routes(session, ticket.route_step_due_at + timedelta(minutes=1)) == 0
+    assert ticket.queue.code == "kc-flersprakig"
