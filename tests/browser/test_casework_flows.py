@@ -175,7 +175,9 @@ def test_coordinator_writes_a_knowledge_base_answer_by_keyboard(page, live_serve
 
 def test_search_and_access_log_pages_are_accessible(page, live_server):
     reference = seed(live_server, "forsorjningsstod", "Hyran", personnummer="19900101-0017", phone="0701234569", reply_channel="sms")
-    login(page, "handlaggare")
+    login(page, "handlaggare")  # starts in the inbox; the queue is under "Mina köer"
+    tab_to(page, "a:has-text('Mina köer')")
+    press_and_wait(page, "Enter")
     tab_to(page, f"a[href='/tickets/{reference}']")  # from the console's list of the queue
     press_and_wait(page, "Enter")
     assert "Din läsning är loggad." in page.content()  # a logged read of a confidential ticket
