@@ -90,9 +90,12 @@ def test_keyboard_only_enrolment_and_sign_in_with_code_and_recovery_code(page, l
 
     # And a recovery code instead, once.
     _type_password(page, new_admin)
+    # The field takes the focus by itself; on a busy machine that can come a moment after the
+    # page has loaded, and keys typed before it would go nowhere.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
     page.keyboard.type(codes[0])
     press_and_wait(page, "Enter")
-    assert page.url.endswith("/console")
+    assert page.url.endswith("/console"), page.locator("main").inner_text()
     assert "Du har 9 kvar" in page.content()
     _sign_out(page)
 
