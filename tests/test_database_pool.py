@@ -34,6 +34,7 @@ def _terminate(database_url: str, pid: int) -> None:
         for _ in range(500):
             if not conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
                 break
+            conn.rollback()  # pg_stat_activity is read once per transaction: a new one sees the backend go
             time.sleep(0.01)
     admin.dispose()
 

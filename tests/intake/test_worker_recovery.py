@@ -205,6 +205,8 @@ def test_the_worker_survives_its_backend_being_terminated_mid_batch(app, databas
             with admin.connect() as conn:
                 conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
                 while conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}):
+                    # pg_stat_activity is read once per transaction: a new one sees the backend go.
+                    conn.rollback()
                     time.sleep(0.01)
             killed.append(pid)
 
