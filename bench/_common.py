@@ -1,4 +1,5 @@
 """What every benchmark needs: its own PostgreSQL database, free ports, gunicorn started and stopped."""
+
 from __future__ import annotations
 
 import csv
@@ -61,10 +62,23 @@ def start_gunicorn(app_spec: str, port: int, env: dict[str, str], workers: int =
     """gunicorn on 127.0.0.1:port in its own process group; returns once /healthz answers."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
-        [str(gunicorn), "--config", str(ROOT / "config" / "gunicorn.conf.py"), "--workers", str(workers),
-         "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--pythonpath", f"{ROOT},{BENCH}", app_spec],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            str(gunicorn),
+            "--config",
+            str(ROOT / "config" / "gunicorn.conf.py"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--pythonpath",
+            f"{ROOT},{BENCH}",
+            app_spec,
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -102,12 +116,25 @@ def write_history_csv(path: Path, rows: int) -> None:
         out.writerow(COLUMNS)
         written = 0
         for row in generate_history(date.today() - timedelta(days=1), days, seed=5):
-            out.writerow([
-                row.external_id, row.channel, row.service_code, iso(row.arrived_at), iso(row.answered_at), iso(row.ended_at),
-                row.outcome or "", iso(row.callback_completed_at), iso(row.first_response_at),
-                row.resolution if row.resolved_at else "", iso(row.resolved_at), row.escalated_to or "", row.language,
-                ";".join(row.needs), row.location_code or "",
-            ])
+            out.writerow(
+                [
+                    row.external_id,
+                    row.channel,
+                    row.service_code,
+                    iso(row.arrived_at),
+                    iso(row.answered_at),
+                    iso(row.ended_at),
+                    row.outcome or "",
+                    iso(row.callback_completed_at),
+                    iso(row.first_response_at),
+                    row.resolution if row.resolved_at else "",
+                    iso(row.resolved_at),
+                    row.escalated_to or "",
+                    row.language,
+                    ";".join(row.needs),
+                    row.location_code or "",
+                ]
+            )
             written += 1
             if written >= rows:
                 return
@@ -119,7 +146,10 @@ def import_history(path: Path, env: dict[str, str]) -> tuple[float, str]:
     start = time.perf_counter()
     done = subprocess.run(
         [str(Path(sys.executable).with_name("kontaktcenter")), "import", "contacts", str(path)],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = time.perf_counter() - start
     if done.returncode != 0:

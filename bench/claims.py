@@ -20,6 +20,7 @@ of JSON.
 
     .venv/bin/python bench/claims.py [--agents 20] [--tickets 10000] [--baseline 1000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,10 +53,6 @@ from kontaktcenter.tickets.service import format_reference, next_reference_numbe
 BAR_CLAIMS_PER_S = 500
 
 
-
-
-
-
 def setup(app, agents: int, tickets: int) -> tuple[int, list[int]]:
     engine = app.extensions[ENGINE_KEY]
     with app.app_context(), Session(engine) as s:
@@ -65,7 +62,15 @@ def setup(app, agents: int, tickets: int) -> tuple[int, list[int]]:
         s.add(queue)
         password = hash_password("bench-password-1")
         users = [
-            User(username=f"bench-agent-{i}", name=f"Agent {i}", role="agent", password_hash=password, department=dept, queues=[queue], presence="available")
+            User(
+                username=f"bench-agent-{i}",
+                name=f"Agent {i}",
+                role="agent",
+                password_hash=password,
+                department=dept,
+                queues=[queue],
+                presence="available",
+            )
             for i in range(agents)
         ]
         s.add_all(users)
@@ -76,10 +81,20 @@ def setup(app, agents: int, tickets: int) -> tuple[int, list[int]]:
             insert(Ticket),
             [
                 {
-                    "reference": format_reference(2026, n), "kind": "errand", "status": "new", "queue_id": queue.id,
-                    "priority": 3 + (i % 3), "confidential": False, "first_arrived_at": start + timedelta(seconds=i),
-                    "created_at": start, "updated_at": start, "resolution": "unresolved", "escalated": False,
-                    "reopened_count": 0, "route_step": 0, "sla_breached": False,
+                    "reference": format_reference(2026, n),
+                    "kind": "errand",
+                    "status": "new",
+                    "queue_id": queue.id,
+                    "priority": 3 + (i % 3),
+                    "confidential": False,
+                    "first_arrived_at": start + timedelta(seconds=i),
+                    "created_at": start,
+                    "updated_at": start,
+                    "resolution": "unresolved",
+                    "escalated": False,
+                    "reopened_count": 0,
+                    "route_step": 0,
+                    "sla_breached": False,
                 }
                 for i, n in enumerate(numbers)
             ],
@@ -126,7 +141,9 @@ def _agent(url: str, agent_id: int, limit: int | None, barrier, results) -> None
     results.put((agent_id, claimed, error, cpu))
 
 
-def run_agents(url: str, agent_ids: list[int], limit_per_agent: int | None = None) -> tuple[list[tuple[int, int]], float, list[str], dict]:
+def run_agents(
+    url: str, agent_ids: list[int], limit_per_agent: int | None = None
+) -> tuple[list[tuple[int, int]], float, list[str], dict]:
     """Each agent in its own process takes tickets until none is left (or its limit)."""
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(len(agent_ids) + 1)
@@ -172,17 +189,27 @@ def main() -> int:
 
         claims, elapsed, errors, cpu = run_agents(url, agent_ids)
         rate = len(claims) / elapsed
-        print(f"{args.agents} agents at once: {len(claims):>6} claims in {elapsed:6.2f} s = {rate:8.1f} claims/s "
-              f"({rate / baseline:.2f}× the lone agent)")
+        print(
+            f"{args.agents} agents at once: {len(claims):>6} claims in {elapsed:6.2f} s = {rate:8.1f} claims/s "
+            f"({rate / baseline:.2f}× the lone agent)"
+        )
 
         told = Counter(ticket_id for ticket_id, _ in base_claims + claims)
         engine = app.extensions[ENGINE_KEY]
         with Session(engine) as s:
             assigned_events = Counter(
-                s.scalars(select(TicketEvent.ticket_id).join(Ticket).where(Ticket.queue_id == queue_id, TicketEvent.kind == "assigned"))
+                s.scalars(
+                    select(TicketEvent.ticket_id)
+                    .join(Ticket)
+                    .where(Ticket.queue_id == queue_id, TicketEvent.kind == "assigned")
+                )
             )
             column = dict(s.execute(select(Ticket.id, Ticket.assignee_id).where(Ticket.queue_id == queue_id)).all())
-            left = s.scalar(select(func.count()).select_from(Ticket).where(Ticket.queue_id == queue_id, Ticket.assignee_id.is_(None)))
+            left = s.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.queue_id == queue_id, Ticket.assignee_id.is_(None))
+            )
         owner = dict(base_claims + claims)
         double = sum(1 for n in told.values() if n > 1) + sum(1 for n in assigned_events.values() if n > 1)
         mismatched = sum(1 for tid, agent in owner.items() if column.get(tid) != agent)
@@ -193,27 +220,42 @@ def main() -> int:
         db_ms = None if cpu["database_s"] is None else 1000 * cpu["database_s"] / max(len(claims), 1)
         cores = os.cpu_count() or 1
         if db_ms is not None:
-            print(f"CPU per claim: {agent_ms:.2f} ms in the agents + {db_ms:.2f} ms in PostgreSQL "
-                  f"→ at most {1000 * cores / (agent_ms + db_ms):.0f} claims/s on {cores} idle core(s); load now {os.getloadavg()[0]:.1f}")
-        print(f"double assignments: {double}   told ≠ stored: {mismatched}   left unassigned: {left}   errors: {len(errors) + len(base_errors)}")
+            print(
+                f"CPU per claim: {agent_ms:.2f} ms in the agents + {db_ms:.2f} ms in PostgreSQL "
+                f"→ at most {1000 * cores / (agent_ms + db_ms):.0f} claims/s on {cores} idle core(s); load now {os.getloadavg()[0]:.1f}"
+            )
+        print(
+            f"double assignments: {double}   told ≠ stored: {mismatched}   left unassigned: {left}   errors: {len(errors) + len(base_errors)}"
+        )
         print(f"claims per agent: min {min(per_agent.values(), default=0)}, max {max(per_agent.values(), default=0)}")
-        ok = rate >= BAR_CLAIMS_PER_S and double == 0 and mismatched == 0 and left == 0 and not errors and not base_errors
+        ok = (
+            rate >= BAR_CLAIMS_PER_S
+            and double == 0
+            and mismatched == 0
+            and left == 0
+            and not errors
+            and not base_errors
+        )
         print(f"bar (≥ {BAR_CLAIMS_PER_S} claims/s, 0 double, 0 left): {'met' if ok else 'NOT met'}")
         engine.dispose()
-        print(json.dumps({
-            "agents": args.agents,
-            "tickets": args.tickets,
-            "claims": len(claims),
-            "claims_per_s": round(rate, 1),
-            "baseline_claims_per_s": round(baseline, 1),
-            "ratio_vs_baseline": round(rate / baseline, 2),
-            "double_assigned": double,
-            "mismatched": mismatched,
-            "left_unassigned": left,
-            "errors": len(errors) + len(base_errors),
-            "cpu_ms_per_claim": None if db_ms is None else round(agent_ms + db_ms, 2),
-            "load_avg_1m": round(os.getloadavg()[0], 1),
-        }))
+        print(
+            json.dumps(
+                {
+                    "agents": args.agents,
+                    "tickets": args.tickets,
+                    "claims": len(claims),
+                    "claims_per_s": round(rate, 1),
+                    "baseline_claims_per_s": round(baseline, 1),
+                    "ratio_vs_baseline": round(rate / baseline, 2),
+                    "double_assigned": double,
+                    "mismatched": mismatched,
+                    "left_unassigned": left,
+                    "errors": len(errors) + len(base_errors),
+                    "cpu_ms_per_claim": None if db_ms is None else round(agent_ms + db_ms, 2),
+                    "load_avg_1m": round(os.getloadavg()[0], 1),
+                }
+            )
+        )
         return 0 if ok else 1
     finally:
         if not args.keep:

@@ -17,6 +17,7 @@ last, one line of JSON.
 
     .venv/bin/python bench/gallring.py [--contacts 1000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -139,7 +140,9 @@ def main() -> None:
 
     t0 = time.perf_counter()
     load(url, args.contacts)
-    print(f"generated {args.contacts:,} closed tickets, contacts and {2 * args.contacts:,} events in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"generated {args.contacts:,} closed tickets, contacts and {2 * args.contacts:,} events in {time.perf_counter() - t0:.1f} s"
+    )
 
     sql_s, sql_rows = baseline(url)
     print(f"hand-written UPDATE of the same contacts: {sql_rows:,} rows in {sql_s:.1f} s (rolled back)")
@@ -150,9 +153,9 @@ def main() -> None:
         done = gallring.run(db.session, NOW, after_batch=db.session.commit)
         db.session.commit()
         gallring_s = time.perf_counter() - t0
-        left = db.session.execute(text(
-            "SELECT count(*) FROM contacts WHERE citizen_phone IS NOT NULL OR citizen_name <> '' OR text <> ''"
-        )).scalar()
+        left = db.session.execute(
+            text("SELECT count(*) FROM contacts WHERE citizen_phone IS NOT NULL OR citizen_name <> '' OR text <> ''")
+        ).scalar()
         again = gallring.plan(db.session, NOW)
         db.session.remove()
     app.extensions[ENGINE_KEY].dispose()
@@ -163,12 +166,23 @@ def main() -> None:
 
     print(f"gallring: {tickets:,} tickets, {contacts:,} contacts under {len(done)} rules in {gallring_s:.1f} s")
     print(f"contacts still holding personal data: {left:,}; due on a second run: {sum(p.tickets for p in again):,}")
-    print(f"ratio gallring / hand-written UPDATE: {ratio:.2f} ({'within' if ratio <= BAR_RATIO else 'OVER'} the bar of {BAR_RATIO})")
-    print(f"peak RSS: {peak:.0f} MB (before gallring {rss_before:.0f} MB; {'within' if peak < BAR_RSS_MB else 'OVER'} the bar of {BAR_RSS_MB} MB)")
-    print(json.dumps({
-        "contacts": contacts, "gallring_s": round(gallring_s, 2), "sql_s": round(sql_s, 2),
-        "ratio": round(ratio, 2), "peak_rss_mb": round(peak, 1),
-    }))
+    print(
+        f"ratio gallring / hand-written UPDATE: {ratio:.2f} ({'within' if ratio <= BAR_RATIO else 'OVER'} the bar of {BAR_RATIO})"
+    )
+    print(
+        f"peak RSS: {peak:.0f} MB (before gallring {rss_before:.0f} MB; {'within' if peak < BAR_RSS_MB else 'OVER'} the bar of {BAR_RSS_MB} MB)"
+    )
+    print(
+        json.dumps(
+            {
+                "contacts": contacts,
+                "gallring_s": round(gallring_s, 2),
+                "sql_s": round(sql_s, 2),
+                "ratio": round(ratio, 2),
+                "peak_rss_mb": round(peak, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

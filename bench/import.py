@@ -8,6 +8,7 @@ Prints a summary and, last, one line of JSON.
 
     .venv/bin/python bench/import.py [--rows 1000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ def main() -> None:
     url = bench_url()
     recreate_database(url)
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-import"}
-    subprocess.run([str(ROOT / ".venv" / "bin" / "kontaktcenter"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "kontaktcenter"), "db", "upgrade"], env=env, check=True, capture_output=True
+    )
     # The directory the rows refer to (services, queues, locations).
     from kontaktcenter.app import create_app
     from kontaktcenter.database import ENGINE_KEY, db
@@ -68,14 +71,26 @@ def main() -> None:
         distinct = conn.scalar(select(func.count(func.distinct(Contact.external_id))))
     engine.dispose()
     rate = args.rows / seconds
-    print(f"\n{args.rows:,} rows in {seconds:.1f} s = {rate:,.0f} rows/s "
-          f"({'within' if seconds < BAR_SECONDS * args.rows / 1_000_000 else 'OVER'} the bar of 1,000,000 rows in {BAR_SECONDS} s)")
-    print(f"in the database: {stored:,} contacts, {distinct:,} distinct external ids; re-import added {stored - args.rows:,}")
-    print(json.dumps({
-        "rows": args.rows, "seconds": round(seconds, 2), "rows_per_s": round(rate, 1),
-        "reimport_seconds": round(again_seconds, 2), "stored": stored, "duplicates": stored - distinct,
-        "bar_seconds_per_million": BAR_SECONDS,
-    }))
+    print(
+        f"\n{args.rows:,} rows in {seconds:.1f} s = {rate:,.0f} rows/s "
+        f"({'within' if seconds < BAR_SECONDS * args.rows / 1_000_000 else 'OVER'} the bar of 1,000,000 rows in {BAR_SECONDS} s)"
+    )
+    print(
+        f"in the database: {stored:,} contacts, {distinct:,} distinct external ids; re-import added {stored - args.rows:,}"
+    )
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "seconds": round(seconds, 2),
+                "rows_per_s": round(rate, 1),
+                "reimport_seconds": round(again_seconds, 2),
+                "stored": stored,
+                "duplicates": stored - distinct,
+                "bar_seconds_per_million": BAR_SECONDS,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ Prints a summary and, last, one line of JSON.
 
     .venv/bin/python bench/intake.py [--seconds 30] [--concurrency 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -113,8 +114,6 @@ def prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
     return raw, token_id, services
 
 
-
-
 @dataclass
 class Run:
     seconds: float = 0.0
@@ -200,10 +199,13 @@ def count_stored(url: str, token_id: int, run: Run) -> tuple[int, int]:
     stored = routed = 0
     with engine.connect() as conn:
         for start in range(0, len(keys), 5000):
-            chunk = keys[start:start + 5000]
-            stored += conn.scalar(select(func.count(func.distinct(Contact.provider_sid))).where(Contact.provider_sid.in_(chunk)))
+            chunk = keys[start : start + 5000]
+            stored += conn.scalar(
+                select(func.count(func.distinct(Contact.provider_sid))).where(Contact.provider_sid.in_(chunk))
+            )
             routed += conn.scalar(
-                select(func.count(func.distinct(Contact.provider_sid))).join(Ticket, Ticket.id == Contact.ticket_id)
+                select(func.count(func.distinct(Contact.provider_sid)))
+                .join(Ticket, Ticket.id == Contact.ticket_id)
                 .where(Contact.provider_sid.in_(chunk))
             )
     engine.dispose()
@@ -226,8 +228,14 @@ def wait_for_routing(url: str, timeout: float = 600.0) -> float:
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
     kontaktcenter = Path(sys.executable).with_name("kontaktcenter")
-    return subprocess.Popen([str(kontaktcenter), "intake-worker"], cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(kontaktcenter), "intake-worker"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def main() -> None:
@@ -235,8 +243,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each measured phase")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--intake", choices=["queued", "direct"], default="queued",
-                        help="queued: acknowledge at once, routed by the intake worker; direct: routed before the answer")
+    parser.add_argument(
+        "--intake",
+        choices=["queued", "direct"],
+        default="queued",
+        help="queued: acknowledge at once, routed by the intake worker; direct: routed before the answer",
+    )
     args = parser.parse_args()
 
     url = bench_url()
@@ -245,10 +257,17 @@ def main() -> None:
         # One client, many requests: the per-client API limit is not what is measured here.
         config.write('RATELIMIT_API = "1000000 per minute"\n')
         config.write(f'API_INTAKE = "{args.intake}"\n')
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret, "SCHEDULER_ENABLED": "false",
-           "KONTAKTCENTER_CONFIG": config.name}
-    print(f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn (2 workers, config/gunicorn.conf.py); "
-          f"concurrency {args.concurrency}; {args.seconds:.0f} s per phase; {args.intake} intake")
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": secret,
+        "SCHEDULER_ENABLED": "false",
+        "KONTAKTCENTER_CONFIG": config.name,
+    }
+    print(
+        f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn (2 workers, config/gunicorn.conf.py); "
+        f"concurrency {args.concurrency}; {args.seconds:.0f} s per phase; {args.intake} intake"
+    )
     recreate_database(url)
     token, token_id, services = prepare(url, secret)
 
@@ -308,17 +327,27 @@ def main() -> None:
         "errors": real.errors,
     }
     print()
-    print(f"ceiling (bare Flask JSON endpoint): {len(ceiling.acknowledged)} in {ceiling.seconds:.1f} s = "
-          f"{ceiling.rate:,.1f} requests/s (p50 {ceiling.percentile(50):.1f} ms)")
-    print(f"POST /api/v1/contacts:              {len(real.acknowledged)} in {real.seconds:.1f} s = "
-          f"{real.rate:,.1f} contacts/s (p50 {real.percentile(50):.1f} ms, p99 {real.percentile(99):.1f} ms)")
+    print(
+        f"ceiling (bare Flask JSON endpoint): {len(ceiling.acknowledged)} in {ceiling.seconds:.1f} s = "
+        f"{ceiling.rate:,.1f} requests/s (p50 {ceiling.percentile(50):.1f} ms)"
+    )
+    print(
+        f"POST /api/v1/contacts:              {len(real.acknowledged)} in {real.seconds:.1f} s = "
+        f"{real.rate:,.1f} contacts/s (p50 {real.percentile(50):.1f} ms, p99 {real.percentile(99):.1f} ms)"
+    )
     print(f"ratio {ratio:.3f} ({'meets' if ratio >= BAR else 'BELOW'} the bar of {BAR})")
-    print(f"the load generator used {ceiling.client_cpu:.2f} of a core for the ceiling, {real.client_cpu:.2f} for the contacts"
-          + (" (the ceiling is then the client's, not the server's)" if ceiling.client_cpu > 0.9 else ""))
-    print(f"routing caught up {drain:.1f} s after the load stopped: end to end {end_to_end:,.1f} contacts/s "
-          f"acknowledged and routed")
-    print(f"acknowledged {result['acknowledged']} (warm-up included), stored {stored}, lost {result['lost']}; "
-          f"routed {routed}, unrouted {result['unrouted']}")
+    print(
+        f"the load generator used {ceiling.client_cpu:.2f} of a core for the ceiling, {real.client_cpu:.2f} for the contacts"
+        + (" (the ceiling is then the client's, not the server's)" if ceiling.client_cpu > 0.9 else "")
+    )
+    print(
+        f"routing caught up {drain:.1f} s after the load stopped: end to end {end_to_end:,.1f} contacts/s "
+        f"acknowledged and routed"
+    )
+    print(
+        f"acknowledged {result['acknowledged']} (warm-up included), stored {stored}, lost {result['lost']}; "
+        f"routed {routed}, unrouted {result['unrouted']}"
+    )
     if result["not_acknowledged"] or real.errors:
         print(f"other answers: {result['not_acknowledged']}, client errors: {real.errors}")
     print(json.dumps(result))

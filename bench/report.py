@@ -18,6 +18,7 @@ checks that all three give identical figures, prints the
 timings (median of --runs), the ratio and the peak memory, and ends with one JSON line.
 Bars: report < 3 s and ≤ 2× the SQL; peak RSS < 1 GB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-
-
 def _ts(values: np.ndarray) -> pd.Series:
     """Epoch seconds (NaN = none) → ISO text with offset for COPY; None (NULL) for none."""
     series = pd.to_datetime(pd.Series(values), unit="s", utc=True)
@@ -68,7 +67,9 @@ def generate(engine, contacts: int, seed: int = 2025, chunk: int = 200_000) -> N
     """N contacts with their tickets, written with COPY in chunks (bounded memory)."""
     rng = np.random.default_rng(seed)
     with engine.connect() as conn:
-        services = conn.execute(text("SELECT s.id, s.code, s.confidential, s.walk_in_topic FROM services s ORDER BY s.id")).all()
+        services = conn.execute(
+            text("SELECT s.id, s.code, s.confidential, s.walk_in_topic FROM services s ORDER BY s.id")
+        ).all()
         locations = [r[0] for r in conn.execute(text("SELECT id FROM locations WHERE kind <> 'contact_center'"))]
         queue_id = conn.execute(text("SELECT id FROM queues WHERE code = 'kc-forsta-linjen'")).scalar_one()
     regular = np.array([s[0] for s in services if not s[3]])
@@ -98,7 +99,11 @@ def generate(engine, contacts: int, seed: int = 2025, chunk: int = 200_000) -> N
             location = np.where(walk, rng.choice(locations, n), 0)
             r = rng.random(n)
             outcome = np.full(n, None, dtype=object)
-            outcome[phone] = np.where(r[phone] < 0.76, "answered", np.where(r[phone] < 0.86, "callback_requested", np.where(r[phone] < 0.98, "abandoned", "ivr_dropped")))
+            outcome[phone] = np.where(
+                r[phone] < 0.76,
+                "answered",
+                np.where(r[phone] < 0.86, "callback_requested", np.where(r[phone] < 0.98, "abandoned", "ivr_dropped")),
+            )
             outcome[walk] = np.where(r[walk] < 0.92, "served", "left")
             wait = rng.exponential(70, n)
             short = rng.random(n) < 0.3
@@ -106,68 +111,81 @@ def generate(engine, contacts: int, seed: int = 2025, chunk: int = 200_000) -> N
             answered = np.where(np.isin(outcome, ["answered"]), arrived + wait, np.nan)
             answered = np.where(outcome == "served", arrived + rng.exponential(480, n), answered)
             ended = np.where(outcome == "answered", answered + np.clip(rng.normal(240, 80, n), 30, None), np.nan)
-            ended = np.where(np.isin(outcome, ["abandoned", "callback_requested", "ivr_dropped"]), arrived + wait, ended)
+            ended = np.where(
+                np.isin(outcome, ["abandoned", "callback_requested", "ivr_dropped"]), arrived + wait, ended
+            )
             ended = np.where(outcome == "served", answered + rng.uniform(240, 1500, n), ended)
             ended = np.where(outcome == "left", arrived + rng.uniform(300, 2400, n), ended)
-            callback_done = np.where((outcome == "callback_requested") & (rng.random(n) < 0.85), ended + rng.uniform(600, 14400, n), np.nan)
+            callback_done = np.where(
+                (outcome == "callback_requested") & (rng.random(n) < 0.85), ended + rng.uniform(600, 14400, n), np.nan
+            )
             hours = np.where(rng.random(n) < 0.9, rng.exponential(14, n), rng.uniform(24, 96, n))
             first_response = np.where(written_ch & (rng.random(n) < 0.93), arrived + hours * 3600, np.nan)
             # Tickets: one per contact; most resolved by the kontaktcenter, some escalated.
             rr = rng.random(n)
             escalated = rr < 0.2
-            resolution = np.where(escalated, np.where(rng.random(n) < 0.8, "department", "unresolved"),
-                                  np.where(rr < 0.75, "first_contact", np.where(rr < 0.85, "kontaktcenter", "unresolved")))
+            resolution = np.where(
+                escalated,
+                np.where(rng.random(n) < 0.8, "department", "unresolved"),
+                np.where(rr < 0.75, "first_contact", np.where(rr < 0.85, "kontaktcenter", "unresolved")),
+            )
             resolution = np.where(np.isin(outcome, ["abandoned", "left", "ivr_dropped"]), "unresolved", resolution)
             resolved_at = np.where(resolution != "unresolved", arrived + rng.uniform(60, 86400 * 5, n), np.nan)
             arrived_txt = _ts(arrived)
             resolved_txt = _ts(resolved_at)
             years = pd.to_datetime(pd.Series(arrived), unit="s", utc=True).dt.year.astype(str)
-            tickets = pd.DataFrame({
-                "id": ids,
-                "reference": "KC-" + years + "-" + pd.Series(ids).map("{:07d}".format),
-                "kind": "errand",
-                "status": np.where(resolution != "unresolved", "resolved", np.where(escalated, "escalated", "open")),
-                "service_id": service,
-                "queue_id": queue_id,
-                "priority": 3,
-                "confidential": pd.Series(service).isin(confidential).map({True: "t", False: "f"}),
-                "subject": "",
-                "first_arrived_at": arrived_txt,
-                "created_at": arrived_txt,
-                "updated_at": arrived_txt,
-                "resolved_at": resolved_txt,
-                "resolution": resolution,
-                "escalated": np.where(escalated, "t", "f"),
-                "reopened_count": 0,
-                "route_step": 0,
-                "sla_breached": "f",
-            })
+            tickets = pd.DataFrame(
+                {
+                    "id": ids,
+                    "reference": "KC-" + years + "-" + pd.Series(ids).map("{:07d}".format),
+                    "kind": "errand",
+                    "status": np.where(
+                        resolution != "unresolved", "resolved", np.where(escalated, "escalated", "open")
+                    ),
+                    "service_id": service,
+                    "queue_id": queue_id,
+                    "priority": 3,
+                    "confidential": pd.Series(service).isin(confidential).map({True: "t", False: "f"}),
+                    "subject": "",
+                    "first_arrived_at": arrived_txt,
+                    "created_at": arrived_txt,
+                    "updated_at": arrived_txt,
+                    "resolved_at": resolved_txt,
+                    "resolution": resolution,
+                    "escalated": np.where(escalated, "t", "f"),
+                    "reopened_count": 0,
+                    "route_step": 0,
+                    "sla_breached": "f",
+                }
+            )
             _copy(cur, "tickets", tickets)
-            contacts_df = pd.DataFrame({
-                "id": ids,
-                "channel": channel,
-                "ticket_id": ids,
-                "service_id": service,
-                "queue_id": queue_id,
-                "location_id": pd.Series(location).where(location > 0, None).astype("Int64"),
-                "language": language,
-                "need_interpreter": np.where(interpreter, "t", "f"),
-                "need_hearing": np.where(rng.random(n) < 0.01, "t", "f"),
-                "need_vision": np.where(rng.random(n) < 0.01, "t", "f"),
-                "need_easy_read": np.where(rng.random(n) < 0.01, "t", "f"),
-                "citizen_name": "",
-                "reply_channel": "none",
-                "subject": "",
-                "text": "",
-                "arrived_at": arrived_txt,
-                "answered_at": _ts(answered),
-                "ended_at": _ts(ended),
-                "outcome": outcome,
-                "callback_completed_at": _ts(callback_done),
-                "callback_attempts": 0,
-                "first_response_at": _ts(first_response),
-                "created_at": arrived_txt,
-            })
+            contacts_df = pd.DataFrame(
+                {
+                    "id": ids,
+                    "channel": channel,
+                    "ticket_id": ids,
+                    "service_id": service,
+                    "queue_id": queue_id,
+                    "location_id": pd.Series(location).where(location > 0, None).astype("Int64"),
+                    "language": language,
+                    "need_interpreter": np.where(interpreter, "t", "f"),
+                    "need_hearing": np.where(rng.random(n) < 0.01, "t", "f"),
+                    "need_vision": np.where(rng.random(n) < 0.01, "t", "f"),
+                    "need_easy_read": np.where(rng.random(n) < 0.01, "t", "f"),
+                    "citizen_name": "",
+                    "reply_channel": "none",
+                    "subject": "",
+                    "text": "",
+                    "arrived_at": arrived_txt,
+                    "answered_at": _ts(answered),
+                    "ended_at": _ts(ended),
+                    "outcome": outcome,
+                    "callback_completed_at": _ts(callback_done),
+                    "callback_attempts": 0,
+                    "first_response_at": _ts(first_response),
+                    "created_at": arrived_txt,
+                }
+            )
             _copy(cur, "contacts", contacts_df)
             raw.commit()
             written += n
@@ -270,9 +288,12 @@ def hand_sql(conn, calendar, as_of: datetime) -> list[dict]:
 
     lo, hi = period_bounds(YEAR_START, YEAR_END)
     deadlines = ", ".join(
-        f"(DATE '{d}', DATE '{n}', {'true' if m else 'false'})" for d, n, m in deadline_rows(calendar, YEAR_START, YEAR_END)
+        f"(DATE '{d}', DATE '{n}', {'true' if m else 'false'})"
+        for d, n, m in deadline_rows(calendar, YEAR_START, YEAR_END)
     )
-    result = conn.execute(text(HAND_SQL.format(deadlines=deadlines)), {"lo": lo, "hi": hi, "short": SHORT_ABANDON, "as_of": as_of})
+    result = conn.execute(
+        text(HAND_SQL.format(deadlines=deadlines)), {"lo": lo, "hi": hi, "short": SHORT_ABANDON, "as_of": as_of}
+    )
     rows = []
     for row in result.mappings():
         rows.append({k: (float(v) if hasattr(v, "as_tuple") else v) for k, v in row.items()})
@@ -306,7 +327,9 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each query (the median is reported)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
-    parser.add_argument("--reuse", action="store_true", help="use a kept database if it holds exactly --contacts contacts")
+    parser.add_argument(
+        "--reuse", action="store_true", help="use a kept database if it holds exactly --contacts contacts"
+    )
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     url = bench_url()
@@ -338,7 +361,9 @@ def main() -> int:
                 db.session.commit()
                 print(f"== generating {args.contacts:,} contacts over {YEAR_START} – {YEAR_END} (COPY)")
                 start = time.perf_counter()
-                subprocess.run([sys.executable, __file__, "--contacts", str(args.contacts), "--generate-only"], check=True)
+                subprocess.run(
+                    [sys.executable, __file__, "--contacts", str(args.contacts), "--generate-only"], check=True
+                )
                 generate_s = time.perf_counter() - start
                 generator_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
                 print(f"   {generate_s:.1f} s (generator process peak RSS {generator_rss:.0f} MB)")
@@ -391,15 +416,30 @@ def main() -> int:
     ratio = report_s / sql_s
     rss = peak_rss_mb()
     print("== summary")
-    print(f"   contacts {args.contacts:,}; report {report_s:.3f} s vs SQL {sql_s:.3f} s → ratio {ratio:.2f}× "
-          f"(bar ≤ 2×: {'met' if ratio <= 2 else 'MISSED'}; bar < 3 s: {'met' if report_s < 3 else 'MISSED'})")
-    print(f"   on the fly, without rollups: {fly_s:.3f} s = {fly_s / sql_s:.2f}× the SQL; "
-          f"peak RSS {rss:.0f} MB (bar < 1024 MB: {'met' if rss < 1024 else 'MISSED'})")
-    print(json.dumps({
-        "contacts": args.contacts, "report_s": round(report_s, 3), "sql_s": round(sql_s, 3), "ratio": round(ratio, 3),
-        "peak_rss_mb": round(rss, 1), "report_on_the_fly_s": round(fly_s, 3), "ratio_on_the_fly": round(fly_s / sql_s, 3),
-        "rollup_build_s": round(rollup_build_s, 2), "generate_s": round(generate_s, 1), "figures_identical": agree,
-    }))
+    print(
+        f"   contacts {args.contacts:,}; report {report_s:.3f} s vs SQL {sql_s:.3f} s → ratio {ratio:.2f}× "
+        f"(bar ≤ 2×: {'met' if ratio <= 2 else 'MISSED'}; bar < 3 s: {'met' if report_s < 3 else 'MISSED'})"
+    )
+    print(
+        f"   on the fly, without rollups: {fly_s:.3f} s = {fly_s / sql_s:.2f}× the SQL; "
+        f"peak RSS {rss:.0f} MB (bar < 1024 MB: {'met' if rss < 1024 else 'MISSED'})"
+    )
+    print(
+        json.dumps(
+            {
+                "contacts": args.contacts,
+                "report_s": round(report_s, 3),
+                "sql_s": round(sql_s, 3),
+                "ratio": round(ratio, 3),
+                "peak_rss_mb": round(rss, 1),
+                "report_on_the_fly_s": round(fly_s, 3),
+                "ratio_on_the_fly": round(fly_s / sql_s, 3),
+                "rollup_build_s": round(rollup_build_s, 2),
+                "generate_s": round(generate_s, 1),
+                "figures_identical": agree,
+            }
+        )
+    )
     return 0 if agree else 1
 
 

@@ -21,6 +21,7 @@ hash check that makes a rule change take effect without restart, the attributes 
 from the database (citizen history, calendar, opening hours), and the decision.
 Ends with one JSON line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,9 @@ def generate_rules(rng: random.Random, count: int, vocabulary: Vocabulary) -> li
         lambda: f'channel == "phone" and local_time >= "{rng.randint(15, 20)}:{rng.choice(["00", "30"])}"',
         lambda: f'channel in ["web", "email"] and text =~~ "{rng.choice(WORDS)}"',
         lambda: f'service == "{rng.choice(services)}" and queue_open["{rng.choice(queues)}"]',
-        lambda: f'weekday in ["sat", "sun"] and channel == "{rng.choice(CHANNELS)}" and department == "{rng.choice(departments)}"',
+        lambda: (
+            f'weekday in ["sat", "sun"] and channel == "{rng.choice(CHANNELS)}" and department == "{rng.choice(departments)}"'
+        ),
         lambda: f'service == "{rng.choice(services)}" and citizen_known and open_ticket',
         lambda: f'location == "{rng.choice(locations)}" and service in {quote(rng.sample(services, 3))}',
         lambda: f'language != "sv" and "{rng.choice(NEEDS)}" in needs and working_day',
@@ -236,7 +239,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", type=int, default=200, help="generated rules, the catch-all included")
     parser.add_argument("--contacts", type=int, default=100_000, help="generated contacts to decide")
-    parser.add_argument("--baseline", type=int, default=10_000, help="contacts for the naive baseline (and agreement check)")
+    parser.add_argument(
+        "--baseline", type=int, default=10_000, help="contacts for the naive baseline (and agreement check)"
+    )
     parser.add_argument("--intake", type=int, default=2_000, help="contacts routed end to end on PostgreSQL (0: skip)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
@@ -252,7 +257,9 @@ def main() -> int:
         t0 = time.perf_counter()
         ruleset = load_rules(rules_dir, vocabulary)
         load_ms = (time.perf_counter() - t0) * 1000
-        print(f"rule set: {len(ruleset.rules)} rules in {len(ruleset.files)} files, validated and compiled in {load_ms:.0f} ms")
+        print(
+            f"rule set: {len(ruleset.rules)} rules in {len(ruleset.files)} files, validated and compiled in {load_ms:.0f} ms"
+        )
 
         t0 = time.perf_counter()
         contacts = generate_contacts(rng, args.contacts, vocabulary, calendar)
@@ -271,9 +278,13 @@ def main() -> int:
         catch_all = sum(1 for r in matched if r == ruleset.rules[-1].id)
         distinct = len(set(matched))
         print(f"decisions: {len(contacts)} in {elapsed:.2f} s = {rate:,.0f} decisions/s")
-        print(f"latency: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {worst:.3f} ms (mean {statistics.fmean(latencies):.3f} ms)")
+        print(
+            f"latency: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {worst:.3f} ms (mean {statistics.fmean(latencies):.3f} ms)"
+        )
         print(f"CPU time per decision: p50 {cpu_p50:.3f} ms, p99 {cpu_p99:.3f} ms (wall minus waiting for a core)")
-        print(f"rules that decided: {distinct} of {len(ruleset.rules)}; catch-all hits: {catch_all} ({catch_all / len(contacts):.1%})")
+        print(
+            f"rules that decided: {distinct} of {len(ruleset.rules)}; catch-all hits: {catch_all} ({catch_all / len(contacts):.1%})"
+        )
 
         sample = contacts[: args.baseline]
         t0 = time.perf_counter()

@@ -13,6 +13,7 @@ Prints a summary and, last, one line of JSON.
 
     .venv/bin/python bench/webhooks.py [--calls 400] [--sms 200] [--history 1000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,10 +66,6 @@ eve_close = "23:59"
 """
 
 
-
-
-
-
 def prepare(url: str, env: dict[str, str]) -> list[int]:
     """Migrate, load the catalogue, the demo users and a shift of agents; returns the agents' ids.
 
@@ -93,8 +90,15 @@ def prepare(url: str, env: dict[str, str]) -> list[int]:
         department = db.session.scalar(select(Department).where(Department.is_contact_center.is_(True)))
         password = hash_password(secrets.token_urlsafe(16))
         for i in range(CONCURRENCY):
-            agent = User(username=f"bench-agent-{i}", name=f"Bench Agent {i}", role="agent", password_hash=password,
-                         department=department, presence="available", phone_identity=f"client:bench-{i}")
+            agent = User(
+                username=f"bench-agent-{i}",
+                name=f"Bench Agent {i}",
+                role="agent",
+                password_hash=password,
+                department=department,
+                presence="available",
+                phone_identity=f"client:bench-{i}",
+            )
             agent.queues = first_line
             db.session.add(agent)
         db.session.commit()
@@ -102,10 +106,6 @@ def prepare(url: str, env: dict[str, str]) -> list[int]:
         db.session.remove()
     app.extensions[ENGINE_KEY].dispose()
     return agents
-
-
-
-
 
 
 def baseline(port: int, n: int) -> simulate.Stats:
@@ -135,14 +135,24 @@ def count(url: str, sids: set[str], since_ticket_id: int) -> dict[str, int]:
     engine = create_engine(url)
     with engine.connect() as conn:
         stored_rows = conn.scalar(select(func.count(Contact.id)).where(Contact.provider_sid.in_(sids))) if sids else 0
-        stored = conn.scalar(select(func.count(func.distinct(Contact.provider_sid))).where(Contact.provider_sid.in_(sids))) if sids else 0
+        stored = (
+            conn.scalar(select(func.count(func.distinct(Contact.provider_sid))).where(Contact.provider_sid.in_(sids)))
+            if sids
+            else 0
+        )
         # Every ticket the run made belongs to a contact; one without is a half-made duplicate.
         orphan_tickets = conn.scalar(
             select(func.count(Ticket.id)).where(Ticket.id > since_ticket_id, ~Ticket.contacts.any())
         )
-        contact_tickets = conn.scalar(
-            select(func.count(func.distinct(Contact.ticket_id))).where(Contact.provider_sid.in_(sids), Contact.ticket_id.is_not(None))
-        ) if sids else 0
+        contact_tickets = (
+            conn.scalar(
+                select(func.count(func.distinct(Contact.ticket_id))).where(
+                    Contact.provider_sid.in_(sids), Contact.ticket_id.is_not(None)
+                )
+            )
+            if sids
+            else 0
+        )
         tickets_made = conn.scalar(select(func.count(Ticket.id)).where(Ticket.id > since_ticket_id))
     engine.dispose()
     return {
@@ -158,8 +168,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--sms", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--history", type=int, default=0,
-                        help="first import this many past contacts (as a city's database holds), so queries meet real table sizes")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="first import this many past contacts (as a city's database holds), so queries meet real table sizes",
+    )
     args = parser.parse_args()
 
     url = bench_url()
@@ -176,8 +190,10 @@ def main() -> None:
         "KONTAKTCENTER_CONFIG": config.name,
         "SCHEDULER_ENABLED": "false",
     }
-    print(f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn (2 workers) on {base}; concurrency {CONCURRENCY}; "
-          f"{DUPLICATE_RATE:.0%} of webhooks sent twice")
+    print(
+        f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn (2 workers) on {base}; concurrency {CONCURRENCY}; "
+        f"{DUPLICATE_RATE:.0%} of webhooks sent twice"
+    )
     recreate_database(url)
     agents = prepare(url, env)
     if args.history:
@@ -191,30 +207,78 @@ def main() -> None:
         base_stats = baseline(port, 400)
         # Warm both workers (imports, rule files, prepared statements) as a live server is;
         # what the warm-up stored is still counted below: nothing acknowledged may be lost.
-        warm_calls = simulate.run("calls", WARMUP_CALLS, base_url=base, public_url=base, auth_token=TOKEN,
-                                  concurrency=CONCURRENCY, duplicate_rate=DUPLICATE_RATE, agent_ids=agents, seed=args.seed - 1)
-        warm_sms = simulate.run("sms", WARMUP_SMS, base_url=base, public_url=base, auth_token=TOKEN,
-                                concurrency=CONCURRENCY, duplicate_rate=DUPLICATE_RATE, seed=args.seed - 2)
+        warm_calls = simulate.run(
+            "calls",
+            WARMUP_CALLS,
+            base_url=base,
+            public_url=base,
+            auth_token=TOKEN,
+            concurrency=CONCURRENCY,
+            duplicate_rate=DUPLICATE_RATE,
+            agent_ids=agents,
+            seed=args.seed - 1,
+        )
+        warm_sms = simulate.run(
+            "sms",
+            WARMUP_SMS,
+            base_url=base,
+            public_url=base,
+            auth_token=TOKEN,
+            concurrency=CONCURRENCY,
+            duplicate_rate=DUPLICATE_RATE,
+            seed=args.seed - 2,
+        )
         started, cpu = time.perf_counter(), time.process_time()
-        calls = simulate.run("calls", args.calls, base_url=base, public_url=base, auth_token=TOKEN,
-                             concurrency=CONCURRENCY, duplicate_rate=DUPLICATE_RATE, agent_ids=agents, seed=args.seed)
+        calls = simulate.run(
+            "calls",
+            args.calls,
+            base_url=base,
+            public_url=base,
+            auth_token=TOKEN,
+            concurrency=CONCURRENCY,
+            duplicate_rate=DUPLICATE_RATE,
+            agent_ids=agents,
+            seed=args.seed,
+        )
         call_seconds = time.perf_counter() - started
         simulator_cpu = (time.process_time() - cpu) / call_seconds  # in cores: near 1.0, the simulator is the limit
         started = time.perf_counter()
-        texts = simulate.run("sms", args.sms, base_url=base, public_url=base, auth_token=TOKEN,
-                             concurrency=CONCURRENCY, duplicate_rate=DUPLICATE_RATE, seed=args.seed + 1)
+        texts = simulate.run(
+            "sms",
+            args.sms,
+            base_url=base,
+            public_url=base,
+            auth_token=TOKEN,
+            concurrency=CONCURRENCY,
+            duplicate_rate=DUPLICATE_RATE,
+            seed=args.seed + 1,
+        )
         sms_seconds = time.perf_counter() - started
         # The same 8 concurrent calls, paced like callers (a pause before each webhook):
         # what one webhook costs when the server is busy but not saturated.
-        paced = simulate.run("calls", max(CONCURRENCY, args.calls // 4), base_url=base, public_url=base, auth_token=TOKEN,
-                             concurrency=CONCURRENCY, duplicate_rate=DUPLICATE_RATE, agent_ids=agents,
-                             seed=args.seed + 2, think=PACED_THINK)
+        paced = simulate.run(
+            "calls",
+            max(CONCURRENCY, args.calls // 4),
+            base_url=base,
+            public_url=base,
+            auth_token=TOKEN,
+            concurrency=CONCURRENCY,
+            duplicate_rate=DUPLICATE_RATE,
+            agent_ids=agents,
+            seed=args.seed + 2,
+            think=PACED_THINK,
+        )
     finally:
         stop(server)
         os.unlink(config.name)
 
-    acknowledged = (calls.acknowledged_calls | texts.acknowledged_messages
-                    | warm_calls.acknowledged_calls | warm_sms.acknowledged_messages | paced.acknowledged_calls)
+    acknowledged = (
+        calls.acknowledged_calls
+        | texts.acknowledged_messages
+        | warm_calls.acknowledged_calls
+        | warm_sms.acknowledged_messages
+        | paced.acknowledged_calls
+    )
     figures = count(url, acknowledged, since_ticket_id=0)
     latencies = simulate.Stats(latencies_ms=calls.latencies_ms + texts.latencies_ms)
     p50, p99 = latencies.percentile(50), latencies.percentile(99)
@@ -245,23 +309,39 @@ def main() -> None:
         "duplicated": figures["duplicated"],
     }
     print()
-    print(f"calls: {args.calls} in {call_seconds:.1f} s = {result['calls_per_s']} calls/s "
-          f"({dict(sorted(calls.outcomes.items()))})")
-    print(f"sms:   {args.sms} in {sms_seconds:.1f} s = {result['sms_per_s']} sms/s ({dict(sorted(texts.outcomes.items()))})")
-    print(f"webhook requests: {result['webhook_requests']} (of which {result['repeated_requests']} Twilio-style repeats), "
-          f"failed: {result['failed_requests']}")
-    print(f"webhook latency, back to back (saturating): p50 {p50:.1f} ms, p99 {p99:.1f} ms (bar: p99 < 50 ms); "
-          f"the simulator used {simulator_cpu:.2f} of a core")
-    print(f"webhook latency, {result['paced_calls']} calls paced {PACED_THINK} s between webhooks: "
-          f"p50 {result['paced_p50_ms']} ms, p99 {result['paced_p99_ms']} ms")
-    print(f"baseline GET /healthz: p50 {b50:.1f} ms, p99 {b99:.1f} ms → webhooks ×{result['p50_vs_baseline']} at p50, "
-          f"×{result['p99_vs_baseline']} at p99")
-    print(f"acknowledged (with {WARMUP_CALLS} warm-up calls and {WARMUP_SMS} SMS) {result['acknowledged']}, stored {result['stored']}, lost {result['lost']}, "
-          f"duplicated {result['duplicated']}; tickets made {figures['tickets_made']} for {figures['tickets_of_contacts']} ticketed contacts")
+    print(
+        f"calls: {args.calls} in {call_seconds:.1f} s = {result['calls_per_s']} calls/s "
+        f"({dict(sorted(calls.outcomes.items()))})"
+    )
+    print(
+        f"sms:   {args.sms} in {sms_seconds:.1f} s = {result['sms_per_s']} sms/s ({dict(sorted(texts.outcomes.items()))})"
+    )
+    print(
+        f"webhook requests: {result['webhook_requests']} (of which {result['repeated_requests']} Twilio-style repeats), "
+        f"failed: {result['failed_requests']}"
+    )
+    print(
+        f"webhook latency, back to back (saturating): p50 {p50:.1f} ms, p99 {p99:.1f} ms (bar: p99 < 50 ms); "
+        f"the simulator used {simulator_cpu:.2f} of a core"
+    )
+    print(
+        f"webhook latency, {result['paced_calls']} calls paced {PACED_THINK} s between webhooks: "
+        f"p50 {result['paced_p50_ms']} ms, p99 {result['paced_p99_ms']} ms"
+    )
+    print(
+        f"baseline GET /healthz: p50 {b50:.1f} ms, p99 {b99:.1f} ms → webhooks ×{result['p50_vs_baseline']} at p50, "
+        f"×{result['p99_vs_baseline']} at p99"
+    )
+    print(
+        f"acknowledged (with {WARMUP_CALLS} warm-up calls and {WARMUP_SMS} SMS) {result['acknowledged']}, stored {result['stored']}, lost {result['lost']}, "
+        f"duplicated {result['duplicated']}; tickets made {figures['tickets_made']} for {figures['tickets_of_contacts']} ticketed contacts"
+    )
     for path, values in sorted({**calls.by_path, **texts.by_path}.items()):
         one = simulate.Stats(latencies_ms=values)
         print(f"  {path:<28} n={len(values):<5} p50 {one.percentile(50):6.1f} ms  p99 {one.percentile(99):6.1f} ms")
-    for what, n in (calls.failures + texts.failures + warm_calls.failures + warm_sms.failures + paced.failures).most_common(5):
+    for what, n in (
+        calls.failures + texts.failures + warm_calls.failures + warm_sms.failures + paced.failures
+    ).most_common(5):
         print(f"  failure: {n} × {what}")
     print(json.dumps(result))
 

@@ -3,6 +3,7 @@
 Set the address with `--bind` (or GUNICORN_CMD_ARGS) and the number of workers with
 WEB_CONCURRENCY; the benchmarks start gunicorn with this file too.
 """
+
 import multiprocessing
 import os
 

@@ -1,4 +1,5 @@
 """The application factory."""
+
 from __future__ import annotations
 
 import importlib

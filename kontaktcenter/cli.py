@@ -1,4 +1,5 @@
 """The `kontaktcenter` command (a Flask CLI group, so `flask --app wsgi …` works too)."""
+
 from __future__ import annotations
 
 import importlib
@@ -79,13 +80,17 @@ def register_cli(app: Flask) -> None:
             db.session.commit()
             bar.update(1)
         forget_calendar(current_app)  # the directory's opening hours may be new
-        click.echo(f"\nDemo users (username / password / role; the passwords are this installation's own, "
-                   f"kept in {Path(current_app.instance_path) / PASSWORDS_FILE}):")
+        click.echo(
+            f"\nDemo users (username / password / role; the passwords are this installation's own, "
+            f"kept in {Path(current_app.instance_path) / PASSWORDS_FILE}):"
+        )
         for username, role, password in users:
             click.echo(f"  {username:<18} {password:<24} {role}")
         if required := current_app.config.get("TWO_FACTOR_REQUIRED_ROLES"):
-            click.echo(f"Two-factor sign-in is required for the roles {', '.join(required)}: those users add the account "
-                       "to an authenticator app (a QR code) at their first sign-in.")
+            click.echo(
+                f"Two-factor sign-in is required for the roles {', '.join(required)}: those users add the account "
+                "to an authenticator app (a QR code) at their first sign-in."
+            )
         if no_serve:
             return
         app = current_app._get_current_object()
@@ -93,9 +98,11 @@ def register_cli(app: Flask) -> None:
             from .channels.twilio_security import DEMO_TOKEN_FILE, use_demo_token
 
             use_demo_token(app)
-            click.echo(f"\nTwilio: no TWILIO_AUTH_TOKEN, so this demo checks webhook signatures against a demo token "
-                       f"made for this installation ({Path(app.instance_path) / DEMO_TOKEN_FILE}); "
-                       "`kontaktcenter simulate calls|sms` signs with it. Never for a real Twilio account.")
+            click.echo(
+                f"\nTwilio: no TWILIO_AUTH_TOKEN, so this demo checks webhook signatures against a demo token "
+                f"made for this installation ({Path(app.instance_path) / DEMO_TOKEN_FILE}); "
+                "`kontaktcenter simulate calls|sms` signs with it. Never for a real Twilio account."
+            )
         click.echo(f"\nKontaktcenter demo: http://127.0.0.1:{port}/kontakt  (staff: http://127.0.0.1:{port}/login)")
         from werkzeug.serving import run_simple
 

@@ -1,4 +1,5 @@
 """Configuration: defaults < config/default.toml < KONTAKTCENTER_CONFIG file < environment."""
+
 from __future__ import annotations
 
 import os
@@ -119,14 +120,21 @@ def load_config(environ: Mapping[str, str] | None = None, overrides: Mapping[str
 
 
 def _check_sessions(config: Mapping[str, Any]) -> None:
-    for key in ("SESSION_IDLE_MINUTES", "SESSION_LIFETIME_HOURS", "PASSWORD_LINK_WELCOME_HOURS", "PASSWORD_LINK_RESET_HOURS"):
+    for key in (
+        "SESSION_IDLE_MINUTES",
+        "SESSION_LIFETIME_HOURS",
+        "PASSWORD_LINK_WELCOME_HOURS",
+        "PASSWORD_LINK_RESET_HOURS",
+    ):
         if not isinstance(config.get(key), int) or config[key] <= 0:
             raise ConfigError(f"{key}={config.get(key)!r}: expected a whole number above 0")
     for key in ("LOGIN_LIMIT_ACCOUNT", "LOGIN_LIMIT_CLIENT"):
         try:
             parse_many(str(config.get(key, "")))
         except ValueError:
-            raise ConfigError(f"{key}={config.get(key)!r}: expected limits such as \"10 per minute; 30 per hour\"") from None
+            raise ConfigError(
+                f'{key}={config.get(key)!r}: expected limits such as "10 per minute; 30 per hour"'
+            ) from None
 
 
 def _check_sso(config: Mapping[str, Any]) -> None:
@@ -137,6 +145,8 @@ def _check_sso(config: Mapping[str, Any]) -> None:
         Settings.from_config(config)
     except SSOConfigError as exc:
         raise ConfigError(str(exc)) from None
+
+
 def _check_access_log_retention(config: Mapping[str, Any]) -> None:
     from .worktime.periods import parse_period
 
@@ -144,15 +154,19 @@ def _check_access_log_retention(config: Mapping[str, Any]) -> None:
         parse_period(str(config.get("ACCESS_LOG_RETENTION", "P2Y")))
     except ValueError as exc:
         raise ConfigError(f"ACCESS_LOG_RETENTION: {exc}") from None
+
+
 def _check_two_factor(config: Mapping[str, Any]) -> None:
     from .directory.models import ROLES
 
     roles = config.get("TWO_FACTOR_REQUIRED_ROLES", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise ConfigError(f"TWO_FACTOR_REQUIRED_ROLES={roles!r}: expected a list of roles such as [\"admin\", \"manager\"]")
+        raise ConfigError(f'TWO_FACTOR_REQUIRED_ROLES={roles!r}: expected a list of roles such as ["admin", "manager"]')
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
-        raise ConfigError(f"TWO_FACTOR_REQUIRED_ROLES: unknown role(s) {', '.join(unknown)}; the roles are {', '.join(ROLES)}")
+        raise ConfigError(
+            f"TWO_FACTOR_REQUIRED_ROLES: unknown role(s) {', '.join(unknown)}; the roles are {', '.join(ROLES)}"
+        )
 
 
 def _check_production_secret(key: Any) -> None:
@@ -183,7 +197,9 @@ def instance_secret(folder: Path, name: str, prefix: str = "") -> str:
             folder.mkdir(parents=True, exist_ok=True)
             fd, candidate = tempfile.mkstemp(dir=folder, prefix=f".{name}.")  # created 0600
         except OSError as exc:
-            raise ConfigError(f"cannot write {path} ({exc.strerror}): make {folder} writable, or configure the secret") from None
+            raise ConfigError(
+                f"cannot write {path} ({exc.strerror}): make {folder} writable, or configure the secret"
+            ) from None
         try:
             with os.fdopen(fd, "w") as fh:
                 fh.write(prefix + secrets.token_urlsafe(48) + "\n")

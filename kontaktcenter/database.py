@@ -1,4 +1,5 @@
 """The database: declarative base, engine and the request-scoped session."""
+
 from __future__ import annotations
 
 import threading
@@ -253,8 +254,15 @@ class Reconnect:
     Thread-safe: the scheduler's jobs share one.
     """
 
-    def __init__(self, what: str, log: Logger, *, first: float = 0.5, longest: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        what: str,
+        log: Logger,
+        *,
+        first: float = 0.5,
+        longest: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.what, self.log, self.first, self.longest, self.clock = what, log, first, longest, clock
         self.outages = 0
         self._since: float | None = None
@@ -268,8 +276,13 @@ class Reconnect:
                 self._since, self._pause = self.clock(), self.first
                 self.outages += 1
                 reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
-                self.log.warning("%s: lost the database connection (%s: %s); retrying with backoff up to %.0f s",
-                                 self.what, type(exc).__name__, reason, self.longest)
+                self.log.warning(
+                    "%s: lost the database connection (%s: %s); retrying with backoff up to %.0f s",
+                    self.what,
+                    type(exc).__name__,
+                    reason,
+                    self.longest,
+                )
             else:
                 self._pause = min(self._pause * 2, self.longest)
             return self._pause

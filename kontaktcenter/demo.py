@@ -1,4 +1,5 @@
 """The demo: a Malmö-like directory, demo users and 90 days of realistic history."""
+
 from __future__ import annotations
 
 import os
@@ -22,13 +23,39 @@ from .worktime.calendar import STOCKHOLM
 
 # Contacts per weekday (Mon..Sun) and the hourly shape of a working day.
 WEEKDAY_VOLUME = [420, 360, 330, 320, 280, 30, 20]
-HOUR_WEIGHTS = {7: 2, 8: 9, 9: 14, 10: 14, 11: 11, 12: 7, 13: 11, 14: 10, 15: 8, 16: 5, 17: 3, 18: 2, 19: 2, 20: 1, 21: 1}
+HOUR_WEIGHTS = {
+    7: 2,
+    8: 9,
+    9: 14,
+    10: 14,
+    11: 11,
+    12: 7,
+    13: 11,
+    14: 10,
+    15: 8,
+    16: 5,
+    17: 3,
+    18: 2,
+    19: 2,
+    20: 1,
+    21: 1,
+}
 CHANNEL_WEIGHTS = {"phone": 45, "web": 20, "email": 9, "sms": 7, "walk_in": 14, "open311": 5}
 LANGUAGE_WEIGHTS = {"sv": 78, "en": 7, "ar": 8, "so": 2, "fa": 2, "pl": 2, "bs": 1}
 SERVICE_POPULARITY = {
-    "allmant": 20, "forsorjningsstod": 14, "skolval": 9, "forskoleplats": 8, "bygglov": 6,
-    "felanmalan-gata": 6, "parkeringstillstand": 4, "fardtjanst": 5, "hemtjanst": 6, "avfall": 5,
-    "bibliotekskort": 3, "utskrift-hjalp": 5, "digital-hjalp": 4,
+    "allmant": 20,
+    "forsorjningsstod": 14,
+    "skolval": 9,
+    "forskoleplats": 8,
+    "bygglov": 6,
+    "felanmalan-gata": 6,
+    "parkeringstillstand": 4,
+    "fardtjanst": 5,
+    "hemtjanst": 6,
+    "avfall": 5,
+    "bibliotekskort": 3,
+    "utskrift-hjalp": 5,
+    "digital-hjalp": 4,
 }
 
 
@@ -66,8 +93,12 @@ def generate_history(end: date, days: int = 90, seed: int = 2026) -> Iterator[Hi
                 needs.append(rng.choice(["hearing", "vision", "easy_read"]))
             n += 1
             row = HistoryRow(
-                external_id=f"demo-{seed}-{n}", channel=channel, service_code=code,
-                arrived_at=arrived, language=language, needs=needs,
+                external_id=f"demo-{seed}-{n}",
+                channel=channel,
+                service_code=code,
+                arrived_at=arrived,
+                language=language,
+                needs=needs,
             )
             _outcome(rng, row, services[code][0], walk_in_locations)
             yield row
@@ -187,7 +218,9 @@ def _new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def load_demo(session: Session, today: date, passwords: Mapping[str, str], days: int = 90) -> list[tuple[str, str, str]]:
+def load_demo(
+    session: Session, today: date, passwords: Mapping[str, str], days: int = 90
+) -> list[tuple[str, str, str]]:
     """Load the directory, the demo users and (once) the history; returns printed users."""
     load_catalogue(session)
     users = load_demo_users(session, passwords)

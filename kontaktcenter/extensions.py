@@ -1,4 +1,5 @@
 """Flask extensions, created here and initialised in the application factory."""
+
 from __future__ import annotations
 
 from flask import g, request, session

@@ -15,6 +15,7 @@ below would be a hook of our own anyway.
   citizen's receipt, report exports and API answers all carry personal data, and a rule
   per route would be one more thing a new page could forget.
 """
+
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, request

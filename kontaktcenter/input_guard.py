@@ -20,6 +20,7 @@ store for UTF-8 (TEXT_HEADERS), the query string, url-encoded and multipart form
 (names, values, file names), and a JSON body (depth before parsing; NUL and lone
 surrogates written as \\u escapes after). Valid input costs a few byte scans.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,9 @@ class BadInput:
         if self.kind == NUL:
             return _("%(place)s innehåller ett NUL-tecken (U+0000), som inte är tillåtet.", place=place)
         if self.kind == SURROGATE:
-            return _("%(place)s innehåller ett ensamt surrogattecken (U+D800–U+DFFF), som inte är giltig text.", place=place)
+            return _(
+                "%(place)s innehåller ett ensamt surrogattecken (U+D800–U+DFFF), som inte är giltig text.", place=place
+            )
         return _("%(place)s är inte giltig UTF-8.", place=place)
 
 
@@ -287,8 +290,15 @@ def _refusal(problem: BadInput) -> Response:
         if path.startswith("/email/"):
             return jsonify(error=message), problem.status
         return Response(message, status=problem.status, mimetype="text/plain")
-    return Response(render_template("error.html", code=problem.status, title=_("Ogiltiga tecken i förfrågan"),
-                                    message=problem.message() + " " + _("Inget har sparats.")), status=problem.status)
+    return Response(
+        render_template(
+            "error.html",
+            code=problem.status,
+            title=_("Ogiltiga tecken i förfrågan"),
+            message=problem.message() + " " + _("Inget har sparats."),
+        ),
+        status=problem.status,
+    )
 
 
 def guard() -> Response | None:
@@ -304,7 +314,10 @@ def guard() -> Response | None:
 
 def _repaired_pairs(raw: bytes) -> ImmutableMultiDict:
     return ImmutableMultiDict(
-        (name.decode("utf-8", "replace").replace("\x00", "\ufffd"), value.decode("utf-8", "replace").replace("\x00", "\ufffd"))
+        (
+            name.decode("utf-8", "replace").replace("\x00", "\ufffd"),
+            value.decode("utf-8", "replace").replace("\x00", "\ufffd"),
+        )
         for name, value in _pairs(raw)
     )
 
@@ -323,7 +336,10 @@ def replace_in_twilio_request(req: Request) -> None:
             req.__dict__.pop("values", None)
     elif req.mimetype == "multipart/form-data" and _multipart_problem(req):
         req.form = ImmutableMultiDict(
-            (_SURROGATES.sub("\ufffd", k.replace("\x00", "\ufffd")), _SURROGATES.sub("\ufffd", v.replace("\x00", "\ufffd")))
+            (
+                _SURROGATES.sub("\ufffd", k.replace("\x00", "\ufffd")),
+                _SURROGATES.sub("\ufffd", v.replace("\x00", "\ufffd")),
+            )
             for k, v in req.form.items(multi=True)
         )
         req.__dict__.pop("values", None)

@@ -7,6 +7,7 @@ caplog — including handlers configured after the app (gunicorn sets up its own
 strings are decoded before they are looked at, so `?q=19900101-0017` or `?q=a%40b.se` in a
 request line is masked too. The masks are contacts.citizen's, the same as the access log's.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,7 +48,7 @@ def _phones(text: str) -> str:
     parts, last = [], 0
     for found in phonenumbers.PhoneNumberMatcher(text, REGION):
         number = phonenumbers.format_number(found.number, phonenumbers.PhoneNumberFormat.E164)
-        parts += [text[last:found.start], mask_phone(number)]
+        parts += [text[last : found.start], mask_phone(number)]
         last = found.end
     return "".join(parts) + text[last:] if parts else text
 

@@ -1,4 +1,5 @@
 """Imports every table so Alembic and create_all see the whole schema."""
+
 from .accounts.models import PasswordLink, UserChange  # noqa: F401
 from .auth.models import AuthEvent, RecoveryCode, TwoFactor, UserSession  # noqa: F401
 from .casework.models import Escalation, KnowledgeArticle  # noqa: F401

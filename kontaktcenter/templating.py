@@ -1,4 +1,5 @@
 """Jinja filters and globals shared by every page: local time, labels, the staff menu."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,7 +24,11 @@ CHANNEL_LABELS = {
     "walk_in": _l("Besök"),
     "open311": _l("Open311"),
 }
-MESSAGE_LABELS = {"reply": _l("Svar till medborgaren"), "inbound": _l("Från medborgaren"), "note": _l("Intern anteckning")}
+MESSAGE_LABELS = {
+    "reply": _l("Svar till medborgaren"),
+    "inbound": _l("Från medborgaren"),
+    "note": _l("Intern anteckning"),
+}
 
 # (endpoint, label, roles that see it) — each part of the domain appends its pages here.
 STAFF_NAV: list[tuple[str, str, tuple[str, ...]]] = [

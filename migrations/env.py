@@ -1,4 +1,5 @@
 """Alembic environment: the models' metadata, the URL from kontaktcenter's config."""
+
 from __future__ import annotations
 
 from alembic import context

@@ -4,6 +4,7 @@ The database is SQLite by default; set KC_TEST_DATABASE_URL to a PostgreSQL URL 
 the same suite on PostgreSQL (.ci/run does). Tests marked `postgres` need PostgreSQL's
 own behaviour; they skip on SQLite and are required when KC_REQUIRE_POSTGRES=1.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,12 @@ from kontaktcenter.database import BIND_KEY, ENGINE_KEY, AppSession, db
 from kontaktcenter.directory.service import load_catalogue, load_demo_users
 from tests.fixtures.two_factor import code_for, enrol_demo_staff
 
-pytest_plugins = ["tests.fixtures.factories", "tests.fixtures.browser", "tests.fixtures.routes", "tests.fixtures.oidc_provider"]
+pytest_plugins = [
+    "tests.fixtures.factories",
+    "tests.fixtures.browser",
+    "tests.fixtures.routes",
+    "tests.fixtures.oidc_provider",
+]
 CODE_PAGE = "/login/kod"
 
 PG_URL = os.environ.get("KC_TEST_DATABASE_URL", "")
@@ -27,10 +33,17 @@ PG_URL = os.environ.get("KC_TEST_DATABASE_URL", "")
 # The tests' own demo passwords, fixed so a test can sign in; a real demo makes its own
 # per installation (demo.demo_passwords).
 DEMO_PASSWORDS = {  # each passes the password policy (auth/passwords.py)
-    "agent": "amira-malmo-demo-2026", "agent2": "johan-malmo-demo-2026", "filial": "sara-malmo-demo-2026",
-    "handlaggare": "per-malmo-demo-2026", "bygglov": "lena-malmo-demo-2026", "samordnare": "maria-malmo-demo-2026",
-    "kultursamordnare": "ali-malmo-demo-2026", "chef": "eva-malmo-demo-2026", "admin": "styrning-malmo-demo-2026",
-    "bibliotek": "kim-malmo-demo-2026", "dataskydd": "nora-malmo-demo-2026",
+    "agent": "amira-malmo-demo-2026",
+    "agent2": "johan-malmo-demo-2026",
+    "filial": "sara-malmo-demo-2026",
+    "handlaggare": "per-malmo-demo-2026",
+    "bygglov": "lena-malmo-demo-2026",
+    "samordnare": "maria-malmo-demo-2026",
+    "kultursamordnare": "ali-malmo-demo-2026",
+    "chef": "eva-malmo-demo-2026",
+    "admin": "styrning-malmo-demo-2026",
+    "bibliotek": "kim-malmo-demo-2026",
+    "dataskydd": "nora-malmo-demo-2026",
 }
 
 

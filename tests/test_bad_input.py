@@ -8,6 +8,7 @@ signature, is what answers. Everything but Twilio's form and query values is ref
 400 by the guard, in the endpoint's own format; Twilio's are repaired (U+FFFD) and
 answered normally.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,18 @@ KEYWORD = {"nul": "U+0000", "surrogate": "U+D800", "utf8": "UTF-8", "deep": str(
 # Fields the views read, so that without the guard the bad value would reach them.
 FIELDS = ("text", "q", "username", "password", "description", "service_code", "name", "body", "from", "subject")
 TWILIO_PARAMS = {
-    "AccountSid": "AC" + "0" * 32, "MessageSid": "SM" + "1" * 32, "CallSid": "CA" + "1" * 32,
-    "From": "+46709876543", "To": "+46406000000", "Body": "Hej", "Digits": "1", "CallStatus": "completed",
-    "QueueResult": "hangup", "QueueTime": "12", "CallDuration": "30", "MessageStatus": "delivered",
+    "AccountSid": "AC" + "0" * 32,
+    "MessageSid": "SM" + "1" * 32,
+    "CallSid": "CA" + "1" * 32,
+    "From": "+46709876543",
+    "To": "+46406000000",
+    "Body": "Hej",
+    "Digits": "1",
+    "CallStatus": "completed",
+    "QueueResult": "hangup",
+    "QueueTime": "12",
+    "CallDuration": "30",
+    "MessageStatus": "delivered",
 }
 
 
@@ -66,12 +76,16 @@ def _request(app, world, rule, method: str, how: tuple[str, object]) -> dict:
     csrf = {"csrf_token": token}
     headers = {"X-CSRFToken": token}
     if rule.endpoint.startswith("api."):
-        scope = {"api.get_ticket": "tickets:read", "api.list_services": "services:read"}.get(rule.endpoint, "contacts:write")
+        scope = {"api.get_ticket": "tickets:read", "api.list_services": "services:read"}.get(
+            rule.endpoint, "contacts:write"
+        )
         headers["Authorization"] = f"Bearer {world.api_tokens[scope]}"
     query = b""
     kwargs: dict = {"method": method, "headers": headers}
     if where == "path":
-        text_params = [n for n, c in rule._converters.items() if type(c).__name__ in ("UnicodeConverter", "PathConverter")]
+        text_params = [
+            n for n, c in rule._converters.items() if type(c).__name__ in ("UnicodeConverter", "PathConverter")
+        ]
         if text_params:
             path = world.path(app, rule, **{text_params[0]: bad})
         else:
@@ -81,7 +95,11 @@ def _request(app, world, rule, method: str, how: tuple[str, object]) -> dict:
     elif where == "query":
         query = b"q=" + bad + b"&lang=sv"
     elif where == "form":
-        body = b"&".join(f"{k}=".encode() + bad for k in FIELDS) + b"&" + b"&".join(f"{k}={v}".encode() for k, v in csrf.items())
+        body = (
+            b"&".join(f"{k}=".encode() + bad for k in FIELDS)
+            + b"&"
+            + b"&".join(f"{k}={v}".encode() for k, v in csrf.items())
+        )
         kwargs.update(data=body, content_type="application/x-www-form-urlencoded")
     elif where == "multipart":
         kwargs.update(data={**{f: bad for f in FIELDS}, **csrf}, content_type="multipart/form-data")
@@ -154,8 +172,19 @@ def _walk_every_endpoint(app, world):
                         wrong.append((method, rule.rule, name, f"raised {exc!r}"[:300]))
                         continue
                     if response.status_code >= 500:
-                        wrong.append((method, rule.rule, name, f"{response.status_code}: {response.get_data(as_text=True)[:200]!r}"))
-                    elif rule.rule.startswith(("/twilio/", "/email/inbound")) and how[0] in ("query", "form", "multipart"):
+                        wrong.append(
+                            (
+                                method,
+                                rule.rule,
+                                name,
+                                f"{response.status_code}: {response.get_data(as_text=True)[:200]!r}",
+                            )
+                        )
+                    elif rule.rule.startswith(("/twilio/", "/email/inbound")) and how[0] in (
+                        "query",
+                        "form",
+                        "multipart",
+                    ):
                         # Repaired, not refused: the view answers as usual. Voice callbacks may still
                         # refuse a call they do not know (400 from the view); an SMS is always taken.
                         if rule.endpoint == "twilio_sms.incoming" and response.status_code != 200:
@@ -184,11 +213,17 @@ def test_every_endpoint_refuses_bad_input_with_4xx_never_5xx(app, session, world
 def test_sms_with_nul_is_stored_repaired_and_acknowledged_once(app, client, session):
     """Twilio retries what it cannot deliver: the SMS is stored with U+FFFD for the NUL
     (the citizen's message is not lost), acknowledged, and the retry adds nothing."""
-    params = {**{k: TWILIO_PARAMS[k] for k in ("AccountSid", "From", "To")}, "MessageSid": "SM" + "2" * 32,
-              "Body": "Min e-post är anna\x00example.se, ring mig", "NumMedia": "0"}
+    params = {
+        **{k: TWILIO_PARAMS[k] for k in ("AccountSid", "From", "To")},
+        "MessageSid": "SM" + "2" * 32,
+        "Body": "Min e-post är anna\x00example.se, ring mig",
+        "NumMedia": "0",
+    }
     signature = RequestValidator(auth_token(app)).compute_signature("http://localhost/twilio/sms/incoming", params)
     before = session.scalar(select(func.count(Contact.id)))
-    answers = [client.post("/twilio/sms/incoming", data=params, headers={"X-Twilio-Signature": signature}) for _ in range(2)]
+    answers = [
+        client.post("/twilio/sms/incoming", data=params, headers={"X-Twilio-Signature": signature}) for _ in range(2)
+    ]
     assert [a.status_code for a in answers] == [200, 200]
     assert all(a.mimetype == "text/xml" and "KC-" in a.get_data(as_text=True) for a in answers)
     session.expire_all()
@@ -198,12 +233,27 @@ def test_sms_with_nul_is_stored_repaired_and_acknowledged_once(app, client, sess
 
 
 def test_sms_with_a_lone_surrogate_is_stored_repaired(app, client, session):
-    body = b"AccountSid=AC" + b"0" * 32 + b"&MessageSid=SM" + b"3" * 32 + b"&From=%2B46709876543&To=%2B46406000000&Body=Hej+%ED%A0%80+d%E5"
-    form = EnvironBuilder(path="/twilio/sms/incoming", method="POST", data=body,
-                          content_type="application/x-www-form-urlencoded").get_request().form
+    body = (
+        b"AccountSid=AC"
+        + b"0" * 32
+        + b"&MessageSid=SM"
+        + b"3" * 32
+        + b"&From=%2B46709876543&To=%2B46406000000&Body=Hej+%ED%A0%80+d%E5"
+    )
+    form = (
+        EnvironBuilder(
+            path="/twilio/sms/incoming", method="POST", data=body, content_type="application/x-www-form-urlencoded"
+        )
+        .get_request()
+        .form
+    )
     signature = RequestValidator(auth_token(app)).compute_signature("http://localhost/twilio/sms/incoming", form)
-    response = client.post("/twilio/sms/incoming", data=body, content_type="application/x-www-form-urlencoded",
-                           headers={"X-Twilio-Signature": signature})
+    response = client.post(
+        "/twilio/sms/incoming",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature},
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     session.expire_all()
     contact = session.scalar(select(Contact).where(Contact.provider_sid.contains("3" * 32)))
@@ -226,7 +276,9 @@ def test_email_with_nul_is_stored_repaired_and_acknowledged_once(app, client, se
 
 def test_unsigned_sms_with_nul_is_still_refused(client, session):
     before = session.scalar(select(func.count(Contact.id)))
-    response = client.post("/twilio/sms/incoming", data={**TWILIO_PARAMS, "Body": NUL_TEXT}, headers={"X-Twilio-Signature": "forged"})
+    response = client.post(
+        "/twilio/sms/incoming", data={**TWILIO_PARAMS, "Body": NUL_TEXT}, headers={"X-Twilio-Signature": "forged"}
+    )
     assert response.status_code == 403
     assert session.scalar(select(func.count(Contact.id))) == before
 
@@ -256,15 +308,26 @@ def contacts_token(session):
 
 def test_api_and_open311_answer_in_their_own_formats(client, contacts_token):
     token = contacts_token
-    api = client.post("/api/v1/contacts", data='{"text": "\\u0000"}', content_type="application/json",
-                      headers={"Authorization": f"Bearer {token}"})
+    api = client.post(
+        "/api/v1/contacts",
+        data='{"text": "\\u0000"}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert api.status_code == 422  # as the API answers other unacceptable values, naming the member
     assert api.mimetype == "application/problem+json"
     problem = api.get_json()
-    assert problem["detail"] == "The member “text” of the JSON body contains a NUL character (U+0000), which is not allowed."
+    assert (
+        problem["detail"]
+        == "The member “text” of the JSON body contains a NUL character (U+0000), which is not allowed."
+    )
     assert problem["errors"] == [{"field": "text", "message": problem["detail"]}]
-    deep = client.post("/api/v1/contacts", data="[" * 1000 + "]" * 1000, content_type="application/json",
-                       headers={"Authorization": f"Bearer {token}"})
+    deep = client.post(
+        "/api/v1/contacts",
+        data="[" * 1000 + "]" * 1000,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert deep.status_code == 400
     assert deep.get_json()["detail"] == "The JSON body is nested more than 64 levels deep."
     xml = client.get("/open311/v2/requests.xml?service_code=%00")
@@ -276,13 +339,20 @@ def test_api_and_open311_answer_in_their_own_formats(client, contacts_token):
 
 def test_the_api_names_the_member_and_the_header(client, contacts_token):
     headers = {"Authorization": f"Bearer {contacts_token}"}
-    nested = client.post("/api/v1/contacts", data='{"service_code": "allmant", "text": "Hej", "needs": ["\\ud800"]}',
-                         content_type="application/json", headers=headers)
+    nested = client.post(
+        "/api/v1/contacts",
+        data='{"service_code": "allmant", "text": "Hej", "needs": ["\\ud800"]}',
+        content_type="application/json",
+        headers=headers,
+    )
     assert nested.status_code == 422
     assert nested.get_json()["errors"][0]["field"] == "needs[0]"
     # Latin-1 "å" is not UTF-8: the key would be stored as something the client never sent.
-    latin1 = client.post("/api/v1/contacts", json={"service_code": "allmant", "text": "Hej"},
-                         headers={**headers, "Idempotency-Key": "nyckel-\xe5"})
+    latin1 = client.post(
+        "/api/v1/contacts",
+        json={"service_code": "allmant", "text": "Hej"},
+        headers={**headers, "Idempotency-Key": "nyckel-\xe5"},
+    )
     assert latin1.status_code == 400
     assert latin1.get_json()["detail"] == "The header “Idempotency-Key” is not valid UTF-8."
 
@@ -307,8 +377,16 @@ def test_json_depth_is_found_without_parsing(text, deep):
 def test_valid_text_passes_untouched(client, contacts_token):
     """Swedish, Arabic and emoji (a valid surrogate pair in JSON) are not bad input."""
     token = contacts_token
-    response = client.post("/api/v1/contacts", json={"service_code": "allmant", "text": "Hej åäö مرحبا \U0001F600",
-                                                      "citizen_name": "Åsa", "email": "asa@example.se", "reply_channel": "email"},
-                           headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        "/api/v1/contacts",
+        json={
+            "service_code": "allmant",
+            "text": "Hej åäö مرحبا \U0001f600",
+            "citizen_name": "Åsa",
+            "email": "asa@example.se",
+            "reply_channel": "email",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code in (201, 202), response.get_data(as_text=True)
     assert client.get("/kontakt?q=sk%C3%B6ld&lang=ar").status_code == 200

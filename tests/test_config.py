@@ -1,4 +1,5 @@
 """Configuration: defaults < file < environment; production refuses to start without a secret."""
+
 import secrets
 
 import pytest
@@ -44,6 +45,10 @@ def test_missing_config_file_is_named(tmp_path):
 def test_production_example_is_valid_toml():
     from kontaktcenter.config import PROJECT_ROOT
 
-    config = load_config({"KONTAKTCENTER_CONFIG": str(PROJECT_ROOT / "config" / "production.example.toml"),
-                          "SECRET_KEY": secrets.token_urlsafe(32)})
+    config = load_config(
+        {
+            "KONTAKTCENTER_CONFIG": str(PROJECT_ROOT / "config" / "production.example.toml"),
+            "SECRET_KEY": secrets.token_urlsafe(32),
+        }
+    )
     assert config["ENV"] == "production"

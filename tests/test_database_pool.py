@@ -5,6 +5,7 @@ when the server has sent something to the idle connection (as it does when it en
 these tests close a pooled connection's server side, as a PostgreSQL restart does, and check
 what the next user of the pool sees.
 """
+
 from __future__ import annotations
 
 import time
@@ -51,7 +52,9 @@ def test_an_idle_connection_closed_by_the_server_is_replaced_before_use(database
         engine.dispose()
 
 
-def test_a_connection_in_steady_use_is_not_pinged_and_one_the_server_ended_is_replaced_before_use(database_url, monkeypatch):
+def test_a_connection_in_steady_use_is_not_pinged_and_one_the_server_ended_is_replaced_before_use(
+    database_url, monkeypatch
+):
     engine = make_engine(database_url, pool_size=1, max_overflow=0)
     pings = []
     real_ping = engine.dialect.do_ping

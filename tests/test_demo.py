@@ -1,5 +1,6 @@
 """`kontaktcenter demo`: a Malmö-like directory, demo users for every role, realistic history;
 refused in production and on a database with real users; passwords per installation."""
+
 import stat
 import tomllib
 from collections import Counter
@@ -23,13 +24,17 @@ PRODUCTION_SECRET = "p" * 48
 
 
 def _demo_app(tmp_path, **config):
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "SECRET_KEY": "x", **config},
-                      instance_path=str(tmp_path / "instance"))
+    return create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "SECRET_KEY": "x", **config},
+        instance_path=str(tmp_path / "instance"),
+    )
 
 
 def _printed_passwords(output: str) -> dict[str, str]:
     names = {u[0] for u in DEMO_USERS}
-    return {parts[0]: parts[1] for parts in (line.split() for line in output.splitlines()) if parts and parts[0] in names}
+    return {
+        parts[0]: parts[1] for parts in (line.split() for line in output.splitlines()) if parts and parts[0] in names
+    }
 
 
 def test_demo_loads_directory_users_and_history(tmp_path):
@@ -43,8 +48,17 @@ def test_demo_loads_directory_users_and_history(tmp_path):
         assert s.scalar(select(func.count(Department.id))) >= 10
         assert s.scalar(select(func.count(Service.id))) >= 25
         assert s.scalar(select(Service.confidential).where(Service.code == "forsorjningsstod")) is True
-        for code in ("skolval", "forskoleplats", "bygglov", "parkeringstillstand", "fardtjanst", "hemtjanst",
-                     "avfall", "felanmalan-gata", "bibliotekskort"):
+        for code in (
+            "skolval",
+            "forskoleplats",
+            "bygglov",
+            "parkeringstillstand",
+            "fardtjanst",
+            "hemtjanst",
+            "avfall",
+            "felanmalan-gata",
+            "bibliotekskort",
+        ):
             assert s.scalar(select(Service.id).where(Service.code == code)), code
         kinds = {q.kind for q in s.scalars(select(Queue))}
         assert kinds == {"first_line", "department"}
@@ -126,7 +140,9 @@ def test_demo_refuses_a_database_holding_users_it_did_not_create(tmp_path, forei
     app = _demo_app(tmp_path)
     upgrade_database(app.config["DATABASE_URL"])
     with app.app_context():
-        db.session.add(User(username=foreign, name="Stadens admin", role="admin", password_hash=hash_password("x" * 16)))
+        db.session.add(
+            User(username=foreign, name="Stadens admin", role="admin", password_hash=hash_password("x" * 16))
+        )
         db.session.commit()
     result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "1"])
     assert result.exit_code != 0
@@ -173,10 +189,20 @@ def test_a_production_configuration_without_a_secret_key_is_a_clear_message_not_
     from pathlib import Path
 
     kontaktcenter = str(Path(sys.executable).with_name("kontaktcenter"))
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ENV": "production",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}
-    done = subprocess.run([kontaktcenter, "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=120,  # noqa: S603
-                          check=False)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ENV": "production",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+    }
+    done = subprocess.run(
+        [kontaktcenter, "demo", "--no-serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,  # noqa: S603
+        check=False,
+    )
     assert done.returncode == 1
     assert "Error: configuration: SECRET_KEY is not set" in done.stderr
     assert "Traceback" not in done.stderr

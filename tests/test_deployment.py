@@ -1,5 +1,6 @@
 """The README's "Run it for real": its commands exist and work from an empty database, and
 the example systemd units start commands that exist, as the service user, hardened."""
+
 from __future__ import annotations
 
 import configparser
@@ -24,8 +25,11 @@ def _unit(path) -> configparser.ConfigParser:
 
 
 def test_there_is_a_unit_for_the_web_the_worker_and_the_scheduler():
-    assert [u.name for u in UNITS] == ["kontaktcenter-scheduler.service", "kontaktcenter-web.service",
-                                       "kontaktcenter-worker.service"]
+    assert [u.name for u in UNITS] == [
+        "kontaktcenter-scheduler.service",
+        "kontaktcenter-web.service",
+        "kontaktcenter-worker.service",
+    ]
 
 
 @pytest.mark.parametrize("path", UNITS, ids=lambda p: p.name)
@@ -34,8 +38,12 @@ def test_each_unit_runs_a_real_command_as_the_service_user_hardened(app, path):
     assert service["User"] == "kontaktcenter"
     assert service["EnvironmentFile"] == "/etc/kontaktcenter/kontaktcenter.env"
     assert service["Restart"] in ("on-failure", "always")
-    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
-                       "PrivateTmp": "yes"}.items():
+    for key, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+    }.items():
         assert service[key] == value, key
     assert service["ReadWritePaths"] == "/opt/kontaktcenter/instance"
     argv = shlex.split(service["ExecStart"])
@@ -52,8 +60,10 @@ def test_readme_for_real_gives_a_directory_and_no_user_on_an_empty_database(tmp_
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     assert "kc db upgrade" in readme
     assert "kc directory load config/directory.malmo.toml" in readme
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'real.sqlite3'}", "SECRET_KEY": "s" * 48,
-                      "ENV": "production"}, instance_path=str(tmp_path / "instance"))
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'real.sqlite3'}", "SECRET_KEY": "s" * 48, "ENV": "production"},
+        instance_path=str(tmp_path / "instance"),
+    )
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     result = runner.invoke(args=["directory", "load", str(PROJECT_ROOT / "config" / "directory.malmo.toml")])

@@ -11,6 +11,7 @@ restart does. Then:
 - 5xx answers are at most the requests in flight at each kill (one per client thread), and
   every request sent after a kill has settled succeeds.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -79,18 +80,22 @@ def _prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
     return raw, token_id, services
 
 
-def _load(port: int, token: str, services: list[str], deadline: float, answers: list[Answer], lock: threading.Lock, index: int):
+def _load(
+    port: int, token: str, services: list[str], deadline: float, answers: list[Answer], lock: threading.Lock, index: int
+):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     n = 0
     while time.monotonic() < deadline:
         n += 1
         key = str(uuid.uuid4())
-        body = json.dumps({
-            "service_code": services[(index + n) % len(services)],
-            "text": f"Felanmälan under last, tråd {index}, nummer {n}.",
-            "reply_channel": "email",
-            "email": f"invanare{index}.{n}@example.se",
-        })
+        body = json.dumps(
+            {
+                "service_code": services[(index + n) % len(services)],
+                "text": f"Felanmälan under last, tråd {index}, nummer {n}.",
+                "reply_channel": "email",
+                "email": f"invanare{index}.{n}@example.se",
+            }
+        )
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": key}
         started = time.monotonic()
         try:
@@ -109,10 +114,14 @@ def _load(port: int, token: str, services: list[str], deadline: float, answers: 
 
 def _terminate_all(admin, name: str) -> int:
     with admin.connect() as conn:
-        return len(conn.execute(
-            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"),
-            {"db": name},
-        ).all())
+        return len(
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"
+                ),
+                {"db": name},
+            ).all()
+        )
 
 
 def _waiting(engine) -> int:
@@ -141,16 +150,35 @@ def test_terminated_connections_cost_only_the_requests_in_flight_and_the_worker_
     token, token_id, services = _prepare(url, secret)
     config = tmp_path / "fault.toml"
     config.write_text('API_INTAKE = "queued"\nRATELIMIT_API = "1000000 per minute"\n')
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret, "SCHEDULER_ENABLED": "false",
-           "KONTAKTCENTER_CONFIG": str(config)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": secret,
+        "SCHEDULER_ENABLED": "false",
+        "KONTAKTCENTER_CONFIG": str(config),
+    }
     port = free_port()
     server = start_gunicorn("wsgi:app", port, env, workers=2)
     worker_log = (tmp_path / "worker.log").open("w+")
     # Routing during the load (--give-way 1) so that a kill is likely to find a batch half done;
     # at the web server's priority, so that a test run on a busy machine drains in time.
     worker = subprocess.Popen(  # noqa: S603 - this environment's own command
-        [str(Path(sys.executable).with_name("kontaktcenter")), "intake-worker", "--give-way", "1", "--nice", "0", "--idle", "0.1"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=worker_log, stderr=subprocess.STDOUT, text=True,
+        [
+            str(Path(sys.executable).with_name("kontaktcenter")),
+            "intake-worker",
+            "--give-way",
+            "1",
+            "--nice",
+            "0",
+            "--idle",
+            "0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     admin = create_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     engine = make_engine(url)  # the app's own pool: its connections are terminated too
@@ -162,8 +190,10 @@ def test_terminated_connections_cost_only_the_requests_in_flight_and_the_worker_
         _load(port, token, services, time.monotonic() + 0.5, answers, lock, THREADS)
         assert _drain(engine, 30) == 0, "the worker did not start routing"
         start = time.monotonic()
-        clients = [threading.Thread(target=_load, args=(port, token, services, start + LOAD_SECONDS, answers, lock, i))
-                   for i in range(THREADS)]
+        clients = [
+            threading.Thread(target=_load, args=(port, token, services, start + LOAD_SECONDS, answers, lock, i))
+            for i in range(THREADS)
+        ]
         for client in clients:
             client.start()
         for at in KILLS_AT:
@@ -188,8 +218,10 @@ def test_terminated_connections_cost_only_the_requests_in_flight_and_the_worker_
     statuses = Counter(a.status for a in answers)
     acknowledged = [a.key for a in answers if a.status is not None and 200 <= a.status < 300]
     failed = [a for a in answers if a.status is None or a.status >= 500]
-    summary = (f"answers {dict(statuses)}, kills {[k for _, k in kills]}, drained in {drained_in:.1f} s, "
-               f"worker said:\n{worker_said[-3000:]}")
+    summary = (
+        f"answers {dict(statuses)}, kills {[k for _, k in kills]}, drained in {drained_in:.1f} s, "
+        f"worker said:\n{worker_said[-3000:]}"
+    )
     print(summary)
     # Each kill ended the 2 web workers' connections and the intake worker's (at least).
     assert all(killed >= 3 for _, killed in kills), summary
@@ -208,8 +240,12 @@ def test_terminated_connections_cost_only_the_requests_in_flight_and_the_worker_
     assert waiting == 0, summary
     sids = [f"api:{token_id}:{key}" for key in acknowledged]
     with engine.connect() as conn:
-        rows = conn.execute(select(Contact.id, Contact.provider_sid, Contact.ticket_id).where(Contact.provider_sid.in_(sids))).all()
-        decisions = Counter(conn.scalars(select(RoutingDecision.contact_id).where(RoutingDecision.contact_id.in_([r.id for r in rows]))))
+        rows = conn.execute(
+            select(Contact.id, Contact.provider_sid, Contact.ticket_id).where(Contact.provider_sid.in_(sids))
+        ).all()
+        decisions = Counter(
+            conn.scalars(select(RoutingDecision.contact_id).where(RoutingDecision.contact_id.in_([r.id for r in rows])))
+        )
         contacts_total = conn.scalar(select(func.count()).select_from(Contact))
     engine.dispose()
     assert len(rows) == len(acknowledged) == len({r.provider_sid for r in rows}), summary

@@ -6,6 +6,7 @@ password through the e-mailed link and takes the ticket a citizen made through /
 
 On PostgreSQL (KC_TEST_DATABASE_URL) a new, empty database; otherwise a new SQLite file.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,7 +65,9 @@ def smtp():
 
 
 def _kc(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([KONTAKTCENTER, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
+    done = subprocess.run(
+        [KONTAKTCENTER, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )  # noqa: S603
     assert done.returncode == 0, f"kontaktcenter {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -101,7 +104,11 @@ class Browser:
         assert token, f"no form on {form_page or path}"
         # A browser sends the form page (https, as it sees it) as Referer unless the page forbids
         # it; over HTTPS the CSRF check requires it.
-        referer = {} if page.headers.get("Referrer-Policy") == "no-referrer" else {"Referer": page.url.replace("http:", "https:", 1)}
+        referer = (
+            {}
+            if page.headers.get("Referrer-Policy") == "no-referrer"
+            else {"Referer": page.url.replace("http:", "https:", 1)}
+        )
         return self._send("POST", self.url(path), data={**data, "csrf_token": token.group(1)}, headers=referer)
 
 
@@ -110,18 +117,39 @@ def test_the_readme_for_real_gives_a_working_system(empty_database, smtp, tmp_pa
     base = f"http://127.0.0.1:{port}"
     config = tmp_path / "production.toml"
     config.write_text('ENV = "production"\nTRUSTED_PROXIES = 1\nSCHEDULER_ENABLED = false\n', encoding="utf-8")
-    env = {**os.environ, "KONTAKTCENTER_CONFIG": str(config), "DATABASE_URL": empty_database,
-           "SECRET_KEY": "for-real-" + "k" * 40, "PUBLIC_BASE_URL": base,
-           "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "MAIL_FROM": "kontaktcenter@malmo.example"}
+    env = {
+        **os.environ,
+        "KONTAKTCENTER_CONFIG": str(config),
+        "DATABASE_URL": empty_database,
+        "SECRET_KEY": "for-real-" + "k" * 40,
+        "PUBLIC_BASE_URL": base,
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+        "MAIL_FROM": "kontaktcenter@malmo.example",
+    }
 
     # The README's commands, step 4.
     _kc(env, "db", "upgrade")
     assert "services: 31 created" in _kc(env, "directory", "load", str(ROOT / "config" / "directory.malmo.toml"))
-    created = _kc(env, "users", "create", "anna.admin", "--role", "admin", "--department", "serviceforvaltningen",
-                  "--name", "Anna Admin", "--email", "anna.admin@malmo.example", "--link")
+    created = _kc(
+        env,
+        "users",
+        "create",
+        "anna.admin",
+        "--role",
+        "admin",
+        "--department",
+        "serviceforvaltningen",
+        "--name",
+        "Anna Admin",
+        "--email",
+        "anna.admin@malmo.example",
+        "--link",
+    )
     admin_link = LINK.search(created).group(0)
     assert admin_link.startswith(base)
-    refused = subprocess.run([KONTAKTCENTER, "demo", "--no-serve"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    refused = subprocess.run(
+        [KONTAKTCENTER, "demo", "--no-serve"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )  # noqa: S603
     assert refused.returncode != 0
     assert "production" in refused.stdout + refused.stderr
 
@@ -140,10 +168,21 @@ def test_the_readme_for_real_gives_a_working_system(empty_database, smtp, tmp_pa
         assert "recovery-codes" in enrolled.text
 
         # … who creates an agent; the welcome link goes out by e-mail.
-        made = admin.post("/admin/anvandare/ny", {
-            "username": "omar.agent", "name": "Omar Agent", "email": "omar@malmo.example", "role": "agent",
-            "department": "serviceforvaltningen", "location": "kc-malmo", "queues": ["kc-forsta-linjen"],
-            "languages": ["sv"], "phone_identity": "", "max_open_tickets": "5"})
+        made = admin.post(
+            "/admin/anvandare/ny",
+            {
+                "username": "omar.agent",
+                "name": "Omar Agent",
+                "email": "omar@malmo.example",
+                "role": "agent",
+                "department": "serviceforvaltningen",
+                "location": "kc-malmo",
+                "queues": ["kc-forsta-linjen"],
+                "languages": ["sv"],
+                "phone_identity": "",
+                "max_open_tickets": "5",
+            },
+        )
         assert made.status_code == 200, made.text[:2000]
         assert "/admin/anvandare/" in made.url
         welcome = [m for m in smtp.messages if m["To"] == "omar@malmo.example"]
@@ -152,8 +191,15 @@ def test_the_readme_for_real_gives_a_working_system(empty_database, smtp, tmp_pa
 
         # A citizen writes through the web form.
         citizen = Browser(base)
-        receipt = citizen.post("/kontakt", {"service": "allmant", "text": "När töms soptunnorna på Möllan?",
-                                            "reply_channel": "email", "email": "medborgare@example.se"})
+        receipt = citizen.post(
+            "/kontakt",
+            {
+                "service": "allmant",
+                "text": "När töms soptunnorna på Möllan?",
+                "reply_channel": "email",
+                "email": "medborgare@example.se",
+            },
+        )
         reference = re.search(r"KC-\d{4}-\d{6}", receipt.text).group(0)
 
         # The agent sets a password through the link, signs in and takes the next ticket: that one.

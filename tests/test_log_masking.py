@@ -1,5 +1,6 @@
 """No personnummer, e-mail address or phone number in an application log line: the filter
 the app factory installs masks them in every record, werkzeug's request lines included."""
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,15 @@ from kontaktcenter.log_masking import mask_text
 from tests.conftest import csrf_token
 
 PNR, EMAIL, PHONE = "19900101-0017", "anna.svensson@example.se", "070-123 45 67"
-RAW = ("19900101-0017", "199001010017", "900101-0017", "anna.svensson@example.se", "070-123 45 67", "0701234567", "+46701234567")
+RAW = (
+    "19900101-0017",
+    "199001010017",
+    "900101-0017",
+    "anna.svensson@example.se",
+    "070-123 45 67",
+    "0701234567",
+    "+46701234567",
+)
 MASKED = ("19900101-XXXX", "a***@example.se", "+4670123XXXX")
 
 
@@ -25,8 +34,10 @@ def _leaks(text: str) -> list[str]:
 
 
 def test_a_record_emitted_by_a_view_is_masked_message_and_arguments(tmp_path, caplog):
-    app = create_app({"TESTING": True, "SECRET_KEY": "x" * 40, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"},
-                     instance_path=str(tmp_path))
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "x" * 40, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"},
+        instance_path=str(tmp_path),
+    )
 
     @app.get("/logs-a-citizen")
     def logs_a_citizen():
@@ -71,8 +82,16 @@ def test_werkzeugs_request_line_has_the_query_masked(live_server, caplog):
 
 def test_a_failing_receipt_logs_the_reference_not_the_address(app, client, session, monkeypatch, caplog):
     monkeypatch.setitem(app.config, "SMTP_URL", "smtp://127.0.0.1:1")  # nothing listens: the receipt fails
-    data = {"service": "hemtjanst", "text": "Hjälp", "reply_channel": "email", "email": EMAIL, "phone": PHONE,
-            "personnummer": PNR, "send_receipt": "y", "csrf_token": csrf_token(client, "/kontakt")}
+    data = {
+        "service": "hemtjanst",
+        "text": "Hjälp",
+        "reply_channel": "email",
+        "email": EMAIL,
+        "phone": PHONE,
+        "personnummer": PNR,
+        "send_receipt": "y",
+        "csrf_token": csrf_token(client, "/kontakt"),
+    }
     with caplog.at_level(logging.INFO):
         assert client.post("/kontakt", data=data).status_code == 302
     text = _lines(caplog)
@@ -81,6 +100,11 @@ def test_a_failing_receipt_logs_the_reference_not_the_address(app, client, sessi
 
 
 def test_what_is_not_personal_data_is_left_alone():
-    for text in ("GET /kontakt?lang=ar&q=skola HTTP/1.1", "ticket KC-2026-000123 routed", "contact 12345678 at 2026-12-03T18:18:45+01:00",
-                 "127.0.0.1 - - [03/Dec/2026 18:18:45]", "call CA0123456789abcdef0123456789abcdef"):
+    for text in (
+        "GET /kontakt?lang=ar&q=skola HTTP/1.1",
+        "ticket KC-2026-000123 routed",
+        "contact 12345678 at 2026-12-03T18:18:45+01:00",
+        "127.0.0.1 - - [03/Dec/2026 18:18:45]",
+        "call CA0123456789abcdef0123456789abcdef",
+    ):
         assert mask_text(text) == text

@@ -6,6 +6,7 @@ for its URL parameters (tests/route_world.py): each answer carries the CSP (no
 public static files is no-store (staff pages, the receipt, exports, API answers); no
 HTML page has inline script or style left for the CSP to block.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,7 +49,13 @@ def _header_problems(response, endpoint: str) -> list[str]:
     headers = response.headers
     problems = []
     csp = headers.get("Content-Security-Policy", "")
-    for directive in ("default-src 'self'", "frame-ancestors 'none'", "base-uri 'self'", "form-action 'self'", "object-src 'none'"):
+    for directive in (
+        "default-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+    ):
         if directive not in csp:
             problems.append(f"CSP lacks {directive}")
     if "unsafe-inline" in csp or "unsafe-eval" in csp:
@@ -73,13 +80,17 @@ def _header_problems(response, endpoint: str) -> list[str]:
 def test_every_get_route_answers_with_the_security_headers(app, session, world):
     # A contact sent through the API, so the API's contact resource exists for the walk.
     client = app.test_client()
-    assert client.post("/api/v1/contacts", json={"service_code": "allmant", "text": "Hej"},
-                       headers={"Authorization": f"Bearer {world.api_tokens['contacts:write']}",
-                                "Idempotency-Key": "walker-key"}).status_code in (201, 202)
+    assert client.post(
+        "/api/v1/contacts",
+        json={"service_code": "allmant", "text": "Hej"},
+        headers={"Authorization": f"Bearer {world.api_tokens['contacts:write']}", "Idempotency-Key": "walker-key"},
+    ).status_code in (201, 202)
     # The citizen's receipt is shown to the browser that just sent the form.
     citizen, token = client_as(app, world, None)
-    sent = citizen.post("/kontakt", data={"service": "allmant", "text": "Var hämtas grovsopor?", "reply_channel": "none",
-                                         "csrf_token": token})
+    sent = citizen.post(
+        "/kontakt",
+        data={"service": "allmant", "text": "Var hämtas grovsopor?", "reply_channel": "none", "csrf_token": token},
+    )
     assert sent.status_code == 302, sent.get_data(as_text=True)
     assert "/kontakt/kvitto" in sent.headers["Location"]
 
@@ -88,10 +99,16 @@ def test_every_get_route_answers_with_the_security_headers(app, session, world):
         if "GET" not in rule.methods:
             continue
         roles = staff_roles(app, rule)
-        client = citizen if rule.endpoint == "web.receipt" else client_as(app, world, world.role_for(rule.endpoint, roles) if roles else None)[0]
+        client = (
+            citizen
+            if rule.endpoint == "web.receipt"
+            else client_as(app, world, world.role_for(rule.endpoint, roles) if roles else None)[0]
+        )
         headers = {}
         if rule.endpoint.startswith("api."):
-            scope = {"api.get_ticket": "tickets:read", "api.list_services": "services:read"}.get(rule.endpoint, "contacts:write")
+            scope = {"api.get_ticket": "tickets:read", "api.list_services": "services:read"}.get(
+                rule.endpoint, "contacts:write"
+            )
             headers["Authorization"] = f"Bearer {world.api_tokens[scope]}"
         path = world.path(app, rule, key="walker-key")
         response = client.get(path, query_string=QUERY.get(rule.endpoint, {}), headers=headers)
@@ -108,8 +125,11 @@ def test_every_get_route_answers_with_the_security_headers(app, session, world):
 
 
 def test_error_pages_carry_the_headers_too(app, client, session):
-    for response, endpoint in ((client.get("/no-such-page"), None), (client.get("/kontakt?q=%00"), "web.kontakt"),
-                               (client.post("/kontakt", data={"text": "x"}), "web.kontakt")):
+    for response, endpoint in (
+        (client.get("/no-such-page"), None),
+        (client.get("/kontakt?q=%00"), "web.kontakt"),
+        (client.post("/kontakt", data={"text": "x"}), "web.kontakt"),
+    ):
         assert response.status_code in (400, 404)
         assert _header_problems(response, endpoint) == []
 
@@ -121,7 +141,10 @@ def test_staff_pages_and_personal_data_are_never_stored(app, client, auth, sessi
         assert client.get(path).headers["Cache-Control"] == "no-store"
     raw = create_token(session, "headers test", "services:read")[1]
     session.commit()
-    assert client.get("/api/v1/services", headers={"Authorization": f"Bearer {raw}"}).headers["Cache-Control"] == "no-store"
+    assert (
+        client.get("/api/v1/services", headers={"Authorization": f"Bearer {raw}"}).headers["Cache-Control"]
+        == "no-store"
+    )
     static = client.get("/static/style.css")
     assert static.status_code == 200
     assert "no-store" not in static.headers.get("Cache-Control", "")

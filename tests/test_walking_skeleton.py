@@ -1,4 +1,5 @@
 """End to end: citizen form → routed ticket → agent takes, replies, resolves → report."""
+
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -13,8 +14,13 @@ def test_citizen_to_agent_to_report(client, auth, session):
     token = csrf_token(client, "/kontakt")
     response = client.post(
         "/kontakt",
-        data={"service": "bibliotekskort", "text": "Jag har tappat mitt bibliotekskort.", "reply_channel": "email",
-              "email": "sven@example.se", "csrf_token": token},
+        data={
+            "service": "bibliotekskort",
+            "text": "Jag har tappat mitt bibliotekskort.",
+            "reply_channel": "email",
+            "email": "sven@example.se",
+            "csrf_token": token,
+        },
     )
     reference = re.search(r"KC-\d{4}-\d{6}", client.get(response.headers["Location"]).get_data(as_text=True)).group(0)
 
@@ -43,7 +49,9 @@ def test_citizen_to_agent_to_report(client, auth, session):
     today = datetime.now(ZoneInfo("Europe/Stockholm")).date().isoformat()
     page = client.get("/reports", query_string={"start": today, "end": today}).get_data(as_text=True)
     assert "kc_resolution_rate" in page
-    export = client.get("/reports/export", query_string={"start": today, "end": today, "format": "json", "by": "service"})
+    export = client.get(
+        "/reports/export", query_string={"start": today, "end": today, "format": "json", "by": "service"}
+    )
     row = next(r for r in export.get_json()["rows"] if r["service"] == "bibliotekskort")
     # METRICS.md: resolved in the contact center ÷ tickets the contact center handled.
     assert row["tickets"] >= 1

@@ -4,6 +4,7 @@ Written like the sign-in log (auth/audit.py): one row per change, who and when, 
 changed fields before → after. A snapshot holds only what an administrator sets, so no
 password hash or token can end up here.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,17 +56,33 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[st
     return {key: [before.get(key), after.get(key)] for key in {**before, **after} if before.get(key) != after.get(key)}
 
 
-def record(session: Session, action: str, user: User, actor: Actor, at: datetime, changes: dict[str, list[Any]] | None = None) -> UserChange:
+def record(
+    session: Session, action: str, user: User, actor: Actor, at: datetime, changes: dict[str, list[Any]] | None = None
+) -> UserChange:
     if action not in CHANGE_ACTIONS:
         raise ValueError(f"unknown user change {action!r}")
-    row = UserChange(at=at, user_id=user.id, username=user.username, actor_id=actor.user_id, actor=actor.name[:80],
-                     action=action, changes=json.dumps(changes or {}, ensure_ascii=False, sort_keys=True))
+    row = UserChange(
+        at=at,
+        user_id=user.id,
+        username=user.username,
+        actor_id=actor.user_id,
+        actor=actor.name[:80],
+        action=action,
+        changes=json.dumps(changes or {}, ensure_ascii=False, sort_keys=True),
+    )
     session.add(row)
     return row
 
 
-def history(session: Session, *, user_id: int | None = None, actor: str = "", action: str = "", limit: int = 200,
-            offset: int = 0) -> list[UserChange]:
+def history(
+    session: Session,
+    *,
+    user_id: int | None = None,
+    actor: str = "",
+    action: str = "",
+    limit: int = 200,
+    offset: int = 0,
+) -> list[UserChange]:
     """The log for administrators, newest first."""
     stmt = select(UserChange)
     if user_id is not None:

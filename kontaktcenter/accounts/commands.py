@@ -3,6 +3,7 @@
 Every change is in the admin audit log with "cli" as who. Messages are in English, like
 the other commands.
 """
+
 from __future__ import annotations
 
 import click
@@ -41,9 +42,11 @@ def _refuse(err: AccountError | WeakPassword) -> click.ClickException:
     """The error with every problem on its own line; the caller changes nothing."""
     db.session.rollback()
     with force_locale("en"):
-        lines = [str(p) for p in err.problems] if isinstance(err, WeakPassword) else [
-            f"{field}: {message}" if field else str(message) for field, message in err.problems.items()
-        ]
+        lines = (
+            [str(p) for p in err.problems]
+            if isinstance(err, WeakPassword)
+            else [f"{field}: {message}" if field else str(message) for field, message in err.problems.items()]
+        )
     return click.ClickException("nothing changed:\n  " + "\n  ".join(lines))
 
 
@@ -67,7 +70,9 @@ def register(app: Flask) -> None:
     @click.option("--name", help="full name (default: the username)")
     @click.option("--email", default="", help="e-mail address (for password reset links)")
     @click.option("--link", is_flag=True, help="print a one-time set-password link instead of asking for a password")
-    def create_command(username: str, role: str, department: str | None, name: str | None, email: str, link: bool) -> None:
+    def create_command(
+        username: str, role: str, department: str | None, name: str | None, email: str, link: bool
+    ) -> None:
         """Create a user: the password at a prompt (asked twice, hidden), or a one-time link."""
         data = AccountFields(name=name or username, role=role, email=email, department=department)
         try:
@@ -93,9 +98,13 @@ def register(app: Flask) -> None:
     @click.option("--inactive/--active", "inactive", default=None, help="only deactivated / only active users")
     def list_command(role: str | None, department: str, inactive: bool | None) -> None:
         """List users: username, role, department, active, name."""
-        for user in users(db.session, role=role or "", department=department, active=None if inactive is None else not inactive):
+        for user in users(
+            db.session, role=role or "", department=department, active=None if inactive is None else not inactive
+        ):
             dept = user.department.code if user.department else "-"
-            click.echo(f"{user.username:<20} {user.role:<15} {dept:<22} {'active' if user.active else 'deactivated':<12} {user.name}")
+            click.echo(
+                f"{user.username:<20} {user.role:<15} {dept:<22} {'active' if user.active else 'deactivated':<12} {user.name}"
+            )
 
     @users_group.command("edit")
     @click.argument("username")
@@ -135,7 +144,9 @@ def register(app: Flask) -> None:
         except AccountError as err:
             raise _refuse(err) from None
         db.session.commit()
-        click.echo(f"one-time link for {user.username} (works once, for {current_app.config['PASSWORD_LINK_RESET_HOURS']} h):\n{url}")
+        click.echo(
+            f"one-time link for {user.username} (works once, for {current_app.config['PASSWORD_LINK_RESET_HOURS']} h):\n{url}"
+        )
 
     @users_group.command("password")
     @click.argument("username")
@@ -190,4 +201,8 @@ def register(app: Flask) -> None:
         user = _user(username)
         had = reset_two_factor(db.session, user, changes.CLI, now())
         db.session.commit()
-        click.echo(f"two-factor sign-in reset for {username}" if had else f"{username} had no two-factor sign-in; logged anyway")
+        click.echo(
+            f"two-factor sign-in reset for {username}"
+            if had
+            else f"{username} had no two-factor sign-in; logged anyway"
+        )

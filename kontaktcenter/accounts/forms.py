@@ -1,4 +1,5 @@
 """The user administration forms and the set-password form."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -39,29 +40,44 @@ class UserForm(FlaskForm):
     phone_identity = StringField(_l("Telefon för samtal"), validators=[Length(max=100)])
     max_open_tickets = IntegerField(
         _l("Kapacitet (öppna ärenden samtidigt)"),
-        validators=[InputRequired(_l("Skriv ett heltal.")), NumberRange(min=0, max=MAX_CAPACITY,
-                                                                        message=_l("Skriv ett heltal från %(min)s till %(max)s."))],
+        validators=[
+            InputRequired(_l("Skriv ett heltal.")),
+            NumberRange(min=0, max=MAX_CAPACITY, message=_l("Skriv ett heltal från %(min)s till %(max)s.")),
+        ],
         default=5,
     )
 
     def fill_choices(self, session: Session, locale: str) -> None:
         none = [SelectChoice("", _l("Ingen"))]
-        self.department.choices = none + [SelectChoice(d.code, d.name(locale))
-                                          for d in session.scalars(select(Department).order_by(Department.name_sv))]
-        self.location.choices = none + [SelectChoice(loc.code, loc.name)
-                                        for loc in session.scalars(select(Location).where(Location.active.is_(True)).order_by(Location.name))]
-        self.queues.choices = [SelectChoice(q.code, q.name(locale))
-                               for q in session.scalars(select(Queue).where(Queue.active.is_(True)).order_by(Queue.name_sv))]
-        self.services.choices = [SelectChoice(s.code, s.name(locale))
-                                 for s in session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name_sv))]
+        self.department.choices = none + [
+            SelectChoice(d.code, d.name(locale))
+            for d in session.scalars(select(Department).order_by(Department.name_sv))
+        ]
+        self.location.choices = none + [
+            SelectChoice(loc.code, loc.name)
+            for loc in session.scalars(select(Location).where(Location.active.is_(True)).order_by(Location.name))
+        ]
+        self.queues.choices = [
+            SelectChoice(q.code, q.name(locale))
+            for q in session.scalars(select(Queue).where(Queue.active.is_(True)).order_by(Queue.name_sv))
+        ]
+        self.services.choices = [
+            SelectChoice(s.code, s.name(locale))
+            for s in session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name_sv))
+        ]
         self.languages.choices = language_choices(SKILL_LANGUAGES, locale)
 
     def fields_data(self) -> AccountFields:
         return AccountFields(
-            name=self.name.data or "", role=self.role.data or "", email=self.email.data or "",
-            department=self.department.data or None, location=self.location.data or None,
-            queues=list(self.queues.data or []), services=list(self.services.data or []),
-            languages=list(self.languages.data or []), phone_identity=self.phone_identity.data or "",
+            name=self.name.data or "",
+            role=self.role.data or "",
+            email=self.email.data or "",
+            department=self.department.data or None,
+            location=self.location.data or None,
+            queues=list(self.queues.data or []),
+            services=list(self.services.data or []),
+            languages=list(self.languages.data or []),
+            phone_identity=self.phone_identity.data or "",
             max_open_tickets=self.max_open_tickets.data,
         )
 
@@ -70,9 +86,13 @@ class NewUserForm(UserForm):
     """A new account: its set-password link goes by e-mail, so the address is required."""
 
     username = StringField(_l("Användarnamn"), validators=[DataRequired(_l("Skriv ett användarnamn.")), Length(max=80)])
-    email = StringField(_l("E-postadress"), validators=[DataRequired(_l("Skriv en e-postadress: länken för att välja lösenord skickas dit.")),
-                                                        Length(max=200)])
-
+    email = StringField(
+        _l("E-postadress"),
+        validators=[
+            DataRequired(_l("Skriv en e-postadress: länken för att välja lösenord skickas dit.")),
+            Length(max=200),
+        ],
+    )
 
 
 class ActionForm(FlaskForm):
@@ -80,7 +100,9 @@ class ActionForm(FlaskForm):
 
 
 class SetPasswordForm(FlaskForm):
-    new = PasswordField(_l("Nytt lösenord"), validators=[DataRequired(_l("Skriv ett nytt lösenord.")), Length(max=MAX_LENGTH)])
+    new = PasswordField(
+        _l("Nytt lösenord"), validators=[DataRequired(_l("Skriv ett nytt lösenord.")), Length(max=MAX_LENGTH)]
+    )
     repeat = PasswordField(
         _l("Upprepa lösenordet"),
         validators=[DataRequired(_l("Skriv lösenordet en gång till.")), EqualTo("new", _l("Lösenorden är inte lika."))],

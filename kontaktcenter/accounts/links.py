@@ -4,6 +4,7 @@ A link works once, until it expires, while it is the user's newest link, while t
 account is active, and while the password is still the one it was issued against (a
 password set any other way ends it: the same stamp the sessions use).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -35,8 +36,16 @@ def issue(session: Session, user: User, purpose: str, at: datetime, lifetime: ti
         .execution_options(synchronize_session=False)
     )
     token = secrets.token_urlsafe(32)
-    session.add(PasswordLink(token_hash=sessions.token_hash(token), user_id=user.id, purpose=purpose,
-                             password_stamp=sessions.password_stamp(user), created_at=at, expires_at=at + lifetime))
+    session.add(
+        PasswordLink(
+            token_hash=sessions.token_hash(token),
+            user_id=user.id,
+            purpose=purpose,
+            password_stamp=sessions.password_stamp(user),
+            created_at=at,
+            expires_at=at + lifetime,
+        )
+    )
     session.flush()
     return token
 
@@ -47,12 +56,19 @@ def find(session: Session, token: str, at: datetime) -> tuple[PasswordLink, User
     if not token or len(token) > 100:
         return None
     row = session.execute(
-        select(PasswordLink, User).join(User, User.id == PasswordLink.user_id).where(PasswordLink.token_hash == sessions.token_hash(token))
+        select(PasswordLink, User)
+        .join(User, User.id == PasswordLink.user_id)
+        .where(PasswordLink.token_hash == sessions.token_hash(token))
     ).first()
     if row is None:
         return None
     link, user = row
-    if link.ended_at is not None or at >= link.expires_at or not user.active or link.password_stamp != sessions.password_stamp(user):
+    if (
+        link.ended_at is not None
+        or at >= link.expires_at
+        or not user.active
+        or link.password_stamp != sessions.password_stamp(user)
+    ):
         return None
     return link, user
 

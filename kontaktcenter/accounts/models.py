@@ -1,4 +1,5 @@
 """One-time set-password links and the admin audit log of changes to users."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -4,6 +4,7 @@ Each change is validated whole before anything is written (bad input changes not
 and recorded in the admin audit log (changes.py). Administrators never see or set a
 password: a new account and a reset get a one-time link (links.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -87,8 +88,14 @@ def normalise_phone_identity(value: str) -> str:
             return normalise_phone(value)
         except IdentifierError:
             pass
-    raise AccountError({"phone_identity": _l("Ange ett telefonnummer (t.ex. +46401234567), en SIP-adress (sip:namn@värd) "
-                                             "eller en klientidentitet (client:namn).")})
+    raise AccountError(
+        {
+            "phone_identity": _l(
+                "Ange ett telefonnummer (t.ex. +46401234567), en SIP-adress (sip:namn@värd) "
+                "eller en klientidentitet (client:namn)."
+            )
+        }
+    )
 
 
 @dataclass
@@ -164,7 +171,12 @@ def _apply(user: User, data: AccountFields, resolved: _Resolved) -> None:
 
 
 def _other_active_admins(session: Session, user: User) -> int:
-    return session.scalar(select(func.count(User.id)).where(User.role == "admin", User.active.is_(True), User.id != user.id)) or 0
+    return (
+        session.scalar(
+            select(func.count(User.id)).where(User.role == "admin", User.active.is_(True), User.id != user.id)
+        )
+        or 0
+    )
 
 
 def check_new_user(session: Session, username: str, data: AccountFields) -> _Resolved:
@@ -184,15 +196,20 @@ def check_new_user(session: Session, username: str, data: AccountFields) -> _Res
     return resolved
 
 
-def create_user(session: Session, username: str, data: AccountFields, actor: Actor, at: datetime,
-                password: str | None = None) -> User:
+def create_user(
+    session: Session, username: str, data: AccountFields, actor: Actor, at: datetime, password: str | None = None
+) -> User:
     """A new account. Without a password it has none that works until a set-password link is used."""
     resolved = check_new_user(session, username, data)
     username = username.strip().lower()
     if password is not None:
         check_password(password, username)
-    user = User(username=username, password_hash=hash_password(password) if password is not None else unusable_password(),
-                created_at=at, presence_since=at)
+    user = User(
+        username=username,
+        password_hash=hash_password(password) if password is not None else unusable_password(),
+        created_at=at,
+        presence_since=at,
+    )
     _apply(user, data, resolved)
     session.add(user)
     session.flush()
@@ -209,7 +226,9 @@ def update_user(session: Session, user: User, data: AccountFields, actor: Actor,
     """Change what an administrator sets; the changed fields, before → after."""
     resolved = _resolve(session, data)
     if user.role == "admin" and data.role != "admin" and user.active and _other_active_admins(session, user) == 0:
-        raise AccountError({"role": _l("%(username)s är den enda aktiva administratören och behåller rollen.", username=user.username)})
+        raise AccountError(
+            {"role": _l("%(username)s är den enda aktiva administratören och behåller rollen.", username=user.username)}
+        )
     before = changes.snapshot(user)
     _apply(user, data, resolved)
     session.flush()
@@ -226,7 +245,9 @@ def deactivate_user(session: Session, user: User, actor: Actor, at: datetime) ->
     if actor.user_id == user.id:
         raise AccountError({"": _l("Du kan inte stänga av ditt eget konto.")})
     if user.role == "admin" and _other_active_admins(session, user) == 0:
-        raise AccountError({"": _l("%(username)s är den enda aktiva administratören och kan inte stängas av.", username=user.username)})
+        raise AccountError(
+            {"": _l("%(username)s är den enda aktiva administratören och kan inte stängas av.", username=user.username)}
+        )
     ended = deactivate(session, user, at, actor.client)
     changes.record(session, "deactivated", user, actor, at, {"active": [True, False]})
     return ended
@@ -259,24 +280,39 @@ def link_lifetime(config: Mapping[str, Any], purpose: str) -> timedelta:
     return timedelta(hours=config[key])
 
 
-def issue_link(session: Session, user: User, purpose: str, actor: Actor, at: datetime, config: Mapping[str, Any]) -> str:
+def issue_link(
+    session: Session, user: User, purpose: str, actor: Actor, at: datetime, config: Mapping[str, Any]
+) -> str:
     """A one-time set-password link (absolute URL); the log says one was made, never the token."""
     if not user.active:
         raise AccountError({"": _l("%(username)s är avstängd. Återaktivera kontot först.", username=user.username)})
     lifetime = link_lifetime(config, purpose)
     token = links.issue(session, user, purpose, at, lifetime)
-    changes.record(session, "link_issued", user, actor, at, {"link": [None, f"{purpose}, {int(lifetime.total_seconds() // 3600)} h"]})
+    changes.record(
+        session,
+        "link_issued",
+        user,
+        actor,
+        at,
+        {"link": [None, f"{purpose}, {int(lifetime.total_seconds() // 3600)} h"]},
+    )
     return links.url(config["PUBLIC_BASE_URL"], token)
 
 
-EMAIL_SUBJECT = {"welcome": "Ditt konto i Kontaktcenter / Your Kontaktcenter account",
-                 "reset": "Välj ett nytt lösenord i Kontaktcenter / Choose a new Kontaktcenter password"}
+EMAIL_SUBJECT = {
+    "welcome": "Ditt konto i Kontaktcenter / Your Kontaktcenter account",
+    "reset": "Välj ett nytt lösenord i Kontaktcenter / Choose a new Kontaktcenter password",
+}
 
 
-def email_link(session: Session, user: User, purpose: str, actor: Actor, at: datetime, config: Mapping[str, Any]) -> str:
+def email_link(
+    session: Session, user: User, purpose: str, actor: Actor, at: datetime, config: Mapping[str, Any]
+) -> str:
     """Issue a link and e-mail it to the user (through notify's SMTP transport); the address it went to."""
     if not user.email:
-        raise AccountError({"email": _l("%(username)s har ingen e-postadress att skicka länken till.", username=user.username)})
+        raise AccountError(
+            {"email": _l("%(username)s har ingen e-postadress att skicka länken till.", username=user.username)}
+        )
     url = issue_link(session, user, purpose, actor, at, config)
     hours = int(link_lifetime(config, purpose).total_seconds() // 3600)
     body = (

@@ -1,5 +1,6 @@
 """User administration pages (admins only), the admin audit log, and the public
 set-password page a one-time link leads to. Thin: the work is in service.py and links.py."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -43,18 +44,30 @@ ACTION_LABELS = {
     "two_factor_reset": _l("Tvåstegsverifiering återställd"),
 }
 FIELD_LABELS = {
-    "username": _l("Användarnamn"), "name": _l("Namn"), "email": _l("E-postadress"), "role": _l("Roll"),
-    "department": _l("Förvaltning"), "location": _l("Plats"), "queues": _l("Köer"), "services": _l("Tjänster"),
-    "languages": _l("Språk"), "phone_identity": _l("Telefon för samtal"), "max_open_tickets": _l("Kapacitet"),
-    "active": _l("Aktiv"), "link": _l("Länk"),
+    "username": _l("Användarnamn"),
+    "name": _l("Namn"),
+    "email": _l("E-postadress"),
+    "role": _l("Roll"),
+    "department": _l("Förvaltning"),
+    "location": _l("Plats"),
+    "queues": _l("Köer"),
+    "services": _l("Tjänster"),
+    "languages": _l("Språk"),
+    "phone_identity": _l("Telefon för samtal"),
+    "max_open_tickets": _l("Kapacitet"),
+    "active": _l("Aktiv"),
+    "link": _l("Länk"),
 }
 PAGE_SIZE = 100
 
 
 def _actor() -> changes.Actor:
     user = current_user._get_current_object()
-    return changes.Actor(name=user.username, user_id=user.id,
-                         client=audit.Client(ip=request.remote_addr or "", user_agent=request.user_agent.string[:200]))
+    return changes.Actor(
+        name=user.username,
+        user_id=user.id,
+        client=audit.Client(ip=request.remote_addr or "", user_agent=request.user_agent.string[:200]),
+    )
 
 
 def _user_or_404(user_id: int) -> User:
@@ -84,8 +97,17 @@ def user_list():
     active = {"1": True, "0": False}.get(active_arg)
     rows = users(db.session, role=role, department=department, active=active)
     departments = list(db.session.scalars(select(Department).order_by(Department.name_sv)))
-    return render_template("admin/users.html", rows=rows, role=role, department=department, active=active_arg,
-                           departments=departments, roles=ROLES, role_labels=ROLE_LABELS, locale=current_locale())
+    return render_template(
+        "admin/users.html",
+        rows=rows,
+        role=role,
+        department=department,
+        active=active_arg,
+        departments=departments,
+        roles=ROLES,
+        role_labels=ROLE_LABELS,
+        locale=current_locale(),
+    )
 
 
 @bp.route("/admin/anvandare/ny", methods=["GET", "POST"])
@@ -109,12 +131,20 @@ def user_new():
             status = 502
         else:
             db.session.commit()
-            flash(_("Kontot %(username)s är skapat. En länk för att välja lösenord har skickats till %(email)s.",
-                    username=user.username, email=sent_to), "info")
+            flash(
+                _(
+                    "Kontot %(username)s är skapat. En länk för att välja lösenord har skickats till %(email)s.",
+                    username=user.username,
+                    email=sent_to,
+                ),
+                "info",
+            )
             return redirect(url_for(".user_edit", user_id=user.id), 303)
     elif form.is_submitted():
         status = 400
-    return render_template("admin/user_form.html", form=form, user=None, action_form=None, min_length=MIN_LENGTH), status
+    return render_template(
+        "admin/user_form.html", form=form, user=None, action_form=None, min_length=MIN_LENGTH
+    ), status
 
 
 @bp.route("/admin/anvandare/<int:user_id>", methods=["GET", "POST"])
@@ -137,7 +167,9 @@ def user_edit(user_id: int):
             return redirect(url_for(".user_edit", user_id=user.id), 303)
     elif form.is_submitted():
         status = 400
-    return render_template("admin/user_form.html", form=form, user=user, action_form=ActionForm(), min_length=MIN_LENGTH), status
+    return render_template(
+        "admin/user_form.html", form=form, user=user, action_form=ActionForm(), min_length=MIN_LENGTH
+    ), status
 
 
 def _action(user_id: int, do) -> object:
@@ -195,7 +227,10 @@ def user_send_reset(user_id: int):
 def user_reset_two_factor(user_id: int):
     def do(user: User) -> str:
         if reset_two_factor(db.session, user, _actor(), now()):
-            return _("Tvåstegsverifieringen för %(username)s är borttagen. Nästa inloggning kräver bara lösenordet, sedan en ny registrering om rollen kräver det.", username=user.username)
+            return _(
+                "Tvåstegsverifieringen för %(username)s är borttagen. Nästa inloggning kräver bara lösenordet, sedan en ny registrering om rollen kräver det.",
+                username=user.username,
+            )
         return _("%(username)s hade ingen tvåstegsverifiering.", username=user.username)
 
     return _action(user_id, do)
@@ -217,11 +252,27 @@ def _history(user: User | None):
     action = request.args.get("action", "")
     action = action if action in CHANGE_ACTIONS else ""
     actor = request.args.get("actor", "").strip()[:80]
-    rows = changes.history(db.session, user_id=user.id if user else None, actor=actor, action=action,
-                           limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-    return render_template("admin/user_changes.html", user=user, rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page,
-                           action=action, actor=actor, labels=ACTION_LABELS, field_labels=FIELD_LABELS,
-                           changed_fields=changes.changed_fields, value=_value)
+    rows = changes.history(
+        db.session,
+        user_id=user.id if user else None,
+        actor=actor,
+        action=action,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    return render_template(
+        "admin/user_changes.html",
+        user=user,
+        rows=rows[:PAGE_SIZE],
+        more=len(rows) > PAGE_SIZE,
+        page=page,
+        action=action,
+        actor=actor,
+        labels=ACTION_LABELS,
+        field_labels=FIELD_LABELS,
+        changed_fields=changes.changed_fields,
+        value=_value,
+    )
 
 
 @bp.get("/admin/anvandare/<int:user_id>/historik")
@@ -236,8 +287,10 @@ def change_log():
     return _history(None)
 
 
-INVALID_LINK = _l("Länken fungerar inte. Den kan ha använts redan, ha gått ut eller ha ersatts av en nyare länk. "
-                  "Be din administratör om en ny länk.")
+INVALID_LINK = _l(
+    "Länken fungerar inte. Den kan ha använts redan, ha gått ut eller ha ersatts av en nyare länk. "
+    "Be din administratör om en ny länk."
+)
 
 
 @bp.route("/konto/satt-losenord/<token>", methods=["GET", "POST"])
@@ -251,7 +304,11 @@ def set_password(token: str):
     at = now()
     found = links.find(db.session, token, at)
     if found is None:
-        return render_template("auth/set_password.html", form=None, invalid=INVALID_LINK, min_length=MIN_LENGTH), 404, headers
+        return (
+            render_template("auth/set_password.html", form=None, invalid=INVALID_LINK, min_length=MIN_LENGTH),
+            404,
+            headers,
+        )
     _link, user = found
     form = SetPasswordForm()
     status = 200
@@ -263,11 +320,19 @@ def set_password(token: str):
             client = audit.Client(ip=request.remote_addr or "", user_agent=request.user_agent.string[:200])
             if links.redeem(db.session, token, form.new.data, at, client) is None:  # used by another request meanwhile
                 db.session.rollback()
-                return render_template("auth/set_password.html", form=None, invalid=INVALID_LINK, min_length=MIN_LENGTH), 404, headers
+                return (
+                    render_template("auth/set_password.html", form=None, invalid=INVALID_LINK, min_length=MIN_LENGTH),
+                    404,
+                    headers,
+                )
             db.session.commit()
             # To the sign-in page: the new password is proved there, and any second step of sign-in applies.
             flash(_("Ditt lösenord är sparat. Logga in med det nya lösenordet."), "info")
             return redirect(url_for("auth.login"), 303)
     elif form.is_submitted():
         status = 400
-    return render_template("auth/set_password.html", form=form, invalid=None, user=user, min_length=MIN_LENGTH), status, headers
+    return (
+        render_template("auth/set_password.html", form=form, invalid=None, user=user, min_length=MIN_LENGTH),
+        status,
+        headers,
+    )

@@ -1,4 +1,5 @@
 """The sign-in audit log (auth_events): written by the sign-in pages and account functions."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ from .models import EVENT_KINDS, AuthEvent
 class Client:
     """Where a sign-in event came from: the address and a short user agent."""
 
-
     ip: str = ""
     user_agent: str = ""
 
@@ -22,17 +22,34 @@ class Client:
 CLI = Client(ip="", user_agent="kontaktcenter (command line)")
 
 
-def record(session: Session, kind: str, at: datetime, *, client: Client, user_id: int | None = None, username: str = "",
-           detail: str = "") -> AuthEvent:
+def record(
+    session: Session,
+    kind: str,
+    at: datetime,
+    *,
+    client: Client,
+    user_id: int | None = None,
+    username: str = "",
+    detail: str = "",
+) -> AuthEvent:
     if kind not in EVENT_KINDS:
         raise ValueError(f"unknown auth event {kind!r}")
-    event = AuthEvent(at=at, kind=kind, user_id=user_id, username=username.strip().lower()[:80], client_ip=client.ip[:64],
-                      user_agent=client.user_agent[:200], detail=detail[:200])
+    event = AuthEvent(
+        at=at,
+        kind=kind,
+        user_id=user_id,
+        username=username.strip().lower()[:80],
+        client_ip=client.ip[:64],
+        user_agent=client.user_agent[:200],
+        detail=detail[:200],
+    )
     session.add(event)
     return event
 
 
-def events(session: Session, *, username: str = "", kind: str = "", limit: int = 200, offset: int = 0) -> list[AuthEvent]:
+def events(
+    session: Session, *, username: str = "", kind: str = "", limit: int = 200, offset: int = 0
+) -> list[AuthEvent]:
     """The log for administrators, newest first."""
     stmt = select(AuthEvent)
     if username:

@@ -1,4 +1,5 @@
 """The role decorator every staff route wears."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

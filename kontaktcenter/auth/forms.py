@@ -1,4 +1,5 @@
 """The sign-in and password forms."""
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -8,12 +9,16 @@ from .service import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("Användarnamn"), validators=[DataRequired(_l("Skriv ditt användarnamn.")), Length(max=80)])
+    username = StringField(
+        _l("Användarnamn"), validators=[DataRequired(_l("Skriv ditt användarnamn.")), Length(max=80)]
+    )
     password = PasswordField(_l("Lösenord"), validators=[DataRequired(_l("Skriv ditt lösenord.")), Length(max=200)])
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField(_l("Nuvarande lösenord"), validators=[DataRequired(_l("Skriv ditt nuvarande lösenord.")), Length(max=200)])
+    current = PasswordField(
+        _l("Nuvarande lösenord"), validators=[DataRequired(_l("Skriv ditt nuvarande lösenord.")), Length(max=200)]
+    )
     new = PasswordField(
         _l("Nytt lösenord"),
         validators=[
@@ -23,7 +28,10 @@ class PasswordForm(FlaskForm):
     )
     repeat = PasswordField(
         _l("Upprepa det nya lösenordet"),
-        validators=[DataRequired(_l("Skriv det nya lösenordet en gång till.")), EqualTo("new", _l("Lösenorden är inte lika."))],
+        validators=[
+            DataRequired(_l("Skriv det nya lösenordet en gång till.")),
+            EqualTo("new", _l("Lösenorden är inte lika.")),
+        ],
     )
 
 

@@ -1,4 +1,5 @@
 """The scheduled job of auth: forgetting sessions that ended long ago."""
+
 from __future__ import annotations
 
 from datetime import datetime

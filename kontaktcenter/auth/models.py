@@ -1,4 +1,5 @@
 """Server-side sign-in sessions, two-factor authenticators and the sign-in audit log."""
+
 from __future__ import annotations
 
 from datetime import datetime

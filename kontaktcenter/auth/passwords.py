@@ -7,6 +7,7 @@ shipped and kept with the zxcvbn package rather than typed in here. Since that l
 mostly short passwords, a password is also refused when what is left after stripping
 digits and punctuation from its ends is on the list ("sommar2026!!!!" is "sommar").
 """
+
 from __future__ import annotations
 
 import string

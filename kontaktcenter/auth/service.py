@@ -1,4 +1,5 @@
 """Passwords, sign-in and the account changes that end sessions, as plain functions."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -45,7 +46,9 @@ def sign_in(session: Session, user: User, at: datetime, client: audit.Client, de
 def sign_out(session: Session, user: User, at: datetime, client: audit.Client) -> int:
     """Signing out ends every session of the user, on every browser (a copied cookie too)."""
     ended = sessions.revoke_all(session, user.id, "logout", at)
-    audit.record(session, "logout", at, client=client, user_id=user.id, username=user.username, detail=f"sessions ended: {ended}")
+    audit.record(
+        session, "logout", at, client=client, user_id=user.id, username=user.username, detail=f"sessions ended: {ended}"
+    )
     return ended
 
 
@@ -57,8 +60,15 @@ def change_password(session: Session, user: User, new_password: str, at: datetim
     check_password(new_password, user.username)
     user.password_hash = hash_password(new_password)
     ended = sessions.revoke_all(session, user.id, "password", at)
-    audit.record(session, "password_changed", at, client=client, user_id=user.id, username=user.username,
-                 detail=f"sessions ended: {ended}")
+    audit.record(
+        session,
+        "password_changed",
+        at,
+        client=client,
+        user_id=user.id,
+        username=user.username,
+        detail=f"sessions ended: {ended}",
+    )
     return ended
 
 
@@ -74,6 +84,13 @@ def deactivate(session: Session, user: User, at: datetime, client: audit.Client,
 def end_sessions(session: Session, user: User, at: datetime, client: audit.Client) -> int:
     """An administrator ends every session of the user (e.g. a lost laptop)."""
     ended = sessions.revoke_all(session, user.id, "revoked", at)
-    audit.record(session, "sessions_revoked", at, client=client, user_id=user.id, username=user.username,
-                 detail=f"sessions ended: {ended}")
+    audit.record(
+        session,
+        "sessions_revoked",
+        at,
+        client=client,
+        user_id=user.id,
+        username=user.username,
+        detail=f"sessions ended: {ended}",
+    )
     return ended

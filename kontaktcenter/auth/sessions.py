@@ -5,6 +5,7 @@ the session still lives. Signing out, a new password and deactivation end every 
 of the user at once, so a copied cookie stops working everywhere; a session also ends
 after SESSION_IDLE_MINUTES without a request and SESSION_LIFETIME_HOURS after sign-in.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,10 @@ class Limits:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
-        return cls(idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]), lifetime=timedelta(hours=config["SESSION_LIFETIME_HOURS"]))
+        return cls(
+            idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+            lifetime=timedelta(hours=config["SESSION_LIFETIME_HOURS"]),
+        )
 
 
 def token_hash(token: str) -> str:
@@ -52,15 +56,24 @@ def password_stamp(user: User) -> str:
 def start(session: Session, user: User, at: datetime) -> str:
     """A new session for `user`; returns the token for the cookie (only its hash is stored)."""
     token = secrets.token_urlsafe(32)
-    session.add(UserSession(token_hash=token_hash(token), user_id=user.id, password_stamp=password_stamp(user),
-                            created_at=at, last_seen_at=at))
+    session.add(
+        UserSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            password_stamp=password_stamp(user),
+            created_at=at,
+            last_seen_at=at,
+        )
+    )
     return token
 
 
 def find(session: Session, token: str) -> tuple[UserSession, User] | None:
     """The session and its user, in one query (it runs on every signed-in request)."""
     row = session.execute(
-        select(UserSession, User).join(User, User.id == UserSession.user_id).where(UserSession.token_hash == token_hash(token))
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == token_hash(token))
     ).first()
     return (row[0], row[1]) if row else None
 
@@ -87,7 +100,9 @@ def touch_due(row: UserSession, at: datetime) -> bool:
 def touch(session: Session, session_id: int, at: datetime) -> None:
     # The condition keeps two requests of one minute from both writing.
     session.execute(
-        update(UserSession).where(UserSession.id == session_id, UserSession.last_seen_at <= at - TOUCH_EVERY).values(last_seen_at=at)
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.last_seen_at <= at - TOUCH_EVERY)
+        .values(last_seen_at=at)
     )
 
 

@@ -8,6 +8,7 @@ Flask client; this module decides who the verified claims are here.
 An account is linked to one identity at the provider by (issuer, subject), never by
 username: a local account with the same username is not taken over.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,13 +88,19 @@ class Settings:
         if settings.enabled:
             parts = urlsplit(issuer)
             if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
-                raise SSOConfigError(f"OIDC_ISSUER={issuer!r}: expected an https:// URL (plain http only on this machine)")
+                raise SSOConfigError(
+                    f"OIDC_ISSUER={issuer!r}: expected an https:// URL (plain http only on this machine)"
+                )
             if not settings.client_id:
-                raise SSOConfigError("OIDC_ISSUER is set but OIDC_CLIENT_ID is not: set the client id registered at the provider")
+                raise SSOConfigError(
+                    "OIDC_ISSUER is set but OIDC_CLIENT_ID is not: set the client id registered at the provider"
+                )
             if "openid" not in settings.scopes.split():
                 raise SSOConfigError(f"OIDC_SCOPES={settings.scopes!r}: the scopes must include openid")
             if not settings.grants:
-                raise SSOConfigError("OIDC_ISSUER is set but no group maps to a role: add [oidc.groups] (or OIDC_ROLE_MAP)")
+                raise SSOConfigError(
+                    "OIDC_ISSUER is set but no group maps to a role: add [oidc.groups] (or OIDC_ROLE_MAP)"
+                )
         elif not settings.password_login:
             raise SSOConfigError("PASSWORD_LOGIN is false but OIDC_ISSUER is not set: nobody could sign in on the web")
         return settings
@@ -115,13 +122,15 @@ def role_map_setting(config: Mapping[str, Any]) -> Any:
 def parse_role_map(raw: Any) -> tuple[Grant, ...]:
     """{"kc-agents": {"role": "agent", "department": "serviceforvaltningen"}, ...} in order."""
     if not isinstance(raw, Mapping):
-        raise SSOConfigError("[oidc.groups] / OIDC_ROLE_MAP: expected a table of group = {role = ..., department = ...}")
+        raise SSOConfigError(
+            "[oidc.groups] / OIDC_ROLE_MAP: expected a table of group = {role = ..., department = ...}"
+        )
     grants = []
     for group, entry in raw.items():
         if isinstance(entry, str):
             entry = {"role": entry}
         if not isinstance(entry, Mapping) or set(entry) - {"role", "department"}:
-            raise SSOConfigError(f"[oidc.groups] {group!r}: expected {{role = \"...\", department = \"...\"}}")
+            raise SSOConfigError(f'[oidc.groups] {group!r}: expected {{role = "...", department = "..."}}')
         role = entry.get("role")
         if role not in ROLES:
             raise SSOConfigError(f"[oidc.groups] {group!r}: role {role!r} is not one of {', '.join(ROLES)}")
@@ -201,13 +210,21 @@ def _username(claims: Mapping[str, Any]) -> str:
 
 def _last_deactivation(session: Session, user: User) -> AuthEvent | None:
     return session.scalar(
-        select(AuthEvent).where(AuthEvent.user_id == user.id, AuthEvent.kind == "deactivated")
-        .order_by(AuthEvent.at.desc(), AuthEvent.id.desc()).limit(1)
+        select(AuthEvent)
+        .where(AuthEvent.user_id == user.id, AuthEvent.kind == "deactivated")
+        .order_by(AuthEvent.at.desc(), AuthEvent.id.desc())
+        .limit(1)
     )
 
 
-def account_for(session: Session, settings: Settings, claims: Mapping[str, Any], at: datetime, client: audit.Client,
-                messages: Messages) -> User:
+def account_for(
+    session: Session,
+    settings: Settings,
+    claims: Mapping[str, Any],
+    at: datetime,
+    client: audit.Client,
+    messages: Messages,
+) -> User:
     """The local account for a verified ID token's claims: found by (issuer, subject),
     made on first sign-in, brought up to date with the provider (name, e-mail, role and
     department from the groups) on every sign-in, deactivated with its sessions ended
@@ -227,7 +244,9 @@ def account_for(session: Session, settings: Settings, claims: Mapping[str, Any],
     if grant.department:
         department = session.scalar(select(Department).where(Department.code == grant.department))
         if department is None:
-            raise Refused(messages.unknown_department, f"group {grant.group}: unknown department {grant.department}", user)
+            raise Refused(
+                messages.unknown_department, f"group {grant.group}: unknown department {grant.department}", user
+            )
     name = str(claims.get("name") or "").strip()[:200]
     email = str(claims.get("email") or "").strip()[:200]
     if user is None:
@@ -237,9 +256,17 @@ def account_for(session: Session, settings: Settings, claims: Mapping[str, Any],
         if find_user(session, username) is not None:
             # Never take over an account by its username: a local one, or another identity's.
             raise Refused(messages.taken, f"username {username} belongs to another account")
-        user = User(username=username, name=name or username, email=email, password_hash=NO_PASSWORD, role=grant.role,
-                    department_id=department.id if department else None, oidc_issuer=issuer, oidc_subject=subject,
-                    active=True)
+        user = User(
+            username=username,
+            name=name or username,
+            email=email,
+            password_hash=NO_PASSWORD,
+            role=grant.role,
+            department_id=department.id if department else None,
+            oidc_issuer=issuer,
+            oidc_subject=subject,
+            active=True,
+        )
         try:
             with session.begin_nested():
                 session.add(user)
@@ -248,16 +275,30 @@ def account_for(session: Session, settings: Settings, claims: Mapping[str, Any],
             if session.scalar(select(User).where(User.oidc_issuer == issuer, User.oidc_subject == subject)) is None:
                 raise Refused(messages.taken, f"username {username} taken meanwhile") from None
             return account_for(session, settings, claims, at, client, messages)
-        audit.record(session, "sso_account", at, client=client, user_id=user.id, username=user.username,
-                     detail=f"created: role {grant.role}, department {grant.department or '-'} (group {grant.group})")
+        audit.record(
+            session,
+            "sso_account",
+            at,
+            client=client,
+            user_id=user.id,
+            username=user.username,
+            detail=f"created: role {grant.role}, department {grant.department or '-'} (group {grant.group})",
+        )
         return user
     if not user.active:
         last = _last_deactivation(session, user)
         if last is None or not last.detail.startswith(SSO_DEACTIVATION):
             raise Refused(messages.deactivated, "account deactivated here", user)
         user.active = True
-        audit.record(session, "sso_account", at, client=client, user_id=user.id, username=user.username,
-                     detail=f"reactivated (group {grant.group})")
+        audit.record(
+            session,
+            "sso_account",
+            at,
+            client=client,
+            user_id=user.id,
+            username=user.username,
+            detail=f"reactivated (group {grant.group})",
+        )
     changes = []
     new_department_id = department.id if department else None
     if user.role != grant.role:
@@ -273,8 +314,15 @@ def account_for(session: Session, settings: Settings, claims: Mapping[str, Any],
         changes.append("email")
         user.email = email
     if changes:
-        audit.record(session, "sso_account", at, client=client, user_id=user.id, username=user.username,
-                     detail=f"updated: {', '.join(changes)} (group {grant.group})")
+        audit.record(
+            session,
+            "sso_account",
+            at,
+            client=client,
+            user_id=user.id,
+            username=user.username,
+            detail=f"updated: {', '.join(changes)} (group {grant.group})",
+        )
     return user
 
 
@@ -293,7 +341,11 @@ def oauth_client(app: Any) -> Any:
         client_id=settings.client_id,
         client_secret=settings.client_secret or None,
         server_metadata_url=settings.metadata_url,
-        client_kwargs={"scope": settings.scopes, "code_challenge_method": "S256", "default_timeout": HTTP_TIMEOUT_SECONDS},
+        client_kwargs={
+            "scope": settings.scopes,
+            "code_challenge_method": "S256",
+            "default_timeout": HTTP_TIMEOUT_SECONDS,
+        },
     )
     app.extensions[EXTENSION_KEY] = (settings, client)
     return client

@@ -1,4 +1,5 @@
 """Single sign-on pages: off to the identity provider, and back with a verified ID token."""
+
 from __future__ import annotations
 
 import logging
@@ -31,21 +32,27 @@ def _settings() -> sso.Settings:
 
 def _refused(title: str, message: str, status: int, detail: str, username: str = "", user_id: int | None = None):
     # Logged with why; the page says what the user can do.
-    audit.record(db.session, "sso_refused", sessions.now(), client=_client(), user_id=user_id, username=username,
-                 detail=detail)
+    audit.record(
+        db.session, "sso_refused", sessions.now(), client=_client(), user_id=user_id, username=username, detail=detail
+    )
     db.session.commit()
     return render_template("auth/sso_refused.html", title=title, message=message), status
 
 
 def _messages() -> sso.Messages:
     return sso.Messages(
-        no_access=_("Ditt konto i Malmö stad ger ingen behörighet till Kontaktcenter. "
-                    "Kontakta din chef om du behöver åtkomst."),
-        taken=_("Det finns redan ett konto här med ditt användarnamn, som inte är kopplat till ditt konto i Malmö stad. "
-                "Be en administratör om hjälp. Du har inte loggats in."),
+        no_access=_(
+            "Ditt konto i Malmö stad ger ingen behörighet till Kontaktcenter. Kontakta din chef om du behöver åtkomst."
+        ),
+        taken=_(
+            "Det finns redan ett konto här med ditt användarnamn, som inte är kopplat till ditt konto i Malmö stad. "
+            "Be en administratör om hjälp. Du har inte loggats in."
+        ),
         no_username=_("Inloggningstjänsten skickade varken användarnamn eller e-postadress. Du har inte loggats in."),
-        unknown_department=_("Din grupp i Malmö stad är kopplad till en förvaltning som inte finns här. "
-                             "Be en administratör rätta inställningarna. Du har inte loggats in."),
+        unknown_department=_(
+            "Din grupp i Malmö stad är kopplad till en förvaltning som inte finns här. "
+            "Be en administratör rätta inställningarna. Du har inte loggats in."
+        ),
         deactivated=_("Ditt konto här är avstängt av en administratör. Du har inte loggats in."),
     )
 
@@ -59,7 +66,9 @@ def start():
         return sso.oauth_client(current_app).authorize_redirect(url_for(".callback", _external=True))
     except (RequestException, ValueError) as exc:
         log.warning("single sign-on: the provider at %s cannot be reached: %s", settings.issuer, exc)
-        return _refused(_("Inloggningstjänsten svarar inte"), _("Försök igen om en stund."), 503, f"discovery: {exc}"[:200])
+        return _refused(
+            _("Inloggningstjänsten svarar inte"), _("Försök igen om en stund."), 503, f"discovery: {exc}"[:200]
+        )
 
 
 @bp.get("/login/sso/callback")
@@ -86,26 +95,48 @@ def callback():
             if extra.get("sub") == claims["sub"]:
                 claims.setdefault(settings.groups_claim, extra.get(settings.groups_claim))
     except MismatchingStateError:
-        return _refused(failed, _("Inloggningen har redan använts eller gått ut. Börja om från inloggningssidan."), 400,
-                        "state missing, used or from another browser")
+        return _refused(
+            failed,
+            _("Inloggningen har redan använts eller gått ut. Börja om från inloggningssidan."),
+            400,
+            "state missing, used or from another browser",
+        )
     except OAuthError as exc:
-        return _refused(failed, _("Inloggningstjänsten nekade inloggningen. Du har inte loggats in."), 400,
-                        f"provider: {exc.error or ''} {exc.description or ''}".strip()[:200])
+        return _refused(
+            failed,
+            _("Inloggningstjänsten nekade inloggningen. Du har inte loggats in."),
+            400,
+            f"provider: {exc.error or ''} {exc.description or ''}".strip()[:200],
+        )
     except JoseError as exc:
         # A forged, expired, foreign or replayed ID token: nothing about it is trusted.
-        return _refused(failed, _("Inloggningen kunde inte verifieras. Du har inte loggats in."), 400,
-                        f"id token refused: {exc.__class__.__name__}: {exc}"[:200])
+        return _refused(
+            failed,
+            _("Inloggningen kunde inte verifieras. Du har inte loggats in."),
+            400,
+            f"id token refused: {exc.__class__.__name__}: {exc}"[:200],
+        )
     except (RequestException, ValueError) as exc:
         log.warning("single sign-on: callback failed: %s", exc)
-        return _refused(failed, _("Inloggningen kunde inte verifieras. Du har inte loggats in."), 400,
-                        f"{exc.__class__.__name__}: {exc}"[:200])
+        return _refused(
+            failed,
+            _("Inloggningen kunde inte verifieras. Du har inte loggats in."),
+            400,
+            f"{exc.__class__.__name__}: {exc}"[:200],
+        )
     at, who = sessions.now(), _client()
     try:
         user = sso.account_for(db.session, settings, claims, at, who, _messages())
     except sso.Refused as refusal:
         db.session.commit()  # a deactivation stands, with its ended sessions
         username = refusal.user.username if refusal.user else str(claims.get("preferred_username") or "")[:80]
-        return _refused(_("Ingen åtkomst"), refusal.message, 403, refusal.detail,
-                        username=username, user_id=refusal.user.id if refusal.user else None)
+        return _refused(
+            _("Ingen åtkomst"),
+            refusal.message,
+            403,
+            refusal.detail,
+            username=username,
+            user_id=refusal.user.id if refusal.user else None,
+        )
     start_session(user, at, who, detail="single sign-on")
     return redirect(cookie_session.pop(NEXT_KEY, "") or home_url(user))

@@ -10,6 +10,7 @@ with repeated failures: up to a minute, then up to an hour, then up to a day.
 The check and the count are two steps: attempts running at the same moment may each pass
 the check (at most one per web worker), which the longer windows still bound.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,9 @@ def _strategy() -> MovingWindowRateLimiter | None:
     return MovingWindowRateLimiter(limiter.storage)
 
 
-def _scopes(config: Mapping[str, Any], username: str, client_ip: str) -> list[tuple[tuple[RateLimitItem, ...], tuple[str, ...]]]:
+def _scopes(
+    config: Mapping[str, Any], username: str, client_ip: str
+) -> list[tuple[tuple[RateLimitItem, ...], tuple[str, ...]]]:
     prefix = config.get("RATELIMIT_KEY_PREFIX", "")
     account = username.strip().lower()[:80]  # as authenticate() looks it up
     return [

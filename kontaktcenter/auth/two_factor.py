@@ -11,6 +11,7 @@ are hashed, not encrypted, so they survive any key change) or is reset by an adm
 Recovery codes carry 79 random bits, so a fast hash (SHA-256, salted with the user id) is
 enough: unlike a password there is no short list of likely values to try offline.
 """
+
 from __future__ import annotations
 
 import base64
@@ -135,7 +136,7 @@ def _hash_recovery(user_id: int, code: str) -> str:
 
 def _new_recovery_code() -> str:
     raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
-    return "-".join(raw[i:i + 4] for i in range(0, RECOVERY_CODE_LENGTH, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, RECOVERY_CODE_LENGTH, 4))
 
 
 def _replace_recovery_codes(session: Session, user: User, at: datetime) -> list[str]:
@@ -146,7 +147,11 @@ def _replace_recovery_codes(session: Session, user: User, at: datetime) -> list[
 
 
 def recovery_codes_left(session: Session, user: User) -> int:
-    return len(session.scalars(select(RecoveryCode.id).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))).all())
+    return len(
+        session.scalars(
+            select(RecoveryCode.id).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        ).all()
+    )
 
 
 # --- enrolment -------------------------------------------------------------------------------
@@ -162,12 +167,13 @@ class Enrolment:
     @property
     def grouped(self) -> str:
         """The secret in groups of four, as authenticator apps accept it typed (spaces ignored)."""
-        return " ".join(self.secret[i:i + 4] for i in range(0, len(self.secret), 4))
+        return " ".join(self.secret[i : i + 4] for i in range(0, len(self.secret), 4))
 
     def qr_svg(self, label: str) -> Markup:
         """The QR code as inline SVG made here: no image service sees the secret, no script draws it."""
-        svg = segno.make(self.uri, error="m").svg_inline(scale=5, border=4, dark="#000", light="#fff", svgclass="qr-code",
-                                                        lineclass=None)
+        svg = segno.make(self.uri, error="m").svg_inline(
+            scale=5, border=4, dark="#000", light="#fff", svgclass="qr-code", lineclass=None
+        )
         # role and name for screen readers; the SVG text comes from segno, the label is escaped.
         return Markup(svg.replace("<svg ", Markup('<svg role="img" aria-label="{}" ').format(label), 1))  # noqa: S704
 
@@ -188,8 +194,9 @@ def begin_enrolment(session: Session, user: User, box: SecretBox, at: datetime) 
     return Enrolment(secret=secret, uri=pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER))
 
 
-def confirm_enrolment(session: Session, user: User, code: str, box: SecretBox, at: datetime,
-                      client: audit.Client) -> list[str] | None:
+def confirm_enrolment(
+    session: Session, user: User, code: str, box: SecretBox, at: datetime, client: audit.Client
+) -> list[str] | None:
     """With a valid code from the new authenticator: it is in use, and here are the recovery
     codes (shown once). A wrong code: None, and nothing changes."""
     row = session.get(TwoFactor, user.id)
@@ -221,8 +228,17 @@ class Check:
         return bool(self.method)
 
 
-def check_code(session: Session, config: Mapping[str, Any], user: User, code: str, box: SecretBox, at: datetime,
-               client: audit.Client, *, where: str = "sign-in") -> Check:
+def check_code(
+    session: Session,
+    config: Mapping[str, Any],
+    user: User,
+    code: str,
+    box: SecretBox,
+    at: datetime,
+    client: audit.Client,
+    *,
+    where: str = "sign-in",
+) -> Check:
     """Check a code from the user's authenticator or one of their recovery codes.
 
     Throttled and counted like passwords (the same limits per account and per client); every
@@ -231,8 +247,15 @@ def check_code(session: Session, config: Mapping[str, Any], user: User, code: st
     """
     wait = throttle.seconds_refused(config, user.username, client.ip)
     if wait is not None:
-        audit.record(session, "login_throttled", at, client=client, user_id=user.id, username=user.username,
-                     detail=f"two-factor code ({where}); retry after {wait} s")
+        audit.record(
+            session,
+            "login_throttled",
+            at,
+            client=client,
+            user_id=user.id,
+            username=user.username,
+            detail=f"two-factor code ({where}); retry after {wait} s",
+        )
         return Check(refused="throttled", wait=wait)
     row = authenticator(session, user)
     given = _normalise(code)
@@ -244,12 +267,26 @@ def check_code(session: Session, config: Mapping[str, Any], user: User, code: st
         result = _check_recovery(session, user, given, at)
     if result.ok:
         if result.method == "recovery":
-            audit.record(session, "recovery_code_used", at, client=client, user_id=user.id, username=user.username,
-                         detail=f"{where}; recovery codes left: {recovery_codes_left(session, user)}")
+            audit.record(
+                session,
+                "recovery_code_used",
+                at,
+                client=client,
+                user_id=user.id,
+                username=user.username,
+                detail=f"{where}; recovery codes left: {recovery_codes_left(session, user)}",
+            )
         return result
     throttle.count_failure(config, user.username, client.ip)
-    audit.record(session, "code_failed", at, client=client, user_id=user.id, username=user.username,
-                 detail=f"{where}: {result.refused}")
+    audit.record(
+        session,
+        "code_failed",
+        at,
+        client=client,
+        user_id=user.id,
+        username=user.username,
+        detail=f"{where}: {result.refused}",
+    )
     return result
 
 
@@ -272,12 +309,17 @@ def _check_totp(session: Session, row: TwoFactor, code: str, box: SecretBox, at:
 
 
 def _check_recovery(session: Session, user: User, code: str, at: datetime) -> Check:
-    found = session.scalar(select(RecoveryCode.id).where(RecoveryCode.user_id == user.id,
-                                                         RecoveryCode.code_hash == _hash_recovery(user.id, code)))
+    found = session.scalar(
+        select(RecoveryCode.id).where(
+            RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _hash_recovery(user.id, code)
+        )
+    )
     if found is None:
         return Check(refused="wrong")
     claimed = session.execute(
-        update(RecoveryCode).where(RecoveryCode.id == found, RecoveryCode.used_at.is_(None)).values(used_at=at)
+        update(RecoveryCode)
+        .where(RecoveryCode.id == found, RecoveryCode.used_at.is_(None))
+        .values(used_at=at)
         .execution_options(synchronize_session=False)
     ).rowcount
     return Check(method="recovery") if claimed else Check(refused="used")
@@ -312,8 +354,15 @@ def reset(session: Session, user: User, at: datetime, client: audit.Client, *, b
     """
     had = session.get(TwoFactor, user.id) is not None
     _remove(session, user)
-    audit.record(session, "two_factor_reset", at, client=client, user_id=user.id, username=user.username,
-                 detail=f"by {by}" if by else "")
+    audit.record(
+        session,
+        "two_factor_reset",
+        at,
+        client=client,
+        user_id=user.id,
+        username=user.username,
+        detail=f"by {by}" if by else "",
+    )
     return had
 
 
@@ -334,7 +383,11 @@ def pending(user: User, at: datetime, next_url: str | None) -> dict[str, Any]:
 
 def pending_user(session: Session, state: Any, at: datetime) -> User | None:
     """The user waiting for the second step, while the state is fresh and the password unchanged."""
-    if not isinstance(state, dict) or not isinstance(state.get("user"), int) or not isinstance(state.get("at"), float | int):
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("user"), int)
+        or not isinstance(state.get("at"), float | int)
+    ):
         return None
     if not 0 <= at.timestamp() - state["at"] < PENDING_FOR.total_seconds():
         return None

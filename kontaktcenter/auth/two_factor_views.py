@@ -1,4 +1,5 @@
 """The two-factor pages: the code after the password, enrolment, new recovery codes, turning it off."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -79,24 +80,37 @@ def account():
         if codes is not None:
             db.session.commit()
             # Shown in this answer only (no-store, like every page): never again after it.
-            return render_template("auth/recovery_codes.html", codes=codes, enrolled_now=True,
-                                   next_url=next_url or home_url(user))
-        form.code.errors.append(_("Koden stämmer inte. Kontrollera att appen har lagt till kontot och skriv koden den visar nu."))
+            return render_template(
+                "auth/recovery_codes.html", codes=codes, enrolled_now=True, next_url=next_url or home_url(user)
+            )
+        form.code.errors.append(
+            _("Koden stämmer inte. Kontrollera att appen har lagt till kontot och skriv koden den visar nu.")
+        )
         status = 400
     elif form.is_submitted():
         status = 400
     enrolment = two_factor.begin_enrolment(db.session, user, box, at)
     db.session.commit()
-    return render_template("auth/two_factor.html", enrolled=False, required=required, form=form, enrolment=enrolment,
-                           qr=enrolment.qr_svg(_("QR-kod för autentiseringsappen"))), status
+    return render_template(
+        "auth/two_factor.html",
+        enrolled=False,
+        required=required,
+        form=form,
+        enrolment=enrolment,
+        qr=enrolment.qr_svg(_("QR-kod för autentiseringsappen")),
+    ), status
 
 
 def _enrolled_page(user, required: bool, **forms: CodeForm):
     # Two forms on one page, each with its own code field (prefix keeps the ids apart).
-    return render_template("auth/two_factor.html", enrolled=True, required=required,
-                           renew_form=forms.get("renew") or CodeForm(prefix="renew", formdata=None),
-                           off_form=forms.get("off") or CodeForm(prefix="off", formdata=None),
-                           left=two_factor.recovery_codes_left(db.session, user))
+    return render_template(
+        "auth/two_factor.html",
+        enrolled=True,
+        required=required,
+        renew_form=forms.get("renew") or CodeForm(prefix="renew", formdata=None),
+        off_form=forms.get("off") or CodeForm(prefix="off", formdata=None),
+        left=two_factor.recovery_codes_left(db.session, user),
+    )
 
 
 def _with_current_code(action: str):
@@ -106,8 +120,9 @@ def _with_current_code(action: str):
     if not form.validate_on_submit():
         return user, form, None
     box = two_factor.SecretBox.from_config(current_app.config)
-    check = two_factor.check_code(db.session, current_app.config, user, form.code.data, box, at, _client(),
-                                  where=f"account: {action}")
+    check = two_factor.check_code(
+        db.session, current_app.config, user, form.code.data, box, at, _client(), where=f"account: {action}"
+    )
     if not check.ok:
         db.session.commit()
         form.code.errors.append(_refusal(check))
@@ -128,8 +143,7 @@ def renew():
         return _refused_again(user, form, check, "renew")
     codes = two_factor.renew_recovery_codes(db.session, user, sessions.now(), _client())
     db.session.commit()
-    return render_template("auth/recovery_codes.html", codes=codes, enrolled_now=False,
-                           next_url=url_for(".account"))
+    return render_template("auth/recovery_codes.html", codes=codes, enrolled_now=False, next_url=url_for(".account"))
 
 
 @bp.post("/konto/tvastegsverifiering/av")

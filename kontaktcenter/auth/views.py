@@ -1,4 +1,5 @@
 """Sign-in and sign-out pages, the password page, the sign-in log; the session check of every request."""
+
 from __future__ import annotations
 
 import math
@@ -130,7 +131,9 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _refused(wait: int) -> str:
-    return _("För många misslyckade inloggningsförsök. Vänta %(minutes)s min och försök igen.", minutes=math.ceil(wait / 60))
+    return _(
+        "För många misslyckade inloggningsförsök. Vänta %(minutes)s min och försök igen.", minutes=math.ceil(wait / 60)
+    )
 
 
 def _user_id(username: str) -> int | None:
@@ -145,8 +148,14 @@ def login():
     status, headers = 200, {}
     if request.method == "POST" and not current_app.config.get("PASSWORD_LOGIN", True):
         # This deployment signs staff in through the identity provider only.
-        audit.record(db.session, "login_failed", sessions.now(), client=_client(), username=(form.username.data or "")[:80],
-                     detail="password sign-in is switched off")
+        audit.record(
+            db.session,
+            "login_failed",
+            sessions.now(),
+            client=_client(),
+            username=(form.username.data or "")[:80],
+            detail="password sign-in is switched off",
+        )
         db.session.commit()
         flash(_("Inloggning med lösenord är avstängd. Logga in med ditt konto i Malmö stad."), "error")
         return render_template("auth/login.html", form=LoginForm(formdata=None)), 403
@@ -155,8 +164,15 @@ def login():
         wait = throttle.seconds_refused(current_app.config, username, client.ip)
         if wait is not None:
             # Refused before the password is looked at: the right one gets no further.
-            audit.record(db.session, "login_throttled", at, client=client, user_id=_user_id(username), username=username,
-                         detail=f"retry after {wait} s")
+            audit.record(
+                db.session,
+                "login_throttled",
+                at,
+                client=client,
+                user_id=_user_id(username),
+                username=username,
+                detail=f"retry after {wait} s",
+            )
             db.session.commit()
             form.password.errors.append(_refused(wait))
             return render_template("auth/login.html", form=form), 429, {"Retry-After": str(wait)}
@@ -212,15 +228,29 @@ def password():
         # The current password is guessed no faster here than on the sign-in page.
         wait = throttle.seconds_refused(current_app.config, user.username, client.ip)
         if wait is not None:
-            audit.record(db.session, "login_throttled", at, client=client, user_id=user.id, username=user.username,
-                         detail="password page")
+            audit.record(
+                db.session,
+                "login_throttled",
+                at,
+                client=client,
+                user_id=user.id,
+                username=user.username,
+                detail="password page",
+            )
             db.session.commit()
             form.current.errors.append(_refused(wait))
             status, headers = 429, {"Retry-After": str(wait)}
         elif authenticate(db.session, user.username, form.current.data) is None:
             throttle.count_failure(current_app.config, user.username, client.ip)
-            audit.record(db.session, "login_failed", at, client=client, user_id=user.id, username=user.username,
-                         detail="password page")
+            audit.record(
+                db.session,
+                "login_failed",
+                at,
+                client=client,
+                user_id=user.id,
+                username=user.username,
+                detail="password page",
+            )
             db.session.commit()
             form.current.errors.append(_("Fel lösenord."))
             status = 400
@@ -249,7 +279,12 @@ def auth_log_page():
     kind = kind if kind in EVENT_KINDS else ""
     rows = audit.events(db.session, username=username, kind=kind, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return render_template(
-        "admin/auth_log.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page, username=username, kind=kind,
+        "admin/auth_log.html",
+        rows=rows[:PAGE_SIZE],
+        more=len(rows) > PAGE_SIZE,
+        page=page,
+        username=username,
+        kind=kind,
         labels=EVENT_LABELS,
     )
 
@@ -260,10 +295,7 @@ def csrf_error(err: CSRFError):
         "error.html",
         code=400,
         title=_("Formuläret kunde inte skickas"),
-        message=_(
-            "Säkerhetstoken saknas eller har gått ut. Ladda om sidan och försök igen. "
-            "Inget har sparats."
-        ),
+        message=_("Säkerhetstoken saknas eller har gått ut. Ladda om sidan och försök igen. Inget har sparats."),
     ), 400
 
 

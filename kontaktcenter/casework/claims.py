@@ -1,4 +1,5 @@
 """Taking tickets from a queue: each ticket to exactly one agent, however many ask at once."""
+
 from __future__ import annotations
 
 import functools
@@ -81,14 +82,21 @@ def _one_statement_claim():
     now, user_id = bindparam("claim_now", type_=UTCDateTime()), bindparam("claim_user_id", type_=Integer())
 
     def event(values: dict):
-        sql = [v if isinstance(v, ClauseElement) else null() if v is None else literal(v) for v in (values[c] for c in EVENT_COLUMNS[1:-1])]
+        sql = [
+            v if isinstance(v, ClauseElement) else null() if v is None else literal(v)
+            for v in (values[c] for c in EVENT_COLUMNS[1:-1])
+        ]
         return select(claimed.c.id, *sql, literal(values["detail"], JSON())).select_from(claimed)
 
     assigned, opened = _claim_events(now, user_id, bindparam("claim_username", type_=String()))
-    events = insert(TicketEvent).from_select(
-        EVENT_COLUMNS,
-        union_all(event(assigned), event(opened).where(claimed.c.old_status == "new")),
-    ).cte("events")
+    events = (
+        insert(TicketEvent)
+        .from_select(
+            EVENT_COLUMNS,
+            union_all(event(assigned), event(opened).where(claimed.c.old_status == "new")),
+        )
+        .cte("events")
+    )
     touched = update(User).where(User.id == user_id).values(last_assigned_at=now).returning(User.id).cte("touched")
     rows = select(*[claimed.c[c.name] for c in Ticket.__table__.c]).add_cte(events, touched)
     return select(Ticket).from_statement(rows).execution_options(populate_existing=True)
@@ -118,7 +126,9 @@ def _claim_step_by_step(session: Session, params: dict) -> Ticket | None:
     assigned, opened = _claim_events(now, user_id, params["claim_username"])
     events = [assigned, opened] if old_status == "new" else [assigned]
     session.execute(insert(TicketEvent).values([{"ticket_id": ticket_id, **values} for values in events]))
-    session.execute(update(User).where(User.id == user_id).values(last_assigned_at=now).execution_options(synchronize_session=False))
+    session.execute(
+        update(User).where(User.id == user_id).values(last_assigned_at=now).execution_options(synchronize_session=False)
+    )
     return session.get(Ticket, ticket_id, populate_existing=True)
 
 

@@ -1,4 +1,5 @@
 """Escalation to a department's queue with a structured handover, and its way back."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ class Handover:
 
 
 def department_queues(session: Session) -> list[Queue]:
-    return list(session.scalars(select(Queue).where(Queue.kind == "department", Queue.active.is_(True)).order_by(Queue.name_sv)))
+    return list(
+        session.scalars(select(Queue).where(Queue.kind == "department", Queue.active.is_(True)).order_by(Queue.name_sv))
+    )
 
 
 def pending_escalation(session: Session, ticket: Ticket) -> Escalation | None:
@@ -92,7 +95,16 @@ def escalate(
     if ticket.assignee is not None:
         assign(session, ticket, None, actor=user, reason="escalated")
     set_status(session, ticket, "escalated", actor=user)
-    record_event(session, ticket, "escalated", actor=user, from_value=from_code, to_value=to_queue.code, at=now, urgency=handover.urgency)
+    record_event(
+        session,
+        ticket,
+        "escalated",
+        actor=user,
+        from_value=from_code,
+        to_value=to_queue.code,
+        at=now,
+        urgency=handover.urgency,
+    )
     decision = latest_decision(session, ticket)
     start_accept_clock(ticket, now, decision.sla if decision is not None else None)
     if notify:
@@ -119,7 +131,13 @@ def accept(session: Session, escalation: Escalation, user: User, now: datetime |
 
 
 def return_to_contact_center(
-    session: Session, escalation: Escalation, user: User, reason: str, *, notify: bool = False, now: datetime | None = None
+    session: Session,
+    escalation: Escalation,
+    user: User,
+    reason: str,
+    *,
+    notify: bool = False,
+    now: datetime | None = None,
 ) -> None:
     """Send the ticket back to the queue it came from, with the department's reason."""
     if escalation.returned_at is not None:
@@ -141,7 +159,16 @@ def return_to_contact_center(
     if ticket.assignee is not None:
         assign(session, ticket, None, actor=user, reason="returned")
     set_status(session, ticket, "open", actor=user)
-    record_event(session, ticket, "escalation_returned", actor=user, from_value=from_code, to_value=back.code, at=now, reason=escalation.return_reason)
+    record_event(
+        session,
+        ticket,
+        "escalation_returned",
+        actor=user,
+        from_value=from_code,
+        to_value=back.code,
+        at=now,
+        reason=escalation.return_reason,
+    )
     if notify:
         notify_citizen(
             session,
@@ -164,7 +191,12 @@ def inbox(session: Session, user: User, *, include_accepted: bool = True) -> lis
     stmt = (
         select(Escalation, Ticket)
         .join(Ticket, Ticket.id == Escalation.ticket_id)
-        .where(Escalation.department_id == user.department_id, Escalation.returned_at.is_(None), Ticket.status != "resolved", unrestricted())
+        .where(
+            Escalation.department_id == user.department_id,
+            Escalation.returned_at.is_(None),
+            Ticket.status != "resolved",
+            unrestricted(),
+        )
     )
     if not include_accepted:
         stmt = stmt.where(Escalation.accepted_at.is_(None))

@@ -1,4 +1,5 @@
 """Forms of casework: escalation handover, return, knowledge-base articles."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -28,7 +29,8 @@ class EscalationForm(FlaskForm):
 
 class ReturnForm(FlaskForm):
     reason = TextAreaField(
-        _l("Varför ärendet lämnas tillbaka"), validators=[DataRequired(_l("Ange varför ärendet lämnas tillbaka.")), Length(max=2000)]
+        _l("Varför ärendet lämnas tillbaka"),
+        validators=[DataRequired(_l("Ange varför ärendet lämnas tillbaka.")), Length(max=2000)],
     )
     notify = BooleanField(_l("Meddela medborgaren att kontaktcenter tar ärendet igen"))
 
@@ -43,5 +45,8 @@ class ArticleForm(FlaskForm):
 class ReasonForm(FlaskForm):
     reason = TextAreaField(
         _l("Varför du behöver läsa ärendet"),
-        validators=[DataRequired(_l("Ange varför du behöver läsa ärendet.")), Length(min=10, max=300, message=_l("Skriv 10–300 tecken."))],
+        validators=[
+            DataRequired(_l("Ange varför du behöver läsa ärendet.")),
+            Length(min=10, max=300, message=_l("Skriv 10–300 tecken.")),
+        ],
     )

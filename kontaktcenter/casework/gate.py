@@ -6,6 +6,7 @@ citizen (`?via=` the ticket they work on) or after giving a reason; either way e
 is logged with why, and the grant lasts READ_GRANT_SECONDS of this session. Writing always
 needs the ticket to be in the user's own work.
 """
+
 from __future__ import annotations
 
 import time

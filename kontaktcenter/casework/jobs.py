@@ -1,4 +1,5 @@
 """The scheduled jobs of casework: the SLA breach check."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """The knowledge base: short answers per service, kept by the owning department's coordinator."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
@@ -36,7 +37,9 @@ def _like(term: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-def search(session: Session, query: str = "", *, service_id: int | None = None, include_inactive: bool = False, limit: int = 50) -> list[KnowledgeArticle]:
+def search(
+    session: Session, query: str = "", *, service_id: int | None = None, include_inactive: bool = False, limit: int = 50
+) -> list[KnowledgeArticle]:
     """Articles whose title, text or service name contain every word of `query`."""
     stmt = select(KnowledgeArticle).join(Service, Service.id == KnowledgeArticle.service_id)
     if not include_inactive:
@@ -73,12 +76,16 @@ def create_article(session: Session, user: User, service: Service, title: str, b
     if not can_edit(user, service):
         raise KnowledgeError("Bara förvaltningens samordnare kan skriva svar för den här tjänsten.")
     title, body = _validate(title, body)
-    article = KnowledgeArticle(service=service, title=title, body=body, active=True, updated_by_id=user.id, updated_at=utcnow())
+    article = KnowledgeArticle(
+        service=service, title=title, body=body, active=True, updated_by_id=user.id, updated_at=utcnow()
+    )
     session.add(article)
     return article
 
 
-def update_article(session: Session, user: User, article: KnowledgeArticle, *, service: Service, title: str, body: str, active: bool) -> None:
+def update_article(
+    session: Session, user: User, article: KnowledgeArticle, *, service: Service, title: str, body: str, active: bool
+) -> None:
     if not can_edit(user, article.service) or not can_edit(user, service):
         raise KnowledgeError("Bara förvaltningens samordnare kan ändra svar för den här tjänsten.")
     article.title, article.body = _validate(title, body)

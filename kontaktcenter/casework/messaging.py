@@ -1,4 +1,5 @@
 """Messages on a ticket: replies to its citizen's own reply address, phone notes, internal notes."""
+
 from __future__ import annotations
 
 import logging
@@ -25,7 +26,9 @@ def _deliver(ticket: Ticket, body: str) -> tuple[str, str]:
     if ticket.reply_channel == "email":
         from ..notify.email import send_email
 
-        return recipient, send_email(recipient, f"Svar på ditt ärende {ticket.reference}", body, reference=ticket.reference)
+        return recipient, send_email(
+            recipient, f"Svar på ditt ärende {ticket.reference}", body, reference=ticket.reference
+        )
     if ticket.reply_channel == "sms":
         from ..notify.sms import send_sms
 
@@ -49,8 +52,12 @@ def change_reply_address(session: Session, ticket: Ticket, user: User, channel: 
     if (channel, address) == (ticket.reply_channel, ticket.reply_to):
         return
     record_event(
-        session, ticket, "reply_address", actor=user,
-        from_value=f"{ticket.reply_channel}:{ticket.reply_to}", to_value=f"{channel}:{address}",
+        session,
+        ticket,
+        "reply_address",
+        actor=user,
+        from_value=f"{ticket.reply_channel}:{ticket.reply_to}",
+        to_value=f"{channel}:{address}",
     )
     ticket.reply_channel, ticket.reply_to = channel, address
 
@@ -75,7 +82,9 @@ def post_message(session: Session, ticket: Ticket, user: User, body: str, kind: 
     if channel == "phone":
         raise TicketError("Medborgaren vill bli uppringd: ring upp och skriv en telefonanteckning.")
     if channel == "none":
-        raise TicketError("Medborgaren har inte bett om svar och saknar kontaktuppgift för svar. Skriv en intern anteckning.")
+        raise TicketError(
+            "Medborgaren har inte bett om svar och saknar kontaktuppgift för svar. Skriv en intern anteckning."
+        )
     message = add_message(session, ticket, kind="reply", channel=channel, body=body, author=user)
     session.flush()
     try:

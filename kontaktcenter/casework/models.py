@@ -1,4 +1,5 @@
 """Tables of casework: escalations with their handover, knowledge base, access log."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Finding tickets: by reference, phone, e-mail, personnummer (exact) or free text."""
+
 from __future__ import annotations
 
 import re
@@ -65,7 +66,9 @@ def classify(raw: str) -> Query:
         try:
             return Query("phone", normalise_phone(text))
         except IdentifierError:
-            raise SearchError("Det ser ut som ett nummer men är varken ett giltigt telefonnummer eller personnummer.") from None
+            raise SearchError(
+                "Det ser ut som ett nummer men är varken ett giltigt telefonnummer eller personnummer."
+            ) from None
     if len(text) < MIN_TEXT:
         raise SearchError("Fritextsökning behöver minst tre tecken.")
     return Query("text", text)
@@ -87,7 +90,11 @@ def search(session: Session, user: User, raw: str, limit: int = 50) -> tuple[Que
     if query.kind == "reference":
         stmt = stmt.where(Ticket.reference == query.value)
     elif query.kind in ("phone", "email", "personnummer"):
-        column = {"phone": Contact.citizen_phone, "email": Contact.citizen_email, "personnummer": Contact.citizen_personnummer}[query.kind]
+        column = {
+            "phone": Contact.citizen_phone,
+            "email": Contact.citizen_email,
+            "personnummer": Contact.citizen_personnummer,
+        }[query.kind]
         # Exact match only: identifiers are never searched by prefix or pattern.
         stmt = stmt.where(exists().where(Contact.ticket_id == Ticket.id, column == query.value))
     else:
@@ -111,4 +118,3 @@ def search(session: Session, user: User, raw: str, limit: int = 50) -> tuple[Que
             )
     tickets = session.scalars(stmt.order_by(Ticket.first_arrived_at.desc(), Ticket.id.desc()).limit(limit * 4)).all()
     return query, [Hit(t, can_read(user, t)) for t in tickets if may_see(user, t)][:limit]
-

@@ -1,4 +1,5 @@
 """Casework operations: the agent's queues, presence, the ticket's context, resolving."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ def console_queues(session: Session, user: User) -> list[Queue]:
     """The queues a user works: their own; a coordinator also sees the department's."""
     queues = {q.id: q for q in user.queues if q.active}
     if user.role == "coordinator" and user.department_id is not None:
-        for q in session.scalars(select(Queue).where(Queue.department_id == user.department_id, Queue.active.is_(True))):
+        for q in session.scalars(
+            select(Queue).where(Queue.department_id == user.department_id, Queue.active.is_(True))
+        ):
             queues.setdefault(q.id, q)
     return sorted(queues.values(), key=lambda q: q.code)
 
@@ -139,4 +142,3 @@ def resolve_ticket(session: Session, ticket: Ticket, user: User) -> None:
         set_status(session, ticket, "open", actor=user)
     resolve(session, ticket, actor=user)
     ticket.sla_paused_at = None
-

@@ -1,4 +1,5 @@
 """SLA breaches: running clocks past due, flagged once, the queue told (the clocks: tickets/sla.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -93,7 +94,9 @@ def flag_breaches(session: Session, now: datetime) -> list[Breach]:
         for clock in breach.clocks:
             record_event(session, ticket, "sla_breached", at=now, to_value=clock, clocks=breach.clocks)
         if ticket.priority != old:
-            record_event(session, ticket, "priority", at=now, from_value=old, to_value=ticket.priority, reason="sla_breached")
+            record_event(
+                session, ticket, "priority", at=now, from_value=old, to_value=ticket.priority, reason="sla_breached"
+            )
         by_queue[ticket.queue_id].append(breach)
     for queue_id, queue_breaches in by_queue.items():
         notify_queue(session, session.get(Queue, queue_id), queue_breaches)

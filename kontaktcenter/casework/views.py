@@ -1,4 +1,5 @@
 """The agent console, the ticket page, escalations, the knowledge base, search."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,7 +37,12 @@ from .models import Escalation, KnowledgeArticle
 
 bp = Blueprint("casework", __name__)
 
-PRESENCE_LABELS = {"available": _l("Tillgänglig"), "busy": _l("Upptagen"), "away": _l("Borta"), "offline": _l("Utloggad från köer")}
+PRESENCE_LABELS = {
+    "available": _l("Tillgänglig"),
+    "busy": _l("Upptagen"),
+    "away": _l("Borta"),
+    "offline": _l("Utloggad från köer"),
+}
 CLOCK_LABELS = {"first_response": _l("första svar"), "accept": _l("accepteras"), "resolve": _l("löst")}
 REPLY_LABELS = {"email": _l("e-post"), "sms": _l("SMS"), "phone": _l("telefon"), "none": _l("inget svar önskas")}
 
@@ -76,7 +82,9 @@ def _act(action: Callable[[], object], done_message: str, target: str):
     return redirect(target)
 
 
-def _submit(form, action: Callable[[], object], error_field, done_message: Callable[[], str], target: Callable[[], str]):
+def _submit(
+    form, action: Callable[[], object], error_field, done_message: Callable[[], str], target: Callable[[], str]
+):
     """A form's one domain action: a redirect once it is done, else the status to show the form again with.
 
     A refused action puts its message on `error_field` and changes nothing.
@@ -185,7 +193,11 @@ def reason(reference: str):
 @roles_required(*CASE_ROLES)
 def take(reference: str):
     ticket = _writable(reference)
-    return _act(lambda: service.take(db.session, ticket, current_user), _("Du har tagit ärendet."), url_for(".ticket", reference=reference))
+    return _act(
+        lambda: service.take(db.session, ticket, current_user),
+        _("Du har tagit ärendet."),
+        url_for(".ticket", reference=reference),
+    )
 
 
 @bp.post("/tickets/<reference>/reply")
@@ -193,7 +205,9 @@ def take(reference: str):
 def reply(reference: str):
     ticket = _writable(reference)
     kind = request.form.get("kind", "reply")  # an unknown kind is refused by post_message, never sent as a reply
-    done = {"note": _("Anteckningen är sparad."), "phone_note": _("Telefonanteckningen är sparad.")}.get(kind, _("Svaret är skickat."))
+    done = {"note": _("Anteckningen är sparad."), "phone_note": _("Telefonanteckningen är sparad.")}.get(
+        kind, _("Svaret är skickat.")
+    )
     return _act(
         lambda: post_message(db.session, ticket, current_user, request.form.get("body", ""), kind),
         done,
@@ -231,7 +245,11 @@ def waiting(reference: str):
 @roles_required(*CASE_ROLES)
 def resolve(reference: str):
     ticket = _writable(reference)
-    return _act(lambda: service.resolve_ticket(db.session, ticket, current_user), _("Ärendet är löst."), url_for(".ticket", reference=reference))
+    return _act(
+        lambda: service.resolve_ticket(db.session, ticket, current_user),
+        _("Ärendet är löst."),
+        url_for(".ticket", reference=reference),
+    )
 
 
 # -- escalation ------------------------------------------------------------------
@@ -253,8 +271,13 @@ def escalate(reference: str):
     status = _submit(
         form,
         lambda: escalations.escalate(
-            db.session, ticket, current_user, to_queue(),
-            escalations.Handover(form.citizen_wants.data, form.done_so_far.data or "", form.how_to_reach.data or "", form.urgency.data),
+            db.session,
+            ticket,
+            current_user,
+            to_queue(),
+            escalations.Handover(
+                form.citizen_wants.data, form.done_so_far.data or "", form.how_to_reach.data or "", form.urgency.data
+            ),
             notify=form.notify.data,
         ),
         form.queue,
@@ -324,7 +347,9 @@ def return_escalation(escalation_id: int):
     form = ReturnForm()
     status = _submit(
         form,
-        lambda: escalations.return_to_contact_center(db.session, escalation, current_user, form.reason.data, notify=form.notify.data),
+        lambda: escalations.return_to_contact_center(
+            db.session, escalation, current_user, form.reason.data, notify=form.notify.data
+        ),
         form.reason,
         lambda: _("Ärendet är återlämnat till kontaktcenter."),
         lambda: url_for(".inbox"),
@@ -350,7 +375,9 @@ def search():
         except ticket_search.SearchError as exc:
             error = _(str(exc))
         db.session.commit()  # the access log's row for an identifier search
-    return render_template("casework/search.html", raw=raw, query=query, hits=hits, error=error), (400 if error else 200)
+    return render_template("casework/search.html", raw=raw, query=query, hits=hits, error=error), (
+        400 if error else 200
+    )
 
 
 # -- knowledge base -----------------------------------------------------------------
@@ -367,7 +394,9 @@ def knowledge_base():
 
 def _article_form(form: ArticleForm) -> list[Service]:
     services = knowledge.editable_services(db.session, current_user)
-    form.service.choices = [SelectChoice(0, _("Välj tjänst"))] + [SelectChoice(s.id, s.name(_locale())) for s in services]
+    form.service.choices = [SelectChoice(0, _("Välj tjänst"))] + [
+        SelectChoice(s.id, s.name(_locale())) for s in services
+    ]
     return services
 
 
@@ -377,7 +406,8 @@ def new_article():
     form = ArticleForm()
     _article_form(form)
     return _save_article(
-        form, None,
+        form,
+        None,
         lambda: knowledge.create_article(
             db.session, current_user, db.session.get(Service, form.service.data), form.title.data, form.body.data
         ),
@@ -395,17 +425,25 @@ def edit_article(article_id: int):
         form.service.data = article.service_id
     _article_form(form)
     return _save_article(
-        form, article,
+        form,
+        article,
         lambda: knowledge.update_article(
-            db.session, current_user, article,
-            service=db.session.get(Service, form.service.data), title=form.title.data, body=form.body.data, active=form.active.data,
+            db.session,
+            current_user,
+            article,
+            service=db.session.get(Service, form.service.data),
+            title=form.title.data,
+            body=form.body.data,
+            active=form.active.data,
         ),
     )
 
 
 def _save_article(form: ArticleForm, article: KnowledgeArticle | None, save):
     """Validate, save and go back to the knowledge base; or show the form again with 400."""
-    status = _submit(form, save, form.title, lambda: _("Svaret är sparat i kunskapsbanken."), lambda: url_for(".knowledge_base"))
+    status = _submit(
+        form, save, form.title, lambda: _("Svaret är sparat i kunskapsbanken."), lambda: url_for(".knowledge_base")
+    )
     if not isinstance(status, int):
         return status
     return render_template("casework/article.html", form=form, article=article), status

@@ -1,4 +1,5 @@
 """JSON API v1: create a contact, read a ticket's public status, list services."""
+
 from __future__ import annotations
 
 import math
@@ -58,7 +59,9 @@ def problem_response(status: int, title: str, detail: str, headers: dict[str, st
 def _bad_input(problem, message: str):
     """The input guard's refusal, as problem+json (a bad value in valid JSON names its member)."""
     if problem.status == 422:
-        return problem_response(422, "Unprocessable Content", message, errors=[{"field": problem.name, "message": message}])
+        return problem_response(
+            422, "Unprocessable Content", message, errors=[{"field": problem.name, "message": message}]
+        )
     return problem_response(400, "Bad Request", message)
 
 
@@ -132,8 +135,12 @@ def _counted_by_over_limit() -> bool:
 def _within_limit() -> None:
     retry = over_limit()
     if retry is not None:
-        raise Problem(429, "Too Many Requests", f"too many requests from this client; retry in {retry} s",
-                      headers={"Retry-After": str(retry)})
+        raise Problem(
+            429,
+            "Too Many Requests",
+            f"too many requests from this client; retry in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
 
 
 def ticket_status(ticket: Ticket, *, with_receipt_code: bool = False) -> dict[str, Any]:
@@ -186,14 +193,18 @@ def create_contact():
         received = (accept if queued else receive)(db.session, incoming)
     except ContactError as exc:
         db.session.rollback()
-        raise Problem(422, "Unprocessable Content", exc.message, errors=[{"field": exc.field, "message": exc.message}]) from None
+        raise Problem(
+            422, "Unprocessable Content", exc.message, errors=[{"field": exc.field, "message": exc.message}]
+        ) from None
     if received.ticket is None:
         body, status, location = contact_status(key, received.contact.arrived_at, None), 202, f"/api/v1/contacts/{key}"
     else:
         body = ticket_status(received.ticket, with_receipt_code=True)
         status, location = (201 if received.created else 200), body["links"]["self"]
     if personnummer_dropped(given, incoming):
-        body["notices"] = [{"field": "personnummer", "message": PERSONNUMMER_NOT_STORED.format(service=incoming.service_code)}]
+        body["notices"] = [
+            {"field": "personnummer", "message": PERSONNUMMER_NOT_STORED.format(service=incoming.service_code)}
+        ]
     db.session.commit()
     record_use(db.session, token.token_hash)
     return _created(body, status, location)
@@ -213,8 +224,12 @@ def _incoming(queued: bool, token_id: int | None) -> tuple[IncomingContact, str]
         raise Problem(422, "Unprocessable Content", exc.message, errors=exc.errors) from None
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 100:
-        raise Problem(422, "Unprocessable Content", "Idempotency-Key may be at most 100 characters",
-                      errors=[{"field": "Idempotency-Key", "message": "at most 100 characters"}])
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "Idempotency-Key may be at most 100 characters",
+            errors=[{"field": "Idempotency-Key", "message": "at most 100 characters"}],
+        )
     if queued and not key:
         key = str(uuid.uuid4())
     sid = _provider_sid(token_id, key) if key and token_id is not None else None

@@ -1,4 +1,5 @@
 """The API's contact request: one field table that both validates input and writes the OpenAPI schema."""
+
 from __future__ import annotations
 
 import re
@@ -20,16 +21,36 @@ class Field:
 
 
 FIELDS = [
-    Field("service_code", {"type": "string", "minLength": 1, "maxLength": 60}, True, "a service code from GET /api/v1/services"),
-    Field("text", {"type": "string", "minLength": 1, "maxLength": TEXT_MAX}, True, "the citizen's errand in their own words"),
+    Field(
+        "service_code",
+        {"type": "string", "minLength": 1, "maxLength": 60},
+        True,
+        "a service code from GET /api/v1/services",
+    ),
+    Field(
+        "text",
+        {"type": "string", "minLength": 1, "maxLength": TEXT_MAX},
+        True,
+        "the citizen's errand in their own words",
+    ),
     Field("subject", {"type": "string", "maxLength": 300}),
     Field("language", {"type": "string", "pattern": LANGUAGE_PATTERN}, description="ISO 639-1; default sv"),
     Field("needs", {"type": "array", "items": {"type": "string", "enum": list(NEEDS)}, "uniqueItems": True}),
-    Field("interpreter_language", {"type": "string", "pattern": LANGUAGE_PATTERN}, description="ISO 639-1, with the need interpreter"),
+    Field(
+        "interpreter_language",
+        {"type": "string", "pattern": LANGUAGE_PATTERN},
+        description="ISO 639-1, with the need interpreter",
+    ),
     Field("citizen_name", {"type": "string", "maxLength": 200}),
-    Field("phone", {"type": "string", "maxLength": 30}, description="any format; Swedish numbers without a country code"),
+    Field(
+        "phone", {"type": "string", "maxLength": 30}, description="any format; Swedish numbers without a country code"
+    ),
     Field("email", {"type": "string", "maxLength": 200}),
-    Field("personnummer", {"type": "string", "maxLength": 13}, description="stored only for services that require it (requires_personnummer); for others it is dropped unread and the answer says so in notices; samordningsnummer accepted"),
+    Field(
+        "personnummer",
+        {"type": "string", "maxLength": 13},
+        description="stored only for services that require it (requires_personnummer); for others it is dropped unread and the answer says so in notices; samordningsnummer accepted",
+    ),
     Field("reply_channel", {"type": "string", "enum": list(REPLY_CHANNELS)}, description="default none"),
 ]
 
@@ -39,7 +60,9 @@ def contact_request_schema() -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "required": [f.name for f in FIELDS if f.required],
-        "properties": {f.name: dict(f.schema, **({"description": f.description} if f.description else {})) for f in FIELDS},
+        "properties": {
+            f.name: dict(f.schema, **({"description": f.description} if f.description else {})) for f in FIELDS
+        },
     }
 
 
@@ -111,7 +134,11 @@ def parse_contact_request(payload: Any) -> ContactRequest:
         problem = _check(payload[f.name], f.schema)
         if problem:
             errors.append({"field": f.name, "message": problem})
-    if isinstance(payload.get("text"), str) and not payload["text"].strip() and not any(e["field"] == "text" for e in errors):
+    if (
+        isinstance(payload.get("text"), str)
+        and not payload["text"].strip()
+        and not any(e["field"] == "text" for e in errors)
+    ):
         errors.append({"field": "text", "message": "must not be blank"})
     if errors:
         raise RequestError(errors)

@@ -1,4 +1,5 @@
 """The service catalogue as citizens see it: search, and the grouped list for the form."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -19,7 +20,9 @@ def group_names(service: Service) -> tuple[str, str]:
 def web_services(session: Session) -> list[Service]:
     """Services offered on the form (walk-in topics such as printing help are not)."""
     return list(
-        session.scalars(select(Service).where(Service.active.is_(True), Service.walk_in_topic.is_(False)).order_by(Service.name_sv))
+        session.scalars(
+            select(Service).where(Service.active.is_(True), Service.walk_in_topic.is_(False)).order_by(Service.name_sv)
+        )
     )
 
 
@@ -31,8 +34,16 @@ def search_services(services: list[Service], query: str, locale: str) -> list[Se
     found = []
     for s in services:
         haystack = " ".join(
-            [s.name_sv, s.name_en, s.name_ar or "", s.keywords, s.description_sv, s.description_en, s.code,
-             *(group_names(s) if s.group_heading is not None else ())]
+            [
+                s.name_sv,
+                s.name_en,
+                s.name_ar or "",
+                s.keywords,
+                s.description_sv,
+                s.description_en,
+                s.code,
+                *(group_names(s) if s.group_heading is not None else ()),
+            ]
         ).casefold()
         if all(w in haystack for w in words):
             found.append(s)
@@ -51,7 +62,12 @@ def grouped_choices(services: list[Service], locale: str, please_choose: str) ->
         label = sv if locale == "sv" else en
         # The mark lets the form show the personnummer field only for the services that use it.
         choices += [
-            SelectChoice(s.code, s.name(locale), optgroup=label, render_kw={"data-personnummer": "1"} if s.requires_personnummer else {})
+            SelectChoice(
+                s.code,
+                s.name(locale),
+                optgroup=label,
+                render_kw={"data-personnummer": "1"} if s.requires_personnummer else {},
+            )
             for s in sorted(members, key=lambda s: s.name(locale))
         ]
     return choices

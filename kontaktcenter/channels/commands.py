@@ -1,4 +1,5 @@
 """Commands of the channels: `kontaktcenter import contacts FILE.csv` and `kontaktcenter api-token create`."""
+
 from __future__ import annotations
 
 import sys
@@ -30,10 +31,15 @@ def register(app: Flask) -> None:
 
         rows = max(_count_lines(csv_file) - 1, 0)
         try:
-            with csv_file.open(encoding="utf-8-sig", newline="") as fh, click.progressbar(
-                length=rows, label=f"importing {csv_file.name}", file=sys.stderr, show_pos=True
-            ) as bar:
-                result = import_contacts(db.session, fh, commit=db.session.commit, progress=bar.update, batch_size=batch_size)
+            with (
+                csv_file.open(encoding="utf-8-sig", newline="") as fh,
+                click.progressbar(
+                    length=rows, label=f"importing {csv_file.name}", file=sys.stderr, show_pos=True
+                ) as bar,
+            ):
+                result = import_contacts(
+                    db.session, fh, commit=db.session.commit, progress=bar.update, batch_size=batch_size
+                )
         except ImportFileError as exc:
             db.session.rollback()
             click.echo(f"{csv_file}: {exc}", err=True)

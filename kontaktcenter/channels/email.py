@@ -1,4 +1,5 @@
 """Inbound e-mail: the SendGrid Inbound Parse webhook; the citizen's replies join their ticket by reference."""
+
 from __future__ import annotations
 
 import hashlib
@@ -69,7 +70,9 @@ def parse_inbound(form: Mapping[str, str]) -> InboundEmail:
     if not message_id:
         # Without a Message-ID a retry of the same post is recognised by its content.
         message_id = "sha256:" + hashlib.sha256(f"{address}\n{subject}\n{text}".encode()).hexdigest()
-    return InboundEmail(sender=address, sender_name=name, subject=subject[:300], text=text[:TEXT_MAX], message_id=message_id[:180])
+    return InboundEmail(
+        sender=address, sender_name=name, subject=subject[:300], text=text[:TEXT_MAX], message_id=message_id[:180]
+    )
 
 
 def receive_email(session: Session, email: InboundEmail) -> Received:
@@ -96,7 +99,10 @@ def credentials_ok(secret: str | None, url_secret: str | None, basic_password: s
     """The webhook's shared secret, given in the URL path or as the basic-auth password."""
     if not secret:
         return False
-    return any(given is not None and hmac.compare_digest(given.encode(), secret.encode()) for given in (url_secret, basic_password))
+    return any(
+        given is not None and hmac.compare_digest(given.encode(), secret.encode())
+        for given in (url_secret, basic_password)
+    )
 
 
 bp = Blueprint("email", __name__)

@@ -1,4 +1,5 @@
 """The citizen contact form and the walk-in registration form."""
+
 from __future__ import annotations
 
 from babel import Locale
@@ -21,7 +22,25 @@ from wtforms.widgets import CheckboxInput, ListWidget
 TEXT_MAX = 5000
 
 # Languages Malmö's interpreter service is asked for most, plus the UI languages.
-INTERPRETER_LANGUAGES = ("ar", "so", "ti", "fa", "ku", "bs", "pl", "uk", "ru", "tr", "sq", "am", "fi", "es", "fr", "de", "en")
+INTERPRETER_LANGUAGES = (
+    "ar",
+    "so",
+    "ti",
+    "fa",
+    "ku",
+    "bs",
+    "pl",
+    "uk",
+    "ru",
+    "tr",
+    "sq",
+    "am",
+    "fi",
+    "es",
+    "fr",
+    "de",
+    "en",
+)
 # Languages a walk-in visit may be held in (ISO 639-1).
 VISIT_LANGUAGES = ("sv", "en", *[code for code in INTERPRETER_LANGUAGES if code != "en"])
 
@@ -60,7 +79,11 @@ NEED_CHOICES = [
 
 class ContactForm(FlaskForm):
     # The domain checks the code (and says so in the citizen's language), not WTForms.
-    service = SelectField(_l("Vad gäller ditt ärende?"), validate_choice=False, validators=[DataRequired(_l("Välj vad ditt ärende gäller."))])
+    service = SelectField(
+        _l("Vad gäller ditt ärende?"),
+        validate_choice=False,
+        validators=[DataRequired(_l("Välj vad ditt ärende gäller."))],
+    )
     text = TextAreaField(
         _l("Beskriv ditt ärende"),
         validators=[
@@ -79,12 +102,22 @@ class ContactForm(FlaskForm):
         default="email",
         validators=[DataRequired(_l("Välj hur du vill få svar."))],
     )
-    name = StringField(_l("Namn (frivilligt)"), validators=[Optional(), Length(max=200, message=_l("Namnet får vara högst %(max)d tecken.", max=200))])
-    email = EmailField(_l("E-postadress"), validators=[Optional(), Length(max=200, message=_l("E-postadressen är för lång."))])
-    phone = TelField(_l("Telefonnummer"), validators=[Optional(), Length(max=30, message=_l("Telefonnumret är för långt."))])
+    name = StringField(
+        _l("Namn (frivilligt)"),
+        validators=[Optional(), Length(max=200, message=_l("Namnet får vara högst %(max)d tecken.", max=200))],
+    )
+    email = EmailField(
+        _l("E-postadress"), validators=[Optional(), Length(max=200, message=_l("E-postadressen är för lång."))]
+    )
+    phone = TelField(
+        _l("Telefonnummer"), validators=[Optional(), Length(max=30, message=_l("Telefonnumret är för långt."))]
+    )
     personnummer = StringField(
         _l("Personnummer eller samordningsnummer (frivilligt)"),
-        validators=[Optional(), Length(max=13, message=_l("Skriv ett giltigt personnummer eller samordningsnummer (ÅÅÅÅMMDD-NNNN)."))],
+        validators=[
+            Optional(),
+            Length(max=13, message=_l("Skriv ett giltigt personnummer eller samordningsnummer (ÅÅÅÅMMDD-NNNN).")),
+        ],
     )
     needs = MultiCheckboxField(_l("Behöver du stöd för att kontakta oss?"), choices=NEED_CHOICES, validate_choice=True)
     # No Optional(): it would stop the chain before validate_interpreter_language sees the needs.
@@ -116,10 +149,17 @@ WALKIN_NEED_CHOICES = [
 class VisitForm(FlaskForm):
     """Registering a walk-in visit: as few fields as possible, all reachable by keyboard."""
 
-    service = SelectField(_l("Ärende eller ämne"), validate_choice=False, validators=[DataRequired(_l("Välj vad besöket gäller."))])
-    language = SelectField(_l("Språk"), validate_choice=False, default="sv", validators=[DataRequired(_l("Välj språk."))])
+    service = SelectField(
+        _l("Ärende eller ämne"), validate_choice=False, validators=[DataRequired(_l("Välj vad besöket gäller."))]
+    )
+    language = SelectField(
+        _l("Språk"), validate_choice=False, default="sv", validators=[DataRequired(_l("Välj språk."))]
+    )
     needs = MultiCheckboxField(_l("Behov"), choices=WALKIN_NEED_CHOICES, validate_choice=True)
-    note = TextAreaField(_l("Anteckning (frivilligt)"), validators=[Optional(), Length(max=2000, message=_l("Anteckningen får vara högst %(max)d tecken.", max=2000))])
+    note = TextAreaField(
+        _l("Anteckning (frivilligt)"),
+        validators=[Optional(), Length(max=2000, message=_l("Anteckningen får vara högst %(max)d tecken.", max=2000))],
+    )
 
 
 class VisitActionForm(FlaskForm):

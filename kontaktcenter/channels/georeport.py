@@ -1,4 +1,5 @@
 """Open311 GeoReport v2 as domain functions: services, definitions, requests (field names per the spec)."""
+
 from __future__ import annotations
 
 import re
@@ -47,21 +48,52 @@ class Attribute:
     values: tuple[tuple[str, str, str], ...] = ()  # (key, name_sv, name_en)
 
 
-HAZARD = Attribute("fara", "singlevaluelist", True, "Är det farligt för någon just nu?", "Is it dangerous to anyone right now?",
-                   (("ja", "Ja", "Yes"), ("nej", "Nej", "No")))
-PLACE = Attribute("plats", "string", False, "Beskriv platsen närmare (till exempel vid vilken lyktstolpe)",
-                  "Describe the place more precisely (e.g. which lamp post)")
+HAZARD = Attribute(
+    "fara",
+    "singlevaluelist",
+    True,
+    "Är det farligt för någon just nu?",
+    "Is it dangerous to anyone right now?",
+    (("ja", "Ja", "Yes"), ("nej", "Nej", "No")),
+)
+PLACE = Attribute(
+    "plats",
+    "string",
+    False,
+    "Beskriv platsen närmare (till exempel vid vilken lyktstolpe)",
+    "Describe the place more precisely (e.g. which lamp post)",
+)
 # The service definitions Open311 clients fetch; services not listed have no attributes.
 ATTRIBUTES: dict[str, tuple[Attribute, ...]] = {
     "felanmalan-gata": (HAZARD, PLACE),
     "gatubelysning": (HAZARD, PLACE),
-    "klotter": (Attribute("stotande", "singlevaluelist", False, "Är klottret kränkande eller stötande?",
-                          "Is the graffiti offensive?", (("ja", "Ja", "Yes"), ("nej", "Nej", "No"))), PLACE),
+    "klotter": (
+        Attribute(
+            "stotande",
+            "singlevaluelist",
+            False,
+            "Är klottret kränkande eller stötande?",
+            "Is the graffiti offensive?",
+            (("ja", "Ja", "Yes"), ("nej", "Nej", "No")),
+        ),
+        PLACE,
+    ),
     "avfall": (PLACE,),
     "buller-klagomal": (
-        Attribute("kalla", "singlevaluelist", True, "Varifrån kommer bullret?", "Where does the noise come from?",
-                  (("trafik", "Trafik", "Traffic"), ("bygge", "Byggarbete", "Construction"), ("musik", "Musik", "Music"),
-                   ("industri", "Industri", "Industry"), ("annat", "Annat", "Other"))),
+        Attribute(
+            "kalla",
+            "singlevaluelist",
+            True,
+            "Varifrån kommer bullret?",
+            "Where does the noise come from?",
+            (
+                ("trafik", "Trafik", "Traffic"),
+                ("bygge", "Byggarbete", "Construction"),
+                ("musik", "Musik", "Music"),
+                ("industri", "Industri", "Industry"),
+                ("annat", "Annat", "Other"),
+            ),
+        ),
         Attribute("nar", "datetime", False, "När hördes bullret?", "When was the noise heard?"),
     ),
 }
@@ -81,7 +113,11 @@ def _parse_w3c(raw: str, name: str) -> datetime:
 
 
 def _open311_services(session: Session) -> list[Service]:
-    return list(session.scalars(select(Service).where(Service.open311.is_(True), Service.active.is_(True)).order_by(Service.code)))
+    return list(
+        session.scalars(
+            select(Service).where(Service.open311.is_(True), Service.active.is_(True)).order_by(Service.code)
+        )
+    )
 
 
 def check_jurisdiction(jurisdiction_id: str | None) -> None:
@@ -107,7 +143,9 @@ def service_list(session: Session, locale: str) -> list[dict[str, Any]]:
 def _service(session: Session, code: str | None) -> Service:
     if not code:
         raise Open311Error(400, "service_code is required")
-    service = session.scalar(select(Service).where(Service.code == code, Service.open311.is_(True), Service.active.is_(True)))
+    service = session.scalar(
+        select(Service).where(Service.code == code, Service.open311.is_(True), Service.active.is_(True))
+    )
     if service is None:
         raise Open311Error(404, f"service_code {code!r} is not an Open311 service here; see services.json")
     return service
@@ -147,7 +185,11 @@ def _float(raw: str | None, name: str, low: float, high: float) -> float | None:
 
 
 def _attributes(service: Service, params: Mapping[str, list[str]]) -> dict[str, Any]:
-    given = {key[len("attribute["):-1]: values for key, values in params.items() if key.startswith("attribute[") and key.endswith("]")}
+    given = {
+        key[len("attribute[") : -1]: values
+        for key, values in params.items()
+        if key.startswith("attribute[") and key.endswith("]")
+    }
     known = {a.code: a for a in ATTRIBUTES.get(service.code, ())}
     unknown = sorted(set(given) - set(known))
     if unknown:
@@ -180,7 +222,11 @@ def is_web_url(raw: str) -> bool:
         parts = urlsplit(raw)
     except ValueError:
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and not any(c.isspace() or ord(c) < 32 for c in raw)
+    return (
+        parts.scheme.lower() in ("http", "https")
+        and bool(parts.hostname)
+        and not any(c.isspace() or ord(c) < 32 for c in raw)
+    )
 
 
 def _media_url(raw: str) -> str:
@@ -289,7 +335,9 @@ def request_record(ticket: Ticket, contact: Contact, details: Open311Details | N
     return {
         "service_request_id": ticket.reference,
         "status": "open" if ticket.is_open else "closed",
-        "status_notes": "" if ticket.is_open else ("Ärendet är löst." if locale == "sv" else "The request is resolved."),
+        "status_notes": ""
+        if ticket.is_open
+        else ("Ärendet är löst." if locale == "sv" else "The request is resolved."),
         "service_name": service.name(locale) if service else "",
         "service_code": service.code if service else "",
         "description": without_personal_details(contact.text, contact.citizen_name) if public else "",

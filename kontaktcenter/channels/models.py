@@ -1,4 +1,5 @@
 """Tables of the channels: API tokens for systems calling the JSON API and Open311."""
+
 from __future__ import annotations
 
 from datetime import datetime

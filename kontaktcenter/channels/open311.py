@@ -1,4 +1,5 @@
 """Open311 GeoReport v2 endpoints under /open311/v2/, in JSON and XML, and the discovery document."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -78,7 +79,10 @@ def _error(fmt: str, code: int, description: str) -> Response:
 
 
 # The input guard's refusals in Open311's own error document.
-register_refusal("/open311/", lambda problem, message: _error("xml" if request.path.endswith(".xml") else "json", problem.status, message))
+register_refusal(
+    "/open311/",
+    lambda problem, message: _error("xml" if request.path.endswith(".xml") else "json", problem.status, message),
+)
 
 
 def _params() -> dict[str, list[str]]:
@@ -184,5 +188,3 @@ def _within_limit() -> Response | None:
     response = _error(fmt, 429, f"too many requests from this client; retry in {retry} s")
     response.headers["Retry-After"] = str(retry)
     return response
-
-

@@ -1,4 +1,5 @@
 """The OpenAPI 3 document of the JSON API v1, built from the same tables the API validates with."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,15 +9,24 @@ from .apischema import contact_request_schema
 
 
 def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
 
 
 def _json(description: str, ref: str, **extra: Any) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}, **extra}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+        **extra,
+    }
 
 
 COMMON_ERRORS = {
-    "400": _problem("Characters that are not allowed anywhere in the request (NUL, lone surrogates, invalid UTF-8), or JSON nested too deep"),
+    "400": _problem(
+        "Characters that are not allowed anywhere in the request (NUL, lone surrogates, invalid UTF-8), or JSON nested too deep"
+    ),
     "401": _problem("No token, or an unknown or revoked token"),
     "403": _problem("The token lacks the scope this call needs"),
     "429": _problem("Too many requests from this client; retry later"),
@@ -59,7 +69,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Create a contact; it becomes a routed ticket (scope contacts:write)",
                     "description": (
                         "With direct intake (the default) the answer is the routed ticket (201). With queued intake "
-                        "(`API_INTAKE = \"queued\"`) the contact is stored and acknowledged at once (202) and the "
+                        '(`API_INTAKE = "queued"`) the contact is stored and acknowledged at once (202) and the '
                         "intake worker routes it moments later: follow the `Location` to read its ticket."
                     ),
                     "parameters": [
@@ -79,12 +89,22 @@ def openapi_document() -> dict[str, Any]:
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ContactRequest"}}},
                     },
                     "responses": {
-                        "201": _json("Created: the new ticket's public status", "TicketStatus",
-                                     headers={"Location": {"schema": {"type": "string"}}}),
-                        "200": _json("A retry with the same Idempotency-Key: the ticket made the first time", "TicketStatus"),
-                        "202": _json("Accepted (queued intake): the contact is stored and awaits routing", "ContactStatus",
-                                     headers={"Location": {"schema": {"type": "string"}}}),
-                        "400": _problem("The body is not valid JSON, holds characters that are not allowed, or is nested too deep"),
+                        "201": _json(
+                            "Created: the new ticket's public status",
+                            "TicketStatus",
+                            headers={"Location": {"schema": {"type": "string"}}},
+                        ),
+                        "200": _json(
+                            "A retry with the same Idempotency-Key: the ticket made the first time", "TicketStatus"
+                        ),
+                        "202": _json(
+                            "Accepted (queued intake): the contact is stored and awaits routing",
+                            "ContactStatus",
+                            headers={"Location": {"schema": {"type": "string"}}},
+                        ),
+                        "400": _problem(
+                            "The body is not valid JSON, holds characters that are not allowed, or is nested too deep"
+                        ),
                         "415": _problem("The body is not application/json"),
                         "422": _problem("The contact breaks the schema or the catalogue (the field is named)"),
                         **COMMON_ERRORS,
@@ -95,7 +115,9 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "getContact",
                     "summary": "A contact this token sent, by its Idempotency-Key: received or routed, with its ticket (scope contacts:write)",
-                    "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 100}}],
+                    "parameters": [
+                        {"name": "key", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 100}}
+                    ],
                     "responses": {
                         "200": _json("The contact's progress", "ContactStatus"),
                         "404": _problem("This token sent no contact with this key"),
@@ -111,9 +133,24 @@ def openapi_document() -> dict[str, Any]:
                     "(query receipt_code or header X-Receipt-Code; any case, dashes and spaces ignored). "
                     "Without the right code every reference gets the same 404, so a guessed one tells nothing.",
                     "parameters": [
-                        {"name": "reference", "in": "path", "required": True, "schema": {"type": "string", "pattern": REFERENCE_PATTERN}},
-                        {"name": "receipt_code", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 20}},
-                        {"name": "X-Receipt-Code", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 20}},
+                        {
+                            "name": "reference",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": REFERENCE_PATTERN},
+                        },
+                        {
+                            "name": "receipt_code",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": 20},
+                        },
+                        {
+                            "name": "X-Receipt-Code",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": 20},
+                        },
                     ],
                     "responses": {
                         "200": _json("The ticket's public status", "TicketStatus"),
@@ -129,7 +166,11 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "Active services",
-                            "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Service"}}}},
+                            "content": {
+                                "application/json": {
+                                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Service"}}
+                                }
+                            },
                         },
                         **COMMON_ERRORS,
                     },
@@ -142,10 +183,21 @@ def openapi_document() -> dict[str, Any]:
                 "ContactRequest": contact_request_schema(),
                 "TicketStatus": {
                     "type": "object",
-                    "required": ["reference", "status", "service_code", "created_at", "updated_at", "resolved_at", "links"],
+                    "required": [
+                        "reference",
+                        "status",
+                        "service_code",
+                        "created_at",
+                        "updated_at",
+                        "resolved_at",
+                        "links",
+                    ],
                     "properties": {
                         "reference": {"type": "string", "pattern": REFERENCE_PATTERN},
-                        "receipt_code": {"type": "string", "description": "only in the answer that created the ticket: give it to the citizen"},
+                        "receipt_code": {
+                            "type": "string",
+                            "description": "only in the answer that created the ticket: give it to the citizen",
+                        },
                         "status": {"type": "string", "enum": list(STATUSES)},
                         "service_code": {"type": "string", "nullable": True},
                         "created_at": timestamp,

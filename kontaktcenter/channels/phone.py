@@ -1,4 +1,5 @@
 """Phone calls: the IVR menu, queueing, waiting, callbacks, answering and the call record."""
+
 from __future__ import annotations
 
 import math
@@ -180,7 +181,9 @@ def request_callback(session: Session, call_sid: str, at: datetime) -> Contact:
     return contact
 
 
-def record_bridge(session: Session, call_sid: str, agent: User, queue_time: float | None, at: datetime) -> Contact | None:
+def record_bridge(
+    session: Session, call_sid: str, agent: User, queue_time: float | None, at: datetime
+) -> Contact | None:
     """Twilio is connecting the caller to `agent` (the <Queue url> webhook): who and when."""
     contact = call_by_sid(session, call_sid, for_update=True, load=(Contact.ticket,))
     if contact is None:
@@ -199,7 +202,9 @@ def record_bridge(session: Session, call_sid: str, agent: User, queue_time: floa
     return contact
 
 
-def record_queue_result(session: Session, call_sid: str, result: str, queue_time: float | None, at: datetime) -> Contact | None:
+def record_queue_result(
+    session: Session, call_sid: str, result: str, queue_time: float | None, at: datetime
+) -> Contact | None:
     """The caller left the queue (Twilio's Enqueue action): answered, abandoned or callback."""
     if result not in QUEUE_RESULTS:
         raise PhoneError(f"okänt QueueResult {result!r}")
@@ -261,7 +266,9 @@ def record_status(
     return contact
 
 
-def _record_ivr_drop(session: Session, *, call_sid: str, caller: str | None, started: datetime, at: datetime) -> Contact:
+def _record_ivr_drop(
+    session: Session, *, call_sid: str, caller: str | None, started: datetime, at: datetime
+) -> Contact:
     """A call that hung up before a queue: a contact without a ticket (not offered, METRICS.md)."""
     contact = Contact(
         channel="phone",
@@ -385,8 +392,11 @@ def take_next_call(
         raise PhoneError("Ingen väntar i dina köer just nu.")
     queue = caller.queue
     call = client.calls.create(
-        to=agent.phone_identity, from_=from_number, twiml=dequeue_twiml(queue.code, bridge_url),
-        status_callback=status_url, status_callback_method="POST",
+        to=agent.phone_identity,
+        from_=from_number,
+        twiml=dequeue_twiml(queue.code, bridge_url),
+        status_callback=status_url,
+        status_callback_method="POST",
     )
     # Busy until the bridge or the call's end: a second click must not ring twice.
     set_presence(session, agent, "busy")
@@ -398,8 +408,10 @@ def live_call(session: Session, agent: User) -> Contact | None:
     return session.scalar(
         select(Contact)
         .where(
-            Contact.channel == "phone", Contact.answered_by_id == agent.id,
-            Contact.outcome.is_(None), Contact.ended_at.is_(None),
+            Contact.channel == "phone",
+            Contact.answered_by_id == agent.id,
+            Contact.outcome.is_(None),
+            Contact.ended_at.is_(None),
         )
         .limit(1)
     )
@@ -457,7 +469,10 @@ def callbacks_for(session: Session, agent: User, max_attempts: int) -> list[Call
         .order_by(Ticket.priority.desc(), Contact.arrived_at, Contact.id)
     ).all()
     # Confidential tickets are not counted: even their number tells (OSL).
-    return [Callback(t, c, sum(not e.confidential for e in earlier_tickets(session, c.citizen_phone, t.id))) for t, c in rows]
+    return [
+        Callback(t, c, sum(not e.confidential for e in earlier_tickets(session, c.citizen_phone, t.id)))
+        for t, c in rows
+    ]
 
 
 def pending_callback(session: Session, ticket: Ticket, max_attempts: int) -> Contact | None:
@@ -481,8 +496,13 @@ def record_callback_attempt(
         raise PhoneError("Återuppringningen är redan avslutad.")
     contact.callback_attempts += 1
     record_event(
-        session, ticket, "callback_attempt", actor=agent, to_value="reached" if reached else "not_reached",
-        at=at, attempt=contact.callback_attempts,
+        session,
+        ticket,
+        "callback_attempt",
+        actor=agent,
+        to_value="reached" if reached else "not_reached",
+        at=at,
+        attempt=contact.callback_attempts,
     )
     if reached:
         contact.callback_completed_at = max(at, contact.arrived_at)
@@ -502,7 +522,9 @@ def record_callback_attempt(
 # -- recognising callers --------------------------------------------------------
 
 
-def earlier_tickets(session: Session, phone: str | None, exclude_ticket_id: int | None = None, limit: int = 10) -> list[Ticket]:
+def earlier_tickets(
+    session: Session, phone: str | None, exclude_ticket_id: int | None = None, limit: int = 10
+) -> list[Ticket]:
     """Tickets from earlier contacts with this number, newest first (shown to the agent)."""
     if not phone:
         return []

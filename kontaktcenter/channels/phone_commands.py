@@ -1,4 +1,5 @@
 """`kontaktcenter simulate calls|sms`: signed Twilio traffic against a running server on this machine."""
+
 from __future__ import annotations
 
 import click
@@ -13,10 +14,16 @@ from .twilio_security import signing_token
 
 def _agent_ids() -> list[int]:
     """Agents Twilio could connect (they have a phone or client identity)."""
-    return list(db.session.scalars(select(User.id).where(User.role == "agent", User.active.is_(True), User.phone_identity != "")))
+    return list(
+        db.session.scalars(
+            select(User.id).where(User.role == "agent", User.active.is_(True), User.phone_identity != "")
+        )
+    )
 
 
-def _run(kind: str, n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float) -> None:
+def _run(
+    kind: str, n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float
+) -> None:
     app = current_app
     public_url = app.config["PUBLIC_BASE_URL"]
     target = base_url or public_url
@@ -26,14 +33,26 @@ def _run(kind: str, n: int, concurrency: int, base_url: str | None, duplicates: 
         raise click.UsageError(str(exc)) from None
     token = signing_token(app)
     if not token:
-        raise click.UsageError("TWILIO_AUTH_TOKEN is not set, and no `kontaktcenter demo` has run here: "
-                               "nothing to sign the requests with (the server would refuse them)")
+        raise click.UsageError(
+            "TWILIO_AUTH_TOKEN is not set, and no `kontaktcenter demo` has run here: "
+            "nothing to sign the requests with (the server would refuse them)"
+        )
     agents = _agent_ids() if kind == "calls" else []
-    click.echo(f"{n} simulated {'calls' if kind == 'calls' else 'SMS'} to {target}, {concurrency} at a time, signed for {public_url}")
+    click.echo(
+        f"{n} simulated {'calls' if kind == 'calls' else 'SMS'} to {target}, {concurrency} at a time, signed for {public_url}"
+    )
     with click.progressbar(length=n, label=kind) as bar:
         stats = simulate.run(
-            kind, n, base_url=target, public_url=public_url, auth_token=token,
-            concurrency=concurrency, duplicate_rate=duplicates, agent_ids=agents, seed=seed, progress=bar.update,
+            kind,
+            n,
+            base_url=target,
+            public_url=public_url,
+            auth_token=token,
+            concurrency=concurrency,
+            duplicate_rate=duplicates,
+            agent_ids=agents,
+            seed=seed,
+            progress=bar.update,
             think=think,
         )
     click.echo(f"\nrequests: {stats.requests} (of which repeated as Twilio retries: {stats.duplicates_sent})")
@@ -55,13 +74,39 @@ def register(app: Flask) -> None:
         """Drive signed Twilio traffic against a running server (loopback only)."""
 
     options = [
-        click.option("--n", "n", default=20, show_default=True, type=click.IntRange(1, simulate.MAX_N), help="how many calls or texts"),
-        click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, simulate.MAX_CONCURRENCY), help="parallel conversations (SQLite: keep 1)"),
-        click.option("--base-url", default=None, help="where the server listens (default PUBLIC_BASE_URL; loopback only)"),
-        click.option("--duplicates", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="share of requests sent twice, as Twilio retries"),
+        click.option(
+            "--n",
+            "n",
+            default=20,
+            show_default=True,
+            type=click.IntRange(1, simulate.MAX_N),
+            help="how many calls or texts",
+        ),
+        click.option(
+            "--concurrency",
+            default=1,
+            show_default=True,
+            type=click.IntRange(1, simulate.MAX_CONCURRENCY),
+            help="parallel conversations (SQLite: keep 1)",
+        ),
+        click.option(
+            "--base-url", default=None, help="where the server listens (default PUBLIC_BASE_URL; loopback only)"
+        ),
+        click.option(
+            "--duplicates",
+            default=0.0,
+            show_default=True,
+            type=click.FloatRange(0, 1),
+            help="share of requests sent twice, as Twilio retries",
+        ),
         click.option("--seed", default=None, type=int, help="repeat the same traffic"),
-        click.option("--think", default=0.0, show_default=True, type=click.FloatRange(0, simulate.MAX_THINK),
-                     help="seconds before each webhook of a call, as real callers pause (0: back to back)"),
+        click.option(
+            "--think",
+            default=0.0,
+            show_default=True,
+            type=click.FloatRange(0, simulate.MAX_THINK),
+            help="seconds before each webhook of a call, as real callers pause (0: back to back)",
+        ),
     ]
 
     def with_options(fn):
@@ -71,7 +116,9 @@ def register(app: Flask) -> None:
 
     @simulate_group.command("calls")
     @with_options
-    def calls(n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float) -> None:
+    def calls(
+        n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float
+    ) -> None:
         """Calls through the IVR into the queues: answered, abandoned, callbacks, IVR drops."""
         _run("calls", n, concurrency, base_url, duplicates, seed, think)
 

@@ -1,4 +1,5 @@
 """The agent's phone page /phone: callers waiting, take the next call, callbacks and their outcome."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -54,7 +55,9 @@ def presence():
         return redirect(url_for(".page")), 303
     set_presence(db.session, current_user, choice, now())
     db.session.commit()
-    flash(_("Du är nu tillgänglig för samtal.") if choice == "available" else _("Du tar inte emot samtal nu."), "success")
+    flash(
+        _("Du är nu tillgänglig för samtal.") if choice == "available" else _("Du tar inte emot samtal nu."), "success"
+    )
     return redirect(url_for(".page")), 303
 
 
@@ -66,8 +69,12 @@ def take_next():
     leg_status = public_url(current_app, url_for("twilio_voice.agent_status", agent=current_user.id))
     try:
         call = phone.take_next_call(
-            db.session, current_user, client=twilio_client(), from_number=from_number(),
-            bridge_url=bridge, status_url=leg_status,
+            db.session,
+            current_user,
+            client=twilio_client(),
+            from_number=from_number(),
+            bridge_url=bridge,
+            status_url=leg_status,
         )
     except phone.PhoneError as exc:
         db.session.rollback()
@@ -78,7 +85,9 @@ def take_next():
         flash(_("Twilio kunde inte koppla samtalet. Försök igen om en stund."), "error")
     else:
         db.session.commit()
-        flash(_("Din telefon ringer nu: svara för att ta samtalet i kön %(queue)s.", queue=call.queue.name_sv), "success")
+        flash(
+            _("Din telefon ringer nu: svara för att ta samtalet i kön %(queue)s.", queue=call.queue.name_sv), "success"
+        )
     return redirect(url_for(".page")), 303
 
 
@@ -94,7 +103,12 @@ def callback_outcome(reference: str):
         return redirect(url_for(".page")), 303
     try:
         contact = phone.record_callback_attempt(
-            db.session, ticket, current_user, reached=outcome == "reached", at=now(), max_attempts=_max_attempts(),
+            db.session,
+            ticket,
+            current_user,
+            reached=outcome == "reached",
+            at=now(),
+            max_attempts=_max_attempts(),
         )
     except phone.PhoneError as exc:
         db.session.rollback()
@@ -105,7 +119,9 @@ def callback_outcome(reference: str):
         flash(_("Återuppringningen är klar. Fortsätt i ärendet."), "success")
         return redirect(url_for("casework.ticket", reference=reference)), 303
     if ticket.is_open:
-        flash(_("Inte nådd (försök %(n)d). Återuppringningen ligger kvar i kön.", n=contact.callback_attempts), "success")
+        flash(
+            _("Inte nådd (försök %(n)d). Återuppringningen ligger kvar i kön.", n=contact.callback_attempts), "success"
+        )
     else:
         flash(_("Inte nådd efter %(n)d försök. Återuppringningen är avslutad.", n=contact.callback_attempts), "success")
     return redirect(url_for(".page")), 303

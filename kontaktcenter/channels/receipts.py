@@ -1,4 +1,5 @@
 """The automatic receipt a citizen may ask for: the reference by e-mail or SMS (not a first response)."""
+
 from __future__ import annotations
 
 import logging
@@ -37,10 +38,12 @@ def citizen_pages_text(locale: str, *, short: bool = False) -> str:
     privacy = page_url(base, PRIVACY_PATH, locale)
     if short:
         return " " + _("Personuppgifter: %(url)s", url=privacy)
-    return "\n\n" + "\n".join((
-        _("Så behandlar vi dina personuppgifter: %(url)s", url=privacy),
-        _("Tillgänglighetsredogörelse: %(url)s", url=page_url(base, ACCESSIBILITY_PATH, locale)),
-    ))
+    return "\n\n" + "\n".join(
+        (
+            _("Så behandlar vi dina personuppgifter: %(url)s", url=privacy),
+            _("Tillgänglighetsredogörelse: %(url)s", url=page_url(base, ACCESSIBILITY_PATH, locale)),
+        )
+    )
 
 
 def send_receipt(session: Session, ticket: Ticket, contact: Contact) -> Message | None:
@@ -56,7 +59,8 @@ def send_receipt(session: Session, ticket: Ticket, contact: Contact) -> Message 
             "Hej! Vi har tagit emot ditt ärende hos Malmö stad. Ditt ärendenummer är %(reference)s "
             "och din kvittokod är %(code)s. Ange numret om du kontaktar oss igen om samma sak. "
             "Det här är en automatisk bekräftelse.",
-            reference=ticket.reference, code=format_receipt_code(ticket.receipt_code),
+            reference=ticket.reference,
+            code=format_receipt_code(ticket.receipt_code),
         )
         body += citizen_pages_text(locale, short=channel == "sms")
     try:
@@ -77,4 +81,6 @@ def send_receipt(session: Session, ticket: Ticket, contact: Contact) -> Message 
     except ReceiptError:
         log.warning("receipt for %s could not be sent by %s", ticket.reference, channel, exc_info=True)
         raise
-    return add_message(session, ticket, kind="reply", body=body, channel=channel, recipient=recipient, automatic=True, provider_sid=sid)
+    return add_message(
+        session, ticket, kind="reply", body=body, channel=channel, recipient=recipient, automatic=True, provider_sid=sid
+    )

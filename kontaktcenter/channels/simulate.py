@@ -1,4 +1,5 @@
 """A Twilio stand-in: realistic, signed call and SMS traffic against a server on this machine."""
+
 from __future__ import annotations
 
 import http.client
@@ -53,7 +54,9 @@ def ensure_loopback(base_url: str) -> str:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 80)}
     except socket.gaierror:
-        raise SimulatorError(f"cannot resolve {parts.hostname!r}; the simulator only talks to 127.0.0.1, ::1 or localhost") from None
+        raise SimulatorError(
+            f"cannot resolve {parts.hostname!r}; the simulator only talks to 127.0.0.1, ::1 or localhost"
+        ) from None
     if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
         raise SimulatorError(
             f"{parts.hostname} is not this machine: the simulator only talks to 127.0.0.1, ::1 or localhost"
@@ -93,7 +96,9 @@ class Reply:
 class TwilioStandIn:
     """Posts form requests exactly as Twilio does, signed over the server's public URL."""
 
-    def __init__(self, base_url: str, public_url: str, auth_token: str, stats: Stats, duplicate_rate: float, think: float = 0.0):
+    def __init__(
+        self, base_url: str, public_url: str, auth_token: str, stats: Stats, duplicate_rate: float, think: float = 0.0
+    ):
         self.base_url = ensure_loopback(base_url)
         self._server = urlsplit(self.base_url)
         self.public_url = public_url.rstrip("/")
@@ -194,7 +199,14 @@ def _call(twilio: TwilioStandIn, rng: random.Random, agents: Agents, callers: in
     post = partial(twilio.post, rng=rng)
     sid = "CA" + secrets.token_hex(16)
     caller = _number(rng, callers)
-    base = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "From": caller, "To": LINE_NUMBER, "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    base = {
+        "AccountSid": ACCOUNT_SID,
+        "CallSid": sid,
+        "From": caller,
+        "To": LINE_NUMBER,
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
     stats = twilio.stats
 
     def status(duration: int) -> None:
@@ -222,7 +234,15 @@ def _call(twilio: TwilioStandIn, rng: random.Random, agents: Agents, callers: in
     queue_time = 0
     for position in range(rng.randint(2, 4), 0, -1):
         queue_time += rng.randint(15, 60)
-        post("/twilio/voice/wait", {**base, "QueuePosition": str(position), "QueueTime": str(queue_time), "CurrentQueueSize": str(position + 1)})
+        post(
+            "/twilio/voice/wait",
+            {
+                **base,
+                "QueuePosition": str(position),
+                "QueueTime": str(queue_time),
+                "CurrentQueueSize": str(position + 1),
+            },
+        )
     fate = rng.choices(list(QUEUE_FATES), weights=list(QUEUE_FATES.values()))[0]
     if fate == "callback" and post("/twilio/voice/wait", {**base, "Digits": "1", "QueueTime": str(queue_time)}):
         post("/twilio/voice/queue-result", {**base, "QueueResult": "leave", "QueueTime": str(queue_time)})
@@ -230,7 +250,10 @@ def _call(twilio: TwilioStandIn, rng: random.Random, agents: Agents, callers: in
         return "callback"
     if fate == "answered" and agents.count:
         with agents.one() as agent:
-            post(f"/twilio/voice/bridge?agent={agent}", {**base, "QueueTime": str(queue_time), "DequeingCallSid": "CA" + secrets.token_hex(16)})
+            post(
+                f"/twilio/voice/bridge?agent={agent}",
+                {**base, "QueueTime": str(queue_time), "DequeingCallSid": "CA" + secrets.token_hex(16)},
+            )
             talk = rng.randint(60, 400)
             post("/twilio/voice/queue-result", {**base, "QueueResult": "bridged", "QueueTime": str(queue_time)})
         status(queue_time + talk + 20)
@@ -244,8 +267,15 @@ def _sms(twilio: TwilioStandIn, rng: random.Random, senders: int) -> str:
     post = partial(twilio.post, rng=rng)
     sid = "SM" + secrets.token_hex(16)
     params = {
-        "AccountSid": ACCOUNT_SID, "MessageSid": sid, "SmsSid": sid, "From": _number(rng, senders), "To": LINE_NUMBER,
-        "Body": rng.choice(SMS_TEXTS), "NumMedia": "0", "NumSegments": "1", "ApiVersion": "2010-04-01",
+        "AccountSid": ACCOUNT_SID,
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "From": _number(rng, senders),
+        "To": LINE_NUMBER,
+        "Body": rng.choice(SMS_TEXTS),
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "ApiVersion": "2010-04-01",
     }
     response = post("/twilio/sms/incoming", params)
     if response is None:

@@ -1,4 +1,5 @@
 """Twilio's SMS webhooks: an inbound text becomes a ticket or joins one; delivery status callbacks."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
@@ -55,7 +56,8 @@ def incoming():
     else:
         reply = _(
             "Tack för ditt sms. Ditt ärendenummer är %(reference)s och din kvittokod är %(code)s. Svara på det här sms:et om du vill lägga till något.",
-            reference=reference, code=format_receipt_code(received.ticket.receipt_code),
+            reference=reference,
+            code=format_receipt_code(received.ticket.receipt_code),
         ) + citizen_pages_text(current_locale(), short=True)
     if received.created:
         sms_threads.record_receipt(db.session, received, reply, at)
@@ -70,6 +72,8 @@ def incoming():
 @validate_twilio_request
 def status():
     """Delivery report for an SMS we sent: recorded on the Message with that MessageSid."""
-    sms_threads.record_delivery_status(db.session, request.form.get("MessageSid", ""), request.form.get("MessageStatus", ""))
+    sms_threads.record_delivery_status(
+        db.session, request.form.get("MessageSid", ""), request.form.get("MessageStatus", "")
+    )
     db.session.commit()
     return Response(status=204)

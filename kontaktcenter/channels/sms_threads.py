@@ -1,4 +1,5 @@
 """SMS conversations: a text joins the sender's thread, or starts one; delivery reports."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,16 @@ SENDER_LOCK_SPACE = 40404
 # Twilio's MessageStatus values in the order a message moves through them; a late,
 # out-of-order callback (Twilio does not promise order) never moves a message back.
 DELIVERY_ORDER = {
-    "accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
-    "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5,
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "read": 5,
 }
 
 
@@ -41,10 +50,14 @@ def _one_text_at_a_time(session: Session, phone: str) -> None:
     one writer at a time anyway.)
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:phone))"), {"space": SENDER_LOCK_SPACE, "phone": phone})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:phone))"), {"space": SENDER_LOCK_SPACE, "phone": phone}
+        )
 
 
-def receive_sms(session: Session, *, message_sid: str, sender: str, body: str, at: datetime, service_code: str) -> ReceivedSms:
+def receive_sms(
+    session: Session, *, message_sid: str, sender: str, body: str, at: datetime, service_code: str
+) -> ReceivedSms:
     """Store one inbound SMS (idempotent on MessageSid): on the sender's thread (the intake's
     placement: same number, open or just resolved) or a new ticket."""
     phone = caller_number(sender)
@@ -70,8 +83,14 @@ def receive_sms(session: Session, *, message_sid: str, sender: str, body: str, a
 def record_receipt(session: Session, received: ReceivedSms, body: str, at: datetime) -> Message:
     """The automatic answer with the reference, kept on the ticket (not a first response)."""
     return add_message(
-        session, received.ticket, kind="reply", body=body, channel="sms",
-        recipient=received.contact.citizen_phone or "", automatic=True, at=at,
+        session,
+        received.ticket,
+        kind="reply",
+        body=body,
+        channel="sms",
+        recipient=received.contact.citizen_phone or "",
+        automatic=True,
+        at=at,
     )
 
 

@@ -1,4 +1,5 @@
 """API tokens: creating, checking and revoking them, and the administrators' page."""
+
 from __future__ import annotations
 
 import hashlib
@@ -54,7 +55,9 @@ def create_token(session: Session, name: str, scope: str, created_by: User | Non
     if not name:
         raise ValueError("a token needs a name saying who uses it")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(name=name[:120], scope=scope, token_hash=hash_token(raw), created_by_id=created_by.id if created_by else None)
+    token = ApiToken(
+        name=name[:120], scope=scope, token_hash=hash_token(raw), created_by_id=created_by.id if created_by else None
+    )
     session.add(token)
     session.flush()
     return token, raw
@@ -114,7 +117,10 @@ bp = Blueprint("tokens", __name__)
 class TokenForm(FlaskForm):
     name = StringField(
         _l("Namn"),
-        validators=[DataRequired(_l("Skriv vem som ska använda nyckeln.")), Length(max=120, message=_l("Namnet får vara högst %(max)d tecken.", max=120))],
+        validators=[
+            DataRequired(_l("Skriv vem som ska använda nyckeln.")),
+            Length(max=120, message=_l("Namnet får vara högst %(max)d tecken.", max=120)),
+        ],
     )
     scope = SelectField(_l("Behörighet"), choices=[SelectChoice(s, SCOPE_LABELS[s]) for s in SCOPES])
 
@@ -136,7 +142,12 @@ def tokens():
         status = 400
     listed = db.session.scalars(select(ApiToken).order_by(ApiToken.created_at.desc())).all()
     return render_template(
-        "channels/tokens.html", form=form, tokens=listed, created=created, revoke_form=RevokeForm(), scope_labels=SCOPE_LABELS
+        "channels/tokens.html",
+        form=form,
+        tokens=listed,
+        created=created,
+        revoke_form=RevokeForm(),
+        scope_labels=SCOPE_LABELS,
     ), status
 
 

@@ -1,4 +1,5 @@
 """Every /twilio/... request must be signed by Twilio (X-Twilio-Signature), else 403."""
+
 from __future__ import annotations
 
 import logging
@@ -65,8 +66,11 @@ def validate_twilio_request(view: Callable) -> Callable:
         signature = request.headers.get("X-Twilio-Signature", "")
         url = public_url(app, _requested_path())
         if not token:
-            log.error("TWILIO_AUTH_TOKEN is not set: refusing the Twilio request to %s (set the token of the "
-                      "Twilio account; only `kontaktcenter demo` has a token of its own)", request.path)
+            log.error(
+                "TWILIO_AUTH_TOKEN is not set: refusing the Twilio request to %s (set the token of the "
+                "Twilio account; only `kontaktcenter demo` has a token of its own)",
+                request.path,
+            )
             abort(403)
         if not signature or not RequestValidator(token).validate(url, request.form, signature):
             log.warning("refused a Twilio request to %s: missing or invalid X-Twilio-Signature", request.path)

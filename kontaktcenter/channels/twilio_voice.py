@@ -1,4 +1,5 @@
 """Twilio's voice webhooks: greeting and menu, queue, hold loop, queue result, bridge, call status."""
+
 from __future__ import annotations
 
 import logging
@@ -63,7 +64,14 @@ def _menu_gather(response: VoiceResponse, choices: list[phone.MenuChoice]) -> No
         if choice.digit == phone.GENERAL_LINE_DIGIT:
             _say(gather, _("För övriga frågor, tryck %(digit)s.", digit=choice.digit))
         else:
-            _say(gather, _("Gäller det %(service)s, tryck %(digit)s.", service=choice.service.name_sv.lower(), digit=choice.digit))
+            _say(
+                gather,
+                _(
+                    "Gäller det %(service)s, tryck %(digit)s.",
+                    service=choice.service.name_sv.lower(),
+                    digit=choice.digit,
+                ),
+            )
     response.append(gather)
     # No key pressed: Twilio posts to the menu without Digits, which means the general line.
     response.redirect(url("/twilio/voice/menu"), method="POST")
@@ -197,7 +205,9 @@ def bridge():
     if agent is None:
         log.warning("bridge webhook for call %s names no known agent", request.form.get("CallSid"))
         return twiml(response)
-    phone.record_bridge(db.session, request.form.get("CallSid", ""), agent, _number(request.form.get("QueueTime")), now())
+    phone.record_bridge(
+        db.session, request.form.get("CallSid", ""), agent, _number(request.form.get("QueueTime")), now()
+    )
     db.session.commit()
     _say(response, _("Nu kopplas du till %(name)s.", name=agent.name.split()[0]))
     return twiml(response)
@@ -224,13 +234,21 @@ def queue_result():
     result = form.get("QueueResult", "")
     response = VoiceResponse()
     try:
-        contact = phone.record_queue_result(db.session, form.get("CallSid", ""), result, _number(form.get("QueueTime")), now())
+        contact = phone.record_queue_result(
+            db.session, form.get("CallSid", ""), result, _number(form.get("QueueTime")), now()
+        )
     except phone.PhoneError as exc:
         db.session.rollback()
         return Response(str(exc), status=400, mimetype="text/plain")
     db.session.commit()
     if result == "leave" and contact is not None and contact.outcome == "callback_requested":
-        _say(response, _("Tack. Vi ringer upp dig så snart vi kan. Ditt ärendenummer är %(reference)s.", reference=contact.ticket.reference))
+        _say(
+            response,
+            _(
+                "Tack. Vi ringer upp dig så snart vi kan. Ditt ärendenummer är %(reference)s.",
+                reference=contact.ticket.reference,
+            ),
+        )
     elif result == "queue-full":
         _say(response, _("Just nu är det många som ringer. Försök gärna igen om en stund."))
     response.hangup()

@@ -1,4 +1,5 @@
 """Walk-in visits at a location: registration, queue numbers, served / ended / left."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,13 +28,20 @@ class VisitError(ValueError):
 
 
 def walk_in_locations(session: Session) -> list[Location]:
-    return list(session.scalars(select(Location).where(Location.active.is_(True), Location.kind.in_(WALK_IN_KINDS)).order_by(Location.name)))
+    return list(
+        session.scalars(
+            select(Location).where(Location.active.is_(True), Location.kind.in_(WALK_IN_KINDS)).order_by(Location.name)
+        )
+    )
 
 
 def visit_services(session: Session) -> tuple[list[Service], list[Service]]:
     """(common topics, every other active service) for the registration screen."""
     services = list(session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name_sv)))
-    common = sorted((s for s in services if s.code in COMMON_TOPICS or s.walk_in_topic), key=lambda s: (s.code not in COMMON_TOPICS, s.name_sv))
+    common = sorted(
+        (s for s in services if s.code in COMMON_TOPICS or s.walk_in_topic),
+        key=lambda s: (s.code not in COMMON_TOPICS, s.name_sv),
+    )
     return common, [s for s in services if s not in common]
 
 
@@ -42,7 +50,9 @@ def local_day(at: datetime) -> date:
 
 
 def _next_queue_number(session: Session, location: Location, day: date) -> int:
-    last = session.scalar(select(func.max(Contact.queue_number)).where(Contact.location_id == location.id, Contact.queue_day == day))
+    last = session.scalar(
+        select(func.max(Contact.queue_number)).where(Contact.location_id == location.id, Contact.queue_day == day)
+    )
     return (last or 0) + 1
 
 
@@ -120,7 +130,9 @@ def visit_lists(visits: list[Contact]) -> VisitLists:
     )
 
 
-def now_serving(session: Session, location: Location, now: datetime | None = None) -> tuple[list[Contact], list[Contact]]:
+def now_serving(
+    session: Session, location: Location, now: datetime | None = None
+) -> tuple[list[Contact], list[Contact]]:
     """(being served, waiting) today — only queue numbers are shown on the display."""
     lists = visit_lists(todays_visits(session, location, now))
     return lists.serving, lists.waiting

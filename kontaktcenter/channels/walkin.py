@@ -1,4 +1,5 @@
 """Walk-in registration screens for location staff and branch agents, and the "now serving" display."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -67,8 +68,13 @@ def desk(code: str):
     if form.validate_on_submit():
         try:
             received = visits.register_visit(
-                db.session, user=current_user, location=location, service_code=form.service.data,
-                language=form.language.data, needs=form.needs.data or [], note=form.note.data or "",
+                db.session,
+                user=current_user,
+                location=location,
+                service_code=form.service.data,
+                language=form.language.data,
+                needs=form.needs.data or [],
+                note=form.note.data or "",
             )
         except (visits.VisitError, ValueError) as exc:
             db.session.rollback()
@@ -77,19 +83,32 @@ def desk(code: str):
         else:
             db.session.commit()
             number = received.contact.queue_number
-            flash(_("Besöket är registrerat med könummer %(number)s.", number=number) if number else _("Besöket är registrerat."), "success")
+            flash(
+                _("Besöket är registrerat med könummer %(number)s.", number=number)
+                if number
+                else _("Besöket är registrerat."),
+                "success",
+            )
             return redirect(url_for(".desk", code=code))
     elif form.is_submitted():
         status = 400
     lists = visits.visit_lists(visits.todays_visits(db.session, location))
-    return render_template("walkin/desk.html", location=location, form=form, lists=lists, action_form=VisitActionForm()), status
+    return render_template(
+        "walkin/desk.html", location=location, form=form, lists=lists, action_form=VisitActionForm()
+    ), status
 
 
 ACTIONS = {
     "serve": (lambda c, u: visits.serve(db.session, c, u), _l("Besökaren får hjälp nu.")),
     "resolved": (lambda c, u: visits.end(db.session, c, u, resolved=True), _l("Besöket är avslutat och ärendet löst.")),
-    "follow-up": (lambda c, u: visits.end(db.session, c, u, resolved=False), _l("Besöket är avslutat. Ärendet följs upp.")),
-    "left": (lambda c, u: visits.left_unserved(db.session, c, u), _l("Besöket är registrerat som att besökaren gick utan hjälp.")),
+    "follow-up": (
+        lambda c, u: visits.end(db.session, c, u, resolved=False),
+        _l("Besöket är avslutat. Ärendet följs upp."),
+    ),
+    "left": (
+        lambda c, u: visits.left_unserved(db.session, c, u),
+        _l("Besöket är registrerat som att besökaren gick utan hjälp."),
+    ),
 }
 
 

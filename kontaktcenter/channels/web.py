@@ -1,4 +1,5 @@
 """The public web form /kontakt: a citizen's written contact becomes a ticket."""
+
 from __future__ import annotations
 
 import logging
@@ -66,13 +67,20 @@ def kontakt():
     query = request.args.get("q", "").strip()[:100]
     shown = search_services(services, query, locale) if query else services
     form.service.choices = grouped_choices(shown, locale, _("Välj …"))
-    form.interpreter_language.choices = [SelectChoice("", _("Välj språk …")), *language_choices(INTERPRETER_LANGUAGES, locale)]
+    form.interpreter_language.choices = [
+        SelectChoice("", _("Välj språk …")),
+        *language_choices(INTERPRETER_LANGUAGES, locale),
+    ]
     status = 200
     if form.is_submitted() and form.website.data:
         # A bot filled the honeypot: say no in plain words and keep nothing.
         log.info("contact form honeypot filled; nothing stored")
-        return render_template("error.html", code=400, title=_("Formuläret kunde inte skickas"),
-                               message=_("Formuläret kunde inte skickas. Inget har sparats.")), 400
+        return render_template(
+            "error.html",
+            code=400,
+            title=_("Formuläret kunde inte skickas"),
+            message=_("Formuläret kunde inte skickas. Inget har sparats."),
+        ), 400
     if form.validate_on_submit():
         service = next((s for s in services if s.code == form.service.data), None)
         try:
@@ -94,7 +102,12 @@ def kontakt():
         status = 400
     pnr_services = sorted(s.name(locale) for s in services if s.requires_personnummer)
     return render_template(
-        "channels/kontakt.html", form=form, query=query, shown=len(shown), total=len(services), pnr_services=pnr_services
+        "channels/kontakt.html",
+        form=form,
+        query=query,
+        shown=len(shown),
+        total=len(services),
+        pnr_services=pnr_services,
     ), status
 
 
@@ -120,6 +133,8 @@ def receipt():
     if ticket is None:
         return redirect(url_for("web.kontakt", lang=current_locale()))
     return render_template(
-        "channels/receipt.html", ticket=ticket, receipt_code=format_receipt_code(ticket.receipt_code),
+        "channels/receipt.html",
+        ticket=ticket,
+        receipt_code=format_receipt_code(ticket.receipt_code),
         receipt_sent=receipt_sent,
     )

@@ -1,4 +1,5 @@
 """Bulk inserts for history: COPY on PostgreSQL, executemany batches elsewhere."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,9 @@ def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]], ids: S
             copy.write_row([ids[index], *values, *fixed] if ids is not None else [*values, *fixed])
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, return_ids: bool = False) -> list[int]:
+def insert_rows(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, return_ids: bool = False
+) -> list[int]:
     """Insert `rows` (dicts with the same keys) into `table`; with return_ids, the new ids in row order.
 
     On PostgreSQL the ids are drawn from the table's sequence first and the rows go in

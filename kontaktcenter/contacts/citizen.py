@@ -1,4 +1,5 @@
 """Citizen identifiers: phone numbers, e-mail addresses and personnummer, validated and normalised."""
+
 from __future__ import annotations
 
 import phonenumbers

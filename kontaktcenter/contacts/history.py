@@ -4,6 +4,7 @@ Historical contacts were routed by another system, so they are not routed again:
 ticket escalated to a department lands in that department's queue, a visit in local
 service, everything else in the first line.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -136,7 +137,9 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
             at = row.first_response_at or row.arrived_at
             events.append({"ticket_id": ticket_id, **event_values("escalated", at=at, to_value=row.escalated_to)})
         if row.resolved_at:
-            events.append({"ticket_id": ticket_id, **event_values("resolution", at=row.resolved_at, to_value=tv["resolution"])})
+            events.append(
+                {"ticket_id": ticket_id, **event_values("resolution", at=row.resolved_at, to_value=tv["resolution"])}
+            )
     insert_rows(session, Contact.__table__, contact_values)
     insert_rows(session, TicketEvent.__table__, events)
     return len(rows)

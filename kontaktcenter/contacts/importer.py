@@ -1,4 +1,5 @@
 """The CSV history import (METRICS.md's import format): validate each row, write in bulk, idempotent on external_id."""
+
 from __future__ import annotations
 
 import csv
@@ -118,7 +119,9 @@ def parse_row(raw: dict[str, str], directory: Directory) -> HistoryRow:
     allowed = OUTCOMES_BY_CHANNEL.get(channel)
     if allowed:
         if outcome not in allowed:
-            raise RowRejected(f"outcome {outcome or '(empty)'!r} does not fit channel {channel}; use one of {', '.join(allowed)}")
+            raise RowRejected(
+                f"outcome {outcome or '(empty)'!r} does not fit channel {channel}; use one of {', '.join(allowed)}"
+            )
     elif outcome:
         raise RowRejected(f"outcome is only for phone and walk_in contacts, not {channel}")
     if channel in WRITTEN_CHANNELS and (times["answered_at"] or times["ended_at"]):
@@ -227,7 +230,9 @@ def import_contacts(
                     result.rejected.append(Rejection(line, (raw.get("external_id") or "").strip(), str(exc)))
                     continue
                 if row.external_id in seen:
-                    result.rejected.append(Rejection(line, row.external_id, f"external_id repeats line {seen[row.external_id]}"))
+                    result.rejected.append(
+                        Rejection(line, row.external_id, f"external_id repeats line {seen[row.external_id]}")
+                    )
                     continue
                 seen[row.external_id] = line
                 rows.append(row)
@@ -238,5 +243,7 @@ def import_contacts(
             commit()
             progress(len(batch))
     except UnicodeDecodeError as exc:
-        raise ImportFileError(f"the file is not UTF-8 (byte {exc.start} of a chunk after line {result.total + 1})") from None
+        raise ImportFileError(
+            f"the file is not UTF-8 (byte {exc.start} of a chunk after line {result.total + 1})"
+        ) from None
     return result

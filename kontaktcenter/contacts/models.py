@@ -1,4 +1,5 @@
 """The contact table: every call, SMS, form, e-mail, Open311 request and visit."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -52,7 +53,12 @@ class Contact(Base):
         Index("ix_contacts_citizen_phone", "citizen_phone"),
         Index("ix_contacts_citizen_email", "citizen_email"),
         Index("ix_contacts_citizen_personnummer", "citizen_personnummer"),
-        Index("ix_contacts_awaiting_routing", "id", postgresql_where=text("awaiting_routing"), sqlite_where=text("awaiting_routing")),
+        Index(
+            "ix_contacts_awaiting_routing",
+            "id",
+            postgresql_where=text("awaiting_routing"),
+            sqlite_where=text("awaiting_routing"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,6 +3,7 @@
 The directory itself is config/directory.malmo.toml (packaged as directory/malmo.toml),
 read by the same loader as any city's file: this module only finds and parses it.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -22,14 +23,34 @@ def malmo() -> DirectoryFile:
 # (username, name, role, department, location, languages, queues). Their passwords are made
 # per installation (demo.py), never written here.
 DEMO_USERS = [
-    ("agent", "Amira Karlsson", "agent", "serviceforvaltningen", "kc-malmo", ["sv", "en", "ar"],
-     ["kc-forsta-linjen", "kc-flersprakig", "kc-aterringning"]),
-    ("agent2", "Johan Lind", "agent", "serviceforvaltningen", "kc-malmo", ["sv", "en"],
-     ["kc-forsta-linjen", "kc-aterringning"]),
-    ("filial", "Sara Nilsson", "agent", "serviceforvaltningen", "filial-rosengard", ["sv", "ar", "so"],
-     ["kc-lokal-service", "kc-forsta-linjen"]),
-    ("handlaggare", "Per Andersson", "caseworker", "asf", None, ["sv"],
-     ["asf-forsorjningsstod", "asf-arbetsmarknad"]),
+    (
+        "agent",
+        "Amira Karlsson",
+        "agent",
+        "serviceforvaltningen",
+        "kc-malmo",
+        ["sv", "en", "ar"],
+        ["kc-forsta-linjen", "kc-flersprakig", "kc-aterringning"],
+    ),
+    (
+        "agent2",
+        "Johan Lind",
+        "agent",
+        "serviceforvaltningen",
+        "kc-malmo",
+        ["sv", "en"],
+        ["kc-forsta-linjen", "kc-aterringning"],
+    ),
+    (
+        "filial",
+        "Sara Nilsson",
+        "agent",
+        "serviceforvaltningen",
+        "filial-rosengard",
+        ["sv", "ar", "so"],
+        ["kc-lokal-service", "kc-forsta-linjen"],
+    ),
+    ("handlaggare", "Per Andersson", "caseworker", "asf", None, ["sv"], ["asf-forsorjningsstod", "asf-arbetsmarknad"]),
     ("bygglov", "Lena Ek", "caseworker", "sbk", None, ["sv", "en"], ["sbk-bygglov"]),
     ("samordnare", "Maria Holm", "coordinator", "asf", None, ["sv"], []),
     ("kultursamordnare", "Ali Hassan", "coordinator", "kultur", None, ["sv", "ar"], []),

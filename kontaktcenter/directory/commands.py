@@ -1,4 +1,5 @@
 """`kontaktcenter directory …`: the city's directory from a file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,12 +30,12 @@ def register(app: Flask) -> None:
             db.session.rollback()
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
-            raise click.ClickException(
-                f"{len(exc.problems)} problem(s) in {file}; nothing was changed"
-            ) from None
+            raise click.ClickException(f"{len(exc.problems)} problem(s) in {file}; nothing was changed") from None
         db.session.commit()
         forget_calendar(current_app)
         for line in report.lines():
             click.echo(line)
-        click.echo(f"directory loaded from {file}. Restart the running web, worker and scheduler processes "
-                   "so they read the new opening hours.")
+        click.echo(
+            f"directory loaded from {file}. Restart the running web, worker and scheduler processes "
+            "so they read the new opening hours."
+        )

@@ -2,6 +2,7 @@
 whole, then created or updated by code. The format is described in the header of
 config/directory.malmo.toml and in the README.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,7 +54,7 @@ def _period(v: str) -> str | None:
     try:
         parse_period(v)
     except ValueError as exc:
-        return f"{exc} (write e.g. \"P6M\", \"P1Y\", \"P2Y6M\", \"P90D\")"
+        return f'{exc} (write e.g. "P6M", "P1Y", "P2Y6M", "P90D")'
     return None
 
 
@@ -73,46 +74,61 @@ ACTIVE = {"active": Key(bool, True)}
 SECTIONS: dict[str, tuple[type, dict[str, Key]]] = {
     "departments": (Department, {**NAMES, "is_contact_center": Key(bool, False)}),
     "service_groups": (ServiceGroup, {**NAMES}),
-    "queues": (Queue, {
-        **NAMES,
-        "department": Key(str, ref="departments"),
-        "kind": Key(str, check=_one_of(QUEUE_KINDS)),
-        "confidential": Key(bool, False),
-        **ACTIVE,
-    }),
-    "services": (Service, {
-        **NAMES,
-        "name_ar": Key(str, None),
-        "description_sv": Key(str, ""),
-        "description_en": Key(str, ""),
-        "keywords": Key(str, ""),
-        "department": Key(str, ref="departments"),
-        "group": Key(str, "ovrigt", ref="service_groups"),
-        "confidential": Key(bool, False),
-        "requires_personnummer": Key(bool, False),
-        "walk_in_topic": Key(bool, False),
-        "open311": Key(bool, False),
-        "public_requests": Key(bool, False),
-        "answer_target_seconds": Key(int, 60, _positive),
-        "sla_first_response_days": Key(int, 1, _positive),
-        "sla_accept_days": Key(int, 1, _positive),
-        "sla_resolve_days": Key(int, 10, _positive),
-        "retention_period": Key(str, "P1Y", _period),
-        "retention_action": Key(str, "anonymise", _one_of(("anonymise", "delete"))),
-        **ACTIVE,
-    }),
-    "locations": (Location, {
-        "name": Key(str),
-        "kind": Key(str, check=_one_of(LOCATION_KINDS)),
-        "district": Key(str, ""),
-        "address": Key(str, ""),
-        "queue_numbers": Key(bool, False),
-        **ACTIVE,
-    }),
-    "opening_hours": (OpeningHours, {
-        "open": Key(str, None), "close": Key(str, None), "eve_open": Key(str, None), "eve_close": Key(str, None),
-        "closed": Key(bool, False),
-    }),
+    "queues": (
+        Queue,
+        {
+            **NAMES,
+            "department": Key(str, ref="departments"),
+            "kind": Key(str, check=_one_of(QUEUE_KINDS)),
+            "confidential": Key(bool, False),
+            **ACTIVE,
+        },
+    ),
+    "services": (
+        Service,
+        {
+            **NAMES,
+            "name_ar": Key(str, None),
+            "description_sv": Key(str, ""),
+            "description_en": Key(str, ""),
+            "keywords": Key(str, ""),
+            "department": Key(str, ref="departments"),
+            "group": Key(str, "ovrigt", ref="service_groups"),
+            "confidential": Key(bool, False),
+            "requires_personnummer": Key(bool, False),
+            "walk_in_topic": Key(bool, False),
+            "open311": Key(bool, False),
+            "public_requests": Key(bool, False),
+            "answer_target_seconds": Key(int, 60, _positive),
+            "sla_first_response_days": Key(int, 1, _positive),
+            "sla_accept_days": Key(int, 1, _positive),
+            "sla_resolve_days": Key(int, 10, _positive),
+            "retention_period": Key(str, "P1Y", _period),
+            "retention_action": Key(str, "anonymise", _one_of(("anonymise", "delete"))),
+            **ACTIVE,
+        },
+    ),
+    "locations": (
+        Location,
+        {
+            "name": Key(str),
+            "kind": Key(str, check=_one_of(LOCATION_KINDS)),
+            "district": Key(str, ""),
+            "address": Key(str, ""),
+            "queue_numbers": Key(bool, False),
+            **ACTIVE,
+        },
+    ),
+    "opening_hours": (
+        OpeningHours,
+        {
+            "open": Key(str, None),
+            "close": Key(str, None),
+            "eve_open": Key(str, None),
+            "eve_close": Key(str, None),
+            "closed": Key(bool, False),
+        },
+    ),
 }
 TYPE_NAMES = {str: "a string in quotes", bool: "true or false", int: "a whole number"}
 
@@ -184,10 +200,11 @@ class LineIndex:
 
 # -- reading ------------------------------------------------------------------------
 
+
 def _decode_error_line(exc: tomllib.TOMLDecodeError) -> tuple[int, str]:
     match = re.search(r"\s*\(at line (\d+), column \d+\)", str(exc))
     if match:
-        return int(match.group(1)), str(exc)[: match.start()] + str(exc)[match.end():]
+        return int(match.group(1)), str(exc)[: match.start()] + str(exc)[match.end() :]
     return getattr(exc, "lineno", 1), str(exc)
 
 
@@ -227,13 +244,16 @@ def read_directory(path: Path | str, text: str | None = None) -> DirectoryFile:
                 problem(f"{section}.{code} must be a table: [{section}.{code}] followed by its keys", *where)
                 continue
             if not CODE_RE.match(code):
-                problem(f"code {code!r} may hold only letters, digits, \"-\" and \"_\"", *where)
+                problem(f'code {code!r} may hold only letters, digits, "-" and "_"', *where)
             limit = model.__table__.c.code.type.length
             if len(code) > limit:
                 problem(f"code {code!r} is longer than {limit} characters", *where)
             if code.casefold() in seen:
-                problem(f"duplicate code {code!r} in [{section}] (also {seen[code.casefold()]!r}: codes are compared "
-                        "without case)", *where)
+                problem(
+                    f"duplicate code {code!r} in [{section}] (also {seen[code.casefold()]!r}: codes are compared "
+                    "without case)",
+                    *where,
+                )
             seen.setdefault(code.casefold(), code)
             values: dict[str, Any] = {}
             before = len(problems)
@@ -252,8 +272,13 @@ def read_directory(path: Path | str, text: str | None = None) -> DirectoryFile:
                     continue
                 message = spec.check(value) if spec.check else None
                 column = model.__table__.c.get(key)
-                if message is None and column is not None and isinstance(column.type, String) and column.type.length \
-                        and len(value) > column.type.length:
+                if (
+                    message is None
+                    and column is not None
+                    and isinstance(column.type, String)
+                    and column.type.length
+                    and len(value) > column.type.length
+                ):
                     message = f"is longer than {column.type.length} characters"
                 if message:
                     problem(f"{section}.{code}.{key} {message}", *where, key)
@@ -282,6 +307,7 @@ def read_directory(path: Path | str, text: str | None = None) -> DirectoryFile:
 
 # -- loading ------------------------------------------------------------------------
 
+
 @dataclass
 class LoadReport:
     created: dict[str, int] = field(default_factory=dict)
@@ -299,8 +325,10 @@ class LoadReport:
             for section in SECTIONS
         ]
         for section, codes in self.kept.items():
-            out.append(f"{section} in the database but not in the file, kept (not deleted; set active = false "
-                       f"to retire one): {', '.join(codes)}")
+            out.append(
+                f"{section} in the database but not in the file, kept (not deleted; set active = false "
+                f"to retire one): {', '.join(codes)}"
+            )
         if self.removed_hours:
             out.append(f"opening hours no longer in the file, removed: {', '.join(self.removed_hours)}")
         return out
@@ -316,19 +344,30 @@ def unresolved_references(session: Session, directory: DirectoryFile) -> list[Pr
                 target_model = SECTIONS[target][0]
                 value = entry.values[key]
                 if session.scalar(select(target_model.code).where(target_model.code == value)) is None:
-                    problems.append(Problem(
-                        directory.path, directory.index.line(section, entry.code, key),
-                        f"{section}.{entry.code}.{key}: unknown {target.rstrip('s').replace('_', ' ')} {value!r} "
-                        f"(not in [{target}] of this file nor in the database)",
-                    ))
+                    problems.append(
+                        Problem(
+                            directory.path,
+                            directory.index.line(section, entry.code, key),
+                            f"{section}.{entry.code}.{key}: unknown {target.rstrip('s').replace('_', ' ')} {value!r} "
+                            f"(not in [{target}] of this file nor in the database)",
+                        )
+                    )
     # Opening hours name a queue or a service (or "default").
     known = set(directory.codes("queues")) | set(directory.codes("services")) | {"default"}
     for entry in directory["opening_hours"].values():
-        if entry.code not in known and session.scalar(select(Queue.code).where(Queue.code == entry.code)) is None \
-                and session.scalar(select(Service.code).where(Service.code == entry.code)) is None:
-            problems.append(Problem(directory.path, entry.line,
-                                    f"opening_hours.{entry.code}: no queue or service has the code {entry.code!r} "
-                                    "(use \"default\" for every other queue)"))
+        if (
+            entry.code not in known
+            and session.scalar(select(Queue.code).where(Queue.code == entry.code)) is None
+            and session.scalar(select(Service.code).where(Service.code == entry.code)) is None
+        ):
+            problems.append(
+                Problem(
+                    directory.path,
+                    entry.line,
+                    f"opening_hours.{entry.code}: no queue or service has the code {entry.code!r} "
+                    '(use "default" for every other queue)',
+                )
+            )
     return problems
 
 
@@ -350,7 +389,9 @@ def load_directory(session: Session, directory: DirectoryFile) -> LoadReport:
             values = dict(entry.values)
             if "department" in values:
                 code = values["department"]
-                values["department"] = departments.get(code) or session.scalar(select(Department).where(Department.code == code))
+                values["department"] = departments.get(code) or session.scalar(
+                    select(Department).where(Department.code == code)
+                )
             if section == "service_groups":
                 values["position"] = position
             new = row is None

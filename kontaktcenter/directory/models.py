@@ -1,4 +1,5 @@
 """Tables of the directory: förvaltningar, tjänster, köer, platser and staff users."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -175,6 +176,7 @@ class UserLanguage(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
+
 
 user_services = Table(
     "user_services",

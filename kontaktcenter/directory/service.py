@@ -1,4 +1,5 @@
 """Loading and looking up the directory."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

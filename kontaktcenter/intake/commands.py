@@ -1,4 +1,5 @@
 """`kontaktcenter intake-worker`: route the contacts that queued intake acknowledged."""
+
 from __future__ import annotations
 
 import logging
@@ -110,17 +111,48 @@ class GiveWay:
 
 def register(app: Flask) -> None:
     @app.cli.command("intake-worker")
-    @click.option("--batch", type=click.IntRange(1, 1000), default=50, show_default=True, help="contacts per transaction")
-    @click.option("--idle", type=click.FloatRange(0.01, 60), default=0.2, show_default=True,
-                  help="seconds to wait before looking again when no contact waits")
-    @click.option("--nice", "niceness", type=click.IntRange(0, 19), default=10, show_default=True,
-                  help="lower this process's CPU priority by this much (0: as the web server)")
-    @click.option("--give-way", "share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-                  help="wait while other processes use more than this share of the machine's CPU (1: never wait)")
-    @click.option("--max-delay", type=click.FloatRange(0, 3600), default=120, show_default=True,
-                  help="seconds the oldest waiting contact may wait while the worker gives way")
-    @click.option("--seconds", type=click.FloatRange(0), default=None, help="stop after this many seconds (default: until Ctrl-C / SIGTERM)")
-    def intake_worker(batch: int, idle: float, niceness: int, share: float, max_delay: float, seconds: float | None) -> None:
+    @click.option(
+        "--batch", type=click.IntRange(1, 1000), default=50, show_default=True, help="contacts per transaction"
+    )
+    @click.option(
+        "--idle",
+        type=click.FloatRange(0.01, 60),
+        default=0.2,
+        show_default=True,
+        help="seconds to wait before looking again when no contact waits",
+    )
+    @click.option(
+        "--nice",
+        "niceness",
+        type=click.IntRange(0, 19),
+        default=10,
+        show_default=True,
+        help="lower this process's CPU priority by this much (0: as the web server)",
+    )
+    @click.option(
+        "--give-way",
+        "share",
+        type=click.FloatRange(0, 1),
+        default=0.5,
+        show_default=True,
+        help="wait while other processes use more than this share of the machine's CPU (1: never wait)",
+    )
+    @click.option(
+        "--max-delay",
+        type=click.FloatRange(0, 3600),
+        default=120,
+        show_default=True,
+        help="seconds the oldest waiting contact may wait while the worker gives way",
+    )
+    @click.option(
+        "--seconds",
+        type=click.FloatRange(0),
+        default=None,
+        help="stop after this many seconds (default: until Ctrl-C / SIGTERM)",
+    )
+    def intake_worker(
+        batch: int, idle: float, niceness: int, share: float, max_delay: float, seconds: float | None
+    ) -> None:
         """Route contacts the API acknowledged with API_INTAKE = "queued", oldest first.
 
         Several workers may run against one PostgreSQL database: each routes contacts
@@ -140,7 +172,10 @@ def register(app: Flask) -> None:
         give_way = GiveWay(share, timedelta(seconds=max_delay))
         reconnect = Reconnect("intake worker", log)
         with db.new_session() as session:
-            routed = keep_routing(session, stop=stop, idle=idle, reconnect=reconnect,
-                                  batch=batch, backoff=backoff, give_way=give_way.now)
+            routed = keep_routing(
+                session, stop=stop, idle=idle, reconnect=reconnect, batch=batch, backoff=backoff, give_way=give_way.now
+            )
         give_way.stop_waiting()  # a wait still running counts too
-        click.echo(f"intake worker stopped: {routed} contact(s) routed; gave way to other work for {give_way.waited:.1f} s")
+        click.echo(
+            f"intake worker stopped: {routed} contact(s) routed; gave way to other work for {give_way.waited:.1f} s"
+        )

@@ -1,4 +1,5 @@
 """An incoming contact as a channel hands it over, and its validation."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
@@ -112,10 +113,14 @@ def validated(
         service = active_service(session, incoming.service_code, Service.id if ids else Service)
     location = None
     if incoming.location_code:
-        location = session.scalar(select(Location.id if ids else Location).where(Location.code == incoming.location_code))
+        location = session.scalar(
+            select(Location.id if ids else Location).where(Location.code == incoming.location_code)
+        )
         if location is None:
             raise ContactError("location", f"unknown location {incoming.location_code!r}")
-    values.update({"service_id": service, "location_id": location} if ids else {"service": service, "location": location})
+    values.update(
+        {"service_id": service, "location_id": location} if ids else {"service": service, "location": location}
+    )
     return values
 
 

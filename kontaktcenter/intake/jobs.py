@@ -1,4 +1,5 @@
 """The scheduled job of intake: a safety net for queued intake."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -19,6 +19,7 @@ that mentions the cited one for staff; the cited ticket is not touched.
 Whatever the channel, a joined ticket changes status by one rule (join): resolved →
 reopened, waiting for the citizen → open, anything else as it was.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,7 +65,9 @@ def placement_rules() -> PlacementRules:
     )
 
 
-def place(session: Session, contact: Contact, *, reference: str | None = None, rules: PlacementRules | None = None) -> Ticket:
+def place(
+    session: Session, contact: Contact, *, reference: str | None = None, rules: PlacementRules | None = None
+) -> Ticket:
     """Give `contact` its ticket by the order above; returns the ticket."""
     rules = rules or placement_rules()
     if reference:
@@ -154,7 +157,9 @@ def join(session: Session, contact: Contact, ticket: Ticket, how: str, *, actor:
     contact.queue = ticket.queue
     contact.service = ticket.service  # the contact is about this errand
     contact.placement = how
-    record_event(session, ticket, "contact_added", actor=actor, to_value=contact.channel, at=contact.arrived_at, placement=how)
+    record_event(
+        session, ticket, "contact_added", actor=actor, to_value=contact.channel, at=contact.arrived_at, placement=how
+    )
     if ticket.status == "resolved":
         reopen(session, ticket, actor=actor, reason=f"new contact ({contact.channel})")
         record_event(session, ticket, "reopened", actor=actor, to_value=contact.channel, at=contact.arrived_at)
@@ -191,7 +196,9 @@ def new_ticket(session: Session, contact: Contact) -> Ticket:
     )
     contact.ticket = ticket
     record = record_decision(session, ticket, contact, decision)
-    record_event(session, ticket, "routed", to_value=queue.code, rule=decision.rule_id, version=decision.ruleset_version)
+    record_event(
+        session, ticket, "routed", to_value=queue.code, rule=decision.rule_id, version=decision.ruleset_version
+    )
     start_clocks(ticket, decision.sla)
     offer_to_agent(session, ticket, contact, record)
     return ticket
@@ -207,8 +214,12 @@ def link_contact(session: Session, source: Ticket, target: Ticket, user: User) -
         raise TicketError("Kontakten hör redan till det ärendet.")
     written = select(Message.id).where(Message.ticket_id == source.id, Message.automatic.is_(False))
     escalated = select(Escalation.id).where(Escalation.ticket_id == source.id)
-    if len(source.contacts) != 1 or session.scalar(select(func.count()).select_from(written.union_all(escalated).subquery())):
-        raise TicketError("Ärendet har redan fler kontakter, meddelanden eller en eskalering och kan inte kopplas. Skriv en anteckning i stället.")
+    if len(source.contacts) != 1 or session.scalar(
+        select(func.count()).select_from(written.union_all(escalated).subquery())
+    ):
+        raise TicketError(
+            "Ärendet har redan fler kontakter, meddelanden eller en eskalering och kan inte kopplas. Skriv en anteckning i stället."
+        )
     join(session, source.contacts[0], target, "linked", actor=user)
     record_event(session, target, "contact_linked", actor=user, from_value=source.reference, to_value=target.reference)
     _remove_empty(session, source, target)
@@ -226,4 +237,3 @@ def _remove_empty(session: Session, source: Ticket, target: Ticket) -> None:
     session.execute(delete(Ticket).where(Ticket.id == source.id))
     session.expire(target)
     session.expunge(source)
-

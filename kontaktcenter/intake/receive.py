@@ -1,5 +1,6 @@
 """Receiving a contact from any channel: validate, store, and place it (placement.py),
 at once (receive) or, in queued intake, for the intake worker (accept, accept_at_once)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -75,7 +76,9 @@ def accept(session: Session, incoming: IncomingContact) -> Received:
     if contact_id is None:
         existing = stored(session, incoming)
         if existing is None:
-            raise LookupError("the contact conflicts with a stored one that has neither its provider_sid nor its external_id")
+            raise LookupError(
+                "the contact conflicts with a stored one that has neither its provider_sid nor its external_id"
+            )
         return Received(existing, existing.ticket, created=False)
     # The row as inserted, joined to the session without reading it back.
     contact = Contact(id=contact_id, **values)
@@ -84,7 +87,9 @@ def accept(session: Session, incoming: IncomingContact) -> Received:
     return Received(contact, None, created=True)
 
 
-def accept_at_once(incoming: IncomingContact, sender_sid: Select, sender_params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+def accept_at_once(
+    incoming: IncomingContact, sender_sid: Select, sender_params: dict[str, Any]
+) -> tuple[int, dict[str, Any]] | None:
     """accept() in one statement, outside any session: queued intake's usual case.
 
     `sender_sid` is a one-column select (with `sender_params`) that gives the contact's
@@ -113,16 +118,21 @@ def _insert_at_once(dialect: str, own: tuple[str, ...], sender_sid: Select):
     """The statement of accept_at_once, built once per sender select (every value is a parameter)."""
     columns = Contact.__table__.c
     sender = sender_sid.subquery()
-    chosen = select(
-        *(bindparam(n, type_=columns[n].type) for n in own),
-        true(),
-        Service.id,
-        *sender.c,
-        bindparam("created_at", type_=columns.created_at.type),
-        literal(columns.callback_attempts.default.arg),
-    ).select_from(sender).join(Service, true()).where(  # one row at most from each: no join condition
-        Service.code == bindparam("service_code"),
-        Service.active.is_(True),
+    chosen = (
+        select(
+            *(bindparam(n, type_=columns[n].type) for n in own),
+            true(),
+            Service.id,
+            *sender.c,
+            bindparam("created_at", type_=columns.created_at.type),
+            literal(columns.callback_attempts.default.arg),
+        )
+        .select_from(sender)
+        .join(Service, true())
+        .where(  # one row at most from each: no join condition
+            Service.code == bindparam("service_code"),
+            Service.active.is_(True),
+        )
     )
     into = [*own, "awaiting_routing", "service_id", "provider_sid", "created_at", "callback_attempts"]
     statement = conflict_insert(dialect)(Contact.__table__).from_select(into, chosen, include_defaults=False)

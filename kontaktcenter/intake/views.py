@@ -1,4 +1,5 @@
 """Staff placing a contact by hand: linking a new ticket's contact to the citizen's earlier ticket."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for

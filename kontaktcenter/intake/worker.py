@@ -1,4 +1,5 @@
 """The intake worker's step: place the contacts that queued intake acknowledged, oldest first."""
+
 from __future__ import annotations
 
 import logging
@@ -100,7 +101,9 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
 
 def oldest_waiting(session: Session) -> datetime | None:
     """When the contact that has waited longest for routing arrived (None: none waits)."""
-    return session.scalar(select(Contact.arrived_at).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(1))
+    return session.scalar(
+        select(Contact.arrived_at).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(1)
+    )
 
 
 def _route_waiting_contact(session: Session, contact: Contact) -> None:

@@ -1,4 +1,5 @@
 """Charts as server-side SVG: no script, no internet; each page puts a data table beside them."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,7 +29,9 @@ def _frame(chart_id: str, title: str, top: float, percent: bool) -> list[str]:
         value = top * (4 - i) / 4
         label = f"{value * 100:.0f} %" if percent else (f"{value:.0f}" if top >= 4 else f"{value:.1f}")
         parts.append(f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d0d0"/>')
-        parts.append(f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#1a1a1a">{label}</text>')
+        parts.append(
+            f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#1a1a1a">{label}</text>'
+        )
     return parts
 
 
@@ -41,7 +44,14 @@ def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> list[str]:
     ]
 
 
-def line_chart(chart_id: str, title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]], *, percent: bool = False) -> Markup:
+def line_chart(
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    *,
+    percent: bool = False,
+) -> Markup:
     """One polyline per series; a gap where a value is empty."""
     top = 1.0 if percent else _scale([v for values in series.values() for v in values])
     inner_w = WIDTH - PAD_LEFT - PAD_RIGHT
@@ -66,9 +76,13 @@ def line_chart(chart_id: str, title: str, labels: Sequence[str], series: dict[st
             segments.append(segment)
         for points in segments:
             dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash_attr} points="{" ".join(points)}"/>')
+            parts.append(
+                f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash_attr} points="{" ".join(points)}"/>'
+            )
         legend_x = PAD_LEFT + index * 200
-        parts.append(f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="{HEIGHT - 8}" y2="{HEIGHT - 8}" stroke="{colour}" stroke-width="2"{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>')
+        parts.append(
+            f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="{HEIGHT - 8}" y2="{HEIGHT - 8}" stroke="{colour}" stroke-width="2"{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>'
+        )
         parts.append(f'<text x="{legend_x + 30}" y="{HEIGHT - 4}" font-size="11" fill="#1a1a1a">{escape(name)}</text>')
     parts += _x_labels(labels, xs)
     parts.append("</svg>")
@@ -87,7 +101,9 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
         h = inner_h * (value or 0) / top
         x = PAD_LEFT + width * i
         xs.append(x + width / 2)
-        parts.append(f'<rect x="{x + width * 0.1:.1f}" y="{PAD_TOP + inner_h - h:.1f}" width="{width * 0.8:.1f}" height="{h:.1f}" fill="#004a8f"/>')
+        parts.append(
+            f'<rect x="{x + width * 0.1:.1f}" y="{PAD_TOP + inner_h - h:.1f}" width="{width * 0.8:.1f}" height="{h:.1f}" fill="#004a8f"/>'
+        )
     parts += _x_labels(labels, xs)
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above

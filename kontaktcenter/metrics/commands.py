@@ -1,4 +1,5 @@
 """`kontaktcenter report`: the tillgänglighet report from the command line."""
+
 from __future__ import annotations
 
 import sys
@@ -25,9 +26,18 @@ def register(app: Flask) -> None:
     @app.cli.command("report")
     @click.option("--from", "start", required=True, callback=_date, help="first local date, YYYY-MM-DD")
     @click.option("--to", "end", required=True, callback=_date, help="last local date (included)")
-    @click.option("--by", default="", help="comma-separated: service, department, channel, location, language, period:day|week|month")
+    @click.option(
+        "--by",
+        default="",
+        help="comma-separated: service, department, channel, location, language, period:day|week|month",
+    )
     @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="file to write (default: standard output)")
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="file to write (default: standard output)",
+    )
     def report_command(start: date, end: date, by: str, fmt: str, output: Path | None) -> None:
         """The tillgänglighet report (columns and figures as in METRICS.md)."""
         from ..worktime.calendar import current_calendar

@@ -1,4 +1,5 @@
 """The coordinator's view: a department's services, escalations, SLA and knowledge base."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -13,12 +14,25 @@ from .engine import Filters, ReportQuery, period_bounds, records, report
 from .sqlfuncs import seconds_between
 
 
-def coordinator_view(session: Session, calendar, department: Department, query: ReportQuery, now: datetime | None = None, locale: str = "sv") -> dict:
+def coordinator_view(
+    session: Session,
+    calendar,
+    department: Department,
+    query: ReportQuery,
+    now: datetime | None = None,
+    locale: str = "sv",
+) -> dict:
     now = now or datetime.now(UTC)
     lo, hi = period_bounds(query.start, query.end)
     filters = Filters(department=department.code)
-    services = records(report(session, ReportQuery(query.start, query.end, by=("service",), filters=filters, as_of=query.as_of), calendar))
-    (total,) = records(report(session, ReportQuery(query.start, query.end, filters=filters, as_of=query.as_of), calendar))
+    services = records(
+        report(
+            session, ReportQuery(query.start, query.end, by=("service",), filters=filters, as_of=query.as_of), calendar
+        )
+    )
+    (total,) = records(
+        report(session, ReportQuery(query.start, query.end, filters=filters, as_of=query.as_of), calendar)
+    )
     e = Escalation
     escalations = session.execute(
         select(
@@ -31,10 +45,14 @@ def coordinator_view(session: Session, calendar, department: Department, query: 
     t = Ticket
     dept_ticket = t.service_id.in_(select(Service.id).where(Service.department_id == department.id))
     breached = session.scalar(
-        select(func.count(t.id)).where(dept_ticket, t.first_arrived_at >= lo, t.first_arrived_at < hi, t.sla_breached.is_(True))
+        select(func.count(t.id)).where(
+            dept_ticket, t.first_arrived_at >= lo, t.first_arrived_at < hi, t.sla_breached.is_(True)
+        )
     )
     overdue = session.scalar(
-        select(func.count(t.id)).where(dept_ticket, t.status.in_(OPEN_STATUSES), t.resolve_due_at.isnot(None), t.resolve_due_at < now)
+        select(func.count(t.id)).where(
+            dept_ticket, t.status.in_(OPEN_STATUSES), t.resolve_due_at.isnot(None), t.resolve_due_at < now
+        )
     )
     articles = session.execute(
         select(KnowledgeArticle.title, KnowledgeArticle.updated_at, Service.code)

@@ -1,4 +1,5 @@
 """Cost allocation (the 2017 financing model): a base key share plus a share by contacts handled."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -39,7 +40,12 @@ def cost_keys(config: Mapping, known_departments: set[str]) -> CostKeys:
 
 def handled(row: dict) -> int:
     """Contacts handled for a service: calls answered or called back, written contacts, visits served."""
-    return row["phone_answered"] + row["callbacks_completed"] + row["written_received"] + (row["walkin_visits"] - row["walkin_left_unserved"])
+    return (
+        row["phone_answered"]
+        + row["callbacks_completed"]
+        + row["written_received"]
+        + (row["walkin_visits"] - row["walkin_left_unserved"])
+    )
 
 
 def allocate(total_cost: float, keys: CostKeys, handled_by_department: Mapping[str, int]) -> list[dict]:
@@ -74,7 +80,11 @@ def cost_allocation(session: Session, calendar, config: Mapping, query: ReportQu
     known = set(session.scalars(select(Department.code)))
     keys = cost_keys(config, known)
     by = tuple(d for d in ("department", "period") if d == "department" or d in query.by)
-    table = records(report(session, ReportQuery(query.start, query.end, by=by, period=query.period, filters=query.filters), calendar))
+    table = records(
+        report(
+            session, ReportQuery(query.start, query.end, by=by, period=query.period, filters=query.filters), calendar
+        )
+    )
     periods: dict[str, dict[str, int]] = {}
     for row in table:
         periods.setdefault(row.get("period", ""), {})[row["department"] or ""] = handled(row)

@@ -1,4 +1,5 @@
 """Drill-down: the tickets behind a figure. Confidential tickets are counted, never listed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,9 +21,18 @@ from .engine import (
 )
 
 CONTACT_FIGURES = (
-    "phone_queued", "phone_short_abandoned", "phone_abandoned", "phone_answered", "callbacks_requested",
-    "callbacks_completed", "written_received", "written_due", "responded_within_1wd", "written_late",
-    "walkin_visits", "walkin_left_unserved",
+    "phone_queued",
+    "phone_short_abandoned",
+    "phone_abandoned",
+    "phone_answered",
+    "callbacks_requested",
+    "callbacks_completed",
+    "written_received",
+    "written_due",
+    "responded_within_1wd",
+    "written_late",
+    "walkin_visits",
+    "walkin_left_unserved",
 )
 TICKET_FIGURES = ("tickets", "resolved_first_contact", "resolved_kontaktcenter", "escalated")
 DRILLABLE = CONTACT_FIGURES + TICKET_FIGURES
@@ -51,7 +61,13 @@ def _ticket_ids(query: ReportQuery, figure: str, calendar, short_abandon_seconds
             .outerjoin(d, d.id == s.department_id)
             .outerjoin(loc, loc.id == c.location_id)
             .outerjoin(wd, deadline_join(calendar, wd, c, d, cond["written_received"]))
-            .where(c.arrived_at >= lo, c.arrived_at < hi, cond[figure], c.ticket_id.isnot(None), *_filter_conditions(query.filters, c, s, d, loc))
+            .where(
+                c.arrived_at >= lo,
+                c.arrived_at < hi,
+                cond[figure],
+                c.ticket_id.isnot(None),
+                *_filter_conditions(query.filters, c, s, d, loc),
+            )
         )
         return stmt
     t = Ticket
@@ -63,7 +79,12 @@ def _ticket_ids(query: ReportQuery, figure: str, calendar, short_abandon_seconds
         .outerjoin(d, d.id == s.department_id)
         .outerjoin(c, and_(c.ticket_id == t.id, c.arrived_at == t.first_arrived_at))
         .outerjoin(loc, loc.id == c.location_id)
-        .where(t.first_arrived_at >= lo, t.first_arrived_at < hi, ticket_conditions(t)[figure], *_filter_conditions(query.filters, c, s, d, loc))
+        .where(
+            t.first_arrived_at >= lo,
+            t.first_arrived_at < hi,
+            ticket_conditions(t)[figure],
+            *_filter_conditions(query.filters, c, s, d, loc),
+        )
     )
 
 
@@ -74,10 +95,15 @@ def drill(session: Session, query: ReportQuery, figure: str, calendar, short_aba
     ids = _ticket_ids(query, figure, calendar, short_abandon_seconds).subquery()
     in_figure = Ticket.id.in_(select(ids.c[0]))
     total, confidential = session.execute(
-        select(func.count(distinct(Ticket.id)), func.count(distinct(Ticket.id)).filter(Ticket.confidential.is_(True))).where(in_figure)
+        select(
+            func.count(distinct(Ticket.id)), func.count(distinct(Ticket.id)).filter(Ticket.confidential.is_(True))
+        ).where(in_figure)
     ).one()
     tickets = session.scalars(
         # Restricted tickets (begränsning) are counted like confidential ones, never listed.
-        select(Ticket).where(in_figure, Ticket.confidential.is_(False), unrestricted()).order_by(Ticket.first_arrived_at, Ticket.id).limit(LIST_LIMIT)
+        select(Ticket)
+        .where(in_figure, Ticket.confidential.is_(False), unrestricted())
+        .order_by(Ticket.first_arrived_at, Ticket.id)
+        .limit(LIST_LIMIT)
     ).all()
     return Drill(figure, total, confidential, list(tickets))

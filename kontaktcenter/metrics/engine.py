@@ -5,6 +5,7 @@ One query per source pushes filtering, grouping and counting down to the databas
 merges the two and shapes the figures. The dashboard, the CLI, the exports and the
 rollups all call `counts()` and `shape()`; nothing else computes a figure.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -72,10 +73,22 @@ DECIMALS = {"rate": 4, "seconds": 1, "hours": 2}
 
 # The additive counts behind the figures: summed over days by the rollups.
 CONTACT_COUNTS = (
-    "phone_queued", "phone_short_abandoned", "phone_answered", "callbacks_requested", "callbacks_completed",
-    "answered_within_target", "answered_wait_sum", "aht_sum", "aht_n",
-    "written_received", "written_due", "responded_within_1wd",
-    "walkin_visits", "walkin_wait_sum", "walkin_served_n", "walkin_left_unserved",
+    "phone_queued",
+    "phone_short_abandoned",
+    "phone_answered",
+    "callbacks_requested",
+    "callbacks_completed",
+    "answered_within_target",
+    "answered_wait_sum",
+    "aht_sum",
+    "aht_n",
+    "written_received",
+    "written_due",
+    "responded_within_1wd",
+    "walkin_visits",
+    "walkin_wait_sum",
+    "walkin_served_n",
+    "walkin_left_unserved",
 )
 TICKET_COUNTS = ("tickets", "resolved_first_contact", "resolved_kontaktcenter", "escalated")
 ADDITIVE = CONTACT_COUNTS + TICKET_COUNTS
@@ -169,9 +182,15 @@ def parse_by(text: str | Iterable[str] | None) -> tuple[tuple[str, ...], str | N
             period = kind
         elif name not in DIMENSIONS or name == "period" or kind:
             allowed = "service, department, channel, location, language, period:day, period:week, period:month"
-            raise ReportError("by", f"Okänd gruppering {part!r}. Välj bland: {allowed}.", f"Unknown grouping {part!r}. Choose from: {allowed}.")
+            raise ReportError(
+                "by",
+                f"Okänd gruppering {part!r}. Välj bland: {allowed}.",
+                f"Unknown grouping {part!r}. Choose from: {allowed}.",
+            )
         if name in dims:
-            raise ReportError("by", f"Grupperingen {name!r} anges två gånger.", f"The grouping {name!r} is given twice.")
+            raise ReportError(
+                "by", f"Grupperingen {name!r} anges två gånger.", f"The grouping {name!r} is given twice."
+            )
         dims.append(name)
     return tuple(d for d in DIMENSIONS if d in dims), period
 
@@ -275,13 +294,17 @@ def _needs_department(query: ReportQuery) -> bool:
 
 
 def deadline_table(calendar, start: date, end: date):
-    return values(
-        column("department", String),
-        column("day", Date),
-        column("deadline_day", Date),
-        column("midnight", Boolean),
-        name="deadlines",
-    ).data(department_deadline_rows(calendar, start, end)).cte("deadlines")
+    return (
+        values(
+            column("department", String),
+            column("day", Date),
+            column("deadline_day", Date),
+            column("midnight", Boolean),
+            name="deadlines",
+        )
+        .data(department_deadline_rows(calendar, start, end))
+        .cte("deadlines")
+    )
 
 
 def deadline_join(calendar, wd, c, d, written):
@@ -338,7 +361,9 @@ def contact_conditions(c, s, wd, as_of: datetime, short_abandon_seconds: float) 
     }
 
 
-def contact_statement(query: ReportQuery, calendar, short_abandon_seconds: float, *, percentiles: bool = True, extra_where=()):
+def contact_statement(
+    query: ReportQuery, calendar, short_abandon_seconds: float, *, percentiles: bool = True, extra_where=()
+):
     """One aggregate query over the period's contacts, grouped as the query asks."""
     c = Contact
     s = Service
@@ -393,7 +418,11 @@ def _percentile_figures(c) -> list[tuple[str, Any, Any]]:
     replied = and_(c.channel.in_(WRITTEN_CHANNELS), c.first_response_at.isnot(None))
     return [
         ("wait_p90_seconds", percentile(wait, 0.9, answered), answered),
-        ("median_first_response_hours", percentile(seconds_between(c.first_response_at, c.arrived_at) / 3600.0, 0.5, replied), replied),
+        (
+            "median_first_response_hours",
+            percentile(seconds_between(c.first_response_at, c.arrived_at) / 3600.0, 0.5, replied),
+            replied,
+        ),
     ]
 
 
@@ -463,20 +492,29 @@ def ticket_statement(query: ReportQuery, extra_where=()):
     )
     cond = ticket_conditions(t)
     keys = _key_columns(query, c, s, d, loc, t.first_arrived_at)
-    stmt = select(
-        *keys,
-        func.count(t.id).label("tickets"),
-        _sum(cond["resolved_first_contact"]).label("resolved_first_contact"),
-        _sum(cond["resolved_kontaktcenter"]).label("resolved_kontaktcenter"),
-        _sum(cond["escalated"]).label("escalated"),
-    ).select_from(t).outerjoin(s, s.id == t.service_id)
+    stmt = (
+        select(
+            *keys,
+            func.count(t.id).label("tickets"),
+            _sum(cond["resolved_first_contact"]).label("resolved_first_contact"),
+            _sum(cond["resolved_kontaktcenter"]).label("resolved_kontaktcenter"),
+            _sum(cond["escalated"]).label("escalated"),
+        )
+        .select_from(t)
+        .outerjoin(s, s.id == t.service_id)
+    )
     if _needs_department(query):
         stmt = stmt.outerjoin(d, d.id == s.department_id)
     if needs_contact:
         stmt = stmt.outerjoin(c, and_(c.ticket_id == t.id, c.arrived_at == t.first_arrived_at))
         if _needs_location(query):
             stmt = stmt.outerjoin(loc, loc.id == c.location_id)
-    stmt = stmt.where(t.first_arrived_at >= lo, t.first_arrived_at < hi, *_filter_conditions(query.filters, c, s, d, loc), *extra_where)
+    stmt = stmt.where(
+        t.first_arrived_at >= lo,
+        t.first_arrived_at < hi,
+        *_filter_conditions(query.filters, c, s, d, loc),
+        *extra_where,
+    )
     return stmt.group_by(*keys) if keys else stmt
 
 
@@ -492,7 +530,9 @@ def volume_by_weekday_hour(session: Session, query: ReportQuery) -> pd.DataFrame
     if _needs_location(query):
         stmt = stmt.outerjoin(loc, loc.id == c.location_id)
     not_dropped = or_(c.outcome.is_(None), c.outcome != "ivr_dropped")
-    stmt = stmt.where(c.arrived_at >= lo, c.arrived_at < hi, not_dropped, *_filter_conditions(query.filters, c, s, d, loc))
+    stmt = stmt.where(
+        c.arrived_at >= lo, c.arrived_at < hi, not_dropped, *_filter_conditions(query.filters, c, s, d, loc)
+    )
     frame = _frame(session, stmt.group_by(weekday, hour), ["weekday", "hour", "contacts"])
     frame["weekday"] = frame["weekday"].astype(int)
     frame["hour"] = frame["hour"].astype(int)
@@ -550,11 +590,15 @@ def _frames(session: Session, statements: Sequence, columns: Sequence[str]) -> l
     return frames
 
 
-def counts(session: Session, query: ReportQuery, calendar, short_abandon_seconds: float = DEFAULT_SHORT_ABANDON_SECONDS) -> pd.DataFrame:
+def counts(
+    session: Session, query: ReportQuery, calendar, short_abandon_seconds: float = DEFAULT_SHORT_ABANDON_SECONDS
+) -> pd.DataFrame:
     """The additive counts (and the two percentile figures) per group, from the rows."""
     query = query.with_as_of()
     keys = query.group_columns
-    contacts, tickets = _frames(session, [contact_statement(query, calendar, short_abandon_seconds), ticket_statement(query)], keys)
+    contacts, tickets = _frames(
+        session, [contact_statement(query, calendar, short_abandon_seconds), ticket_statement(query)], keys
+    )
     return merge_counts(contacts, tickets, keys)
 
 
@@ -577,7 +621,8 @@ def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     """A count over a count: 4 decimals, half up, exact; None where the denominator is 0."""
     return pd.Series(
         [rate(n, d) for n, d in zip(numerator.astype("int64"), denominator.astype("int64"), strict=True)],
-        index=numerator.index, dtype=object,
+        index=numerator.index,
+        dtype=object,
     )
 
 
@@ -585,7 +630,8 @@ def _ratio(numerator: pd.Series, denominator: pd.Series, decimals: int) -> pd.Se
     """A sum over a count (a mean), rounded half up; None where the count is 0."""
     return pd.Series(
         [half_up(float(n) / float(d), decimals) if d else None for n, d in zip(numerator, denominator, strict=True)],
-        index=numerator.index, dtype=object,
+        index=numerator.index,
+        dtype=object,
     )
 
 
@@ -638,7 +684,14 @@ def empty_counts(keys: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def report(session: Session, query: ReportQuery, calendar, short_abandon_seconds: float = DEFAULT_SHORT_ABANDON_SECONDS, *, use_rollups: bool = True) -> pd.DataFrame:
+def report(
+    session: Session,
+    query: ReportQuery,
+    calendar,
+    short_abandon_seconds: float = DEFAULT_SHORT_ABANDON_SECONDS,
+    *,
+    use_rollups: bool = True,
+) -> pd.DataFrame:
     """The tillgänglighet report: one row per group, every figure (METRICS.md)."""
     check_period(query.start, query.end)
     query = query.with_as_of()

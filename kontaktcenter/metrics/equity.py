@@ -1,4 +1,5 @@
 """Likvärdighet: each figure per language, need and location beside everyone's, with the gap."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,16 +64,24 @@ def equity(session: Session, calendar, query: ReportQuery, dimension: str) -> di
     """Rows per group of `dimension` with contacts, a too-small mark and a Cell per figure."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}")
-    (everyone,) = records(report(session, ReportQuery(query.start, query.end, filters=query.filters, as_of=query.as_of), calendar))
+    (everyone,) = records(
+        report(session, ReportQuery(query.start, query.end, filters=query.filters, as_of=query.as_of), calendar)
+    )
     groups: list[tuple[str, dict]] = []
     if dimension == "needs":
         for need in (*NEEDS, "none"):
             filters = Filters(**{**query.filters.__dict__, "need": need})
-            (row,) = records(report(session, ReportQuery(query.start, query.end, filters=filters, as_of=query.as_of), calendar))
+            (row,) = records(
+                report(session, ReportQuery(query.start, query.end, filters=filters, as_of=query.as_of), calendar)
+            )
             groups.append((need, row))
     else:
         by = (dimension,)
-        for row in records(report(session, ReportQuery(query.start, query.end, by=by, filters=query.filters, as_of=query.as_of), calendar)):
+        for row in records(
+            report(
+                session, ReportQuery(query.start, query.end, by=by, filters=query.filters, as_of=query.as_of), calendar
+            )
+        ):
             groups.append((row[dimension], row))
     rows = []
     for group, row in groups:
@@ -87,4 +96,9 @@ def equity(session: Session, calendar, query: ReportQuery, dimension: str) -> di
                 "cells": {name: _cell(name, better, row[name], everyone[name]) for name, better in COMPARED},
             }
         )
-    return {"everyone": everyone, "everyone_contacts": contacts_of(everyone), "rows": rows, "figures": [n for n, _ in COMPARED]}
+    return {
+        "everyone": everyone,
+        "everyone_contacts": contacts_of(everyone),
+        "rows": rows,
+        "figures": [n for n, _ in COMPARED],
+    }

@@ -6,6 +6,7 @@ file live in the instance folder (one JSON status file and the export per job), 
 web process on the host can show the progress and serve the file. Files are kept for
 KEEP_SECONDS and only to the user who asked for them.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,7 +95,16 @@ def _prune(directory: Path, now: float) -> None:
             continue
 
 
-def start_export(app: Flask, user_id: int, query: ReportQuery, fmt: str, meta: dict[str, Any], calendar, short_abandon_seconds: float, filename: str) -> ExportJob:
+def start_export(
+    app: Flask,
+    user_id: int,
+    query: ReportQuery,
+    fmt: str,
+    meta: dict[str, Any],
+    calendar,
+    short_abandon_seconds: float,
+    filename: str,
+) -> ExportJob:
     directory = export_dir(app)
     _prune(directory, time.time())
     job = ExportJob(secrets.token_urlsafe(24), user_id, fmt, filename, started=time.time())
@@ -104,7 +114,15 @@ def start_export(app: Flask, user_id: int, query: ReportQuery, fmt: str, meta: d
     return job
 
 
-def run_export(app: Flask, directory: Path, job: ExportJob, query: ReportQuery, meta: dict[str, Any], calendar, short_abandon_seconds: float) -> None:
+def run_export(
+    app: Flask,
+    directory: Path,
+    job: ExportJob,
+    query: ReportQuery,
+    meta: dict[str, Any],
+    calendar,
+    short_abandon_seconds: float,
+) -> None:
     """The background job: the report (its queries tick the bar), then the rows."""
     job.state = "running"
     _save(directory, job)

@@ -1,4 +1,5 @@
 """The report as CSV, XLSX and JSON: METRICS.md's columns, names and decimals."""
+
 from __future__ import annotations
 
 import csv
@@ -41,7 +42,12 @@ def to_csv(columns: list[str], rows: Iterable[dict[str, Any]], progress: Callabl
     return out.getvalue().encode("utf-8")
 
 
-def to_json(columns: list[str], rows: Iterable[dict[str, Any]], meta: dict[str, Any], progress: Callable[[int], None] | None = None) -> bytes:
+def to_json(
+    columns: list[str],
+    rows: Iterable[dict[str, Any]],
+    meta: dict[str, Any],
+    progress: Callable[[int], None] | None = None,
+) -> bytes:
     out = []
     for row in rows:
         out.append({c: row[c] for c in columns})
@@ -81,7 +87,9 @@ def _with_number_formats(data: bytes, columns: list[str]) -> bytes:
     return buffer.getvalue()
 
 
-def export(fmt: str, columns: list[str], rows: list[dict[str, Any]], meta: dict[str, Any] | None = None, progress=None) -> bytes:
+def export(
+    fmt: str, columns: list[str], rows: list[dict[str, Any]], meta: dict[str, Any] | None = None, progress=None
+) -> bytes:
     if fmt == "csv":
         return to_csv(columns, rows, progress)
     if fmt == "xlsx":

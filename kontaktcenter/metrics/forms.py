@@ -1,4 +1,5 @@
 """The report filters: a GET form, validated against the directory (Flask-WTF)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,12 @@ from ..directory.models import Department, Location, Service
 from ..templating import CHANNEL_LABELS
 from .engine import STOCKHOLM, Filters, ReportQuery
 
-PERIOD_CHOICES = [SelectChoice("", _l("Automatiskt")), SelectChoice("day", _l("Dag")), SelectChoice("week", _l("Vecka")), SelectChoice("month", _l("Månad"))]
+PERIOD_CHOICES = [
+    SelectChoice("", _l("Automatiskt")),
+    SelectChoice("day", _l("Dag")),
+    SelectChoice("week", _l("Vecka")),
+    SelectChoice("month", _l("Månad")),
+]
 LANGUAGE_CODES = ("sv", "en", "ar", "so", "fa", "pl", "bs", "ti", "ku", "uk", "ru", "tr", "sq", "fi", "es", "fr", "de")
 
 
@@ -39,7 +45,9 @@ class FilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET form that changes nothing
 
-    start = DateField(_l("Från"), validators=[InputRequired(_l("Ange ett från-datum (ÅÅÅÅ-MM-DD)."))], format="%Y-%m-%d")
+    start = DateField(
+        _l("Från"), validators=[InputRequired(_l("Ange ett från-datum (ÅÅÅÅ-MM-DD)."))], format="%Y-%m-%d"
+    )
     end = DateField(_l("Till"), validators=[InputRequired(_l("Ange ett till-datum (ÅÅÅÅ-MM-DD)."))], format="%Y-%m-%d")
     department = KnownChoice(_l("Förvaltning"), validators=[Optional()])
     service = KnownChoice(_l("Tjänst"), validators=[Optional()])
@@ -56,11 +64,20 @@ class FilterForm(FlaskForm):
 
     def fill_choices(self, session: Session, locale: str) -> None:
         everything = [SelectChoice("", _l("Alla"))]
-        self.department.choices = everything + [SelectChoice(d.code, d.name(locale)) for d in session.scalars(select(Department).order_by(Department.name_sv))]
-        self.service.choices = everything + [SelectChoice(s.code, s.name(locale)) for s in session.scalars(select(Service).order_by(Service.name_sv))]
+        self.department.choices = everything + [
+            SelectChoice(d.code, d.name(locale))
+            for d in session.scalars(select(Department).order_by(Department.name_sv))
+        ]
+        self.service.choices = everything + [
+            SelectChoice(s.code, s.name(locale)) for s in session.scalars(select(Service).order_by(Service.name_sv))
+        ]
         self.channel.choices = everything + [SelectChoice(c, CHANNEL_LABELS[c]) for c in CHANNELS]
-        self.location.choices = everything + [SelectChoice(loc.code, loc.name) for loc in session.scalars(select(Location).order_by(Location.name))]
-        self.language.choices = everything + [SelectChoice(code, language_name(code, locale)) for code in LANGUAGE_CODES]
+        self.location.choices = everything + [
+            SelectChoice(loc.code, loc.name) for loc in session.scalars(select(Location).order_by(Location.name))
+        ]
+        self.language.choices = everything + [
+            SelectChoice(code, language_name(code, locale)) for code in LANGUAGE_CODES
+        ]
         self.period.choices = PERIOD_CHOICES
 
     def filters(self) -> Filters:
@@ -73,7 +90,9 @@ class FilterForm(FlaskForm):
         )
 
     def query(self, by: tuple[str, ...] = (), period: str | None = None) -> ReportQuery:
-        return ReportQuery(self.start.data, self.end.data, by=by, period=period, filters=self.filters(), as_of=datetime.now(UTC))
+        return ReportQuery(
+            self.start.data, self.end.data, by=by, period=period, filters=self.filters(), as_of=datetime.now(UTC)
+        )
 
     def trend_period(self) -> str:
         if self.period.data:
@@ -91,15 +110,45 @@ class StaffingForm(FlaskForm):
     class Meta:
         csrf = False
 
-    interval = SelectField(_l("Intervall (minuter)"), choices=[SelectChoice(m, m) for m in ("15", "30", "60")], default="30")
-    target_level = IntegerField(_l("Servicenivå (%)"), default=80, validators=[InputRequired(_l("Ange servicenivån i procent.")), NumberRange(1, 99, _l("Servicenivån anges i procent, 1–99."))])
-    target_seconds = IntegerField(_l("Inom (sekunder)"), default=20, validators=[InputRequired(_l("Ange målet i sekunder.")), NumberRange(1, 3600, _l("Målet anges i sekunder, 1–3600."))])
-    shrinkage = IntegerField(_l("Frånvaro och annat arbete (%)"), default=30, validators=[InputRequired(_l("Ange frånvaron i procent.")), NumberRange(0, 90, _l("Frånvaron anges i procent, 0–90."))])
+    interval = SelectField(
+        _l("Intervall (minuter)"), choices=[SelectChoice(m, m) for m in ("15", "30", "60")], default="30"
+    )
+    target_level = IntegerField(
+        _l("Servicenivå (%)"),
+        default=80,
+        validators=[
+            InputRequired(_l("Ange servicenivån i procent.")),
+            NumberRange(1, 99, _l("Servicenivån anges i procent, 1–99.")),
+        ],
+    )
+    target_seconds = IntegerField(
+        _l("Inom (sekunder)"),
+        default=20,
+        validators=[
+            InputRequired(_l("Ange målet i sekunder.")),
+            NumberRange(1, 3600, _l("Målet anges i sekunder, 1–3600.")),
+        ],
+    )
+    shrinkage = IntegerField(
+        _l("Frånvaro och annat arbete (%)"),
+        default=30,
+        validators=[
+            InputRequired(_l("Ange frånvaron i procent.")),
+            NumberRange(0, 90, _l("Frånvaron anges i procent, 0–90.")),
+        ],
+    )
 
 
 class CostForm(FlaskForm):
     class Meta:
         csrf = False
 
-    cost = DecimalField(_l("Kontaktcentrets kostnad per period (kr)"), default=1000000, places=2,
-                        validators=[InputRequired(_l("Ange kostnaden i kronor.")), NumberRange(0, 10**11, _l("Kostnaden måste vara 0 kr eller mer."))])
+    cost = DecimalField(
+        _l("Kontaktcentrets kostnad per period (kr)"),
+        default=1000000,
+        places=2,
+        validators=[
+            InputRequired(_l("Ange kostnaden i kronor.")),
+            NumberRange(0, 10**11, _l("Kostnaden måste vara 0 kr eller mer.")),
+        ],
+    )

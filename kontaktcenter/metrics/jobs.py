@@ -1,4 +1,5 @@
 """The metrics part's scheduled jobs (imported by the scheduler's discovery)."""
+
 from ..scheduling.jobs import register_job
 from .rollups import rollup_job
 

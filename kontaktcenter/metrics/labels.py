@@ -1,4 +1,5 @@
 """Swedish labels for the figures and report pages (translated in the catalogues)."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l

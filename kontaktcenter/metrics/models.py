@@ -1,4 +1,5 @@
 """Daily rollups of the additive metric counts, written by the nightly job."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -18,7 +19,9 @@ class MetricRollup(Base):
 
     __tablename__ = "metric_rollups"
     __table_args__ = (
-        UniqueConstraint("day", "service", "department", "channel", "location", "language", name="uq_metric_rollups_group"),
+        UniqueConstraint(
+            "day", "service", "department", "channel", "location", "language", name="uq_metric_rollups_group"
+        ),
         Index("ix_metric_rollups_day", "day"),
     )
 

@@ -6,6 +6,7 @@ is not earlier than that. Other days are counted from the rows. Medians and
 percentiles always come from the rows (engine.FROM_RAW_ROWS). The nightly job
 recomputes the last ROLLUP_DAYS_BACK days, so late resolutions and replies reach them.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,7 +43,9 @@ PERIOD_FORMAT = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW', "month": "YYYY-MM"}
 CHUNK_DAYS = 31  # a year is rolled up a month at a time: bounded memory
 
 
-def compute_rollups(session: Session, start: date, end: date, calendar, short_abandon_seconds: float, now: datetime) -> int:
+def compute_rollups(
+    session: Session, start: date, end: date, calendar, short_abandon_seconds: float, now: datetime
+) -> int:
     """Recompute the rollup rows of local days start..end as of `now`; returns rows written."""
     written = 0
     first = start
@@ -53,7 +56,9 @@ def compute_rollups(session: Session, start: date, end: date, calendar, short_ab
     return written
 
 
-def _compute_chunk(session: Session, start: date, end: date, calendar, short_abandon_seconds: float, now: datetime) -> int:
+def _compute_chunk(
+    session: Session, start: date, end: date, calendar, short_abandon_seconds: float, now: datetime
+) -> int:
     query = ReportQuery(start, end, by=(*ROLLUP_DIMENSIONS, "period"), period="day", as_of=now)
     keys = query.group_columns
     contacts = _frame(session, contact_statement(query, calendar, short_abandon_seconds, percentiles=False), keys)
@@ -82,7 +87,8 @@ def settled(day: date, computed_at: datetime, calendar) -> bool:
     A department with closing days of its own may have a later deadline than the city's.
     """
     last_deadline_day = max(
-        deadline_day for department in ("", *deadline_departments(calendar))
+        deadline_day
+        for department in ("", *deadline_departments(calendar))
         for _day, deadline_day, _midnight in deadline_rows(calendar, day, day, department or None)
     )
     return datetime.combine(last_deadline_day + timedelta(days=1), time(0), STOCKHOLM) <= computed_at
@@ -94,7 +100,9 @@ def usable_days(session: Session, query: ReportQuery, calendar) -> list[date]:
             MetricRollupDay.day >= query.start, MetricRollupDay.day <= query.end
         )
     ).all()
-    return sorted(day for day, computed_at in rows if computed_at <= query.as_of and settled(day, computed_at, calendar))
+    return sorted(
+        day for day, computed_at in rows if computed_at <= query.as_of and settled(day, computed_at, calendar)
+    )
 
 
 def _rollup_statement(query: ReportQuery, days: list[date]):
@@ -105,7 +113,9 @@ def _rollup_statement(query: ReportQuery, days: list[date]):
     conditions = [MetricRollup.day.in_(days)]
     for name, value in query.filters.active().items():
         conditions.append(getattr(MetricRollup, name) == value)
-    stmt = select(*group, *[func.coalesce(func.sum(getattr(MetricRollup, n)), 0).label(n) for n in ADDITIVE]).where(*conditions)
+    stmt = select(*group, *[func.coalesce(func.sum(getattr(MetricRollup, n)), 0).label(n) for n in ADDITIVE]).where(
+        *conditions
+    )
     return stmt.group_by(*group) if group else stmt
 
 
@@ -183,5 +193,3 @@ def rollup_job(session: Session, now: datetime) -> None:
         return
     short = current_app.config.get("SHORT_ABANDON_SECONDS", 5)
     compute_rollups(session, start, end, current_calendar(), short, now.astimezone(UTC))
-
-

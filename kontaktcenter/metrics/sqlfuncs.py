@@ -4,6 +4,7 @@ PostgreSQL does local time, percentiles and interval arithmetic natively. SQLite
 none of these, so the same constructs compile to small Python functions registered on
 every SQLite connection: the SQL the engine writes is the same on both databases.
 """
+
 from __future__ import annotations
 
 import math
@@ -195,4 +196,3 @@ def _register_sqlite_functions(dbapi_connection, _record) -> None:
     dbapi_connection.create_function("kc_seconds", 2, _sqlite_seconds, deterministic=True)
     dbapi_connection.create_function("kc_deadline", 3, _sqlite_deadline, deterministic=True)
     dbapi_connection.create_aggregate("kc_percentile", 2, _Percentile)
-

@@ -1,4 +1,5 @@
 """Staffing with Erlang C (METRICS.md): agents needed per interval from arrivals and AHT."""
+
 from __future__ import annotations
 
 import math
@@ -55,7 +56,14 @@ class Requirement:
     scheduled: int  # ⌈N / (1 − shrinkage)⌉
 
 
-def required_agents(calls: float, interval_seconds: float, aht: float, target_level: float, target_seconds: float, shrinkage: float = 0.0) -> Requirement:
+def required_agents(
+    calls: float,
+    interval_seconds: float,
+    aht: float,
+    target_level: float,
+    target_seconds: float,
+    shrinkage: float = 0.0,
+) -> Requirement:
     """The smallest N > A with SL(T) ≥ target, and the agents to schedule for it."""
     if not 0 <= shrinkage < 1:
         raise ValueError("shrinkage must be at least 0 and below 1")
@@ -70,12 +78,18 @@ def required_agents(calls: float, interval_seconds: float, aht: float, target_le
         if agents > MAX_AGENTS:
             raise ValueError("more than 2000 agents needed: check the arrivals and AHT")
     return Requirement(
-        calls, traffic, agents, service_level(traffic, agents, aht, target_seconds), asa(traffic, agents, aht),
+        calls,
+        traffic,
+        agents,
+        service_level(traffic, agents, aht, target_seconds),
+        asa(traffic, agents, aht),
         math.ceil(agents / (1 - shrinkage)),
     )
 
 
-def arrival_pattern(session: Session, service_code: str | None, start: date, end: date, interval_minutes: int = 30) -> pd.DataFrame:
+def arrival_pattern(
+    session: Session, service_code: str | None, start: date, end: date, interval_minutes: int = 30
+) -> pd.DataFrame:
     """Mean offered calls per (ISO weekday, interval start) over the period's days with calls.
 
     Offered as in METRICS.md's phone figures: calls that reached a queue (short abandons
@@ -87,7 +101,12 @@ def arrival_pattern(session: Session, service_code: str | None, start: date, end
     weekday = local_part(c.arrived_at, "ID").label("weekday")
     clock = local_part(c.arrived_at, "HH24:MI").label("clock")
     day = local_part(c.arrived_at, "YYYY-MM-DD").label("day")
-    conditions = [c.arrived_at >= lo, c.arrived_at < hi, c.channel == "phone", c.outcome.in_(("answered", "abandoned", "callback_requested"))]
+    conditions = [
+        c.arrived_at >= lo,
+        c.arrived_at < hi,
+        c.channel == "phone",
+        c.outcome.in_(("answered", "abandoned", "callback_requested")),
+    ]
     stmt = select(day, weekday, clock, func.count(c.id).label("calls")).select_from(c)
     if service_code:
         stmt = stmt.join(Service, and_(Service.id == c.service_id, Service.code == service_code))
@@ -112,7 +131,14 @@ def history_aht(session: Session, calendar, service_code: str | None, start: dat
     return row["aht_seconds"]
 
 
-def staffing_plan(pattern: pd.DataFrame, aht: float, interval_minutes: int, target_level: float, target_seconds: float, shrinkage: float) -> list[dict]:
+def staffing_plan(
+    pattern: pd.DataFrame,
+    aht: float,
+    interval_minutes: int,
+    target_level: float,
+    target_seconds: float,
+    shrinkage: float,
+) -> list[dict]:
     plan = []
     for row in pattern.to_dict(orient="records"):
         need = required_agents(row["calls"], interval_minutes * 60, aht, target_level, target_seconds, shrinkage)

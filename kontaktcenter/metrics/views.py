@@ -1,4 +1,5 @@
 """The tillgänglighet pages under /reports: dashboard, drill-down, exports and the special reports."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
@@ -28,8 +29,27 @@ from .staffing import arrival_pattern, history_aht, staffing_plan
 bp = Blueprint("metrics", __name__)
 
 REPORT_ROLES = ("manager", "coordinator", "admin")
-KEY_FIGURES = ("answer_rate", "service_level", "asa_seconds", "response_within_1wd_rate", "walkin_wait_mean_seconds", "fcr_rate", "kc_resolution_rate", "escalation_rate")
-TABLE_FIGURES = ("phone_offered", "answer_rate", "service_level", "asa_seconds", "written_received", "response_within_1wd_rate", "walkin_visits", "tickets", "fcr_rate")
+KEY_FIGURES = (
+    "answer_rate",
+    "service_level",
+    "asa_seconds",
+    "response_within_1wd_rate",
+    "walkin_wait_mean_seconds",
+    "fcr_rate",
+    "kc_resolution_rate",
+    "escalation_rate",
+)
+TABLE_FIGURES = (
+    "phone_offered",
+    "answer_rate",
+    "service_level",
+    "asa_seconds",
+    "written_received",
+    "response_within_1wd_rate",
+    "walkin_visits",
+    "tickets",
+    "fcr_rate",
+)
 
 
 def weekday_names() -> list[str]:
@@ -61,7 +81,9 @@ def _page(template: str, form: FilterForm, ok: bool, **context):
 
 def _filter_args(form: FilterForm) -> dict[str, str]:
     names = ("start", "end", "department", "service", "channel", "location", "language", "period")
-    return {n: (form[n].raw_data[0] if form[n].raw_data else "") for n in names if form[n].raw_data and form[n].raw_data[0]}
+    return {
+        n: (form[n].raw_data[0] if form[n].raw_data else "") for n in names if form[n].raw_data and form[n].raw_data[0]
+    }
 
 
 @bp.get("/reports")
@@ -91,13 +113,24 @@ def reports():
         "export_groupings": export_groupings(),
         "table_figures": TABLE_FIGURES,
         "trend_chart": charts.line_chart(
-            "trend-rates", _("Besvarandegrad och svar inom en arbetsdag per period"), labels,
-            {_("Besvarandegrad"): [r["answer_rate"] for r in trend], _("Svar inom en arbetsdag"): [r["response_within_1wd_rate"] for r in trend]},
+            "trend-rates",
+            _("Besvarandegrad och svar inom en arbetsdag per period"),
+            labels,
+            {
+                _("Besvarandegrad"): [r["answer_rate"] for r in trend],
+                _("Svar inom en arbetsdag"): [r["response_within_1wd_rate"] for r in trend],
+            },
             percent=True,
         ),
         "volume_chart": charts.line_chart(
-            "trend-volume", _("Kontakter per period och kanalgrupp"), labels,
-            {_("Samtal"): [r["phone_queued"] for r in trend], _("Skriftliga"): [r["written_received"] for r in trend], _("Besök"): [r["walkin_visits"] for r in trend]},
+            "trend-volume",
+            _("Kontakter per period och kanalgrupp"),
+            labels,
+            {
+                _("Samtal"): [r["phone_queued"] for r in trend],
+                _("Skriftliga"): [r["written_received"] for r in trend],
+                _("Besök"): [r["walkin_visits"] for r in trend],
+            },
         ),
         "weekday_chart": charts.bar_chart("weekday", _("Kontakter per veckodag"), weekdays, weekday_counts),
         "hour_chart": charts.bar_chart("hour", _("Kontakter per timme"), [f"{h:02d}" for h in hours], hour_counts),
@@ -136,7 +169,9 @@ def _export_request(source: MultiDict):
     """The filters, format and grouping of an export, and what is wrong with them."""
     form, ok = _filter_form_from(source)
     fmt = source.get("format", "csv")
-    errors = [] if ok else [f"{form[name].label.text}: {' '.join(map(str, errs))}" for name, errs in form.errors.items()]
+    errors = (
+        [] if ok else [f"{form[name].label.text}: {' '.join(map(str, errs))}" for name, errs in form.errors.items()]
+    )
     try:
         by, period = parse_by(source.get("by", ""))
     except ReportError as exc:
@@ -146,7 +181,12 @@ def _export_request(source: MultiDict):
         errors.append(_("Okänt format: %(format)s. Välj csv, xlsx eller json.", format=fmt))
     meta = {}
     if not errors:
-        meta = {"from": form.start.data.isoformat(), "to": form.end.data.isoformat(), "by": source.get("by", ""), "filters": form.filters().active()}
+        meta = {
+            "from": form.start.data.isoformat(),
+            "to": form.end.data.isoformat(),
+            "by": source.get("by", ""),
+            "filters": form.filters().active(),
+        }
     return form, fmt, (by, period), meta, errors
 
 
@@ -163,7 +203,11 @@ def export_report():
         return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
     table = report(db.session, form.query(by, period), _calendar(), _short())
     data = export(fmt, list(table.columns), records(table), meta)
-    return Response(data, mimetype=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{_export_filename(form, fmt)}"'})
+    return Response(
+        data,
+        mimetype=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{_export_filename(form, fmt)}"'},
+    )
 
 
 @bp.post("/reports/exports")
@@ -174,7 +218,14 @@ def start_export():
     if errors:
         return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
     job = export_jobs.start_export(
-        current_app._get_current_object(), current_user.id, form.query(by, period), fmt, meta, _calendar(), _short(), _export_filename(form, fmt)
+        current_app._get_current_object(),
+        current_user.id,
+        form.query(by, period),
+        fmt,
+        meta,
+        _calendar(),
+        _short(),
+        _export_filename(form, fmt),
     )
     return redirect(url_for("metrics.export_progress", token=job.token), code=303)
 
@@ -202,7 +253,11 @@ def export_file(token: str):
     path = export_jobs.data_path(export_jobs.export_dir(current_app), job)
     if job.state != "done" or not path.exists():
         abort(404)
-    return Response(path.read_bytes(), mimetype=MEDIA_TYPES[job.fmt], headers={"Content-Disposition": f'attachment; filename="{job.filename}"'})
+    return Response(
+        path.read_bytes(),
+        mimetype=MEDIA_TYPES[job.fmt],
+        headers={"Content-Disposition": f'attachment; filename="{job.filename}"'},
+    )
 
 
 @bp.get("/reports/drill")
@@ -239,13 +294,16 @@ def local_service_page():
     if ok:
         result = local_service(db.session, _calendar(), form.query(period=form.period.data or "month"))
         totals = [r["total"] for r in result["rows"]]
-        chart = charts.bar_chart("visits-by-location", _("Besök per plats"), [r["location"] for r in result["rows"]], totals)
+        chart = charts.bar_chart(
+            "visits-by-location", _("Besök per plats"), [r["location"] for r in result["rows"]], totals
+        )
         trend_chart = charts.line_chart(
-            "visits-by-kind", _("Besök per period och typ av plats"), result["periods"],
+            "visits-by-kind",
+            _("Besök per period och typ av plats"),
+            result["periods"],
             {str(LOCATION_KIND_LABELS.get(kind, kind)): values for kind, values in result["kinds"]},
         )
     return _page("metrics/local_service.html", form, ok, result=result, chart=chart, trend_chart=trend_chart)
-
 
 
 @bp.get("/reports/bemanning")
@@ -261,7 +319,18 @@ def staffing_page():
         service = form.service.data or None
         pattern = arrival_pattern(db.session, service, form.start.data, form.end.data, interval)
         aht = history_aht(db.session, _calendar(), service, form.start.data, form.end.data)
-        plan = staffing_plan(pattern, aht, interval, staffing.target_level.data / 100, staffing.target_seconds.data, staffing.shrinkage.data / 100) if aht else []
+        plan = (
+            staffing_plan(
+                pattern,
+                aht,
+                interval,
+                staffing.target_level.data / 100,
+                staffing.target_seconds.data,
+                staffing.shrinkage.data / 100,
+            )
+            if aht
+            else []
+        )
     return _page("metrics/staffing.html", form, ok, staffing=staffing, plan=plan, aht=aht, weekdays=weekday_names())
 
 
@@ -274,7 +343,13 @@ def costs_page():
     rows, config_error = None, None
     if ok:
         try:
-            rows = cost_allocation(db.session, _calendar(), current_app.config, form.query(("period",), form.period.data or "month"), float(cost_form.cost.data))
+            rows = cost_allocation(
+                db.session,
+                _calendar(),
+                current_app.config,
+                form.query(("period",), form.period.data or "month"),
+                float(cost_form.cost.data),
+            )
         except CostConfigError as exc:
             config_error = str(exc)
     return _page("metrics/costs.html", form, ok, cost_form=cost_form, rows=rows, config_error=config_error)
@@ -293,7 +368,9 @@ def coordinator_page():
         department = next((d for d in departments if d.code == code), None)
     if department is None:
         abort(404)
-    result = coordinator_view(db.session, _calendar(), department, form.query(), locale=current_locale()) if ok else None
+    result = (
+        coordinator_view(db.session, _calendar(), department, form.query(), locale=current_locale()) if ok else None
+    )
     return _page("metrics/coordinator.html", form, ok, result=result, department=department, departments=departments)
 
 

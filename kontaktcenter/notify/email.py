@@ -1,4 +1,5 @@
 """Outbound e-mail through SMTP_URL; without one (the demo) messages are recorded, not sent."""
+
 from __future__ import annotations
 
 import logging
@@ -81,7 +82,9 @@ def send_email(to: str, subject: str, body: str, *, reference: str | None = None
     helo = config.get("SMTP_HELO_NAME") or domain
     try:
         if target.implicit_tls:
-            smtp = smtplib.SMTP_SSL(target.host, target.port, local_hostname=helo, timeout=30, context=ssl.create_default_context())
+            smtp = smtplib.SMTP_SSL(
+                target.host, target.port, local_hostname=helo, timeout=30, context=ssl.create_default_context()
+            )
         else:
             smtp = smtplib.SMTP(target.host, target.port, local_hostname=helo, timeout=30)
         with smtp:
@@ -91,7 +94,9 @@ def send_email(to: str, subject: str, body: str, *, reference: str | None = None
                 smtp.login(target.username, target.password or "")
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
-        raise EmailError(f"could not send e-mail to {mask_email(to)} through {target.host}:{target.port}: {exc}") from exc
+        raise EmailError(
+            f"could not send e-mail to {mask_email(to)} through {target.host}:{target.port}: {exc}"
+        ) from exc
     return message["Message-ID"]
 
 

@@ -1,4 +1,5 @@
 """Outbound SMS through the twilio client, with delivery status reported back to us."""
+
 from __future__ import annotations
 
 from flask import current_app

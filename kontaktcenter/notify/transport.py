@@ -1,4 +1,5 @@
 """The Twilio REST client for the current app: Twilio itself, or a transport that records requests."""
+
 from __future__ import annotations
 
 import json
@@ -78,7 +79,9 @@ class RecordingHttpClient(HttpClient):
         self._store = store
         self._lock = lock
 
-    def request(self, method, uri, params=None, data=None, headers=None, auth=None, timeout=None, allow_redirects=False):
+    def request(
+        self, method, uri, params=None, data=None, headers=None, auth=None, timeout=None, allow_redirects=False
+    ):
         method = method.upper()
         data = dict(data or {})
         status, body = self._answer(method, uri, data)

@@ -5,6 +5,7 @@ The log itself is append-only (tickets/models.py: an ORM guard; on PostgreSQL a 
 Looking someone up in the log by personnummer, phone or e-mail is itself a search by an
 identifier, and so is logged (masked); exporting it is an export of personal data, logged too.
 """
+
 from __future__ import annotations
 
 import csv
@@ -103,10 +104,19 @@ def to_csv(rows: list) -> bytes:
     writer.writerow(COLUMNS)
     for entry, reference, token_name in rows:
         name, username, role = actor(entry, token_name)
-        writer.writerow([
-            entry.at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S"), _cell(name), _cell(username), role,
-            reference or "", entry.action, "ja" if entry.allowed else "nej", _cell(entry.reason), _cell(entry.detail),
-        ])
+        writer.writerow(
+            [
+                entry.at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S"),
+                _cell(name),
+                _cell(username),
+                role,
+                reference or "",
+                entry.action,
+                "ja" if entry.allowed else "nej",
+                _cell(entry.reason),
+                _cell(entry.detail),
+            ]
+        )
     return out.getvalue().encode("utf-8-sig")
 
 

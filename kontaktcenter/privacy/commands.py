@@ -1,4 +1,5 @@
 """`kontaktcenter gallring --dry-run|--run [--now ISO]`."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -29,14 +30,20 @@ def register(app: Flask) -> None:
     @app.cli.command("gallring")
     @click.option("--dry-run", "mode", flag_value="dry", help="list what would go and why; change nothing")
     @click.option("--run", "mode", flag_value="run", help="apply the rules and write gallring records")
-    @click.option("--now", "now_text", default=None, help="the moment to apply the rules at (ISO 8601 with offset; default now)")
+    @click.option(
+        "--now", "now_text", default=None, help="the moment to apply the rules at (ISO 8601 with offset; default now)"
+    )
     def gallring_command(mode: str | None, now_text: str | None) -> None:
         """Apply each service's retention rule (gallring) to closed tickets."""
         if mode is None:
             raise click.UsageError("give --dry-run or --run")
         now = _parse_now(now_text)
         try:
-            planned = gallring.plan(db.session, now) if mode == "dry" else gallring.run(db.session, now, after_batch=db.session.commit)
+            planned = (
+                gallring.plan(db.session, now)
+                if mode == "dry"
+                else gallring.run(db.session, now, after_batch=db.session.commit)
+            )
         except gallring.GallringError as exc:
             db.session.rollback()
             click.echo(f"error: {exc}", err=True)
@@ -59,7 +66,13 @@ def _register_extract(app: Flask) -> None:
     @click.option("--phone", default=None, help="phone number (Swedish national format or +country)")
     @click.option("--email", default=None, help="e-mail address")
     @click.option("--format", "fmt", type=click.Choice(["html", "json"]), default="html", show_default=True)
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="file (default: standard output)")
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, writable=True),
+        default=None,
+        help="file (default: standard output)",
+    )
     @click.option("--by", "username", required=True, help="the admin handling the request (logged in the access log)")
     def registerutdrag_command(personnummer, phone, email, fmt, output, username) -> None:
         """Everything stored about one person (GDPR art. 15); give every identifier they use."""
@@ -88,7 +101,9 @@ def _register_extract(app: Flask) -> None:
         if output:
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(document)
-            click.echo(f"registerutdrag for {who.masked()}: {len(data['contacts'])} contacts, {len(data['tickets'])} tickets → {output}")
+            click.echo(
+                f"registerutdrag for {who.masked()}: {len(data['contacts'])} contacts, {len(data['tickets'])} tickets → {output}"
+            )
         else:
             click.echo(document)
 
@@ -122,7 +137,9 @@ def _register_rights(app: Flask) -> None:
             _fail(str(exc))
         db.session.commit()
 
-    by = click.option("--by", "username", required=True, help="the admin or dataskydd user handling the request (logged)")
+    by = click.option(
+        "--by", "username", required=True, help="the admin or dataskydd user handling the request (logged)"
+    )
     reason = click.option("--reason", required=True, help="the request and why (logged with the event)")
 
     @group.command("rattelse")
@@ -152,5 +169,9 @@ def _register_rights(app: Flask) -> None:
     @by
     def begransning(reference, lift, reason, username):
         """Restrict processing of the ticket (kept, out of lists and search), or --lift it."""
-        _run(reference, username, lambda t, u: (rights.lift_restriction if lift else rights.restrict)(db.session, t, u, reason))
+        _run(
+            reference,
+            username,
+            lambda t, u: (rights.lift_restriction if lift else rights.restrict)(db.session, t, u, reason),
+        )
         click.echo(f"{reference}: restriction {'lifted' if lift else 'set'}")

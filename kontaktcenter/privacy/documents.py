@@ -1,4 +1,5 @@
 """The registerutdrag as a printable HTML page or a JSON file (the same data)."""
+
 from __future__ import annotations
 
 import json

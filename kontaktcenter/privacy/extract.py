@@ -10,6 +10,7 @@ turn): a shared family number would pull in someone else's errands; the officer 
 the person for every identifier instead. Free text is included as written, even where
 it names a third person (that cannot be detected); staff names are included.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -102,7 +103,9 @@ def _row(obj: Any, **extra: Any) -> dict[str, Any]:
 def extract(session: Session, who: Person) -> dict[str, Any]:
     """Every row about the person, section by section (SECTIONS), as plain JSON values."""
     contacts = session.scalars(
-        select(Contact).where(or_(*(COLUMN[kind] == value for kind, value in who.given()))).order_by(Contact.arrived_at, Contact.id)
+        select(Contact)
+        .where(or_(*(COLUMN[kind] == value for kind, value in who.given())))
+        .order_by(Contact.arrived_at, Contact.id)
     ).all()
     ticket_ids = sorted({c.ticket_id for c in contacts if c.ticket_id is not None})
     tickets = session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)).order_by(Ticket.id)).all()
@@ -119,17 +122,29 @@ def extract(session: Session, who: Person) -> dict[str, Any]:
         return session.scalars(select(model).where(model.ticket_id.in_(ticket_ids)).order_by(*order)).all()
 
     contact_rows = [
-        _row(c, ticket=reference.get(c.ticket_id), service=services.get(c.service_id), queue=queues.get(c.queue_id),
-             location=locations.get(c.location_id), answered_by=staff(c.answered_by_id))
+        _row(
+            c,
+            ticket=reference.get(c.ticket_id),
+            service=services.get(c.service_id),
+            queue=queues.get(c.queue_id),
+            location=locations.get(c.location_id),
+            answered_by=staff(c.answered_by_id),
+        )
         for c in contacts
     ]
     identifiers: dict[str, list[str]] = {"names": [], "personnummer": [], "phone": [], "email": []}
     for c in contacts:
-        for key, value in (("names", c.citizen_name), ("personnummer", c.citizen_personnummer),
-                           ("phone", c.citizen_phone), ("email", c.citizen_email)):
+        for key, value in (
+            ("names", c.citizen_name),
+            ("personnummer", c.citizen_personnummer),
+            ("phone", c.citizen_phone),
+            ("email", c.citizen_email),
+        ):
             if value and value not in identifiers[key]:
                 identifiers[key].append(value)
-    access = session.scalars(select(AccessLog).where(AccessLog.ticket_id.in_(ticket_ids)).order_by(AccessLog.at, AccessLog.id)).all()
+    access = session.scalars(
+        select(AccessLog).where(AccessLog.ticket_id.in_(ticket_ids)).order_by(AccessLog.at, AccessLog.id)
+    ).all()
     return {
         "identifiers": identifiers,
         "contacts": contact_rows,
@@ -138,24 +153,42 @@ def extract(session: Session, who: Person) -> dict[str, Any]:
             _row(t, service=services.get(t.service_id), queue=queues.get(t.queue_id), assignee=staff(t.assignee_id))
             for t in tickets
         ],
-        "messages": [_row(m, ticket=reference[m.ticket_id], author=staff(m.author_id)) for m in of_tickets(Message, (Message.created_at, Message.id))],
-        "events": [_row(e, ticket=reference[e.ticket_id], actor=staff(e.actor_id)) for e in of_tickets(TicketEvent, (TicketEvent.id,))],
+        "messages": [
+            _row(m, ticket=reference[m.ticket_id], author=staff(m.author_id))
+            for m in of_tickets(Message, (Message.created_at, Message.id))
+        ],
+        "events": [
+            _row(e, ticket=reference[e.ticket_id], actor=staff(e.actor_id))
+            for e in of_tickets(TicketEvent, (TicketEvent.id,))
+        ],
         "routing_decisions": [
-            _row(d, ticket=reference[d.ticket_id]) for d in of_tickets(RoutingDecision, (RoutingDecision.decided_at, RoutingDecision.id))
+            _row(d, ticket=reference[d.ticket_id])
+            for d in of_tickets(RoutingDecision, (RoutingDecision.decided_at, RoutingDecision.id))
         ],
         "escalations": [
-            _row(e, ticket=reference[e.ticket_id], created_by=staff(e.created_by_id), accepted_by=staff(e.accepted_by_id))
+            _row(
+                e, ticket=reference[e.ticket_id], created_by=staff(e.created_by_id), accepted_by=staff(e.accepted_by_id)
+            )
             for e in of_tickets(Escalation, (Escalation.created_at, Escalation.id))
         ],
         "open311_details": [
-            _row(d) for d in session.scalars(
-                select(Open311Details).where(Open311Details.contact_id.in_([c.id for c in contacts])).order_by(Open311Details.id)
+            _row(d)
+            for d in session.scalars(
+                select(Open311Details)
+                .where(Open311Details.contact_id.in_([c.id for c in contacts]))
+                .order_by(Open311Details.id)
             )
         ],
         "access_log": [
-            {"at": _value(a.at), "ticket": reference.get(a.ticket_id), "user": staff(a.user_id),
-             "role": users[a.user_id].role if a.user_id in users else None, "action": a.action, "allowed": a.allowed,
-             "reason": a.reason}
+            {
+                "at": _value(a.at),
+                "ticket": reference.get(a.ticket_id),
+                "user": staff(a.user_id),
+                "role": users[a.user_id].role if a.user_id in users else None,
+                "action": a.action,
+                "allowed": a.allowed,
+                "reason": a.reason,
+            }
             for a in access
         ],
     }

@@ -23,6 +23,7 @@ rows keep their ticket, which no longer holds personal data.
 Contacts without a ticket (calls dropped in the IVR) hold a phone number too: they go
 under their service's rule or, without a service, DEFAULT_RULE, counted from when they ended.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -49,8 +50,22 @@ BATCH = 20_000
 # Events whose from/to values are codes (statuses, queues, resolutions, department codes,
 # import ids), kept; every other event's values and every event's detail are emptied.
 KEEP_VALUE_KINDS = (
-    "created", "status", "open", "waiting", "resolved", "resolution", "reopened", "escalated",
-    "escalation_accepted", "imported", "priority", "kind", "routed", "routing", "sla_breached", "assigned",
+    "created",
+    "status",
+    "open",
+    "waiting",
+    "resolved",
+    "resolution",
+    "reopened",
+    "escalated",
+    "escalation_accepted",
+    "imported",
+    "priority",
+    "kind",
+    "routed",
+    "routing",
+    "sla_breached",
+    "assigned",
 )
 
 
@@ -108,8 +123,12 @@ def _ticket_due(rule: Rule):
 def _holds_personal_data():
     c = Contact
     return or_(
-        c.citizen_name != "", c.citizen_phone.is_not(None), c.citizen_email.is_not(None),
-        c.citizen_personnummer.is_not(None), c.subject != "", c.text != "",
+        c.citizen_name != "",
+        c.citizen_phone.is_not(None),
+        c.citizen_email.is_not(None),
+        c.citizen_personnummer.is_not(None),
+        c.subject != "",
+        c.text != "",
     )
 
 
@@ -132,7 +151,9 @@ def plan(session: Session, now: datetime) -> list[Planned]:
             due = select(Ticket.id).where(_ticket_due(p.rule))
             p.tickets = session.scalar(select(func.count()).select_from(due.subquery())) or 0
             if p.tickets:
-                p.contacts = session.scalar(select(func.count()).select_from(Contact).where(Contact.ticket_id.in_(due))) or 0
+                p.contacts = (
+                    session.scalar(select(func.count()).select_from(Contact).where(Contact.ticket_id.in_(due))) or 0
+                )
         p.contacts += session.scalar(select(func.count()).select_from(Contact).where(_orphan_due(p.rule))) or 0
     return [p for p in planned.values() if p.tickets or p.contacts]
 
@@ -150,14 +171,18 @@ def _apply_batch(session: Session, rules_: list[Rule], action: str, lo: int, hi:
     UPDATE decides (and row-locks) which are gallrad, so a hold set meanwhile either wins
     entirely or waits; the dependents then follow the tickets marked at this `now`."""
     session.execute(
-        update(Ticket).where(_any_due(rules_, lo, hi)).values(subject="", reply_to="", receipt_code=None, gallrad_at=now),
+        update(Ticket)
+        .where(_any_due(rules_, lo, hi))
+        .values(subject="", reply_to="", receipt_code=None, gallrad_at=now),
         execution_options={"synchronize_session": False},
     )
     # Only this action's services: the other action's pass marks tickets at the same `now`.
     services = [r.service_id for r in rules_]
-    due = select(Ticket.id).where(
-        Ticket.id >= lo, Ticket.id < hi, Ticket.gallrad_at == now, Ticket.service_id.in_(services)
-    ).scalar_subquery()
+    due = (
+        select(Ticket.id)
+        .where(Ticket.id >= lo, Ticket.id < hi, Ticket.gallrad_at == now, Ticket.service_id.in_(services))
+        .scalar_subquery()
+    )
     empty_dependents(session, due, action)
 
 
@@ -167,7 +192,9 @@ def empty_tickets(session: Session, ticket_ids: list[int], action: str, now: dat
     if action not in ACTIONS:
         raise GallringError(f"action must be delete or anonymise, not {action!r}")
     session.execute(
-        update(Ticket).where(Ticket.id.in_(ticket_ids)).values(subject="", reply_to="", receipt_code=None, gallrad_at=now),
+        update(Ticket)
+        .where(Ticket.id.in_(ticket_ids))
+        .values(subject="", reply_to="", receipt_code=None, gallrad_at=now),
         execution_options={"synchronize_session": False},
     )
     empty_dependents(session, select(Ticket.id).where(Ticket.id.in_(ticket_ids)).scalar_subquery(), action)
@@ -177,7 +204,9 @@ def empty_dependents(session: Session, due, action: str) -> None:
     """Everything personal hanging off the tickets in `due` (a scalar subquery of ids)."""
     contacts_of_due = select(Contact.id).where(Contact.ticket_id.in_(due)).scalar_subquery()
     session.execute(
-        update(Contact).where(Contact.ticket_id.in_(due)).values(
+        update(Contact)
+        .where(Contact.ticket_id.in_(due))
+        .values(
             citizen_name="", citizen_phone=None, citizen_email=None, citizen_personnummer=None, subject="", text=""
         ),
         execution_options={"synchronize_session": False},
@@ -196,17 +225,37 @@ def empty_dependents(session: Session, due, action: str) -> None:
         execution_options={"synchronize_session": False},
     )
     if action == "delete":
-        for model, column in ((Message, Message.ticket_id), (Escalation, Escalation.ticket_id), (RoutingDecision, RoutingDecision.ticket_id)):
+        for model, column in (
+            (Message, Message.ticket_id),
+            (Escalation, Escalation.ticket_id),
+            (RoutingDecision, RoutingDecision.ticket_id),
+        ):
             session.execute(delete(model).where(column.in_(due)), execution_options={"synchronize_session": False})
-        session.execute(delete(Open311Details).where(Open311Details.contact_id.in_(contacts_of_due)), execution_options={"synchronize_session": False})
+        session.execute(
+            delete(Open311Details).where(Open311Details.contact_id.in_(contacts_of_due)),
+            execution_options={"synchronize_session": False},
+        )
     else:
         statements = [
             update(Message).where(Message.ticket_id.in_(due)).values(body="", recipient=""),
-            update(Escalation).where(Escalation.ticket_id.in_(due)).values(citizen_wants="", done_so_far="", how_to_reach="", return_reason=""),
-            update(RoutingDecision).where(RoutingDecision.ticket_id.in_(due)).values(attributes=_empty_json({}), trace=_empty_json([])),
-            update(Open311Details).where(Open311Details.contact_id.in_(contacts_of_due)).values(
-                lat=None, long=None, address_string="", address_id="", zipcode="", device_id="", account_id="",
-                media_url="", attributes=_empty_json({}),
+            update(Escalation)
+            .where(Escalation.ticket_id.in_(due))
+            .values(citizen_wants="", done_so_far="", how_to_reach="", return_reason=""),
+            update(RoutingDecision)
+            .where(RoutingDecision.ticket_id.in_(due))
+            .values(attributes=_empty_json({}), trace=_empty_json([])),
+            update(Open311Details)
+            .where(Open311Details.contact_id.in_(contacts_of_due))
+            .values(
+                lat=None,
+                long=None,
+                address_string="",
+                address_id="",
+                zipcode="",
+                device_id="",
+                account_id="",
+                media_url="",
+                attributes=_empty_json({}),
             ),
         ]
         for stmt in statements:
@@ -226,21 +275,31 @@ def run(session: Session, now: datetime, *, after_batch: Callable[[], None] | No
         if p.rule.service_id is not None and p.tickets:
             by_action.setdefault(p.rule.action, []).append(p.rule)
     for action, rules_ in by_action.items():
-        low, high = session.execute(select(func.min(Ticket.id), func.max(Ticket.id)).where(or_(*(_ticket_due(r) for r in rules_)))).one()
+        low, high = session.execute(
+            select(func.min(Ticket.id), func.max(Ticket.id)).where(or_(*(_ticket_due(r) for r in rules_)))
+        ).one()
         for lo in range(low, high + 1, BATCH):
             _apply_batch(session, rules_, action, lo, lo + BATCH, now)
             if after_batch:
                 after_batch()
     for p in done:
         session.execute(
-            update(Contact).where(_orphan_due(p.rule)).values(
+            update(Contact)
+            .where(_orphan_due(p.rule))
+            .values(
                 citizen_name="", citizen_phone=None, citizen_email=None, citizen_personnummer=None, subject="", text=""
             ),
             execution_options={"synchronize_session": False},
         )
         session.add(
-            GallringRecord(at=now, service_code=p.rule.service_code, rule=p.rule.period.text, action=p.rule.action,
-                           tickets=p.tickets, contacts=p.contacts)
+            GallringRecord(
+                at=now,
+                service_code=p.rule.service_code,
+                rule=p.rule.period.text,
+                action=p.rule.action,
+                tickets=p.tickets,
+                contacts=p.contacts,
+            )
         )
     session.flush()
     if after_batch:

@@ -1,5 +1,6 @@
 """The retention hold: staff keep a closed ticket's personal data past its gallring date
 (a pending appeal, a complaint, a request for records), always with a reason and an event."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -19,7 +20,9 @@ def set_hold(session: Session, ticket: Ticket, user: User, reason: str) -> None:
         raise TicketError("Ange varför ärendet ska bevaras.")
     if ticket.gallrad_at is not None:
         raise TicketError("Ärendet är redan gallrat.")
-    record_event(session, ticket, "retention_hold", actor=user, from_value=ticket.retention_hold or None, to_value=reason)
+    record_event(
+        session, ticket, "retention_hold", actor=user, from_value=ticket.retention_hold or None, to_value=reason
+    )
     ticket.retention_hold = reason
 
 

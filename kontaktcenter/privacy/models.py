@@ -1,4 +1,5 @@
 """The gallring record: what gallring did, under which rule — never the personal data itself."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,5 +1,6 @@
 """What the citizen pages say about personal data: each service's retention rule in words,
 generated from the same settings gallring applies (so the page cannot drift from the job)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,32 +62,52 @@ def period_in_words(period: Period) -> str:
 
 
 def retention_in_words(period: Period) -> str:
-    """"2 år efter att ärendet avslutats"."""
+    """ "2 år efter att ärendet avslutats"."""
     return _("%(period)s efter att ärendet avslutats", period=period_in_words(period))
 
 
 def action_in_words(action: str) -> str:
     if action == "delete":
-        return _("Då raderas ärendets text, meddelanden och dina uppgifter. Kvar blir bara siffror utan personuppgifter, för statistik.")
-    return _("Då tas ditt namn, dina kontaktuppgifter, ditt personnummer och all text bort ur ärendet. Ärendet finns kvar utan personuppgifter, för statistik.")
+        return _(
+            "Då raderas ärendets text, meddelanden och dina uppgifter. Kvar blir bara siffror utan personuppgifter, för statistik."
+        )
+    return _(
+        "Då tas ditt namn, dina kontaktuppgifter, ditt personnummer och all text bort ur ärendet. Ärendet finns kvar utan personuppgifter, för statistik."
+    )
 
 
 def unanswered_call_rule() -> str:
     """Calls that ended in the phone menu have no ticket: their own rule (gallring.DEFAULT_RULE)."""
-    return _("Samtal som avslutas i telefonmenyn, innan de blivit ett ärende: telefonnumret sparas i %(period)s.",
-             period=period_in_words(parse_period(DEFAULT_RULE)))
+    return _(
+        "Samtal som avslutas i telefonmenyn, innan de blivit ett ärende: telefonnumret sparas i %(period)s.",
+        period=period_in_words(parse_period(DEFAULT_RULE)),
+    )
 
 
 def personnummer_services(session: Session) -> list[Service]:
     """The services that keep a personnummer (intake.incoming.keeps_personnummer); no other does."""
-    return list(session.scalars(
-        select(Service).where(Service.active.is_(True), Service.requires_personnummer.is_(True)).order_by(Service.name_sv)
-    ))
+    return list(
+        session.scalars(
+            select(Service)
+            .where(Service.active.is_(True), Service.requires_personnummer.is_(True))
+            .order_by(Service.name_sv)
+        )
+    )
 
 
 def citizen_page_settings(config: dict[str, Any]) -> dict[str, str]:
     """The [citizen_pages] settings (config/default.toml), with nothing missing."""
     section = config.get("citizen_pages") or {}
-    keys = ("organisation", "controller", "address", "phone", "email", "website", "dpo_email", "dpo_phone",
-            "accessibility_email", "accessibility_reviewed")
+    keys = (
+        "organisation",
+        "controller",
+        "address",
+        "phone",
+        "email",
+        "website",
+        "dpo_email",
+        "dpo_phone",
+        "accessibility_email",
+        "accessibility_reviewed",
+    )
     return {key: str(section.get(key, "")) for key in keys}

@@ -12,6 +12,7 @@ access log; the caller commits.
 - **Begränsning**: `Ticket.restriction` holds the reason; the ticket is kept but no longer
   listed, searched, queued or drilled into, and no one acts on it until it is lifted.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -39,7 +40,12 @@ RIGHTS_ROLES = ("admin", "dataskydd")
 # number is everyday casework); erasing and restricting stay with RIGHTS_ROLES.
 CORRECT_ROLES = (*RIGHTS_ROLES, "coordinator")
 FIELDS = ("name", "phone", "email", "personnummer")
-COLUMNS = {"name": "citizen_name", "phone": "citizen_phone", "email": "citizen_email", "personnummer": "citizen_personnummer"}
+COLUMNS = {
+    "name": "citizen_name",
+    "phone": "citizen_phone",
+    "email": "citizen_email",
+    "personnummer": "citizen_personnummer",
+}
 MAX_REASON = 300
 MAX_NAME = 200
 
@@ -71,7 +77,9 @@ def _normalise(field: str, raw: str) -> str | None:
     if not value:
         return None
     try:
-        return {"phone": normalise_phone, "email": normalise_email, "personnummer": normalise_personnummer}[field](value)
+        return {"phone": normalise_phone, "email": normalise_email, "personnummer": normalise_personnummer}[field](
+            value
+        )
     except IdentifierError:
         message = {
             "phone": "Telefonnumret är inte giltigt.",
@@ -106,8 +114,14 @@ def correct(session: Session, ticket: Ticket, user: User, field: str, raw: str, 
     for contact in contacts:
         setattr(contact, column, new if new is not None else ("" if field == "name" else None))
     record_event(
-        session, ticket, "identifier_corrected", actor=user,
-        from_value=", ".join(before)[:200], to_value=_shown(field, new)[:200], field=field, reason=reason,
+        session,
+        ticket,
+        "identifier_corrected",
+        actor=user,
+        from_value=", ".join(before)[:200],
+        to_value=_shown(field, new)[:200],
+        field=field,
+        reason=reason,
     )
     log_access(session, user, ticket, "rattelse", reason=reason, detail=field)
 

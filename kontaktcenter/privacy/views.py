@@ -1,5 +1,6 @@
 """Dataskydd pages and actions: the retention hold on a ticket, the registerutdrag page,
 the access log, and rättelse, radering and begränsning on a ticket."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -39,7 +40,10 @@ def retention_hold(reference: str):
         flash(_(str(exc)), "error")
     else:
         db.session.commit()
-        flash(_("Ärendet gallras enligt tjänstens regel.") if release else _("Ärendet bevaras och gallras inte."), "success")
+        flash(
+            _("Ärendet gallras enligt tjänstens regel.") if release else _("Ärendet bevaras och gallras inte."),
+            "success",
+        )
     return redirect(url_for("casework.ticket", reference=reference))
 
 
@@ -50,7 +54,11 @@ def registerutdrag_page():
     if request.method == "GET":
         return render_template("privacy/request.html")
     try:
-        who = person(personnummer=request.form.get("personnummer"), phone=request.form.get("phone"), email=request.form.get("email"))
+        who = person(
+            personnummer=request.form.get("personnummer"),
+            phone=request.form.get("phone"),
+            email=request.form.get("email"),
+        )
     except ExtractError:
         return render_template(
             "privacy/request.html", error=_("Ange minst ett giltigt personnummer, telefonnummer eller e-postadress.")
@@ -58,8 +66,11 @@ def registerutdrag_page():
     data = registerutdrag(db.session, current_user, who)
     db.session.commit()
     if request.form.get("format") == "json":
-        return Response(as_json(data), mimetype="application/json",
-                        headers={"Content-Disposition": "attachment; filename=registerutdrag.json", "Cache-Control": "no-store"})
+        return Response(
+            as_json(data),
+            mimetype="application/json",
+            headers={"Content-Disposition": "attachment; filename=registerutdrag.json", "Cache-Control": "no-store"},
+        )
     response = Response(as_html(data, get_locale().language if get_locale() else "sv"), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -70,16 +81,28 @@ def registerutdrag_page():
 PAGE_SIZE = 100
 # The access log's `action`: what was done with the personal data.
 ACTION_LABELS = {
-    "read": _l("läste ärendet"), "take": _l("tog ärendet"), "reply": _l("skrev ett meddelande"),
-    "waiting": _l("ändrade väntan på medborgaren"), "resolve": _l("löste ärendet"), "escalate": _l("eskalerade (formuläret)"),
-    "accept": _l("accepterade eskaleringen"), "return_escalation": _l("lämnade tillbaka eskaleringen"),
-    "reply_address": _l("ändrade svarsadressen"), "link": _l("kopplade en kontakt"),
-    "search": _l("sökte på en identitetsuppgift"), "reason": _l("angav skäl för att läsa"),
-    "registerutdrag": _l("tog fram ett registerutdrag"), "api_read": _l("läste ärendet via API"),
-    "open311_read": _l("läste ärendet via Open311"), "search_access_log": _l("sökte i åtkomstloggen på en person"),
-    "export_access_log": _l("exporterade åtkomstloggen"), "dataskydd": _l("öppnade ärendets dataskyddssida"),
-    "rattelse": _l("rättade en uppgift"), "radering": _l("raderade personuppgifterna"),
-    "begransning": _l("begränsade behandlingen"), "begransning_havd": _l("hävde begränsningen"),
+    "read": _l("läste ärendet"),
+    "take": _l("tog ärendet"),
+    "reply": _l("skrev ett meddelande"),
+    "waiting": _l("ändrade väntan på medborgaren"),
+    "resolve": _l("löste ärendet"),
+    "escalate": _l("eskalerade (formuläret)"),
+    "accept": _l("accepterade eskaleringen"),
+    "return_escalation": _l("lämnade tillbaka eskaleringen"),
+    "reply_address": _l("ändrade svarsadressen"),
+    "link": _l("kopplade en kontakt"),
+    "search": _l("sökte på en identitetsuppgift"),
+    "reason": _l("angav skäl för att läsa"),
+    "registerutdrag": _l("tog fram ett registerutdrag"),
+    "api_read": _l("läste ärendet via API"),
+    "open311_read": _l("läste ärendet via Open311"),
+    "search_access_log": _l("sökte i åtkomstloggen på en person"),
+    "export_access_log": _l("exporterade åtkomstloggen"),
+    "dataskydd": _l("öppnade ärendets dataskyddssida"),
+    "rattelse": _l("rättade en uppgift"),
+    "radering": _l("raderade personuppgifterna"),
+    "begransning": _l("begränsade behandlingen"),
+    "begransning_havd": _l("hävde begränsningen"),
 }
 
 
@@ -107,8 +130,11 @@ def _log_filter(source) -> tuple[accesslog.LogFilter, list[str]]:
     if start and end and end < start:
         errors.append(_("Till-datumet ligger före från-datumet."))
     f = accesslog.LogFilter(
-        username=(source.get("user") or "").strip()[:80], reference=(source.get("reference") or "").strip()[:30],
-        person=who, start=start, end=end,
+        username=(source.get("user") or "").strip()[:80],
+        reference=(source.get("reference") or "").strip()[:30],
+        person=who,
+        start=start,
+        end=end,
     )
     return f, errors
 
@@ -126,23 +152,47 @@ def access_log_page():
         for k in ("personnummer", "phone", "email"):
             values[k] = ""
     if errors:
-        return render_template("admin/access_log.html", rows=[], more=False, page=1, values=values, errors=errors,
-                               action_labels=ACTION_LABELS, actor=accesslog.actor), 400
+        return render_template(
+            "admin/access_log.html",
+            rows=[],
+            more=False,
+            page=1,
+            values=values,
+            errors=errors,
+            action_labels=ACTION_LABELS,
+            actor=accesslog.actor,
+        ), 400
     accesslog.note_lookup(db.session, current_user, f)
     if request.method == "POST" and source.get("format") == "csv":
         data = accesslog.export(db.session, current_user, f)
         db.session.commit()
-        return Response(data, mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="atkomstlogg.csv"', "Cache-Control": "no-store"})
+        return Response(
+            data,
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="atkomstlogg.csv"', "Cache-Control": "no-store"},
+        )
     rows = accesslog.entries(db.session, f, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     db.session.commit()
-    return render_template("admin/access_log.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page, values=values,
-                           errors=[], action_labels=ACTION_LABELS, actor=accesslog.actor)
+    return render_template(
+        "admin/access_log.html",
+        rows=rows[:PAGE_SIZE],
+        more=len(rows) > PAGE_SIZE,
+        page=page,
+        values=values,
+        errors=[],
+        action_labels=ACTION_LABELS,
+        actor=accesslog.actor,
+    )
 
 
 # -- rättelse, radering, begränsning --------------------------------------------------------
 
-FIELD_LABELS = {"name": _l("Namn"), "phone": _l("Telefonnummer"), "email": _l("E-postadress"), "personnummer": _l("Personnummer")}
+FIELD_LABELS = {
+    "name": _l("Namn"),
+    "phone": _l("Telefonnummer"),
+    "email": _l("E-postadress"),
+    "personnummer": _l("Personnummer"),
+}
 
 
 def _rights_ticket(reference: str) -> Ticket:
@@ -180,8 +230,12 @@ def rights_page(reference: str):
 
 def _rights_render(ticket: Ticket, errors: dict[str, str] | None = None, status: int = 200):
     return render_template(
-        "privacy/rights.html", ticket=ticket, errors=errors or {}, field_labels=FIELD_LABELS,
-        may_erase=rights.may_erase_or_restrict(current_user), refusal=rights.erasable(ticket, utcnow()),
+        "privacy/rights.html",
+        ticket=ticket,
+        errors=errors or {},
+        field_labels=FIELD_LABELS,
+        may_erase=rights.may_erase_or_restrict(current_user),
+        refusal=rights.erasable(ticket, utcnow()),
         form=request.form if request.method == "POST" else {},
     ), status
 
@@ -203,9 +257,16 @@ def _rights_action(reference: str, key: str, action, done: str):
 @roles_required(*rights.CORRECT_ROLES)
 def correct(reference: str):
     return _rights_action(
-        reference, "correct",
-        lambda t: rights.correct(db.session, t, current_user, request.form.get("field", ""), request.form.get("value", ""),
-                                 request.form.get("reason", "")),
+        reference,
+        "correct",
+        lambda t: rights.correct(
+            db.session,
+            t,
+            current_user,
+            request.form.get("field", ""),
+            request.form.get("value", ""),
+            request.form.get("reason", ""),
+        ),
         _("Uppgiften är rättad."),
     )
 
@@ -214,7 +275,9 @@ def correct(reference: str):
 @roles_required(*accesslog.ACCESS_ROLES)
 def erase(reference: str):
     return _rights_action(
-        reference, "erase", lambda t: rights.erase(db.session, t, current_user, request.form.get("reason", "")),
+        reference,
+        "erase",
+        lambda t: rights.erase(db.session, t, current_user, request.form.get("reason", "")),
         _("Ärendets personuppgifter är raderade. Statistiken finns kvar."),
     )
 
@@ -224,9 +287,14 @@ def erase(reference: str):
 def restrict(reference: str):
     lift = request.form.get("lift") == "1"
     return _rights_action(
-        reference, "restrict",
-        lambda t: (rights.lift_restriction if lift else rights.restrict)(db.session, t, current_user, request.form.get("reason", "")),
-        _("Begränsningen är hävd.") if lift else _("Behandlingen är begränsad: ärendet finns kvar men syns inte i listor och sökningar."),
+        reference,
+        "restrict",
+        lambda t: (rights.lift_restriction if lift else rights.restrict)(
+            db.session, t, current_user, request.form.get("reason", "")
+        ),
+        _("Begränsningen är hävd.")
+        if lift
+        else _("Behandlingen är begränsad: ärendet finns kvar men syns inte i listor och sökningar."),
     )
 
 
@@ -238,9 +306,12 @@ def restrict(reference: str):
 def privacy_notice():
     """Så behandlar vi dina personuppgifter: the retention part generated from the services' settings."""
     return render_template(
-        "privacy/notice.html", contact=notice.citizen_page_settings(current_app.config),
-        groups=notice.retention_groups(db.session), personnummer_services=notice.personnummer_services(db.session),
-        retention_in_words=notice.retention_in_words, action_in_words=notice.action_in_words,
+        "privacy/notice.html",
+        contact=notice.citizen_page_settings(current_app.config),
+        groups=notice.retention_groups(db.session),
+        personnummer_services=notice.personnummer_services(db.session),
+        retention_in_words=notice.retention_in_words,
+        action_in_words=notice.action_in_words,
         unanswered_call_rule=notice.unanswered_call_rule(),
     )
 
@@ -250,6 +321,9 @@ def privacy_notice():
 def accessibility_statement():
     """The tillgänglighetsredogörelse, in DIGG's model."""
     return render_template(
-        "privacy/accessibility.html", contact=notice.citizen_page_settings(current_app.config),
-        status=compliance(), gaps=KNOWN_GAPS, digg_url=DIGG_REPORT_URL,
+        "privacy/accessibility.html",
+        contact=notice.citizen_page_settings(current_app.config),
+        status=compliance(),
+        gaps=KNOWN_GAPS,
+        digg_url=DIGG_REPORT_URL,
     )

@@ -1,4 +1,5 @@
 """`kontaktcenter rules check|explain|backtest`: validate, explain and try out routing rules."""
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,12 @@ def register(app: Flask) -> None:
 
     @rules.command("explain")
     @click.argument("file", type=click.File("r", encoding="utf-8"))
-    @click.option("--rules", "directory", type=click.Path(file_okay=False, path_type=Path), help="rule directory (default: RULES_DIR)")
+    @click.option(
+        "--rules",
+        "directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="rule directory (default: RULES_DIR)",
+    )
     @click.option("--json", "as_json", is_flag=True, help="print the decision as JSON")
     def explain(file, directory: Path | None, as_json: bool) -> None:
         """Print the decision for one contact given as JSON attributes (FILE, or - for stdin).
@@ -85,10 +91,16 @@ def register(app: Flask) -> None:
     @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
     @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="first local date")
     @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="last local date (included)")
-    @click.option("--against", type=click.Path(file_okay=False, path_type=Path), help="rules to compare with (default: RULES_DIR, the rules in force)")
+    @click.option(
+        "--against",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="rules to compare with (default: RULES_DIR, the rules in force)",
+    )
     @click.option("--show", default=50, show_default=True, help="how many catch-all contacts to list")
     @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-    def backtest(directory: Path, start: datetime, end: datetime, against: Path | None, show: int, as_json: bool) -> None:
+    def backtest(
+        directory: Path, start: datetime, end: datetime, against: Path | None, show: int, as_json: bool
+    ) -> None:
         """Route the stored contacts of a period with the rules in DIRECTORY; change nothing.
 
         Prints where their tickets go under the rules in force and under the candidate
@@ -265,6 +277,8 @@ def print_backtest(result: dict[str, Any], show: int) -> None:
             click.echo(f"  {change['from_rule']} → {change['to_rule']}: {change['contacts']}")
     click.echo(f"\n{result['catch_all_count']} contact(s) would now hit the catch-all:")
     for row in result["catch_all"][:show]:
-        click.echo(f"  {row['reference']}  {row['arrived_at']}  {row['channel']:<8} {row['service'] or '-':<22} was {row['was']}")
+        click.echo(
+            f"  {row['reference']}  {row['arrived_at']}  {row['channel']:<8} {row['service'] or '-':<22} was {row['was']}"
+        )
     if result["catch_all_count"] > show:
         click.echo(f"  … and {result['catch_all_count'] - show} more (--show N lists more)")

@@ -1,4 +1,5 @@
 """The rule engine: routing_rules/*.yaml validated into a RuleSet; first match wins, with reasons."""
+
 from __future__ import annotations
 
 import functools
@@ -38,28 +39,56 @@ class Attribute:
 # error is a load-time error, never a silent non-match. Documented in routing_rules/README.md.
 ATTRIBUTES: tuple[Attribute, ...] = (
     Attribute("channel", T.STRING, "web", "the contact's channel: " + ", ".join(CHANNELS)),
-    Attribute("service", T.STRING, "", "the service code from the catalogue (\"\" when none was chosen)"),
-    Attribute("department", T.STRING, "", "the code of the department that owns the service (\"\" when none)"),
+    Attribute("service", T.STRING, "", 'the service code from the catalogue ("" when none was chosen)'),
+    Attribute("department", T.STRING, "", 'the code of the department that owns the service ("" when none)'),
     Attribute("confidential", T.BOOLEAN, False, "the service is confidential (sekretess, OSL)"),
     Attribute("language", T.STRING, "sv", "the language the citizen writes or speaks (ISO 639-1)"),
     Attribute("needs", T.ARRAY(T.STRING), (), "accessibility needs, a list of: " + ", ".join(NEEDS)),
-    Attribute("interpreter_language", T.STRING, "", "the language an interpreter is needed for (\"\" when none)"),
-    Attribute("location", T.STRING, "", "the code of the place of a walk-in visit (\"\" for remote contacts)"),
-    Attribute("location_kind", T.STRING, "", "the kind of that place: " + ", ".join(LOCATION_KINDS) + " (\"\" when none)"),
+    Attribute("interpreter_language", T.STRING, "", 'the language an interpreter is needed for ("" when none)'),
+    Attribute("location", T.STRING, "", 'the code of the place of a walk-in visit ("" for remote contacts)'),
+    Attribute(
+        "location_kind", T.STRING, "", "the kind of that place: " + ", ".join(LOCATION_KINDS) + ' ("" when none)'
+    ),
     Attribute("text", T.STRING, "", "the citizen's message (subject and text)"),
     Attribute("identified", T.BOOLEAN, False, "the citizen gave a valid personnummer"),
-    Attribute("citizen_known", T.BOOLEAN, False, "an earlier contact from the same phone, e-mail or personnummer has a ticket"),
-    Attribute("open_ticket", T.BOOLEAN, False, "the same citizen has an open ticket on this service (any service when none was chosen)"),
-    Attribute("open_ticket_queue", T.STRING, "", "the queue of that open ticket (\"\" when none)"),
-    Attribute("mentions_ticket", T.BOOLEAN, False, "the contact cites a ticket's reference but did not join it (an e-mail from someone other than that ticket's citizen, or about a ticket resolved long ago)"),
-    Attribute("arrived_at", T.DATETIME, None, "when the contact arrived (Europe/Stockholm), e.g. arrived_at >= d\"2026-06-01\""),
+    Attribute(
+        "citizen_known", T.BOOLEAN, False, "an earlier contact from the same phone, e-mail or personnummer has a ticket"
+    ),
+    Attribute(
+        "open_ticket",
+        T.BOOLEAN,
+        False,
+        "the same citizen has an open ticket on this service (any service when none was chosen)",
+    ),
+    Attribute("open_ticket_queue", T.STRING, "", 'the queue of that open ticket ("" when none)'),
+    Attribute(
+        "mentions_ticket",
+        T.BOOLEAN,
+        False,
+        "the contact cites a ticket's reference but did not join it (an e-mail from someone other than that ticket's citizen, or about a ticket resolved long ago)",
+    ),
+    Attribute(
+        "arrived_at", T.DATETIME, None, 'when the contact arrived (Europe/Stockholm), e.g. arrived_at >= d"2026-06-01"'
+    ),
     Attribute("weekday", T.STRING, "mon", "local day of the week at arrival: " + ", ".join(WEEKDAYS)),
-    Attribute("local_time", T.STRING, "12:00", "local clock time at arrival, \"HH:MM\" (compare as text: local_time >= \"17:00\")"),
-    Attribute("local_date", T.STRING, "", "local date at arrival, \"YYYY-MM-DD\""),
+    Attribute(
+        "local_time", T.STRING, "12:00", 'local clock time at arrival, "HH:MM" (compare as text: local_time >= "17:00")'
+    ),
+    Attribute("local_date", T.STRING, "", 'local date at arrival, "YYYY-MM-DD"'),
     Attribute("working_day", T.BOOLEAN, True, "the arrival day is a working day (METRICS.md)"),
     Attribute("eve", T.BOOLEAN, False, "the arrival day is a working day before a holiday (shorter hours)"),
-    Attribute("open_hours", T.BOOLEAN, True, "the service's opening hours (or the contact center's default hours) include the arrival time"),
-    Attribute("queue_open", T.MAPPING(T.STRING, T.BOOLEAN), None, "queue code → whether that queue's opening hours include the arrival time, e.g. queue_open[\"kc-forsta-linjen\"]"),
+    Attribute(
+        "open_hours",
+        T.BOOLEAN,
+        True,
+        "the service's opening hours (or the contact center's default hours) include the arrival time",
+    ),
+    Attribute(
+        "queue_open",
+        T.MAPPING(T.STRING, T.BOOLEAN),
+        None,
+        'queue code → whether that queue\'s opening hours include the arrival time, e.g. queue_open["kc-forsta-linjen"]',
+    ),
 )
 ATTRIBUTE_TYPES = {a.name: a.type for a in ATTRIBUTES}
 RULE_KEYS = ("id", "when", "route_to", "priority", "skills", "sla", "description")
@@ -136,7 +165,10 @@ class Target:
     timeout: timedelta | None = None  # working time before the ticket moves to the next target
 
     def as_json(self) -> dict[str, Any]:
-        return {"queue": self.queue, "timeout_minutes": None if self.timeout is None else self.timeout.total_seconds() / 60}
+        return {
+            "queue": self.queue,
+            "timeout_minutes": None if self.timeout is None else self.timeout.total_seconds() / 60,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Target:
@@ -299,7 +331,11 @@ def check_rules(directory: str | Path, vocabulary: Vocabulary | None = None) -> 
 
 
 def _read_file(
-    path: Path, raw: bytes, vocabulary: Vocabulary | None, problems: list[Problem], declared: list[tuple[str, str, int, str]]
+    path: Path,
+    raw: bytes,
+    vocabulary: Vocabulary | None,
+    problems: list[Problem],
+    declared: list[tuple[str, str, int, str]],
 ) -> list[Rule]:
     name = str(path)
     try:
@@ -346,7 +382,7 @@ def _read_rule(name: str, item: dict, vocabulary: Vocabulary | None, problems: l
         problem("id", "an id is lower-case letters, digits, '-', '_' or '.' (at most 120)")
     compiled, guards, residual = None, (), ()
     if "when" not in item:
-        problem(None, "the rule has no when (write when: \"true\" for a catch-all)")
+        problem(None, 'the rule has no when (write when: "true" for a catch-all)')
     else:
         compiled, guards, residual = _compile(str(item["when"]), vocabulary, lambda m: problem("when", m))
     targets = _targets(item.get("route_to"), vocabulary, lambda m: problem("route_to", m))
@@ -418,7 +454,14 @@ def _check(node: Any) -> Check:
     return Check(node, _fast(node) or node.evaluate, text, symbols)
 
 
-COMPARE = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
+COMPARE = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
 
 
 def _fast(node: Any) -> Callable[[Mapping[str, Any]], Any] | None:
@@ -454,7 +497,11 @@ def _fast(node: Any) -> Callable[[Mapping[str, Any]], Any] | None:
     if isinstance(node, re_ast.ContainsExpression):
         member, container = node.member, node.container
         ok, value = _literal(member)
-        if ok and isinstance(container, re_ast.SymbolExpression) and ATTRIBUTE_TYPES.get(container.name) == T.ARRAY(T.STRING):
+        if (
+            ok
+            and isinstance(container, re_ast.SymbolExpression)
+            and ATTRIBUTE_TYPES.get(container.name) == T.ARRAY(T.STRING)
+        ):
             name = container.name
             return lambda a: value in a[name]
         if _is_string_symbol(member) and isinstance(container, re_ast.ArrayExpression | re_ast.SetExpression):
@@ -463,7 +510,11 @@ def _fast(node: Any) -> Callable[[Mapping[str, Any]], Any] | None:
                 name, allowed = member.name, frozenset(v for _ok, v in values)
                 return lambda a: a[name] in allowed
         return None
-    if isinstance(node, re_ast.GetItemExpression) and not node.safe and isinstance(node.container, re_ast.SymbolExpression):
+    if (
+        isinstance(node, re_ast.GetItemExpression)
+        and not node.safe
+        and isinstance(node.container, re_ast.SymbolExpression)
+    ):
         ok, key = _literal(node.item)
         if ok and isinstance(key, str) and ATTRIBUTE_TYPES.get(node.container.name) == T.MAPPING(T.STRING, T.BOOLEAN):
             name, evaluate = node.container.name, node.evaluate
@@ -542,7 +593,12 @@ def parse_timeout(raw: Any) -> timedelta | None:
     if not match or int(match.group(1)) <= 0:
         return None
     amount, unit = int(match.group(1)), match.group(2)
-    return {"m": timedelta(minutes=amount), "min": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit]
+    return {
+        "m": timedelta(minutes=amount),
+        "min": timedelta(minutes=amount),
+        "h": timedelta(hours=amount),
+        "d": timedelta(days=amount),
+    }[unit]
 
 
 def _skills(raw: Any, vocabulary: Vocabulary | None, problem) -> dict[str, Any]:
@@ -560,7 +616,12 @@ def _skills(raw: Any, vocabulary: Vocabulary | None, problem) -> dict[str, Any]:
     service = raw.get("service", False)
     if not isinstance(service, bool | str):
         problem("skills.service is true, false or a service code")
-    elif isinstance(service, str) and vocabulary is not None and vocabulary.services and service not in vocabulary.services:
+    elif (
+        isinstance(service, str)
+        and vocabulary is not None
+        and vocabulary.services
+        and service not in vocabulary.services
+    ):
         problem(f"skills.service: unknown service {service!r}")
     return {"language": language, "service": service}
 
@@ -593,14 +654,24 @@ def _check_set(rules: list[Rule], declared: list[tuple[str, str, int, str]], pro
     if catch_all is not None:
         for rule in rules[rules.index(catch_all) + 1 :]:
             problems.append(
-                Problem(rule.file, rule.line, rule.id, f"unreachable: the catch-all {catch_all.id} ({catch_all.source}) above always matches")
+                Problem(
+                    rule.file,
+                    rule.line,
+                    rule.id,
+                    f"unreachable: the catch-all {catch_all.id} ({catch_all.source}) above always matches",
+                )
             )
         return
     # A catch-all that failed for another reason has its own problem already.
     if declared and not any(when == "true" for *_rest, when in declared):
         rule_id, file, line, _when = declared[-1]
         problems.append(
-            Problem(file, line, rule_id, "missing catch-all: the last rule must have when: \"true\" so every contact is routed")
+            Problem(
+                file,
+                line,
+                rule_id,
+                'missing catch-all: the last rule must have when: "true" so every contact is routed',
+            )
         )
 
 
@@ -626,10 +697,19 @@ def _literal(node: Any) -> tuple[bool, Any]:
 
 
 def _guard(node: Any) -> Guard | None:
-    if isinstance(node, re_ast.ComparisonExpression) and type(node) is re_ast.ComparisonExpression and node.type == "eq":
+    if (
+        isinstance(node, re_ast.ComparisonExpression)
+        and type(node) is re_ast.ComparisonExpression
+        and node.type == "eq"
+    ):
         for sym, lit in ((node.left, node.right), (node.right, node.left)):
             ok, value = _literal(lit)
-            if isinstance(sym, re_ast.SymbolExpression) and ok and sym.name in ATTRIBUTE_TYPES and not isinstance(value, float):
+            if (
+                isinstance(sym, re_ast.SymbolExpression)
+                and ok
+                and sym.name in ATTRIBUTE_TYPES
+                and not isinstance(value, float)
+            ):
                 return Guard(sym.name, frozenset([value]))
     if isinstance(node, re_ast.ContainsExpression) and isinstance(node.member, re_ast.SymbolExpression):
         container = node.container
@@ -648,9 +728,13 @@ def _literal_problems(node: Any, vocabulary: Vocabulary) -> Iterable[str]:
             pairs = [(sub.left, sub.right), (sub.right, sub.left)]
         elif isinstance(sub, re_ast.ContainsExpression):
             member, container = sub.member, sub.container
-            if isinstance(member, re_ast.SymbolExpression) and isinstance(container, re_ast.ArrayExpression | re_ast.SetExpression):
+            if isinstance(member, re_ast.SymbolExpression) and isinstance(
+                container, re_ast.ArrayExpression | re_ast.SetExpression
+            ):
                 pairs = [(member, v) for v in container.value]
-            elif isinstance(container, re_ast.SymbolExpression) and ATTRIBUTE_TYPES.get(container.name) == T.ARRAY(T.STRING):
+            elif isinstance(container, re_ast.SymbolExpression) and ATTRIBUTE_TYPES.get(container.name) == T.ARRAY(
+                T.STRING
+            ):
                 ok, value = _literal(member)
                 if ok:
                     yield from _check_value(container.name, T.STRING, value, vocabulary)
@@ -688,8 +772,18 @@ def _walk(node: Any) -> Iterable[Any]:
 
 
 OPERATORS = {
-    "eq": "==", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<=",
-    "eq_fzm": "=~", "eq_fzs": "=~~", "ne_fzm": "!~", "ne_fzs": "!~~", "and": "and", "or": "or",
+    "eq": "==",
+    "ne": "!=",
+    "gt": ">",
+    "ge": ">=",
+    "lt": "<",
+    "le": "<=",
+    "eq_fzm": "=~",
+    "eq_fzs": "=~~",
+    "ne_fzm": "!~",
+    "ne_fzs": "!~~",
+    "and": "and",
+    "or": "or",
 }
 
 

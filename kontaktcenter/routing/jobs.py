@@ -1,4 +1,5 @@
 """The routing part's scheduled job (imported by the scheduler's discovery)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Tables of routing: the stored decision behind every ticket, and refused rule sets."""
+
 from __future__ import annotations
 
 from datetime import datetime

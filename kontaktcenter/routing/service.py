@@ -1,4 +1,5 @@
 """Routing a contact: the rule set in force (reloaded on change), attributes, decision, agent."""
+
 from __future__ import annotations
 
 import logging
@@ -226,7 +227,12 @@ def _citizen_history(session: Session, contact: Contact, at: datetime) -> tuple[
         return False, None
     ticket = row[0] if row[1] else None
     # A ticket resolved before `at` is not open, even if reopened since.
-    if ticket is not None and ticket.status == "resolved" and ticket.resolved_at is not None and ticket.resolved_at <= at:
+    if (
+        ticket is not None
+        and ticket.status == "resolved"
+        and ticket.resolved_at is not None
+        and ticket.resolved_at <= at
+    ):
         ticket = None
     return True, ticket
 
@@ -293,7 +299,10 @@ def record_decision(
 
 def latest_decision(session: Session, ticket: Ticket) -> RoutingDecision | None:
     return session.scalar(
-        select(RoutingDecision).where(RoutingDecision.ticket_id == ticket.id).order_by(RoutingDecision.id.desc()).limit(1)
+        select(RoutingDecision)
+        .where(RoutingDecision.ticket_id == ticket.id)
+        .order_by(RoutingDecision.id.desc())
+        .limit(1)
     )
 
 
@@ -441,7 +450,9 @@ def escalate_overdue_routes(session: Session, now: datetime | None = None) -> in
         following = targets[step + 1]
         queue = session.scalar(select(Queue).where(Queue.code == following.queue, Queue.active.is_(True)))
         if queue is None:
-            log.warning("ticket %s: next route target %s is not an active queue; it stays", ticket.reference, following.queue)
+            log.warning(
+                "ticket %s: next route target %s is not an active queue; it stays", ticket.reference, following.queue
+            )
             ticket.route_step_due_at = None
             continue
         previous = ticket.queue
@@ -467,4 +478,3 @@ def escalate_overdue_routes(session: Session, now: datetime | None = None) -> in
         offer_to_agent(session, ticket, ticket.contacts[0] if ticket.contacts else None)
         moved += 1
     return moved
-

@@ -1,4 +1,5 @@
 """The administrators' rules page: the rules in force, their version and the last refusal."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template

@@ -1,4 +1,5 @@
 """`kontaktcenter scheduler`: run the scheduled jobs in this process."""
+
 from __future__ import annotations
 
 import signal
@@ -19,7 +20,9 @@ def register(app: Flask) -> None:
     @app.cli.command("scheduler")
     @click.option("--list", "list_only", is_flag=True, help="list the jobs and their next run, then exit")
     @click.option("--run", "run_now", metavar="JOB", help="run one job now (once, recorded in the ledger), then exit")
-    @click.option("--seconds", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C / SIGTERM)")
+    @click.option(
+        "--seconds", type=float, default=None, help="stop after this many seconds (default: until Ctrl-C / SIGTERM)"
+    )
     def scheduler_command(list_only: bool, run_now: str | None, seconds: float | None) -> None:
         """Run the scheduled jobs (SLA checks, rollups, retention) in this process.
 

@@ -11,6 +11,7 @@ A job is `func(session, now)`: it adds to the session and the runner commits. `n
 is the trigger's scheduled fire time (aware UTC), identical in every process, so a
 job that computes from `now` gives the same answer wherever it runs.
 """
+
 from __future__ import annotations
 
 import importlib

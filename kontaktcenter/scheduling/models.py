@@ -1,4 +1,5 @@
 """The job-run ledger: one row per (job, fire time) makes each trigger run once."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Running the registered jobs on their triggers: in the web process or standalone."""
+
 from __future__ import annotations
 
 import logging
@@ -72,7 +73,9 @@ class Scheduler:
         self.app = app
         self.worker = worker or worker_name()
         self.jobs = dict(jobs if jobs is not None else discover_jobs())
-        self._aps = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
+        self._aps = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+        )
         self.runs: list[tuple[str, datetime]] = []  # what ran here, for logs and tests
         self._reconnect = Reconnect(f"scheduler {self.worker}", log)
         self._stopping = threading.Event()
@@ -94,7 +97,9 @@ class Scheduler:
                 pause = self._reconnect.failed(exc)
                 next_fire = trigger.get_next_fire_time(fire_time, datetime.now(UTC))
                 if next_fire is not None and datetime.now(UTC) + timedelta(seconds=pause) >= next_fire:
-                    log.info("job %s for %s not run: no database; its next trigger runs it", name, fire_time.isoformat())
+                    log.info(
+                        "job %s for %s not run: no database; its next trigger runs it", name, fire_time.isoformat()
+                    )
                     return
                 self._stopping.wait(pause)
                 continue
@@ -112,7 +117,9 @@ class Scheduler:
 
     def start(self) -> None:
         for job in self.jobs.values():
-            self._aps.add_job(self._fire, make_trigger(job), args=[job.name], id=job.name, name=job.name, replace_existing=True)
+            self._aps.add_job(
+                self._fire, make_trigger(job), args=[job.name], id=job.name, name=job.name, replace_existing=True
+            )
         self._aps.start()
         log.info("scheduler %s started with %d job(s)", self.worker, len(self.jobs))
 

@@ -19,6 +19,7 @@ searchable, and a direct address answers 404. Reading another department's ticke
 every search by personnummer, phone or e-mail, every read of a confidential or restricted ticket,
 every API read and every denied attempt are written to the access log (privacy/accesslog.py).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -70,7 +71,9 @@ def own_work(user: User, ticket: Ticket) -> bool:
     if user.role == "agent" and ticket.queue.kind == "first_line":
         return True
     # The department owning the service, or running the queue (the kontaktcenter's own first line).
-    if user.role in (*DEPARTMENT_ROLES, "manager") and user.department_id in reading_departments(ticket) | {ticket.queue.department_id}:
+    if user.role in (*DEPARTMENT_ROLES, "manager") and user.department_id in reading_departments(ticket) | {
+        ticket.queue.department_id
+    }:
         return True
     # Last, as it reads the ticket's contacts: lists ask this of many tickets.
     return took_the_contact(user, ticket)
@@ -167,5 +170,7 @@ def citizen_identity(contact: Contact, *, reveal: bool) -> dict[str, str]:
         "name": contact.citizen_name,
         "email": contact.citizen_email or "",
         "phone": contact.citizen_phone or "",
-        "personnummer": (contact.citizen_personnummer or "") if reveal else mask_personnummer(contact.citizen_personnummer),
+        "personnummer": (contact.citizen_personnummer or "")
+        if reveal
+        else mask_personnummer(contact.citizen_personnummer),
     }

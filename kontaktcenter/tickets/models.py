@@ -1,4 +1,5 @@
 """Tables of tickets (ärenden), their messages and their event log."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -92,7 +93,9 @@ class Ticket(Base):
     queue: Mapped[Queue] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     taken_by: Mapped[User | None] = relationship(foreign_keys=[taken_by_id])
-    contacts: Mapped[list[Contact]] = relationship(back_populates="ticket", order_by=Contact.arrived_at, foreign_keys=[Contact.ticket_id])
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="ticket", order_by=Contact.arrived_at, foreign_keys=[Contact.ticket_id]
+    )
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.created_at", cascade="all, delete-orphan"
     )

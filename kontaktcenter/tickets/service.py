@@ -1,4 +1,5 @@
 """Ticket operations: references, creation, events, replies, resolution."""
+
 from __future__ import annotations
 
 import hmac
@@ -104,7 +105,14 @@ def record_event(
 ) -> TicketEvent:
     event = TicketEvent(
         ticket=ticket,
-        **event_values(kind, at=at or utcnow(), actor_id=actor.id if actor else None, from_value=from_value, to_value=to_value, **detail),
+        **event_values(
+            kind,
+            at=at or utcnow(),
+            actor_id=actor.id if actor else None,
+            from_value=from_value,
+            to_value=to_value,
+            **detail,
+        ),
     )
     session.add(event)
     return event
@@ -254,4 +262,3 @@ def open_tickets_in_queue(session: Session, queue_ids: list[int]):
         .where(Ticket.queue_id.in_(queue_ids), Ticket.status.in_(OPEN_STATUSES))
         .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
     ).all()
-

@@ -4,6 +4,7 @@ The clocks belong to the ticket: intake starts them, casework's escalation start
 accept clock, a status change pauses and resumes them, routing only hands over its
 rule's `sla` overrides. Breaches are found and flagged by casework (casework/sla.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -50,7 +51,9 @@ def start_clocks(ticket: Ticket, overrides: Mapping[str, Any] | None = None, cal
     days = sla_days(ticket, overrides)
     department = clock_department(ticket)
     if ticket.first_response_due_at is None:
-        ticket.first_response_due_at = cal.add_working_days(ticket.first_arrived_at, days["first_response_days"], department)
+        ticket.first_response_due_at = cal.add_working_days(
+            ticket.first_arrived_at, days["first_response_days"], department
+        )
     if ticket.resolve_due_at is None:
         ticket.resolve_due_at = cal.add_working_days(ticket.first_arrived_at, days["resolve_days"], department)
 

@@ -1,4 +1,5 @@
 """The Swedish calendar: working days (METRICS.md), eves, opening hours and working time."""
+
 from __future__ import annotations
 
 import threading
@@ -45,7 +46,7 @@ def _parse_clock(value: Any, where: str) -> time:
         hours, minutes = str(value).split(":")
         return time(int(hours), int(minutes))
     except ValueError:
-        raise ValueError(f"{where}: {value!r} is not a time of day (write it as \"HH:MM\")") from None
+        raise ValueError(f'{where}: {value!r} is not a time of day (write it as "HH:MM")') from None
 
 
 def _parse_date(value: Any, where: str) -> date:
@@ -65,7 +66,9 @@ class _Hours:
     def __init__(self, code: str, raw: Mapping[str, Any]):
         unknown = set(raw) - set(HOURS_KEYS)
         if unknown:
-            raise ValueError(f"opening_hours.{code}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(HOURS_KEYS)}")
+            raise ValueError(
+                f"opening_hours.{code}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(HOURS_KEYS)}"
+            )
         self.closed = bool(raw.get("closed", False))
         if self.closed:
             return

@@ -3,6 +3,7 @@
 Only calendar parts (years, months, weeks, days): a retention period is counted in
 dates, and a time part (`PT…`) would only invite mistakes such as `PT1M` for a month.
 """
+
 from __future__ import annotations
 
 import calendar

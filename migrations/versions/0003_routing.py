@@ -3,6 +3,7 @@
 Revision ID: 0003_routing
 Revises: 0007_metrics
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -3,6 +3,7 @@
 Revision ID: 0005_channels
 Revises: 0001
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -29,7 +30,9 @@ def upgrade() -> None:
         sa.Column("media_url", sa.String(length=500), nullable=False),
         sa.Column("attributes", sa.JSON(), nullable=False),
         sa.Column("token_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_open311_details_contact_id_contacts"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contacts.id"], name=op.f("fk_open311_details_contact_id_contacts"), ondelete="CASCADE"
+        ),
         sa.ForeignKeyConstraint(["token_id"], ["api_tokens.id"], name=op.f("fk_open311_details_token_id_api_tokens")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_open311_details")),
         sa.UniqueConstraint("contact_id", name=op.f("uq_open311_details_contact_id")),

@@ -3,6 +3,7 @@
 Revision ID: 0007_metrics
 Revises: 0005_channels
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

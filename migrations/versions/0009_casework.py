@@ -3,6 +3,7 @@
 Revision ID: 0009_casework
 Revises: 0003_routing
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

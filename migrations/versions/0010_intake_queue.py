@@ -3,6 +3,7 @@
 Revision ID: 0010_intake_queue
 Revises: 0009_casework
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -6,6 +6,7 @@ contacts: 38 ms at 300,000 contacts against 0.13 ms with it (EXPLAIN ANALYZE).
 Revision ID: 0011_hold_loop_index
 Revises: 0010_intake_queue
 """
+
 from __future__ import annotations
 
 from alembic import op

@@ -9,6 +9,7 @@ never received one, so a lookup of them answers 404 as for any unknown pair.
 Revision ID: 0012_intake_proof
 Revises: 0011_hold_loop_index
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -42,7 +43,9 @@ def upgrade() -> None:
         batch.create_check_constraint("reply_channel", _in("reply_channel", REPLY_CHANNELS))
 
     opener = "(SELECT MIN(o.id) FROM contacts o WHERE o.ticket_id = contacts.ticket_id)"
-    op.execute(f"UPDATE contacts SET placement = CASE WHEN id = {opener} THEN 'new' ELSE 'joined' END WHERE ticket_id IS NOT NULL")
+    op.execute(
+        f"UPDATE contacts SET placement = CASE WHEN id = {opener} THEN 'new' ELSE 'joined' END WHERE ticket_id IS NOT NULL"
+    )
     first = "(SELECT {col} FROM contacts c WHERE c.ticket_id = tickets.id AND c.placement = 'new')"
     address = (
         "CASE c.reply_channel WHEN 'email' THEN COALESCE(c.citizen_email, '') "

@@ -8,6 +8,7 @@ ending of sessions.
 Revision ID: 0013_sessions
 Revises: 0012_intake_proof
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -21,9 +22,7 @@ branch_labels = None
 depends_on = None
 
 END_REASONS = "revoked_reason IN ('logout', 'password', 'deactivated', 'revoked')"
-EVENT_KINDS = (
-    "kind IN ('login', 'login_failed', 'login_throttled', 'logout', 'password_changed', 'deactivated', 'sessions_revoked')"
-)
+EVENT_KINDS = "kind IN ('login', 'login_failed', 'login_throttled', 'logout', 'password_changed', 'deactivated', 'sessions_revoked')"
 
 
 def upgrade() -> None:
@@ -38,7 +37,9 @@ def upgrade() -> None:
         sa.Column("revoked_at", kontaktcenter.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_reason", sa.String(length=20), nullable=True),
         sa.CheckConstraint(END_REASONS, name=op.f("ck_user_sessions_revoked_reason")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_user_sessions_token_hash")),
     )
@@ -56,7 +57,9 @@ def upgrade() -> None:
         sa.Column("user_agent", sa.String(length=200), nullable=False),
         sa.Column("detail", sa.String(length=200), nullable=False),
         sa.CheckConstraint(EVENT_KINDS, name=op.f("ck_auth_events_kind")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_auth_events_user_id_users"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_auth_events_user_id_users"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_events")),
     )
     with op.batch_alter_table("auth_events", schema=None) as batch_op:

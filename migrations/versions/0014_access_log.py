@@ -5,6 +5,7 @@ outlives the tickets it names (gallring): ticket_id becomes NULL instead of the 
 Revision ID: 0014_access_log
 Revises: 0013_sessions
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -23,14 +24,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column("detail", sa.String(200), nullable=False, server_default=""))
         batch.alter_column("ticket_id", existing_type=sa.Integer(), nullable=True)
         batch.drop_constraint("fk_access_log_ticket_id_tickets", type_="foreignkey")
-        batch.create_foreign_key("fk_access_log_ticket_id_tickets", "tickets", ["ticket_id"], ["id"], ondelete="SET NULL")
+        batch.create_foreign_key(
+            "fk_access_log_ticket_id_tickets", "tickets", ["ticket_id"], ["id"], ondelete="SET NULL"
+        )
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM access_log WHERE ticket_id IS NULL")
     with op.batch_alter_table("access_log") as batch:
         batch.drop_constraint("fk_access_log_ticket_id_tickets", type_="foreignkey")
-        batch.create_foreign_key("fk_access_log_ticket_id_tickets", "tickets", ["ticket_id"], ["id"], ondelete="CASCADE")
+        batch.create_foreign_key(
+            "fk_access_log_ticket_id_tickets", "tickets", ["ticket_id"], ["id"], ondelete="CASCADE"
+        )
         batch.alter_column("ticket_id", existing_type=sa.Integer(), nullable=False)
         batch.drop_column("detail")
         batch.drop_column("reason")

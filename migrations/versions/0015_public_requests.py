@@ -8,6 +8,7 @@ reports, which Open311 already published, so they stay as they were.
 Revision ID: 0015_public_requests
 Revises: 0014_access_log
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ mark on tickets, and the gallring record (codes and counts, never personal data)
 Revision ID: 0016_privacy
 Revises: 0015_public_requests
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -16,8 +17,16 @@ depends_on = None
 
 # The catalogue's defaults (directory/catalogue.py RETENTION) for existing Malmö services.
 RETENTION = {
-    "P2Y anonymise": ("forsorjningsstod", "budget-skuldradgivning", "lss-insatser", "hemtjanst", "trygghetslarm",
-                      "sarskilt-boende", "fardtjanst", "parkeringstillstand"),
+    "P2Y anonymise": (
+        "forsorjningsstod",
+        "budget-skuldradgivning",
+        "lss-insatser",
+        "hemtjanst",
+        "trygghetslarm",
+        "sarskilt-boende",
+        "fardtjanst",
+        "parkeringstillstand",
+    ),
     "P6M delete": ("allmant", "utskrift-hjalp", "digital-hjalp", "bibliotekskort"),
     "P1Y delete": ("felanmalan-gata", "gatubelysning", "klotter", "avfall"),
 }
@@ -46,7 +55,9 @@ def upgrade() -> None:
     services = sa.table("services", sa.column("code"), sa.column("retention_period"), sa.column("retention_action"))
     for rule, codes in RETENTION.items():
         period, action = rule.split()
-        op.execute(services.update().where(services.c.code.in_(codes)).values(retention_period=period, retention_action=action))
+        op.execute(
+            services.update().where(services.c.code.in_(codes)).values(retention_period=period, retention_action=action)
+        )
 
 
 def downgrade() -> None:

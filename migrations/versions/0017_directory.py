@@ -4,6 +4,7 @@ in the database, and the mark on the users the demo made.
 Revision ID: 0017_directory
 Revises: 0016_privacy
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -14,8 +15,18 @@ down_revision = "0016_privacy"
 branch_labels = None
 depends_on = None
 
-DEMO_USERNAMES = ("agent", "agent2", "filial", "handlaggare", "bygglov", "samordnare", "kultursamordnare", "chef",
-                  "admin", "bibliotek")
+DEMO_USERNAMES = (
+    "agent",
+    "agent2",
+    "filial",
+    "handlaggare",
+    "bygglov",
+    "samordnare",
+    "kultursamordnare",
+    "chef",
+    "admin",
+    "bibliotek",
+)
 
 
 def upgrade() -> None:

@@ -4,6 +4,7 @@ log of changes to users (user_changes).
 Revision ID: 0018_user_admin
 Revises: 0017_directory
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -18,7 +19,9 @@ depends_on = None
 
 PURPOSES = "purpose IN ('welcome', 'reset')"
 END_REASONS = "ended_reason IN ('used', 'replaced')"
-ACTIONS = "action IN ('created', 'updated', 'deactivated', 'reactivated', 'link_issued', 'password_set', 'two_factor_reset')"
+ACTIONS = (
+    "action IN ('created', 'updated', 'deactivated', 'reactivated', 'link_issued', 'password_set', 'two_factor_reset')"
+)
 
 
 def upgrade() -> None:
@@ -35,7 +38,9 @@ def upgrade() -> None:
         sa.Column("ended_reason", sa.String(length=10), nullable=True),
         sa.CheckConstraint(PURPOSES, name=op.f("ck_password_links_purpose")),
         sa.CheckConstraint(END_REASONS, name=op.f("ck_password_links_ended_reason")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_password_links_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_password_links_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_password_links")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_password_links_token_hash")),
     )
@@ -53,8 +58,12 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=20), nullable=False),
         sa.Column("changes", sa.Text(), nullable=False),
         sa.CheckConstraint(ACTIONS, name=op.f("ck_user_changes_action")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_changes_user_id_users"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f("fk_user_changes_actor_id_users"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_user_changes_user_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["users.id"], name=op.f("fk_user_changes_actor_id_users"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_changes")),
     )
     with op.batch_alter_table("user_changes", schema=None) as batch_op:

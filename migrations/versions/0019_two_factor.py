@@ -4,6 +4,7 @@
 Revision ID: 0019_two_factor
 Revises: 0018_user_admin
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -16,9 +17,24 @@ down_revision = "0018_user_admin"
 branch_labels = None
 depends_on = None
 
-OLD_KINDS = ("login", "login_failed", "login_throttled", "logout", "password_changed", "deactivated", "sessions_revoked")
-NEW_KINDS = (*OLD_KINDS, "code_failed", "recovery_code_used", "two_factor_enrolled", "recovery_codes_new", "two_factor_off",
-             "two_factor_reset")
+OLD_KINDS = (
+    "login",
+    "login_failed",
+    "login_throttled",
+    "logout",
+    "password_changed",
+    "deactivated",
+    "sessions_revoked",
+)
+NEW_KINDS = (
+    *OLD_KINDS,
+    "code_failed",
+    "recovery_code_used",
+    "two_factor_enrolled",
+    "recovery_codes_new",
+    "two_factor_off",
+    "two_factor_reset",
+)
 
 
 def _kinds(values: tuple[str, ...]) -> str:
@@ -33,7 +49,9 @@ def upgrade() -> None:
         sa.Column("created_at", kontaktcenter.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("confirmed_at", kontaktcenter.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_step", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_two_factor_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_two_factor_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_two_factor")),
     )
     op.create_table(
@@ -43,7 +61,9 @@ def upgrade() -> None:
         sa.Column("code_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", kontaktcenter.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("used_at", kontaktcenter.database.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_recovery_codes_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_recovery_codes_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
         sa.UniqueConstraint("code_hash", name=op.f("uq_recovery_codes_code_hash")),
     )

@@ -4,6 +4,7 @@
 Revision ID: 0020_sso
 Revises: 0019_two_factor
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -15,9 +16,20 @@ branch_labels = None
 depends_on = None
 
 KINDS_BEFORE = (
-    "login", "login_failed", "login_throttled", "logout", "password_changed", "deactivated", "sessions_revoked",
+    "login",
+    "login_failed",
+    "login_throttled",
+    "logout",
+    "password_changed",
+    "deactivated",
+    "sessions_revoked",
     # 0019_two_factor's
-    "code_failed", "recovery_code_used", "two_factor_enrolled", "recovery_codes_new", "two_factor_off", "two_factor_reset",
+    "code_failed",
+    "recovery_code_used",
+    "two_factor_enrolled",
+    "recovery_codes_new",
+    "two_factor_off",
+    "two_factor_reset",
 )
 KINDS = (*KINDS_BEFORE, "sso_refused", "sso_account")
 

@@ -8,6 +8,7 @@ merged into another, or deleted: ON DELETE SET NULL).
 Revision ID: 0021_dataskydd
 Revises: 0020_sso
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,4 +1,5 @@
 """Fixtures for user administration: a clean rate-limit slate, the sessions' clock, an admin's browser."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The user administration pages: admins only, every change in the audit log, reset by e-mail."""
+
 import json
 
 import pytest
@@ -11,10 +12,19 @@ from tests.conftest import AuthActions, csrf_token
 
 from .conftest import GOOD_PASSWORD, LINK_RE, changes_of, user
 
-NEW_USER = {"username": "Nora", "name": "Nora Nyström", "email": "nora@malmo.example", "role": "agent",
-            "department": "serviceforvaltningen", "location": "kc-malmo", "queues": ["kc-forsta-linjen", "kc-flersprakig"],
-            "services": ["bibliotekskort"], "languages": ["sv", "ar"], "phone_identity": "sip:nora@pbx.malmo.example",
-            "max_open_tickets": "4"}
+NEW_USER = {
+    "username": "Nora",
+    "name": "Nora Nyström",
+    "email": "nora@malmo.example",
+    "role": "agent",
+    "department": "serviceforvaltningen",
+    "location": "kc-malmo",
+    "queues": ["kc-forsta-linjen", "kc-flersprakig"],
+    "services": ["bibliotekskort"],
+    "languages": ["sv", "ar"],
+    "phone_identity": "sip:nora@pbx.malmo.example",
+    "max_open_tickets": "4",
+}
 
 
 def _post(browser: AuthActions, path: str, data: dict):
@@ -30,8 +40,15 @@ def test_admin_creates_a_user_who_sets_a_password_through_the_emailed_link(app, 
     assert response.status_code == 303, response.get_data(as_text=True)
     nora = user(session, "nora")
     assert ([q.code for q in nora.queues], [s.code for s in nora.services], sorted(nora.languages)) == (
-        ["kc-forsta-linjen", "kc-flersprakig"], ["bibliotekskort"], ["ar", "sv"])
-    assert (nora.location.code, nora.phone_identity, nora.max_open_tickets) == ("kc-malmo", "sip:nora@pbx.malmo.example", 4)
+        ["kc-forsta-linjen", "kc-flersprakig"],
+        ["bibliotekskort"],
+        ["ar", "sv"],
+    )
+    assert (nora.location.code, nora.phone_identity, nora.max_open_tickets) == (
+        "kc-malmo",
+        "sip:nora@pbx.malmo.example",
+        4,
+    )
     [created, link_issued] = changes_of(session, "nora")
     assert (created.action, created.actor) == ("created", "admin")
     assert json.loads(created.changes)["queues"] == [None, ["kc-flersprakig", "kc-forsta-linjen"]]
@@ -51,7 +68,9 @@ def test_admin_creates_a_user_who_sets_a_password_through_the_emailed_link(app, 
     assert done.headers["Location"].endswith("/login")
     assert AuthActions(app.test_client()).login("nora", GOOD_PASSWORD).status_code == 302
     # Once: the second use gets the answer any bad link gets, and changes nothing.
-    again = client.post(link, data={"new": "another-fine-passphrase", "repeat": "another-fine-passphrase", "csrf_token": token})
+    again = client.post(
+        link, data={"new": "another-fine-passphrase", "repeat": "another-fine-passphrase", "csrf_token": token}
+    )
     assert again.status_code == 404
     assert "Länken fungerar inte" in again.get_data(as_text=True)
     assert AuthActions(app.test_client()).login("nora", GOOD_PASSWORD).status_code == 302
@@ -59,11 +78,13 @@ def test_admin_creates_a_user_who_sets_a_password_through_the_emailed_link(app, 
 
 def test_bad_input_on_the_create_page_changes_nothing(admin, session):
     before = session.scalar(select(func.count(User.id)))
-    for changes, message in [({"username": "agent"}, "Användarnamnet agent finns redan."),
-                             ({"phone_identity": "ring mig"}, "Ange ett telefonnummer"),
-                             ({"department": "nope"}, "Inte ett giltigt val"),
-                             ({"max_open_tickets": "-1"}, "Skriv ett heltal från 0 till 100."),
-                             ({"email": "inte-en-adress"}, "Ange en giltig e-postadress.")]:
+    for changes, message in [
+        ({"username": "agent"}, "Användarnamnet agent finns redan."),
+        ({"phone_identity": "ring mig"}, "Ange ett telefonnummer"),
+        ({"department": "nope"}, "Inte ett giltigt val"),
+        ({"max_open_tickets": "-1"}, "Skriv ett heltal från 0 till 100."),
+        ({"email": "inte-en-adress"}, "Ange en giltig e-postadress."),
+    ]:
         response = _post(admin, "/admin/anvandare/ny", {**NEW_USER, **changes})
         assert response.status_code == 400, changes
         assert message in response.get_data(as_text=True), changes
@@ -74,14 +95,24 @@ def test_bad_input_on_the_create_page_changes_nothing(admin, session):
 def test_edit_deactivate_reactivate_are_logged_before_and_after(app, admin, session):
     agent2 = _id(session, "agent2")
     page = f"/admin/anvandare/{agent2}"
-    form = {"name": "Johan Lind", "email": "agent2@kontaktcenter.example", "role": "agent", "department": "serviceforvaltningen",
-            "location": "kc-malmo", "queues": ["kc-forsta-linjen"], "languages": ["sv", "en", "pl"],
-            "phone_identity": "+46 40 34 10 00", "max_open_tickets": "5"}
+    form = {
+        "name": "Johan Lind",
+        "email": "agent2@kontaktcenter.example",
+        "role": "agent",
+        "department": "serviceforvaltningen",
+        "location": "kc-malmo",
+        "queues": ["kc-forsta-linjen"],
+        "languages": ["sv", "en", "pl"],
+        "phone_identity": "+46 40 34 10 00",
+        "max_open_tickets": "5",
+    }
     assert admin.post(page, form, csrf_page=page).status_code == 303
     [updated] = changes_of(session, "agent2")
-    assert json.loads(updated.changes) == {"languages": [["en", "sv"], ["en", "pl", "sv"]],
-                                           "queues": [["kc-aterringning", "kc-forsta-linjen"], ["kc-forsta-linjen"]],
-                                           "phone_identity": ["client:agent2", "+4640341000"]}
+    assert json.loads(updated.changes) == {
+        "languages": [["en", "sv"], ["en", "pl", "sv"]],
+        "queues": [["kc-aterringning", "kc-forsta-linjen"], ["kc-forsta-linjen"]],
+        "phone_identity": ["client:agent2", "+4640341000"],
+    }
     assert admin.post(f"{page}/inaktivera", csrf_page=page).status_code == 303
     assert not user(session, "agent2").active
     assert AuthActions(app.test_client()).login("agent2").status_code == 401
@@ -101,7 +132,9 @@ def test_reset_button_emails_a_link_that_ends_older_ones(app, admin, session, cl
     admin.post(f"{page}/losenordslank", csrf_page=page)
     admin.post(f"{page}/losenordslank", csrf_page=page)
     with app.app_context():
-        first, second = (LINK_RE.search(m.get_content()).group(0).removeprefix("http://localhost") for m in recorded_messages())
+        first, second = (
+            LINK_RE.search(m.get_content()).group(0).removeprefix("http://localhost") for m in recorded_messages()
+        )
     assert client.get(first).status_code == 404  # replaced by the newer link
     assert client.get(second).status_code == 200
     assert "agent2-demo" not in second
@@ -130,8 +163,11 @@ def test_weak_passwords_through_the_link_are_refused_with_their_message(app, run
     result = runner.invoke(args=["users", "reset-link", "agent2"])
     link = LINK_RE.search(result.output).group(0).removeprefix("http://localhost")
     token = csrf_token(client, link)
-    for password, message in [("kort", "minst 12 tecken"), ("mitt-agent2-lösen", "innehålla användarnamnet"),
-                              ("iloveyou1234", "vanligt eller har läckt")]:
+    for password, message in [
+        ("kort", "minst 12 tecken"),
+        ("mitt-agent2-lösen", "innehålla användarnamnet"),
+        ("iloveyou1234", "vanligt eller har läckt"),
+    ]:
         response = client.post(link, data={"new": password, "repeat": password, "csrf_token": token})
         assert response.status_code == 400
         assert message in response.get_data(as_text=True)
@@ -142,8 +178,11 @@ def test_weak_passwords_through_the_link_are_refused_with_their_message(app, run
 def test_own_password_change_follows_the_policy(auth, session):
     auth.login("agent2")
     current = "johan-malmo-demo-2026"
-    response = auth.post("/konto/losenord", {"current": current, "new": "agent2-is-my-password", "repeat": "agent2-is-my-password"},
-                         csrf_page="/konto/losenord")
+    response = auth.post(
+        "/konto/losenord",
+        {"current": current, "new": "agent2-is-my-password", "repeat": "agent2-is-my-password"},
+        csrf_page="/konto/losenord",
+    )
     assert response.status_code == 400
     assert "Lösenordet får inte innehålla användarnamnet." in response.get_data(as_text=True)
 
@@ -151,12 +190,23 @@ def test_own_password_change_follows_the_policy(auth, session):
 def test_an_admin_cannot_deactivate_themselves_or_the_last_admin(admin, session, make_user):
     me = _id(session, "admin")
     response = admin.post(f"/admin/anvandare/{me}/inaktivera", csrf_page=f"/admin/anvandare/{me}")
-    assert "Du kan inte stänga av ditt eget konto." in admin.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Du kan inte stänga av ditt eget konto." in admin.client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
     assert user(session, "admin").active
     # Demoting the only admin is refused too.
     page = f"/admin/anvandare/{me}"
-    demoted = admin.post(page, {"name": "Admin", "email": "admin@kontaktcenter.example", "role": "agent", "max_open_tickets": "5",
-                                "languages": ["sv"]}, csrf_page=page)
+    demoted = admin.post(
+        page,
+        {
+            "name": "Admin",
+            "email": "admin@kontaktcenter.example",
+            "role": "agent",
+            "max_open_tickets": "5",
+            "languages": ["sv"],
+        },
+        csrf_page=page,
+    )
     assert demoted.status_code == 400
     assert "den enda aktiva administratören" in demoted.get_data(as_text=True)
     assert user(session, "admin").role == "admin"
@@ -169,11 +219,21 @@ def test_non_admins_get_403_on_every_user_page_and_post(app, session, role_user)
     browser.login(role_user)
     target = _id(session, "agent2")
     token = csrf_token(browser.client, "/konto/losenord")
-    for path in ("/admin/anvandare", "/admin/anvandare/ny", f"/admin/anvandare/{target}", f"/admin/anvandare/{target}/historik",
-                 "/admin/andringslogg"):
+    for path in (
+        "/admin/anvandare",
+        "/admin/anvandare/ny",
+        f"/admin/anvandare/{target}",
+        f"/admin/anvandare/{target}/historik",
+        "/admin/andringslogg",
+    ):
         assert browser.client.get(path).status_code == 403, path
-    for path in ("/admin/anvandare/ny", f"/admin/anvandare/{target}", f"/admin/anvandare/{target}/inaktivera",
-                 f"/admin/anvandare/{target}/aktivera", f"/admin/anvandare/{target}/losenordslank"):
+    for path in (
+        "/admin/anvandare/ny",
+        f"/admin/anvandare/{target}",
+        f"/admin/anvandare/{target}/inaktivera",
+        f"/admin/anvandare/{target}/aktivera",
+        f"/admin/anvandare/{target}/losenordslank",
+    ):
         assert browser.client.post(path, data={**NEW_USER, "csrf_token": token}).status_code == 403, path
     assert user(session, "agent2").active
     assert session.scalar(select(func.count(UserChange.id))) == 0
@@ -196,7 +256,9 @@ def test_list_filters_by_role_department_and_status(admin, session):
     assert "agent2" not in page
 
 
-def test_a_new_accounts_link_lasts_24_hours_and_setting_the_password_ends_other_sessions(app, runner, session, client, clock):
+def test_a_new_accounts_link_lasts_24_hours_and_setting_the_password_ends_other_sessions(
+    app, runner, session, client, clock
+):
     result = runner.invoke(args=["users", "create", "vera", "--role", "caseworker", "--department", "asf", "--link"])
     link = LINK_RE.search(result.output).group(0).removeprefix("http://localhost")
     clock.advance(hours=23, minutes=59)
@@ -210,7 +272,9 @@ def test_a_new_accounts_link_lasts_24_hours_and_setting_the_password_ends_other_
     result = runner.invoke(args=["users", "reset-link", "agent2"])
     link = LINK_RE.search(result.output).group(0).removeprefix("http://localhost")
     token = csrf_token(client, link)
-    assert client.post(link, data={"new": GOOD_PASSWORD, "repeat": GOOD_PASSWORD, "csrf_token": token}).status_code == 303
+    assert (
+        client.post(link, data={"new": GOOD_PASSWORD, "repeat": GOOD_PASSWORD, "csrf_token": token}).status_code == 303
+    )
     assert laptop.client.get("/console").status_code == 302  # back to sign-in
 
 

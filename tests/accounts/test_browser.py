@@ -1,4 +1,5 @@
 """axe-core on the user administration pages and the set-password page; the flows by keyboard alone."""
+
 import re
 from urllib.parse import urlsplit
 
@@ -27,8 +28,13 @@ def _user_id(live_server, username: str) -> int:
 
 def test_user_pages_are_accessible(page, live_server):
     login(page, "admin")
-    for path in ("/admin/anvandare", "/admin/anvandare/ny", f"/admin/anvandare/{_user_id(live_server, 'agent2')}",
-                 f"/admin/anvandare/{_user_id(live_server, 'agent2')}/historik", "/admin/andringslogg"):
+    for path in (
+        "/admin/anvandare",
+        "/admin/anvandare/ny",
+        f"/admin/anvandare/{_user_id(live_server, 'agent2')}",
+        f"/admin/anvandare/{_user_id(live_server, 'agent2')}/historik",
+        "/admin/andringslogg",
+    ):
         page.goto(path)
         assert_accessible(page)
     page.goto("/admin/anvandare/ny")

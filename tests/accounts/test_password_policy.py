@@ -1,4 +1,5 @@
 """The password policy: one check for every path that sets a password."""
+
 import pytest
 
 from kontaktcenter.auth.passwords import WeakPassword, check_password, password_problems
@@ -12,13 +13,16 @@ def test_a_long_unusual_password_passes():
     assert password_problems(GOOD_PASSWORD, "agent") == []
 
 
-@pytest.mark.parametrize(("password", "message"), [
-    ("kort-lösen1", "Lösenordet ska ha minst 12 tecken."),
-    ("hej-AGENT7-och-mer", "Lösenordet får inte innehålla användarnamnet."),
-    ("qwerty123456", "Lösenordet är vanligt eller har läckt och är lätt att gissa. Välj ett annat."),
-    # A leaked password with digits and signs added is still the leaked password.
-    ("sunshine2026!!", "Lösenordet är vanligt eller har läckt och är lätt att gissa. Välj ett annat."),
-])
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("kort-lösen1", "Lösenordet ska ha minst 12 tecken."),
+        ("hej-AGENT7-och-mer", "Lösenordet får inte innehålla användarnamnet."),
+        ("qwerty123456", "Lösenordet är vanligt eller har läckt och är lätt att gissa. Välj ett annat."),
+        # A leaked password with digits and signs added is still the leaked password.
+        ("sunshine2026!!", "Lösenordet är vanligt eller har läckt och är lätt att gissa. Välj ett annat."),
+    ],
+)
 def test_each_rule_has_its_own_message(app, password, message):
     with app.test_request_context():
         problems = [str(p) for p in password_problems(password, "agent")]

@@ -1,4 +1,5 @@
 """`kontaktcenter users …`: create (prompt or link), list, edit, reactivate, reset-link."""
+
 import json
 
 from sqlalchemy import func, select
@@ -14,13 +15,31 @@ def _count(session) -> int:
 
 
 def test_create_with_password_at_the_prompt(runner, session, auth):
-    result = runner.invoke(args=["users", "create", "ella", "--role", "admin", "--department", "serviceforvaltningen",
-                                 "--name", "Ella Ek", "--email", "ella@malmo.example"], input=f"{GOOD_PASSWORD}\n{GOOD_PASSWORD}\n")
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "ella",
+            "--role",
+            "admin",
+            "--department",
+            "serviceforvaltningen",
+            "--name",
+            "Ella Ek",
+            "--email",
+            "ella@malmo.example",
+        ],
+        input=f"{GOOD_PASSWORD}\n{GOOD_PASSWORD}\n",
+    )
     assert result.exit_code == 0, result.output
     assert GOOD_PASSWORD not in result.output  # the prompt hides it
     created = user(session, "ella")
-    assert (created.role, created.department.code, created.name, created.email) == ("admin", "serviceforvaltningen", "Ella Ek",
-                                                                                   "ella@malmo.example")
+    assert (created.role, created.department.code, created.name, created.email) == (
+        "admin",
+        "serviceforvaltningen",
+        "Ella Ek",
+        "ella@malmo.example",
+    )
     assert auth.login("ella", GOOD_PASSWORD).status_code == 302
     [row] = changes_of(session, "ella")
     assert (row.action, row.actor) == ("created", "cli")
@@ -43,8 +62,11 @@ def test_create_with_a_link_prints_a_one_time_link(runner, session, client, auth
 
 def test_weak_password_at_the_prompt_creates_nothing(runner, session):
     before = _count(session)
-    for password, message in [("short-one", "at least 12 characters"), ("nils-is-my-name-1", "must not contain the username"),
-                              ("qwerty123456", "common or has leaked")]:
+    for password, message in [
+        ("short-one", "at least 12 characters"),
+        ("nils-is-my-name-1", "must not contain the username"),
+        ("qwerty123456", "common or has leaked"),
+    ]:
         result = runner.invoke(args=["users", "create", "nils", "--role", "agent"], input=f"{password}\n{password}\n")
         assert result.exit_code == 1, result.output
         assert "nothing changed" in result.output
@@ -77,8 +99,9 @@ def test_list_edit_deactivate_reactivate_each_logged(runner, session):
     listed = runner.invoke(args=["users", "list", "--role", "caseworker"])
     assert "handlaggare" in listed.output
     assert "agent " not in listed.output
-    edited = runner.invoke(args=["users", "edit", "agent2", "--queues", "kc-forsta-linjen", "--phone", "040-34 10 00",
-                                 "--capacity", "7"])
+    edited = runner.invoke(
+        args=["users", "edit", "agent2", "--queues", "kc-forsta-linjen", "--phone", "040-34 10 00", "--capacity", "7"]
+    )
     assert edited.exit_code == 0, edited.output
     agent2 = user(session, "agent2")
     assert [q.code for q in agent2.queues] == ["kc-forsta-linjen"]

@@ -1,4 +1,5 @@
 """Fixtures for the sign-in tests: a clean rate-limit slate, a clock the test moves, a second browser."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

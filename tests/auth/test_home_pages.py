@@ -1,4 +1,5 @@
 """Each role starts, after signing in, on a page its work begins on and that it may open."""
+
 import pytest
 
 from kontaktcenter.directory.catalogue import DEMO_USERS

@@ -1,4 +1,5 @@
 """Sign-in, sign-out, CSRF and roles."""
+
 from kontaktcenter.directory.models import User
 
 
@@ -69,7 +70,8 @@ def test_open_redirect_after_login_is_ignored(client):
 
     token = csrf_token(client)
     response = client.post(
-        "/login?next=https://evil.example/", data={"username": "agent", "password": "amira-malmo-demo-2026", "csrf_token": token}
+        "/login?next=https://evil.example/",
+        data={"username": "agent", "password": "amira-malmo-demo-2026", "csrf_token": token},
     )
     assert response.headers["Location"].endswith("/console")
 
@@ -87,7 +89,13 @@ def test_production_cookies_are_secure(tmp_path):
     from kontaktcenter.app import create_app
     from kontaktcenter.database import ENGINE_KEY
 
-    app = create_app({"ENV": "production", "SECRET_KEY": secrets.token_urlsafe(32), "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3"})
+    app = create_app(
+        {
+            "ENV": "production",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3",
+        }
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions[ENGINE_KEY].dispose()
 

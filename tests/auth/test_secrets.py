@@ -4,6 +4,7 @@ The attack: someone reads the source (it is open), takes a key string from it, a
 staff member's session cookie, or signs an SMS as Twilio. Without SECRET_KEY the app makes
 its own random key in the instance folder; without TWILIO_AUTH_TOKEN it refuses Twilio.
 """
+
 from __future__ import annotations
 
 import ast
@@ -30,7 +31,22 @@ from tests.fixtures.two_factor import enrol_demo_staff
 
 STAFF_PAGE = "/admin/atkomstlogg"  # an administrator's page
 SKIP_DIRS = {".venv", "instance", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist"}
-TEXT_SUFFIXES = {".py", ".toml", ".md", ".cfg", ".txt", ".yaml", ".yml", ".html", ".ini", ".json", ".csv", ".conf", ".po", ".sh"}
+TEXT_SUFFIXES = {
+    ".py",
+    ".toml",
+    ".md",
+    ".cfg",
+    ".txt",
+    ".yaml",
+    ".yml",
+    ".html",
+    ".ini",
+    ".json",
+    ".csv",
+    ".conf",
+    ".po",
+    ".sh",
+}
 QUOTED = re.compile(r'"([^"\n]{1,200})"|\'([^\'\n]{1,200})\'')
 # Lines that set or mention a secret: their strings are the likeliest keys to try first.
 SECRETISH = re.compile(r"secret|key|token|password", re.IGNORECASE)
@@ -114,7 +130,12 @@ def test_cookie_signed_with_any_key_in_the_repository_is_refused(normal_app):
     assert payload["kc_session"]
 
     every, likely = repository_strings()
-    assert {"dev-only-not-secret", "test-secret", "test-auth-token", "live-secret"} <= every  # the sweep finds the old keys
+    assert {
+        "dev-only-not-secret",
+        "test-secret",
+        "test-auth-token",
+        "live-secret",
+    } <= every  # the sweep finds the old keys
     assert normal_app.secret_key not in every
 
     # Control: the same forgery with the app's own key gets in, so the refusals below are the key's.
@@ -166,8 +187,14 @@ def test_workers_starting_at_once_agree_on_one_key(tmp_path):
     import time
 
     start = time.time() + 2.0  # every process is up before any of them looks for the file
-    workers = [subprocess.Popen([sys.executable, "-c", RACE, str(tmp_path), str(start)],  # noqa: S603 - our own script
-                                stdout=subprocess.PIPE, text=True) for _ in range(6)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(tmp_path), str(start)],  # noqa: S603 - our own script
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
     keys = {worker.communicate(timeout=60)[0].strip() for worker in workers}
     assert len(keys) == 1
     assert len(keys.pop()) >= 32
@@ -206,8 +233,14 @@ def test_production_refuses_to_start_without_a_key_rather_than_make_one(monkeypa
 
 # -- Twilio: no public token -------------------------------------------------------------
 
-SMS = {"AccountSid": "AC" + "0" * 32, "MessageSid": "SM" + "1" * 32, "From": "+46709876543", "To": "+46406000000",
-       "Body": "Hej", "NumMedia": "0"}
+SMS = {
+    "AccountSid": "AC" + "0" * 32,
+    "MessageSid": "SM" + "1" * 32,
+    "From": "+46709876543",
+    "To": "+46406000000",
+    "Body": "Hej",
+    "NumMedia": "0",
+}
 
 
 def test_the_source_holds_no_default_secret():
@@ -238,7 +271,9 @@ def test_the_demo_makes_its_own_token_and_the_simulator_signs_with_it(tmp_path, 
     _without_secrets_in_environment(monkeypatch)
     url = f"sqlite:///{tmp_path / 'd.sqlite3'}"
     demo = create_app({"DATABASE_URL": url}, instance_path=str(tmp_path / "instance"))
-    simulator = create_app({"DATABASE_URL": url}, instance_path=str(tmp_path / "instance"))  # another process, same place
+    simulator = create_app(
+        {"DATABASE_URL": url}, instance_path=str(tmp_path / "instance")
+    )  # another process, same place
     assert auth_token(demo) == ""
     assert signing_token(simulator) == ""
 
@@ -272,13 +307,17 @@ def test_the_demo_says_it_uses_a_demo_token(tmp_path, monkeypatch):
     served = {}
     monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **kw: served.update(app=app, host=host))
     monkeypatch.setattr(runner, "start_in_process", lambda app: None)
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}, instance_path=str(tmp_path / "instance"))
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}, instance_path=str(tmp_path / "instance")
+    )
     result = app.test_cli_runner().invoke(args=["demo", "--days", "1"])
     assert result.exit_code == 0, result.output
     assert "demo token" in result.output
     assert "Never for a real Twilio account" in result.output
     assert served["host"] == "127.0.0.1"
-    assert served["app"].config["TWILIO_AUTH_TOKEN"] == (tmp_path / "instance" / "twilio_demo_token").read_text().strip()
+    assert (
+        served["app"].config["TWILIO_AUTH_TOKEN"] == (tmp_path / "instance" / "twilio_demo_token").read_text().strip()
+    )
     app.extensions[ENGINE_KEY].dispose()
 
 

@@ -1,6 +1,7 @@
 """Sessions that really end: a copied cookie is refused after sign-out, idleness, its lifetime,
 a new password and deactivation. Each test is the attack it prevents: someone holding a copy
 of a staff member's cookie (a shared computer, a proxy log, malware) tries to use it."""
+
 from __future__ import annotations
 
 from sqlalchemy import event, func, select
@@ -106,8 +107,11 @@ def test_password_change_ends_the_other_sessions(app, client, auth, thief, sessi
     copy = thief()
     assert signed_in(copy)
 
-    response = auth.post("/konto/losenord", {"current": PASSWORD, "new": "a-new-long-password", "repeat": "a-new-long-password"},
-                         csrf_page="/konto/losenord")
+    response = auth.post(
+        "/konto/losenord",
+        {"current": PASSWORD, "new": "a-new-long-password", "repeat": "a-new-long-password"},
+        csrf_page="/konto/losenord",
+    )
     assert response.status_code == 302
     assert not signed_in(copy)  # the copied cookie, and every other browser, is out
     assert signed_in(client)  # the browser that changed it goes on, with a new session
@@ -122,8 +126,11 @@ def test_password_change_needs_the_current_password(client, auth, session, make_
     user = make_user("agent", queues=("kc-forsta-linjen",))
     session.commit()
     auth.login(user.username, PASSWORD)
-    response = auth.post("/konto/losenord", {"current": "not-my-password", "new": "a-new-long-password",
-                                             "repeat": "a-new-long-password"}, csrf_page="/konto/losenord")
+    response = auth.post(
+        "/konto/losenord",
+        {"current": "not-my-password", "new": "a-new-long-password", "repeat": "a-new-long-password"},
+        csrf_page="/konto/losenord",
+    )
     assert response.status_code == 400
     assert "Fel lösenord." in response.get_data(as_text=True)
     assert _user(session, user.username).password_hash == user.password_hash
@@ -134,11 +141,16 @@ def test_short_or_mismatched_new_password_is_refused(client, auth, session, make
     user = make_user("agent", queues=("kc-forsta-linjen",))
     session.commit()
     auth.login(user.username, PASSWORD)
-    short = auth.post("/konto/losenord", {"current": PASSWORD, "new": "short", "repeat": "short"}, csrf_page="/konto/losenord")
+    short = auth.post(
+        "/konto/losenord", {"current": PASSWORD, "new": "short", "repeat": "short"}, csrf_page="/konto/losenord"
+    )
     assert short.status_code == 400
     assert "Lösenordet ska ha minst 12 tecken." in short.get_data(as_text=True)
-    other = auth.post("/konto/losenord", {"current": PASSWORD, "new": "a-new-long-password", "repeat": "another-long-password"},
-                      csrf_page="/konto/losenord")
+    other = auth.post(
+        "/konto/losenord",
+        {"current": PASSWORD, "new": "a-new-long-password", "repeat": "another-long-password"},
+        csrf_page="/konto/losenord",
+    )
     assert other.status_code == 400
     assert "Lösenorden är inte lika." in other.get_data(as_text=True)
 
@@ -148,7 +160,9 @@ def test_password_set_by_an_administrator_ends_sessions(client, auth, thief, ses
     session.commit()
     auth.login(user.username, PASSWORD)
     copy = thief()
-    result = runner.invoke(args=["users", "password", user.username], input="another-long-password\nanother-long-password\n")
+    result = runner.invoke(
+        args=["users", "password", user.username], input="another-long-password\nanother-long-password\n"
+    )
     assert result.exit_code == 0, result.output
     assert "sessions ended: 1" in result.output
     assert not signed_in(copy)
@@ -222,8 +236,10 @@ def test_session_cookie_without_a_server_side_session_is_refused(app, client, se
 
     admin = _user(session, "admin")
     serializer = SecureCookieSessionInterface().get_signing_serializer(app)
-    for payload in ({"_user_id": str(admin.id), "_fresh": True},
-                    {"_user_id": str(admin.id), "_fresh": True, "kc_session": "made-up-token"}):
+    for payload in (
+        {"_user_id": str(admin.id), "_fresh": True},
+        {"_user_id": str(admin.id), "_fresh": True, "kc_session": "made-up-token"},
+    ):
         client.set_cookie("session", serializer.dumps(payload))
         assert client.get("/admin/atkomstlogg").status_code == 302
 

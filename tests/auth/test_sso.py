@@ -3,6 +3,7 @@
 Every request between the application and the provider is real HTTP: discovery, the
 JWKS, the code swap with PKCE and the ID token's verification.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -52,7 +53,11 @@ def test_first_sign_in_creates_the_user_with_the_role_from_the_group_claim(sso_a
     assert signed_in(client)
     user = user_by_subject(session, "sub-anna-1")
     assert (user.username, user.name, user.email, user.role) == (
-        "anna.andersson@malmo.se", "Anna Andersson", "anna.andersson@malmo.se", "agent")
+        "anna.andersson@malmo.se",
+        "Anna Andersson",
+        "anna.andersson@malmo.se",
+        "agent",
+    )
     assert user.department.code == "serviceforvaltningen"
     assert user.oidc_issuer == oidc_provider.issuer
     assert not user.password_hash.startswith(("scrypt:", "pbkdf2:")), "an SSO account has no local password"
@@ -104,8 +109,14 @@ def test_removed_groups_mean_no_access_deactivation_and_every_session_ended(sso_
     assert not signed_in(desk), "the session already open must end too"
     user = user_by_subject(session, "sub-anna-1")
     assert not user.active
-    assert session.scalar(select(func.count()).select_from(UserSession).where(
-        UserSession.user_id == user.id, UserSession.revoked_at.is_(None))) == 0
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        )
+        == 0
+    )
     assert events(session, "deactivated")[-1].detail.startswith("sso: no mapped group")
     assert events(session, "sso_refused")[-1].detail == "no mapped group"
 
@@ -117,7 +128,9 @@ def test_removed_groups_mean_no_access_deactivation_and_every_session_ended(sso_
     assert signed_in(again)
 
 
-def test_an_account_an_administrator_deactivated_is_not_reactivated_by_sso(sso_app, oidc_provider, app, session, runner):
+def test_an_account_an_administrator_deactivated_is_not_reactivated_by_sso(
+    sso_app, oidc_provider, app, session, runner
+):
     assert sso_sign_in(app.test_client(), oidc_provider).status_code == 302
     result = runner.invoke(args=["users", "deactivate", "anna.andersson@malmo.se"])
     assert result.exit_code == 0, result.output
@@ -144,8 +157,9 @@ def test_an_id_token_that_fails_verification_is_refused(tamper, sso_app, oidc_pr
     assert sso_sign_in(sso_app.test_client(), oidc_provider).status_code == 302
     before = user_count(session)
     sessions_before = session.scalar(select(func.count()).select_from(UserSession))
-    oidc_provider.user = type(oidc_provider.user)(sub="sub-mallory", preferred_username="mallory@malmo.se",
-                                                  groups=["kc-admins"])
+    oidc_provider.user = type(oidc_provider.user)(
+        sub="sub-mallory", preferred_username="mallory@malmo.se", groups=["kc-admins"]
+    )
     oidc_provider.tamper = tamper
     response = sso_sign_in(client, oidc_provider)
     assert response.status_code == 400
@@ -215,7 +229,9 @@ def test_password_login_switched_off_hides_and_refuses_the_form(sso_app, client,
     assert 'href="/login/sso"' in page
     assert 'name="password"' not in page
     token = csrf_token(client, "/kontakt")
-    response = client.post("/login", data={"username": "agent", "password": "amira-malmo-demo-2026", "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": "agent", "password": "amira-malmo-demo-2026", "csrf_token": token}
+    )
     assert response.status_code == 403
     assert "Inloggning med lösenord är avstängd" in response.get_data(as_text=True)
     assert not signed_in(client)
@@ -242,7 +258,9 @@ def test_sso_users_are_not_asked_for_the_local_second_factor(sso_app, oidc_provi
     assert needs_local_second_factor(session.scalar(select(User).where(User.username == "admin"))) is True
 
 
-def test_a_department_code_missing_here_refuses_with_a_clear_message(sso_app, oidc_provider, client, session, monkeypatch):
+def test_a_department_code_missing_here_refuses_with_a_clear_message(
+    sso_app, oidc_provider, client, session, monkeypatch
+):
     monkeypatch.setitem(sso_app.config, "OIDC_ROLE_MAP", {"kc-agents": {"role": "agent", "department": "no-such-dept"}})
     assert session.scalar(select(Department).where(Department.code == "no-such-dept")) is None
     response = sso_sign_in(client, oidc_provider)
@@ -262,7 +280,6 @@ def test_a_provider_that_does_not_answer_is_a_clear_page(sso_app, client, sessio
     assert response.status_code == 503
     assert "Inloggningstjänsten svarar inte" in response.get_data(as_text=True)
     assert events(session, "sso_refused")[-1].detail.startswith("discovery")
-
 
 
 def test_an_sso_account_cannot_be_signed_in_with_any_password(sso_app, oidc_provider, app, session):

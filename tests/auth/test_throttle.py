@@ -1,5 +1,6 @@
 """Password guessing is throttled per account and per client address, on Flask-Limiter's
 storage, with a lockout that grows; every attempt is in the audit log, never the password."""
+
 from __future__ import annotations
 
 import json
@@ -184,8 +185,13 @@ print(json.dumps([client.post("/login", data={"username": sys.argv[4], "password
 
 
 def _worker(database_url: str, prefix: str, username: str) -> list[int]:
-    done = subprocess.run([sys.executable, "-c", WORKER, database_url, REDIS_URL, prefix, username],  # noqa: S603 - our own script
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER, database_url, REDIS_URL, prefix, username],  # noqa: S603 - our own script
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -1,5 +1,6 @@
 """Two-factor sign-in (TOTP): enrolment, the code after the password, replay, drift,
 recovery codes, throttling, required roles and the administrator's reset."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,11 @@ def _user(session, username: str) -> User:
 
 def _events(session, kind: str, username: str) -> list[AuthEvent]:
     session.expire_all()
-    return list(session.scalars(select(AuthEvent).where(AuthEvent.kind == kind, AuthEvent.username == username)
-                                .order_by(AuthEvent.id)))
+    return list(
+        session.scalars(
+            select(AuthEvent).where(AuthEvent.kind == kind, AuthEvent.username == username).order_by(AuthEvent.id)
+        )
+    )
 
 
 def _password_only(client, username: str):
@@ -62,13 +66,14 @@ def test_enrolment_page_shows_a_qr_code_made_here_and_the_secret_as_text(app, cl
 
     row = session.get(TwoFactor, _user(session, "agent").id)
     secret = two_factor.SecretBox.from_config(app.config).open(row.secret_encrypted)
-    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     assert grouped in page  # typed by hand when the camera cannot scan
     # The QR code is inline SVG drawn on the server from the otpauth URI with this very secret:
     # no image service, no script, nothing the CSP would block.
     uri = pyotp.TOTP(secret).provisioning_uri(name="agent", issuer_name=two_factor.ISSUER)
-    drawn = segno.make(uri, error="m").svg_inline(scale=5, border=4, dark="#000", light="#fff", svgclass="qr-code",
-                                                  lineclass=None)
+    drawn = segno.make(uri, error="m").svg_inline(
+        scale=5, border=4, dark="#000", light="#fff", svgclass="qr-code", lineclass=None
+    )
     assert re.search(r'<svg role="img" aria-label="[^"]+" ', page)
     assert re.search(r' d="([^"]+)"', drawn).group(1) in page
     assert "<img" not in page
@@ -85,7 +90,9 @@ def test_the_secret_is_stored_encrypted_and_a_database_copy_alone_makes_no_codes
     assert two_factor.SecretBox(["another installation's key, as long as a real one"]).open(stored) is None
     assert two_factor.SecretBox.from_config(app.config).open(stored) == secret
     # An earlier key kept in SECRET_KEY_FALLBACKS still opens it: SECRET_KEY can be rotated.
-    rotated = two_factor.SecretBox.from_config({"SECRET_KEY": "the new key", "SECRET_KEY_FALLBACKS": [app.config["SECRET_KEY"]]})
+    rotated = two_factor.SecretBox.from_config(
+        {"SECRET_KEY": "the new key", "SECRET_KEY_FALLBACKS": [app.config["SECRET_KEY"]]}
+    )
     assert rotated.open(stored) == secret
 
 
@@ -168,8 +175,10 @@ def test_the_half_signed_cookie_opens_no_staff_route(app, session, world):
             response = browser.open(path, method=method, data={"csrf_token": token} if method == "POST" else None)
             walked += 1
             refused = response.status_code == 401 or (
-                response.status_code == 302 and "/login" in response.headers["Location"]
-                and CODE_PAGE not in response.headers["Location"])
+                response.status_code == 302
+                and "/login" in response.headers["Location"]
+                and CODE_PAGE not in response.headers["Location"]
+            )
             if not refused:
                 let_in.append((method, rule.rule, response.status_code))
     assert walked > 50
@@ -315,7 +324,9 @@ def test_a_required_role_without_an_authenticator_can_do_nothing_but_enrol(app, 
     result = runner.invoke(args=["users", "reset-2fa", "admin"])
     assert result.exit_code == 0, result.output
     assert "two-factor sign-in reset for admin" in result.output
-    assert _events(session, "two_factor_reset", "admin")[-1].detail == "by cli"  # as the admin audit log names the command line
+    assert (
+        _events(session, "two_factor_reset", "admin")[-1].detail == "by cli"
+    )  # as the admin audit log names the command line
 
     response = auth.login("admin")  # the password alone now: there is no authenticator to ask
     assert response.status_code == 302
@@ -325,7 +336,10 @@ def test_a_required_role_without_an_authenticator_can_do_nothing_but_enrol(app, 
         assert answer.status_code == 302, page
         assert ACCOUNT_PAGE in answer.headers["Location"], page
     # A form posted anywhere else is refused and changes nothing.
-    assert auth.post("/admin/api-tokens", {"name": "sneaky", "scope": "open311"}, csrf_page=ACCOUNT_PAGE).status_code == 403
+    assert (
+        auth.post("/admin/api-tokens", {"name": "sneaky", "scope": "open311"}, csrf_page=ACCOUNT_PAGE).status_code
+        == 403
+    )
     assert session.scalar(select(ApiToken).where(ApiToken.name == "sneaky")) is None
     page = client.get(ACCOUNT_PAGE).get_data(as_text=True)
     assert "Din roll kräver tvåstegsverifiering." in page

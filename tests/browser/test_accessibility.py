@@ -1,4 +1,5 @@
 """WCAG 2.1 AA with axe-core in headless Chromium, and keyboard-only use."""
+
 import re
 
 import pytest

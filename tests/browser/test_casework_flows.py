@@ -1,4 +1,5 @@
 """Casework pages in headless Chromium: axe-core WCAG 2.1 AA, and every flow with the keyboard alone."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,7 +35,11 @@ def seed_article(live_server, service: str, title: str, body: str) -> None:
 
     with live_server.app.app_context():
         if db.session.scalar(select(KnowledgeArticle).where(KnowledgeArticle.title == title)) is None:
-            db.session.add(KnowledgeArticle(service=db.session.scalar(select(Service).where(Service.code == service)), title=title, body=body))
+            db.session.add(
+                KnowledgeArticle(
+                    service=db.session.scalar(select(Service).where(Service.code == service)), title=title, body=body
+                )
+            )
             db.session.commit()
         db.session.remove()
 
@@ -58,7 +63,14 @@ def logout(page) -> None:
 def test_agent_console_take_next_quick_answer_and_escalation_by_keyboard(page, live_server):
     seed_article(live_server, "bygglov", "Handläggningstid bygglov", "Ett komplett bygglov beslutas inom tio veckor.")
     # The most urgent ticket in the first line, so "take next" hands out this one.
-    reference = seed(live_server, "bygglov", "Hur lång tid tar ett bygglov för ett plank?", priority=9, email="plank@example.se", reply_channel="email")
+    reference = seed(
+        live_server,
+        "bygglov",
+        "Hur lång tid tar ett bygglov för ett plank?",
+        priority=9,
+        email="plank@example.se",
+        reply_channel="email",
+    )
 
     login(page, "agent")
     assert page.url.endswith("/console")
@@ -109,7 +121,9 @@ def test_agent_console_take_next_quick_answer_and_escalation_by_keyboard(page, l
 
 
 def test_caseworker_inbox_accept_answer_and_resolve_by_keyboard(page, live_server):
-    reference = seed(live_server, "bygglov", "Behöver jag bygglov för en altan?", phone="0701234567", reply_channel="sms")
+    reference = seed(
+        live_server, "bygglov", "Behöver jag bygglov för en altan?", phone="0701234567", reply_channel="sms"
+    )
     _escalate(live_server, reference, "sbk-bygglov", "Vill veta om altanen kräver bygglov.")
 
     login(page, "bygglov")
@@ -174,7 +188,9 @@ def test_coordinator_writes_a_knowledge_base_answer_by_keyboard(page, live_serve
 
 
 def test_search_and_access_log_pages_are_accessible(page, live_server):
-    reference = seed(live_server, "forsorjningsstod", "Hyran", personnummer="19900101-0017", phone="0701234569", reply_channel="sms")
+    reference = seed(
+        live_server, "forsorjningsstod", "Hyran", personnummer="19900101-0017", phone="0701234569", reply_channel="sms"
+    )
     login(page, "handlaggare")  # starts in the inbox; the queue is under "Mina köer"
     tab_to(page, "a:has-text('Mina köer')")
     press_and_wait(page, "Enter")

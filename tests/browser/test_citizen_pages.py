@@ -1,5 +1,6 @@
 """The citizen pages on personal data and accessibility in headless Chromium: axe-core WCAG 2.1
 AA in sv/en/ar, no horizontal scrolling at 320 px (WCAG 1.4.10 Reflow), and the keyboard alone."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ Chromium reports what a CSP blocks both as a console message ("Refused to execut
 script because it violates the following Content Security Policy directive …") and as a
 securitypolicyviolation event; both are collected on every page visited.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -57,7 +58,9 @@ def test_citizen_form_runs_its_script_under_the_policy(watched, live_server, lan
 
 def test_staff_pages_under_the_policy(watched, live_server):
     page = watched
-    reference = seed(live_server, "allmant", "Var lämnar jag grovsopor?", email="sopor@example.se", reply_channel="email")
+    reference = seed(
+        live_server, "allmant", "Var lämnar jag grovsopor?", email="sopor@example.se", reply_channel="email"
+    )
     login(page, "agent")
     for path in ("/console", f"/tickets/{reference}", "/sok", "/kunskapsbank", "/phone"):
         response = page.goto(path)

@@ -1,6 +1,7 @@
 """The dataskydd pages in headless Chromium: axe-core WCAG 2.1 AA in sv/en/ar, and the
 keyboard alone — finding a ticket, rättelse, begränsning, a refused radering, and the
 access log's person filter."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """Single sign-on in headless Chromium against the local OpenID Connect provider:
 axe-core WCAG 2.1 AA on the sign-in page with its SSO button and on the refusal page,
 and the whole round trip with the keyboard alone."""
+
 import pytest
 
 from tests.fixtures.browser import assert_accessible, press_and_wait
@@ -41,8 +42,13 @@ def test_login_page_with_only_sso_is_accessible(page, sso_live, live_server, mon
 
 
 def test_sso_sign_in_with_the_keyboard_alone(page, sso_live):
-    sso_live.user = ProviderUser(sub="sub-browser-1", preferred_username="kim.keyboard@malmo.se", name="Kim Tangentbord",
-                             email="kim.keyboard@malmo.se", groups=["kc-agents"])
+    sso_live.user = ProviderUser(
+        sub="sub-browser-1",
+        preferred_username="kim.keyboard@malmo.se",
+        name="Kim Tangentbord",
+        email="kim.keyboard@malmo.se",
+        groups=["kc-agents"],
+    )
     page.goto("/login")
     tab_to(page, "a.sso-button")
     press_and_wait(page, "Enter")
@@ -51,8 +57,13 @@ def test_sso_sign_in_with_the_keyboard_alone(page, sso_live):
 
 
 def test_the_no_access_page_is_accessible_and_leads_back_by_keyboard(page, sso_live):
-    sso_live.user = ProviderUser(sub="sub-browser-2", preferred_username="utan.grupp@malmo.se", name="Utan Grupp",
-                             email="utan.grupp@malmo.se", groups=["alla-medarbetare"])
+    sso_live.user = ProviderUser(
+        sub="sub-browser-2",
+        preferred_username="utan.grupp@malmo.se",
+        name="Utan Grupp",
+        email="utan.grupp@malmo.se",
+        groups=["alla-medarbetare"],
+    )
     page.goto("/login")
     tab_to(page, "a.sso-button")
     press_and_wait(page, "Enter")

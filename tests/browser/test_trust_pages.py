@@ -4,6 +4,7 @@ The web receipt with its receipt code (sv/en/ar); the ticket page's reply addres
 mention of a cited ticket and the link to the citizen's earlier ticket; the reason form for
 reading outside one's own work; the access log; the password page and the sign-in log.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -40,10 +41,22 @@ def _mentioning_and_related(live_server) -> tuple[str, str, str]:
     earlier = seed(live_server, "allmant", "Var lämnar jag grovsopor?", phone="0701112299", reply_channel="sms")
     with live_server.app.app_context():
         db.session.execute(update(User).values(presence="away"))
-        call = receive(db.session, IncomingContact(channel="phone", service_code="allmant", phone="0701112299", reply_channel="phone"))
-        mail = receive(db.session, IncomingContact(channel="email", service_code=None, email="stranger@example.se",
-                                                   reply_channel="email", subject=f"Re: {earlier}", text="Skicka svaret hit.",
-                                                   reference=earlier))
+        call = receive(
+            db.session,
+            IncomingContact(channel="phone", service_code="allmant", phone="0701112299", reply_channel="phone"),
+        )
+        mail = receive(
+            db.session,
+            IncomingContact(
+                channel="email",
+                service_code=None,
+                email="stranger@example.se",
+                reply_channel="email",
+                subject=f"Re: {earlier}",
+                text="Skicka svaret hit.",
+                reference=earlier,
+            ),
+        )
         db.session.commit()
         references = call.ticket.reference, mail.ticket.reference
         db.session.remove()

@@ -1,5 +1,6 @@
 """Two-factor sign-in in a real browser: axe-core on the enrolment, recovery-codes, code and
 account pages, and enrolment and sign-in with the keyboard alone."""
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,9 @@ def new_admin(live_server):
 
     with live_server.app.app_context():
         if db.session.scalar(select(User).where(User.username == "ny-admin")) is None:
-            db.session.add(User(username="ny-admin", name="Nora Admin", role="admin", password_hash=hash_password(PASSWORD)))
+            db.session.add(
+                User(username="ny-admin", name="Nora Admin", role="admin", password_hash=hash_password(PASSWORD))
+            )
             db.session.commit()
         db.session.remove()
     return "ny-admin"
@@ -61,7 +64,9 @@ def test_keyboard_only_enrolment_and_sign_in_with_code_and_recovery_code(page, l
     page.locator("#code").focus()
     page.keyboard.type(pyotp.TOTP(secret).now())
     press_and_wait(page, "Enter")
-    codes = re.findall(r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", page.locator("ol.recovery-codes").inner_text())
+    codes = re.findall(
+        r"[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}", page.locator("ol.recovery-codes").inner_text()
+    )
     assert len(codes) == 10
     assert_accessible(page)  # the recovery codes, shown once
     page.locator("a.button:has-text('Jag har sparat koderna')").focus()

@@ -1,4 +1,5 @@
 """Casework fixtures."""
+
 import pytest
 from sqlalchemy import update
 

@@ -1,4 +1,5 @@
 """Who may reach which page, and who may read a confidential ticket (OSL)."""
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,9 @@ def _client_as(app, username: str | None):
 def _path(app, rule) -> str:
     values = {}
     for name, converter in rule._converters.items():
-        values[name] = 999999 if isinstance(converter, IntegerConverter) else ("KC-2099-999999" if "reference" in name else "x")
+        values[name] = (
+            999999 if isinstance(converter, IntegerConverter) else ("KC-2099-999999" if "reference" in name else "x")
+        )
     with app.test_request_context():
         from flask import url_for
 
@@ -52,12 +55,24 @@ INBOX = {"caseworker", "coordinator", "admin"}
 # Casework's own routes and who may use them, stated here rather than read back from
 # the decorator, so a loosened decorator fails this test.
 CASEWORK_ROUTES = {
-    "casework.console": CASE, "casework.presence": CASE, "casework.take_next": CASE, "casework.ticket": CASE | {"manager"},
+    "casework.console": CASE,
+    "casework.presence": CASE,
+    "casework.take_next": CASE,
+    "casework.ticket": CASE | {"manager"},
     "casework.reason": {"agent", "caseworker", "coordinator"},
-    "casework.take": CASE, "casework.reply": CASE, "casework.reply_address": CASE, "casework.waiting": CASE, "casework.resolve": CASE,
-    "casework.escalate": CASE, "casework.search": CASE, "casework.knowledge_base": CASE,
-    "casework.inbox": INBOX, "casework.accept": INBOX, "casework.return_escalation": INBOX,
-    "casework.new_article": {"coordinator", "admin"}, "casework.edit_article": {"coordinator", "admin"},
+    "casework.take": CASE,
+    "casework.reply": CASE,
+    "casework.reply_address": CASE,
+    "casework.waiting": CASE,
+    "casework.resolve": CASE,
+    "casework.escalate": CASE,
+    "casework.search": CASE,
+    "casework.knowledge_base": CASE,
+    "casework.inbox": INBOX,
+    "casework.accept": INBOX,
+    "casework.return_escalation": INBOX,
+    "casework.new_article": {"coordinator", "admin"},
+    "casework.edit_article": {"coordinator", "admin"},
 }
 
 
@@ -117,14 +132,24 @@ def test_casework_pages_on_real_objects_as_every_role(app, session, everyone_awa
         agent = session.scalar(select(User).where(User.username == "agent"))
         queue = session.scalar(select(Queue).where(Queue.code == "asf-arbetsmarknad"))
         escalation = escalate(session, ticket, agent, queue, Handover("Vill ha praktik."))
-    article = KnowledgeArticle(service=session.scalar(select(Service).where(Service.code == "arbetsmarknad")), title="Praktik", body="Kontakta Jobb Malmö.")
+    article = KnowledgeArticle(
+        service=session.scalar(select(Service).where(Service.code == "arbetsmarknad")),
+        title="Praktik",
+        body="Kontakta Jobb Malmö.",
+    )
     session.add(article)
     session.commit()
     # Per page, the status for each role (tickets/access.py): asf's caseworker and coordinator receive it; the administrator and the manager of
     # another department may not know it exists (404); roles without the page get 403.
     pages = {
         # The agent escalated without taking it: no longer their work, readable with a reason (302 to the form).
-        f"/tickets/{ticket.reference}": {"agent": 302, "caseworker": 200, "coordinator": 200, "admin": 404, "manager": 404},
+        f"/tickets/{ticket.reference}": {
+            "agent": 302,
+            "caseworker": 200,
+            "coordinator": 200,
+            "admin": 404,
+            "manager": 404,
+        },
         f"/tickets/{ticket.reference}/escalate": {"caseworker": 200, "coordinator": 200, "admin": 404},
         "/inkorg": dict.fromkeys(INBOX, 200),
         # handlaggare and samordnare are of asf, the receiving department
@@ -146,8 +171,11 @@ def test_casework_pages_on_real_objects_as_every_role(app, session, everyone_awa
 def confidential(make_contact):
     """A försörjningsstöd errand: confidential, owned by Arbetsmarknads- och socialförvaltningen."""
     received = make_contact(
-        service="forsorjningsstod", text="Jag behöver hjälp med hyran.", personnummer="19900101-0017",
-        phone="0701234567", reply_channel="sms",
+        service="forsorjningsstod",
+        text="Jag behöver hjälp med hyran.",
+        personnummer="19900101-0017",
+        phone="0701234567",
+        reply_channel="sms",
     )
     assert received.ticket.confidential
     return received.ticket
@@ -155,7 +183,9 @@ def confidential(make_contact):
 
 def _logged_reads(session, ticket, username, allowed=True):
     return session.scalar(
-        select(func.count()).select_from(AccessLog).join(User, User.id == AccessLog.user_id)
+        select(func.count())
+        .select_from(AccessLog)
+        .join(User, User.id == AccessLog.user_id)
         .where(AccessLog.ticket_id == ticket.id, User.username == username, AccessLog.allowed.is_(allowed))
     )
 
@@ -193,10 +223,16 @@ def test_confidential_ticket_is_readable_only_by_its_department_and_every_read_i
     else:
         assert "hyran" not in page
         assert client.get(f"/tickets/{confidential.reference}/escalate").status_code == acting
-        assert auth.post(f"/tickets/{confidential.reference}/reply", {"kind": "note", "body": "x"}).status_code == acting
+        assert (
+            auth.post(f"/tickets/{confidential.reference}/reply", {"kind": "note", "body": "x"}).status_code == acting
+        )
         if acting == 404:
             # Not even found by its reference: its existence is confidential too.
-            found = auth.post("/sok", {"q": confidential.reference}, csrf_page="/kontakt").get_data(as_text=True).split("Träffar", 1)[1]
+            found = (
+                auth.post("/sok", {"q": confidential.reference}, csrf_page="/kontakt")
+                .get_data(as_text=True)
+                .split("Träffar", 1)[1]
+            )
             assert confidential.reference not in found
             # Every denied attempt is in the access log.
             assert _logged_reads(session, confidential, username, allowed=False) >= 2
@@ -232,7 +268,9 @@ def test_lists_mask_confidential_tickets_and_the_personnummer(client, auth, sess
     console = client.get("/console").get_data(as_text=True)
     assert confidential.reference in console
     assert "hyran" not in console  # subject masked even for a reader in a list
-    search = auth.post("/sok", {"q": "199001010017"}, csrf_page="/kontakt").get_data(as_text=True).split("Träffar", 1)[1]  # the results, not the echoed query
+    search = (
+        auth.post("/sok", {"q": "199001010017"}, csrf_page="/kontakt").get_data(as_text=True).split("Träffar", 1)[1]
+    )  # the results, not the echoed query
     assert confidential.reference in search
     assert open_ticket.reference in search
     assert "199001010017" not in search

@@ -1,4 +1,5 @@
 """Take next: the most urgent ticket to exactly one agent, even with twenty asking at once."""
+
 from __future__ import annotations
 
 import threading
@@ -106,7 +107,14 @@ def test_twenty_agents_taking_at_once_get_each_ticket_exactly_once(app):
         queue = Queue(code=f"test-claims-{tag}", name_sv="Test", name_en="Test", kind="first_line", department=dept)
         s.add(queue)
         agents = [
-            User(username=f"claim-{tag}-{i}", name=f"Agent {i}", role="agent", password_hash=hash_password("x" * 12), department=dept, queues=[queue])
+            User(
+                username=f"claim-{tag}-{i}",
+                name=f"Agent {i}",
+                role="agent",
+                password_hash=hash_password("x" * 12),
+                department=dept,
+                queues=[queue],
+            )
             for i in range(agents_n)
         ]
         s.add_all(agents)
@@ -127,7 +135,9 @@ def test_twenty_agents_taking_at_once_get_each_ticket_exactly_once(app):
             rows = s.execute(select(Ticket.id, Ticket.assignee_id).where(Ticket.queue_id == queue_id)).all()
             events = Counter(
                 s.scalars(
-                    select(TicketEvent.ticket_id).join(Ticket).where(Ticket.queue_id == queue_id, TicketEvent.kind == "assigned")
+                    select(TicketEvent.ticket_id)
+                    .join(Ticket)
+                    .where(Ticket.queue_id == queue_id, TicketEvent.kind == "assigned")
                 )
             )
         assert dict(rows) == dict(claims)  # the database agrees with what each agent was told
@@ -157,7 +167,10 @@ def test_agents_taking_at_once_on_sqlite_get_each_ticket_exactly_once(tmp_path):
     with app.app_context(), Session(engine, expire_on_commit=False) as s:
         load_catalogue(s)
         queue = s.scalar(select(Queue).where(Queue.code == "kc-forsta-linjen"))
-        agents = [User(username=f"lite-{i}", name=f"Agent {i}", role="agent", password_hash="x", queues=[queue]) for i in range(agents_n)]
+        agents = [
+            User(username=f"lite-{i}", name=f"Agent {i}", role="agent", password_hash="x", queues=[queue])
+            for i in range(agents_n)
+        ]
         s.add_all(agents)
         start = datetime(2026, 3, 2, 8, tzinfo=UTC)
         for i in range(tickets_n):

@@ -1,4 +1,5 @@
 """Escalation round trip: handover → department inbox → accept → answer → resolve, or return."""
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,9 @@ HANDOVER = {
 
 
 def test_escalation_round_trip_through_the_department_inbox(app, client, auth, session, everyone_away, make_contact):
-    ticket = make_contact(service="bygglov", text="Jag vill ändra min bygglovsansökan.", email="eva@example.se", reply_channel="email").ticket
+    ticket = make_contact(
+        service="bygglov", text="Jag vill ändra min bygglovsansökan.", email="eva@example.se", reply_channel="email"
+    ).ticket
     assert ticket.queue.code == "kc-forsta-linjen"
     outbox = app.extensions.setdefault(OUTBOX_KEY, [])
     outbox.clear()
@@ -36,7 +39,12 @@ def test_escalation_round_trip_through_the_department_inbox(app, client, auth, s
     )
     assert response.status_code == 302
     session.refresh(ticket)
-    assert (ticket.status, ticket.queue.code, ticket.assignee_id, ticket.escalated) == ("escalated", "sbk-bygglov", None, True)
+    assert (ticket.status, ticket.queue.code, ticket.assignee_id, ticket.escalated) == (
+        "escalated",
+        "sbk-bygglov",
+        None,
+        True,
+    )
     assert ticket.priority >= 6
     assert ticket.accept_due_at is not None
     # The citizen was told, automatically (not counted as a first response).
@@ -60,7 +68,9 @@ def test_escalation_round_trip_through_the_department_inbox(app, client, auth, s
     assert escalation.accepted_by.username == "bygglov"
     assert escalation.accepted_at is not None
 
-    auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Skicka in en ny ritning via e-tjänsten."})
+    auth.post(
+        f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Skicka in en ny ritning via e-tjänsten."}
+    )
     auth.post(f"/tickets/{ticket.reference}/resolve")
     session.refresh(ticket)
     assert ticket.status == "resolved"
@@ -82,7 +92,9 @@ def test_department_returns_an_escalation_with_a_reason(app, client, auth, sessi
     refused = auth.post(f"/escalations/{escalation.id}/return", {"reason": ""})
     assert refused.status_code == 400
     assert "Ange varför ärendet lämnas tillbaka." in refused.get_data(as_text=True)
-    auth.post(f"/escalations/{escalation.id}/return", {"reason": "Gäller parkeringstillstånd, inte bygglov.", "notify": "y"})
+    auth.post(
+        f"/escalations/{escalation.id}/return", {"reason": "Gäller parkeringstillstånd, inte bygglov.", "notify": "y"}
+    )
     with app.app_context():
         texts = [r.data for r in recorded() if r.kind == "message"]
     # The citizen asked for SMS and is told that the contact center has the errand again.
@@ -100,10 +112,14 @@ def test_department_returns_an_escalation_with_a_reason(app, client, auth, sessi
     assert "Gäller parkeringstillstånd, inte bygglov." in page
 
 
-def test_escalation_needs_what_the_citizen_wants_and_changes_nothing_without_it(client, auth, session, everyone_away, make_contact):
+def test_escalation_needs_what_the_citizen_wants_and_changes_nothing_without_it(
+    client, auth, session, everyone_away, make_contact
+):
     ticket = make_contact(service="bygglov").ticket
     auth.login("agent")
-    response = auth.post(f"/tickets/{ticket.reference}/escalate", {"queue": _queue_id(session, "sbk-bygglov"), "citizen_wants": ""})
+    response = auth.post(
+        f"/tickets/{ticket.reference}/escalate", {"queue": _queue_id(session, "sbk-bygglov"), "citizen_wants": ""}
+    )
     assert response.status_code == 400
     assert "Beskriv vad medborgaren vill." in response.get_data(as_text=True)
     session.refresh(ticket)
@@ -146,11 +162,15 @@ def test_escalated_confidential_errand_leaves_the_agents_sight(client, auth, ses
     assert HANDOVER["citizen_wants"] not in inbox  # a list masks a confidential ticket, even for its readers
 
 
-def test_escalation_to_a_confidential_queue_makes_the_errand_confidential(client, auth, session, everyone_away, make_contact):
+def test_escalation_to_a_confidential_queue_makes_the_errand_confidential(
+    client, auth, session, everyone_away, make_contact
+):
     ticket = make_contact(service="allmant", text="Jag har inga pengar till hyran", phone="0701234567").ticket
     assert not ticket.confidential
     auth.login("agent2")
-    auth.post(f"/tickets/{ticket.reference}/escalate", {**HANDOVER, "queue": _queue_id(session, "asf-forsorjningsstod")})
+    auth.post(
+        f"/tickets/{ticket.reference}/escalate", {**HANDOVER, "queue": _queue_id(session, "asf-forsorjningsstod")}
+    )
     session.refresh(ticket)
     assert ticket.confidential
     # agent2 did not take the contact: the errand is gone from sight, and its department reads it.

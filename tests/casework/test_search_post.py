@@ -1,4 +1,5 @@
 """Search by identifier is a POST: no personnummer, phone or e-mail in a URL, a redirect or the history."""
+
 from __future__ import annotations
 
 from sqlalchemy import select

@@ -1,4 +1,5 @@
 """SLA clocks in working time: due times on the calendar's edge days, pausing, breaches."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -85,16 +86,22 @@ def test_breach_job_flags_once_raises_priority_and_notifies_the_queue(app, sessi
         assert ticket.sla_breached is True
         assert ticket.priority == before + 2
         sla_check(session, at("2026-03-03 09:02"))
-    flagged = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "sla_breached")).all()
+    flagged = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "sla_breached")
+    ).all()
     assert [(e.to_value, e.detail["clocks"]) for e in flagged] == [("first_response", ["first_response"])]
     recipients = sorted(m["To"] for m in outbox)
     # Everyone in the first-line queue hears about it (agent, agent2 and filial are members).
-    assert recipients == sorted(["agent@kontaktcenter.example", "agent2@kontaktcenter.example", "filial@kontaktcenter.example"])
+    assert recipients == sorted(
+        ["agent@kontaktcenter.example", "agent2@kontaktcenter.example", "filial@kontaktcenter.example"]
+    )
     assert ticket.reference in outbox[0].get_content()
 
 
 def test_a_replied_ticket_does_not_breach_first_response(app, session, make_contact):
-    ticket = make_contact(service="allmant", arrived_at=at("2026-03-02 09:00"), email="a@example.se", reply_channel="email").ticket
+    ticket = make_contact(
+        service="allmant", arrived_at=at("2026-03-02 09:00"), email="a@example.se", reply_channel="email"
+    ).ticket
     add_message(session, ticket, kind="reply", channel="email", body="Svar", at=at("2026-03-02 10:00"))
     session.commit()
     with app.app_context():
@@ -135,7 +142,9 @@ def test_each_clock_breaches_on_its_own_and_the_department_queue_is_told(app, se
         sla_check(session, at("2026-03-04 10:01"))
         session.commit()
     clocks = session.scalars(
-        select(TicketEvent.to_value).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "sla_breached").order_by(TicketEvent.id)
+        select(TicketEvent.to_value)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "sla_breached")
+        .order_by(TicketEvent.id)
     ).all()
     assert clocks == ["first_response", "accept"]
     assert ticket.priority == min(9, priority + 2)
@@ -144,7 +153,9 @@ def test_each_clock_breaches_on_its_own_and_the_department_queue_is_told(app, se
 
 
 def test_a_ticket_without_a_service_has_due_times_too(make_contact):
-    ticket = make_contact(channel="phone", service=None, text="", phone="0701234567", arrived_at=at("2026-03-06 15:00")).ticket
+    ticket = make_contact(
+        channel="phone", service=None, text="", phone="0701234567", arrived_at=at("2026-03-06 15:00")
+    ).ticket
     assert ticket.service is None
     assert ticket.first_response_due_at == at("2026-03-09 15:00")
     assert ticket.resolve_due_at == at("2026-03-20 15:00")
@@ -160,7 +171,10 @@ def kultur_klamdag(department_closing_days, service_by_code):
     for code in ("bibliotekskort", "bygglov"):
         service = service_by_code(code)
         assert (service.sla_first_response_days, service.sla_resolve_days) == (1, 10)
-    assert (service_by_code("bibliotekskort").department.code, service_by_code("bygglov").department.code) == ("kultur", "sbk")
+    assert (service_by_code("bibliotekskort").department.code, service_by_code("bygglov").department.code) == (
+        "kultur",
+        "sbk",
+    )
     department_closing_days({"kultur": ["2026-05-15"]})
 
 
@@ -174,7 +188,9 @@ def kultur_klamdag(department_closing_days, service_by_code):
         ("bibliotekskort", "2026-05-18 10:00", "2026-05-29 10:00"),
     ],
 )
-def test_a_department_klamdag_moves_only_that_departments_due_times(make_contact, service, first_response_due, resolve_due):
+def test_a_department_klamdag_moves_only_that_departments_due_times(
+    make_contact, service, first_response_due, resolve_due
+):
     ticket = make_contact(channel="web", service=service, arrived_at=at("2026-05-13 10:00")).ticket
     assert ticket.first_response_due_at == at(first_response_due)
     assert ticket.resolve_due_at == at(resolve_due)

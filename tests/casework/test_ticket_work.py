@@ -1,4 +1,5 @@
 """Working a ticket: console counts, presence, replies through the channel, reopen, search, knowledge base."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -62,11 +63,15 @@ def test_reply_by_email_and_internal_note_and_phone_note(app, client, auth, sess
     auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Här är svaret."})
     assert [m["To"] for m in outbox] == ["sven@example.se"]
     assert f"[{ticket.reference}]" in outbox[0]["Subject"]
-    kinds = session.execute(select(Message.kind, Message.channel).where(Message.ticket_id == ticket.id).order_by(Message.id)).all()
+    kinds = session.execute(
+        select(Message.kind, Message.channel).where(Message.ticket_id == ticket.id).order_by(Message.id)
+    ).all()
     assert kinds == [("note", ""), ("reply", "phone"), ("reply", "email")]
 
 
-def test_reply_without_a_reply_channel_is_refused_and_nothing_is_stored(client, auth, session, everyone_away, make_contact):
+def test_reply_without_a_reply_channel_is_refused_and_nothing_is_stored(
+    client, auth, session, everyone_away, make_contact
+):
     ticket = make_contact(service="allmant", reply_channel="none").ticket
     auth.login("agent")
     response = auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Svar"})
@@ -82,7 +87,9 @@ def test_reply_without_a_reply_channel_is_refused_and_nothing_is_stored(client, 
         ({"kind": "note", "body": "x" * 10_001}, "Meddelandet får vara högst 10 000 tecken."),
     ],
 )
-def test_bad_replies_are_refused_with_a_message_and_nothing_is_stored(client, auth, session, everyone_away, make_contact, form, message):
+def test_bad_replies_are_refused_with_a_message_and_nothing_is_stored(
+    client, auth, session, everyone_away, make_contact, form, message
+):
     ticket = make_contact(service="allmant", email="sven@example.se", reply_channel="email").ticket
     outbox = client.application.extensions.setdefault(OUTBOX_KEY, [])
     outbox.clear()
@@ -96,7 +103,9 @@ def test_bad_replies_are_refused_with_a_message_and_nothing_is_stored(client, au
 def test_a_typed_number_or_address_never_reopens_a_ticket(app, session, make_contact):
     """Anyone may type a citizen's phone or e-mail into the form: that proves nothing, so
     the contact makes a ticket of its own and the resolved one stays as it was."""
-    first = make_contact(service="skolval", phone="0701234567", email="a@example.se", arrived_at=at("2026-03-02 09:00")).ticket
+    first = make_contact(
+        service="skolval", phone="0701234567", email="a@example.se", arrived_at=at("2026-03-02 09:00")
+    ).ticket
     with app.app_context():
         from kontaktcenter.tickets.service import resolve
 
@@ -111,7 +120,10 @@ def test_a_typed_number_or_address_never_reopens_a_ticket(app, session, make_con
 
 def test_search_by_reference_phone_email_personnummer_and_text(client, auth, session, everyone_away, make_contact):
     ticket = make_contact(
-        service="skolval", text="Vilken skola har plats för tvillingar?", phone="0701234567", email="c@example.se",
+        service="skolval",
+        text="Vilken skola har plats för tvillingar?",
+        phone="0701234567",
+        email="c@example.se",
         personnummer="19900101-0017",
     ).ticket
     secret = make_contact(service="budget-skuldradgivning", text="tvillingar och skulder", phone="0709876543").ticket
@@ -122,10 +134,17 @@ def test_search_by_reference_phone_email_personnummer_and_text(client, auth, ses
     # Free text never looks inside confidential tickets…
     assert secret.reference not in auth.post("/sok", {"q": "skulder"}, csrf_page="/kontakt").get_data(as_text=True)
     # …and not even an exact identifier finds one for those who may not read it.
-    by_phone = auth.post("/sok", {"q": "0709876543"}, csrf_page="/kontakt").get_data(as_text=True).split("Träffar", 1)[1]
+    by_phone = (
+        auth.post("/sok", {"q": "0709876543"}, csrf_page="/kontakt").get_data(as_text=True).split("Träffar", 1)[1]
+    )
     assert secret.reference not in by_phone
     # Personnummer are matched exactly, never by part.
-    assert ticket.reference not in auth.post("/sok", {"q": "19900101"}, csrf_page="/kontakt").get_data(as_text=True).split("Sök</button>", 1)[1]
+    assert (
+        ticket.reference
+        not in auth.post("/sok", {"q": "19900101"}, csrf_page="/kontakt")
+        .get_data(as_text=True)
+        .split("Sök</button>", 1)[1]
+    )
     bad = auth.post("/sok", {"q": "a@b"}, csrf_page="/kontakt")
     assert bad.status_code == 400
     assert "inte giltig" in bad.get_data(as_text=True)
@@ -139,11 +158,17 @@ def test_coordinator_keeps_the_knowledge_base_of_their_own_department(client, au
     auth.login("kultursamordnare")
     response = auth.post(
         "/kunskapsbank/ny",
-        {"service": _service(session, "bibliotekskort").id, "title": "Förlorat kort", "body": "Spärra kortet på Mina sidor.", "active": "y"},
+        {
+            "service": _service(session, "bibliotekskort").id,
+            "title": "Förlorat kort",
+            "body": "Spärra kortet på Mina sidor.",
+            "active": "y",
+        },
     )
     assert response.status_code == 302
     refused = auth.post(
-        "/kunskapsbank/ny", {"service": _service(session, "bygglov").id, "title": "Bygglov", "body": "Nej.", "active": "y"}
+        "/kunskapsbank/ny",
+        {"service": _service(session, "bygglov").id, "title": "Bygglov", "body": "Nej.", "active": "y"},
     )
     assert refused.status_code == 400  # not one of their services: not even offered
     titles = session.scalars(select(KnowledgeArticle.title)).all()
@@ -155,7 +180,9 @@ def test_coordinator_keeps_the_knowledge_base_of_their_own_department(client, au
 
 
 def test_quick_answers_are_offered_on_the_ticket_and_fill_the_reply(client, auth, session, everyone_away, make_contact):
-    article = KnowledgeArticle(service=_service(session, "bibliotekskort"), title="Förlorat kort", body="Spärra kortet på Mina sidor.")
+    article = KnowledgeArticle(
+        service=_service(session, "bibliotekskort"), title="Förlorat kort", body="Spärra kortet på Mina sidor."
+    )
     session.add(article)
     ticket = make_contact(service="bibliotekskort", text="Jag har tappat mitt kort").ticket
     auth.login("agent")
@@ -168,7 +195,9 @@ def test_quick_answers_are_offered_on_the_ticket_and_fill_the_reply(client, auth
 
 
 def test_ticket_shows_the_citizens_other_contacts(client, auth, session, everyone_away, make_contact):
-    earlier = make_contact(service="bygglov", phone="0701234567", arrived_at=at("2026-03-02 09:00") - timedelta(days=30)).ticket
+    earlier = make_contact(
+        service="bygglov", phone="0701234567", arrived_at=at("2026-03-02 09:00") - timedelta(days=30)
+    ).ticket
     ticket = make_contact(service="skolval", phone="0701234567").ticket
     auth.login("agent")
     page = client.get(f"/tickets/{ticket.reference}").get_data(as_text=True)
@@ -178,12 +207,16 @@ def test_ticket_shows_the_citizens_other_contacts(client, auth, session, everyon
 
 
 def test_console_lists_each_tickets_next_due_time(client, auth, session, everyone_away, make_contact):
-    ticket = make_contact(service="allmant", arrived_at=at("2026-03-02 09:00"), email="d@example.se", reply_channel="email").ticket
+    ticket = make_contact(
+        service="allmant", arrived_at=at("2026-03-02 09:00"), email="d@example.se", reply_channel="email"
+    ).ticket
     auth.login("agent2")
 
     def row() -> str:
-        return client.get("/console").get_data(as_text=True).split(f">{ticket.reference}</a>", 1)[1].split("</tr>", 1)[0]
+        return (
+            client.get("/console").get_data(as_text=True).split(f">{ticket.reference}</a>", 1)[1].split("</tr>", 1)[0]
+        )
 
-    assert "2026-03-03 09:00 <span class=\"meta\">(första svar)</span>" in row()
+    assert '2026-03-03 09:00 <span class="meta">(första svar)</span>' in row()
     auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Svar"})
-    assert "2026-03-16 09:00 <span class=\"meta\">(löst)</span>" in row()  # answered: the resolution clock is next
+    assert '2026-03-16 09:00 <span class="meta">(löst)</span>' in row()  # answered: the resolution clock is next

@@ -1,4 +1,5 @@
 """Fixtures for the channel tests: API tokens, a clean rate-limit slate, the recorded outbox."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """JSON API v1: Bearer tokens with scopes, problem+json errors, idempotent contacts, the OpenAPI document."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -7,7 +8,12 @@ from kontaktcenter.channels.tokens import hash_token
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.tickets.models import OPEN_STATUSES, Ticket
 
-CONTACT = {"service_code": "bygglov", "text": "Behöver jag bygglov för ett staket?", "reply_channel": "email", "email": "eva@example.se"}
+CONTACT = {
+    "service_code": "bygglov",
+    "text": "Behöver jag bygglov för ett staket?",
+    "reply_channel": "email",
+    "email": "eva@example.se",
+}
 
 
 def _bearer(token):
@@ -60,7 +66,9 @@ def test_idempotency_key_makes_one_contact(client, session, make_token):
     ],
 )
 def test_each_call_needs_its_scope(client, make_token, scope, method, path, expected):
-    response = getattr(client, method)(path, json=CONTACT if method == "post" else None, headers=_bearer(make_token(scope)))
+    response = getattr(client, method)(
+        path, json=CONTACT if method == "post" else None, headers=_bearer(make_token(scope))
+    )
     assert response.status_code == expected
     if expected == 403:
         assert response.mimetype == "application/problem+json"
@@ -94,7 +102,9 @@ def test_missing_unknown_and_revoked_tokens_get_401(client, session, make_token)
         ({**CONTACT, "text": "hej\x00"}, 422, "text"),
     ],
 )
-def test_bad_contacts_get_problem_json_naming_the_field_and_store_nothing(client, session, make_token, body, status, field):
+def test_bad_contacts_get_problem_json_naming_the_field_and_store_nothing(
+    client, session, make_token, body, status, field
+):
     before = _contacts(session)
     response = client.post("/api/v1/contacts", json=body, headers=_bearer(make_token("contacts:write")))
     assert response.status_code == status
@@ -119,7 +129,8 @@ def test_ticket_status_by_reference_shows_no_personal_data(client, make_token, m
     received = make_contact(service="skolval", text="Mitt barn heter Kim.", email="p@example.se", reply_channel="email")
     code = received.ticket.receipt_code.lower()  # as the citizen types it from the receipt
     response = client.get(
-        f"/api/v1/tickets/{received.ticket.reference}?receipt_code={code[:5]}-{code[5:]}", headers=_bearer(make_token("tickets:read"))
+        f"/api/v1/tickets/{received.ticket.reference}?receipt_code={code[:5]}-{code[5:]}",
+        headers=_bearer(make_token("tickets:read")),
     )
     assert response.status_code == 200
     body = response.get_json()
@@ -156,7 +167,9 @@ def test_api_rate_limit_per_token(app, client, make_token, monkeypatch):
     assert client.get("/api/v1/services", headers=other).status_code == 200
 
 
-def test_api_limit_counts_every_call_of_the_client_and_refuses_before_storing(app, client, session, make_token, monkeypatch):
+def test_api_limit_counts_every_call_of_the_client_and_refuses_before_storing(
+    app, client, session, make_token, monkeypatch
+):
     monkeypatch.setitem(app.config, "RATELIMIT_API", "2 per minute")
     headers = _bearer(make_token("contacts:write"))
     assert client.post("/api/v1/contacts", json=CONTACT, headers=headers).status_code == 201

@@ -1,4 +1,5 @@
 """Queued intake (API_INTAKE = "queued"): acknowledged at once with 202, routed by the intake worker."""
+
 import os
 import subprocess
 import sys
@@ -27,7 +28,12 @@ from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.scheduling.jobs import discover_jobs
 from kontaktcenter.tickets.models import OPEN_STATUSES, Ticket
 
-CONTACT = {"service_code": "bygglov", "text": "Behöver jag bygglov för ett staket?", "reply_channel": "email", "email": "eva@example.se"}
+CONTACT = {
+    "service_code": "bygglov",
+    "text": "Behöver jag bygglov för ett staket?",
+    "reply_channel": "email",
+    "email": "eva@example.se",
+}
 
 
 @pytest.fixture
@@ -63,7 +69,10 @@ def test_contact_is_stored_and_acknowledged_before_it_is_routed(queued, client, 
     assert contact.ticket_id is None
     assert (contact.channel, contact.citizen_email, contact.service.code) == ("web", "eva@example.se", "bygglov")
 
-    assert client.get("/api/v1/contacts/case-1", headers={"Authorization": f"Bearer {token}"}).get_json()["status"] == "received"
+    assert (
+        client.get("/api/v1/contacts/case-1", headers={"Authorization": f"Bearer {token}"}).get_json()["status"]
+        == "received"
+    )
 
 
 def test_the_worker_gives_it_the_ticket_direct_intake_would(app, queued, client, session, make_token):
@@ -110,10 +119,14 @@ def test_without_a_key_each_post_gets_its_own_id(queued, client, session, make_t
 
 def test_a_token_reads_only_its_own_contacts(queued, client, make_token):
     _post(client, make_token("contacts:write", "system A"), key="shared-key")
-    other = client.get("/api/v1/contacts/shared-key", headers={"Authorization": f"Bearer {make_token('contacts:write', 'system B')}"})
+    other = client.get(
+        "/api/v1/contacts/shared-key", headers={"Authorization": f"Bearer {make_token('contacts:write', 'system B')}"}
+    )
     assert other.status_code == 404
     assert other.mimetype == "application/problem+json"
-    reader = client.get("/api/v1/contacts/shared-key", headers={"Authorization": f"Bearer {make_token('tickets:read')}"})
+    reader = client.get(
+        "/api/v1/contacts/shared-key", headers={"Authorization": f"Bearer {make_token('tickets:read')}"}
+    )
     assert reader.status_code == 403
 
 
@@ -151,10 +164,14 @@ def _inactive_service(session):
         ("not JSON", 415, None),
     ],
 )
-def test_the_one_statement_acknowledgement_stores_nothing_it_should_not(queued, client, session, make_token, case, status, field):
+def test_the_one_statement_acknowledgement_stores_nothing_it_should_not(
+    queued, client, session, make_token, case, status, field
+):
     """The usual case is stored by one INSERT … SELECT that checks the token and the service
     itself; everything else falls to the full path, which says what is wrong."""
-    token = {"unknown token": "kc_not-a-token", "revoked token": None, "wrong scope": make_token("tickets:read")}.get(case)
+    token = {"unknown token": "kc_not-a-token", "revoked token": None, "wrong scope": make_token("tickets:read")}.get(
+        case
+    )
     if case == "revoked token":
         token = _revoked(session, make_token)
     token = token or make_token("contacts:write")
@@ -164,7 +181,10 @@ def test_the_one_statement_acknowledgement_stores_nothing_it_should_not(queued, 
     if case == "not JSON":
         response = client.post("/api/v1/contacts", data="service_code=bygglov", headers=headers)
     else:
-        body = {"bad e-mail": {**CONTACT, "email": "inte en adress"}, "NUL in the text": {**CONTACT, "text": "Hej\x00då"}}.get(case, CONTACT)
+        body = {
+            "bad e-mail": {**CONTACT, "email": "inte en adress"},
+            "NUL in the text": {**CONTACT, "text": "Hej\x00då"},
+        }.get(case, CONTACT)
         response = client.post("/api/v1/contacts", json=body, headers=headers)
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
@@ -203,8 +223,15 @@ def test_worker_routes_oldest_first_and_places_like_direct_intake(app, session, 
         resolve(session, earlier.ticket, actor=None)
     session.commit()
     with app.app_context():
-        again = accept(session, IncomingContact(channel="web", service_code="bygglov", email="olle@example.se", text="En fråga till om planket."))
-        new = accept(session, IncomingContact(channel="web", service_code="skolval", email="lina@example.se", text="Skolval?"))
+        again = accept(
+            session,
+            IncomingContact(
+                channel="web", service_code="bygglov", email="olle@example.se", text="En fråga till om planket."
+            ),
+        )
+        new = accept(
+            session, IncomingContact(channel="web", service_code="skolval", email="lina@example.se", text="Skolval?")
+        )
         session.commit()
         assert route_waiting(session, limit=1) == 1
         assert _waiting(session) == [new.contact]  # the older contact went first
@@ -287,7 +314,9 @@ def test_intake_worker_command_routes_what_waits(queued, client, session, runner
     for n in range(3):
         _post(client, token, key=f"cli-{n}")
     # --give-way 1: routing what waits is tested here, not giving way to a busy machine (tested below)
-    result = runner.invoke(args=["intake-worker", "--seconds", "0.3", "--idle", "0.05", "--nice", "0", "--give-way", "1"])
+    result = runner.invoke(
+        args=["intake-worker", "--seconds", "0.3", "--idle", "0.05", "--nice", "0", "--give-way", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert "3 contact(s) routed" in result.output
     assert _waiting(session) == []
@@ -313,8 +342,12 @@ def test_the_worker_gives_way_while_the_machine_is_busy(app, session):
 
 def test_the_worker_stops_giving_way_once_the_oldest_contact_has_waited_too_long(app, session):
     with app.app_context():
-        accept(session, IncomingContact(channel="web", service_code="allmant", text="Hej",
-                                        arrived_at=utcnow() - timedelta(seconds=121)))
+        accept(
+            session,
+            IncomingContact(
+                channel="web", service_code="allmant", text="Hej", arrived_at=utcnow() - timedelta(seconds=121)
+            ),
+        )
         session.commit()
         assert route_all_waiting(session, give_way=_give_way([0.9]).now) == 1
         never = GiveWay(1.0, timedelta(seconds=120), others=lambda: 1.0)  # --give-way 1
@@ -326,7 +359,9 @@ def test_the_worker_stops_giving_way_once_the_oldest_contact_has_waited_too_long
 @pytest.mark.skipif(not HostLoad.STAT.exists(), reason="reads Linux's /proc/stat")
 def test_host_load_counts_other_processes_not_its_own():
     load = HostLoad()
-    burn = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 0.6\nwhile time.time() < end: pass"])
+    burn = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.time() + 0.6\nwhile time.time() < end: pass"]
+    )
     burn.wait()
     others = load.others()
     # One busy core of this machine's cores, at least most of it.
@@ -349,7 +384,14 @@ def test_scheduler_routes_what_waits_as_a_safety_net(app, session):
 
 @pytest.mark.parametrize(
     "option",
-    [["--batch", "0"], ["--idle", "-1"], ["--nice", "20"], ["--give-way", "1.5"], ["--max-delay", "-1"], ["--seconds", "soon"]],
+    [
+        ["--batch", "0"],
+        ["--idle", "-1"],
+        ["--nice", "20"],
+        ["--give-way", "1.5"],
+        ["--max-delay", "-1"],
+        ["--seconds", "soon"],
+    ],
 )
 def test_intake_worker_refuses_bad_options_and_routes_nothing(app, session, runner, option):
     with app.app_context():
@@ -392,7 +434,12 @@ def test_two_workers_route_each_contact_exactly_once(app):
     tag = uuid.uuid4().hex[:8]
     with app.app_context(), Session(engine, expire_on_commit=False) as s:
         ids = [
-            accept(s, IncomingContact(channel="web", service_code="allmant", text=f"{tag} {n}", provider_sid=f"test:{tag}:{n}")).contact.id
+            accept(
+                s,
+                IncomingContact(
+                    channel="web", service_code="allmant", text=f"{tag} {n}", provider_sid=f"test:{tag}:{n}"
+                ),
+            ).contact.id
             for n in range(60)
         ]
         s.commit()
@@ -407,7 +454,9 @@ def test_two_workers_route_each_contact_exactly_once(app):
         assert sum(routed.values()) == 60
         with Session(engine) as s:
             rows = s.execute(select(Contact.ticket_id, Contact.awaiting_routing).where(Contact.id.in_(ids))).all()
-            decisions = Counter(s.scalars(select(RoutingDecision.contact_id).where(RoutingDecision.contact_id.in_(ids))))
+            decisions = Counter(
+                s.scalars(select(RoutingDecision.contact_id).where(RoutingDecision.contact_id.in_(ids)))
+            )
         assert all(ticket_id is not None and not waiting for ticket_id, waiting in rows)
         assert len({ticket_id for ticket_id, _ in rows}) == 60  # one ticket each
         assert set(decisions.values()) == {1}  # routed once each
@@ -428,7 +477,9 @@ def test_parallel_duplicates_of_one_contact_store_it_once(app):
 
     def send(_i, s):
         barrier.wait()
-        ids.append(accept(s, IncomingContact(channel="web", service_code="allmant", text="Hej", provider_sid=sid)).contact.id)
+        ids.append(
+            accept(s, IncomingContact(channel="web", service_code="allmant", text="Hej", provider_sid=sid)).contact.id
+        )
         s.commit()
 
     errors = _at_once(app, 8, send)

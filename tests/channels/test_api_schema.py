@@ -3,6 +3,7 @@
 Driven through Hypothesis directly (operation.as_strategy()) because schemathesis'
 lazy pytest fixture loader does not work with pytest 9.
 """
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -17,13 +18,24 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-SCOPES = {"POST /api/v1/contacts": "contacts:write", "GET /api/v1/contacts/{key}": "contacts:write",
-          "GET /api/v1/tickets/{reference}": "tickets:read", "GET /api/v1/services": "services:read"}
+SCOPES = {
+    "POST /api/v1/contacts": "contacts:write",
+    "GET /api/v1/contacts/{key}": "contacts:write",
+    "GET /api/v1/tickets/{reference}": "tickets:read",
+    "GET /api/v1/services": "services:read",
+}
 # Every operation with the default direct intake, and creating contacts with queued intake (202).
 RUNS = [(label, "direct") for label in SCOPES] + [("POST /api/v1/contacts", "queued")]
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance,
-          # Invalid input must be refused with a 4xx, and a call without the token must not succeed.
-          negative_data_rejection, ignored_auth]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    # Invalid input must be refused with a 4xx, and a call without the token must not succeed.
+    negative_data_rejection,
+    ignored_auth,
+]
 EXAMPLES = 60
 
 
@@ -39,7 +51,9 @@ def test_document_lists_the_four_operations(api_schema):
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 @pytest.mark.parametrize(("label", "intake"), RUNS)
-def test_generated_requests_keep_to_the_document(app, monkeypatch, api_schema, make_token, make_contact, label, intake, mode):
+def test_generated_requests_keep_to_the_document(
+    app, monkeypatch, api_schema, make_token, make_contact, label, intake, mode
+):
     monkeypatch.setitem(app.config, "API_INTAKE", intake)
     make_contact(service="skolval")  # a ticket for the status endpoint to find now and then
     token = make_token(SCOPES[label])

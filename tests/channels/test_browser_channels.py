@@ -1,4 +1,5 @@
 """WCAG 2.1 AA (axe-core in headless Chromium) and keyboard use of the citizen form and the walk-in screens."""
+
 import re
 
 import pytest

@@ -1,6 +1,7 @@
 """The citizen pages: how personal data is handled (retention generated from the services'
 settings) and the accessibility statement, in sv/en/ar, linked from the form, the receipt
 and the confirmation messages."""
+
 from __future__ import annotations
 
 import re
@@ -13,9 +14,11 @@ from kontaktcenter.notify.email import OUTBOX_KEY
 from kontaktcenter.notify.transport import clear_recorded, recorded
 from tests.conftest import csrf_token
 
-LANGS = [("sv", "ltr", "Så behandlar vi dina personuppgifter", "Tillgänglighetsredogörelse"),
-         ("en", "ltr", "How we handle your personal data", "Accessibility statement"),
-         ("ar", "rtl", "كيف نعالج بياناتك الشخصية", "بيان إمكانية الوصول")]
+LANGS = [
+    ("sv", "ltr", "Så behandlar vi dina personuppgifter", "Tillgänglighetsredogörelse"),
+    ("en", "ltr", "How we handle your personal data", "Accessibility statement"),
+    ("ar", "rtl", "كيف نعالج بياناتك الشخصية", "بيان إمكانية الوصول"),
+]
 
 
 def _retention_section(page: str) -> str:
@@ -31,7 +34,9 @@ def _group_of(section: str, service_name: str) -> str:
 
 
 @pytest.mark.parametrize(("lang", "direction", "privacy_title", "accessibility_title"), LANGS)
-def test_both_pages_in_each_language_with_lang_and_direction(client, lang, direction, privacy_title, accessibility_title):
+def test_both_pages_in_each_language_with_lang_and_direction(
+    client, lang, direction, privacy_title, accessibility_title
+):
     for path, title in (("/personuppgifter", privacy_title), ("/tillganglighet", accessibility_title)):
         response = client.get(path, query_string={"lang": lang})
         assert response.status_code == 200
@@ -64,8 +69,11 @@ def test_the_privacy_page_follows_a_changed_retention_setting(client, session):
 
 
 def test_the_privacy_page_names_the_controller_the_dpo_and_the_personnummer_services(app, client, monkeypatch):
-    monkeypatch.setitem(app.config, "citizen_pages", {**app.config["citizen_pages"], "controller": "Kommunstyrelsen",
-                                                       "dpo_email": "dso@lund.example"})
+    monkeypatch.setitem(
+        app.config,
+        "citizen_pages",
+        {**app.config["citizen_pages"], "controller": "Kommunstyrelsen", "dpo_email": "dso@lund.example"},
+    )
     page = client.get("/personuppgifter").get_data(as_text=True)
     assert "Kommunstyrelsen i Malmö stad är personuppgiftsansvarig" in page
     assert 'href="mailto:dso@lund.example"' in page
@@ -77,9 +85,17 @@ def test_the_privacy_page_names_the_controller_the_dpo_and_the_personnummer_serv
 
 def test_the_accessibility_statement_follows_digg_s_model(client):
     page = client.get("/tillganglighet").get_data(as_text=True)
-    for part in ("lagen (2018:1937) om tillgänglighet till digital offentlig service", "delvis förenliga",
-                 "Innehåll som inte är tillgängligt", "WCAG 3.1.2", "https://www.digg.se/tdosanmalan",
-                 "axe-core", "enbart tangentbord", "uppdaterades senast den 2026-12-03", 'href="mailto:malmo.stad@malmo.se"'):
+    for part in (
+        "lagen (2018:1937) om tillgänglighet till digital offentlig service",
+        "delvis förenliga",
+        "Innehåll som inte är tillgängligt",
+        "WCAG 3.1.2",
+        "https://www.digg.se/tdosanmalan",
+        "axe-core",
+        "enbart tangentbord",
+        "uppdaterades senast den 2026-12-03",
+        'href="mailto:malmo.stad@malmo.se"',
+    ):
         assert part in page, part
 
 
@@ -90,8 +106,15 @@ def test_arabic_pages_mark_service_names_that_fall_back_to_english(client):
 
 def test_the_form_and_the_receipt_link_to_both_pages(client):
     form = client.get("/kontakt").get_data(as_text=True)
-    sent = client.post("/kontakt", data={"service": "skolval", "text": "Hej", "reply_channel": "none",
-                                         "csrf_token": csrf_token(client, "/kontakt")})
+    sent = client.post(
+        "/kontakt",
+        data={
+            "service": "skolval",
+            "text": "Hej",
+            "reply_channel": "none",
+            "csrf_token": csrf_token(client, "/kontakt"),
+        },
+    )
     receipt = client.get(sent.headers["Location"]).get_data(as_text=True)
     for page in (form, receipt):
         main = page.split('<main id="main"', 1)[1].split("</main>", 1)[0]
@@ -102,8 +125,17 @@ def test_the_form_and_the_receipt_link_to_both_pages(client):
 
 def test_the_confirmation_messages_link_the_pages(app, client, session):
     app.extensions.pop(OUTBOX_KEY, None)
-    client.post("/kontakt?lang=en", data={"service": "skolval", "text": "Hej", "reply_channel": "email", "email": "anna@example.se",
-                                          "send_receipt": "y", "csrf_token": csrf_token(client, "/kontakt?lang=en")})
+    client.post(
+        "/kontakt?lang=en",
+        data={
+            "service": "skolval",
+            "text": "Hej",
+            "reply_channel": "email",
+            "email": "anna@example.se",
+            "send_receipt": "y",
+            "csrf_token": csrf_token(client, "/kontakt?lang=en"),
+        },
+    )
     (mail,) = app.extensions[OUTBOX_KEY]
     body = mail.get_content()
     assert "How we handle your personal data: http://localhost/personuppgifter?lang=en" in body
@@ -112,8 +144,17 @@ def test_the_confirmation_messages_link_the_pages(app, client, session):
 
     with app.app_context():
         clear_recorded()
-    client.post("/kontakt?lang=sv", data={"service": "skolval", "text": "Hej", "reply_channel": "sms", "phone": "0701234567",
-                                          "send_receipt": "y", "csrf_token": csrf_token(client, "/kontakt?lang=sv")})
+    client.post(
+        "/kontakt?lang=sv",
+        data={
+            "service": "skolval",
+            "text": "Hej",
+            "reply_channel": "sms",
+            "phone": "0701234567",
+            "send_receipt": "y",
+            "csrf_token": csrf_token(client, "/kontakt?lang=sv"),
+        },
+    )
     with app.app_context():
         (sms,) = [r for r in recorded() if r.kind == "message"]
     assert sms.data["Body"].endswith("Personuppgifter: http://localhost/personuppgifter")

@@ -1,4 +1,5 @@
 """Inbound e-mail (SendGrid Inbound Parse): credentials, new tickets, threading by reference, retries."""
+
 import base64
 
 import pytest
@@ -15,8 +16,12 @@ def _secret(app, monkeypatch):
     monkeypatch.setitem(app.config, "INBOUND_EMAIL_SECRET", SECRET)
 
 
-def parse_post(subject="Fråga om förskoleplats", text="Hej, när får vi besked om plats?", message_id="<abc-1@mail.example>",
-               sender="Anna Svensson <anna@example.se>"):
+def parse_post(
+    subject="Fråga om förskoleplats",
+    text="Hej, när får vi besked om plats?",
+    message_id="<abc-1@mail.example>",
+    sender="Anna Svensson <anna@example.se>",
+):
     """The multipart fields SendGrid Inbound Parse posts (default, non-raw mode)."""
     return {
         "headers": f"Received: by mx.sendgrid.net\nMessage-ID: {message_id}\nFrom: {sender}\nSubject: {subject}\n",
@@ -43,7 +48,9 @@ def _contacts(session):
 
 
 def test_new_email_becomes_a_ticket(client, session):
-    response = client.post("/email/inbound", data=parse_post(), headers=basic("sendgrid", SECRET), content_type="multipart/form-data")
+    response = client.post(
+        "/email/inbound", data=parse_post(), headers=basic("sendgrid", SECRET), content_type="multipart/form-data"
+    )
     assert response.status_code == 200
     reference = response.get_json()["reference"]
     ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
@@ -74,8 +81,16 @@ def test_wrong_or_missing_credentials_are_refused_and_store_nothing(client, sess
 
 def test_no_secret_configured_refuses_everything(app, client, monkeypatch):
     monkeypatch.setitem(app.config, "INBOUND_EMAIL_SECRET", "")
-    assert client.post("/email/inbound/", data=parse_post(), content_type="multipart/form-data").status_code in (403, 404)
-    assert client.post("/email/inbound", data=parse_post(), headers=basic("x", ""), content_type="multipart/form-data").status_code == 403
+    assert client.post("/email/inbound/", data=parse_post(), content_type="multipart/form-data").status_code in (
+        403,
+        404,
+    )
+    assert (
+        client.post(
+            "/email/inbound", data=parse_post(), headers=basic("x", ""), content_type="multipart/form-data"
+        ).status_code
+        == 403
+    )
 
 
 def test_retried_post_makes_no_second_contact(client, session):
@@ -87,8 +102,14 @@ def test_retried_post_makes_no_second_contact(client, session):
 
 
 def test_reply_with_the_reference_threads_onto_the_ticket(client, session):
-    reference = client.post(f"/email/inbound/{SECRET}", data=parse_post(), content_type="multipart/form-data").get_json()["reference"]
-    reply = parse_post(subject=f"Re: [{reference}] Fråga om förskoleplats", text="Tack! En fråga till.", message_id="<abc-2@mail.example>")
+    reference = client.post(
+        f"/email/inbound/{SECRET}", data=parse_post(), content_type="multipart/form-data"
+    ).get_json()["reference"]
+    reply = parse_post(
+        subject=f"Re: [{reference}] Fråga om förskoleplats",
+        text="Tack! En fråga till.",
+        message_id="<abc-2@mail.example>",
+    )
     response = client.post(f"/email/inbound/{SECRET}", data=reply, content_type="multipart/form-data")
     assert response.get_json() == {"reference": reference, "created": True}
     ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
@@ -111,8 +132,11 @@ def test_reply_to_a_resolved_ticket_reopens_it(client, session, make_contact):
 
 
 def test_unknown_reference_makes_a_new_ticket(client, session):
-    response = client.post(f"/email/inbound/{SECRET}", data=parse_post(subject="Re: [KC-1999-000001] gammalt"),
-                           content_type="multipart/form-data")
+    response = client.post(
+        f"/email/inbound/{SECRET}",
+        data=parse_post(subject="Re: [KC-1999-000001] gammalt"),
+        content_type="multipart/form-data",
+    )
     assert response.get_json()["created"] is True
     assert response.get_json()["reference"] != "KC-1999-000001"
 
@@ -131,6 +155,10 @@ def test_html_only_mail_keeps_its_text(client, session):
     data = parse_post(message_id="<html-1@mail.example>")
     data["text"] = ""
     data["html"] = "<html><body><p>Hej <b>där</b>,</p><p>fråga om avfall.</p></body></html>"
-    reference = client.post(f"/email/inbound/{SECRET}", data=data, content_type="multipart/form-data").get_json()["reference"]
-    contact = session.scalar(select(Contact).join(Ticket, Contact.ticket_id == Ticket.id).where(Ticket.reference == reference))
+    reference = client.post(f"/email/inbound/{SECRET}", data=data, content_type="multipart/form-data").get_json()[
+        "reference"
+    ]
+    contact = session.scalar(
+        select(Contact).join(Ticket, Contact.ticket_id == Ticket.id).where(Ticket.reference == reference)
+    )
     assert contact.text == "Hej där , fråga om avfall."

@@ -1,4 +1,5 @@
 """Open311 GeoReport v2: services, definitions, requests in JSON and XML with the specification's field names."""
+
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
@@ -11,11 +12,34 @@ from kontaktcenter.tickets.models import Ticket
 
 # GeoReport v2's field names, exactly (http://wiki.open311.org/GeoReport_v2).
 SERVICE_FIELDS = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
-ATTRIBUTE_FIELDS = {"variable", "code", "datatype", "required", "datatype_description", "order", "description", "values"}
+ATTRIBUTE_FIELDS = {
+    "variable",
+    "code",
+    "datatype",
+    "required",
+    "datatype_description",
+    "order",
+    "description",
+    "values",
+}
 REQUEST_FIELDS = {
-    "service_request_id", "status", "status_notes", "service_name", "service_code", "description", "agency_responsible",
-    "service_notice", "requested_datetime", "updated_datetime", "expected_datetime", "address", "address_id", "zipcode",
-    "lat", "long", "media_url",
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
 }
 POST_RESPONSE_FIELDS = {"service_request_id", "service_notice", "account_id"}
 REPORT = {
@@ -175,8 +199,13 @@ def test_expected_datetime_is_the_tickets_due_time_when_set(client, session, api
 
 def test_get_requests_filters_by_code_status_and_dates(client, api_key):
     light = _post(client, api_key=api_key, **REPORT).get_json()[0]["service_request_id"]
-    noise = _post(client, api_key=api_key, service_code="buller-klagomal", address_string="Möllevången",
-                  **{"attribute[kalla]": "musik"}).get_json()[0]["service_request_id"]
+    noise = _post(
+        client,
+        api_key=api_key,
+        service_code="buller-klagomal",
+        address_string="Möllevången",
+        **{"attribute[kalla]": "musik"},
+    ).get_json()[0]["service_request_id"]
     ids = lambda q: {r["service_request_id"] for r in client.get(f"/open311/v2/requests.json?{q}").get_json()}  # noqa: E731
     assert {light, noise} <= ids("")
     assert light in ids("service_code=gatubelysning")

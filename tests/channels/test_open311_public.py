@@ -1,5 +1,6 @@
 """Open311 publishes only what is public: attacks by a stranger reading requests, and by a
 client posting a media_url that is not a web address."""
+
 import json
 from xml.etree import ElementTree as ET
 
@@ -61,15 +62,23 @@ def _reference(client, api_key, data):
 def _every_answer(client, reference, service_code):
     """What a stranger reads about one request: the list, the one, in JSON and XML."""
     stranger = client.application.test_client()  # no session, no key
-    pages = [(f"/open311/v2/requests/{reference}", ""), ("/open311/v2/requests", ""),
-             ("/open311/v2/requests", f"?service_code={service_code}")]
+    pages = [
+        (f"/open311/v2/requests/{reference}", ""),
+        ("/open311/v2/requests", ""),
+        ("/open311/v2/requests", f"?service_code={service_code}"),
+    ]
     for path, query in pages:
         for fmt in ("json", "xml"):
             url = f"{path}.{fmt}{query}"
             response = stranger.get(url)
             assert response.status_code == 200, url
             # As a reader sees it: JSON's \u escapes of å, ä, ö undone.
-            yield url, json.dumps(response.get_json(), ensure_ascii=False) if fmt == "json" else response.get_data(as_text=True)
+            yield (
+                url,
+                json.dumps(response.get_json(), ensure_ascii=False)
+                if fmt == "json"
+                else response.get_data(as_text=True),
+            )
 
 
 def _record(client, reference):
@@ -81,11 +90,27 @@ def test_a_stranger_reads_no_text_place_or_contact_details_of_a_request_to_a_pri
     reference = _reference(client, api_key, PRIVATE)
     for url, body in _every_answer(client, reference, "buller-klagomal"):
         assert reference in body, url
-        for secret in [*NEVER, "Olsson", "musik varje natt", "Bergsgatan", "1102", "55.591", "591234", "13.019", "019876"]:
+        for secret in [
+            *NEVER,
+            "Olsson",
+            "musik varje natt",
+            "Bergsgatan",
+            "1102",
+            "55.591",
+            "591234",
+            "13.019",
+            "019876",
+        ]:
             assert secret not in body, (url, secret)
     record = _record(client, reference)
     assert record["description"] == ""
-    assert (record["lat"], record["long"], record["address"], record["address_id"], record["zipcode"]) == (None, None, "", "", "")
+    assert (record["lat"], record["long"], record["address"], record["address_id"], record["zipcode"]) == (
+        None,
+        None,
+        "",
+        "",
+        "",
+    )
     assert record["status"] == "open"  # the request itself can still be followed
 
 
@@ -136,7 +161,9 @@ def test_a_request_whose_ticket_moves_to_a_private_service_is_no_longer_shown(cl
     ],
 )
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_a_media_url_that_is_not_a_web_address_is_refused_and_nothing_is_stored(client, session, api_key, media_url, fmt):
+def test_a_media_url_that_is_not_a_web_address_is_refused_and_nothing_is_stored(
+    client, session, api_key, media_url, fmt
+):
     before = (session.scalar(select(func.count(Contact.id))), session.scalar(select(func.count(Open311Details.id))))
     response = client.post(f"/open311/v2/requests.{fmt}", data={**PUBLIC, "api_key": api_key, "media_url": media_url})
     assert response.status_code == 400
@@ -156,8 +183,10 @@ def test_a_media_url_that_is_not_a_web_address_is_refused_and_nothing_is_stored(
 def test_a_media_url_stored_before_the_check_is_not_published(client, session, api_key):
     reference = _reference(client, api_key, PUBLIC)
     details = session.scalar(
-        select(Open311Details).join(Contact, Contact.id == Open311Details.contact_id)
-        .join(Ticket, Ticket.id == Contact.ticket_id).where(Ticket.reference == reference)
+        select(Open311Details)
+        .join(Contact, Contact.id == Open311Details.contact_id)
+        .join(Ticket, Ticket.id == Contact.ticket_id)
+        .where(Ticket.reference == reference)
     )
     details.media_url = "javascript:alert(1)"
     session.commit()

@@ -1,4 +1,5 @@
 """Rate limits are shared between processes through Redis when REDIS_URL is set (several gunicorn workers)."""
+
 import json
 import subprocess
 import sys
@@ -42,9 +43,21 @@ def _redis_or_skip():
 
 
 def _worker(database_url: str, prefix: str, posts: int, script: str = WORKER) -> list[int]:
-    done = subprocess.run([sys.executable,  # noqa: S603 - this interpreter, our own script
-                           "-c", script, database_url, REDIS_URL, prefix, str(posts)],
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,  # noqa: S603 - this interpreter, our own script
+            "-c",
+            script,
+            database_url,
+            REDIS_URL,
+            prefix,
+            str(posts),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

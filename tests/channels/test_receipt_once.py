@@ -1,4 +1,5 @@
 """The web-form receipt is shown once: not again on a reload or the back button, and not kept in the session cookie."""
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,12 @@ def _session_cookie(app, client) -> dict:
 
 
 def test_the_receipt_is_shown_once_and_the_cookie_keeps_nothing_of_it(app, client, session):
-    data = {"service": "skolval", "text": "När öppnar skolvalet?", "reply_channel": "none", "csrf_token": csrf_token(client, "/kontakt")}
+    data = {
+        "service": "skolval",
+        "text": "När öppnar skolvalet?",
+        "reply_channel": "none",
+        "csrf_token": csrf_token(client, "/kontakt"),
+    }
     sent = client.post("/kontakt", data=data)
     assert sent.status_code == 302
     first = client.get(sent.headers["Location"])

@@ -1,4 +1,5 @@
 """Inbound SMS: a new ticket or the sender's open one, the reference in the answer, delivery reports."""
+
 from __future__ import annotations
 
 import secrets
@@ -183,14 +184,21 @@ def test_forged_sms_webhooks_get_403_and_change_nothing(client, session, clock, 
 def _sent_reply(session, client, sender):
     _, sid = sms(client, "Fråga", sender=sender)
     ticket = _contact(session, sid).ticket
-    message = add_message(session, ticket, kind="reply", body="Svar", channel="sms", recipient=sender, provider_sid=message_sid())
+    message = add_message(
+        session, ticket, kind="reply", body="Svar", channel="sms", recipient=sender, provider_sid=message_sid()
+    )
     message.delivery_status = "queued"
     session.commit()
     return message
 
 
 def _status(client, message, status):
-    params = {"AccountSid": "AC" + "0" * 32, "MessageSid": message.provider_sid, "MessageStatus": status, "To": message.recipient}
+    params = {
+        "AccountSid": "AC" + "0" * 32,
+        "MessageSid": message.provider_sid,
+        "MessageStatus": status,
+        "To": message.recipient,
+    }
     return twilio_post(client, "/twilio/sms/status", params)
 
 
@@ -217,7 +225,9 @@ def test_status_for_an_unknown_message_changes_nothing(client, session, clock):
     assert _counts(session) == before
 
 
-def test_agents_sms_reply_goes_through_the_client_and_its_delivery_is_reported(app, client, session, clock, sender, auth):
+def test_agents_sms_reply_goes_through_the_client_and_its_delivery_is_reported(
+    app, client, session, clock, sender, auth
+):
     """Citizen texts → agent answers on the ticket page → Twilio gets it → delivery report → citizen texts back."""
     from urllib.parse import urlsplit
 
@@ -228,7 +238,9 @@ def test_agents_sms_reply_goes_through_the_client_and_its_delivery_is_reported(a
     with app.app_context():
         clear_recorded()
     auth.login("agent")
-    response = auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Du ansöker på malmo.se/parkering."})
+    response = auth.post(
+        f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Du ansöker på malmo.se/parkering."}
+    )
     assert response.status_code in (302, 303)
     with app.app_context():
         (sent,) = [r for r in recorded() if r.kind == "message"]
@@ -238,7 +250,12 @@ def test_agents_sms_reply_goes_through_the_client_and_its_delivery_is_reported(a
     session.expire_all()
     message = session.scalar(select(Message).where(Message.ticket_id == ticket.id, Message.automatic.is_(False)))
     assert message.provider_sid == sent.response["sid"]
-    params = {"AccountSid": "AC" + "0" * 32, "MessageSid": message.provider_sid, "MessageStatus": "delivered", "To": sender}
+    params = {
+        "AccountSid": "AC" + "0" * 32,
+        "MessageSid": message.provider_sid,
+        "MessageStatus": "delivered",
+        "To": sender,
+    }
     assert twilio_post(client, callback.path, params).status_code == 204
     session.expire_all()
     assert session.get(Message, message.id).delivery_status == "delivered"

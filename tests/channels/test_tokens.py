@@ -1,4 +1,5 @@
 """API tokens: the administrators' page and `kontaktcenter api-token create`."""
+
 import re
 
 from sqlalchemy import select
@@ -9,7 +10,9 @@ from kontaktcenter.channels.tokens import hash_token
 
 def test_admin_creates_a_token_shown_once_and_stored_hashed(client, auth, session):
     auth.login("admin")
-    response = auth.post("/admin/api-tokens", {"name": "Stadens app", "scope": "open311"}, csrf_page="/admin/api-tokens")
+    response = auth.post(
+        "/admin/api-tokens", {"name": "Stadens app", "scope": "open311"}, csrf_page="/admin/api-tokens"
+    )
     assert response.status_code == 200
     raw = re.search(r'<code class="token">(kc_[^<]+)</code>', response.get_data(as_text=True)).group(1)
     token = session.scalar(select(ApiToken).where(ApiToken.name == "Stadens app"))

@@ -1,4 +1,5 @@
 """Parallel duplicates of one CallSid / MessageSid over real HTTP never make a second contact."""
+
 from __future__ import annotations
 
 import secrets
@@ -63,7 +64,13 @@ def _stored(server, sid: str):
 def test_parallel_duplicate_callsid_makes_one_contact_and_one_ticket(server):
     sid = "CA" + secrets.token_hex(16)
     before = _stored(server, sid)[3]
-    params = {"CallSid": sid, "From": "+46701234567", "To": "+46406000000", "Digits": "2", "AccountSid": "AC" + "0" * 32}
+    params = {
+        "CallSid": sid,
+        "From": "+46701234567",
+        "To": "+46406000000",
+        "Digits": "2",
+        "AccountSid": "AC" + "0" * 32,
+    }
     responses = _fire_together(server, "/twilio/voice/menu", params)
     assert [r.status_code for r in responses] == [200] * PARALLEL
     # Every duplicate is answered the same way: into the same queue.
@@ -77,7 +84,13 @@ def test_parallel_duplicate_callsid_makes_one_contact_and_one_ticket(server):
 def test_parallel_duplicate_messagesid_makes_one_contact_and_one_receipt(server):
     sid = "SM" + secrets.token_hex(16)
     before = _stored(server, sid)[3]
-    params = {"MessageSid": sid, "From": "+46709990001", "To": "+46406000000", "Body": "Hej!", "AccountSid": "AC" + "0" * 32}
+    params = {
+        "MessageSid": sid,
+        "From": "+46709990001",
+        "To": "+46406000000",
+        "Body": "Hej!",
+        "AccountSid": "AC" + "0" * 32,
+    }
     responses = _fire_together(server, "/twilio/sms/incoming", params)
     assert [r.status_code for r in responses] == [200] * PARALLEL
     replies = {parse_twiml(r.content).find("Message").text for r in responses}
@@ -92,7 +105,13 @@ def test_parallel_duplicate_messagesid_makes_one_contact_and_one_receipt(server)
 
 def test_parallel_duplicate_ivr_drop_is_stored_once(server):
     sid = "CA" + secrets.token_hex(16)
-    params = {"CallSid": sid, "From": "+46701234568", "CallStatus": "completed", "CallDuration": "12", "AccountSid": "AC" + "0" * 32}
+    params = {
+        "CallSid": sid,
+        "From": "+46701234568",
+        "CallStatus": "completed",
+        "CallDuration": "12",
+        "AccountSid": "AC" + "0" * 32,
+    }
     responses = _fire_together(server, "/twilio/voice/status", params)
     assert [r.status_code for r in responses] == [204] * PARALLEL
     contacts, *_ = _stored(server, sid)
@@ -112,7 +131,9 @@ def test_parallel_duplicate_callback_request_is_recorded_once(server):
     holder = create_engine(server.app.config["DATABASE_URL"])
     with holder.connect() as conn, ThreadPoolExecutor(1) as background:
         conn.execute(text("SELECT id FROM contacts WHERE provider_sid = :sid FOR UPDATE"), {"sid": sid})
-        storm = background.submit(_fire_together, server, "/twilio/voice/wait", {**base, "Digits": "1", "QueueTime": "40"})
+        storm = background.submit(
+            _fire_together, server, "/twilio/voice/wait", {**base, "Digits": "1", "QueueTime": "40"}
+        )
         time.sleep(1.0)
         conn.rollback()
         responses = storm.result(timeout=60)
@@ -135,8 +156,13 @@ def test_parallel_texts_from_one_new_sender_make_one_ticket(server):
     start = threading.Barrier(PARALLEL)
 
     def text(i):
-        params = {"MessageSid": "SM" + secrets.token_hex(16), "From": sender, "To": "+46406000000",
-                  "Body": f"Del {i + 1}", "AccountSid": "AC" + "0" * 32}
+        params = {
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "From": sender,
+            "To": "+46406000000",
+            "Body": f"Del {i + 1}",
+            "AccountSid": "AC" + "0" * 32,
+        }
         path = "/twilio/sms/incoming"
         signature = RequestValidator(auth_token(app)).compute_signature(app.config["PUBLIC_BASE_URL"] + path, params)
         start.wait()

@@ -1,4 +1,5 @@
 """The agent's phone page: waiting callers, callbacks with their outcome, callers recognised."""
+
 from __future__ import annotations
 
 import re
@@ -137,7 +138,9 @@ def test_given_up_callback_stays_off_the_list_when_the_citizen_calls_again(twili
 
 def test_bad_outcome_changes_nothing(twilio, session, agent, auth):
     contact = _callback(twilio, session, "+46731112236")
-    page = _page(auth, auth.post(f"/phone/callbacks/{contact.ticket.reference}", {"outcome": "maybe"}, csrf_page="/phone"))
+    page = _page(
+        auth, auth.post(f"/phone/callbacks/{contact.ticket.reference}", {"outcome": "maybe"}, csrf_page="/phone")
+    )
     assert "Välj om du nådde medborgaren eller inte." in page
     session.expire_all()
     assert session.get(Contact, contact.id).callback_attempts == 0
@@ -152,8 +155,16 @@ def test_callbacks_outside_the_agents_queues_are_not_found(twilio, session, agen
 
 
 def test_a_caller_with_earlier_tickets_is_recognised(twilio, session, agent, auth, make_contact):
-    earlier = make_contact("web", service="skolval", phone="0731112238", text="Skolval för mitt barn", arrived_at=at("2026-02-20 10:00"))
-    secret = make_contact("web", service="forsorjningsstod", phone="0731112238", text="Ekonomiskt bistånd", arrived_at=at("2026-02-21 10:00"))
+    earlier = make_contact(
+        "web", service="skolval", phone="0731112238", text="Skolval för mitt barn", arrived_at=at("2026-02-20 10:00")
+    )
+    secret = make_contact(
+        "web",
+        service="forsorjningsstod",
+        phone="0731112238",
+        text="Ekonomiskt bistånd",
+        arrived_at=at("2026-02-21 10:00"),
+    )
     sid = call_sid()
     twilio.queue(sid, From="+46731112238")
     twilio.post(f"/twilio/voice/bridge?agent={agent.id}", call_params(sid, From="+46731112238", QueueTime="20"))
@@ -202,7 +213,7 @@ def test_phone_page_in_english(session, agent, auth):
     page = auth.client.get("/phone?lang=en").get_data(as_text=True)
     assert '<html lang="en"' in page
     assert "Take the next call" in page
-    assert "<h2 id=\"callbacks-heading\">Callbacks</h2>" in page
+    assert '<h2 id="callbacks-heading">Callbacks</h2>' in page
 
 
 def _signed_post(server, path: str, params: dict[str, str]) -> None:
@@ -237,7 +248,11 @@ def test_callback_outcome_is_given_with_the_keyboard_on_an_accessible_page(page,
         caller = "+46731119901"
         _signed_post(live_server, "/twilio/voice/menu", call_params(sid, From=caller, Digits="2"))
         _signed_post(live_server, "/twilio/voice/wait", call_params(sid, From=caller, Digits="1"))
-        _signed_post(live_server, "/twilio/voice/queue-result", call_params(sid, From=caller, QueueResult="leave", QueueTime="30"))
+        _signed_post(
+            live_server,
+            "/twilio/voice/queue-result",
+            call_params(sid, From=caller, QueueResult="leave", QueueTime="30"),
+        )
         with live_server.app.app_context():
             reference = db.session.scalar(select(Contact).where(Contact.provider_sid == sid)).ticket.reference
             db.session.remove()

@@ -1,4 +1,5 @@
 """The simulator: signed traffic over real HTTP, loopback only, bounded; nothing it was promised is lost."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,9 @@ def server(live_server):
 def _stored(app, sids: set[str]) -> tuple[int, int]:
     with app.app_context():
         rows = db.session.scalar(select(func.count(Contact.id)).where(Contact.provider_sid.in_(sids)))
-        distinct = db.session.scalar(select(func.count(func.distinct(Contact.provider_sid))).where(Contact.provider_sid.in_(sids)))
+        distinct = db.session.scalar(
+            select(func.count(func.distinct(Contact.provider_sid))).where(Contact.provider_sid.in_(sids))
+        )
         db.session.remove()
     return rows, distinct
 
@@ -37,8 +40,14 @@ def _concurrency(app) -> int:
 def _run(server, kind: str, n: int, **kw) -> simulate.Stats:
     app = server.app
     return simulate.run(
-        kind, n, base_url=server.url, public_url=app.config["PUBLIC_BASE_URL"], auth_token=auth_token(app),
-        concurrency=_concurrency(app), seed=7, **kw,
+        kind,
+        n,
+        base_url=server.url,
+        public_url=app.config["PUBLIC_BASE_URL"],
+        auth_token=auth_token(app),
+        concurrency=_concurrency(app),
+        seed=7,
+        **kw,
     )
 
 
@@ -72,7 +81,9 @@ def test_paced_calls_pause_before_each_webhook(server):
 
 def test_simulator_signs_with_the_servers_token_or_is_refused(server):
     app = server.app
-    stats = simulate.run("sms", 3, base_url=server.url, public_url=app.config["PUBLIC_BASE_URL"], auth_token="wrong", concurrency=1)
+    stats = simulate.run(
+        "sms", 3, base_url=server.url, public_url=app.config["PUBLIC_BASE_URL"], auth_token="wrong", concurrency=1
+    )
     assert stats.failures == {"/twilio/sms/incoming: HTTP 403": 3}
     assert stats.acknowledged_messages == set()
 
@@ -90,7 +101,18 @@ def test_loopback_addresses_are_allowed(url):
 
 def test_simulate_command_runs_against_a_live_server(server):
     runner = server.app.test_cli_runner()
-    args = ["simulate", "calls", "--n", "6", "--concurrency", str(_concurrency(server.app)), "--base-url", server.url, "--seed", "3"]
+    args = [
+        "simulate",
+        "calls",
+        "--n",
+        "6",
+        "--concurrency",
+        str(_concurrency(server.app)),
+        "--base-url",
+        server.url,
+        "--seed",
+        "3",
+    ]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     assert "6 simulated calls" in result.output

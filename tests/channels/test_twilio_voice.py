@@ -1,4 +1,5 @@
 """The voice webhooks: a call's whole life cycle, as Twilio drives it, TwiML checked verb by verb."""
+
 from __future__ import annotations
 
 import secrets
@@ -233,7 +234,9 @@ def _answered_call(twilio, agent, wait: int):
     """A call answered after `wait` seconds, through the webhooks."""
     sid = call_sid()
     twilio.queue(sid)
-    twilio.post(f"/twilio/voice/bridge?agent={agent.id}", call_params(sid, QueueTime=str(wait), DequeingCallSid=call_sid()))
+    twilio.post(
+        f"/twilio/voice/bridge?agent={agent.id}", call_params(sid, QueueTime=str(wait), DequeingCallSid=call_sid())
+    )
     twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="bridged", QueueTime=str(wait)))
     return sid
 
@@ -245,7 +248,9 @@ def test_hold_loop_tells_position_and_expected_wait_and_offers_a_callback(twilio
     _answered_call(twilio, agent, 240)
     sid = call_sid()
     twilio.queue(sid)
-    root = twiml(twilio.post("/twilio/voice/wait", call_params(sid, QueuePosition="3", QueueTime="30", CurrentQueueSize="4")))
+    root = twiml(
+        twilio.post("/twilio/voice/wait", call_params(sid, QueuePosition="3", QueueTime="30", CurrentQueueSize="4"))
+    )
     assert verbs(root) == ["Say", "Say", "Gather"]
     assert root[0].text == "Du har plats 3 i kön."
     # Mean of recent answered waits (180 s) less the 30 s already waited: 150 s → about 3 minutes.
@@ -268,7 +273,9 @@ def test_withheld_number_gets_no_callback_offer(twilio, session):
     sid = call_sid()
     twilio.queue(sid, From="anonymous")
     assert _contact(session, sid).citizen_phone is None
-    root = twiml(twilio.post("/twilio/voice/wait", call_params(sid, From="anonymous", QueuePosition="1", QueueTime="5")))
+    root = twiml(
+        twilio.post("/twilio/voice/wait", call_params(sid, From="anonymous", QueuePosition="1", QueueTime="5"))
+    )
     assert "Gather" not in verbs(root)
     assert verbs(root)[-1] == "Pause"
     # Pressing 1 anyway (a late digit) keeps the caller in the queue.
@@ -331,7 +338,11 @@ def test_call_life_cycle_answered_by_an_agent(twilio, app, client, auth, session
     session.expire_all()
     assert session.get(User, agent.id).presence == "busy"  # a second click must not ring twice
 
-    root = twiml(twilio.post(f"{bridge.path}?{bridge.query}", call_params(sid, QueueTime="40", DequeingCallSid=request.response["sid"])))
+    root = twiml(
+        twilio.post(
+            f"{bridge.path}?{bridge.query}", call_params(sid, QueueTime="40", DequeingCallSid=request.response["sid"])
+        )
+    )
     assert verbs(root) == ["Say"]
     contact = _contact(session, sid)
     assert contact.answered_by_id == agent.id
@@ -375,7 +386,9 @@ def test_agent_who_does_not_answer_is_set_away_and_the_caller_keeps_waiting(twil
     twilio.queue(sid)
     agent, leg_status = _take_next(twilio, app, auth, session)
     assert _presence(session, agent) == "busy"
-    response = twilio.post(leg_status, call_params(call_sid(), CallStatus="no-answer", To="client:agent", Direction="outbound-api"))
+    response = twilio.post(
+        leg_status, call_params(call_sid(), CallStatus="no-answer", To="client:agent", Direction="outbound-api")
+    )
     assert response.status_code == 204
     assert _presence(session, agent) == "away"
     contact = _contact(session, sid)
@@ -457,7 +470,10 @@ def test_hangup_in_the_queue_is_abandoned_and_closes_the_empty_ticket(twilio, se
 def test_status_before_queue_result_still_records_the_abandon(twilio, session):
     sid = call_sid()
     twilio.queue(sid)
-    assert twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="30")).status_code == 204
+    assert (
+        twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="30")).status_code
+        == 204
+    )
     assert _contact(session, sid).outcome == "abandoned"
     twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="hangup", QueueTime="25")))
     contact = _contact(session, sid)
@@ -495,13 +511,26 @@ def test_intermediate_call_status_changes_nothing(twilio, session):
     [
         pytest.param(lambda p, params: "", id="missing"),
         pytest.param(lambda p, params: "bm90IGEgc2lnbmF0dXJl", id="garbage"),
-        pytest.param(lambda p, params: RequestValidator("another-token").compute_signature(BASE + p, params), id="wrong-token"),
-        pytest.param(lambda p, params: RequestValidator(TOKEN).compute_signature(BASE + "/twilio/voice/wait", params), id="other-path"),
-        pytest.param(lambda p, params: RequestValidator(TOKEN).compute_signature("https://evil.example" + p, params), id="other-host"),
-        pytest.param(lambda p, params: RequestValidator(TOKEN).compute_signature(BASE + p, {**params, "Digits": "2"}), id="tampered-param"),
+        pytest.param(
+            lambda p, params: RequestValidator("another-token").compute_signature(BASE + p, params), id="wrong-token"
+        ),
+        pytest.param(
+            lambda p, params: RequestValidator(TOKEN).compute_signature(BASE + "/twilio/voice/wait", params),
+            id="other-path",
+        ),
+        pytest.param(
+            lambda p, params: RequestValidator(TOKEN).compute_signature("https://evil.example" + p, params),
+            id="other-host",
+        ),
+        pytest.param(
+            lambda p, params: RequestValidator(TOKEN).compute_signature(BASE + p, {**params, "Digits": "2"}),
+            id="tampered-param",
+        ),
     ],
 )
-@pytest.mark.parametrize("path", ["/twilio/voice/incoming", "/twilio/voice/menu", "/twilio/voice/status", "/twilio/voice/queue-result"])
+@pytest.mark.parametrize(
+    "path", ["/twilio/voice/incoming", "/twilio/voice/menu", "/twilio/voice/status", "/twilio/voice/queue-result"]
+)
 def test_unsigned_or_forged_requests_get_403_and_change_nothing(client, clock, session, path, forge):
     sid = call_sid()
     params = call_params(sid, Digits="1", CallStatus="completed", QueueResult="hangup")
@@ -518,7 +547,9 @@ def test_bridge_signature_covers_the_agent_in_the_query(client, clock, session, 
     sid = call_sid()
     twilio.queue(sid)
     params = call_params(sid, QueueTime="5")
-    signed_for_other = RequestValidator(TOKEN).compute_signature(f"{BASE}/twilio/voice/bridge?agent={agent.id + 1}", params)
+    signed_for_other = RequestValidator(TOKEN).compute_signature(
+        f"{BASE}/twilio/voice/bridge?agent={agent.id + 1}", params
+    )
     response = twilio_post(client, f"/twilio/voice/bridge?agent={agent.id}", params, signature=signed_for_other)
     assert response.status_code == 403
     assert _contact(session, sid).answered_at is None
@@ -530,7 +561,10 @@ def test_out_of_hours_call_is_not_an_ivr_drop(twilio, clock, session):
     twiml(twilio.post("/twilio/voice/incoming", call_params(sid)))
     before = _counts(session)
     clock.set("2026-03-07 11:00:25")
-    assert twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="25")).status_code == 204
+    assert (
+        twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="25")).status_code
+        == 204
+    )
     assert _counts(session) == before
 
 

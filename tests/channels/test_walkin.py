@@ -1,4 +1,5 @@
 """Walk-in registration: queue numbers per place and day, served / ended / left, the now-serving screen."""
+
 import re
 
 import pytest
@@ -97,9 +98,15 @@ def test_queue_numbers_count_per_place_and_day(app, session, make_user):
     branch = session.scalar(select(Location).where(Location.code == "filial-rosengard"))
     with app.app_context():
         numbers = [
-            visits.register_visit(session, user=staff, location=place, service_code="allmant", now=at(when)).contact.queue_number
-            for place, when in [(library, "2026-03-02 09:00"), (library, "2026-03-02 09:05"), (branch, "2026-03-02 09:06"),
-                                (library, "2026-03-03 09:00")]
+            visits.register_visit(
+                session, user=staff, location=place, service_code="allmant", now=at(when)
+            ).contact.queue_number
+            for place, when in [
+                (library, "2026-03-02 09:00"),
+                (library, "2026-03-02 09:05"),
+                (branch, "2026-03-02 09:06"),
+                (library, "2026-03-03 09:00"),
+            ]
         ]
     assert numbers == [1, 2, 1, 1]
 
@@ -145,7 +152,9 @@ def test_actions_on_another_places_visit_are_404(client, auth, session, action):
 def test_library_staff_cannot_register_at_another_place(client, auth, session):
     auth.login("bibliotek")
     assert client.get("/besok/filial-rosengard").status_code == 403
-    response = auth.post("/besok/filial-rosengard", {"service": "skolval", "language": "sv"}, csrf_page=f"/besok/{PLACE}")
+    response = auth.post(
+        "/besok/filial-rosengard", {"service": "skolval", "language": "sv"}, csrf_page=f"/besok/{PLACE}"
+    )
     assert response.status_code == 403
     assert _visits(session, "filial-rosengard") == []
 

@@ -1,4 +1,5 @@
 """The citizen form /kontakt: a valid errand becomes a ticket; bad input stores nothing."""
+
 import re
 
 import pytest

@@ -1,4 +1,5 @@
 """The complete citizen form: catalogue, personnummer, needs, languages, honeypot, rate limit, receipts."""
+
 import re
 
 import pytest
@@ -28,20 +29,90 @@ def _last_contact(session):
 
 # Every field's validation, in the language the citizen chose.
 CASES = [
-    ("service", {"service": ""}, {"sv": "Välj vad ditt ärende gäller.", "en": "Choose what your errand is about.", "ar": "اختر موضوع طلبك."}),
-    ("service", {"service": "finns-inte"}, {"sv": "Välj en tjänst i listan.", "en": "Choose a service from the list.", "ar": "اختر خدمة من القائمة."}),
+    (
+        "service",
+        {"service": ""},
+        {"sv": "Välj vad ditt ärende gäller.", "en": "Choose what your errand is about.", "ar": "اختر موضوع طلبك."},
+    ),
+    (
+        "service",
+        {"service": "finns-inte"},
+        {"sv": "Välj en tjänst i listan.", "en": "Choose a service from the list.", "ar": "اختر خدمة من القائمة."},
+    ),
     ("text", {"text": ""}, {"sv": "Beskriv ditt ärende.", "en": "Describe your errand.", "ar": "صف طلبك."}),
-    ("text", {"text": "x" * 5001}, {"sv": "Beskrivningen får vara högst 5000 tecken.", "en": "The description may be at most 5000 characters.", "ar": "يجب ألا يتجاوز الوصف 5000 حرفاً."}),
-    ("reply_channel", {"reply_channel": "brevduva"}, {"sv": "Välj ett av alternativen.", "en": "Choose one of the options.", "ar": "اختر أحد الخيارات."}),
-    ("name", {"name": "n" * 201}, {"sv": "Namnet får vara högst 200 tecken.", "en": "The name may be at most 200 characters.", "ar": "يجب ألا يتجاوز الاسم 200 حرفاً."}),
-    ("email", {"email": "inte-en-adress"}, {"sv": "Skriv en giltig e-postadress", "en": "Enter a valid e-mail address", "ar": "اكتب عنوان بريد إلكتروني صحيحاً"}),
-    ("phone", {"reply_channel": "sms", "phone": "12"}, {"sv": "Skriv ett giltigt telefonnummer", "en": "Enter a valid phone number", "ar": "اكتب رقم هاتف صحيحاً"}),
-    ("personnummer", {"service": "forskoleplats", "personnummer": "19900101-1234"},
-     {"sv": "Skriv ett giltigt personnummer eller samordningsnummer", "en": "Enter a valid personal identity number or coordination number", "ar": "اكتب رقماً شخصياً أو رقم تنسيق صحيحاً"}),
-    ("needs", {"needs": "telepati"}, {"sv": "Välj bland alternativen i listan.", "en": "Choose from the options in the list.", "ar": "اختر من الخيارات في القائمة."}),
-    ("interpreter_language", {"needs": "interpreter"}, {"sv": "Välj vilket språk du behöver tolk på.", "en": "Choose the language you need an interpreter for.", "ar": "اختر اللغة التي تحتاج مترجماً فورياً لها."}),
-    ("send_receipt", {"send_receipt": "y", "email": "", "reply_channel": "none"},
-     {"sv": "Skriv din e-postadress eller ditt mobilnummer för att få en bekräftelse.", "en": "Enter your e-mail address or mobile number to get a confirmation.", "ar": "اكتب بريدك الإلكتروني أو رقم جوالك لتصلك رسالة تأكيد."}),
+    (
+        "text",
+        {"text": "x" * 5001},
+        {
+            "sv": "Beskrivningen får vara högst 5000 tecken.",
+            "en": "The description may be at most 5000 characters.",
+            "ar": "يجب ألا يتجاوز الوصف 5000 حرفاً.",
+        },
+    ),
+    (
+        "reply_channel",
+        {"reply_channel": "brevduva"},
+        {"sv": "Välj ett av alternativen.", "en": "Choose one of the options.", "ar": "اختر أحد الخيارات."},
+    ),
+    (
+        "name",
+        {"name": "n" * 201},
+        {
+            "sv": "Namnet får vara högst 200 tecken.",
+            "en": "The name may be at most 200 characters.",
+            "ar": "يجب ألا يتجاوز الاسم 200 حرفاً.",
+        },
+    ),
+    (
+        "email",
+        {"email": "inte-en-adress"},
+        {
+            "sv": "Skriv en giltig e-postadress",
+            "en": "Enter a valid e-mail address",
+            "ar": "اكتب عنوان بريد إلكتروني صحيحاً",
+        },
+    ),
+    (
+        "phone",
+        {"reply_channel": "sms", "phone": "12"},
+        {"sv": "Skriv ett giltigt telefonnummer", "en": "Enter a valid phone number", "ar": "اكتب رقم هاتف صحيحاً"},
+    ),
+    (
+        "personnummer",
+        {"service": "forskoleplats", "personnummer": "19900101-1234"},
+        {
+            "sv": "Skriv ett giltigt personnummer eller samordningsnummer",
+            "en": "Enter a valid personal identity number or coordination number",
+            "ar": "اكتب رقماً شخصياً أو رقم تنسيق صحيحاً",
+        },
+    ),
+    (
+        "needs",
+        {"needs": "telepati"},
+        {
+            "sv": "Välj bland alternativen i listan.",
+            "en": "Choose from the options in the list.",
+            "ar": "اختر من الخيارات في القائمة.",
+        },
+    ),
+    (
+        "interpreter_language",
+        {"needs": "interpreter"},
+        {
+            "sv": "Välj vilket språk du behöver tolk på.",
+            "en": "Choose the language you need an interpreter for.",
+            "ar": "اختر اللغة التي تحتاج مترجماً فورياً لها.",
+        },
+    ),
+    (
+        "send_receipt",
+        {"send_receipt": "y", "email": "", "reply_channel": "none"},
+        {
+            "sv": "Skriv din e-postadress eller ditt mobilnummer för att få en bekräftelse.",
+            "en": "Enter your e-mail address or mobile number to get a confirmation.",
+            "ar": "اكتب بريدك الإلكتروني أو رقم جوالك لتصلك رسالة تأكيد.",
+        },
+    ),
 ]
 
 
@@ -165,7 +236,9 @@ def test_no_receipt_unless_asked(app, client, session):
 def test_personnummer_help_names_the_services_that_use_it(client, session):
     from kontaktcenter.directory.models import Service
 
-    needing = session.scalars(select(Service).where(Service.requires_personnummer.is_(True), Service.active.is_(True))).all()
+    needing = session.scalars(
+        select(Service).where(Service.requires_personnummer.is_(True), Service.active.is_(True))
+    ).all()
     assert needing
     page = client.get("/kontakt?lang=en").get_data(as_text=True)
     for service in needing:
@@ -178,8 +251,17 @@ def test_behind_a_trusted_proxy_each_citizen_has_their_own_limit(app, database_u
     from kontaktcenter.app import create_app
     from kontaktcenter.database import ENGINE_KEY
 
-    proxied = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t", "RATELIMIT_ENABLED": True,
-                          "TRUSTED_PROXIES": 1, "RATELIMIT_CONTACT_FORM": "1 per hour", "WTF_CSRF_ENABLED": False})
+    proxied = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "t",
+            "RATELIMIT_ENABLED": True,
+            "TRUSTED_PROXIES": 1,
+            "RATELIMIT_CONTACT_FORM": "1 per hour",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     client = proxied.test_client()
 
     def spam_from(address):  # the honeypot is filled: nothing is stored, the post still counts

@@ -1,4 +1,5 @@
 """`kontaktcenter import contacts FILE.csv`: accepted rows, rejected rows with line and reason, idempotency."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -61,8 +62,14 @@ def test_reimport_changes_nothing(runner, session, tmp_path):
 BAD = [
     ("b-1,fax,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,", "unknown channel 'fax'"),
     ("b-2,web,finns-inte,2026-03-02T09:00:00+01:00,,,,,,,,,,,", "unknown service 'finns-inte'"),
-    ("b-3,phone,skolval,2026-03-02T09:00:00+01:00,2026-03-02T08:59:00+01:00,,answered,,,,,,,,", "answered_at lies before arrived_at"),
-    ("b-4,phone,skolval,2026-03-02T09:00:00+01:00,,2026-03-02T09:02:00+01:00,served,,,,,,,,", "outcome 'served' does not fit channel phone"),
+    (
+        "b-3,phone,skolval,2026-03-02T09:00:00+01:00,2026-03-02T08:59:00+01:00,,answered,,,,,,,,",
+        "answered_at lies before arrived_at",
+    ),
+    (
+        "b-4,phone,skolval,2026-03-02T09:00:00+01:00,,2026-03-02T09:02:00+01:00,served,,,,,,,,",
+        "outcome 'served' does not fit channel phone",
+    ),
     ("b-5,web,skolval,2026-03-02T09:00:00,,,,,,,,,,,", "has no UTC offset"),
     ("b-6,web,skolval,igår,,,,,,,,,,,", "not an ISO 8601 time"),
     ("b-7,walk_in,skolval,2026-03-02T09:00:00+01:00,,2026-03-02T09:30:00+01:00,left,,,,,,,,", "needs location_code"),
@@ -107,7 +114,9 @@ def test_missing_required_column_rejects_the_file(runner, session, tmp_path):
 
 def test_columns_in_any_order(runner, session, tmp_path):
     path = tmp_path / "short.csv"
-    path.write_text("service_code,arrived_at,channel,external_id\nskolval,2026-03-02T09:00:00+01:00,email,o-1\n", encoding="utf-8")
+    path.write_text(
+        "service_code,arrived_at,channel,external_id\nskolval,2026-03-02T09:00:00+01:00,email,o-1\n", encoding="utf-8"
+    )
     result = _invoke(runner, path)
     assert result.exit_code == 0, result.output
     assert session.scalar(select(Contact).where(Contact.external_id == "o-1")).channel == "email"
@@ -115,7 +124,9 @@ def test_columns_in_any_order(runner, session, tmp_path):
 
 def test_not_utf8_is_a_clear_error(runner, session, tmp_path):
     path = tmp_path / "latin1.csv"
-    path.write_bytes((HEADER + "\n").encode() + "h-9,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,bibl-malmö\n".encode("latin-1"))
+    path.write_bytes(
+        (HEADER + "\n").encode() + "h-9,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,bibl-malmö\n".encode("latin-1")
+    )
     result = _invoke(runner, path)
     assert result.exit_code == 1
     assert "not UTF-8" in result.output
@@ -126,5 +137,7 @@ def test_import_in_small_batches_matches_one_batch(runner, session, tmp_path):
     result = runner.invoke(args=["import", "contacts", str(path), "--batch-size", "2"])
     assert result.exit_code == 0
     assert "5 imported" in result.output
-    references = session.scalars(select(Ticket.reference).join(Contact, Contact.ticket_id == Ticket.id).where(Contact.external_id.like("h-%"))).all()
+    references = session.scalars(
+        select(Ticket.reference).join(Contact, Contact.ticket_id == Ticket.id).where(Contact.external_id.like("h-%"))
+    ).all()
     assert len(set(references)) == 5

@@ -1,5 +1,6 @@
 """`kontaktcenter directory load FILE.toml`: a city's directory from a file, updated by code,
 and a file with any problem refused whole with FILE:LINE messages."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -78,6 +79,7 @@ def load(runner, path: Path):
 
 # -- the Malmö file ---------------------------------------------------------------------
 
+
 def test_the_packaged_malmo_file_is_the_config_file():
     assert MALMO_FILE.resolve() == MALMO.resolve()
     assert MALMO_FILE.read_text(encoding="utf-8") == MALMO.read_text(encoding="utf-8")
@@ -85,13 +87,24 @@ def test_the_packaged_malmo_file_is_the_config_file():
 
 def test_malmo_file_gives_the_directory_the_demo_had(session):
     """The app fixture loaded config/directory.malmo.toml: the Malmö directory, no users."""
-    assert counts(session) == {"departments": 12, "service_groups": 10, "queues": 17, "services": 31,
-                               "locations": 10, "opening_hours": 1}
+    assert counts(session) == {
+        "departments": 12,
+        "service_groups": 10,
+        "queues": 17,
+        "services": 31,
+        "locations": 10,
+        "opening_hours": 1,
+    }
     by = {s.code: s for s in session.scalars(select(Service))}
     fs = by["forsorjningsstod"]
     assert (fs.department.code, fs.confidential, fs.requires_personnummer) == ("asf", True, True)
     assert (fs.retention_period, fs.retention_action) == ("P2Y", "anonymise")
-    assert (fs.sla_first_response_days, fs.sla_accept_days, fs.sla_resolve_days, fs.answer_target_seconds) == (1, 1, 10, 60)
+    assert (fs.sla_first_response_days, fs.sla_accept_days, fs.sla_resolve_days, fs.answer_target_seconds) == (
+        1,
+        1,
+        10,
+        60,
+    )
     assert (by["felanmalan-gata"].open311, by["felanmalan-gata"].public_requests) == (True, True)
     assert (by["buller-klagomal"].open311, by["buller-klagomal"].public_requests) == (True, False)
     assert by["utskrift-hjalp"].walk_in_topic
@@ -102,7 +115,9 @@ def test_malmo_file_gives_the_directory_the_demo_had(session):
     assert (queue.kind, queue.confidential, queue.department.code) == ("department", True, "asf")
     rosengard = session.scalar(select(Location).where(Location.code == "filial-rosengard"))
     assert (rosengard.kind, rosengard.district, rosengard.queue_numbers) == ("branch", "Rosengård", True)
-    assert session.scalar(select(Department.code).where(Department.is_contact_center.is_(True))) == "serviceforvaltningen"
+    assert (
+        session.scalar(select(Department.code).where(Department.is_contact_center.is_(True))) == "serviceforvaltningen"
+    )
     assert session.get(OpeningHours, "default").as_config() == {"open": "08:00", "close": "17:00", "eve_close": "13:00"}
 
 
@@ -116,6 +131,7 @@ def test_loading_the_malmo_file_again_duplicates_nothing(runner, session):
 
 
 # -- updating -----------------------------------------------------------------------------
+
 
 def test_a_changed_name_is_updated_and_nothing_else_changes(runner, session, tmp_path):
     text = MALMO.read_text(encoding="utf-8").replace('name_sv = "Skolval"', 'name_sv = "Skolval och skolbyte"')
@@ -159,7 +175,12 @@ def test_an_entry_removed_from_the_file_is_kept_and_named(runner, session, tmp_p
 
 def test_a_key_left_out_goes_back_to_its_default(runner, session, tmp_path):
     text = MALMO.read_text(encoding="utf-8")
-    assert load(runner, write(tmp_path, text.replace("[services.skolval]\n", "[services.skolval]\nsla_resolve_days = 20\n"))).exit_code == 0
+    assert (
+        load(
+            runner, write(tmp_path, text.replace("[services.skolval]\n", "[services.skolval]\nsla_resolve_days = 20\n"))
+        ).exit_code
+        == 0
+    )
     session.expire_all()
     assert session.scalar(select(Service.sla_resolve_days).where(Service.code == "skolval")) == 20
     assert load(runner, write(tmp_path, text)).exit_code == 0
@@ -181,8 +202,10 @@ def test_loaded_opening_hours_are_the_calendars_and_configuration_overrides_them
             assert calendar.opening_hours("kc-forsta-linjen", date(2026, 3, 2)) == (time(8), time(17))
     finally:
         forget_calendar(app)
-    configured = calendar_from_config({"opening_hours": {"vatten-kundtjanst": {"closed": True}}},
-                                      {"vatten-kundtjanst": {"open": "07:00", "close": "16:00"}})
+    configured = calendar_from_config(
+        {"opening_hours": {"vatten-kundtjanst": {"closed": True}}},
+        {"vatten-kundtjanst": {"open": "07:00", "close": "16:00"}},
+    )
     assert configured.opening_hours("vatten-kundtjanst", date(2026, 3, 2)) is None
 
 
@@ -191,55 +214,75 @@ def test_loaded_opening_hours_are_the_calendars_and_configuration_overrides_them
 BAD = {
     "unknown department": (
         BASE.replace('department = "vatten"\ngroup', 'department = "vattn"\ngroup'),
-        'department = "vattn"', "services.vattenlackage.department: unknown department 'vattn'",
+        'department = "vattn"',
+        "services.vattenlackage.department: unknown department 'vattn'",
     ),
     "bad ISO duration": (
-        BASE.replace('"P6M"', '"6 months"'), 'retention_period = "6 months"',
+        BASE.replace('"P6M"', '"6 months"'),
+        'retention_period = "6 months"',
         "services.vattenlackage.retention_period not an ISO 8601 duration",
     ),
     "unknown key": (
-        BASE.replace('kind = "service_point"', 'kind = "service_point"\ncolour = "blue"'), 'colour = "blue"',
+        BASE.replace('kind = "service_point"', 'kind = "service_point"\ncolour = "blue"'),
+        'colour = "blue"',
         "unknown key 'colour' in [locations.vattentornet]",
     ),
     "duplicate code": (
-        BASE + '\n[queues.vatten-kundtjanst]\nname_sv = "x"\nname_en = "x"\ndepartment = "vatten"\nkind = "department"\n',
-        ("[queues.vatten-kundtjanst]", 2), "not valid TOML: Cannot declare ('queues', 'vatten-kundtjanst') twice",
+        BASE
+        + '\n[queues.vatten-kundtjanst]\nname_sv = "x"\nname_en = "x"\ndepartment = "vatten"\nkind = "department"\n',
+        ("[queues.vatten-kundtjanst]", 2),
+        "not valid TOML: Cannot declare ('queues', 'vatten-kundtjanst') twice",
     ),
     "duplicate code in another case": (
         BASE + '\n[locations.Vattentornet]\nname = "Vattentornet igen"\nkind = "library"\n',
-        "[locations.Vattentornet]", "duplicate code 'Vattentornet' in [locations]",
+        "[locations.Vattentornet]",
+        "duplicate code 'Vattentornet' in [locations]",
     ),
     "unknown section": (
-        BASE + '\n[avdelningar.x]\nname = "x"\n', "[avdelningar.x]", "unknown section [avdelningar]",
+        BASE + '\n[avdelningar.x]\nname = "x"\n',
+        "[avdelningar.x]",
+        "unknown section [avdelningar]",
     ),
     "wrong type": (
-        BASE.replace("open311 = true", 'open311 = "ja"'), 'open311 = "ja"',
+        BASE.replace("open311 = true", 'open311 = "ja"'),
+        'open311 = "ja"',
         "services.vattenlackage.open311 must be true or false",
     ),
     "a number for a department": (
-        BASE.replace('department = "vatten"\nkind', 'department = 7\nkind'), "department = 7",
+        BASE.replace('department = "vatten"\nkind', "department = 7\nkind"),
+        "department = 7",
         "queues.vatten-kundtjanst.department must be a string in quotes (got 7)",
     ),
     "unknown queue kind": (
-        BASE.replace('kind = "department"', 'kind = "specialist"'), 'kind = "specialist"',
+        BASE.replace('kind = "department"', 'kind = "specialist"'),
+        'kind = "specialist"',
         "queues.vatten-kundtjanst.kind must be one of first_line, department",
     ),
     "missing name": (
-        BASE.replace('name = "Vattentornet"\n', ""), "[locations.vattentornet]", "[locations.vattentornet] lacks name",
+        BASE.replace('name = "Vattentornet"\n', ""),
+        "[locations.vattentornet]",
+        "[locations.vattentornet] lacks name",
     ),
     "closing before opening": (
-        BASE.replace('close = "16:00"', 'close = "06:00"'), "[opening_hours.vatten-kundtjanst]",
+        BASE.replace('close = "16:00"', 'close = "06:00"'),
+        "[opening_hours.vatten-kundtjanst]",
         "opening_hours.vatten-kundtjanst: close must be later than open",
     ),
     "hours of an unknown queue": (
-        BASE + '\n[opening_hours.vatten-jour]\nclosed = true\n', "[opening_hours.vatten-jour]",
+        BASE + "\n[opening_hours.vatten-jour]\nclosed = true\n",
+        "[opening_hours.vatten-jour]",
         "opening_hours.vatten-jour: no queue or service has the code 'vatten-jour'",
     ),
     "a code with a space": (
-        BASE + '\n[locations."vatten tornet"]\nname = "x"\nkind = "library"\n', '[locations."vatten tornet"]',
+        BASE + '\n[locations."vatten tornet"]\nname = "x"\nkind = "library"\n',
+        '[locations."vatten tornet"]',
         "code 'vatten tornet' may hold only letters",
     ),
-    "not TOML": (BASE.replace('name_en = "Water leak"', 'name_en = Water leak'), "name_en = Water leak", "not valid TOML"),
+    "not TOML": (
+        BASE.replace('name_en = "Water leak"', "name_en = Water leak"),
+        "name_en = Water leak",
+        "not valid TOML",
+    ),
 }
 
 
@@ -255,12 +298,18 @@ def test_bad_input_is_reported_with_file_and_line_and_changes_nothing(runner, se
     assert "nothing was changed" in result.output
     session.expire_all()
     assert counts(session) == before
-    assert session.scalar(select(Department.name_sv).where(Department.code == "asf")) == "Arbetsmarknads- och socialförvaltningen"
+    assert (
+        session.scalar(select(Department.name_sv).where(Department.code == "asf"))
+        == "Arbetsmarknads- och socialförvaltningen"
+    )
 
 
 def test_every_problem_is_reported_at_once(runner, tmp_path):
-    text = BASE.replace('"P6M"', '"P6X"').replace('kind = "service_point"', 'kind = "kiosk"').replace(
-        'department = "vatten"\nkind', 'department = "okand"\nkind')
+    text = (
+        BASE.replace('"P6M"', '"P6X"')
+        .replace('kind = "service_point"', 'kind = "kiosk"')
+        .replace('department = "vatten"\nkind', 'department = "okand"\nkind')
+    )
     path = write(tmp_path, text)
     result = load(runner, path)
     assert result.exit_code == 1
@@ -268,7 +317,8 @@ def test_every_problem_is_reported_at_once(runner, tmp_path):
     # The file's own problems are found first; references to the database only when they pass.
     assert [p.split(":")[1] for p in problems] == [str(line_of(text, '"P6X"')), str(line_of(text, '"kiosk"'))]
     text = BASE.replace('department = "vatten"\nkind', 'department = "okand"\nkind').replace(
-        'department = "vatten"\ngroup = "vatten"', 'department = "okand2"\ngroup = "okand3"')
+        'department = "vatten"\ngroup = "vatten"', 'department = "okand2"\ngroup = "okand3"'
+    )
     result = load(runner, write(tmp_path, text))
     assert result.exit_code == 1
     assert result.output.count("unknown ") == 3, result.output
@@ -281,6 +331,7 @@ def test_a_missing_file_is_one_clear_problem(runner, tmp_path):
 
 
 # -- finding lines -----------------------------------------------------------------------
+
 
 def test_line_index_finds_tables_and_keys_bare_quoted_and_dotted():
     text = '# a comment\n[services.skolval]  # a note\nname_sv = "Skolval"\n\n[ services . "bygg lov" ]\n"name_sv" = "x"\nsla.days = 3\n'

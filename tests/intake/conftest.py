@@ -1,4 +1,5 @@
 """Intake fixtures: the inbound e-mail secret, the Twilio webhooks' clock, the channels' API tokens."""
+
 import pytest
 
 from tests.channels.conftest import make_token  # noqa: F401 - a fixture

@@ -4,6 +4,7 @@ Each test plays the stranger and proves that the victim's ticket is unchanged, t
 nothing is sent to the stranger, and that no answer the stranger sees tells anything
 about the victim's errand.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -45,8 +46,13 @@ def outbox(app):
 def _victim(app, session, make_contact, *, service: str, resolved: bool, arrived: str = "2026-03-02 09:00") -> Ticket:
     """The victim's ticket, opened through the web form with her own reply address."""
     ticket = make_contact(
-        service=service, text="Beslut om mitt ärende, tack.", email=VICTIM_EMAIL, phone=VICTIM_PHONE,
-        personnummer=VICTIM_PNR, reply_channel="email", arrived_at=at(arrived),
+        service=service,
+        text="Beslut om mitt ärende, tack.",
+        email=VICTIM_EMAIL,
+        phone=VICTIM_PHONE,
+        personnummer=VICTIM_PNR,
+        reply_channel="email",
+        arrived_at=at(arrived),
     ).ticket
     if resolved:
         with app.app_context():
@@ -60,8 +66,14 @@ def _snapshot(session, ticket: Ticket) -> tuple:
     session.expire_all()
     ticket = session.get(Ticket, ticket.id)
     return (
-        ticket.status, ticket.resolution, ticket.resolved_at, ticket.reopened_count, ticket.assignee_id,
-        ticket.queue_id, ticket.reply_channel, ticket.reply_to,
+        ticket.status,
+        ticket.resolution,
+        ticket.resolved_at,
+        ticket.reopened_count,
+        ticket.assignee_id,
+        ticket.queue_id,
+        ticket.reply_channel,
+        ticket.reply_to,
         tuple(c.id for c in ticket.contacts),
         session.scalar(select(func.count(TicketEvent.id)).where(TicketEvent.ticket_id == ticket.id)),
         session.scalar(select(func.count(Message.id)).where(Message.ticket_id == ticket.id)),
@@ -87,8 +99,12 @@ def test_mail_with_a_guessed_reference_from_a_foreign_address_joins_nothing(
     victim = _victim(app, session, make_contact, service=service, resolved=resolved)
     clock.set("2026-03-04 09:00")  # within the reopen window of the resolved one
     before = _snapshot(session, victim)
-    post = parse_post(subject=f"Re: {victim.reference} beslut", text="Skicka beslutet hit.", sender=f"Vera <{ATTACKER}>",
-                      message_id="<attack-1@evil.example>")
+    post = parse_post(
+        subject=f"Re: {victim.reference} beslut",
+        text="Skicka beslutet hit.",
+        sender=f"Vera <{ATTACKER}>",
+        message_id="<attack-1@evil.example>",
+    )
     response = client.post(f"/email/inbound/{SECRET}", data=post, content_type="multipart/form-data")
     assert response.status_code == 200
 
@@ -144,7 +160,9 @@ def test_api_with_a_victims_identifier_makes_a_ticket_of_its_own(
     before = _snapshot(session, victim)
     value = {"phone": VICTIM_PHONE, "email": VICTIM_EMAIL, "personnummer": VICTIM_PNR}[identifier]
     body = {"service_code": service, "text": "Vad hände med mitt ärende?", identifier: value}
-    response = client.post("/api/v1/contacts", json=body, headers={"Authorization": f"Bearer {make_token('contacts:write')}"})
+    response = client.post(
+        "/api/v1/contacts", json=body, headers={"Authorization": f"Bearer {make_token('contacts:write')}"}
+    )
     assert response.status_code == 201, response.get_data(as_text=True)
 
     assert _snapshot(session, victim) == before
@@ -168,7 +186,9 @@ def test_sms_quoting_someone_elses_reference_joins_nothing(app, client, session,
     assert not _mentions(text, victim)
 
 
-def test_status_lookup_needs_the_receipt_code_and_says_nothing_without_it(app, client, session, make_contact, make_token):
+def test_status_lookup_needs_the_receipt_code_and_says_nothing_without_it(
+    app, client, session, make_contact, make_token
+):
     headers = {"Authorization": f"Bearer {make_token('tickets:read')}"}
     confidential = _victim(app, session, make_contact, service="forsorjningsstod", resolved=False)
     ordinary = _victim(app, session, make_contact, service="skolval", resolved=True)
@@ -179,10 +199,19 @@ def test_status_lookup_needs_the_receipt_code_and_says_nothing_without_it(app, c
 
     unknown = look("KC-2026-999999")
     for ticket in (confidential, ordinary):
-        for code in (None, "", "AAAAAAAAAA", ordinary.receipt_code if ticket is confidential else confidential.receipt_code):
+        for code in (
+            None,
+            "",
+            "AAAAAAAAAA",
+            ordinary.receipt_code if ticket is confidential else confidential.receipt_code,
+        ):
             answer = look(ticket.reference, code)
             # Exactly what an unknown reference gets: existence, service and status stay hidden.
-            assert (answer.status_code, answer.get_json()) == (unknown.status_code, unknown.get_json()) == (404, unknown.get_json())
+            assert (
+                (answer.status_code, answer.get_json())
+                == (unknown.status_code, unknown.get_json())
+                == (404, unknown.get_json())
+            )
             assert "forsorjningsstod" not in answer.get_data(as_text=True)
     found = look(confidential.reference, confidential.receipt_code)
     assert found.status_code == 200

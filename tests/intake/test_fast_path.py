@@ -1,5 +1,6 @@
 """Queued intake's one-statement acknowledgement (intake.receive.accept_at_once) against
 the normal path (accept): for any input, the same answer and the same stored row."""
+
 from __future__ import annotations
 
 import itertools
@@ -41,7 +42,9 @@ def _post(client, token: str, body: dict, fast: bool):
     if not fast:
         api._acknowledge_at_once = lambda: None  # every request takes the normal path
     try:
-        response = client.post("/api/v1/contacts", json=body, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
+        response = client.post(
+            "/api/v1/contacts", json=body, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+        )
     finally:
         api._acknowledge_at_once = original
     return key, response
@@ -65,7 +68,9 @@ def _answer(response, key: str) -> tuple:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies)
-def test_fast_and_normal_paths_store_the_same_rows_and_give_the_same_answers(app, client, session, make_token, monkeypatch, body):
+def test_fast_and_normal_paths_store_the_same_rows_and_give_the_same_answers(
+    app, client, session, make_token, monkeypatch, body
+):
     monkeypatch.setitem(app.config, "API_INTAKE", "queued")
     token = make_token("contacts:write")
     fast_key, fast = _post(client, token, body, fast=True)
@@ -80,7 +85,9 @@ def test_the_usual_case_is_stored_by_the_one_statement(app, client, session, mak
     stored = []
     real = api.accept_at_once
     monkeypatch.setattr(api, "accept_at_once", lambda *args: stored.append(real(*args)) or stored[-1])
-    key, response = _post(client, make_token("contacts:write"), {"service_code": "bygglov", "text": "Plank?"}, fast=True)
+    key, response = _post(
+        client, make_token("contacts:write"), {"service_code": "bygglov", "text": "Plank?"}, fast=True
+    )
     assert response.status_code == 202
     assert len(stored) == 1
     assert stored[0] is not None

@@ -1,5 +1,6 @@
 """Placement by proof: the citizen's own e-mail and SMS replies join their ticket by one
 status rule; replies go to the ticket's own address; staff link a call by hand."""
+
 from __future__ import annotations
 
 import ast
@@ -23,7 +24,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "kontaktcenter"
 
 def _email_ticket(app, client, session, clock, sender="Anna <anna@example.se>") -> Ticket:
     post = parse_post(sender=sender, message_id="<first@example.se>")
-    reference = client.post(f"/email/inbound/{SECRET}", data=post, content_type="multipart/form-data").get_json()["reference"]
+    reference = client.post(f"/email/inbound/{SECRET}", data=post, content_type="multipart/form-data").get_json()[
+        "reference"
+    ]
     return session.scalar(select(Ticket).where(Ticket.reference == reference))
 
 
@@ -35,7 +38,9 @@ def _sms_ticket(client, session, clock, number="+46702223344") -> Ticket:
 
 
 def _email_reply(client, ticket: Ticket, message_id: str, sender="ANNA@Example.se"):
-    post = parse_post(subject=f"SV: [{ticket.reference}] Fråga", text="Tack, en sak till.", sender=sender, message_id=message_id)
+    post = parse_post(
+        subject=f"SV: [{ticket.reference}] Fråga", text="Tack, en sak till.", sender=sender, message_id=message_id
+    )
     return client.post(f"/email/inbound/{SECRET}", data=post, content_type="multipart/form-data")
 
 
@@ -48,8 +53,11 @@ def _after(session, ticket: Ticket, assignee_before: int | None) -> tuple:
     and the events written from the joining contact on (messages, such as the SMS receipt, aside)."""
     session.expire_all()
     ticket = session.get(Ticket, ticket.id)
-    kinds = [e.kind for e in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))]
-    last = [k for k in kinds[len(kinds) - kinds[::-1].index("contact_added") - 1:] if not k.startswith("message:")]
+    kinds = [
+        e.kind
+        for e in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))
+    ]
+    last = [k for k in kinds[len(kinds) - kinds[::-1].index("contact_added") - 1 :] if not k.startswith("message:")]
     return ticket.status, ticket.reopened_count, ticket.resolved_at, ticket.assignee_id == assignee_before, last
 
 
@@ -95,7 +103,9 @@ def test_a_reply_to_a_ticket_resolved_long_ago_makes_a_new_ticket_that_mentions_
     assert late.mentions_ticket_id == ticket.id
 
 
-def test_replies_go_to_the_address_the_citizen_chose_not_the_latest_contact(app, client, session, clock, auth, make_contact):
+def test_replies_go_to_the_address_the_citizen_chose_not_the_latest_contact(
+    app, client, session, clock, auth, make_contact
+):
     ticket = make_contact(service="allmant", email="own@example.se", phone="0703334455", reply_channel="email").ticket
     outbox = app.extensions.setdefault(OUTBOX_KEY, [])
     outbox.clear()
@@ -112,7 +122,9 @@ def test_changing_the_reply_address_is_an_explicit_logged_action(app, client, se
     outbox.clear()
     auth.login("agent")
     before = (ticket.reply_channel, ticket.reply_to)
-    bad = auth.post(f"/tickets/{ticket.reference}/reply-address", {"reply_channel": "email", "reply_to": "inte en adress"})
+    bad = auth.post(
+        f"/tickets/{ticket.reference}/reply-address", {"reply_channel": "email", "reply_to": "inte en adress"}
+    )
     assert "giltig e-postadress" in client.get(bad.headers["Location"]).get_data(as_text=True)
     session.expire_all()
     assert (session.get(Ticket, ticket.id).reply_channel, session.get(Ticket, ticket.id).reply_to) == before
@@ -121,18 +133,30 @@ def test_changing_the_reply_address_is_an_explicit_logged_action(app, client, se
     session.expire_all()
     ticket = session.get(Ticket, ticket.id)
     assert (ticket.reply_channel, ticket.reply_to) == ("email", "new@example.se")
-    event = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply_address"))
-    assert (event.actor.username, event.from_value, event.to_value) == ("agent", "email:own@example.se", "email:new@example.se")
+    event = session.scalar(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply_address")
+    )
+    assert (event.actor.username, event.from_value, event.to_value) == (
+        "agent",
+        "email:own@example.se",
+        "email:new@example.se",
+    )
     auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "reply", "body": "Svar."})
     assert [m["To"] for m in outbox] == ["new@example.se"]
 
 
 def _call_ticket(make_contact, phone="0705556677") -> Ticket:
-    return make_contact(channel="phone", service="allmant", phone=phone, reply_channel="phone", arrived_at=at("2026-03-05 09:00")).ticket
+    return make_contact(
+        channel="phone", service="allmant", phone=phone, reply_channel="phone", arrived_at=at("2026-03-05 09:00")
+    ).ticket
 
 
-def test_a_call_never_joins_by_caller_id_but_staff_can_link_it_on_the_callers_word(app, client, session, auth, make_contact):
-    earlier = make_contact(service="allmant", phone="0705556677", reply_channel="sms", arrived_at=at("2026-03-02 09:00")).ticket
+def test_a_call_never_joins_by_caller_id_but_staff_can_link_it_on_the_callers_word(
+    app, client, session, auth, make_contact
+):
+    earlier = make_contact(
+        service="allmant", phone="0705556677", reply_channel="sms", arrived_at=at("2026-03-02 09:00")
+    ).ticket
     with app.app_context():
         resolve(session, earlier, actor=None, at=at("2026-03-03 10:00"))
     session.commit()
@@ -149,7 +173,9 @@ def test_a_call_never_joins_by_caller_id_but_staff_can_link_it_on_the_callers_wo
     assert session.scalar(select(Ticket).where(Ticket.reference == call_reference)) is None
     assert [(c.channel, c.placement) for c in earlier.contacts] == [("web", "new"), ("phone", "linked")]
     assert (earlier.status, earlier.reopened_count) == ("open", 1)
-    linked = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == earlier.id, TicketEvent.kind == "contact_linked"))
+    linked = session.scalar(
+        select(TicketEvent).where(TicketEvent.ticket_id == earlier.id, TicketEvent.kind == "contact_linked")
+    )
     assert (linked.actor.username, linked.from_value) == ("agent", call_reference)
 
 
@@ -224,7 +250,9 @@ def test_intake_sits_above_routing_and_casework(package, below):
         ({"reply_channel": "email", "reply_to": ""}, "giltig e-postadress"),
     ],
 )
-def test_a_bad_reply_address_is_refused_with_a_message_and_changes_nothing(client, session, auth, make_contact, form, message):
+def test_a_bad_reply_address_is_refused_with_a_message_and_changes_nothing(
+    client, session, auth, make_contact, form, message
+):
     ticket = make_contact(service="allmant", email="own@example.se", reply_channel="email").ticket
     auth.login("agent")
     response = auth.post(f"/tickets/{ticket.reference}/reply-address", form)
@@ -232,11 +260,18 @@ def test_a_bad_reply_address_is_refused_with_a_message_and_changes_nothing(clien
     session.expire_all()
     ticket = session.get(Ticket, ticket.id)
     assert (ticket.reply_channel, ticket.reply_to) == ("email", "own@example.se")
-    assert session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply_address")) is None
+    assert (
+        session.scalar(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "reply_address")
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize("target", ["", "KC-2099-999999", "inte-en-referens", "x" * 500])
-def test_linking_to_a_missing_or_malformed_reference_is_404_and_changes_nothing(client, session, auth, make_contact, target):
+def test_linking_to_a_missing_or_malformed_reference_is_404_and_changes_nothing(
+    client, session, auth, make_contact, target
+):
     call = _call_ticket(make_contact, phone="0705556680")
     auth.login("agent")
     assert auth.post(f"/tickets/{call.reference}/link", {"to": target}).status_code == 404

@@ -1,5 +1,6 @@
 """The intake worker survives a lost database: what it was routing is rolled back and routed
 once on a later try, the outage is logged once, and the pause between tries grows."""
+
 from __future__ import annotations
 
 import logging
@@ -77,7 +78,10 @@ def test_what_counts_as_transient():
 
 def _queue(session, n: int, tag: str) -> list[int]:
     return [
-        accept(session, IncomingContact(channel="web", service_code="allmant", text=f"{tag} {i}", provider_sid=f"test:{tag}:{i}")).contact.id
+        accept(
+            session,
+            IncomingContact(channel="web", service_code="allmant", text=f"{tag} {i}", provider_sid=f"test:{tag}:{i}"),
+        ).contact.id
         for i in range(n)
     ]
 
@@ -99,7 +103,9 @@ def test_a_batch_whose_commit_is_lost_is_rolled_back_and_routed_once_on_the_next
         real_commit, lost = session.commit, []
 
         def commit_lost_once():
-            if not lost and session.scalar(select(Ticket.id).join(Contact, Contact.ticket_id == Ticket.id).where(Contact.id == ids[0])):
+            if not lost and session.scalar(
+                select(Ticket.id).join(Contact, Contact.ticket_id == Ticket.id).where(Contact.id == ids[0])
+            ):
                 lost.append(True)
                 raise _dropped()  # the batch was routed, but its COMMIT never arrived
             real_commit()
@@ -151,7 +157,9 @@ def users_restored(app):
     yield
     with Session(engine) as s:
         for user_id, presence, last_assigned_at in saved:
-            s.execute(update(User).where(User.id == user_id).values(presence=presence, last_assigned_at=last_assigned_at))
+            s.execute(
+                update(User).where(User.id == user_id).values(presence=presence, last_assigned_at=last_assigned_at)
+            )
         s.commit()
 
 
@@ -189,7 +197,9 @@ def _run_until_routed(app, engine, ids, reconnect, stop, timeout=30.0):
 
 
 @pytest.mark.postgres
-def test_the_worker_survives_its_backend_being_terminated_mid_batch(app, database_url, monkeypatch, caplog, users_restored):
+def test_the_worker_survives_its_backend_being_terminated_mid_batch(
+    app, database_url, monkeypatch, caplog, users_restored
+):
     """pg_terminate_backend on the worker's own connection while a batch is routed, not yet committed."""
     engine = app.extensions[ENGINE_KEY]
     with app.app_context(), Session(engine, expire_on_commit=False) as s:
@@ -283,7 +293,9 @@ class Outage:
 
 
 @pytest.mark.postgres
-def test_the_worker_waits_out_a_database_that_is_down_and_routes_when_it_is_back(app, database_url, caplog, users_restored):
+def test_the_worker_waits_out_a_database_that_is_down_and_routes_when_it_is_back(
+    app, database_url, caplog, users_restored
+):
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)
@@ -335,7 +347,9 @@ def _wait_routed(engine, ids, timeout=30.0) -> list[Exception]:
     while time.monotonic() < deadline:
         try:
             with Session(engine) as s:
-                if not s.scalar(select(Contact.id).where(Contact.id.in_(ids), Contact.awaiting_routing.is_(True)).limit(1)):
+                if not s.scalar(
+                    select(Contact.id).where(Contact.id.in_(ids), Contact.awaiting_routing.is_(True)).limit(1)
+                ):
                     return []
         except OperationalError:
             pass

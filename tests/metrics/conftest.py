@@ -1,4 +1,5 @@
 """Helpers for the metrics tests: contacts with hand-set timestamps."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,7 +13,15 @@ from tests.fixtures.factories import at
 def phone_call(make_contact, session):
     """A call that reached the queue at `arrived` (local) with the given outcome and waits."""
 
-    def make(arrived: str, outcome: str, *, wait: float = 0, talk: float = 0, callback_done: bool = False, service: str = "skolval"):
+    def make(
+        arrived: str,
+        outcome: str,
+        *,
+        wait: float = 0,
+        talk: float = 0,
+        callback_done: bool = False,
+        service: str = "skolval",
+    ):
         received = make_contact(channel="phone", service=service, arrived_at=at(arrived))
         contact = received.contact
         contact.outcome = outcome
@@ -43,8 +52,18 @@ def written(make_contact, session):
 
 @pytest.fixture
 def visit(make_contact, session):
-    def make(arrived: str, outcome: str, *, wait: float = 0, location: str = "filial-rosengard", service: str = "utskrift-hjalp", **kw):
-        received = make_contact(channel="walk_in", service=service, arrived_at=at(arrived), location_code=location, **kw)
+    def make(
+        arrived: str,
+        outcome: str,
+        *,
+        wait: float = 0,
+        location: str = "filial-rosengard",
+        service: str = "utskrift-hjalp",
+        **kw,
+    ):
+        received = make_contact(
+            channel="walk_in", service=service, arrived_at=at(arrived), location_code=location, **kw
+        )
         contact = received.contact
         contact.outcome = outcome
         if outcome == "served":

@@ -1,4 +1,5 @@
 """axe-core (WCAG 2.1 A/AA): 0 violations on every report page; usable with the keyboard."""
+
 from __future__ import annotations
 
 from datetime import date

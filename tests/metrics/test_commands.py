@@ -1,4 +1,5 @@
 """`kontaktcenter report`: the same figures on the command line, in every format."""
+
 from __future__ import annotations
 
 import csv
@@ -13,18 +14,39 @@ from kontaktcenter.metrics.engine import FIGURE_NAMES
 def test_report_csv_to_stdout(runner, phone_call):
     phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")
     phone_call("2026-03-02 09:10", "abandoned", wait=2, service="bygglov")
-    result = runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "service,period:month"])
+    result = runner.invoke(
+        args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "service,period:month"]
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == ["service", "period", *FIGURE_NAMES]
     row = next(r for r in rows if r["service"] == "bygglov")
-    assert (row["period"], row["phone_queued"], row["phone_short_abandoned"], row["answer_rate"]) == ("2026-03", "2", "1", "1.0000")
+    assert (row["period"], row["phone_queued"], row["phone_short_abandoned"], row["answer_rate"]) == (
+        "2026-03",
+        "2",
+        "1",
+        "1.0000",
+    )
 
 
 def test_report_json_and_xlsx_files_with_progress(runner, phone_call, tmp_path):
     phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")
     out = tmp_path / "r.json"
-    result = runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "channel", "--format", "json", "-o", str(out)])
+    result = runner.invoke(
+        args=[
+            "report",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-31",
+            "--by",
+            "channel",
+            "--format",
+            "json",
+            "-o",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["columns"] == ["channel", *FIGURE_NAMES]
@@ -32,7 +54,12 @@ def test_report_json_and_xlsx_files_with_progress(runner, phone_call, tmp_path):
     assert phone["asa_seconds"] == 30.0
     assert phone["response_within_1wd_rate"] is None
     xlsx = tmp_path / "r.xlsx"
-    assert runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "xlsx", "-o", str(xlsx)]).exit_code == 0
+    assert (
+        runner.invoke(
+            args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "xlsx", "-o", str(xlsx)]
+        ).exit_code
+        == 0
+    )
     sheet = load_workbook(xlsx).active
     assert [c.value for c in sheet[1]] == FIGURE_NAMES
 
@@ -51,7 +78,9 @@ def test_report_refuses_bad_input_with_exit_1_or_2_and_a_message(runner):
 def test_report_to_a_file_shows_a_progress_bar_on_stderr(runner, phone_call, tmp_path):
     phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")
     out = tmp_path / "r.csv"
-    result = runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "service,period:day", "-o", str(out)])
+    result = runner.invoke(
+        args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "service,period:day", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     # Not a terminal here, so click prints the bar's label only; the file and the summary follow.
     assert result.stderr.startswith("report")
@@ -69,6 +98,12 @@ def test_every_query_of_a_report_ticks_the_progress(session, phone_call):
     phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")
     ticks = []
     with query_progress(lambda: ticks.append(1)):
-        report(session, ReportQuery(date(2026, 3, 1), date(2026, 3, 31), by=("service",)), WorkCalendar(), 5, use_rollups=False)
+        report(
+            session,
+            ReportQuery(date(2026, 3, 1), date(2026, 3, 31), by=("service",)),
+            WorkCalendar(),
+            5,
+            use_rollups=False,
+        )
     report(session, ReportQuery(date(2026, 3, 1), date(2026, 3, 31)), WorkCalendar(), 5, use_rollups=False)
     assert 2 == len(ticks) <= REPORT_QUERIES  # contacts and tickets; nothing ticks outside the block

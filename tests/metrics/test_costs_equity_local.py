@@ -1,4 +1,5 @@
 """Cost allocation, likvärdighet and lokal service on hand-computed data."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -64,7 +65,13 @@ def test_equity_compares_each_group_with_everyone_and_marks_small_groups(session
     for i in range(30):
         phone_call(f"2026-03-02 09:{i:02d}", "answered", wait=10, talk=60, service="bygglov")
     for i in range(4):
-        received = make_contact(channel="phone", service="bygglov", arrived_at=at(f"2026-03-02 10:{i:02d}"), language="so", needs=["interpreter"])
+        received = make_contact(
+            channel="phone",
+            service="bygglov",
+            arrived_at=at(f"2026-03-02 10:{i:02d}"),
+            language="so",
+            needs=["interpreter"],
+        )
         received.contact.outcome = "abandoned"
         received.contact.ended_at = at(f"2026-03-02 10:{i:02d}").replace(second=50)
     session.commit()
@@ -103,15 +110,25 @@ def test_equity_compares_every_rate_and_time_and_never_marks_handling_time(sessi
     for i in range(30):
         phone_call(f"2026-03-02 09:{i:02d}", "answered", wait=10, talk=60, service="bygglov")
     for i in range(30):
-        received = make_contact(channel="phone", service="bygglov", arrived_at=at(f"2026-03-02 11:{i:02d}"), language="ar")
+        received = make_contact(
+            channel="phone", service="bygglov", arrived_at=at(f"2026-03-02 11:{i:02d}"), language="ar"
+        )
         received.contact.outcome = "answered"
         received.contact.answered_at = at(f"2026-03-02 11:{i:02d}").replace(second=40)
-        received.contact.ended_at = at(f"2026-03-02 11:{i:02d}").replace(second=40) + __import__("datetime").timedelta(seconds=300)
+        received.contact.ended_at = at(f"2026-03-02 11:{i:02d}").replace(second=40) + __import__("datetime").timedelta(
+            seconds=300
+        )
     session.commit()
-    rows = {r["group"]: r for r in equity(session, CAL, ReportQuery(date(2026, 3, 2), date(2026, 3, 2)), "language")["rows"]}
+    rows = {
+        r["group"]: r for r in equity(session, CAL, ReportQuery(date(2026, 3, 2), date(2026, 3, 2)), "language")["rows"]
+    }
     arabic = rows["ar"]["cells"]
     # Arabic speakers waited 40 s against 25 s for everyone: 60 % longer, a gap.
-    assert (arabic["asa_seconds"].value, arabic["asa_seconds"].everyone, arabic["asa_seconds"].difference) == (40.0, 25.0, 15.0)
+    assert (arabic["asa_seconds"].value, arabic["asa_seconds"].everyone, arabic["asa_seconds"].difference) == (
+        40.0,
+        25.0,
+        15.0,
+    )
     assert arabic["asa_seconds"].worse
     assert arabic["service_level"].difference == 0.0
     assert not arabic["service_level"].worse
@@ -145,7 +162,9 @@ def test_coordinator_sees_knowledge_beside_first_contact_resolution(session, mak
     session.add(KnowledgeArticle(service=service, title="Behöver jag bygglov för altan?", body="Oftast inte …"))
     session.commit()
     department = session.get(Department, service.department_id)
-    view = coordinator_view(session, CAL, department, ReportQuery(date(2026, 3, 1), date(2026, 3, 31), as_of=at("2026-04-01 12:00")))
+    view = coordinator_view(
+        session, CAL, department, ReportQuery(date(2026, 3, 1), date(2026, 3, 31), as_of=at("2026-04-01 12:00"))
+    )
     rows = {k["service"]: k for k in view["knowledge"]}
     bygglov = rows["bygglov"]
     assert (bygglov["tickets"], bygglov["resolved_first_contact"], bygglov["fcr_rate"]) == (2, 1, 0.5)

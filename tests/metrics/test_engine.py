@@ -1,4 +1,5 @@
 """Every figure of METRICS.md against hand-computed fixtures."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -13,7 +14,9 @@ CAL = WorkCalendar()
 
 
 def one_row(session, start, end, *, as_of="2027-01-31 12:00", **filters):
-    table = report(session, ReportQuery(start, end, filters=Filters(**filters), as_of=at(as_of)), CAL, 5, use_rollups=False)
+    table = report(
+        session, ReportQuery(start, end, filters=Filters(**filters), as_of=at(as_of)), CAL, 5, use_rollups=False
+    )
     (row,) = records(table)
     return row
 
@@ -46,7 +49,9 @@ def test_phone_figures_with_short_abandon_and_ivr_drop(session, phone_call):
 def test_short_abandon_threshold_comes_from_config(session, phone_call):
     phone_call("2026-03-03 09:00", "abandoned", wait=3)
     phone_call("2026-03-03 09:05", "abandoned", wait=7)
-    q = ReportQuery(date(2026, 3, 3), date(2026, 3, 3), filters=Filters(service="skolval"), as_of=at("2026-04-01 00:00"))
+    q = ReportQuery(
+        date(2026, 3, 3), date(2026, 3, 3), filters=Filters(service="skolval"), as_of=at("2026-04-01 00:00")
+    )
     (five,) = records(report(session, q, CAL, 5, use_rollups=False))
     (ten,) = records(report(session, q, CAL, 10, use_rollups=False))
     assert (five["phone_short_abandoned"], five["phone_offered"]) == (1, 1)
@@ -108,15 +113,31 @@ def test_resolution_figures(session, make_contact):
     tickets[3].escalated = True
     session.commit()
     row = one_row(session, date(2026, 3, 2), date(2026, 3, 6), service="skolval")
-    assert (row["tickets"], row["resolved_first_contact"], row["resolved_kontaktcenter"], row["escalated"]) == (5, 1, 2, 2)
+    assert (row["tickets"], row["resolved_first_contact"], row["resolved_kontaktcenter"], row["escalated"]) == (
+        5,
+        1,
+        2,
+        2,
+    )
     assert (row["fcr_rate"], row["kc_resolution_rate"], row["escalation_rate"]) == (0.2, 0.4, 0.4)
 
 
 def test_empty_period_has_one_row_with_empty_rates_not_zero(session):
     row = one_row(session, date(2019, 1, 1), date(2019, 1, 31))
-    for name in ("answer_rate", "abandon_rate", "service_level", "asa_seconds", "wait_p90_seconds", "aht_seconds",
-                 "response_within_1wd_rate", "median_first_response_hours", "walkin_wait_mean_seconds",
-                 "fcr_rate", "kc_resolution_rate", "escalation_rate"):
+    for name in (
+        "answer_rate",
+        "abandon_rate",
+        "service_level",
+        "asa_seconds",
+        "wait_p90_seconds",
+        "aht_seconds",
+        "response_within_1wd_rate",
+        "median_first_response_hours",
+        "walkin_wait_mean_seconds",
+        "fcr_rate",
+        "kc_resolution_rate",
+        "escalation_rate",
+    ):
         assert row[name] is None, name
     assert row["phone_queued"] == 0
     assert row["tickets"] == 0
@@ -134,9 +155,20 @@ def test_period_is_local_dates_both_ends_included(session, written):
 def test_grouping_by_period_uses_local_day_iso_week_and_month(session, written):
     written("2026-03-01 00:30", None)  # Sunday, ISO week 9 in Stockholm (still 28 Feb in UTC)
     written("2026-03-02 10:00", None)  # Monday, week 10
-    for kind, expected in (("day", ["2026-03-01", "2026-03-02"]), ("week", ["2026-W09", "2026-W10"]), ("month", ["2026-03"])):
+    for kind, expected in (
+        ("day", ["2026-03-01", "2026-03-02"]),
+        ("week", ["2026-W09", "2026-W10"]),
+        ("month", ["2026-03"]),
+    ):
         by, period = parse_by(f"service,period:{kind}")
-        q = ReportQuery(date(2026, 2, 1), date(2026, 3, 31), by=by, period=period, filters=Filters(service="bygglov"), as_of=at("2026-04-30 00:00"))
+        q = ReportQuery(
+            date(2026, 2, 1),
+            date(2026, 3, 31),
+            by=by,
+            period=period,
+            filters=Filters(service="bygglov"),
+            as_of=at("2026-04-30 00:00"),
+        )
         rows = records(report(session, q, CAL, 5, use_rollups=False))
         assert [r["period"] for r in rows] == expected
         assert all(r["service"] == "bygglov" for r in rows)
@@ -150,7 +182,11 @@ def test_grouping_by_department_channel_location_language_sorted(session, writte
     q = ReportQuery(date(2026, 3, 2), date(2026, 3, 2), by=by, period=period, as_of=at("2026-04-30 00:00"))
     rows = records(report(session, q, CAL, 5, use_rollups=False))
     keys = [(r["department"], r["channel"], r["location"], r["language"]) for r in rows]
-    assert keys == [("forskola", "email", "", "sv"), ("kultur", "walk_in", "bibl-stadsbiblioteket", "sv"), ("sbk", "web", "", "ar")]
+    assert keys == [
+        ("forskola", "email", "", "sv"),
+        ("kultur", "walk_in", "bibl-stadsbiblioteket", "sv"),
+        ("sbk", "web", "", "ar"),
+    ]
     assert list(rows[0])[:4] == ["department", "channel", "location", "language"]
 
 
@@ -158,7 +194,14 @@ def test_tickets_grouped_by_the_channel_of_their_first_contact(session, phone_ca
     phone_call("2026-03-02 09:00", "answered", wait=10, talk=60, service="bygglov")
     written("2026-03-02 10:00", None)
     by, period = parse_by("channel")
-    q = ReportQuery(date(2026, 3, 2), date(2026, 3, 2), by=by, period=period, filters=Filters(service="bygglov"), as_of=at("2026-04-30 00:00"))
+    q = ReportQuery(
+        date(2026, 3, 2),
+        date(2026, 3, 2),
+        by=by,
+        period=period,
+        filters=Filters(service="bygglov"),
+        as_of=at("2026-04-30 00:00"),
+    )
     rows = {r["channel"]: r for r in records(report(session, q, CAL, 5, use_rollups=False))}
     assert (rows["phone"]["tickets"], rows["web"]["tickets"]) == (1, 1)
 
@@ -194,7 +237,10 @@ def test_independent_queries_run_side_by_side_on_an_engine_and_give_the_same_fra
     from kontaktcenter.metrics.engine import _frames, query_progress
 
     statements = [
-        select(Department.code, func.count(Service.id).label("services")).join(Service, Service.department_id == Department.id).group_by(Department.code).order_by(Department.code),
+        select(Department.code, func.count(Service.id).label("services"))
+        .join(Service, Service.department_id == Department.id)
+        .group_by(Department.code)
+        .order_by(Department.code),
         select(func.count(Department.id).label("departments")),
     ]
     ticks = []
@@ -227,7 +273,11 @@ def by_department(session, calendar, as_of="2026-06-01 12:00"):
 
 def test_a_department_klamdag_moves_its_one_working_day_deadline_only(session, klamdag_week):
     rows = by_department(session, KLAM)
-    assert (rows["sbk"]["written_due"], rows["sbk"]["responded_within_1wd"], rows["sbk"]["response_within_1wd_rate"]) == (3, 1, 0.3333)
+    assert (
+        rows["sbk"]["written_due"],
+        rows["sbk"]["responded_within_1wd"],
+        rows["sbk"]["response_within_1wd_rate"],
+    ) == (3, 1, 0.3333)
     assert (rows["kultur"]["written_due"], rows["kultur"]["responded_within_1wd"]) == (3, 3)
     assert rows["kultur"]["response_within_1wd_rate"] == 1.0
     # Without kultur's klämdag its contacts are as late as sbk's.
@@ -247,7 +297,9 @@ def test_a_department_klamdag_decides_when_its_contacts_fall_due(session, klamda
 def test_the_late_drill_down_follows_the_department_klamdag(session, klamdag_week):
     from kontaktcenter.metrics.drilldown import drill
 
-    query = ReportQuery(date(2026, 5, 13), date(2026, 5, 15), filters=Filters(department="kultur"), as_of=at("2026-06-01 12:00"))
+    query = ReportQuery(
+        date(2026, 5, 13), date(2026, 5, 15), filters=Filters(department="kultur"), as_of=at("2026-06-01 12:00")
+    )
     assert drill(session, query, "written_late", KLAM, 5).total == 0
     assert drill(session, query, "written_late", CAL, 5).total == 2
     assert drill(session, query, "responded_within_1wd", KLAM, 5).total == 3

@@ -1,4 +1,5 @@
 """kc_resolution_rate as METRICS.md defines it: resolved by the kontaktcenter, never escalated, / tickets."""
+
 from datetime import date
 
 from kontaktcenter.metrics.engine import ReportQuery, parse_by, rate, records, report
@@ -23,6 +24,11 @@ def test_resolution_figures_per_service(session, make_contact):
     session.commit()
     query = ReportQuery(date(2030, 1, 1), date(2030, 1, 31), *parse_by("service"))
     (row,) = [r for r in records(report(session, query, WorkCalendar())) if r["service"] == "skolval"]
-    assert (row["tickets"], row["resolved_kontaktcenter"], row["resolved_first_contact"], row["escalated"]) == (5, 3, 3, 1)
+    assert (row["tickets"], row["resolved_kontaktcenter"], row["resolved_first_contact"], row["escalated"]) == (
+        5,
+        3,
+        3,
+        1,
+    )
     assert row["kc_resolution_rate"] == 0.6
     assert row["escalation_rate"] == 0.2

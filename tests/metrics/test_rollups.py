@@ -1,4 +1,5 @@
 """Daily rollups give exactly the on-the-fly figures; the nightly job is registered."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -26,14 +27,26 @@ def fortnight(session, phone_call, written, visit, make_contact):
         phone_call(f"{d} 09:30", "abandoned", wait=2 if day % 2 else 45, service="bygglov")
         phone_call(f"{d} 10:00", "callback_requested", wait=80, callback_done=day % 3 == 0, service="skolval")
         written(f"{d} 15:00", f"2026-03-{day + 1:02d} 1{4 + day % 2}:59", language="ar" if day % 4 else "sv")
-        visit(f"{d} 11:00", "served" if day % 5 else "left", wait=200 + day, location="bibl-stadsbiblioteket" if day % 2 else "filial-rosengard")
+        visit(
+            f"{d} 11:00",
+            "served" if day % 5 else "left",
+            wait=200 + day,
+            location="bibl-stadsbiblioteket" if day % 2 else "filial-rosengard",
+        )
         received = make_contact(service="skolval", arrived_at=at(f"{d} 13:00"))
         if day % 2:
             resolve(session, received.ticket, actor=None)
     session.commit()
 
 
-GROUPINGS = ["", "service", "service,period:month", "department,period:week", "channel,location,language,period:day", "language"]
+GROUPINGS = [
+    "",
+    "service",
+    "service,period:month",
+    "department,period:week",
+    "channel,location,language,period:day",
+    "language",
+]
 
 
 @pytest.mark.parametrize("by", GROUPINGS)
@@ -75,7 +88,10 @@ def test_nightly_job_is_registered_and_rolls_up_history(app, session, fortnight)
     days = session.scalars(select(MetricRollupDay.day).order_by(MetricRollupDay.day)).all()
     assert days[-1] == date(2026, 3, 19)
     assert days[0] <= START
-    assert session.scalar(select(func.sum(MetricRollup.phone_queued)).where(MetricRollup.day.between(START, END))) == 14 * 3
+    assert (
+        session.scalar(select(func.sum(MetricRollup.phone_queued)).where(MetricRollup.day.between(START, END)))
+        == 14 * 3
+    )
 
 
 def test_rerun_replaces_rows_and_never_duplicates(session, fortnight):

@@ -1,4 +1,5 @@
 """Erlang C exactly as METRICS.md gives it, with its worked example."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """The /reports pages: roles, filters with clear messages, drill-down, exports."""
+
 from __future__ import annotations
 
 import csv
@@ -22,11 +23,25 @@ def history(session, phone_call, written, visit, make_contact):
     written("2026-03-02 15:00", "2026-03-03 14:59")
     visit("2026-03-03 10:00", "served", wait=300)
     # A confidential errand (försörjningsstöd): counted, never listed.
-    make_contact(channel="web", service="forsorjningsstod", arrived_at=__import__("tests.fixtures.factories", fromlist=["at"]).at("2026-03-04 10:00"))
+    make_contact(
+        channel="web",
+        service="forsorjningsstod",
+        arrived_at=__import__("tests.fixtures.factories", fromlist=["at"]).at("2026-03-04 10:00"),
+    )
     session.commit()
 
 
-@pytest.mark.parametrize("path", ["/reports", "/reports/likvardighet", "/reports/lokal-service", "/reports/bemanning", "/reports/kostnader", "/reports/samordnare"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/reports",
+        "/reports/likvardighet",
+        "/reports/lokal-service",
+        "/reports/bemanning",
+        "/reports/kostnader",
+        "/reports/samordnare",
+    ],
+)
 def test_report_pages_are_for_managers_coordinators_and_admins(client, auth, path):
     assert client.get(path).status_code == 302  # to the sign-in page
     auth.login("agent")
@@ -104,7 +119,9 @@ def test_json_and_xlsx_exports_carry_the_same_figures(client, auth, history):
     bygglov = next(r for r in data["rows"] if r["service"] == "bygglov")
     assert bygglov["answer_rate"] == 0.5
     assert bygglov["walkin_wait_mean_seconds"] is None
-    book = load_workbook(io.BytesIO(client.get("/reports/export", query_string={**PERIOD, "format": "xlsx", "by": "service"}).data))
+    book = load_workbook(
+        io.BytesIO(client.get("/reports/export", query_string={**PERIOD, "format": "xlsx", "by": "service"}).data)
+    )
     sheet = book.active
     header = [c.value for c in sheet[1]]
     assert header == ["service", *FIGURE_NAMES]
@@ -181,7 +198,15 @@ def test_export_progress_counts_queries_then_rows(app, session, history, tmp_pat
     jobs._save = lambda directory, j: (seen.append((j.state, j.percent)), save(directory, j))
     try:
         by, period = parse_by("service,period:day")
-        run_export(app, tmp_path, job, ReportQuery(date(2026, 3, 2), date(2026, 3, 6), by=by, period=period), {}, WorkCalendar(), 5)
+        run_export(
+            app,
+            tmp_path,
+            job,
+            ReportQuery(date(2026, 3, 2), date(2026, 3, 6), by=by, period=period),
+            {},
+            WorkCalendar(),
+            5,
+        )
     finally:
         jobs._save = save
     percents = [p for _state, p in seen]
@@ -194,7 +219,10 @@ def test_export_progress_counts_queries_then_rows(app, session, history, tmp_pat
 
 def test_dashboard_export_refuses_bad_input(client, auth, inline_exports):
     auth.login("chef")
-    response = client.post("/reports/exports", data={**PERIOD, "format": "pdf", "by": "colour", "csrf_token": csrf_token(client, "/reports")})
+    response = client.post(
+        "/reports/exports",
+        data={**PERIOD, "format": "pdf", "by": "colour", "csrf_token": csrf_token(client, "/reports")},
+    )
     assert response.status_code == 400
     assert "Okänd gruppering" in response.get_data(as_text=True)
     assert list(inline_exports.iterdir()) == []

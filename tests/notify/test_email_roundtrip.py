@@ -1,4 +1,5 @@
 """E-mail round trip: a citizen writes in, the agent's reply leaves through a real SMTP server, the answer threads back."""
+
 from sqlalchemy import select
 
 from kontaktcenter.tickets.models import Message, Ticket
@@ -8,8 +9,13 @@ SECRET = "rundtur"
 
 
 def _inbound(client, subject, text, message_id):
-    data = {"from": "Omar Ali <omar@example.se>", "subject": subject, "text": text,
-            "headers": f"Message-ID: <{message_id}>\nSubject: {subject}\n", "envelope": "{}"}
+    data = {
+        "from": "Omar Ali <omar@example.se>",
+        "subject": subject,
+        "text": text,
+        "headers": f"Message-ID: <{message_id}>\nSubject: {subject}\n",
+        "envelope": "{}",
+    }
     return client.post(f"/email/inbound/{SECRET}", data=data, content_type="multipart/form-data").get_json()
 
 
@@ -20,8 +26,11 @@ def test_round_trip_through_smtp_threads_the_answer(app, client, auth, session, 
 
     # The agent answers on the ticket page, as at work: the reply goes out through SMTP.
     auth.login("agent")
-    response = auth.post(f"/tickets/{reference}/reply", {"body": "Vi hämtar på torsdag.", "kind": "reply"},
-                         csrf_page=f"/tickets/{reference}")
+    response = auth.post(
+        f"/tickets/{reference}/reply",
+        {"body": "Vi hämtar på torsdag.", "kind": "reply"},
+        csrf_page=f"/tickets/{reference}",
+    )
     assert response.status_code == 302
     ((_sender, recipients, sent),) = smtp_server.messages
     assert recipients == ["omar@example.se"]

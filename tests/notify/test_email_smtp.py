@@ -1,4 +1,5 @@
 """Outbound e-mail through a real local SMTP server (aiosmtpd), and the demo's recorded outbox."""
+
 import logging
 import socket
 from email import message_from_bytes
@@ -22,7 +23,9 @@ class Inbox:
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default)))
+        self.messages.append(
+            (envelope.mail_from, envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default))
+        )
         return "250 OK"
 
 
@@ -35,8 +38,15 @@ def smtp_server():
         return AuthResult(success=auth_data.login == b"kc" and auth_data.password == b"hemligt", handled=False)
 
     inbox.port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port, server_hostname="localhost", authenticator=authenticate, auth_require_tls=False,
-                            auth_exclude_mechanism=["LOGIN"])
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=inbox.port,
+        server_hostname="localhost",
+        authenticator=authenticate,
+        auth_require_tls=False,
+        auth_exclude_mechanism=["LOGIN"],
+    )
     controller.start()
     yield inbox
     controller.stop()
@@ -46,7 +56,9 @@ def test_message_goes_through_smtp_with_the_reference_in_the_subject(app, smtp_s
     monkeypatch.setitem(app.config, "SMTP_URL", f"smtp://kc:hemligt@127.0.0.1:{smtp_server.port}")
     monkeypatch.setitem(app.config, "MAIL_FROM", "kontaktcenter@malmo.example")
     with app.app_context():
-        message_id = send_email("anna@example.se", "Svar om skolval", "Skolvalet öppnar 15 januari.", reference="KC-2026-000123")
+        message_id = send_email(
+            "anna@example.se", "Svar om skolval", "Skolvalet öppnar 15 januari.", reference="KC-2026-000123"
+        )
     ((sender, recipients, message),) = smtp_server.messages
     assert sender == "kontaktcenter@malmo.example"
     assert recipients == ["anna@example.se"]
@@ -92,7 +104,13 @@ def test_without_smtp_url_the_message_is_recorded_not_sent(app, monkeypatch, cap
 )
 def test_smtp_url_forms(url, host, port, tls, starttls, user):
     target = parse_smtp_url(url)
-    assert (target.host, target.port, target.implicit_tls, target.starttls, target.username) == (host, port, tls, starttls, user)
+    assert (target.host, target.port, target.implicit_tls, target.starttls, target.username) == (
+        host,
+        port,
+        tls,
+        starttls,
+        user,
+    )
 
 
 def test_smtp_url_with_another_scheme_is_refused():

@@ -1,4 +1,5 @@
 """send_sms: through the official twilio client to a transport that records what Twilio would get."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """The access log: one row for each kind of access to personal data, append-only (the ORM
 refuses, and on PostgreSQL the database refuses too), kept for ACCESS_LOG_RETENTION by its
 own job, and viewable, filterable and exportable only by admins and dataskydd."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -36,8 +37,14 @@ def _since(session, last: int) -> list[AccessLog]:
 
 @pytest.fixture
 def anna(make_contact):
-    return make_contact(service="skolval", text="Fråga om skolval.", citizen_name="Anna Svensson", phone="0701234567",
-                        email="anna@example.se", personnummer=PNR).ticket
+    return make_contact(
+        service="skolval",
+        text="Fråga om skolval.",
+        citizen_name="Anna Svensson",
+        phone="0701234567",
+        email="anna@example.se",
+        personnummer=PNR,
+    ).ticket
 
 
 @pytest.fixture
@@ -50,7 +57,11 @@ def confidential(make_contact):
 
 @pytest.mark.parametrize(
     ("query", "detail"),
-    [(PNR, "personnummer 19900101-XXXX"), ("070-123 45 67", "phone +4670123XXXX"), ("Anna@Example.se", "email a***@example.se")],
+    [
+        (PNR, "personnummer 19900101-XXXX"),
+        ("070-123 45 67", "phone +4670123XXXX"),
+        ("Anna@Example.se", "email a***@example.se"),
+    ],
 )
 def test_identifier_search_is_one_row_with_the_query_masked(session, anna, query, detail):
     last = _last_id(session)
@@ -77,7 +88,8 @@ def test_read_outside_own_work_is_one_row_with_the_reason(client, auth, session,
     assert client.get(f"/tickets/{anna.reference}").status_code == 200
     rows = _since(session, last)
     assert [(r.action, r.reason, r.ticket_id, r.user.username) for r in rows] == [
-        ("read", "Medborgaren ringde om bygglovet", anna.id, "bygglov")]
+        ("read", "Medborgaren ringde om bygglovet", anna.id, "bygglov")
+    ]
 
 
 def test_read_of_a_confidential_ticket_is_one_row(client, auth, session, confidential):
@@ -92,27 +104,38 @@ def test_denied_attempt_is_one_row(client, auth, session, confidential):
     last = _last_id(session)
     assert client.get(f"/tickets/{confidential.reference}").status_code == 404
     rows = _since(session, last)
-    assert [(r.action, r.allowed, r.ticket_id, r.detail) for r in rows] == [("read", False, confidential.id, confidential.reference)]
+    assert [(r.action, r.allowed, r.ticket_id, r.detail) for r in rows] == [
+        ("read", False, confidential.id, confidential.reference)
+    ]
 
 
 def test_api_read_is_one_row_by_the_token(client, session, anna):
     token, raw = create_token(session, "Mina sidor", "tickets:read")
     session.commit()
     last = _last_id(session)
-    response = client.get(f"/api/v1/tickets/{anna.reference}", headers={"Authorization": f"Bearer {raw}", "X-Receipt-Code": anna.receipt_code})
+    response = client.get(
+        f"/api/v1/tickets/{anna.reference}",
+        headers={"Authorization": f"Bearer {raw}", "X-Receipt-Code": anna.receipt_code},
+    )
     assert response.status_code == 200
     rows = _since(session, last)
-    assert [(r.action, r.allowed, r.ticket_id, r.api_token_id, r.user_id) for r in rows] == [("api_read", True, anna.id, token.id, None)]
+    assert [(r.action, r.allowed, r.ticket_id, r.api_token_id, r.user_id) for r in rows] == [
+        ("api_read", True, anna.id, token.id, None)
+    ]
 
 
 def test_wrong_receipt_code_on_the_api_is_one_denied_row(client, session, anna):
     token, raw = create_token(session, "Mina sidor", "tickets:read")
     session.commit()
     last = _last_id(session)
-    response = client.get(f"/api/v1/tickets/{anna.reference}?receipt_code=WRONGCODE1", headers={"Authorization": f"Bearer {raw}"})
+    response = client.get(
+        f"/api/v1/tickets/{anna.reference}?receipt_code=WRONGCODE1", headers={"Authorization": f"Bearer {raw}"}
+    )
     assert response.status_code == 404
     rows = _since(session, last)
-    assert [(r.action, r.allowed, r.ticket_id, r.api_token_id) for r in rows] == [("api_read", False, anna.id, token.id)]
+    assert [(r.action, r.allowed, r.ticket_id, r.api_token_id) for r in rows] == [
+        ("api_read", False, anna.id, token.id)
+    ]
 
 
 def test_open311_read_of_a_request_is_one_row(client, session, make_contact):
@@ -124,23 +147,29 @@ def test_open311_read_of_a_request_is_one_row(client, session, make_contact):
     assert client.get(f"/open311/v2/requests/{ticket.reference}.json").status_code == 200  # anonymous client
     rows = _since(session, last)
     assert [(r.action, r.ticket_id, r.api_token_id, r.user_id) for r in rows] == [
-        ("open311_read", ticket.id, token.id, None), ("open311_read", ticket.id, None, None)]
+        ("open311_read", ticket.id, token.id, None),
+        ("open311_read", ticket.id, None, None),
+    ]
 
 
 def test_registerutdrag_export_is_one_row(client, auth, session, anna):
     auth.login("dataskydd")
     last = _last_id(session)
-    response = auth.post("/admin/registerutdrag", {"personnummer": PNR, "format": "json"}, csrf_page="/admin/registerutdrag")
+    response = auth.post(
+        "/admin/registerutdrag", {"personnummer": PNR, "format": "json"}, csrf_page="/admin/registerutdrag"
+    )
     assert response.status_code == 200
     assert [(r.action, r.detail) for r in _since(session, last)] == [("registerutdrag", "personnummer 19900101-XXXX")]
 
 
 def test_csv_export_is_excel_friendly_and_itself_logged(client, auth, session, anna):
-    log_access(session, _user(session, "agent"), anna, "read", reason="=HYPERLINK(\"http://x\")")
+    log_access(session, _user(session, "agent"), anna, "read", reason='=HYPERLINK("http://x")')
     session.commit()
     auth.login("dataskydd")
     last = _last_id(session)
-    response = auth.post("/admin/atkomstlogg", {"reference": anna.reference, "format": "csv"}, csrf_page="/admin/atkomstlogg")
+    response = auth.post(
+        "/admin/atkomstlogg", {"reference": anna.reference, "format": "csv"}, csrf_page="/admin/atkomstlogg"
+    )
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -172,7 +201,9 @@ def test_viewer_filters_by_person_without_the_value_in_the_url_or_log(client, au
     assert "Annas ärende" in page
     assert "Någon annans ärende" not in page
     # The look-up is itself a masked identifier search.
-    assert [(r.action, r.detail) for r in _since(session, last)] == [("search_access_log", "personnummer 19900101-XXXX")]
+    assert [(r.action, r.detail) for r in _since(session, last)] == [
+        ("search_access_log", "personnummer 19900101-XXXX")
+    ]
     # A person in the query string is ignored (it would land in server logs).
     page = client.get(f"/admin/atkomstlogg?personnummer={PNR}").get_data(as_text=True)
     assert "Någon annans ärende" in page
@@ -190,12 +221,16 @@ def test_viewer_filters_by_user_ticket_and_period(client, auth, session, anna):
     assert "förra året" in page
     assert "chefens" not in page
     start = (utcnow() - timedelta(days=30)).date().isoformat()
-    page = auth.post("/admin/atkomstlogg", {"user": "agent", "from": start}, csrf_page="/admin/atkomstlogg").get_data(as_text=True)
+    page = auth.post("/admin/atkomstlogg", {"user": "agent", "from": start}, csrf_page="/admin/atkomstlogg").get_data(
+        as_text=True
+    )
     assert "igår" in page
     assert "förra året" not in page
 
 
-@pytest.mark.parametrize("data", [{"from": "igår"}, {"from": "2026-05-01", "to": "2026-04-01"}, {"personnummer": "123"}])
+@pytest.mark.parametrize(
+    "data", [{"from": "igår"}, {"from": "2026-05-01", "to": "2026-04-01"}, {"personnummer": "123"}]
+)
 def test_viewer_bad_filter_says_why_and_logs_nothing(client, auth, session, data):
     auth.login("dataskydd")
     last = _last_id(session)
@@ -215,7 +250,9 @@ def test_viewer_pages(client, auth, session, anna):
     assert "rad 000" in first
     assert "rad 104" not in first
     assert 'name="page" value="2"' in first
-    second = auth.post("/admin/atkomstlogg", {"reference": anna.reference, "page": "2"}, csrf_page="/admin/atkomstlogg").get_data(as_text=True)
+    second = auth.post(
+        "/admin/atkomstlogg", {"reference": anna.reference, "page": "2"}, csrf_page="/admin/atkomstlogg"
+    ).get_data(as_text=True)
     assert "rad 104" in second
     assert "rad 000" not in second
 
@@ -271,7 +308,9 @@ def test_orm_refuses_bulk_update_and_delete(session, anna):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("statement", ["UPDATE access_log SET reason = 'ändrad' WHERE id = :id", "DELETE FROM access_log WHERE id = :id"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE access_log SET reason = 'ändrad' WHERE id = :id", "DELETE FROM access_log WHERE id = :id"]
+)
 def test_postgres_refuses_raw_update_and_delete(session, anna, statement):
     row = _row(session, anna)
     nested = session.begin_nested()

@@ -1,4 +1,5 @@
 """axe-core: the registerutdrag form and the extract itself, in Swedish, English and Arabic."""
+
 import pytest
 
 from tests.fixtures.browser import assert_accessible, login
@@ -13,10 +14,26 @@ def test_registerutdrag_pages_are_accessible(page, live_server, lang):
     from kontaktcenter.intake.receive import receive
 
     with live_server.app.app_context():  # an errand and a visit, so the extract has rows to show
-        receive(db.session, IncomingContact(channel="web", service_code="forsorjningsstod", personnummer="19900101-0017",
-                                            text="Jag behöver hjälp med hyran.", reply_channel="none"))
-        receive(db.session, IncomingContact(channel="walk_in", service_code="utskrift-hjalp", personnummer="19900101-0017",
-                                            location_code="filial-rosengard", text="Skriva ut"))
+        receive(
+            db.session,
+            IncomingContact(
+                channel="web",
+                service_code="forsorjningsstod",
+                personnummer="19900101-0017",
+                text="Jag behöver hjälp med hyran.",
+                reply_channel="none",
+            ),
+        )
+        receive(
+            db.session,
+            IncomingContact(
+                channel="walk_in",
+                service_code="utskrift-hjalp",
+                personnummer="19900101-0017",
+                location_code="filial-rosengard",
+                text="Skriva ut",
+            ),
+        )
         db.session.commit()
         db.session.remove()
     login(page, "admin")

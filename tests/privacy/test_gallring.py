@@ -1,6 +1,7 @@
 """Gallring: a year of history, `gallring --run` at a fixed now; reports for the past are
 byte-identical, nothing past its period holds personal data, kept and open tickets are
 untouched, and a second run changes nothing."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +33,7 @@ PERSONAL = ("citizen_name", "citizen_phone", "citizen_email", "citizen_personnum
 
 
 # --- the period parser --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "before"),
@@ -66,7 +68,10 @@ def test_catalogue_rules_are_valid(session):
         parse_period(s.retention_period)
         assert s.retention_action in gallring.ACTIONS
     by_code = {s.code: s for s in services}
-    assert (by_code["forsorjningsstod"].retention_period, by_code["forsorjningsstod"].retention_action) == ("P2Y", "anonymise")
+    assert (by_code["forsorjningsstod"].retention_period, by_code["forsorjningsstod"].retention_action) == (
+        "P2Y",
+        "anonymise",
+    )
     assert (by_code["allmant"].retention_period, by_code["allmant"].retention_action) == ("P6M", "delete")
 
 
@@ -75,6 +80,7 @@ def test_job_is_registered():
 
 
 # --- a year of history with personal data --------------------------------------------------
+
 
 def _year(session) -> dict:
     rows = [r for i, r in enumerate(generate_history(YEAR_END + timedelta(days=1), 365, seed=17)) if i % 20 == 0]
@@ -95,36 +101,95 @@ def _year(session) -> dict:
     tickets = session.execute(select(Ticket.id, Ticket.queue_id, Ticket.escalated, Ticket.first_arrived_at)).all()
     kc = session.scalar(select(Queue.id).where(Queue.code == "kc-forsta-linjen"))
     departments = dict(session.execute(select(Queue.id, Queue.department_id)).all())
-    session.execute(insert(Message), [
-        {"ticket_id": t.id, "kind": "reply", "channel": "email", "body": "Hej Namn!", "recipient": "person@example.se",
-         "created_at": t.first_arrived_at} for t in tickets
-    ])
-    session.execute(insert(TicketEvent), [
-        {"ticket_id": t.id, "at": t.first_arrived_at, "kind": "reply_address", "from_value": None,
-         "to_value": "email: person@example.se", "detail": {"reason": "medborgaren bad om det"}} for t in tickets
-    ])
-    session.execute(insert(RoutingDecision), [
-        {"ticket_id": t.id, "rule_id": "r1", "ruleset_version": "v1", "queue_code": "kc-forsta-linjen",
-         "attributes": {"text": "Storgatan 1"}, "trace": [{"rule": "r1", "text": "Storgatan 1"}], "decided_at": t.first_arrived_at}
-        for t in tickets
-    ])
-    session.execute(insert(Escalation), [
-        {"ticket_id": t.id, "department_id": departments[t.queue_id], "from_queue_id": kc, "to_queue_id": t.queue_id,
-         "citizen_wants": "Namn vill ha pengar", "how_to_reach": "+46701234", "created_at": t.first_arrived_at}
-        for t in tickets if t.escalated
-    ])
+    session.execute(
+        insert(Message),
+        [
+            {
+                "ticket_id": t.id,
+                "kind": "reply",
+                "channel": "email",
+                "body": "Hej Namn!",
+                "recipient": "person@example.se",
+                "created_at": t.first_arrived_at,
+            }
+            for t in tickets
+        ],
+    )
+    session.execute(
+        insert(TicketEvent),
+        [
+            {
+                "ticket_id": t.id,
+                "at": t.first_arrived_at,
+                "kind": "reply_address",
+                "from_value": None,
+                "to_value": "email: person@example.se",
+                "detail": {"reason": "medborgaren bad om det"},
+            }
+            for t in tickets
+        ],
+    )
+    session.execute(
+        insert(RoutingDecision),
+        [
+            {
+                "ticket_id": t.id,
+                "rule_id": "r1",
+                "ruleset_version": "v1",
+                "queue_code": "kc-forsta-linjen",
+                "attributes": {"text": "Storgatan 1"},
+                "trace": [{"rule": "r1", "text": "Storgatan 1"}],
+                "decided_at": t.first_arrived_at,
+            }
+            for t in tickets
+        ],
+    )
+    session.execute(
+        insert(Escalation),
+        [
+            {
+                "ticket_id": t.id,
+                "department_id": departments[t.queue_id],
+                "from_queue_id": kc,
+                "to_queue_id": t.queue_id,
+                "citizen_wants": "Namn vill ha pengar",
+                "how_to_reach": "+46701234",
+                "created_at": t.first_arrived_at,
+            }
+            for t in tickets
+            if t.escalated
+        ],
+    )
     # Calls dropped in the IVR: a phone number and no ticket.
     for i in range(3):
         arrived = datetime(2025, 2, 3 + i, 9, tzinfo=UTC)
-        session.add(Contact(channel="phone", citizen_phone=f"+4670999000{i}", arrived_at=arrived, started_at=arrived,
-                            ended_at=arrived + timedelta(seconds=20), outcome="ivr_dropped", placement=None))
+        session.add(
+            Contact(
+                channel="phone",
+                citizen_phone=f"+4670999000{i}",
+                arrived_at=arrived,
+                started_at=arrived,
+                ended_at=arrived + timedelta(seconds=20),
+                outcome="ivr_dropped",
+                placement=None,
+            )
+        )
     session.flush()
     # Kept: a closed ticket under a hold (a pending appeal), due by its rule.
     held = session.scalar(
-        select(Ticket).join(Service).where(Service.code == "forskoleplats", Ticket.status == "resolved",
-                                           Ticket.resolved_at < datetime(2025, 5, 1, tzinfo=UTC)).order_by(Ticket.id).limit(1)
+        select(Ticket)
+        .join(Service)
+        .where(
+            Service.code == "forskoleplats",
+            Ticket.status == "resolved",
+            Ticket.resolved_at < datetime(2025, 5, 1, tzinfo=UTC),
+        )
+        .order_by(Ticket.id)
+        .limit(1)
     )
-    set_hold(session, held, session.scalar(select(User).where(User.username == "handlaggare")), "Överklagat, väntar på dom")
+    set_hold(
+        session, held, session.scalar(select(User).where(User.username == "handlaggare")), "Överklagat, väntar på dom"
+    )
     session.commit()
     return {"held": held.id}
 
@@ -165,14 +230,22 @@ def test_gallring_over_a_year(session, runner):
     assert before[True] == before[False]
 
     rules = {r.service_id: r for r in gallring.rules(session, NOW)}
-    tickets = session.execute(select(Ticket.id, Ticket.service_id, Ticket.status, Ticket.resolved_at, Ticket.retention_hold)).all()
-    due = [t.id for t in tickets if t.status == "resolved" and t.resolved_at <= rules[t.service_id].cutoff and not t.retention_hold]
+    tickets = session.execute(
+        select(Ticket.id, Ticket.service_id, Ticket.status, Ticket.resolved_at, Ticket.retention_hold)
+    ).all()
+    due = [
+        t.id
+        for t in tickets
+        if t.status == "resolved" and t.resolved_at <= rules[t.service_id].cutoff and not t.retention_hold
+    ]
     kept = [t.id for t in tickets if t.id not in set(due)]
     assert marks["held"] in kept
     assert len(due) > 500
     assert len(kept) > 500
-    assert any(t.status != "resolved" and t.first_arrived_at < datetime(2025, 3, 1, tzinfo=UTC) for t in session.execute(
-        select(Ticket.status, Ticket.first_arrived_at).where(Ticket.id.in_(kept))))  # open old tickets exist
+    assert any(
+        t.status != "resolved" and t.first_arrived_at < datetime(2025, 3, 1, tzinfo=UTC)
+        for t in session.execute(select(Ticket.status, Ticket.first_arrived_at).where(Ticket.id.in_(kept)))
+    )  # open old tickets exist
     kept_before = _snapshot(session, kept)
 
     dry = runner.invoke(args=["gallring", "--dry-run", "--now", NOW.isoformat()])
@@ -194,7 +267,14 @@ def test_gallring_over_a_year(session, runner):
     # Nothing past its period holds personal data.
     for contact in session.scalars(select(Contact).where(Contact.ticket_id.in_(due))):
         assert all(getattr(contact, f) in ("", None) for f in PERSONAL), contact.id
-    assert session.scalar(select(func.count()).select_from(Contact).where(Contact.outcome == "ivr_dropped", Contact.citizen_phone.is_not(None))) == 0
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(Contact)
+            .where(Contact.outcome == "ivr_dropped", Contact.citizen_phone.is_not(None))
+        )
+        == 0
+    )
     for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(due))):
         assert (ticket.subject, ticket.reply_to, ticket.receipt_code) == ("", "", None)
         assert ticket.gallrad_at == NOW
@@ -209,14 +289,31 @@ def test_gallring_over_a_year(session, runner):
     assert deleted
     assert anonymised
     assert session.scalar(select(func.count()).select_from(Message).where(Message.ticket_id.in_(deleted))) == 0
-    assert session.scalar(select(func.count()).select_from(RoutingDecision).where(RoutingDecision.ticket_id.in_(deleted))) == 0
-    assert session.scalar(select(func.count()).select_from(Message).where(Message.ticket_id.in_(anonymised))) == len(anonymised)
-    assert session.scalar(select(func.count()).select_from(Message).where(Message.ticket_id.in_(due), Message.body != "")) == 0
-    assert session.scalar(select(func.count()).select_from(Escalation).where(Escalation.ticket_id.in_(due), Escalation.citizen_wants != "")) == 0
+    assert (
+        session.scalar(select(func.count()).select_from(RoutingDecision).where(RoutingDecision.ticket_id.in_(deleted)))
+        == 0
+    )
+    assert session.scalar(select(func.count()).select_from(Message).where(Message.ticket_id.in_(anonymised))) == len(
+        anonymised
+    )
+    assert (
+        session.scalar(select(func.count()).select_from(Message).where(Message.ticket_id.in_(due), Message.body != ""))
+        == 0
+    )
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(Escalation)
+            .where(Escalation.ticket_id.in_(due), Escalation.citizen_wants != "")
+        )
+        == 0
+    )
     for decision in session.scalars(select(RoutingDecision).where(RoutingDecision.ticket_id.in_(anonymised))):
         assert (decision.attributes, decision.trace) == ({}, [])
     # The events' kinds and times stay (what figures are made of).
-    assert session.scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id.in_(due))) >= 2 * len(due)
+    assert session.scalar(
+        select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id.in_(due))
+    ) >= 2 * len(due)
 
     # Kept tickets (open, closed more recently, or held) are untouched, row for row.
     assert _snapshot(session, kept) == kept_before
@@ -283,5 +380,7 @@ def test_anonymise_pass_before_delete_pass_keeps_its_rows(session, make_contact)
     session.commit()
     done = gallring.run(session, NOW)
     assert [p.rule.service_code for p in done if p.tickets] == ["arbetsmarknad", "avfall"]
-    bodies = session.execute(select(Message.ticket_id, Message.body).where(Message.ticket_id.in_(tickets.values()))).all()
+    bodies = session.execute(
+        select(Message.ticket_id, Message.body).where(Message.ticket_id.in_(tickets.values()))
+    ).all()
     assert [tuple(b) for b in bodies] == [(tickets["arbetsmarknad"], "")]

@@ -1,4 +1,5 @@
 """The retention hold: a logged staff action with a reason, only on a ticket of one's own work."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -7,7 +8,9 @@ from kontaktcenter.tickets.models import TicketEvent
 
 
 def _ticket(make_contact):
-    received = make_contact(service="forsorjningsstod", text="Jag behöver hjälp med hyran.", personnummer="19900101-0017")
+    received = make_contact(
+        service="forsorjningsstod", text="Jag behöver hjälp med hyran.", personnummer="19900101-0017"
+    )
     return received.ticket
 
 
@@ -21,11 +24,18 @@ def test_caseworker_holds_and_releases_with_a_reason(client, auth, session, make
     assert auth.post(f"/tickets/{ticket.reference}/bevara", {"reason": "Överklagat beslut"}).status_code == 302
     session.refresh(ticket)
     assert ticket.retention_hold == "Överklagat beslut"
-    event = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "retention_hold"))
+    event = session.scalar(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "retention_hold")
+    )
     assert event.to_value == "Överklagat beslut"
     assert event.actor.username == "handlaggare"
 
-    assert auth.post(f"/tickets/{ticket.reference}/bevara", {"reason": "Domen har vunnit laga kraft", "release": "1"}).status_code == 302
+    assert (
+        auth.post(
+            f"/tickets/{ticket.reference}/bevara", {"reason": "Domen har vunnit laga kraft", "release": "1"}
+        ).status_code
+        == 302
+    )
     session.refresh(ticket)
     assert ticket.retention_hold == ""
     kinds = session.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == ticket.id)).all()

@@ -1,5 +1,6 @@
 """Registerutdrag: every row about the citizen is in the extract, no row about anyone else,
 and each request is in the access log with the identifiers masked."""
+
 from __future__ import annotations
 
 import json
@@ -22,15 +23,45 @@ BO = {"personnummer": "19121212-1212", "phone": "0707654321", "email": "bo.berg@
 
 def _citizen(make_contact, who: dict, name: str) -> list:
     made = [
-        make_contact(channel="phone", service="skolval", phone=who["phone"], citizen_name=name, text=f"{name} ringer om skolval"),
-        make_contact(channel="sms", service="avfall", phone=who["phone"], reply_channel="sms", text=f"Soporna hos {name}"),
-        make_contact(channel="web", service="forskoleplats", personnummer=who["personnummer"], email=who["email"],
-                     citizen_name=name, reply_channel="email", text="Förskoleplats till mitt barn"),
-        make_contact(channel="email", service="bygglov", email=who["email"], reply_channel="email", subject="Bygglov", text="Altan"),
-        make_contact(channel="walk_in", service="utskrift-hjalp", personnummer=who["personnummer"], location_code="filial-rosengard",
-                     citizen_name=name, text="Skriva ut beslut"),
-        make_contact(channel="web", service="forsorjningsstod", personnummer=who["personnummer"], phone=who["phone"],
-                     reply_channel="sms", text=f"{name} behöver hjälp med hyran"),
+        make_contact(
+            channel="phone", service="skolval", phone=who["phone"], citizen_name=name, text=f"{name} ringer om skolval"
+        ),
+        make_contact(
+            channel="sms", service="avfall", phone=who["phone"], reply_channel="sms", text=f"Soporna hos {name}"
+        ),
+        make_contact(
+            channel="web",
+            service="forskoleplats",
+            personnummer=who["personnummer"],
+            email=who["email"],
+            citizen_name=name,
+            reply_channel="email",
+            text="Förskoleplats till mitt barn",
+        ),
+        make_contact(
+            channel="email",
+            service="bygglov",
+            email=who["email"],
+            reply_channel="email",
+            subject="Bygglov",
+            text="Altan",
+        ),
+        make_contact(
+            channel="walk_in",
+            service="utskrift-hjalp",
+            personnummer=who["personnummer"],
+            location_code="filial-rosengard",
+            citizen_name=name,
+            text="Skriva ut beslut",
+        ),
+        make_contact(
+            channel="web",
+            service="forsorjningsstod",
+            personnummer=who["personnummer"],
+            phone=who["phone"],
+            reply_channel="sms",
+            text=f"{name} behöver hjälp med hyran",
+        ),
     ]
     return made
 
@@ -45,8 +76,13 @@ def people(session, make_contact):
     for received in (anna[0], bo[0]):
         # An escalation, a reply and a logged read on each citizen's tickets.
         ticket = received.ticket
-        escalate(session, ticket, agent, session.scalar(select(Queue).where(Queue.code == "grundskola-antagning")),
-                 Handover(citizen_wants="Byta skola", how_to_reach="ring efter 16"))
+        escalate(
+            session,
+            ticket,
+            agent,
+            session.scalar(select(Queue).where(Queue.code == "grundskola-antagning")),
+            Handover(citizen_wants="Byta skola", how_to_reach="ring efter 16"),
+        )
         add_message(session, ticket, kind="note", body="Vi har skickat vidare ärendet.", author=agent)
     for received in (anna[-1], bo[-1]):
         assert received.ticket.confidential
@@ -62,8 +98,11 @@ def _ids(session, model, where) -> set:
 def _expected(session, who: dict) -> dict:
     from kontaktcenter.contacts.citizen import normalise_email, normalise_personnummer, normalise_phone
 
-    mine = or_(Contact.citizen_personnummer == normalise_personnummer(who["personnummer"]),
-               Contact.citizen_phone == normalise_phone(who["phone"]), Contact.citizen_email == normalise_email(who["email"]))
+    mine = or_(
+        Contact.citizen_personnummer == normalise_personnummer(who["personnummer"]),
+        Contact.citizen_phone == normalise_phone(who["phone"]),
+        Contact.citizen_email == normalise_email(who["email"]),
+    )
     contacts = _ids(session, Contact, mine)
     tickets = set(session.scalars(select(Contact.ticket_id).where(mine)))
     return {
@@ -110,7 +149,9 @@ def test_admin_page_extract_json_and_html(client, auth, session, people):
     _check(json.loads(text), expected)
     _nothing_about_bo(session, text, people)
 
-    page = auth.post("/admin/registerutdrag", {**ANNA, "format": "html"}, csrf_page="/admin/registerutdrag").get_data(as_text=True)
+    page = auth.post("/admin/registerutdrag", {**ANNA, "format": "html"}, csrf_page="/admin/registerutdrag").get_data(
+        as_text=True
+    )
     assert "Registerutdrag" in page
     assert all(r.ticket.reference in page for r in people["anna"])
     _nothing_about_bo(session, page, people)
@@ -139,7 +180,17 @@ def test_only_admins_and_bad_input(client, auth, session, people):
 def test_cli_extract(runner, session, people, tmp_path):
     expected = _expected(session, ANNA)
     out = tmp_path / "utdrag.json"
-    args = ["registerutdrag", "--personnummer", ANNA["personnummer"], "--phone", ANNA["phone"], "--email", ANNA["email"], "--by", "admin"]
+    args = [
+        "registerutdrag",
+        "--personnummer",
+        ANNA["personnummer"],
+        "--phone",
+        ANNA["phone"],
+        "--email",
+        ANNA["email"],
+        "--by",
+        "admin",
+    ]
     result = runner.invoke(args=[*args, "--format", "json", "-o", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
@@ -150,7 +201,9 @@ def test_cli_extract(runner, session, people, tmp_path):
     assert "<h1>Registerutdrag</h1>" in html.output
     assert runner.invoke(args=["registerutdrag", "--by", "admin"]).exit_code == 1
     assert runner.invoke(args=["registerutdrag", "--phone", ANNA["phone"], "--by", "agent"]).exit_code == 1
-    assert session.scalar(select(AccessLog.detail).where(AccessLog.action == "registerutdrag")).startswith("personnummer 19900101-XXXX")
+    assert session.scalar(select(AccessLog.detail).where(AccessLog.action == "registerutdrag")).startswith(
+        "personnummer 19900101-XXXX"
+    )
 
 
 def test_one_identifier_finds_only_its_contacts(session, people):
@@ -159,4 +212,7 @@ def test_one_identifier_finds_only_its_contacts(session, people):
     data = extract(session, person(email=ANNA["email"]))
     assert {c["channel"] for c in data["contacts"]} == {"web", "email"}
     assert all(t["id"] in {c["ticket_id"] for c in data["contacts"]} for t in data["tickets"])
-    assert session.scalar(select(Ticket.id).where(Ticket.id.in_([t["id"] for t in data["tickets"]]), Ticket.confidential)) is None
+    assert (
+        session.scalar(select(Ticket.id).where(Ticket.id.in_([t["id"] for t in data["tickets"]]), Ticket.confidential))
+        is None
+    )

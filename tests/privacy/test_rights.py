@@ -1,5 +1,6 @@
 """Rättelse, radering and begränsning: who may, what each changes and keeps, and that each
 is an event and an access-log row with its reason."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -35,8 +36,14 @@ def _page(auth, reference: str) -> str:
 @pytest.fixture
 def errand(make_contact):
     """A general question (P6M delete: its period is a longest time, not a shortest)."""
-    return make_contact(service="allmant", text="Anna Svensson undrar om sophämtningen.", citizen_name="Anna Svensson",
-                        phone="0701234567", email="anna@example.se", personnummer=PNR).ticket
+    return make_contact(
+        service="allmant",
+        text="Anna Svensson undrar om sophämtningen.",
+        citizen_name="Anna Svensson",
+        phone="0701234567",
+        email="anna@example.se",
+        personnummer=PNR,
+    ).ticket
 
 
 def _close(session, ticket: Ticket, days_ago: int = 1) -> None:
@@ -51,11 +58,17 @@ def test_rattelse_of_personnummer_is_an_event_with_masked_before_and_after(clien
     auth.login("dataskydd")
     page = _page(auth, errand.reference)
     assert client.get(page).status_code == 200
-    response = auth.post(f"{page}/rattelse", {"field": "personnummer", "value": NEW_PNR, "reason": "Begäran 2026-12-01, fel nummer"}, csrf_page=page)
+    response = auth.post(
+        f"{page}/rattelse",
+        {"field": "personnummer", "value": NEW_PNR, "reason": "Begäran 2026-12-01, fel nummer"},
+        csrf_page=page,
+    )
     assert response.status_code == 302
     session.expire_all()
     assert {c.citizen_personnummer for c in errand.contacts} == {"191212121212"}
-    event = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == errand.id, TicketEvent.kind == "identifier_corrected"))
+    event = session.scalar(
+        select(TicketEvent).where(TicketEvent.ticket_id == errand.id, TicketEvent.kind == "identifier_corrected")
+    )
     assert (event.from_value, event.to_value) == ("19900101-XXXX", "19121212-XXXX")
     assert event.detail == {"field": "personnummer", "reason": "Begäran 2026-12-01, fel nummer"}
     assert event.actor.username == "dataskydd"
@@ -73,7 +86,9 @@ def test_rattelse_of_phone_shows_before_and_after(client, auth, session, errand)
     admin = _user(session, "admin")
     rights.correct(session, errand, admin, "phone", "070-765 43 21", "Medborgaren har bytt nummer")
     session.commit()
-    event = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == errand.id, TicketEvent.kind == "identifier_corrected"))
+    event = session.scalar(
+        select(TicketEvent).where(TicketEvent.ticket_id == errand.id, TicketEvent.kind == "identifier_corrected")
+    )
     assert (event.from_value, event.to_value) == ("+46701234567", "+46707654321")
     assert errand.contacts[0].citizen_phone == "+46707654321"
 
@@ -96,8 +111,14 @@ def test_bad_rattelse_says_why_and_changes_nothing(client, auth, session, errand
     assert message in response.get_data(as_text=True)
     session.expire_all()
     contact = errand.contacts[0]
-    assert (contact.citizen_personnummer, contact.citizen_phone, contact.citizen_email) == (PNR_DIGITS, "+46701234567", "anna@example.se")
-    assert not session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == errand.id, TicketEvent.kind == "identifier_corrected")).all()
+    assert (contact.citizen_personnummer, contact.citizen_phone, contact.citizen_email) == (
+        PNR_DIGITS,
+        "+46701234567",
+        "anna@example.se",
+    )
+    assert not session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == errand.id, TicketEvent.kind == "identifier_corrected")
+    ).all()
     assert _log(session, errand, "rattelse") == []
 
 
@@ -115,14 +136,18 @@ def test_coordinator_corrects_own_department_only(client, auth, session, make_co
     auth.login("samordnare")  # asf's coordinator
     ticket_page = client.get(f"/tickets/{asf.reference}").get_data(as_text=True)
     assert _page(auth, asf.reference) in ticket_page  # reachable from the ticket page
-    response = auth.post(f"{_page(auth, asf.reference)}/rattelse", {"field": "phone", "value": "0707654321", "reason": "Nytt nummer"})
+    response = auth.post(
+        f"{_page(auth, asf.reference)}/rattelse", {"field": "phone", "value": "0707654321", "reason": "Nytt nummer"}
+    )
     assert response.status_code == 302
     # but neither erases nor restricts
     assert auth.post(f"{_page(auth, asf.reference)}/radering", {"reason": "x"}).status_code == 403
     assert auth.post(f"{_page(auth, asf.reference)}/begransning", {"reason": "x"}).status_code == 403
     auth.logout()
     auth.login("kultursamordnare")  # another department: the confidential ticket's existence is hidden
-    response = auth.post(f"{_page(auth, asf.reference)}/rattelse", {"field": "phone", "value": "0701111111", "reason": "x"})
+    response = auth.post(
+        f"{_page(auth, asf.reference)}/rattelse", {"field": "phone", "value": "0701111111", "reason": "x"}
+    )
     assert response.status_code == 404
     session.expire_all()
     assert asf.contacts[0].citizen_phone == "+46707654321"
@@ -147,7 +172,14 @@ def test_radering_empties_personal_data_and_keeps_the_figures(client, auth, sess
     contact = errand.contacts[0]
     kept_before = (contact.channel, contact.service_id, contact.arrived_at, contact.language, contact.queue_id)
     _close(session, errand)
-    ticket_before = (errand.status, errand.resolution, errand.resolved_at, errand.first_arrived_at, errand.service_id, errand.queue_id)
+    ticket_before = (
+        errand.status,
+        errand.resolution,
+        errand.resolved_at,
+        errand.first_arrived_at,
+        errand.service_id,
+        errand.queue_id,
+    )
     contacts_before = session.scalar(select(func.count()).select_from(Contact))
     auth.login("dataskydd")
     page = _page(auth, errand.reference)
@@ -155,10 +187,23 @@ def test_radering_empties_personal_data_and_keeps_the_figures(client, auth, sess
     assert response.status_code == 302
     session.expire_all()
     contact = session.get(Contact, contact.id)
-    assert (contact.citizen_name, contact.citizen_phone, contact.citizen_email, contact.citizen_personnummer, contact.text) == ("", None, None, None, "")
+    assert (
+        contact.citizen_name,
+        contact.citizen_phone,
+        contact.citizen_email,
+        contact.citizen_personnummer,
+        contact.text,
+    ) == ("", None, None, None, "")
     assert (contact.channel, contact.service_id, contact.arrived_at, contact.language, contact.queue_id) == kept_before
     ticket = session.get(Ticket, errand.id)
-    assert (ticket.status, ticket.resolution, ticket.resolved_at, ticket.first_arrived_at, ticket.service_id, ticket.queue_id) == ticket_before
+    assert (
+        ticket.status,
+        ticket.resolution,
+        ticket.resolved_at,
+        ticket.first_arrived_at,
+        ticket.service_id,
+        ticket.queue_id,
+    ) == ticket_before
     assert ticket.subject == ""
     assert ticket.receipt_code is None
     assert ticket.gallrad_at is not None
@@ -217,7 +262,9 @@ def test_radering_refused_while_the_decision_keeps_the_records(client, auth, ses
 
 def test_radering_from_the_command_line(runner, session, errand):
     _close(session, errand)
-    result = runner.invoke(args=["dataskydd", "radering", errand.reference, "--reason", "Begäran per brev", "--by", "dataskydd"])
+    result = runner.invoke(
+        args=["dataskydd", "radering", errand.reference, "--reason", "Begäran per brev", "--by", "dataskydd"]
+    )
     assert result.exit_code == 0, result.output
     session.expire_all()
     assert errand.contacts[0].citizen_personnummer is None
@@ -230,8 +277,21 @@ def test_radering_from_the_command_line(runner, session, errand):
 
 
 def test_rattelse_from_the_command_line_refuses_bad_input(runner, session, errand):
-    result = runner.invoke(args=["dataskydd", "rattelse", errand.reference, "--field", "personnummer", "--value", "123",
-                                 "--reason", "x", "--by", "admin"])
+    result = runner.invoke(
+        args=[
+            "dataskydd",
+            "rattelse",
+            errand.reference,
+            "--field",
+            "personnummer",
+            "--value",
+            "123",
+            "--reason",
+            "x",
+            "--by",
+            "admin",
+        ]
+    )
     assert result.exit_code == 1
     assert "Personnumret är inte giltigt." in result.output
     session.expire_all()
@@ -242,26 +302,42 @@ def test_rattelse_from_the_command_line_refuses_bad_input(runner, session, erran
 
 
 def test_begransning_hides_the_ticket_from_lists_but_a_direct_read_is_logged(client, auth, session, make_contact):
-    ticket = make_contact(service="allmant", text="Fråga om parkering.", phone="0701234567", citizen_name="Bo Ek").ticket
+    ticket = make_contact(
+        service="allmant", text="Fråga om parkering.", phone="0701234567", citizen_name="Bo Ek"
+    ).ticket
     reference = ticket.reference
     auth.login("agent")
     assert reference in client.get("/console").get_data(as_text=True)
-    assert reference in auth.post("/sok", {"q": "0701234567"}, csrf_page="/sok").get_data(as_text=True).split("Träffar", 1)[-1]
+    assert (
+        reference
+        in auth.post("/sok", {"q": "0701234567"}, csrf_page="/sok").get_data(as_text=True).split("Träffar", 1)[-1]
+    )
     auth.logout()
 
     auth.login("dataskydd")
     page = _page(auth, reference)
-    response = auth.post(f"{page}/begransning", {"reason": "Medborgaren bestrider uppgifternas riktighet"}, csrf_page=page)
+    response = auth.post(
+        f"{page}/begransning", {"reason": "Medborgaren bestrider uppgifternas riktighet"}, csrf_page=page
+    )
     assert response.status_code == 302
     session.expire_all()
     assert ticket.restriction == "Medborgaren bestrider uppgifternas riktighet"
-    assert session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "restricted")) is not None
+    assert (
+        session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "restricted"))
+        is not None
+    )
     auth.logout()
 
     auth.login("agent")
     assert reference not in client.get("/console").get_data(as_text=True)  # queue list
-    assert reference not in auth.post("/sok", {"q": "0701234567"}, csrf_page="/sok").get_data(as_text=True).split("Träffar", 1)[-1]  # search
-    assert reference not in auth.post("/sok", {"q": "parkering"}, csrf_page="/sok").get_data(as_text=True).split("Träffar", 1)[-1]
+    assert (
+        reference
+        not in auth.post("/sok", {"q": "0701234567"}, csrf_page="/sok").get_data(as_text=True).split("Träffar", 1)[-1]
+    )  # search
+    assert (
+        reference
+        not in auth.post("/sok", {"q": "parkering"}, csrf_page="/sok").get_data(as_text=True).split("Träffar", 1)[-1]
+    )
     assert auth.post("/console/next").headers["Location"].endswith("/console")  # not handed out
     before = len(_log(session, ticket, "read"))
     response = client.get(f"/tickets/{reference}")  # first line: the agent may still read it directly
@@ -276,11 +352,21 @@ def test_begransning_hides_the_ticket_from_lists_but_a_direct_read_is_logged(cli
     assert response.status_code == 302
     session.expire_all()
     assert ticket.restriction == ""
-    lifted = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "restriction_lifted"))
-    assert (lifted.from_value, lifted.to_value) == ("Medborgaren bestrider uppgifternas riktighet", "Uppgifterna är kontrollerade")
-    assert [r.action for r in session.scalars(select(AccessLog).where(AccessLog.ticket_id == ticket.id,
-                                                                      AccessLog.action.like("begransning%")).order_by(AccessLog.id))] == [
-        "begransning", "begransning_havd"]
+    lifted = session.scalar(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "restriction_lifted")
+    )
+    assert (lifted.from_value, lifted.to_value) == (
+        "Medborgaren bestrider uppgifternas riktighet",
+        "Uppgifterna är kontrollerade",
+    )
+    assert [
+        r.action
+        for r in session.scalars(
+            select(AccessLog)
+            .where(AccessLog.ticket_id == ticket.id, AccessLog.action.like("begransning%"))
+            .order_by(AccessLog.id)
+        )
+    ] == ["begransning", "begransning_havd"]
 
 
 def test_begransning_hides_the_ticket_from_the_open311_list(client, session, make_contact):
@@ -308,13 +394,21 @@ def test_a_new_sms_from_the_citizen_does_not_join_a_restricted_ticket(app, sessi
     from kontaktcenter.intake.receive import receive
 
     with app.app_context():
-        first = receive(session, IncomingContact(channel="sms", service_code="allmant", phone="0701234567", text="Hej",
-                                                 provider_sid="SM" + "1" * 32)).ticket
+        first = receive(
+            session,
+            IncomingContact(
+                channel="sms", service_code="allmant", phone="0701234567", text="Hej", provider_sid="SM" + "1" * 32
+            ),
+        ).ticket
         session.commit()
         rights.restrict(session, first, _user(session, "dataskydd"), "Begäran")
         session.commit()
-        second = receive(session, IncomingContact(channel="sms", service_code="allmant", phone="0701234567", text="Hej igen",
-                                                  provider_sid="SM" + "2" * 32)).ticket
+        second = receive(
+            session,
+            IncomingContact(
+                channel="sms", service_code="allmant", phone="0701234567", text="Hej igen", provider_sid="SM" + "2" * 32
+            ),
+        ).ticket
         session.commit()
     assert second.id != first.id
     assert not second.restricted

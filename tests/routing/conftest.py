@@ -1,4 +1,5 @@
 """Routing test helpers: a private copy of the shipped rules the test may change."""
+
 from __future__ import annotations
 
 import itertools

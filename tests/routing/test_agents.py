@@ -1,4 +1,5 @@
 """Agent selection inside a queue: skills, presence, capacity, least loaded, longest idle."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """The rules page and the ticket's decision section in a real browser: axe-core, keyboard."""
+
 from __future__ import annotations
 
 import shutil
@@ -40,7 +41,9 @@ def test_the_rules_page_with_a_refused_change_is_accessible(page, live_rules, la
     shipped = load_rules(live_rules, Vocabulary.from_catalogue())
     login(page, "admin")
     page.goto(f"/admin/rules?lang={lang}")  # the shipped set goes into force
-    (live_rules / "15-trasig.yaml").write_text('- id: trasig\n  when: servise == "allmant"\n  route_to: kc-forsta-linjen\n', encoding="utf-8")
+    (live_rules / "15-trasig.yaml").write_text(
+        '- id: trasig\n  when: servise == "allmant"\n  route_to: kc-forsta-linjen\n', encoding="utf-8"
+    )
     page.goto(f"/admin/rules?lang={lang}")
     assert page.locator("html").get_attribute("lang") == lang
     assert "15-trasig.yaml:2: trasig: unknown attribute 'servise'" in page.locator("pre.problems").inner_text()
@@ -58,8 +61,13 @@ def test_the_tickets_decision_section_is_accessible_and_keyboard_operable(page, 
         received = receive(
             db.session,
             IncomingContact(
-                channel="web", service_code="skolval", text="Jag behöver tolk.", language="ar",
-                needs=["interpreter"], interpreter_language="ar", arrived_at=at("2026-03-03 10:00"),
+                channel="web",
+                service_code="skolval",
+                text="Jag behöver tolk.",
+                language="ar",
+                needs=["interpreter"],
+                interpreter_language="ar",
+                arrived_at=at("2026-03-03 10:00"),
             ),
         )
         reference = received.ticket.reference

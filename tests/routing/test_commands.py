@@ -1,4 +1,5 @@
 """`kontaktcenter rules check|explain|backtest` as a user runs them."""
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,14 @@ def test_check_accepts_the_shipped_rules(runner):
 def test_check_refuses_a_broken_copy_with_file_and_line(runner, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(SHIPPED, broken)
-    first = len((broken / "20-forvaltningar.yaml").read_text(encoding="utf-8").splitlines()) + 2  # the appended rule's id line
+    first = (
+        len((broken / "20-forvaltningar.yaml").read_text(encoding="utf-8").splitlines()) + 2
+    )  # the appended rule's id line
     with (broken / "20-forvaltningar.yaml").open("a", encoding="utf-8") as fh:
         fh.write('\n- id: open311-gata\n  when: chanel == "open311"\n  route_to: fgk-gatan\n')
-    (broken / "90-forsta-linjen.yaml").write_text('- id: forsta-linjen\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n')
+    (broken / "90-forsta-linjen.yaml").write_text(
+        '- id: forsta-linjen\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n'
+    )
     result = runner.invoke(args=["rules", "check", str(broken)])
     assert result.exit_code == 1
     lines = result.output.splitlines()
@@ -32,27 +37,36 @@ def test_check_refuses_a_broken_copy_with_file_and_line(runner, tmp_path):
     assert f"{path}:{first}: open311-gata: duplicate id (first used at {path}:3)" in lines
     assert any(line.startswith(f"{path}:{first + 1}: open311-gata: unknown attribute 'chanel'") for line in lines)
     assert f"{path}:{first + 2}: open311-gata: unknown queue 'fgk-gatan'" in lines
-    assert any(line.startswith(f"{broken / '90-forsta-linjen.yaml'}:1: forsta-linjen: missing catch-all") for line in lines)
+    assert any(
+        line.startswith(f"{broken / '90-forsta-linjen.yaml'}:1: forsta-linjen: missing catch-all") for line in lines
+    )
 
 
 def test_check_reports_yaml_errors_bad_expressions_and_unreachable_rules_with_their_lines(runner, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(SHIPPED, broken)
     (broken / "15-yaml.yaml").write_text('- id: trasig\n  when: [channel == "web"\n  route_to: kc-forsta-linjen\n')
-    (broken / "25-uttryck.yaml").write_text('- id: halvt\n  description: ett uttryck som inte tar slut\n  when: channel == "web" and (\n  route_to: kc-forsta-linjen\n')
+    (broken / "25-uttryck.yaml").write_text(
+        '- id: halvt\n  description: ett uttryck som inte tar slut\n  when: channel == "web" and (\n  route_to: kc-forsta-linjen\n'
+    )
     (broken / "99-sent.yaml").write_text('- id: for-sent\n  when: channel == "sms"\n  route_to: kc-forsta-linjen\n')
     result = runner.invoke(args=["rules", "check", str(broken)])
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert any(line.startswith(f"{broken / '15-yaml.yaml'}:") and "not valid YAML" in line for line in lines), lines
     assert any(line.startswith(f"{broken / '25-uttryck.yaml'}:3: halvt: bad expression") for line in lines), lines
-    assert any(line.startswith(f"{broken / '99-sent.yaml'}:1: for-sent: unreachable: the catch-all forsta-linjen") for line in lines)
+    assert any(
+        line.startswith(f"{broken / '99-sent.yaml'}:1: for-sent: unreachable: the catch-all forsta-linjen")
+        for line in lines
+    )
     assert "this rule set would be refused" in result.output
 
 
 def test_explain_prints_the_rule_the_queue_and_why_not_the_others(runner, tmp_path):
     contact = tmp_path / "contact.json"
-    contact.write_text(json.dumps({"channel": "open311", "service": "felanmalan-gata", "arrived_at": "2026-03-03T10:00:00+01:00"}))
+    contact.write_text(
+        json.dumps({"channel": "open311", "service": "felanmalan-gata", "arrived_at": "2026-03-03T10:00:00+01:00"})
+    )
     result = runner.invoke(args=["rules", "explain", str(contact)])
     assert result.exit_code == 0, result.output
     assert "queue: fgk-gata" in result.output
@@ -63,7 +77,9 @@ def test_explain_prints_the_rule_the_queue_and_why_not_the_others(runner, tmp_pa
 
 def test_explain_json_derives_time_attributes_from_arrival(runner, tmp_path):
     contact = tmp_path / "contact.json"
-    contact.write_text(json.dumps({"channel": "phone", "service": "skolval", "arrived_at": "2026-04-02T14:30:00+02:00"}))
+    contact.write_text(
+        json.dumps({"channel": "phone", "service": "skolval", "arrived_at": "2026-04-02T14:30:00+02:00"})
+    )
     result = runner.invoke(args=["rules", "explain", "--json", str(contact)])
     assert result.exit_code == 0, result.output
     decision = json.loads(result.output)
@@ -78,7 +94,9 @@ def test_explain_sees_the_klamdag_of_the_services_department(runner, tmp_path, d
     seen = {}
     for service in ("bibliotekskort", "bygglov"):  # kultur's and sbk's
         contact = tmp_path / f"{service}.json"
-        contact.write_text(json.dumps({"channel": "web", "service": service, "arrived_at": "2026-05-15T10:00:00+02:00"}))
+        contact.write_text(
+            json.dumps({"channel": "web", "service": service, "arrived_at": "2026-05-15T10:00:00+02:00"})
+        )
         result = runner.invoke(args=["rules", "explain", "--json", str(contact)])
         assert result.exit_code == 0, result.output
         seen[service] = json.loads(result.output)["attributes"]
@@ -100,7 +118,9 @@ def test_explain_refuses_bad_input_with_a_clear_message(runner, tmp_path):
 
 
 def counts(session):
-    return tuple(session.scalar(select(func.count()).select_from(model)) for model in (Ticket, RoutingDecision, TicketEvent))
+    return tuple(
+        session.scalar(select(func.count()).select_from(model)) for model in (Ticket, RoutingDecision, TicketEvent)
+    )
 
 
 def test_backtest_compares_queues_lists_new_catch_all_hits_and_changes_nothing(runner, make_contact, session, tmp_path):
@@ -137,7 +157,9 @@ def test_backtest_compares_queues_lists_new_catch_all_hits_and_changes_nothing(r
 
 def test_backtest_json(runner, make_contact, tmp_path):
     make_contact(service="allmant", arrived_at=at("2025-03-03 10:00"))
-    result = runner.invoke(args=["rules", "backtest", str(SHIPPED), "--from", "2025-03-03", "--to", "2025-03-03", "--json"])
+    result = runner.invoke(
+        args=["rules", "backtest", str(SHIPPED), "--from", "2025-03-03", "--to", "2025-03-03", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["contacts"] >= 1

@@ -1,4 +1,5 @@
 """The rule engine on its own: validation with file:line, first match, reasons, properties."""
+
 from __future__ import annotations
 
 import textwrap
@@ -73,29 +74,85 @@ def test_version_is_a_content_hash(tmp_path):
 @pytest.mark.parametrize(
     ("rule", "line", "message"),
     [
-        ('- id: r1\n  when: chanel == "web"\n  route_to: kc-forsta-linjen\n', 2, "r1: unknown attribute 'chanel' (did you mean 'channel'?)"),
-        ('- id: r1\n  when: channel == 5\n  route_to: kc-forsta-linjen\n', 2, "r1: channel is STRING, compared with 5 it can never match"),
-        ('- id: r1\n  when: needs == "interpreter"\n  route_to: kc-forsta-linjen\n', 2, 'r1: needs is ARRAY, compared with "interpreter" it can never match'),
-        ('- id: r1\n  when: queue_open == "kc-aterringning"\n  route_to: kc-forsta-linjen\n', 2, "r1: queue_open is MAPPING"),
-        ('- id: r1\n  when: channel == "webb"\n  route_to: kc-forsta-linjen\n', 2, 'r1: unknown value "webb" for channel'),
-        ('- id: r1\n  when: service in ["skolval", "skolvall"]\n  route_to: kc-forsta-linjen\n', 2, 'r1: unknown value "skolvall" for service'),
-        ('- id: r1\n  when: \'"tolk" in needs\'\n  route_to: kc-forsta-linjen\n', 2, 'r1: unknown value "tolk" for needs'),
-        ('- id: r1\n  when: queue_open["kc-nope"]\n  route_to: kc-forsta-linjen\n', 2, 'r1: unknown value "kc-nope" for queue_open'),
+        (
+            '- id: r1\n  when: chanel == "web"\n  route_to: kc-forsta-linjen\n',
+            2,
+            "r1: unknown attribute 'chanel' (did you mean 'channel'?)",
+        ),
+        (
+            "- id: r1\n  when: channel == 5\n  route_to: kc-forsta-linjen\n",
+            2,
+            "r1: channel is STRING, compared with 5 it can never match",
+        ),
+        (
+            '- id: r1\n  when: needs == "interpreter"\n  route_to: kc-forsta-linjen\n',
+            2,
+            'r1: needs is ARRAY, compared with "interpreter" it can never match',
+        ),
+        (
+            '- id: r1\n  when: queue_open == "kc-aterringning"\n  route_to: kc-forsta-linjen\n',
+            2,
+            "r1: queue_open is MAPPING",
+        ),
+        (
+            '- id: r1\n  when: channel == "webb"\n  route_to: kc-forsta-linjen\n',
+            2,
+            'r1: unknown value "webb" for channel',
+        ),
+        (
+            '- id: r1\n  when: service in ["skolval", "skolvall"]\n  route_to: kc-forsta-linjen\n',
+            2,
+            'r1: unknown value "skolvall" for service',
+        ),
+        (
+            "- id: r1\n  when: '\"tolk\" in needs'\n  route_to: kc-forsta-linjen\n",
+            2,
+            'r1: unknown value "tolk" for needs',
+        ),
+        (
+            '- id: r1\n  when: queue_open["kc-nope"]\n  route_to: kc-forsta-linjen\n',
+            2,
+            'r1: unknown value "kc-nope" for queue_open',
+        ),
         ('- id: r1\n  when: channel == "web" and (\n  route_to: kc-forsta-linjen\n', 2, "r1: bad expression"),
-        ('- id: r1\n  when: channel\n  route_to: kc-forsta-linjen\n', 2, "r1: the condition gives a STRING, not true or false"),
+        (
+            "- id: r1\n  when: channel\n  route_to: kc-forsta-linjen\n",
+            2,
+            "r1: the condition gives a STRING, not true or false",
+        ),
         ('- id: r1\n  when: "false"\n  route_to: kc-forsta-linjen\n', 2, "r1: the condition is always false"),
         ('- id: r1\n  when: channel == "web"\n  route_to: kc-nowhere\n', 3, "r1: unknown queue 'kc-nowhere'"),
         ('- id: r1\n  when: channel == "web"\n  rout_to: kc-forsta-linjen\n', 3, "r1: unknown key 'rout_to'"),
-        ('- id: r1\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n  priority: 12\n', 4, "r1: priority is a whole number from 0"),
-        ('- id: r1\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n  sla: {resolve_days: 0}\n', 4, "r1: sla.resolve_days is a positive whole number"),
-        ('- id: r1\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n  skills: {lang: ar}\n', 4, "r1: unknown skill 'lang'"),
-        ('- id: r1\n  when: channel == "web"\n  route_to: [kc-flersprakig, kc-forsta-linjen]\n', 3, "r1: target kc-flersprakig needs a timeout"),
+        (
+            '- id: r1\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n  priority: 12\n',
+            4,
+            "r1: priority is a whole number from 0",
+        ),
+        (
+            '- id: r1\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n  sla: {resolve_days: 0}\n',
+            4,
+            "r1: sla.resolve_days is a positive whole number",
+        ),
+        (
+            '- id: r1\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n  skills: {lang: ar}\n',
+            4,
+            "r1: unknown skill 'lang'",
+        ),
+        (
+            '- id: r1\n  when: channel == "web"\n  route_to: [kc-flersprakig, kc-forsta-linjen]\n',
+            3,
+            "r1: target kc-flersprakig needs a timeout",
+        ),
         (
             '- id: r1\n  when: channel == "web"\n  route_to:\n    - {queue: kc-flersprakig, timeout: soon}\n    - kc-forsta-linjen\n',
             3,
             "r1: timeout 'soon': write a working-time duration",
         ),
-        ('- id: r1\n  when: channel == "web"\n  route_to:\n    - {queue: kc-forsta-linjen, timeout: 1h}\n', 3, "r1: the last target (kc-forsta-linjen) has a timeout"),
+        (
+            '- id: r1\n  when: channel == "web"\n  route_to:\n    - {queue: kc-forsta-linjen, timeout: 1h}\n',
+            3,
+            "r1: the last target (kc-forsta-linjen) has a timeout",
+        ),
         ('- id: R 1\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n', 1, "R 1: an id is lower-case letters"),
         ('- when: channel == "web"\n  route_to: kc-forsta-linjen\n', 1, "-: the rule has no id"),
     ],
@@ -126,7 +183,9 @@ def test_duplicate_id_points_at_the_first_use(tmp_path):
 def test_missing_catch_all_is_refused(tmp_path):
     write(tmp_path, "10-a.yaml", '- id: only-web\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n')
     (problem,) = problems_of(tmp_path)
-    assert problem.endswith('only-web: missing catch-all: the last rule must have when: "true" so every contact is routed')
+    assert problem.endswith(
+        'only-web: missing catch-all: the last rule must have when: "true" so every contact is routed'
+    )
 
 
 def test_rules_after_the_catch_all_are_unreachable(tmp_path):
@@ -214,7 +273,9 @@ attribute_values = st.fixed_dictionaries(
         "eve": st.booleans(),
         "open_hours": st.booleans(),
         "queue_open": st.fixed_dictionaries({q: st.booleans() for q in QUEUES}),
-        "arrived_at": st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 1, 1), timezones=st.just(UTC)),
+        "arrived_at": st.datetimes(
+            min_value=datetime(2025, 1, 1), max_value=datetime(2028, 1, 1), timezones=st.just(UTC)
+        ),
     }
 ).map(lambda d: normalise_attributes({**d, "department": SERVICE_DEPARTMENT.get(d["service"], "")}))
 
@@ -275,7 +336,9 @@ rule_conditions = st.lists(conditions, min_size=1, max_size=3).map(lambda parts:
 
 
 @settings(max_examples=60, deadline=None)
-@given(whens=st.lists(rule_conditions, min_size=1, max_size=12), samples=st.lists(attribute_values, min_size=5, max_size=5))
+@given(
+    whens=st.lists(rule_conditions, min_size=1, max_size=12), samples=st.lists(attribute_values, min_size=5, max_size=5)
+)
 def test_the_fast_path_agrees_with_rule_engine_on_generated_rule_sets(tmp_path_factory, whens, samples):
     directory = tmp_path_factory.mktemp("gen")
     body = "".join(

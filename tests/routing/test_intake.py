@@ -1,4 +1,5 @@
 """Routing at intake: the shipped rules on real contacts, the stored decision, agent offers."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -36,8 +37,20 @@ def decision_of(session, received) -> RoutingDecision:
         ("open311", "felanmalan-gata", {}, "open311-gata", "fgk-gata"),
         ("open311", "buller-klagomal", {}, "open311-miljo", "miljo-tillsyn"),
         ("web", "felanmalan-gata", {}, "forsta-linjen", "kc-forsta-linjen"),
-        ("web", "skolval", {"language": "ar", "needs": ["interpreter"], "interpreter_language": "ar"}, "tolkbehov", "kc-flersprakig"),
-        ("email", "skolval", {"language": "so", "email": "x@example.se", "reply_channel": "email"}, "annat-sprak-skriftligt", "kc-flersprakig"),
+        (
+            "web",
+            "skolval",
+            {"language": "ar", "needs": ["interpreter"], "interpreter_language": "ar"},
+            "tolkbehov",
+            "kc-flersprakig",
+        ),
+        (
+            "email",
+            "skolval",
+            {"language": "so", "email": "x@example.se", "reply_channel": "email"},
+            "annat-sprak-skriftligt",
+            "kc-flersprakig",
+        ),
         ("web", "skolval", {"language": "en"}, "forsta-linjen", "kc-forsta-linjen"),
         ("web", "hemtjanst", {"needs": ["hearing"]}, "tillganglighetsbehov", "kc-forsta-linjen"),
         ("walk_in", "utskrift-hjalp", {"location_code": "bibl-stadsbiblioteket"}, "lokal-service", "kc-lokal-service"),
@@ -61,7 +74,11 @@ def test_phone_outside_opening_hours_becomes_a_callback(make_contact, session):
 def test_phone_on_midsommarafton_is_outside_opening_hours(make_contact, session):
     received = make_contact(channel="phone", service="allmant", phone="0701234569", arrived_at=at("2026-06-19 10:00"))
     attributes = decision_of(session, received).attributes
-    assert (attributes["working_day"], attributes["open_hours"], received.ticket.queue.code) == (False, False, "kc-aterringning")
+    assert (attributes["working_day"], attributes["open_hours"], received.ticket.queue.code) == (
+        False,
+        False,
+        "kc-aterringning",
+    )
 
 
 @pytest.mark.usefixtures("nobody_available")
@@ -81,7 +98,9 @@ def test_a_citizen_with_an_ongoing_case_goes_to_the_case_officers_with_priority(
 def test_citizen_known_from_an_earlier_ticket_by_email(make_contact, session):
     address = f"{new_personnummer()}@example.se"
     first = make_contact(service="skolval", email=address.upper(), reply_channel="email", arrived_at=TUESDAY_10)
-    later = make_contact(service="bibliotekskort", email=address, reply_channel="email", arrived_at=TUESDAY_10 + timedelta(days=1))
+    later = make_contact(
+        service="bibliotekskort", email=address, reply_channel="email", arrived_at=TUESDAY_10 + timedelta(days=1)
+    )
     assert decision_of(session, first).attributes["citizen_known"] is False
     assert decision_of(session, later).attributes["citizen_known"] is True
     # A different service: known, but no open ticket on this one.
@@ -132,7 +151,9 @@ def test_sla_override_sets_the_first_response_clock(make_contact, session):
 
 @pytest.mark.usefixtures("nobody_available")
 def test_a_route_with_targets_starts_its_timeout_clock(make_contact, session):
-    received = make_contact(service="skolval", language="ar", needs=["interpreter"], interpreter_language="ar", arrived_at=TUESDAY_10)
+    received = make_contact(
+        service="skolval", language="ar", needs=["interpreter"], interpreter_language="ar", arrived_at=TUESDAY_10
+    )
     assert received.ticket.route_step == 0
     assert received.ticket.route_step_due_at is not None
     assert decision_of(session, received).targets == [
@@ -198,9 +219,9 @@ def test_the_decision_section_shows_route_requirements_reasons_and_attributes(ap
     assert "Språk: contact" in html
     assert "channel är &#34;web&#34;, regeln kräver &#34;open311&#34;" in html  # an earlier rule's reason
     # The values the rules saw, readable: booleans as ja/nej, lists joined.
-    assert "<th scope=\"row\"><code>interpreter_language</code></th><td>ar</td>" in html
-    assert "<th scope=\"row\"><code>needs</code></th><td>interpreter</td>" in html
-    assert "<th scope=\"row\"><code>working_day</code></th><td>ja</td>" in html
+    assert '<th scope="row"><code>interpreter_language</code></th><td>ar</td>' in html
+    assert '<th scope="row"><code>needs</code></th><td>interpreter</td>' in html
+    assert '<th scope="row"><code>working_day</code></th><td>ja</td>' in html
 
 
 @pytest.mark.usefixtures("nobody_available")
@@ -220,13 +241,24 @@ def test_the_decision_section_shows_route_requirements_reasons_and_attributes(ap
         ("2026-10-26 07:55", "mon", True, False, False, "kc-aterringning"),  # the Monday after clocks go back
     ],
 )
-def test_phone_routing_follows_the_swedish_calendar(make_contact, session, arrived, weekday, working_day, eve, open_hours, queue):
-    received = make_contact(channel="phone", service="allmant", phone=f"0703{arrived[5:7]}{arrived[8:10]}{arrived[11:13]}", arrived_at=at(arrived))
+def test_phone_routing_follows_the_swedish_calendar(
+    make_contact, session, arrived, weekday, working_day, eve, open_hours, queue
+):
+    received = make_contact(
+        channel="phone",
+        service="allmant",
+        phone=f"0703{arrived[5:7]}{arrived[8:10]}{arrived[11:13]}",
+        arrived_at=at(arrived),
+    )
     seen = decision_of(session, received).attributes
-    assert (seen["weekday"], seen["working_day"], seen["eve"], seen["open_hours"]) == (weekday, working_day, eve, open_hours)
+    assert (seen["weekday"], seen["working_day"], seen["eve"], seen["open_hours"]) == (
+        weekday,
+        working_day,
+        eve,
+        open_hours,
+    )
     assert seen["local_time"] == arrived[11:]  # local clock time, whatever the UTC offset
     assert received.ticket.queue.code == queue
-
 
 
 walk_in_locations = catalogue.malmo().codes("locations")
@@ -236,7 +268,9 @@ contacts = st.fixed_dictionaries(
         "service": st.sampled_from(catalogue.malmo().codes("services")),
         "language": st.sampled_from(["sv", "en", "ar", "so", "fa", "pl"]),
         "needs": st.lists(st.sampled_from(NEEDS), unique=True, max_size=2),
-        "arrived_at": st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
+        "arrived_at": st.datetimes(
+            min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+        ),
         "location": st.sampled_from(walk_in_locations),
     }
 )
@@ -251,8 +285,12 @@ def test_every_contact_through_intake_gets_exactly_one_decision(make_contact, se
     if "interpreter" in contact["needs"]:
         extra["interpreter_language"] = contact["language"]
     received = make_contact(
-        channel=contact["channel"], service=contact["service"], language=contact["language"],
-        needs=contact["needs"], arrived_at=contact["arrived_at"], **extra,
+        channel=contact["channel"],
+        service=contact["service"],
+        language=contact["language"],
+        needs=contact["needs"],
+        arrived_at=contact["arrived_at"],
+        **extra,
     )
     decisions = session.scalars(select(RoutingDecision).where(RoutingDecision.ticket_id == received.ticket.id)).all()
     assert len(decisions) == 1
@@ -276,9 +314,14 @@ def test_working_day_follows_the_klamdag_of_the_services_department(
     make_contact, session, department_closing_days, service, working_day, queue
 ):
     department_closing_days({"kultur": ["2026-05-15"]})
-    received = make_contact(channel="phone", service=service, phone=f"07099{len(service):05d}", arrived_at=at("2026-05-15 10:00"))
+    received = make_contact(
+        channel="phone", service=service, phone=f"07099{len(service):05d}", arrived_at=at("2026-05-15 10:00")
+    )
     seen = decision_of(session, received).attributes
     assert (seen["department"], seen["working_day"], seen["eve"], seen["open_hours"]) == (
-        {"bygglov": "sbk", "bibliotekskort": "kultur"}[service], working_day, False, True
+        {"bygglov": "sbk", "bibliotekskort": "kultur"}[service],
+        working_day,
+        False,
+        True,
     )
     assert received.ticket.queue.code == queue

@@ -1,4 +1,5 @@
 """Reload without restart: valid changes take effect on the next contact, invalid ones are refused."""
+
 from __future__ import annotations
 
 import logging
@@ -41,10 +42,14 @@ def test_a_valid_change_takes_effect_on_the_next_contact(rules_dir, make_contact
     assert routed(session, after).ruleset_version != before.ruleset_version
 
 
-def test_an_invalid_change_is_refused_logged_stored_and_the_old_set_keeps_serving(rules_dir, make_contact, session, caplog):
+def test_an_invalid_change_is_refused_logged_stored_and_the_old_set_keeps_serving(
+    rules_dir, make_contact, session, caplog
+):
     good = routed(session, make_contact(service="allmant", arrived_at=T0))
     count = refusals(session)
-    (rules_dir / "15-broken.yaml").write_text('- id: broken\n  when: servise == "allmant"\n  route_to: kc-aterringning\n', encoding="utf-8")
+    (rules_dir / "15-broken.yaml").write_text(
+        '- id: broken\n  when: servise == "allmant"\n  route_to: kc-aterringning\n', encoding="utf-8"
+    )
     with caplog.at_level(logging.ERROR, logger="kontaktcenter.routing.service"):
         first = make_contact(service="allmant", arrived_at=T0)
         second = make_contact(service="allmant", arrived_at=T0)
@@ -78,10 +83,16 @@ def test_fixing_the_files_puts_the_new_set_in_force(rules_dir, make_contact, ses
 def test_without_any_valid_set_contacts_go_to_the_fallback_queue_not_lost(rules_dir, make_contact, session):
     for path in rules_dir.glob("*.yaml"):
         path.unlink()
-    (rules_dir / "10-only.yaml").write_text('- id: only\n  when: channel == "web"\n  route_to: kc-lokal-service\n', encoding="utf-8")
+    (rules_dir / "10-only.yaml").write_text(
+        '- id: only\n  when: channel == "web"\n  route_to: kc-lokal-service\n', encoding="utf-8"
+    )
     received = make_contact(service="skolval", arrived_at=T0)
     decision = routed(session, received)
-    assert (decision.rule_id, decision.ruleset_version, received.ticket.queue.code) == ("fallback", "fallback", "kc-forsta-linjen")
+    assert (decision.rule_id, decision.ruleset_version, received.ticket.queue.code) == (
+        "fallback",
+        "fallback",
+        "kc-forsta-linjen",
+    )
 
 
 def test_the_rules_page_lists_rules_version_and_last_refusal(rules_dir, make_contact, auth, client, session):
@@ -130,16 +141,39 @@ identifiers = st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True)
 rule_ids = st.from_regex(r"[a-z][a-z0-9-]{2,20}", fullmatch=True)
 BREAKAGES = st.one_of(
     # (file name, content): one kind of problem each, with generated names
-    st.builds(lambda rid, attr: ("15-x.yaml", f'- id: {rid}\n  when: {attr} == "web"\n  route_to: kc-forsta-linjen\n'),
-              rule_ids, identifiers.filter(lambda a: a not in ATTRIBUTE_TYPES and a not in ("true", "false", "null", "and", "or", "not", "in", "if", "for"))),
-    st.builds(lambda rid, q: ("15-x.yaml", f'- id: {rid}\n  when: channel == "web"\n  route_to: kc-{q}\n'), rule_ids, identifiers),
-    st.builds(lambda rid, junk: ("15-x.yaml", f"- id: {rid}\n  when: 'channel == ({junk}'\n  route_to: kc-forsta-linjen\n"), rule_ids, identifiers),
+    st.builds(
+        lambda rid, attr: ("15-x.yaml", f'- id: {rid}\n  when: {attr} == "web"\n  route_to: kc-forsta-linjen\n'),
+        rule_ids,
+        identifiers.filter(
+            lambda a: (
+                a not in ATTRIBUTE_TYPES and a not in ("true", "false", "null", "and", "or", "not", "in", "if", "for")
+            )
+        ),
+    ),
+    st.builds(
+        lambda rid, q: ("15-x.yaml", f'- id: {rid}\n  when: channel == "web"\n  route_to: kc-{q}\n'),
+        rule_ids,
+        identifiers,
+    ),
+    st.builds(
+        lambda rid, junk: ("15-x.yaml", f"- id: {rid}\n  when: 'channel == ({junk}'\n  route_to: kc-forsta-linjen\n"),
+        rule_ids,
+        identifiers,
+    ),
     st.builds(lambda rid: ("15-x.yaml", f"- id: {rid}\n  when: [unclosed\n  route_to: kc-forsta-linjen\n"), rule_ids),
     st.just(("15-x.yaml", '- id: tolkbehov\n  when: channel == "sms"\n  route_to: kc-forsta-linjen\n')),  # duplicate id
-    st.builds(lambda rid: ("99-late.yaml", f'- id: {rid}\n  when: channel == "sms"\n  route_to: kc-forsta-linjen\n'), rule_ids),
+    st.builds(
+        lambda rid: ("99-late.yaml", f'- id: {rid}\n  when: channel == "sms"\n  route_to: kc-forsta-linjen\n'), rule_ids
+    ),
     st.just(("90-forsta-linjen.yaml", '- id: forsta-linjen\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n')),
-    st.builds(lambda rid, p: ("15-x.yaml", f'- id: {rid}\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n  priority: {p}\n'),
-              rule_ids, st.integers(10, 1000)),
+    st.builds(
+        lambda rid, p: (
+            "15-x.yaml",
+            f'- id: {rid}\n  when: channel == "web"\n  route_to: kc-forsta-linjen\n  priority: {p}\n',
+        ),
+        rule_ids,
+        st.integers(10, 1000),
+    ),
 )
 SAMPLES = [
     normalise_attributes({"channel": "phone", "open_hours": False}),

@@ -1,4 +1,5 @@
 """Routes with timeouts: a ticket nobody takes moves to its next target, in working time."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -38,7 +39,11 @@ def test_an_untaken_ticket_moves_to_the_next_target_after_its_timeout(app, sessi
     assert ticket.route_step == 1
     assert ticket.route_step_due_at is None  # the last target waits as long as it takes
     moved = [e for e in ticket.events if e.kind == "rerouted"]
-    assert (moved[0].from_value, moved[0].to_value, moved[0].detail["reason"]) == ("kc-flersprakig", "kc-forsta-linjen", "timeout")
+    assert (moved[0].from_value, moved[0].to_value, moved[0].detail["reason"]) == (
+        "kc-flersprakig",
+        "kc-forsta-linjen",
+        "timeout",
+    )
     with app.app_context():
         assert escalate_overdue_routes(session, due + timedelta(days=30)) == 0
 
@@ -112,7 +117,11 @@ def test_the_timeout_skips_the_klamdag_of_the_tickets_department(
 ):
     department_closing_days({"kultur": ["2026-05-15"]})
     ticket = make_contact(
-        service=service, language="ar", needs=["interpreter"], interpreter_language="ar", arrived_at=at("2026-05-13 10:00")
+        service=service,
+        language="ar",
+        needs=["interpreter"],
+        interpreter_language="ar",
+        arrived_at=at("2026-05-13 10:00"),
     ).ticket
     assert ticket.queue.code == "kc-flersprakig"
     contact = ticket.contacts[0]
@@ -131,7 +140,7 @@ def test_a_moved_ticket_gets_its_next_timeout_in_its_departments_working_time(
     # A route of three targets: the second step's hour also skips kultur's klämdag.
     (rules_dir / "05-test.yaml").write_text(
         "- id: tre-steg\n"
-        "  when: service == \"bibliotekskort\"\n"
+        '  when: service == "bibliotekskort"\n'
         "  route_to:\n"
         "    - queue: kc-flersprakig\n"
         "      timeout: 1h\n"

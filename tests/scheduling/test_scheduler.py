@@ -1,4 +1,5 @@
 """The scheduler: deterministic fire times, the run-once ledger, two schedulers on one database."""
+
 from __future__ import annotations
 
 import logging
@@ -107,7 +108,9 @@ def test_two_schedulers_on_one_database_run_each_trigger_once(app, database_url)
             s.shutdown()
     engine = app.extensions[ENGINE_KEY]
     with Session(engine) as s:
-        rows = s.execute(select(JobRun.fire_time, func.count()).where(JobRun.job == name).group_by(JobRun.fire_time)).all()
+        rows = s.execute(
+            select(JobRun.fire_time, func.count()).where(JobRun.job == name).group_by(JobRun.fire_time)
+        ).all()
         workers = set(s.scalars(select(JobRun.worker).where(JobRun.job == name)))
         s.execute(delete(JobRun).where(JobRun.job == name))
         s.commit()

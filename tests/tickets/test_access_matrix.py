@@ -1,5 +1,6 @@
 """The access rule (tickets/access.py) object by object: every role × every kind of ticket ×
 every way of reaching it, with the expected answer and the access-log row it leaves."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,7 +35,13 @@ WRITE = {
     "agent": {"first_line": 302, "asf": F, "confidential_asf": H, "confidential_taken": 302, "assigned_other": F},
     "handlaggare": {"first_line": F, "asf": 302, "confidential_asf": 302, "confidential_taken": F, "assigned_other": F},
     # the coordinator also acts on their department's tickets that someone else holds
-    "samordnare": {"first_line": F, "asf": 302, "confidential_asf": 302, "confidential_taken": 302, "assigned_other": F},
+    "samordnare": {
+        "first_line": F,
+        "asf": 302,
+        "confidential_asf": 302,
+        "confidential_taken": 302,
+        "assigned_other": F,
+    },
     "bygglov": {"first_line": F, "asf": F, "confidential_asf": H, "confidential_taken": H, "assigned_other": F},
     "chef": dict.fromkeys(SITUATIONS, F),  # no casework pages at all
     "admin": dict.fromkeys(SITUATIONS, H),
@@ -60,8 +67,13 @@ def tickets(app, session, make_contact):
     }
     with app.app_context():
         made["asf"].taken_by_id = user("agent2").id  # the agent who escalated it is agent2, not "agent"
-        escalate(session, made["asf"], user("agent2"), session.scalar(select(Queue).where(Queue.code == "asf-arbetsmarknad")),
-                 Handover("Vill ha praktik."))
+        escalate(
+            session,
+            made["asf"],
+            user("agent2"),
+            session.scalar(select(Queue).where(Queue.code == "asf-arbetsmarknad")),
+            Handover("Vill ha praktik."),
+        )
         made["confidential_taken"].taken_by_id = user("agent").id
         made["confidential_taken"].assignee = user("agent")
         made["assigned_other"].assignee = user("agent2")
@@ -76,7 +88,8 @@ def tickets(app, session, make_contact):
 def _log(session, ticket, username, allowed: bool) -> int:
     session.expire_all()
     return session.scalar(
-        select(func.count(AccessLog.id)).join(User, User.id == AccessLog.user_id)
+        select(func.count(AccessLog.id))
+        .join(User, User.id == AccessLog.user_id)
         .where(AccessLog.ticket_id == ticket.id, User.username == username, AccessLog.allowed.is_(allowed))
     )
 
@@ -106,7 +119,9 @@ def test_access_matrix(app, client, auth, session, tickets, make_token, username
         reason = "Medborgaren ringde och bad mig titta på ärendet."
         assert auth.post(f"/tickets/{ticket.reference}/skal", {"reason": reason}).status_code == 302
         assert _read(client, ticket) == A
-        (row,) = session.scalars(select(AccessLog).where(AccessLog.ticket_id == ticket.id, AccessLog.user_id == user.id)).all()
+        (row,) = session.scalars(
+            select(AccessLog).where(AccessLog.ticket_id == ticket.id, AccessLog.user_id == user.id)
+        ).all()
         assert (row.allowed, row.reason) == (True, reason)
 
     # search hit (by the citizen's phone): listed exactly when the user may know the ticket exists
@@ -122,21 +137,28 @@ def test_access_matrix(app, client, auth, session, tickets, make_token, username
         assert (ticket.reference in related) is (expected_read in (A, R))
 
     # the public API: without the receipt code nobody learns anything, whoever asks
-    api = client.get(f"/api/v1/tickets/{ticket.reference}", headers={"Authorization": f"Bearer {make_token('tickets:read')}"})
+    api = client.get(
+        f"/api/v1/tickets/{ticket.reference}", headers={"Authorization": f"Bearer {make_token('tickets:read')}"}
+    )
     assert api.status_code == 404
 
     # drill-down (report roles): listed only when readable in one's own work, and never when
     # confidential (reports show those in aggregate only)
     if username in ("chef", "samordnare", "admin"):
         day = ticket.first_arrived_at.date().isoformat()
-        page = client.get("/reports/drill", query_string={"start": day, "end": day, "figure": "tickets"}).get_data(as_text=True)
+        page = client.get("/reports/drill", query_string={"start": day, "end": day, "figure": "tickets"}).get_data(
+            as_text=True
+        )
         assert (f">{ticket.reference}<" in page) is (expected_read == A and not ticket.confidential)
 
     # write: escalate (the form), reply (a note), resolve — each refused the same way, nothing changed
     escalate_form = client.get(f"/tickets/{ticket.reference}/escalate").status_code
     assert escalate_form == (200 if expected_write == 302 else expected_write)
     before = (session.get(Ticket, ticket.id).status, len(session.get(Ticket, ticket.id).messages))
-    assert auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "note", "body": "Anteckning"}).status_code == expected_write
+    assert (
+        auth.post(f"/tickets/{ticket.reference}/reply", {"kind": "note", "body": "Anteckning"}).status_code
+        == expected_write
+    )
     assert auth.post(f"/tickets/{ticket.reference}/resolve").status_code == expected_write
     session.expire_all()
     after = session.get(Ticket, ticket.id)
@@ -158,7 +180,9 @@ def test_a_reason_that_says_nothing_grants_nothing_and_logs_nothing(client, auth
     assert _log(session, ticket, "bygglov", allowed=True) == 0
 
 
-def test_serving_a_citizen_means_holding_their_ticket_not_typing_their_number(app, client, auth, session, tickets, make_contact):
+def test_serving_a_citizen_means_holding_their_ticket_not_typing_their_number(
+    app, client, auth, session, tickets, make_contact
+):
     """An agent who files a form with someone's phone number gets an unassigned first-line
     ticket: that is no key to the person's other tickets. Once they hold a ticket of the
     citizen's, the other non-confidential ones open, and each read is logged with why."""

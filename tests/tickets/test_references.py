@@ -1,4 +1,5 @@
 """Ticket references KC-<year>-<6 digits>: unique, consecutive per year."""
+
 import re
 
 from kontaktcenter.tickets.service import format_reference, next_reference_numbers

@@ -1,4 +1,5 @@
 """The Swedish calendar: working days, the one-working-day deadline, working time, opening hours."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -141,9 +142,7 @@ def test_add_working_time_pauses_over_midsommar():
     assert local(cal.add_working_time(at("2026-06-18 20:00"), timedelta(hours=8))) == "2026-06-22 04:00"
 
 
-working_moments = st.datetimes(
-    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
-)
+working_moments = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC))
 
 
 @settings(max_examples=200, deadline=None)
@@ -337,15 +336,18 @@ def test_calendar_from_config_reads_department_closing_days():
     assert not c.is_working_day(date(2026, 5, 15), "kultur")
     assert c.is_working_day(date(2026, 5, 15))
     # TOML dates (unquoted) are read as dates too.
-    assert not calendar_from_config({"calendar": {"department_closing_days": {"kultur": [date(2026, 5, 15)]}}}).is_working_day(
-        date(2026, 5, 15), "kultur"
-    )
+    assert not calendar_from_config(
+        {"calendar": {"department_closing_days": {"kultur": [date(2026, 5, 15)]}}}
+    ).is_working_day(date(2026, 5, 15), "kultur")
 
 
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"kultur": ["15/5/2026"]}, r"calendar\.department_closing_days\.kultur: '15/5/2026' is not a date \(write it as YYYY-MM-DD\)"),
+        (
+            {"kultur": ["15/5/2026"]},
+            r"calendar\.department_closing_days\.kultur: '15/5/2026' is not a date \(write it as YYYY-MM-DD\)",
+        ),
         ({"kultur": ["2026-02-30"]}, r"calendar\.department_closing_days\.kultur: '2026-02-30' is not a date"),
         ({"kultur": "2026-05-15"}, r"calendar\.department_closing_days\.kultur must be a list of dates"),
         (["2026-05-15"], r"calendar\.department_closing_days must map department codes to lists of dates"),
@@ -363,7 +365,7 @@ def test_a_config_file_with_a_mistyped_department_closing_day_refuses_to_load(tm
     site.write_text('[calendar]\nclosing_days = []\n[calendar.department_closing_days]\nkultur = ["2026-5-15x"]\n')
     with pytest.raises(ConfigError, match=r"calendar\.department_closing_days\.kultur: '2026-5-15x' is not a date"):
         load_config({"KONTAKTCENTER_CONFIG": str(site)})
-    site.write_text('[calendar]\nclosing_days = []\n[calendar.department_closing_days]\nkultur = [2026-05-15]\n')
+    site.write_text("[calendar]\nclosing_days = []\n[calendar.department_closing_days]\nkultur = [2026-05-15]\n")
     config = load_config({"KONTAKTCENTER_CONFIG": str(site)})
     assert not calendar_from_config(config).is_working_day(date(2026, 5, 15), "kultur")
 
