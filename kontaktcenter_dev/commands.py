@@ -1,15 +1,19 @@
-"""`kontaktcenter simulate calls|sms`: signed Twilio traffic against a running server on this machine."""
+"""`kontaktcenter simulate calls|sms`: signed Twilio traffic against a running server on this machine.
+
+kontaktcenter/cli.py adds `group` to the command line and imports this module only when it runs."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
-from ..database import db
-from ..directory.models import User
+from kontaktcenter.channels.twilio_security import signing_token
+from kontaktcenter.database import db
+from kontaktcenter.directory.models import User
+
 from . import simulate
-from .twilio_security import signing_token
 
 
 def _agent_ids() -> list[int]:
@@ -68,62 +72,59 @@ def _run(
         raise SystemExit(1)
 
 
-def register(app: Flask) -> None:
-    @app.cli.group("simulate")
-    def simulate_group() -> None:
-        """Drive signed Twilio traffic against a running server (loopback only)."""
+group = AppGroup("simulate", help="Drive signed Twilio traffic against a running server (loopback only).")
 
-    options = [
-        click.option(
-            "--n",
-            "n",
-            default=20,
-            show_default=True,
-            type=click.IntRange(1, simulate.MAX_N),
-            help="how many calls or texts",
-        ),
-        click.option(
-            "--concurrency",
-            default=1,
-            show_default=True,
-            type=click.IntRange(1, simulate.MAX_CONCURRENCY),
-            help="parallel conversations (SQLite: keep 1)",
-        ),
-        click.option(
-            "--base-url", default=None, help="where the server listens (default PUBLIC_BASE_URL; loopback only)"
-        ),
-        click.option(
-            "--duplicates",
-            default=0.0,
-            show_default=True,
-            type=click.FloatRange(0, 1),
-            help="share of requests sent twice, as Twilio retries",
-        ),
-        click.option("--seed", default=None, type=int, help="repeat the same traffic"),
-        click.option(
-            "--think",
-            default=0.0,
-            show_default=True,
-            type=click.FloatRange(0, simulate.MAX_THINK),
-            help="seconds before each webhook of a call, as real callers pause (0: back to back)",
-        ),
-    ]
+# The options both commands take.
+_OPTIONS = [
+    click.option(
+        "--n",
+        "n",
+        default=20,
+        show_default=True,
+        type=click.IntRange(1, simulate.MAX_N),
+        help="how many calls or texts",
+    ),
+    click.option(
+        "--concurrency",
+        default=1,
+        show_default=True,
+        type=click.IntRange(1, simulate.MAX_CONCURRENCY),
+        help="parallel conversations (SQLite: keep 1)",
+    ),
+    click.option("--base-url", default=None, help="where the server listens (default PUBLIC_BASE_URL; loopback only)"),
+    click.option(
+        "--duplicates",
+        default=0.0,
+        show_default=True,
+        type=click.FloatRange(0, 1),
+        help="share of requests sent twice, as Twilio retries",
+    ),
+    click.option("--seed", default=None, type=int, help="repeat the same traffic"),
+    click.option(
+        "--think",
+        default=0.0,
+        show_default=True,
+        type=click.FloatRange(0, simulate.MAX_THINK),
+        help="seconds before each webhook of a call, as real callers pause (0: back to back)",
+    ),
+]
 
-    def with_options(fn):
-        for option in reversed(options):
-            fn = option(fn)
-        return fn
 
-    @simulate_group.command("calls")
-    @with_options
-    def calls(
-        n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float
-    ) -> None:
-        """Calls through the IVR into the queues: answered, abandoned, callbacks, IVR drops."""
-        _run("calls", n, concurrency, base_url, duplicates, seed, think)
+def _with_options(fn):
+    for option in reversed(_OPTIONS):
+        fn = option(fn)
+    return fn
 
-    @simulate_group.command("sms")
-    @with_options
-    def sms(n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float) -> None:
-        """Texts from a pool of citizens, so some join their open ticket."""
-        _run("sms", n, concurrency, base_url, duplicates, seed, think)
+
+@group.command("calls")
+@_with_options
+def calls(n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float) -> None:
+    """Calls through the IVR into the queues: answered, abandoned, callbacks, IVR drops."""
+    _run("calls", n, concurrency, base_url, duplicates, seed, think)
+
+
+@group.command("sms")
+@_with_options
+def sms(n: int, concurrency: int, base_url: str | None, duplicates: float, seed: int | None, think: float) -> None:
+    """Texts from a pool of citizens, so some join their open ticket."""
+    _run("sms", n, concurrency, base_url, duplicates, seed, think)
