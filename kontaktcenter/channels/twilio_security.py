@@ -23,7 +23,7 @@ DEMO_TOKEN_FILE = "twilio_demo_token"  # noqa: S105 - a file name
 
 def auth_token(app: Flask) -> str:
     """The token requests are checked against ("" refuses them all)."""
-    return app.config.get("TWILIO_AUTH_TOKEN") or ""
+    return app.config["TWILIO_AUTH_TOKEN"]
 
 
 def use_demo_token(app: Flask) -> str:
