@@ -234,3 +234,9 @@ def test_the_cost_page_names_a_department_the_directory_does_not_know(app, auth,
     auth.login("chef")
     text = client.get("/reports/kostnader?cost=1000000").get_data(as_text=True)
     assert "department code(s) not in the directory: vatten (the directory&#39;s departments: asf," in text
+
+
+def test_the_readme_names_every_environment_variable():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration") : readme.index("## Run it for real")]
+    assert [key for key in ENV_KEYS if f"`{key}`" not in section] == []
