@@ -166,7 +166,7 @@ def _merge(
         elif not isinstance(value, Mapping):
             raise ConfigError(f"{source}: {_where(path, key)}: expected a table, got {value!r}")
         elif inner in OPEN_MAPS:
-            # The site's whole table; its entries typed as the default's are (when it has any).
+            # The layer's table whole, each entry of the default entries' type (when there are any).
             sample = next(iter(default.values()), None)
             merged[key] = {
                 name: entry if sample is None else _typed(sample, entry, source, inner, name)
