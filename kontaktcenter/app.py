@@ -41,13 +41,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
     app.session_interface = SessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(overrides=test_config))
-    if not app.config.get("DATABASE_URL"):
+    if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'kontaktcenter.sqlite3'}"
-    if not app.config.get("SECRET_KEY"):
+    if not app.config["SECRET_KEY"]:
         # Never a key written anywhere public: one made for this installation (production
         # refuses to start without its own, see config.py).
         app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path), SECRET_KEY_FILE)
-    production = app.config.get("ENV") == "production"
+    production = app.config["ENV"] == "production"
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -57,7 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
         WTF_CSRF_TIME_LIMIT=None if not production else 8 * 3600,
         BABEL_DEFAULT_LOCALE="sv",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
-        RATELIMIT_STORAGE_URI=app.config.get("REDIS_URL") or "memory://",
+        RATELIMIT_STORAGE_URI=app.config["REDIS_URL"] or "memory://",
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     if not Path(app.config["RULES_DIR"]).is_absolute():
@@ -65,10 +65,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 
         app.config["RULES_DIR"] = str(PROJECT_ROOT / app.config["RULES_DIR"])
 
-    if app.config.get("TRUSTED_PROXIES"):
+    if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        hops = int(app.config["TRUSTED_PROXIES"])
+        hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)

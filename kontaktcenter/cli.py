@@ -94,7 +94,7 @@ def register_cli(app: Flask) -> None:
         url = current_app.config["DATABASE_URL"]
         click.echo(f"database: {db.engine.url.render_as_string(hide_password=True)}")
         try:
-            refuse_demo(db.session, current_app.config.get("ENV", ""))
+            refuse_demo(db.session, current_app.config["ENV"])
             db.session.rollback()  # the checks only read; end their transaction before migrating
             passwords = demo_passwords(Path(current_app.instance_path))
         except DemoRefused as exc:
@@ -112,7 +112,7 @@ def register_cli(app: Flask) -> None:
         )
         for username, role, password in users:
             click.echo(f"  {username:<18} {password:<24} {role}")
-        if required := current_app.config.get("TWO_FACTOR_REQUIRED_ROLES"):
+        if required := current_app.config["TWO_FACTOR_REQUIRED_ROLES"]:
             click.echo(
                 f"Two-factor sign-in is required for the roles {', '.join(required)}: those users add the account "
                 "to an authenticator app (a QR code) at their first sign-in."
@@ -120,7 +120,7 @@ def register_cli(app: Flask) -> None:
         if no_serve:
             return
         app = current_app._get_current_object()
-        if not app.config.get("TWILIO_AUTH_TOKEN"):
+        if not app.config["TWILIO_AUTH_TOKEN"]:
             from .channels.twilio_security import DEMO_TOKEN_FILE, use_demo_token
 
             use_demo_token(app)

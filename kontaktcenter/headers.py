@@ -42,7 +42,7 @@ def security_headers(response: Response) -> Response:
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers.setdefault("Referrer-Policy", "same-origin")  # a view may ask for a stricter one
-    if current_app.config.get("ENV") == "production":
+    if current_app.config["ENV"] == "production":
         headers["Strict-Transport-Security"] = HSTS
     if request.endpoint not in PUBLIC_ENDPOINTS_CACHEABLE:
         # Replaces what a view or send_file set (e.g. "no-cache", which still stores).

@@ -75,15 +75,15 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        issuer = str(config.get("OIDC_ISSUER") or "").strip()
+        issuer = config["OIDC_ISSUER"].strip()
         settings = cls(
             issuer=issuer,
-            client_id=str(config.get("OIDC_CLIENT_ID") or "").strip(),
-            client_secret=str(config.get("OIDC_CLIENT_SECRET") or ""),
-            scopes=str(config.get("OIDC_SCOPES") or "openid profile email"),
-            groups_claim=str(config.get("OIDC_GROUPS_CLAIM") or "groups"),
+            client_id=config["OIDC_CLIENT_ID"].strip(),
+            client_secret=config["OIDC_CLIENT_SECRET"],
+            scopes=config["OIDC_SCOPES"],
+            groups_claim=config["OIDC_GROUPS_CLAIM"],
             grants=parse_role_map(role_map_setting(config)),
-            password_login=bool(config.get("PASSWORD_LOGIN", True)),
+            password_login=config["PASSWORD_LOGIN"],
         )
         if settings.enabled:
             parts = urlsplit(issuer)
@@ -108,7 +108,7 @@ class Settings:
 
 def role_map_setting(config: Mapping[str, Any]) -> Any:
     """OIDC_ROLE_MAP (JSON, from the environment) wins over the [oidc.groups] table."""
-    raw = config.get("OIDC_ROLE_MAP")
+    raw = config["OIDC_ROLE_MAP"]
     if isinstance(raw, str) and raw.strip():
         try:
             return json.loads(raw)
@@ -116,7 +116,7 @@ def role_map_setting(config: Mapping[str, Any]) -> Any:
             raise SSOConfigError(f"OIDC_ROLE_MAP is not valid JSON: {exc}") from None
     if isinstance(raw, Mapping):
         return raw
-    return (config.get("oidc") or {}).get("groups") or {}
+    return config["oidc"]["groups"]
 
 
 def parse_role_map(raw: Any) -> tuple[Grant, ...]:

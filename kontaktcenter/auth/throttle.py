@@ -40,7 +40,7 @@ def _strategy() -> MovingWindowRateLimiter | None:
 def _scopes(
     config: Mapping[str, Any], username: str, client_ip: str
 ) -> list[tuple[tuple[RateLimitItem, ...], tuple[str, ...]]]:
-    prefix = config.get("RATELIMIT_KEY_PREFIX", "")
+    prefix = config["RATELIMIT_KEY_PREFIX"]
     account = username.strip().lower()[:80]  # as authenticate() looks it up
     return [
         (_limits(config["LOGIN_LIMIT_ACCOUNT"]), (prefix, "login-account", account)),

@@ -59,7 +59,7 @@ class SecretBox:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SecretBox:
-        return cls([str(config["SECRET_KEY"]), *(str(k) for k in config.get("SECRET_KEY_FALLBACKS") or [])])
+        return cls([str(config["SECRET_KEY"]), *(str(k) for k in config["SECRET_KEY_FALLBACKS"])])
 
     @classmethod
     def _derive(cls, key: str) -> bytes:
@@ -82,7 +82,7 @@ class SecretBox:
 
 def required(user: User, config: Mapping[str, Any]) -> bool:
     # Accounts of the identity provider use its multi-factor sign-in (sso.needs_local_second_factor).
-    return needs_local_second_factor(user) and user.role in config.get("TWO_FACTOR_REQUIRED_ROLES", ())
+    return needs_local_second_factor(user) and user.role in config["TWO_FACTOR_REQUIRED_ROLES"]
 
 
 def authenticator(session: Session, user: User) -> TwoFactor | None:

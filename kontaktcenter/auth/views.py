@@ -146,7 +146,7 @@ def _user_id(username: str) -> int | None:
 def login():
     form = LoginForm()
     status, headers = 200, {}
-    if request.method == "POST" and not current_app.config.get("PASSWORD_LOGIN", True):
+    if request.method == "POST" and not current_app.config["PASSWORD_LOGIN"]:
         # This deployment signs staff in through the identity provider only.
         audit.record(
             db.session,

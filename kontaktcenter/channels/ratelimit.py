@@ -29,8 +29,8 @@ def over_limit() -> int | None:
     """
     if not limiter.enabled:
         return None
-    client = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "api", _rate_key())
-    for limit in _limits(current_app.config.get("RATELIMIT_API", "600 per minute")):
+    client = (current_app.config["RATELIMIT_KEY_PREFIX"], "api", _rate_key())
+    for limit in _limits(current_app.config["RATELIMIT_API"]):
         if not limiter.limiter.hit(limit, *client):
             return max(1, math.ceil(limiter.limiter.get_window_stats(limit, *client).reset_time - time.time()))
     return None

@@ -19,17 +19,19 @@ log = logging.getLogger(__name__)
 # in the instance folder and checks against it (the simulator signs with it). Everywhere
 # else, without TWILIO_AUTH_TOKEN every Twilio request is refused: there is no default.
 DEMO_TOKEN_FILE = "twilio_demo_token"  # noqa: S105 - a file name
+# Where the demo keeps its token: beside the settings, which no code changes after start.
+DEMO_TOKEN_KEY = "kontaktcenter.twilio_demo_token"  # noqa: S105 - a key name
 
 
 def auth_token(app: Flask) -> str:
     """The token requests are checked against ("" refuses them all)."""
-    return app.config.get("TWILIO_AUTH_TOKEN") or ""
+    return app.config["TWILIO_AUTH_TOKEN"] or app.extensions.get(DEMO_TOKEN_KEY, "")
 
 
 def use_demo_token(app: Flask) -> str:
     """For `kontaktcenter demo` only: check against this installation's demo token."""
     token = instance_secret(Path(app.instance_path), DEMO_TOKEN_FILE, prefix="demo-")
-    app.config["TWILIO_AUTH_TOKEN"] = token
+    app.extensions[DEMO_TOKEN_KEY] = token
     return token
 
 

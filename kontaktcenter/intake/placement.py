@@ -31,14 +31,13 @@ from sqlalchemy.orm import Session
 
 from ..casework.models import Escalation
 from ..contacts.models import PLACEMENTS, Contact
+from ..defaults import defaults
 from ..directory.models import Queue, User
 from ..routing.service import latest_decision, offer_to_agent, record_decision, route_contact
 from ..tickets.models import OPEN_STATUSES, RELINK_OPTION, AccessLog, Message, Ticket, unrestricted
 from ..tickets.service import TicketError, assign, create_ticket, record_event, reopen, reply_address, set_status
 from ..tickets.sla import restart_first_response, start_clocks
 
-DEFAULT_REOPEN_DAYS = 7
-DEFAULT_SMS_THREAD_DAYS = 14
 # The contact's column that its channel vouches for: who sent it, as the channel saw it.
 VERIFIED_SENDER = {"email": Contact.citizen_email, "sms": Contact.citizen_phone}
 # Placements that tie a contact to its ticket's citizen (the opening contact, a proven
@@ -48,7 +47,7 @@ PROVEN = tuple(p for p in PLACEMENTS if p != "joined")
 
 @dataclass(frozen=True)
 class PlacementRules:
-    reopen_days: int = DEFAULT_REOPEN_DAYS
+    reopen_days: int
     # Days a channel's conversation stays one thread without a reference (0: never).
     thread_days: dict[str, int] | None = None
 
@@ -57,12 +56,9 @@ class PlacementRules:
 
 
 def placement_rules() -> PlacementRules:
-    """REOPEN_DAYS and SMS_THREAD_DAYS from the configuration (the defaults outside an app)."""
-    config = current_app.config if has_app_context() else {}
-    return PlacementRules(
-        reopen_days=int(config.get("REOPEN_DAYS", DEFAULT_REOPEN_DAYS)),
-        thread_days={"sms": int(config.get("SMS_THREAD_DAYS", DEFAULT_SMS_THREAD_DAYS))},
-    )
+    """REOPEN_DAYS and SMS_THREAD_DAYS from the settings (default.toml's outside an app)."""
+    config = current_app.config if has_app_context() else defaults()
+    return PlacementRules(reopen_days=config["REOPEN_DAYS"], thread_days={"sms": config["SMS_THREAD_DAYS"]})
 
 
 def place(

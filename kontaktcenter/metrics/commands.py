@@ -50,7 +50,7 @@ def register(app: Flask) -> None:
         if fmt == "xlsx" and output is None and sys.stdout.isatty():
             raise click.UsageError("XLSX skrivs till en fil: ange -o FIL.xlsx")
         query = ReportQuery(start, end, by=dims, period=period)
-        calendar, short = current_calendar(), current_app.config.get("SHORT_ABANDON_SECONDS", 5)
+        calendar, short = current_calendar(), current_app.config["SHORT_ABANDON_SECONDS"]
         meta = {"from": start.isoformat(), "to": end.isoformat(), "by": by}
         if output is None:
             table = report(db.session, query, calendar, short)

@@ -22,20 +22,31 @@ class CostKeys:
     base_key: dict[str, float]
 
 
-def cost_keys(config: Mapping, known_departments: set[str]) -> CostKeys:
-    section = config.get("cost_allocation") or {}
-    base_share = float(section.get("base_share", 0))
+def base_key(config: Mapping) -> CostKeys:
+    """[cost_allocation] as configured, its shares checked (at start; the codes need the directory)."""
+    section = config["cost_allocation"]
+    base_share = section["base_share"]
     if not 0 <= base_share <= 1:
         raise CostConfigError(f"cost_allocation.base_share = {base_share}: must lie between 0 and 1")
-    key = {str(k): float(v) for k, v in (section.get("base_key") or {}).items()}
-    unknown = set(key) - known_departments
-    if unknown:
-        raise CostConfigError(f"cost_allocation.base_key names unknown department(s): {', '.join(sorted(unknown))}")
+    key = {str(k): float(v) for k, v in section["base_key"].items()}
     if any(v < 0 for v in key.values()):
         raise CostConfigError("cost_allocation.base_key: shares cannot be negative")
     if base_share > 0 and abs(sum(key.values()) - 1) > 1e-6:
         raise CostConfigError(f"cost_allocation.base_key: the shares add up to {sum(key.values()):.4f}, not 1")
     return CostKeys(base_share, key)
+
+
+def cost_keys(config: Mapping, known_departments: set[str]) -> CostKeys:
+    """The configured keys, every department code in them one of the directory's."""
+    keys = base_key(config)
+    unknown = set(keys.base_key) - known_departments
+    if unknown:
+        known = ", ".join(sorted(known_departments)) or "none: load the directory (kontaktcenter directory load)"
+        raise CostConfigError(
+            f"cost_allocation.base_key names department code(s) not in the directory: {', '.join(sorted(unknown))}"
+            f" (the directory's departments: {known})"
+        )
+    return keys
 
 
 def handled(row: dict) -> int:

@@ -18,18 +18,19 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
+from flask import current_app, has_app_context
 from sqlalchemy import Boolean, Date, String, and_, case, column, false, func, or_, select, values
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 from ..contacts.models import NEEDS, WRITTEN_CHANNELS, Contact
+from ..defaults import defaults
 from ..directory.models import Department, Location, Service
 from ..tickets.models import Ticket
 from ..worktime.calendar import STOCKHOLM
 from .sqlfuncs import local_date, local_part, one_working_day_deadline, percentile, seconds_between
 
 DEFAULT_ANSWER_TARGET_SECONDS = 60
-DEFAULT_SHORT_ABANDON_SECONDS = 5
 # Calls still in the queue (no outcome yet) are not counted until they have one.
 QUEUE_OUTCOMES = ("answered", "abandoned", "callback_requested")
 
@@ -590,10 +591,19 @@ def _frames(session: Session, statements: Sequence, columns: Sequence[str]) -> l
     return frames
 
 
-def counts(
-    session: Session, query: ReportQuery, calendar, short_abandon_seconds: float = DEFAULT_SHORT_ABANDON_SECONDS
-) -> pd.DataFrame:
-    """The additive counts (and the two percentile figures) per group, from the rows."""
+def short_abandon_setting() -> float:
+    """SHORT_ABANDON_SECONDS of the running app (default.toml's outside one, as in tests)."""
+    config = current_app.config if has_app_context() else defaults()
+    return config["SHORT_ABANDON_SECONDS"]
+
+
+def counts(session: Session, query: ReportQuery, calendar, short_abandon_seconds: float | None = None) -> pd.DataFrame:
+    """The additive counts (and the two percentile figures) per group, from the rows.
+
+    Without `short_abandon_seconds`: the setting (short_abandon_setting).
+    """
+    if short_abandon_seconds is None:
+        short_abandon_seconds = short_abandon_setting()
     query = query.with_as_of()
     keys = query.group_columns
     contacts, tickets = _frames(
@@ -688,11 +698,16 @@ def report(
     session: Session,
     query: ReportQuery,
     calendar,
-    short_abandon_seconds: float = DEFAULT_SHORT_ABANDON_SECONDS,
+    short_abandon_seconds: float | None = None,
     *,
     use_rollups: bool = True,
 ) -> pd.DataFrame:
-    """The tillgänglighet report: one row per group, every figure (METRICS.md)."""
+    """The tillgänglighet report: one row per group, every figure (METRICS.md).
+
+    Without `short_abandon_seconds`: the setting (short_abandon_setting).
+    """
+    if short_abandon_seconds is None:
+        short_abandon_seconds = short_abandon_setting()
     check_period(query.start, query.end)
     query = query.with_as_of()
     if use_rollups:

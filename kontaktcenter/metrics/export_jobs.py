@@ -55,7 +55,7 @@ class ExportJob:
 
 
 def export_dir(app: Flask) -> Path:
-    path = Path(app.config.get("METRICS_EXPORT_DIR") or Path(app.instance_path) / "exports")
+    path = Path(app.config["METRICS_EXPORT_DIR"] or Path(app.instance_path) / "exports")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

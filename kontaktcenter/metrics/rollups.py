@@ -191,5 +191,5 @@ def rollup_job(session: Session, now: datetime) -> None:
             start = min(start, first.astimezone(STOCKHOLM).date())
     if start > end:
         return
-    short = current_app.config.get("SHORT_ABANDON_SECONDS", 5)
+    short = current_app.config["SHORT_ABANDON_SECONDS"]
     compute_rollups(session, start, end, current_calendar(), short, now.astimezone(UTC))

@@ -67,7 +67,7 @@ def _calendar():
 
 
 def _short() -> float:
-    return current_app.config.get("SHORT_ABANDON_SECONDS", 5)
+    return current_app.config["SHORT_ABANDON_SECONDS"]
 
 
 def _filter_form() -> tuple[FilterForm, bool]:

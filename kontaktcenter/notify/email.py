@@ -17,7 +17,6 @@ from ..contacts.citizen import mask_email
 log = logging.getLogger(__name__)
 
 OUTBOX_KEY = "kontaktcenter.outbox"
-DEFAULT_FROM = "kontaktcenter@malmo.example"
 
 
 class EmailError(RuntimeError):
@@ -61,7 +60,7 @@ def threaded_subject(subject: str, reference: str | None) -> str:
 def send_email(to: str, subject: str, body: str, *, reference: str | None = None) -> str:
     """Send a plain-text message; returns its Message-ID."""
     config = current_app.config
-    sender = config.get("MAIL_FROM") or DEFAULT_FROM
+    sender = config["MAIL_FROM"]
     message = EmailMessage()
     message["From"] = formataddr(("Malmö stad Kontaktcenter", sender))
     message["To"] = to
@@ -71,7 +70,7 @@ def send_email(to: str, subject: str, body: str, *, reference: str | None = None
     if reference:
         message["X-Kontaktcenter-Reference"] = reference
     message.set_content(body)
-    url = config.get("SMTP_URL")
+    url = config["SMTP_URL"]
     if not url:
         current_app.extensions.setdefault(OUTBOX_KEY, []).append(message)
         # The ticket's reference only: an address beside a reference says who wrote about what.
@@ -79,7 +78,7 @@ def send_email(to: str, subject: str, body: str, *, reference: str | None = None
         return message["Message-ID"]
     target = parse_smtp_url(url)
     # EHLO with our mail domain: smtplib's default looks up this host's FQDN, which can stall on DNS.
-    helo = config.get("SMTP_HELO_NAME") or domain
+    helo = config["SMTP_HELO_NAME"] or domain
     try:
         if target.implicit_tls:
             smtp = smtplib.SMTP_SSL(

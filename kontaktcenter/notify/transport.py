@@ -132,10 +132,10 @@ class RecordingHttpClient(HttpClient):
 
 def _is_real(app: Flask) -> bool:
     """Talk to Twilio only with credentials that look like Twilio's, outside tests and the demo."""
-    if app.config.get("TESTING") or app.config.get("DEMO"):
+    if app.config["TESTING"]:
         return False
-    sid = app.config.get("TWILIO_ACCOUNT_SID") or ""
-    token = app.config.get("TWILIO_AUTH_TOKEN") or ""
+    sid = app.config["TWILIO_ACCOUNT_SID"]
+    token = app.config["TWILIO_AUTH_TOKEN"]
     return bool(_ACCOUNT_SID.match(sid) and _AUTH_TOKEN.match(token))
 
 
@@ -144,8 +144,8 @@ def _build(app: Flask) -> Client:
         return Client(app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"], environment={})
     store: deque[RecordedRequest] = deque(maxlen=RECORD_LIMIT)
     app.extensions[RECORDED_KEY] = (store, threading.Lock())
-    account = app.config.get("TWILIO_ACCOUNT_SID") or "AC" + "0" * 32
-    token = app.config.get("TWILIO_AUTH_TOKEN") or "recorded"
+    account = app.config["TWILIO_ACCOUNT_SID"] or "AC" + "0" * 32
+    token = app.config["TWILIO_AUTH_TOKEN"] or "recorded"
     return Client(account, token, http_client=RecordingHttpClient(*app.extensions[RECORDED_KEY]), environment={})
 
 
@@ -164,7 +164,7 @@ def is_recording() -> bool:
 
 
 def from_number() -> str:
-    number = current_app.config.get("TWILIO_FROM_NUMBER") or ""
+    number = current_app.config["TWILIO_FROM_NUMBER"]
     if number:
         return number
     if is_recording():

@@ -26,7 +26,6 @@ from ..worktime.periods import Period
 from .extract import COLUMN, Person
 
 ACCESS_ROLES = ("admin", "dataskydd")
-DEFAULT_RETENTION = "P2Y"
 # Spreadsheets run a cell starting with these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -22,9 +22,7 @@ register_job("privacy.gallring", gallring_job, trigger="cron", hour=3, minute=25
 
 def access_log_retention_job(session: Session, now: datetime) -> None:
     # The period was checked when the configuration was read (config.py).
-    accesslog.prune(
-        session, now, parse_period(current_app.config.get("ACCESS_LOG_RETENTION", accesslog.DEFAULT_RETENTION))
-    )
+    accesslog.prune(session, now, parse_period(current_app.config["ACCESS_LOG_RETENTION"]))
 
 
 register_job("privacy.access_log_retention", access_log_retention_job, trigger="cron", hour=3, minute=45)

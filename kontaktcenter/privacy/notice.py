@@ -3,6 +3,7 @@ generated from the same settings gallring applies (so the page cannot drift from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,19 +96,6 @@ def personnummer_services(session: Session) -> list[Service]:
     )
 
 
-def citizen_page_settings(config: dict[str, Any]) -> dict[str, str]:
-    """The [citizen_pages] settings (config/default.toml), with nothing missing."""
-    section = config.get("citizen_pages") or {}
-    keys = (
-        "organisation",
-        "controller",
-        "address",
-        "phone",
-        "email",
-        "website",
-        "dpo_email",
-        "dpo_phone",
-        "accessibility_email",
-        "accessibility_reviewed",
-    )
-    return {key: str(section.get(key, "")) for key in keys}
+def citizen_page_settings(config: Mapping[str, Any]) -> dict[str, str]:
+    """The [citizen_pages] settings (config/default.toml)."""
+    return dict(config["citizen_pages"])

@@ -128,7 +128,7 @@ def rules_state() -> RulesInForce:
     directory = str(Path(current_app.config["RULES_DIR"]))
     state = current_app.extensions.get(EXTENSION_KEY)
     if state is None or state.directory != directory:
-        fallback = (current_app.config.get("routing") or {}).get("fallback_queue", "kc-forsta-linjen")
+        fallback = current_app.config["routing"]["fallback_queue"]
         state = current_app.extensions[EXTENSION_KEY] = RulesInForce(directory, fallback)
     return state
 

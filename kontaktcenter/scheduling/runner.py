@@ -155,7 +155,7 @@ def init_app(app: Flask) -> None:
     the app (db upgrade, report, …) do not start a scheduler against a database they
     may be about to migrate.
     """
-    if not app.config.get("SCHEDULER_ENABLED") or app.config.get("TESTING"):
+    if not app.config["SCHEDULER_ENABLED"] or app.config["TESTING"]:
         return
 
     @app.before_request

@@ -265,20 +265,18 @@ def calendar_from_config(config: Mapping, directory_hours: Mapping[str, Mapping]
     Opening hours come from the directory (`directory_hours`, loaded from the directory
     file into the database), and config["opening_hours"] overrides them code by code.
     """
-    section = config.get("calendar") or {}
-    closing = section.get("closing_days") or []
-    if not isinstance(closing, list | tuple):
+    section = config["calendar"]
+    if not isinstance(section["closing_days"], list | tuple):
         raise ValueError("calendar.closing_days must be a list of dates")
-    by_department = section.get("department_closing_days") or {}
-    if not isinstance(by_department, Mapping):
+    if not isinstance(section["department_closing_days"], Mapping):
         raise ValueError("calendar.department_closing_days must map department codes to lists of dates")
-    hours = config.get("opening_hours")
+    hours = config["opening_hours"]
     if directory_hours:
-        hours = {**DEFAULT_OPENING_HOURS, **directory_hours, **(hours or {})}
+        hours = {**DEFAULT_OPENING_HOURS, **directory_hours, **hours}
     return WorkCalendar(
-        closing_days=closing,
-        opening_hours=hours,
-        department_closing_days=by_department,
+        closing_days=section["closing_days"],
+        opening_hours=hours or None,  # none configured: DEFAULT_OPENING_HOURS
+        department_closing_days=section["department_closing_days"],
     )
 
 

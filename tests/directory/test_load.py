@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kontaktcenter.config import PROJECT_ROOT
+from kontaktcenter.defaults import defaults
 from kontaktcenter.directory.catalogue import MALMO_FILE, malmo
 from kontaktcenter.directory.load import LineIndex, read_directory
 from kontaktcenter.directory.models import Department, Location, OpeningHours, Queue, Service, ServiceGroup
@@ -203,7 +204,7 @@ def test_loaded_opening_hours_are_the_calendars_and_configuration_overrides_them
     finally:
         forget_calendar(app)
     configured = calendar_from_config(
-        {"opening_hours": {"vatten-kundtjanst": {"closed": True}}},
+        {**defaults(), "opening_hours": {"vatten-kundtjanst": {"closed": True}}},
         {"vatten-kundtjanst": {"open": "07:00", "close": "16:00"}},
     )
     assert configured.opening_hours("vatten-kundtjanst", date(2026, 3, 2)) is None

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kontaktcenter.defaults import defaults
 from kontaktcenter.worktime import WorkCalendar, calendar_from_config, current_calendar
 from tests.fixtures.factories import at
 
@@ -218,7 +219,13 @@ def test_bad_opening_hours_are_refused_with_the_key():
 
 
 def test_calendar_from_config_reads_closing_days_and_hours():
-    c = calendar_from_config({"calendar": {"closing_days": ["2026-05-15"]}, "opening_hours": HOURS})
+    c = calendar_from_config(
+        {
+            **defaults(),
+            "calendar": {"closing_days": ["2026-05-15"], "department_closing_days": {}},
+            "opening_hours": HOURS,
+        }
+    )
     assert not c.is_working_day(date(2026, 5, 15))
     assert c.opening_hours("kc-aterringning", date(2026, 3, 2)) == (time(7), time(20))
 
@@ -332,12 +339,14 @@ def test_the_citys_closing_days_apply_to_every_department_too():
 
 
 def test_calendar_from_config_reads_department_closing_days():
-    c = calendar_from_config({"calendar": {"closing_days": [], "department_closing_days": {"kultur": ["2026-05-15"]}}})
+    c = calendar_from_config(
+        {**defaults(), "calendar": {"closing_days": [], "department_closing_days": {"kultur": ["2026-05-15"]}}}
+    )
     assert not c.is_working_day(date(2026, 5, 15), "kultur")
     assert c.is_working_day(date(2026, 5, 15))
     # TOML dates (unquoted) are read as dates too.
     assert not calendar_from_config(
-        {"calendar": {"department_closing_days": {"kultur": [date(2026, 5, 15)]}}}
+        {**defaults(), "calendar": {"closing_days": [], "department_closing_days": {"kultur": [date(2026, 5, 15)]}}}
     ).is_working_day(date(2026, 5, 15), "kultur")
 
 
@@ -355,7 +364,7 @@ def test_calendar_from_config_reads_department_closing_days():
 )
 def test_a_mistyped_department_closing_day_is_refused_naming_the_key(section, message):
     with pytest.raises(ValueError, match=message):
-        calendar_from_config({"calendar": {"department_closing_days": section}})
+        calendar_from_config({**defaults(), "calendar": {"closing_days": [], "department_closing_days": section}})
 
 
 def test_a_config_file_with_a_mistyped_department_closing_day_refuses_to_load(tmp_path):
@@ -377,6 +386,6 @@ def test_the_shipped_production_example_configures_department_closing_days():
 
     with (PROJECT_ROOT / "config" / "production.example.toml").open("rb") as fh:
         example = tomllib.load(fh)
-    c = calendar_from_config(example)
+    c = calendar_from_config({**defaults(), **example})
     assert not c.is_working_day(date(2027, 12, 27), "kultur")
     assert c.is_working_day(date(2027, 12, 27), "sbk")

@@ -20,7 +20,7 @@ csrf.exempt(bp)
 @public
 def inbound(secret: str | None = None):
     auth = request.authorization
-    if not credentials_ok(current_app.config.get("INBOUND_EMAIL_SECRET"), secret, auth.password if auth else None):
+    if not credentials_ok(current_app.config["INBOUND_EMAIL_SECRET"], secret, auth.password if auth else None):
         response = jsonify(error="forbidden: give the inbound e-mail secret in the URL or as the basic-auth password")
         response.status_code = 403
         response.headers["WWW-Authenticate"] = 'Basic realm="inbound-email"'

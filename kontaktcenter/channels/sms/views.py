@@ -22,10 +22,6 @@ csrf.exempt(bp)
 MAX_BODY = 5000
 
 
-def _sms_config() -> dict:
-    return current_app.config.get("sms") or {}
-
-
 @bp.post("/incoming")
 @public
 @validate_twilio_request
@@ -48,7 +44,7 @@ def incoming():
         sender=form["From"],
         body=body,
         at=at,
-        service_code=_sms_config().get("service", "allmant"),
+        service_code=current_app.config["sms"]["service"],
     )
     reference = received.ticket.reference
     if received.threaded:

@@ -43,7 +43,7 @@ class MenuChoice:
 
 def menu(session: Session, phone_config: Mapping[str, Any]) -> list[MenuChoice]:
     """The IVR menu from config [phone.menu] (digit → service code), digits in order, 0 last."""
-    mapping = phone_config.get("menu") or {}
+    mapping = phone_config["menu"]
     codes = {str(d): code for d, code in mapping.items()}
     # With their departments: the intake of a chosen call reads the service's department
     # (routing, SLA clocks), and finds it here instead of in one more query.

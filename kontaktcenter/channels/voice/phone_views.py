@@ -30,7 +30,7 @@ def _readable(tickets: list[Ticket]) -> list[Ticket]:
 
 
 def _max_attempts() -> int:
-    return int(current_app.config.get("CALLBACK_MAX_ATTEMPTS", 3))
+    return current_app.config["CALLBACK_MAX_ATTEMPTS"]
 
 
 @bp.get("")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from babel.dates import format_datetime
 from flask import Blueprint, Response, current_app, request
@@ -26,7 +28,6 @@ bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
 csrf.exempt(bp)
 
 VOICE = {"voice": "Polly.Astrid", "language": "sv-SE"}
-DEFAULT_LINE_QUEUE = "kc-forsta-linjen"
 GATHER_TIMEOUT = 6
 # How long the hold loop listens for "1" before Twilio asks /wait again.
 WAIT_GATHER_TIMEOUT = 20
@@ -41,12 +42,12 @@ def twiml(response: VoiceResponse) -> Response:
     return Response(str(response), mimetype="text/xml")
 
 
-def _phone_config() -> dict:
-    return current_app.config.get("phone") or {}
+def _phone_config() -> Mapping[str, Any]:
+    return current_app.config["phone"]
 
 
 def _line() -> str:
-    return _phone_config().get("line_queue", DEFAULT_LINE_QUEUE)
+    return _phone_config()["line_queue"]
 
 
 def _say(target, text: str) -> None:
@@ -94,7 +95,7 @@ def incoming():
     if not current_calendar().is_open(line, at):
         _closed(response, line, at)
         return twiml(response)
-    _say(response, _phone_config().get("greeting") or _("Välkommen till Malmö stads kontaktcenter."))
+    _say(response, _phone_config()["greeting"])
     _menu_gather(response, calls.menu(db.session, _phone_config()))
     return twiml(response)
 

@@ -36,7 +36,7 @@ FIELD_MESSAGES = {
 
 
 def _form_limit() -> str:
-    return current_app.config.get("RATELIMIT_CONTACT_FORM", "20 per hour")
+    return current_app.config["RATELIMIT_CONTACT_FORM"]
 
 
 def _incoming(form: ContactForm, locale: str, service: Service | None) -> IncomingContact:
