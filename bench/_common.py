@@ -1,4 +1,5 @@
-"""What every benchmark needs: its own PostgreSQL database, free ports, gunicorn started and stopped."""
+"""What every benchmark needs: its own PostgreSQL database, free ports, the project's programs, gunicorn started
+and stopped."""
 
 from __future__ import annotations
 
@@ -52,6 +53,20 @@ def drop_database(url: str) -> None:
     admin.dispose()
 
 
+def executable(name: str) -> str:
+    """The project's program `name` (kontaktcenter, gunicorn) of the environment running this script.
+
+    Found beside the interpreter, not in the checkout: whichever environment runs a benchmark
+    (a virtualenv anywhere, CI's) starts its own programs, and a checkout needs no `.venv/`.
+    """
+    path = Path(sys.executable).with_name(name)
+    if not path.exists():
+        raise SystemExit(
+            f"no {name} beside {sys.executable}: install the project into this environment (pip install -e .)"
+        )
+    return str(path)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,10 +75,9 @@ def free_port() -> int:
 
 def start_gunicorn(app_spec: str, port: int, env: dict[str, str], workers: int = 2) -> subprocess.Popen:
     """gunicorn on 127.0.0.1:port in its own process group; returns once /healthz answers."""
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
         [
-            str(gunicorn),
+            executable("gunicorn"),
             "--config",
             str(ROOT / "config" / "gunicorn.conf.py"),
             "--workers",
@@ -145,7 +159,7 @@ def import_history(path: Path, env: dict[str, str]) -> tuple[float, str]:
     """`kontaktcenter import contacts path` in a subprocess: (seconds, its summary line)."""
     start = time.perf_counter()
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("kontaktcenter")), "import", "contacts", str(path)],
+        [executable("kontaktcenter"), "import", "contacts", str(path)],
         env=env,
         capture_output=True,
         text=True,

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from kontaktcenter.contacts.models import Contact  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bench_url, import_history, recreate_database, write_history_csv  # noqa: E402
+from _common import bench_url, executable, import_history, recreate_database, write_history_csv  # noqa: E402
 
 BAR_SECONDS = 300
 
@@ -40,9 +40,7 @@ def main() -> None:
     url = bench_url()
     recreate_database(url)
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-import"}
-    subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "kontaktcenter"), "db", "upgrade"], env=env, check=True, capture_output=True
-    )
+    subprocess.run([executable("kontaktcenter"), "db", "upgrade"], env=env, check=True, capture_output=True)
     # The directory the rows refer to (services, queues, locations).
     from kontaktcenter.app import create_app
     from kontaktcenter.database import ENGINE_KEY, db

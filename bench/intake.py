@@ -58,7 +58,7 @@ from kontaktcenter.contacts.models import Contact  # noqa: E402
 from kontaktcenter.tickets.models import Ticket  # noqa: E402
 
 sys.path.insert(0, str(BENCH))
-from _common import bench_url, free_port, recreate_database, start_gunicorn, stop  # noqa: E402
+from _common import bench_url, executable, free_port, recreate_database, start_gunicorn, stop  # noqa: E402
 
 BAR = 0.30
 ACKNOWLEDGED = (201, 202)  # routed at once (direct intake, and the bare ceiling) or stored for the worker (queued)
@@ -227,9 +227,8 @@ def wait_for_routing(url: str, timeout: float = 600.0) -> float:
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
-    kontaktcenter = Path(sys.executable).with_name("kontaktcenter")
     return subprocess.Popen(
-        [str(kontaktcenter), "intake-worker"],
+        [executable("kontaktcenter"), "intake-worker"],
         cwd=ROOT,
         env=env,
         start_new_session=True,

@@ -22,7 +22,6 @@ RAW = (
     "0701234567",
     "+46701234567",
 )
-MASKED = ("19900101-XXXX", "a***@example.se", "+4670123XXXX")
 
 
 def _lines(caplog) -> str:

@@ -61,7 +61,6 @@ def _labels() -> dict:
 
 INBOX_ROLES = ("caseworker", "coordinator", "admin")
 KNOWLEDGE_EDITORS = ("coordinator", "admin")
-PAGE_SIZE = 100
 
 
 def _writable(reference: str) -> Ticket:

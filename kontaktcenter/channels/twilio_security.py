@@ -83,8 +83,3 @@ def validate_twilio_request(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def sign(app: Flask, path_and_query: str, params: dict[str, str]) -> str:
-    """The X-Twilio-Signature Twilio would send (the simulator and tests use it)."""
-    return RequestValidator(auth_token(app)).compute_signature(public_url(app, path_and_query), params)

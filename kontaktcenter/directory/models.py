@@ -240,6 +240,3 @@ class User(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive users
         return self.active
-
-    def has_role(self, *roles: str) -> bool:
-        return self.role in roles

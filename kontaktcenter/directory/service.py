@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash
 from ..auth.service import hash_password
 from . import catalogue
 from .load import LoadReport, load_directory
-from .models import Department, Location, OpeningHours, Queue, ServiceGroup, User
+from .models import Department, Location, OpeningHours, Queue, User
 
 
 def load_catalogue(session: Session) -> LoadReport:
@@ -25,11 +25,6 @@ def opening_hours_in_directory(session: Session) -> dict[str, dict[str, object]]
     if not inspect(session.connection()).has_table("opening_hours"):
         return {}
     return {row.code: row.as_config() for row in session.scalars(select(OpeningHours))}
-
-
-def service_groups(session: Session) -> dict[str, ServiceGroup]:
-    """The citizen form's service headings, in the directory file's order."""
-    return {g.code: g for g in session.scalars(select(ServiceGroup).order_by(ServiceGroup.position, ServiceGroup.code))}
 
 
 def load_demo_users(session: Session, passwords: Mapping[str, str]) -> list[tuple[str, str, str]]:

@@ -78,9 +78,8 @@ class GiveWay:
     """Whether routing should wait because the machine is busy with other work.
 
     Routing shares the machine with the web server, and even a core it leaves idle is
-    not free: the benchmark machine's two cores slow each other down (a busy loop on one
-    made a computation on the other 38 % slower), so in a burst every contact the worker
-    routes costs acknowledgements. Routing can wait: a written contact's first answer is
+    not free: a busy core slows the others of the same machine down (they share caches
+    and memory), so in a burst every contact the worker routes costs acknowledgements. Routing can wait: a written contact's first answer is
     due within a working day, and its clocks run from its arrival. So while other
     processes use more than `share` of the machine, the worker waits, but never longer
     than `max_delay` for the oldest waiting contact; then it routes regardless.

@@ -1,9 +1,12 @@
-"""METRICS.md's figures as pure functions of contacts, tickets and events.
+"""METRICS.md's figures, computed from the contact and ticket rows (not the ticket events).
 
 One query per source pushes filtering, grouping and counting down to the database
-(contacts for phone, written and walk-in figures; tickets for resolution); pandas
-merges the two and shapes the figures. The dashboard, the CLI, the exports and the
-rollups all call `counts()` and `shape()`; nothing else computes a figure.
+(contacts for phone, written and walk-in figures; tickets for resolution, each with its
+service, department and location joined when the grouping or filters need them); pandas
+merges the two and shapes the figures. `report()` takes the additive counts of settled
+days from the daily rollups (`metric_rollups`, rollups.py) and the rest from the rows.
+The dashboard, the CLI, the exports and the rollups all call `counts()` and `shape()`;
+nothing else computes a figure.
 """
 
 from __future__ import annotations

@@ -97,8 +97,3 @@ def send_email(to: str, subject: str, body: str, *, reference: str | None = None
             f"could not send e-mail to {mask_email(to)} through {target.host}:{target.port}: {exc}"
         ) from exc
     return message["Message-ID"]
-
-
-def recorded_messages() -> list[EmailMessage]:
-    """The messages recorded instead of sent (no SMTP_URL), oldest first."""
-    return list(current_app.extensions.get(OUTBOX_KEY, []))

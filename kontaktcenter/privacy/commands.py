@@ -1,4 +1,4 @@
-"""`kontaktcenter gallring --dry-run|--run [--now ISO]`."""
+"""The `gallring`, `registerutdrag` and `dataskydd` (rättelse, radering, begränsning) commands."""
 
 from __future__ import annotations
 
@@ -73,7 +73,12 @@ def _register_extract(app: Flask) -> None:
         default=None,
         help="file (default: standard output)",
     )
-    @click.option("--by", "username", required=True, help="the admin handling the request (logged in the access log)")
+    @click.option(
+        "--by",
+        "username",
+        required=True,
+        help="the admin or dataskydd user handling the request (logged in the access log)",
+    )
     def registerutdrag_command(personnummer, phone, email, fmt, output, username) -> None:
         """Everything stored about one person (GDPR art. 15); give every identifier they use."""
         from sqlalchemy import select

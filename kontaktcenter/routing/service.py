@@ -21,7 +21,6 @@ from ..tickets.models import OPEN_STATUSES, Ticket, unrestricted
 from ..tickets.service import assign, record_event
 from ..worktime.calendar import STOCKHOLM, WEEKDAY_CODES, WorkCalendar, current_calendar, department_of
 from .engine import (
-    ATTRIBUTES,
     Decision,
     Problem,
     Rule,
@@ -247,14 +246,6 @@ def attributes_json(attributes: dict[str, Any]) -> dict[str, Any]:
             value = list(value)
         out[name] = value
     return out
-
-
-def attributes_from_json(data: dict[str, Any]) -> dict[str, Any]:
-    """Stored attributes back as the engine's types (for explaining old decisions)."""
-    from .engine import normalise_attributes
-
-    known = {a.name for a in ATTRIBUTES}
-    return normalise_attributes({k: v for k, v in data.items() if k in known})
 
 
 # -- deciding and recording --------------------------------------------------------------

@@ -7,14 +7,14 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
 from ..contacts.models import Contact
 from ..database import conflict_insert, utcnow
 from ..directory.models import Queue, Service, User
-from .models import OPEN_STATUSES, Message, ReferenceCounter, Ticket, TicketEvent
+from .models import Message, ReferenceCounter, Ticket, TicketEvent
 from .sla import on_status_change
 
 
@@ -254,11 +254,3 @@ def reopen(session: Session, ticket: Ticket, *, actor: User | None = None, reaso
     ticket.resolved_at = None
     ticket.resolution = "unresolved"
     ticket.reopened_count += 1
-
-
-def open_tickets_in_queue(session: Session, queue_ids: list[int]):
-    return session.scalars(
-        select(Ticket)
-        .where(Ticket.queue_id.in_(queue_ids), Ticket.status.in_(OPEN_STATUSES))
-        .order_by(Ticket.priority.desc(), Ticket.first_arrived_at)
-    ).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select
@@ -38,6 +39,11 @@ def admin(app, session):
 def user(session, username: str) -> User | None:
     session.expire_all()
     return session.scalar(select(User).where(User.username == username))
+
+
+def mails(app) -> list[EmailMessage]:
+    """The e-mails the app recorded instead of sending (no SMTP_URL), oldest first."""
+    return list(app.extensions.get(OUTBOX_KEY, []))
 
 
 def changes_of(session, username: str) -> list[UserChange]:

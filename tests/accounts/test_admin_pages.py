@@ -7,10 +7,9 @@ from sqlalchemy import func, select
 
 from kontaktcenter.accounts.models import UserChange
 from kontaktcenter.directory.models import User
-from kontaktcenter.notify.email import recorded_messages
 from tests.conftest import AuthActions, csrf_token
 
-from .conftest import GOOD_PASSWORD, LINK_RE, changes_of, user
+from .conftest import GOOD_PASSWORD, LINK_RE, changes_of, mails, user
 
 NEW_USER = {
     "username": "Nora",
@@ -53,8 +52,7 @@ def test_admin_creates_a_user_who_sets_a_password_through_the_emailed_link(app, 
     assert (created.action, created.actor) == ("created", "admin")
     assert json.loads(created.changes)["queues"] == [None, ["kc-flersprakig", "kc-forsta-linjen"]]
     assert link_issued.action == "link_issued"
-    with app.app_context():
-        [mail] = recorded_messages()
+    [mail] = mails(app)
     assert mail["To"] == "nora@malmo.example"
     link = LINK_RE.search(mail.get_content()).group(0).removeprefix("http://localhost")
     assert link.rsplit("/", 1)[1] not in link_issued.changes  # the token is never logged
@@ -131,10 +129,7 @@ def test_reset_button_emails_a_link_that_ends_older_ones(app, admin, session, cl
     page = f"/admin/anvandare/{agent2}"
     admin.post(f"{page}/losenordslank", csrf_page=page)
     admin.post(f"{page}/losenordslank", csrf_page=page)
-    with app.app_context():
-        first, second = (
-            LINK_RE.search(m.get_content()).group(0).removeprefix("http://localhost") for m in recorded_messages()
-        )
+    first, second = (LINK_RE.search(m.get_content()).group(0).removeprefix("http://localhost") for m in mails(app))
     assert client.get(first).status_code == 404  # replaced by the newer link
     assert client.get(second).status_code == 200
     assert "agent2-demo" not in second
@@ -143,8 +138,7 @@ def test_reset_button_emails_a_link_that_ends_older_ones(app, admin, session, cl
 def test_an_expired_link_and_a_guessed_one_get_the_same_answer(app, admin, session, client, clock):
     agent2 = _id(session, "agent2")
     admin.post(f"/admin/anvandare/{agent2}/losenordslank", csrf_page=f"/admin/anvandare/{agent2}")
-    with app.app_context():
-        [mail] = recorded_messages()
+    [mail] = mails(app)
     link = LINK_RE.search(mail.get_content()).group(0).removeprefix("http://localhost")
     assert client.get(link).status_code == 200
     clock.advance(hours=1, seconds=1)  # reset links last an hour

@@ -75,20 +75,3 @@ def visit(make_contact, session):
         return received
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _sqlite_outer_transaction(app, session):
-    """Make the rollback after each test real on SQLite.
-
-    pysqlite does not send BEGIN before a SAVEPOINT, so the intake's first savepoint
-    starts (and its release commits) a transaction the outer rollback cannot undo:
-    data would leak into later tests. An explicit BEGIN gives the outer transaction
-    a real start. (Reported to the lead: the shared fixture has the same gap.)
-    """
-    from kontaktcenter.database import BIND_KEY
-
-    connection = app.extensions[BIND_KEY]
-    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN")
-    return
