@@ -110,7 +110,7 @@ class TwilioStandIn:
 
     def _connection(self) -> http.client.HTTPConnection:
         # The standard library's client: a load generator that spends little CPU leaves the
-        # machine's cores to the server it measures (requests costs about three times more).
+        # machine's cores to the server it measures (requests costs several times more CPU per request).
         if not hasattr(self._local, "connection"):
             kind = http.client.HTTPSConnection if self._server.scheme == "https" else http.client.HTTPConnection
             self._local.connection = kind(self._server.hostname, self._server.port, timeout=30)
