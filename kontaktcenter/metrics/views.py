@@ -175,7 +175,7 @@ def _export_request(source: MultiDict):
     try:
         by, period = parse_by(source.get("by", ""))
     except ReportError as exc:
-        errors.append(exc.message(current_locale()))
+        errors.append(exc.translated())
         by, period = (), None
     if fmt not in FORMATS:
         errors.append(_("Okänt format: %(format)s. Välj csv, xlsx eller json.", format=fmt))

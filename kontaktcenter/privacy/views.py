@@ -16,9 +16,9 @@ from ..auth.decorators import public, roles_required
 from ..casework.gate import ticket_for
 from ..channels.accessibility import ACCESSIBILITY_PATH, DIGG_REPORT_URL, KNOWN_GAPS, PRIVACY_PATH, compliance
 from ..database import db, utcnow
+from ..errors_http import back_on_error
 from ..tickets.access import log_access
 from ..tickets.models import Ticket
-from ..tickets.service import TicketError
 from . import accesslog, notice, rights
 from .documents import as_html, as_json
 from .extract import ExtractError, person, registerutdrag
@@ -33,17 +33,13 @@ def retention_hold(reference: str):
     """Set (or with release=1 lift) the hold; only on a ticket in the user's own work."""
     ticket = ticket_for(reference, write=True)
     release = request.form.get("release") == "1"
-    try:
-        (release_hold if release else set_hold)(db.session, ticket, current_user, request.form.get("reason", ""))
-    except TicketError as exc:
-        db.session.rollback()
-        flash(_(str(exc)), "error")
-    else:
-        db.session.commit()
-        flash(
-            _("Ärendet gallras enligt tjänstens regel.") if release else _("Ärendet bevaras och gallras inte."),
-            "success",
-        )
+    back_on_error(url_for("casework.ticket", reference=reference))
+    (release_hold if release else set_hold)(db.session, ticket, current_user, request.form.get("reason", ""))
+    db.session.commit()
+    flash(
+        _("Ärendet gallras enligt tjänstens regel.") if release else _("Ärendet bevaras och gallras inte."),
+        "success",
+    )
     return redirect(url_for("casework.ticket", reference=reference))
 
 
