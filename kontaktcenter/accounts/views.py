@@ -122,7 +122,7 @@ def user_new():
             at = now()
             user = create_user(db.session, form.username.data, form.fields_data(), _actor(), at)
             sent_to = email_link(db.session, user, "welcome", _actor(), at, current_app.config)
-        except AccountError as err:
+        except AccountError as err:  # the form again, with what was typed and each problem under its field
             db.session.rollback()
             _show(form, err)
             status = 400
@@ -158,7 +158,7 @@ def user_edit(user_id: int):
     if form.validate_on_submit():
         try:
             changed = update_user(db.session, user, form.fields_data(), _actor(), now())
-        except AccountError as err:
+        except AccountError as err:  # as in user_new: the form again, problems under their fields
             db.session.rollback()
             _show(form, err)
             status = 400

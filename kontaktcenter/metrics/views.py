@@ -174,7 +174,7 @@ def _export_request(source: MultiDict):
     )
     try:
         by, period = parse_by(source.get("by", ""))
-    except ReportError as exc:
+    except ReportError as exc:  # one of the request's problems: all of them are shown together
         errors.append(exc.translated())
         by, period = (), None
     if fmt not in FORMATS:

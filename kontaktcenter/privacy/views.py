@@ -55,7 +55,7 @@ def registerutdrag_page():
             phone=request.form.get("phone"),
             email=request.form.get("email"),
         )
-    except ExtractError:
+    except ExtractError:  # the form again, with one message for all three (no identifier in a URL or flash)
         return render_template(
             "privacy/request.html", error=_("Ange minst ett giltigt personnummer, telefonnummer eller e-postadress.")
         ), 400
@@ -240,7 +240,7 @@ def _rights_action(reference: str, key: str, action, done: str):
     ticket = _rights_ticket(reference)
     try:
         action(ticket)
-    except rights.RightsError as exc:
+    except rights.RightsError as exc:  # the page again, the message beside the form it is about
         db.session.rollback()
         ticket = _rights_ticket(reference)
         return _rights_render(ticket, {key: _(str(exc))}, 400)
