@@ -92,8 +92,8 @@ def bare_app_factory() -> Flask:
 def prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
     """Migrate, load catalogue and users; returns (contacts:write token, its id, service codes)."""
     from kontaktcenter.app import create_app
-    from kontaktcenter.channels.catalogue import web_services
-    from kontaktcenter.channels.tokens import create_token
+    from kontaktcenter.channels.tokens.service import create_token
+    from kontaktcenter.channels.web.catalogue import web_services
     from kontaktcenter.cli import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
     from kontaktcenter.directory.catalogue import DEMO_USERS

@@ -34,9 +34,9 @@ from sqlalchemy import create_engine, func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kontaktcenter.channels import simulate  # noqa: E402
 from kontaktcenter.contacts.models import Contact  # noqa: E402
 from kontaktcenter.tickets.models import Ticket  # noqa: E402
+from kontaktcenter_dev import simulate  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402

@@ -29,11 +29,11 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
 
 # Each part of the domain adds its command module here (a module with `register(app)`).
 COMMAND_MODULES: list[str] = [
-    "kontaktcenter.channels.commands",
+    "kontaktcenter.channels.tokens.commands",
+    "kontaktcenter.contacts.commands",
     "kontaktcenter.scheduling.commands",
     "kontaktcenter.metrics.commands",
     "kontaktcenter.routing.commands",
-    "kontaktcenter.channels.phone_commands",
     "kontaktcenter.intake.commands",
     "kontaktcenter.accounts.commands",
     "kontaktcenter.privacy.commands",
@@ -41,9 +41,35 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
+# Development tools outside the served app (kontaktcenter_dev): a command group each, from the module
+# named here (its `group`), imported only when the group runs, so create_app never loads them.
+DEV_COMMAND_GROUPS: dict[str, tuple[str, str]] = {
+    "simulate": ("kontaktcenter_dev.commands", "Drive signed Twilio traffic against a running server (loopback only)."),
+}
+
+
+class _DevGroup(click.Group):
+    """A group whose commands are those of a module imported the first time one is asked for."""
+
+    def __init__(self, name: str, module: str, help: str) -> None:
+        super().__init__(name, help=help)
+        self.module = module
+
+    def _group(self) -> click.Group:
+        return importlib.import_module(self.module).group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._group().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._group().get_command(ctx, cmd_name)
+
+
 def register_cli(app: Flask) -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
+    for name, (module, help_text) in DEV_COMMAND_GROUPS.items():
+        app.cli.add_command(_DevGroup(name, module, help_text))
 
     @app.cli.group("db")
     def db_group() -> None:

@@ -3,7 +3,8 @@
 from .accounts.models import PasswordLink, UserChange  # noqa: F401
 from .auth.models import AuthEvent, RecoveryCode, TwoFactor, UserSession  # noqa: F401
 from .casework.models import Escalation, KnowledgeArticle  # noqa: F401
-from .channels.models import ApiToken  # noqa: F401
+from .channels.open311.models import Open311Details  # noqa: F401
+from .channels.tokens.models import ApiToken  # noqa: F401
 from .contacts.models import Contact  # noqa: F401
 from .database import Base  # noqa: F401
 from .directory.models import Department, Location, Queue, Service, User, UserLanguage  # noqa: F401

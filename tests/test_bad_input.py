@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 from werkzeug.test import EnvironBuilder
 
-from kontaktcenter.channels.tokens import create_token
+from kontaktcenter.channels.tokens.service import create_token
 from kontaktcenter.channels.twilio_security import auth_token
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.extensions import limiter
@@ -263,7 +263,7 @@ def test_sms_with_a_lone_surrogate_is_stored_repaired(app, client, session):
 def test_email_with_nul_is_stored_repaired_and_acknowledged_once(app, client, session, monkeypatch):
     """SendGrid would retry a refusal and then drop the citizen's mail: it is kept, repaired."""
     from kontaktcenter.contacts.models import Contact
-    from tests.channels.test_email_inbound import SECRET, parse_post
+    from tests.fixtures.inbound_email import SECRET, parse_post
 
     monkeypatch.setitem(app.config, "INBOUND_EMAIL_SECRET", SECRET)
     post = parse_post(text="Hej\x00 där", message_id="<nul-1@example.se>")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from kontaktcenter.channels.tokens import create_token
+from kontaktcenter.channels.tokens.service import create_token
 from kontaktcenter.headers import CONTENT_SECURITY_POLICY
 from tests.fixtures.routes import client_as, staff_roles
 

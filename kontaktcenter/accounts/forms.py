@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from ..auth.passwords import MAX_LENGTH
-from ..channels.forms import MultiCheckboxField, language_choices
+from ..channels.fields import MultiCheckboxField, language_choices
 from ..directory.models import ROLES, Department, Location, Queue, Service
 from .service import MAX_CAPACITY, SKILL_LANGUAGES, AccountFields
 

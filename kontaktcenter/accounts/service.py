@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..auth import sessions, two_factor
 from ..auth.passwords import check_password
 from ..auth.service import change_password, deactivate, find_user, hash_password
-from ..channels.forms import VISIT_LANGUAGES
+from ..channels.fields import VISIT_LANGUAGES
 from ..contacts.citizen import IdentifierError, normalise_email, normalise_phone
 from ..directory.models import ROLES, Department, Location, Queue, Service, User
 from ..errors import DomainError

@@ -24,6 +24,16 @@ def normalise_phone(raw: str, region: str = "SE") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def caller_number(raw: str | None) -> str | None:
+    """E.164 of a caller or texter as Twilio gives it, or None for a withheld or unusable number."""
+    if not raw:
+        return None
+    try:
+        return normalise_phone(raw)
+    except IdentifierError:
+        return None
+
+
 def normalise_email(raw: str) -> str:
     try:
         return validate_email(raw.strip(), check_deliverability=False).normalized.lower()

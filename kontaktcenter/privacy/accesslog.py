@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import delete, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from ..channels.models import ApiToken
+from ..channels.tokens.models import ApiToken
 from ..contacts.models import Contact
 from ..directory.models import User
 from ..tickets.access import log_access

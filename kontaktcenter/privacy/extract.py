@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..casework.models import Escalation
-from ..channels.models import Open311Details
+from ..channels.open311.models import Open311Details
 from ..contacts.citizen import (
     IdentifierError,
     mask_identifier,

@@ -34,7 +34,7 @@ from sqlalchemy import JSON, Text, and_, case, cast, delete, func, literal, or_,
 from sqlalchemy.orm import Session
 
 from ..casework.models import Escalation
-from ..channels.models import Open311Details
+from ..channels.open311.models import Open311Details
 from ..contacts.models import Contact
 from ..directory.models import Service
 from ..routing.models import RoutingDecision

@@ -25,8 +25,8 @@ from kontaktcenter.cli import upgrade_database
 from kontaktcenter.config import PROJECT_ROOT, ConfigError, instance_secret, load_config
 from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.directory.service import load_catalogue, load_demo_users
-from tests.channels.test_twilio_voice import twilio_post
 from tests.conftest import DEMO_PASSWORDS, AuthActions
+from tests.fixtures.twilio import twilio_post
 from tests.fixtures.two_factor import enrol_demo_staff
 
 STAFF_PAGE = "/admin/atkomstlogg"  # an administrator's page

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from kontaktcenter.auth import two_factor
 from kontaktcenter.auth.models import AuthEvent, RecoveryCode, TwoFactor
-from kontaktcenter.channels.models import ApiToken
+from kontaktcenter.channels.tokens.models import ApiToken
 from kontaktcenter.config import ConfigError, load_config
 from kontaktcenter.directory.models import User
 from tests.auth.conftest import signed_in

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import func, select
 
-from kontaktcenter.channels.models import ApiToken
-from kontaktcenter.channels.tokens import hash_token
+from kontaktcenter.channels.tokens.models import ApiToken
+from kontaktcenter.channels.tokens.service import hash_token
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.tickets.models import OPEN_STATUSES, Ticket
 

@@ -14,8 +14,8 @@ from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 import kontaktcenter.intake.placement as placement
-from kontaktcenter.channels.models import ApiToken
-from kontaktcenter.channels.tokens import hash_token
+from kontaktcenter.channels.tokens.models import ApiToken
+from kontaktcenter.channels.tokens.service import hash_token
 from kontaktcenter.config import ConfigError, load_config
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import ENGINE_KEY, utcnow
@@ -138,7 +138,7 @@ def test_bad_contacts_are_refused_as_in_direct_intake_and_nothing_waits(queued, 
 
 
 def _revoked(session, make_token):
-    from kontaktcenter.channels.tokens import revoke_token
+    from kontaktcenter.channels.tokens.service import revoke_token
 
     raw = make_token("contacts:write")
     revoke_token(session, session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(raw))))

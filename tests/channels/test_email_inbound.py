@@ -7,36 +7,12 @@ from sqlalchemy import func, select
 
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.tickets.models import Ticket
-
-SECRET = "inbound-hemlighet"
+from tests.fixtures.inbound_email import SECRET, parse_post
 
 
 @pytest.fixture(autouse=True)
 def _secret(app, monkeypatch):
     monkeypatch.setitem(app.config, "INBOUND_EMAIL_SECRET", SECRET)
-
-
-def parse_post(
-    subject="Fråga om förskoleplats",
-    text="Hej, när får vi besked om plats?",
-    message_id="<abc-1@mail.example>",
-    sender="Anna Svensson <anna@example.se>",
-):
-    """The multipart fields SendGrid Inbound Parse posts (default, non-raw mode)."""
-    return {
-        "headers": f"Received: by mx.sendgrid.net\nMessage-ID: {message_id}\nFrom: {sender}\nSubject: {subject}\n",
-        "dkim": "{@example.se : pass}",
-        "to": "kontakt@malmo.example",
-        "from": sender,
-        "subject": subject,
-        "text": text,
-        "html": f"<p>{text}</p>",
-        "sender_ip": "203.0.113.5",
-        "envelope": '{"to":["kontakt@malmo.example"],"from":"anna@example.se"}',
-        "attachments": "0",
-        "charsets": '{"to":"UTF-8","html":"UTF-8","subject":"UTF-8","from":"UTF-8","text":"UTF-8"}',
-        "SPF": "pass",
-    }
 
 
 def basic(user, password):

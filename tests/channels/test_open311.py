@@ -6,7 +6,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from sqlalchemy import func, select
 
-from kontaktcenter.channels.models import Open311Details
+from kontaktcenter.channels.open311.models import Open311Details
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.tickets.models import Ticket
 

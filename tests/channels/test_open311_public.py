@@ -7,8 +7,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from sqlalchemy import func, select
 
-from kontaktcenter.channels.georeport import without_personal_details
-from kontaktcenter.channels.models import Open311Details
+from kontaktcenter.channels.open311.georeport import without_personal_details
+from kontaktcenter.channels.open311.models import Open311Details
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import Service
 from kontaktcenter.tickets.models import Ticket

@@ -11,36 +11,8 @@ from twilio.request_validator import RequestValidator
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.tickets.models import Message, Ticket
 from kontaktcenter.tickets.service import add_message, resolve, set_status
-from tests.channels.test_twilio_voice import BASE, parse_twiml, pinned_clock, twilio_post
 from tests.fixtures.factories import at
-
-SENDER = "+46709876543"
-
-
-def message_sid() -> str:
-    return "SM" + secrets.token_hex(16)
-
-
-def sms(client, body: str, *, sender: str = SENDER, sid: str | None = None, **extra):
-    params = {
-        "AccountSid": "AC" + "0" * 32,
-        "MessageSid": sid or message_sid(),
-        "From": sender,
-        "To": "+46406000000",
-        "Body": body,
-        "NumMedia": "0",
-        "ApiVersion": "2010-04-01",
-    }
-    params.update(extra)
-    return twilio_post(client, "/twilio/sms/incoming", params), params["MessageSid"]
-
-
-def reply_text(response) -> str:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    root = parse_twiml(response.get_data())
-    assert root.tag == "Response"
-    assert [c.tag for c in root] == ["Message"]
-    return root[0].text
+from tests.fixtures.twilio import BASE, SENDER, message_sid, pinned_clock, reply_text, sms, twilio_post
 
 
 def _contact(session, sid: str) -> Contact:

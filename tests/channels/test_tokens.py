@@ -4,8 +4,8 @@ import re
 
 from sqlalchemy import select
 
-from kontaktcenter.channels.models import ApiToken
-from kontaktcenter.channels.tokens import hash_token
+from kontaktcenter.channels.tokens.models import ApiToken
+from kontaktcenter.channels.tokens.service import hash_token
 
 
 def test_admin_creates_a_token_shown_once_and_stored_hashed(client, auth, session):

@@ -12,13 +12,13 @@ import requests
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from kontaktcenter.channels.clock import CLOCK_KEY
 from kontaktcenter.channels.twilio_security import auth_token
-from kontaktcenter.channels.twilio_voice import CLOCK_KEY
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import db
 from kontaktcenter.tickets.models import Message, Ticket
-from tests.channels.test_twilio_voice import parse_twiml
 from tests.fixtures.factories import at
+from tests.fixtures.twilio import parse_twiml
 
 pytestmark = pytest.mark.postgres
 PARALLEL = 8

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import User
-from tests.channels.test_twilio_voice import call_params, call_sid, pinned_clock, twilio_driver
 from tests.fixtures.browser import assert_accessible, login, press_and_wait
 from tests.fixtures.factories import at
+from tests.fixtures.twilio import call_params, call_sid, pinned_clock, twilio_driver
 
 
 @pytest.fixture
@@ -239,7 +239,7 @@ def _focus(page, predicate: str, limit: int = 80) -> None:
 
 @pytest.mark.browser
 def test_callback_outcome_is_given_with_the_keyboard_on_an_accessible_page(page, live_server):
-    from kontaktcenter.channels.twilio_voice import CLOCK_KEY
+    from kontaktcenter.channels.clock import CLOCK_KEY
     from kontaktcenter.database import db
 
     live_server.app.extensions[CLOCK_KEY] = lambda: at("2026-03-03 10:00")

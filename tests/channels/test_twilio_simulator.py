@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from kontaktcenter.channels import simulate
+from kontaktcenter.channels.clock import CLOCK_KEY
 from kontaktcenter.channels.twilio_security import auth_token
-from kontaktcenter.channels.twilio_voice import CLOCK_KEY
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import db
+from kontaktcenter_dev import simulate
 from tests.fixtures.factories import at
 
 

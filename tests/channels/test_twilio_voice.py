@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,29 +9,24 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from kontaktcenter.channels.twilio_voice import CLOCK_KEY
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import User
-from kontaktcenter.notify.transport import clear_recorded, recorded
+from kontaktcenter.notify.transport import recorded
 from kontaktcenter.tickets.models import Ticket
 from kontaktcenter.worktime.calendar import EXTENSION_KEY, WorkCalendar
 from tests.fixtures.factories import at
-
-BASE = "http://localhost"  # the test app's PUBLIC_BASE_URL
-TOKEN = "test-auth-token"  # the test app's TWILIO_AUTH_TOKEN
-CALLER = "+46701234567"
-TUESDAY_MORNING = at("2026-03-03 10:00")
-
-
-def twilio_post(client, path: str, params: dict[str, str], *, token: str = TOKEN, signature: str | None = None):
-    """POST as Twilio does: form-encoded, signed over PUBLIC_BASE_URL + path + params."""
-    if signature is None:
-        signature = RequestValidator(token).compute_signature(BASE + path, params)
-    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
-
-
-def parse_twiml(content: bytes) -> ET.Element:
-    return ET.fromstring(content)  # noqa: S314 - TwiML our own app just produced
+from tests.fixtures.twilio import (
+    BASE,
+    CALLER,
+    TOKEN,
+    TUESDAY_MORNING,
+    call_params,
+    call_sid,
+    parse_twiml,
+    pinned_clock,
+    twilio_driver,
+    twilio_post,
+)
 
 
 def twiml(response) -> ET.Element:
@@ -45,61 +39,6 @@ def twiml(response) -> ET.Element:
 
 def verbs(root: ET.Element) -> list[str]:
     return [child.tag for child in root]
-
-
-def call_sid() -> str:
-    return "CA" + secrets.token_hex(16)
-
-
-def call_params(sid: str, **extra) -> dict[str, str]:
-    params = {
-        "AccountSid": "AC" + "0" * 32,
-        "CallSid": sid,
-        "From": CALLER,
-        "To": "+46406000000",
-        "CallStatus": "in-progress",
-        "Direction": "inbound",
-        "ApiVersion": "2010-04-01",
-    }
-    params.update(extra)
-    return params
-
-
-class Clock:
-    """The app's clock, pinned (opening hours depend on it); a Tuesday morning unless moved."""
-
-    def __init__(self) -> None:
-        self.now = TUESDAY_MORNING
-
-    def set(self, text: str) -> None:
-        self.now = at(text)
-
-
-def pinned_clock(app):
-    """Body of the `clock` fixture (each test module wraps it in its own fixture)."""
-    clock = Clock()
-    app.extensions[CLOCK_KEY] = lambda: clock.now
-    yield clock
-    app.extensions.pop(CLOCK_KEY, None)
-
-
-class TwilioDriver:
-    """Drives the webhooks as Twilio would."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def post(self, path: str, params: dict[str, str]):
-        return twilio_post(self.client, path, params)
-
-    def queue(self, sid: str, digits: str = "2", **extra):
-        return self.post("/twilio/voice/menu", call_params(sid, Digits=digits, **extra))
-
-
-def twilio_driver(app, client) -> TwilioDriver:
-    with app.app_context():
-        clear_recorded()  # the REST requests the app made start empty
-    return TwilioDriver(client)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from kontaktcenter.channels import visits
+from kontaktcenter.channels.walkin import visits
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import Location, User
 from tests.fixtures.factories import at

@@ -2,9 +2,9 @@
 
 import pytest
 
-from tests.channels.conftest import make_token  # noqa: F401 - a fixture
-from tests.channels.test_email_inbound import SECRET
-from tests.channels.test_twilio_voice import pinned_clock
+from tests.fixtures.inbound_email import SECRET
+from tests.fixtures.tokens import make_token  # noqa: F401 - a fixture
+from tests.fixtures.twilio import pinned_clock
 
 
 @pytest.fixture(autouse=True)

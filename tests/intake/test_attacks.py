@@ -16,10 +16,10 @@ from kontaktcenter.notify.transport import clear_recorded, recorded
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.tickets.models import Message, Ticket, TicketEvent
 from kontaktcenter.tickets.service import resolve
-from tests.channels.test_email_inbound import SECRET, parse_post
-from tests.channels.test_sms_incoming import reply_text, sms
 from tests.conftest import csrf_token
 from tests.fixtures.factories import at
+from tests.fixtures.inbound_email import SECRET, parse_post
+from tests.fixtures.twilio import reply_text, sms
 
 VICTIM_EMAIL = "vera.victim@example.se"
 VICTIM_PHONE = "+46701112233"

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-import kontaktcenter.channels.api as api
+import kontaktcenter.channels.api.views as api
 from kontaktcenter.contacts.models import Contact
 
 SERVICES = ["bygglov", "skolval", "forsorjningsstod", "finns-inte", "utskrift-hjalp", ""]

@@ -15,9 +15,9 @@ from kontaktcenter.database import utcnow
 from kontaktcenter.notify.email import OUTBOX_KEY
 from kontaktcenter.tickets.models import Message, Ticket, TicketEvent
 from kontaktcenter.tickets.service import resolve, set_status
-from tests.channels.test_email_inbound import SECRET, parse_post
-from tests.channels.test_sms_incoming import reply_text, sms
 from tests.fixtures.factories import at
+from tests.fixtures.inbound_email import SECRET, parse_post
+from tests.fixtures.twilio import reply_text, sms
 
 PACKAGE = Path(__file__).resolve().parents[2] / "kontaktcenter"
 

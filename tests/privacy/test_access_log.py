@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from kontaktcenter.casework import search as ticket_search
-from kontaktcenter.channels.tokens import create_token
+from kontaktcenter.channels.tokens.service import create_token
 from kontaktcenter.database import utcnow
 from kontaktcenter.directory.models import User
 from kontaktcenter.privacy import accesslog

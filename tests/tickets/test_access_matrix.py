@@ -10,7 +10,7 @@ from kontaktcenter.casework.escalation import Handover, escalate
 from kontaktcenter.casework.service import citizen_contacts
 from kontaktcenter.directory.models import Queue, User
 from kontaktcenter.tickets.models import AccessLog, Ticket
-from tests.channels.conftest import make_token  # noqa: F401 - a fixture
+from tests.fixtures.tokens import make_token  # noqa: F401 - a fixture
 
 PHONE = "0701239876"
 # Situations, seen from the users below: the first line's own ticket; asf's (escalated there);

@@ -8,13 +8,14 @@ from xml.etree import ElementTree as ET
 from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import select
 
-from ..auth.decorators import public
-from ..database import db
-from ..extensions import csrf, current_locale
-from ..input_guard import register_refusal
-from ..tickets.access import log_access
-from ..tickets.models import Ticket
-from .api import over_limit
+from ...auth.decorators import public
+from ...database import db
+from ...extensions import csrf, current_locale
+from ...input_guard import register_refusal
+from ...tickets.access import log_access
+from ...tickets.models import Ticket
+from ..ratelimit import over_limit
+from ..tokens.service import TokenError, check_token, record_use
 from .georeport import (
     Open311Error,
     check_jurisdiction,
@@ -25,7 +26,6 @@ from .georeport import (
     service_list,
     service_notice,
 )
-from .tokens import TokenError, check_token, record_use
 
 bp = Blueprint("open311", __name__, url_prefix="/open311")
 # Clients post form-encoded with an api_key (the standard), not with a session cookie.

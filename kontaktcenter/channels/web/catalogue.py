@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
 
-from ..directory.models import Service
+from ...directory.models import Service
 
 # The heading of services whose group the directory does not describe.
 OTHER = ("Övrigt", "Other")

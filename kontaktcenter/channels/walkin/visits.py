@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..contacts.models import Contact
-from ..database import utcnow
-from ..directory.models import Location, Service, User
-from ..intake.incoming import IncomingContact
-from ..intake.receive import Received, receive
-from ..tickets.service import add_message, assign, record_event, resolve
-from ..worktime.calendar import STOCKHOLM
+from ...contacts.models import Contact
+from ...database import utcnow
+from ...directory.models import Location, Service, User
+from ...intake.incoming import IncomingContact
+from ...intake.receive import Received, receive
+from ...tickets.service import add_message, assign, record_event, resolve
+from ...worktime.calendar import STOCKHOLM
 
 # Topics a visitor most often brings, offered first on the registration screen.
 COMMON_TOPICS = ("utskrift-hjalp", "digital-hjalp", "skolval", "forsorjningsstod", "allmant")

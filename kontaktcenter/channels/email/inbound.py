@@ -1,4 +1,5 @@
-"""Inbound e-mail: the SendGrid Inbound Parse webhook; the citizen's replies join their ticket by reference."""
+"""Inbound e-mail as a contact: SendGrid's post parsed, the webhook's secret checked; a citizen's reply
+joins their ticket by the reference in its subject."""
 
 from __future__ import annotations
 
@@ -12,14 +13,10 @@ from email.parser import HeaderParser
 from email.utils import parseaddr
 from html.parser import HTMLParser
 
-from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.orm import Session
 
-from ..auth.decorators import public
-from ..database import db
-from ..extensions import csrf
-from ..intake.incoming import ContactError, IncomingContact
-from ..intake.receive import Received, receive
+from ...intake.incoming import IncomingContact
+from ...intake.receive import Received, receive
 
 REFERENCE_IN_SUBJECT = re.compile(r"\bKC-\d{4}-\d{6,}\b")
 TEXT_MAX = 20000
@@ -103,27 +100,3 @@ def credentials_ok(secret: str | None, url_secret: str | None, basic_password: s
         given is not None and hmac.compare_digest(given.encode(), secret.encode())
         for given in (url_secret, basic_password)
     )
-
-
-bp = Blueprint("email", __name__)
-# SendGrid posts without our session or CSRF token; the shared secret protects the endpoint.
-csrf.exempt(bp)
-
-
-@bp.post("/email/inbound")
-@bp.post("/email/inbound/<secret>")
-@public
-def inbound(secret: str | None = None):
-    auth = request.authorization
-    if not credentials_ok(current_app.config.get("INBOUND_EMAIL_SECRET"), secret, auth.password if auth else None):
-        response = jsonify(error="forbidden: give the inbound e-mail secret in the URL or as the basic-auth password")
-        response.status_code = 403
-        response.headers["WWW-Authenticate"] = 'Basic realm="inbound-email"'
-        return response
-    try:
-        received = receive_email(db.session, parse_inbound(request.form))
-    except (InboundError, ContactError) as exc:
-        db.session.rollback()
-        return jsonify(error=str(exc)), 400
-    db.session.commit()
-    return jsonify(reference=received.ticket.reference, created=received.created), 200

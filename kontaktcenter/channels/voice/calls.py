@@ -13,14 +13,14 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload
 
-from ..casework.service import set_presence
-from ..contacts.citizen import IdentifierError, normalise_phone
-from ..contacts.models import Contact
-from ..directory.models import Queue, Service, User
-from ..intake.incoming import IncomingContact
-from ..intake.receive import Received, receive
-from ..tickets.models import OPEN_STATUSES, Ticket
-from ..tickets.service import assign, record_event, set_status
+from ...casework.service import set_presence
+from ...contacts.citizen import caller_number
+from ...contacts.models import Contact
+from ...directory.models import Queue, Service, User
+from ...intake.incoming import IncomingContact
+from ...intake.receive import Received, receive
+from ...tickets.models import OPEN_STATUSES, Ticket
+from ...tickets.service import assign, record_event, set_status
 
 GENERAL_LINE_DIGIT = "0"
 # Expected wait is estimated from answered calls of the last hours in the same queue.
@@ -64,16 +64,6 @@ def service_for_digit(choices: list[MenuChoice], digits: str | None) -> Service 
     """The chosen service; no input at all means the general line; a wrong digit means None."""
     digit = (digits or GENERAL_LINE_DIGIT).strip()[:1] or GENERAL_LINE_DIGIT
     return next((c.service for c in choices if c.digit == digit), None)
-
-
-def caller_number(raw: str | None) -> str | None:
-    """E.164 of the caller, or None for a withheld or unusable number (no callback possible)."""
-    if not raw:
-        return None
-    try:
-        return normalise_phone(raw)
-    except IdentifierError:
-        return None
 
 
 def call_by_sid(

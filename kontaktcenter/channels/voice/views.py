@@ -10,13 +10,14 @@ from flask import Blueprint, Response, current_app, request
 from flask_babel import gettext as _
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ..auth.decorators import public
-from ..database import db, utcnow
-from ..directory.models import User
-from ..extensions import csrf
-from ..worktime.calendar import STOCKHOLM, current_calendar
-from . import phone
-from .twilio_security import validate_twilio_request
+from ...auth.decorators import public
+from ...database import db
+from ...directory.models import User
+from ...extensions import csrf
+from ...worktime.calendar import STOCKHOLM, current_calendar
+from ..clock import now
+from ..twilio_security import validate_twilio_request
+from . import calls
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +26,10 @@ bp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
 csrf.exempt(bp)
 
 VOICE = {"voice": "Polly.Astrid", "language": "sv-SE"}
-CLOCK_KEY = "kontaktcenter.clock"
 DEFAULT_LINE_QUEUE = "kc-forsta-linjen"
 GATHER_TIMEOUT = 6
 # How long the hold loop listens for "1" before Twilio asks /wait again.
 WAIT_GATHER_TIMEOUT = 20
-
-
-def now() -> datetime:
-    """The current time; an app may install another clock (tests of opening hours do)."""
-    return current_app.extensions.get(CLOCK_KEY, utcnow)()
 
 
 def url(endpoint_path: str) -> str:
@@ -58,10 +53,10 @@ def _say(target, text: str) -> None:
     target.say(text, **VOICE)
 
 
-def _menu_gather(response: VoiceResponse, choices: list[phone.MenuChoice]) -> None:
+def _menu_gather(response: VoiceResponse, choices: list[calls.MenuChoice]) -> None:
     gather = Gather(num_digits=1, action=url("/twilio/voice/menu"), method="POST", timeout=GATHER_TIMEOUT)
     for choice in choices:
-        if choice.digit == phone.GENERAL_LINE_DIGIT:
+        if choice.digit == calls.GENERAL_LINE_DIGIT:
             _say(gather, _("För övriga frågor, tryck %(digit)s.", digit=choice.digit))
         else:
             _say(
@@ -100,7 +95,7 @@ def incoming():
         _closed(response, line, at)
         return twiml(response)
     _say(response, _phone_config().get("greeting") or _("Välkommen till Malmö stads kontaktcenter."))
-    _menu_gather(response, phone.menu(db.session, _phone_config()))
+    _menu_gather(response, calls.menu(db.session, _phone_config()))
     return twiml(response)
 
 
@@ -112,8 +107,8 @@ def menu():
     form = request.form
     call_sid = form.get("CallSid", "")
     response = VoiceResponse()
-    choices = phone.menu(db.session, _phone_config())
-    service = phone.service_for_digit(choices, form.get("Digits"))
+    choices = calls.menu(db.session, _phone_config())
+    service = calls.service_for_digit(choices, form.get("Digits"))
     if not call_sid:
         _say(response, _("Något gick fel. Ring gärna igen."))
         response.hangup()
@@ -123,7 +118,7 @@ def menu():
         _menu_gather(response, choices)
         return twiml(response)
     at = now()
-    received = phone.enqueue_call(db.session, call_sid=call_sid, caller=form.get("From"), service=service, at=at)
+    received = calls.enqueue_call(db.session, call_sid=call_sid, caller=form.get("From"), service=service, at=at)
     queue = received.contact.queue
     queue_code = queue.code
     if received.created and not current_calendar().is_open(queue_code, at):
@@ -166,8 +161,8 @@ def wait():
     at = now()
     if form.get("Digits") == "1":
         try:
-            phone.request_callback(db.session, call_sid, at)
-        except phone.PhoneError as exc:
+            calls.request_callback(db.session, call_sid, at)
+        except calls.PhoneError as exc:
             db.session.rollback()
             _say(response, str(exc))
         else:
@@ -177,12 +172,12 @@ def wait():
     # Asked every 20 seconds for every caller in a queue, and it only reads: one statement,
     # without a transaction's BEGIN and ROLLBACK around it.
     db.autocommit()
-    contact, mean_wait = phone.call_on_hold(db.session, call_sid, at)
+    contact, mean_wait = calls.call_on_hold(db.session, call_sid, at)
     position = _number(form.get("QueuePosition"))
     waited = _number(form.get("QueueTime")) or 0
     if position:
         _say(response, _("Du har plats %(position)d i kön.", position=int(position)))
-    expected = phone.expected_wait(mean_wait, waited)
+    expected = calls.expected_wait(mean_wait, waited)
     if expected is not None:
         minutes = int(expected.total_seconds() // 60)
         _say(response, _("Beräknad väntetid är cirka %(minutes)d minuter.", minutes=minutes))
@@ -205,7 +200,7 @@ def bridge():
     if agent is None:
         log.warning("bridge webhook for call %s names no known agent", request.form.get("CallSid"))
         return twiml(response)
-    phone.record_bridge(
+    calls.record_bridge(
         db.session, request.form.get("CallSid", ""), agent, _number(request.form.get("QueueTime")), now()
     )
     db.session.commit()
@@ -220,7 +215,7 @@ def agent_status():
     """The call that rang the agent (take next call) ended: free or park the agent."""
     agent = db.session.get(User, request.args.get("agent", type=int) or 0)
     if agent is not None:
-        phone.record_agent_leg_end(db.session, agent, request.form.get("CallStatus", ""), now())
+        calls.record_agent_leg_end(db.session, agent, request.form.get("CallStatus", ""), now())
         db.session.commit()
     return Response(status=204)
 
@@ -234,10 +229,10 @@ def queue_result():
     result = form.get("QueueResult", "")
     response = VoiceResponse()
     try:
-        contact = phone.record_queue_result(
+        contact = calls.record_queue_result(
             db.session, form.get("CallSid", ""), result, _number(form.get("QueueTime")), now()
         )
-    except phone.PhoneError as exc:
+    except calls.PhoneError as exc:
         db.session.rollback()
         return Response(str(exc), status=400, mimetype="text/plain")
     db.session.commit()
@@ -261,7 +256,7 @@ def queue_result():
 def status():
     """The call's status callback: when it ended; a call that never reached a queue is an IVR drop."""
     form = request.form
-    phone.record_status(
+    calls.record_status(
         db.session,
         call_sid=form.get("CallSid", ""),
         status=form.get("CallStatus", ""),

@@ -8,15 +8,15 @@ from flask_login import current_user
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 
-from ..auth.decorators import roles_required
-from ..casework.service import set_presence
-from ..database import db
-from ..notify.transport import TransportError, from_number, twilio_client
-from ..tickets.access import may_see
-from ..tickets.models import Ticket
-from . import phone
-from .twilio_security import public_url
-from .twilio_voice import now
+from ...auth.decorators import roles_required
+from ...casework.service import set_presence
+from ...database import db
+from ...notify.transport import TransportError, from_number, twilio_client
+from ...tickets.access import may_see
+from ...tickets.models import Ticket
+from ..clock import now
+from ..twilio_security import public_url
+from . import calls
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 
@@ -36,12 +36,12 @@ def _max_attempts() -> int:
 @bp.get("")
 @roles_required(*PHONE_ROLES)
 def page():
-    answered = phone.recent_answered(db.session, current_user)
+    answered = calls.recent_answered(db.session, current_user)
     return render_template(
         "phone/phone.html",
-        waiting=phone.waiting_calls(db.session, current_user),
-        callbacks=phone.callbacks_for(db.session, current_user, _max_attempts()),
-        answered=[(c, _readable(phone.earlier_tickets(db.session, c.citizen_phone, c.ticket_id))) for c in answered],
+        waiting=calls.waiting_calls(db.session, current_user),
+        callbacks=calls.callbacks_for(db.session, current_user, _max_attempts()),
+        answered=[(c, _readable(calls.earlier_tickets(db.session, c.citizen_phone, c.ticket_id))) for c in answered],
         max_attempts=_max_attempts(),
     )
 
@@ -68,7 +68,7 @@ def take_next():
     bridge = public_url(current_app, url_for("twilio_voice.bridge", agent=current_user.id))
     leg_status = public_url(current_app, url_for("twilio_voice.agent_status", agent=current_user.id))
     try:
-        call = phone.take_next_call(
+        call = calls.take_next_call(
             db.session,
             current_user,
             client=twilio_client(),
@@ -76,7 +76,7 @@ def take_next():
             bridge_url=bridge,
             status_url=leg_status,
         )
-    except phone.PhoneError as exc:
+    except calls.PhoneError as exc:
         db.session.rollback()
         flash(_(str(exc)), "error")
     except (TwilioException, TransportError) as exc:
@@ -102,7 +102,7 @@ def callback_outcome(reference: str):
         flash(_("Välj om du nådde medborgaren eller inte."), "error")
         return redirect(url_for(".page")), 303
     try:
-        contact = phone.record_callback_attempt(
+        contact = calls.record_callback_attempt(
             db.session,
             ticket,
             current_user,
@@ -110,7 +110,7 @@ def callback_outcome(reference: str):
             at=now(),
             max_attempts=_max_attempts(),
         )
-    except phone.PhoneError as exc:
+    except calls.PhoneError as exc:
         db.session.rollback()
         flash(_(str(exc)), "error")
         return redirect(url_for(".page")), 303

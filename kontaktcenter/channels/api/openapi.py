@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..tickets.models import REFERENCE_PATTERN, STATUSES
-from .apischema import contact_request_schema
+from ...tickets.models import REFERENCE_PATTERN, STATUSES
+from .schema import contact_request_schema
 
 
 def _problem(description: str) -> dict[str, Any]:

@@ -6,14 +6,14 @@ from flask import Blueprint, Response, current_app, request
 from flask_babel import gettext as _
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ..auth.decorators import public
-from ..database import db
-from ..extensions import csrf, current_locale
-from ..tickets.service import format_receipt_code
-from . import sms_threads
-from .receipts import citizen_pages_text
-from .twilio_security import validate_twilio_request
-from .twilio_voice import now
+from ...auth.decorators import public
+from ...database import db
+from ...extensions import csrf, current_locale
+from ...tickets.service import format_receipt_code
+from ..clock import now
+from ..receipts import citizen_pages_text
+from ..twilio_security import validate_twilio_request
+from . import threads
 
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
 # Twilio cannot send a CSRF token; the signature check protects these routes instead.
@@ -42,7 +42,7 @@ def incoming():
         # Pictures are not stored here; the agent learns that the citizen sent some.
         body = (body + "\n" + _("[%(n)d bilagor (MMS) kom inte med]", n=media)).strip()
     at = now()
-    received = sms_threads.receive_sms(
+    received = threads.receive_sms(
         db.session,
         message_sid=message_sid,
         sender=form["From"],
@@ -60,7 +60,7 @@ def incoming():
             code=format_receipt_code(received.ticket.receipt_code),
         ) + citizen_pages_text(current_locale(), short=True)
     if received.created:
-        sms_threads.record_receipt(db.session, received, reply, at)
+        threads.record_receipt(db.session, received, reply, at)
     db.session.commit()
     response = MessagingResponse()
     response.message(reply)
@@ -72,7 +72,7 @@ def incoming():
 @validate_twilio_request
 def status():
     """Delivery report for an SMS we sent: recorded on the Message with that MessageSid."""
-    sms_threads.record_delivery_status(
+    threads.record_delivery_status(
         db.session, request.form.get("MessageSid", ""), request.form.get("MessageStatus", "")
     )
     db.session.commit()

@@ -9,13 +9,14 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from ..auth.decorators import public, roles_required
-from ..contacts.models import Contact
-from ..database import db
-from ..directory.models import Location
-from ..extensions import current_locale
+from ...auth.decorators import public, roles_required
+from ...contacts.models import Contact
+from ...database import db
+from ...directory.models import Location
+from ...extensions import current_locale
+from ..fields import VISIT_LANGUAGES, language_choices
 from . import visits
-from .forms import VISIT_LANGUAGES, VisitActionForm, VisitForm, language_choices
+from .forms import VisitActionForm, VisitForm
 
 bp = Blueprint("walkin", __name__)
 

@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-import math
-import time
 import uuid
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from limits import RateLimitItem, parse_many
 from sqlalchemy import String, bindparam, cast, literal, select
 from werkzeug.exceptions import HTTPException
 
-from ..auth.decorators import public
-from ..contacts.models import Contact
-from ..database import db
-from ..directory.models import Service
-from ..extensions import csrf, limiter
-from ..input_guard import register_refusal
-from ..intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
-from ..intake.receive import accept, accept_at_once, receive
-from ..tickets.access import log_access
-from ..tickets.models import Ticket
-from ..tickets.service import format_receipt_code, receipt_code_matches
-from .apischema import RequestError, parse_contact_request
-from .models import ApiToken
+from ...auth.decorators import public
+from ...contacts.models import Contact
+from ...database import db
+from ...directory.models import Service
+from ...extensions import csrf
+from ...input_guard import register_refusal
+from ...intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
+from ...intake.receive import accept, accept_at_once, receive
+from ...tickets.access import log_access
+from ...tickets.models import Ticket
+from ...tickets.service import format_receipt_code, receipt_code_matches
+from ..ratelimit import over_limit
+from ..tokens.models import ApiToken
+from ..tokens.service import TokenError, bearer_token, check_token, hash_token, record_use
 from .openapi import openapi_document
-from .tokens import TokenError, check_token, hash_token, record_use
+from .schema import RequestError, parse_contact_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Systems authenticate with Bearer tokens, not cookies, so CSRF does not apply.
@@ -85,9 +83,7 @@ for _code in (403, 404, 405, 413, 429):
 
 
 def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _sep, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    return bearer_token(request.headers.get("Authorization", ""))
 
 
 def _authorise(scope: str):
@@ -95,40 +91,6 @@ def _authorise(scope: str):
         return check_token(db.session, _bearer(), scope)
     except TokenError as exc:
         raise Problem(exc.status, "Unauthorized" if exc.status == 401 else "Forbidden", exc.message) from None
-
-
-def _rate_key() -> str:
-    # Per client: the token when there is one, so clients behind one proxy do not share a limit.
-    token = _bearer()
-    return "token:" + hash_token(token) if token else "ip:" + (request.remote_addr or "")
-
-
-def over_limit() -> int | None:
-    """Count this request against its client's limit for the API and Open311 (RATELIMIT_API);
-    the seconds until the client may try again when it is over the limit, else None.
-
-    Counted by Flask-Limiter's own strategy in its own storage (shared through Redis when
-    REDIS_URL is set), but without its per-request machinery around a view, which cost
-    each call about 0.2 ms of CPU: as much as storing and acknowledging a contact.
-    """
-    if not limiter.enabled:
-        return None
-    client = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "api", _rate_key())
-    for limit in _limits(current_app.config.get("RATELIMIT_API", "600 per minute")):
-        if not limiter.limiter.hit(limit, *client):
-            return max(1, math.ceil(limiter.limiter.get_window_stats(limit, *client).reset_time - time.time()))
-    return None
-
-
-@cache
-def _limits(text: str) -> list[RateLimitItem]:
-    return parse_many(text)
-
-
-@limiter.request_filter
-def _counted_by_over_limit() -> bool:
-    # Flask-Limiter's own pass before every request finds no limit of theirs to count.
-    return request.blueprint in ("api", "open311")
 
 
 @bp.before_request

@@ -14,13 +14,13 @@ from flask_babel import gettext as _
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from ..contacts.models import Contact
-from ..database import utcnow
-from ..directory.models import Service
-from ..intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
-from ..intake.receive import receive
-from ..tickets.models import Ticket, unrestricted
-from ..worktime.calendar import STOCKHOLM
+from ...contacts.models import Contact
+from ...database import utcnow
+from ...directory.models import Service
+from ...intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
+from ...intake.receive import receive
+from ...tickets.models import Ticket, unrestricted
+from ...worktime.calendar import STOCKHOLM
 from .models import Open311Details
 
 JURISDICTION = "malmo.se"
@@ -318,7 +318,7 @@ def expected_datetime(ticket: Ticket) -> datetime | None:
         return ticket.resolve_due_at
     if ticket.service is None:
         return None
-    from ..worktime.calendar import current_calendar, department_of
+    from ...worktime.calendar import current_calendar, department_of
 
     return current_calendar().add_working_days(
         ticket.first_arrived_at, ticket.service.sla_resolve_days, department_of(ticket.service)

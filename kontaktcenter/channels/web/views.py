@@ -9,17 +9,18 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from ..auth.decorators import public
-from ..database import db
-from ..directory.models import Service
-from ..extensions import current_locale, limiter
-from ..intake.incoming import ContactError, IncomingContact, minimised
-from ..intake.receive import receive
-from ..tickets.models import Ticket
-from ..tickets.service import format_receipt_code
+from ...auth.decorators import public
+from ...database import db
+from ...directory.models import Service
+from ...extensions import current_locale, limiter
+from ...intake.incoming import ContactError, IncomingContact, minimised
+from ...intake.receive import receive
+from ...tickets.models import Ticket
+from ...tickets.service import format_receipt_code
+from ..fields import INTERPRETER_LANGUAGES, language_choices
+from ..receipts import ReceiptError, send_receipt
 from .catalogue import grouped_choices, search_services, web_services
-from .forms import INTERPRETER_LANGUAGES, ContactForm, language_choices
-from .receipts import ReceiptError, send_receipt
+from .forms import ContactForm
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Commands of the channels: `kontaktcenter import contacts FILE.csv` and `kontaktcenter api-token create`."""
+"""`kontaktcenter import contacts FILE.csv`: historical contacts from another system."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import click
 from flask import Flask
 
 from ..database import db
-from .models import SCOPES
 
 
 def _count_lines(path: Path) -> int:
@@ -27,7 +26,7 @@ def register(app: Flask) -> None:
     @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100000))
     def import_contacts_command(csv_file: Path, batch_size: int) -> None:
         """Import historical contacts (METRICS.md's format); idempotent on external_id."""
-        from ..contacts.importer import ImportFileError, import_contacts
+        from .importer import ImportFileError, import_contacts
 
         rows = max(_count_lines(csv_file) - 1, 0)
         try:
@@ -52,38 +51,3 @@ def register(app: Flask) -> None:
             click.echo(f"{csv_file}:{r.line}: {r.external_id or '(no external_id)'}: {r.reason}", err=True)
         if result.rejected:
             sys.exit(1)
-
-    @app.cli.group("api-token")
-    def token_group() -> None:
-        """API tokens for systems calling the JSON API and Open311."""
-
-    @token_group.command("create")
-    @click.option("--name", required=True, help="who uses the token (a system and its owner)")
-    @click.option("--scope", required=True, type=click.Choice(SCOPES))
-    def create_token_command(name: str, scope: str) -> None:
-        """Create a token and print it once; only its hash is stored."""
-        from .tokens import create_token
-
-        try:
-            token, raw = create_token(db.session, name, scope)
-        except ValueError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(1)
-        db.session.commit()
-        click.echo(f"token {token.id} ({token.name}, scope {token.scope}) — shown once, store it now:")
-        click.echo(raw)
-
-    @token_group.command("revoke")
-    @click.argument("token_id", type=int)
-    def revoke_token_command(token_id: int) -> None:
-        """Revoke a token by its id."""
-        from .models import ApiToken
-        from .tokens import revoke_token
-
-        token = db.session.get(ApiToken, token_id)
-        if token is None:
-            click.echo(f"no token with id {token_id}", err=True)
-            sys.exit(1)
-        revoke_token(db.session, token)
-        db.session.commit()
-        click.echo(f"token {token_id} ({token.name}) revoked")

@@ -1,66 +1,16 @@
-"""The citizen contact form and the walk-in registration form."""
+"""The citizen contact form of /kontakt."""
 
 from __future__ import annotations
 
-from babel import Locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    EmailField,
-    RadioField,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TelField,
-    TextAreaField,
-)
+from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField, TelField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..fields import INTERPRETER_LANGUAGES, MultiCheckboxField
 
 TEXT_MAX = 5000
-
-# Languages Malmö's interpreter service is asked for most, plus the UI languages.
-INTERPRETER_LANGUAGES = (
-    "ar",
-    "so",
-    "ti",
-    "fa",
-    "ku",
-    "bs",
-    "pl",
-    "uk",
-    "ru",
-    "tr",
-    "sq",
-    "am",
-    "fi",
-    "es",
-    "fr",
-    "de",
-    "en",
-)
-# Languages a walk-in visit may be held in (ISO 639-1).
-VISIT_LANGUAGES = ("sv", "en", *[code for code in INTERPRETER_LANGUAGES if code != "en"])
-
-
-def language_choices(codes: tuple[str, ...], locale: str) -> list[SelectChoice]:
-    """Language names in the reader's own language, from CLDR (Babel)."""
-    names = Locale.parse(locale).languages
-    return [SelectChoice(code, names.get(code, code)) for code in codes]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """Checkboxes; an unknown value gets our own message in the reader's language."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-    def pre_validate(self, form):
-        allowed = {c.value for c in self._choices_from_input(self.choices)}
-        if any(value not in allowed for value in self.data or []):
-            raise ValidationError(_l("Välj bland alternativen i listan."))
 
 
 class ChoiceRadioField(RadioField):
@@ -136,31 +86,3 @@ class ContactForm(FlaskForm):
     def validate_send_receipt(self, field):
         if field.data and not (self.email.data or self.phone.data):
             raise ValidationError(_l("Skriv din e-postadress eller ditt mobilnummer för att få en bekräftelse."))
-
-
-WALKIN_NEED_CHOICES = [
-    SelectChoice("interpreter", _l("Tolk")),
-    SelectChoice("hearing", _l("Hörsel")),
-    SelectChoice("vision", _l("Syn")),
-    SelectChoice("easy_read", _l("Lätt svenska")),
-]
-
-
-class VisitForm(FlaskForm):
-    """Registering a walk-in visit: as few fields as possible, all reachable by keyboard."""
-
-    service = SelectField(
-        _l("Ärende eller ämne"), validate_choice=False, validators=[DataRequired(_l("Välj vad besöket gäller."))]
-    )
-    language = SelectField(
-        _l("Språk"), validate_choice=False, default="sv", validators=[DataRequired(_l("Välj språk."))]
-    )
-    needs = MultiCheckboxField(_l("Behov"), choices=WALKIN_NEED_CHOICES, validate_choice=True)
-    note = TextAreaField(
-        _l("Anteckning (frivilligt)"),
-        validators=[Optional(), Length(max=2000, message=_l("Anteckningen får vara högst %(max)d tecken.", max=2000))],
-    )
-
-
-class VisitActionForm(FlaskForm):
-    """The buttons on a visit: served, ended (resolved or to follow up), left unserved."""

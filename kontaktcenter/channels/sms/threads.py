@@ -8,12 +8,12 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ..contacts.models import Contact
-from ..intake.incoming import IncomingContact
-from ..intake.receive import receive
-from ..tickets.models import Message, Ticket
-from ..tickets.service import add_message
-from .phone import caller_number
+from ...contacts.citizen import caller_number
+from ...contacts.models import Contact
+from ...intake.incoming import IncomingContact
+from ...intake.receive import receive
+from ...tickets.models import Message, Ticket
+from ...tickets.service import add_message
 
 # The first key of the two-key advisory locks that serialise one sender's texts.
 SENDER_LOCK_SPACE = 40404

@@ -1,0 +1,1 @@
+"""Inbound e-mail (SendGrid Inbound Parse): parsing a message into a contact, and the webhook."""

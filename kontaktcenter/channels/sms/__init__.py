@@ -1,0 +1,1 @@
+"""SMS through Twilio: conversation threads and delivery reports, and the webhooks."""

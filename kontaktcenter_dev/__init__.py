@@ -1,0 +1,1 @@
+"""Development tools outside the served app: the Twilio traffic simulator and `kontaktcenter simulate`."""
