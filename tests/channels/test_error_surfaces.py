@@ -1,5 +1,6 @@
 """A DomainError from a channel's view, answered in that channel's own format by the app's
-handler (errors_http): problem+json, Open311's error list in JSON and XML, TwiML. Nothing
+handler (errors_http): problem+json, Open311's error list in JSON and XML, TwiML, plain text
+for the SMS webhook. Nothing
 the refused request began is stored."""
 
 from __future__ import annotations
@@ -82,12 +83,15 @@ def test_open311_a_wrong_api_key_is_a_403_naming_the_key(client, session):
     assert error["description"].startswith("api_key: ")
 
 
+def _signed_post(client, path: str, params: dict[str, str]):
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(BASE + path, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
 def test_twiml_a_refused_webhook_is_a_spoken_swedish_apology_and_the_call_ends(client, session):
     before = _stored(session)
-    path = "/twilio/voice/queue-result"
     params = {"AccountSid": "AC" + "0" * 32, "CallSid": "CA" + "1" * 32, "QueueResult": "teleported"}
-    signature = RequestValidator(TWILIO_TOKEN).compute_signature(BASE + path, params)
-    response = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    response = _signed_post(client, "/twilio/voice/queue-result", params)
     assert response.status_code == 200  # Twilio speaks only the TwiML of a 2xx answer
     assert response.mimetype == "text/xml"
     root = ET.fromstring(response.get_data())  # noqa: S314 - our own app's answer
@@ -96,4 +100,15 @@ def test_twiml_a_refused_webhook_is_a_spoken_swedish_apology_and_the_call_ends(c
     assert say.get("language") == "sv-SE"
     assert say.text == "Något gick fel. Ring gärna igen."
     assert "QueueResult" not in response.get_data(as_text=True)  # the reason is for the log, not the caller
+    assert _stored(session) == before
+
+
+def test_twilio_sms_a_text_that_cannot_become_a_contact_is_refused_in_plain_text(app, client, session, monkeypatch):
+    monkeypatch.setitem(app.config, "sms", {"service": "finns-inte"})  # a site file naming no service we have
+    before = _stored(session)
+    params = {"AccountSid": "AC" + "0" * 32, "MessageSid": "SM" + "2" * 32, "From": "+46701234567", "Body": "Hej"}
+    response = _signed_post(client, "/twilio/sms/incoming", params)
+    assert response.status_code == 422
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True) == "service: unknown service 'finns-inte'"
     assert _stored(session) == before
