@@ -12,7 +12,7 @@ from flask import Flask, Request, g, jsonify, redirect, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import text
 
-from . import headers, input_guard, log_masking
+from . import errors_http, headers, input_guard, log_masking
 from .config import instance_secret, load_config
 from .database import db
 from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
@@ -88,6 +88,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 
     headers.init_app(app)
     input_guard.init_app(app)
+    errors_http.init_app(app)
 
     @app.before_request
     def _reset_locale() -> None:

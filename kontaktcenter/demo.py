@@ -19,6 +19,7 @@ from .contacts.models import Contact
 from .directory.catalogue import DEMO_USERS, malmo
 from .directory.models import User
 from .directory.service import load_catalogue, load_demo_users
+from .errors import DomainError
 from .worktime.calendar import STOCKHOLM
 
 # Contacts per weekday (Mon..Sun) and the hourly shape of a working day.
@@ -149,7 +150,7 @@ def _outcome(rng: random.Random, row: HistoryRow, department: str, walk_in_locat
         row.resolved_at = start + timedelta(minutes=rng.uniform(1, 60 if row.resolution == "first_contact" else 3000))
 
 
-class DemoRefused(Exception):
+class DemoRefused(DomainError):
     """`kontaktcenter demo` must not touch this installation; the message says why."""
 
 

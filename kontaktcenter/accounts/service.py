@@ -24,6 +24,7 @@ from ..auth.service import change_password, deactivate, find_user, hash_password
 from ..channels.fields import VISIT_LANGUAGES
 from ..contacts.citizen import IdentifierError, normalise_email, normalise_phone
 from ..directory.models import ROLES, Department, Location, Queue, Service, User
+from ..errors import DomainError
 from ..notify.email import send_email
 from . import changes, links
 from .changes import Actor
@@ -36,15 +37,18 @@ SKILL_LANGUAGES = VISIT_LANGUAGES
 MAX_CAPACITY = 100
 
 
-class AccountError(ValueError):
+class AccountError(DomainError, ValueError):
     """The change cannot be made; `problems` maps a field ("" for the whole) to a message."""
 
     def __init__(self, problems: Mapping[str, Any]) -> None:
-        super().__init__(dict(problems))
+        super().__init__(dict(problems), field=next(iter(problems), None) or None)
         self.problems = dict(problems)
 
-    def __str__(self) -> str:  # rendered when shown: the messages are translated lazily
+    def translated(self) -> str:  # rendered when shown: the messages are translated lazily
         return "; ".join(f"{k}: {v}" if k else str(v) for k, v in self.problems.items())
+
+    def messages(self) -> list[str]:
+        return [str(v) for v in self.problems.values()]
 
 
 @dataclass

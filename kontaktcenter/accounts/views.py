@@ -14,6 +14,7 @@ from ..auth.decorators import public, roles_required
 from ..auth.passwords import MIN_LENGTH, password_problems
 from ..database import db
 from ..directory.models import ROLES, Department, User
+from ..errors_http import back_on_error
 from ..extensions import current_locale
 from ..notify.email import EmailError
 from . import changes, links
@@ -121,7 +122,7 @@ def user_new():
             at = now()
             user = create_user(db.session, form.username.data, form.fields_data(), _actor(), at)
             sent_to = email_link(db.session, user, "welcome", _actor(), at, current_app.config)
-        except AccountError as err:
+        except AccountError as err:  # the form again, with what was typed and each problem under its field
             db.session.rollback()
             _show(form, err)
             status = 400
@@ -157,7 +158,7 @@ def user_edit(user_id: int):
     if form.validate_on_submit():
         try:
             changed = update_user(db.session, user, form.fields_data(), _actor(), now())
-        except AccountError as err:
+        except AccountError as err:  # as in user_new: the form again, problems under their fields
             db.session.rollback()
             _show(form, err)
             status = 400
@@ -177,12 +178,9 @@ def _action(user_id: int, do) -> object:
     user = _user_or_404(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    back_on_error(url_for(".user_edit", user_id=user.id), 303)
     try:
         message = do(user)
-    except AccountError as err:
-        db.session.rollback()
-        for problem in err.problems.values():
-            flash(str(problem), "error")
     except EmailError:
         db.session.rollback()
         flash(_("E-postmeddelandet kunde inte skickas. Försök igen senare."), "error")

@@ -15,20 +15,25 @@ from functools import cache
 
 from flask_babel import lazy_gettext as _l
 
+from ..errors import DomainError
+
 MIN_LENGTH = 12
 MAX_LENGTH = 200
 _PADDING = string.digits + string.punctuation + " "
 
 
-class WeakPassword(ValueError):
+class WeakPassword(DomainError, ValueError):
     """The password breaks the policy; `problems` says how, one message per rule."""
 
     def __init__(self, problems: list) -> None:
-        super().__init__(problems)
+        super().__init__(problems, field="password")  # lazy strings: read when shown
         self.problems = problems
 
-    def __str__(self) -> str:  # rendered when shown: the messages are translated lazily
-        return "; ".join(str(p) for p in self.problems)
+    def translated(self) -> str:  # rendered when shown: the messages are translated lazily
+        return "; ".join(self.messages())
+
+    def messages(self) -> list[str]:
+        return [str(p) for p in self.problems]
 
 
 @cache

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..directory.models import ROLES, Department, User
+from ..errors import DomainError
 from . import audit
 from .models import AuthEvent
 from .service import deactivate, find_user
@@ -179,14 +180,18 @@ def needs_local_second_factor(user: User) -> bool:
     return not is_sso_linked(user)
 
 
-class Refused(Exception):
+class Refused(DomainError):
     """A verified identity that gets no access here; `message` is shown, `detail` logged."""
 
+    status = 403
+
     def __init__(self, message: str, detail: str, user: User | None = None) -> None:
-        super().__init__(detail)
-        self.message = message
+        super().__init__(message)
         self.detail = detail
         self.user = user
+
+    def __str__(self) -> str:  # what a log line says: the detail, not the user's message
+        return self.detail
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from flask import session as cookie_session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf.csrf import CSRFError
 
 from ..database import db
 from ..directory.models import User
@@ -287,35 +286,3 @@ def auth_log_page():
         kind=kind,
         labels=EVENT_LABELS,
     )
-
-
-@bp.app_errorhandler(CSRFError)
-def csrf_error(err: CSRFError):
-    return render_template(
-        "error.html",
-        code=400,
-        title=_("Formuläret kunde inte skickas"),
-        message=_("Säkerhetstoken saknas eller har gått ut. Ladda om sidan och försök igen. Inget har sparats."),
-    ), 400
-
-
-@bp.app_errorhandler(403)
-def forbidden(_err):
-    return render_template(
-        "error.html", code=403, title=_("Åtkomst nekad"), message=_("Din roll har inte behörighet till den här sidan.")
-    ), 403
-
-
-@bp.app_errorhandler(404)
-def not_found(_err):
-    return render_template("error.html", code=404, title=_("Sidan finns inte"), message=_("Kontrollera adressen.")), 404
-
-
-@bp.app_errorhandler(429)
-def too_many(_err):
-    return render_template(
-        "error.html",
-        code=429,
-        title=_("För många försök"),
-        message=_("Du har skickat för många förfrågningar. Vänta en stund och försök igen."),
-    ), 429

@@ -17,6 +17,7 @@ from ..contacts.citizen import (
 )
 from ..contacts.models import Contact
 from ..directory.models import User
+from ..errors import DomainError
 from ..tickets.access import can_read, log_access, may_see
 from ..tickets.models import Ticket, unrestricted
 
@@ -26,7 +27,7 @@ MIN_TEXT = 3
 MAX_QUERY = 200
 
 
-class SearchError(ValueError):
+class SearchError(DomainError, ValueError):
     """A query that cannot be searched; the message says what to type instead."""
 
 

@@ -14,6 +14,7 @@ from ..auth.decorators import roles_required
 from ..contacts.citizen import mask_personnummer
 from ..database import db
 from ..directory.models import PRESENCE, Queue, Service
+from ..errors_http import back_on_error
 from ..routing.service import latest_decision
 from ..tickets.access import (
     CASE_ROLES,
@@ -69,15 +70,11 @@ def _writable(reference: str) -> Ticket:
 
 
 def _act(action: Callable[[], object], done_message: str, target: str):
-    """Run one domain action, commit, flash the outcome, go to `target`."""
-    try:
-        action()
-    except TicketError as exc:
-        db.session.rollback()
-        flash(_(str(exc)), "error")
-    else:
-        db.session.commit()
-        flash(done_message, "success")
+    """Run one domain action, commit, flash the outcome, go to `target` (a refusal goes there too)."""
+    back_on_error(target)
+    action()
+    db.session.commit()
+    flash(done_message, "success")
     return redirect(target)
 
 
@@ -93,8 +90,9 @@ def _submit(
     try:
         action()
     except TicketError as exc:
+        # Caught here, not by the page handler: the form is shown again with what was typed in it.
         db.session.rollback()
-        error_field.errors.append(_(str(exc)))
+        error_field.errors.append(str(exc))
         return 400
     db.session.commit()
     flash(done_message(), "success")
@@ -372,7 +370,8 @@ def search():
         try:
             query, hits = ticket_search.search(db.session, current_user, raw)
         except ticket_search.SearchError as exc:
-            error = _(str(exc))
+            # Caught here: the search page shows it beside the query (kept in the form, never in a URL).
+            error = str(exc)
         db.session.commit()  # the access log's row for an identifier search
     return render_template("casework/search.html", raw=raw, query=query, hits=hits, error=error), (
         400 if error else 200

@@ -6,8 +6,10 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from personnummer import personnummer
 
+from ..errors import DomainError
 
-class IdentifierError(ValueError):
+
+class IdentifierError(DomainError, ValueError):
     """An identifier that is not valid; the message says what is wrong."""
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
+from ..errors import DomainError
 from ..tickets.models import RESOLUTIONS
 from .history import Directory, HistoryRow, write_history
 from .models import CHANNELS, NEEDS, WRITTEN_CHANNELS, Contact
@@ -39,11 +40,11 @@ LANGUAGE = re.compile(r"^[a-z]{2}$")
 BATCH_SIZE = 5000
 
 
-class ImportFileError(ValueError):
+class ImportFileError(DomainError, ValueError):
     """The file as a whole cannot be imported (header, encoding); nothing was written."""
 
 
-class RowRejected(ValueError):
+class RowRejected(DomainError, ValueError):
     """One row breaks the format; the message is the reason shown beside its line number."""
 
 

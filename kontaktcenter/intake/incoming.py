@@ -13,15 +13,19 @@ from ..contacts.citizen import IdentifierError, normalise_email, normalise_perso
 from ..contacts.models import CHANNELS, NEEDS, REPLY_CHANNELS
 from ..database import utcnow
 from ..directory.models import Location, Service
+from ..errors import DomainError
 
 
-class ContactError(ValueError):
+class ContactError(DomainError, ValueError):
     """Input that cannot become a contact. `field` names the offending field."""
 
+    status = 422  # well-formed, but not a contact we can take
+
     def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.translated()}"
 
 
 @dataclass

@@ -9,8 +9,8 @@ from flask_login import current_user
 from ..auth.decorators import roles_required
 from ..casework.gate import ticket_for
 from ..database import db
+from ..errors_http import back_on_error
 from ..tickets.access import CASE_ROLES
-from ..tickets.service import TicketError
 from .placement import link_contact
 
 bp = Blueprint("intake", __name__)
@@ -23,12 +23,8 @@ def link(reference: str):
     # Both tickets are changed: the user must be able to work on both (gate.py logs and refuses).
     source = ticket_for(reference, write=True)
     target = ticket_for(request.form.get("to", ""), write=True)
-    try:
-        link_contact(db.session, source, target, current_user)
-    except TicketError as exc:
-        db.session.rollback()
-        flash(_(str(exc)), "error")
-        return redirect(url_for("casework.ticket", reference=source.reference))
+    back_on_error(url_for("casework.ticket", reference=source.reference))
+    link_contact(db.session, source, target, current_user)
     db.session.commit()
     flash(_("Kontakten är kopplad till ärende %(reference)s.", reference=target.reference), "success")
     return redirect(url_for("casework.ticket", reference=target.reference))

@@ -21,7 +21,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
+from flask_babel import get_locale
 from sqlalchemy import Boolean, Date, String, and_, case, column, false, func, or_, select, values
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session, aliased
 from ..contacts.models import NEEDS, WRITTEN_CHANNELS, Contact
 from ..defaults import defaults
 from ..directory.models import Department, Location, Service
+from ..errors import DomainError
 from ..tickets.models import Ticket
 from ..worktime.calendar import STOCKHOLM
 from .sqlfuncs import local_date, local_part, one_working_day_deadline, percentile, seconds_between
@@ -100,17 +102,17 @@ ADDITIVE = CONTACT_COUNTS + TICKET_COUNTS
 FROM_RAW_ROWS = ("wait_p90_seconds", "median_first_response_hours")
 
 
-class ReportError(ValueError):
-    """A report request that cannot be answered; Swedish and English messages."""
+class ReportError(DomainError, ValueError):
+    """A report request that cannot be answered; Swedish and English messages (the query
+    text in them is not a catalogue entry, so both are written here)."""
 
     def __init__(self, field: str, sv: str, en: str):
-        super().__init__(sv)
-        self.field = field
+        super().__init__(sv, field=field)
         self.sv = sv
         self.en = en
 
-    def message(self, locale: str = "sv") -> str:
-        return self.en if locale == "en" else self.sv
+    def translated(self) -> str:
+        return self.en if has_request_context() and str(get_locale()) == "en" else self.sv
 
 
 def rate(numerator: int, denominator: int) -> float | None:

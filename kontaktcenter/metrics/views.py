@@ -174,8 +174,8 @@ def _export_request(source: MultiDict):
     )
     try:
         by, period = parse_by(source.get("by", ""))
-    except ReportError as exc:
-        errors.append(exc.message(current_locale()))
+    except ReportError as exc:  # one of the request's problems: all of them are shown together
+        errors.append(exc.translated())
         by, period = (), None
     if fmt not in FORMATS:
         errors.append(_("Okänt format: %(format)s. Välj csv, xlsx eller json.", format=fmt))

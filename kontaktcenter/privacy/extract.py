@@ -32,6 +32,7 @@ from ..contacts.citizen import (
 from ..contacts.models import Contact
 from ..database import utcnow
 from ..directory.models import Location, Queue, Service, User
+from ..errors import DomainError
 from ..routing.models import RoutingDecision
 from ..tickets.access import log_access
 from ..tickets.models import AccessLog, Message, Ticket, TicketEvent
@@ -54,8 +55,8 @@ SECTIONS = {
 }
 
 
-class ExtractError(ValueError):
-    pass
+class ExtractError(DomainError, ValueError):
+    """The identifiers asked for cannot be used; the message says which and why."""
 
 
 @dataclass(frozen=True)

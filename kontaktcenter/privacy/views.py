@@ -16,9 +16,9 @@ from ..auth.decorators import public, roles_required
 from ..casework.gate import ticket_for
 from ..channels.accessibility import ACCESSIBILITY_PATH, DIGG_REPORT_URL, KNOWN_GAPS, PRIVACY_PATH, compliance
 from ..database import db, utcnow
+from ..errors_http import back_on_error
 from ..tickets.access import log_access
 from ..tickets.models import Ticket
-from ..tickets.service import TicketError
 from . import accesslog, notice, rights
 from .documents import as_html, as_json
 from .extract import ExtractError, person, registerutdrag
@@ -33,17 +33,13 @@ def retention_hold(reference: str):
     """Set (or with release=1 lift) the hold; only on a ticket in the user's own work."""
     ticket = ticket_for(reference, write=True)
     release = request.form.get("release") == "1"
-    try:
-        (release_hold if release else set_hold)(db.session, ticket, current_user, request.form.get("reason", ""))
-    except TicketError as exc:
-        db.session.rollback()
-        flash(_(str(exc)), "error")
-    else:
-        db.session.commit()
-        flash(
-            _("Ärendet gallras enligt tjänstens regel.") if release else _("Ärendet bevaras och gallras inte."),
-            "success",
-        )
+    back_on_error(url_for("casework.ticket", reference=reference))
+    (release_hold if release else set_hold)(db.session, ticket, current_user, request.form.get("reason", ""))
+    db.session.commit()
+    flash(
+        _("Ärendet gallras enligt tjänstens regel.") if release else _("Ärendet bevaras och gallras inte."),
+        "success",
+    )
     return redirect(url_for("casework.ticket", reference=reference))
 
 
@@ -59,7 +55,7 @@ def registerutdrag_page():
             phone=request.form.get("phone"),
             email=request.form.get("email"),
         )
-    except ExtractError:
+    except ExtractError:  # the form again, with one message for all three (no identifier in a URL or flash)
         return render_template(
             "privacy/request.html", error=_("Ange minst ett giltigt personnummer, telefonnummer eller e-postadress.")
         ), 400
@@ -244,7 +240,7 @@ def _rights_action(reference: str, key: str, action, done: str):
     ticket = _rights_ticket(reference)
     try:
         action(ticket)
-    except rights.RightsError as exc:
+    except rights.RightsError as exc:  # the page again, the message beside the form it is about
         db.session.rollback()
         ticket = _rights_ticket(reference)
         return _rights_render(ticket, {key: _(str(exc))}, 400)

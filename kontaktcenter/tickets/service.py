@@ -14,11 +14,12 @@ from sqlalchemy.sql.elements import ClauseElement
 from ..contacts.models import Contact
 from ..database import conflict_insert, utcnow
 from ..directory.models import Queue, Service, User
+from ..errors import DomainError
 from .models import Message, ReferenceCounter, Ticket, TicketEvent
 from .sla import on_status_change
 
 
-class TicketError(ValueError):
+class TicketError(DomainError, ValueError):
     """A ticket operation that cannot be done; the message says why."""
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...contacts.models import NEEDS, REPLY_CHANNELS
+from ...errors import DomainError
 
 LANGUAGE_PATTERN = r"^[a-z]{2}$"
 TEXT_MAX = 5000
@@ -66,13 +67,15 @@ def contact_request_schema() -> dict[str, Any]:
     }
 
 
-class RequestError(ValueError):
+class RequestError(DomainError, ValueError):
     """The body breaks the schema; `errors` lists field and message."""
 
+    status = 422
+
     def __init__(self, errors: list[dict[str, str]]):
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        super().__init__("the contact does not match the schema: " + problems)
         self.errors = errors
-        self.message = "the contact does not match the schema: " + str(self)
 
 
 def _check(value: Any, schema: dict[str, Any]) -> str | None:

@@ -10,23 +10,26 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import String, bindparam, cast, literal, select
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from ...auth.decorators import public
 from ...contacts.models import Contact
 from ...database import db
 from ...directory.models import Service
+from ...errors import DomainError
+from ...errors_http import answer_under
 from ...extensions import csrf
 from ...input_guard import register_refusal
-from ...intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
+from ...intake.incoming import IncomingContact, minimised_for, personnummer_dropped
 from ...intake.receive import accept, accept_at_once, receive
 from ...tickets.access import log_access
 from ...tickets.models import Ticket
 from ...tickets.service import format_receipt_code, receipt_code_matches
 from ..ratelimit import over_limit
 from ..tokens.models import ApiToken
-from ..tokens.service import TokenError, bearer_token, check_token, hash_token, record_use
+from ..tokens.service import bearer_token, check_token, hash_token, record_use
 from .openapi import openapi_document
-from .schema import RequestError, parse_contact_request
+from .schema import parse_contact_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Systems authenticate with Bearer tokens, not cookies, so CSRF does not apply.
@@ -37,10 +40,16 @@ PROBLEM = "application/problem+json"
 PERSONNUMMER_NOT_STORED = "not stored: service {service} does not need a personnummer (data minimisation)"
 
 
-class Problem(Exception):
+# RFC 9110's name (werkzeug still says Unprocessable Entity).
+TITLES = {422: "Unprocessable Content"}
+
+
+class Problem(DomainError):
+    """A refusal in the API's own terms: problem+json's title, detail and any members of its own."""
+
     def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(detail)
-        self.status, self.title, self.detail, self.headers, self.extra = status, title, detail, headers or {}, extra
+        self.status, self.title, self.headers, self.extra = status, title, headers or {}, extra
 
 
 def problem_response(status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any):
@@ -54,21 +63,24 @@ def problem_response(status: int, title: str, detail: str, headers: dict[str, st
     return response
 
 
-def _bad_input(problem, message: str):
-    """The input guard's refusal, as problem+json (a bad value in valid JSON names its member)."""
-    if problem.status == 422:
-        return problem_response(
-            422, "Unprocessable Content", message, errors=[{"field": problem.name, "message": message}]
-        )
-    return problem_response(400, "Bad Request", message)
+def _problem_for(status: int, message: str, field: str | None = None, **extra: Any):
+    """A refusal as problem+json; input that is well-formed but wrong (422) names its field."""
+    if status == 422 and field and "errors" not in extra:
+        extra["errors"] = [{"field": field, "message": message}]
+    return problem_response(status, TITLES.get(status) or HTTP_STATUS_CODES.get(status, "Error"), message, **extra)
 
 
-register_refusal("/api/", _bad_input)
+def _refused(error: DomainError):
+    """Any DomainError under /api/ (errors_http calls it, with English messages)."""
+    if isinstance(error, Problem):
+        return problem_response(error.status, error.title, error.translated(), error.headers, **error.extra)
+    errors = getattr(error, "errors", None)  # a schema's several problems, each with its field
+    return _problem_for(error.status, error.translated(), error.field, **({"errors": errors} if errors else {}))
 
 
-@bp.errorhandler(Problem)
-def _problem(exc: Problem):
-    return problem_response(exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
+answer_under("/api/", _refused)
+# The input guard's refusal, alike (a bad value in valid JSON names its member).
+register_refusal("/api/", lambda problem, message: _problem_for(problem.status, message, problem.name))
 
 
 @bp.errorhandler(HTTPException)
@@ -87,10 +99,7 @@ def _bearer() -> str | None:
 
 
 def _authorise(scope: str):
-    try:
-        return check_token(db.session, _bearer(), scope)
-    except TokenError as exc:
-        raise Problem(exc.status, "Unauthorized" if exc.status == 401 else "Forbidden", exc.message) from None
+    return check_token(db.session, _bearer(), scope)  # a TokenError is a 401 or 403 problem (_refused)
 
 
 @bp.before_request
@@ -151,13 +160,7 @@ def create_contact():
     token = _authorise("contacts:write")
     given, key = _incoming(queued, token.id)
     incoming = minimised_for(db.session, given)
-    try:
-        received = (accept if queued else receive)(db.session, incoming)
-    except ContactError as exc:
-        db.session.rollback()
-        raise Problem(
-            422, "Unprocessable Content", exc.message, errors=[{"field": exc.field, "message": exc.message}]
-        ) from None
+    received = (accept if queued else receive)(db.session, incoming)  # a ContactError is a 422 naming its field
     if received.ticket is None:
         body, status, location = contact_status(key, received.contact.arrived_at, None), 202, f"/api/v1/contacts/{key}"
     else:
@@ -180,10 +183,7 @@ def _incoming(queued: bool, token_id: int | None) -> tuple[IncomingContact, str]
     payload = request.get_json(silent=True)
     if payload is None:
         raise Problem(400, "Bad Request", "the body is not valid JSON")
-    try:
-        data = parse_contact_request(payload)
-    except RequestError as exc:
-        raise Problem(422, "Unprocessable Content", exc.message, errors=exc.errors) from None
+    data = parse_contact_request(payload)  # a RequestError is a 422 listing every field
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 100:
         raise Problem(
@@ -211,7 +211,7 @@ def _acknowledge_at_once():
             return None  # whether it is kept depends on the service: the full path decides (minimised_for)
         digest = hash_token(raw)
         stored = accept_at_once(incoming, _token_sid(), {"token_hash": digest, "key": key})
-    except (Problem, ContactError):
+    except DomainError:  # not refused here: the full path says what is wrong
         return None
     if stored is None:
         return None

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 
 from sqlalchemy.orm import Session
 
+from ...errors import DomainError
 from ...intake.incoming import IncomingContact
 from ...intake.receive import Received, receive
 
@@ -22,7 +23,7 @@ REFERENCE_IN_SUBJECT = re.compile(r"\bKC-\d{4}-\d{6,}\b")
 TEXT_MAX = 20000
 
 
-class InboundError(ValueError):
+class InboundError(DomainError, ValueError):
     """A webhook post that is not an e-mail we can take; the message says what is missing."""
 
 

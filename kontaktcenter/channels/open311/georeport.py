@@ -17,10 +17,13 @@ from sqlalchemy.orm import Session
 from ...contacts.models import Contact
 from ...database import utcnow
 from ...directory.models import Service
+from ...errors import DomainError
 from ...intake.incoming import ContactError, IncomingContact, minimised_for, personnummer_dropped
 from ...intake.receive import receive
 from ...tickets.models import Ticket, unrestricted
 from ...worktime.calendar import STOCKHOLM
+from ..tokens.models import ApiToken
+from ..tokens.service import TokenError, check_token
 from .models import Open311Details
 
 JURISDICTION = "malmo.se"
@@ -29,13 +32,12 @@ MAX_RESULTS = 1000  # the spec allows the server to cap the list
 MAX_MEDIA_URL = 500
 
 
-class Open311Error(ValueError):
-    """An Open311 request the spec says to refuse: `code` is the HTTP status (400, 403, 404)."""
+class Open311Error(DomainError, ValueError):
+    """An Open311 request the spec says to refuse: `status` is one the spec names (400, 403, 404)."""
 
-    def __init__(self, code: int, description: str):
+    def __init__(self, status: int, description: str):
         super().__init__(description)
-        self.code = code
-        self.description = description
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,14 @@ def _open311_services(session: Session) -> list[Service]:
             select(Service).where(Service.open311.is_(True), Service.active.is_(True)).order_by(Service.code)
         )
     )
+
+
+def client_token(session: Session, api_key: str) -> ApiToken:
+    """The client's token for posting (scope open311); a missing or wrong api_key is a 403, as the spec says."""
+    try:
+        return check_token(session, api_key, "open311")
+    except TokenError as exc:
+        raise Open311Error(403, f"api_key: {exc.message}") from None
 
 
 def check_jurisdiction(jurisdiction_id: str | None) -> None:

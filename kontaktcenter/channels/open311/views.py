@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ...auth.decorators import public
 from ...database import db
+from ...errors_http import answer_under
 from ...extensions import csrf, current_locale
 from ...input_guard import register_refusal
 from ...tickets.access import log_access
@@ -17,8 +18,8 @@ from ...tickets.models import Ticket
 from ..ratelimit import over_limit
 from ..tokens.service import TokenError, check_token, record_use
 from .georeport import (
-    Open311Error,
     check_jurisdiction,
+    client_token,
     create_request,
     find_requests,
     one_request,
@@ -74,25 +75,20 @@ def _render(fmt: str, root: str, item: str | None, data: Any, status: int = 200)
     return response
 
 
-def _error(fmt: str, code: int, description: str) -> Response:
+def _error(code: int, description: str) -> Response:
+    """Open311's error list, in the format the URL asks for (.json or .xml)."""
+    fmt = "xml" if request.path.endswith(".xml") else "json"
     return _render(fmt, "errors", "error", [{"code": code, "description": description}], code)
 
 
-# The input guard's refusals in Open311's own error document.
-register_refusal(
-    "/open311/",
-    lambda problem, message: _error("xml" if request.path.endswith(".xml") else "json", problem.status, message),
-)
+# Refusals (errors_http calls it, with English messages) and the input guard's, in Open311's own error list.
+answer_under("/open311/", lambda error: _error(error.status, error.translated()))
+register_refusal("/open311/", lambda problem, message: _error(problem.status, message))
 
 
 def _params() -> dict[str, list[str]]:
     source = request.form if request.method == "POST" else request.args
     return {key: source.getlist(key) for key in source}
-
-
-@bp.errorhandler(Open311Error)
-def _open311_error(exc: Open311Error):
-    return _error(request.view_args.get("fmt", "json") if request.view_args else "json", exc.code, exc.description)
 
 
 @bp.get(f"/discovery.{FORMATS}")
@@ -137,15 +133,8 @@ def requests_(fmt: str):
     locale = current_locale()
     if request.method == "GET":
         return _render(fmt, "service_requests", "request", find_requests(db.session, params, locale))
-    try:
-        token = check_token(db.session, (params.get("api_key") or [""])[0], "open311")
-    except TokenError as exc:
-        return _error(fmt, 403, f"api_key: {exc.message}")
-    try:
-        created = create_request(db.session, token, params, locale)
-    except Open311Error:
-        db.session.rollback()
-        raise
+    token = client_token(db.session, (params.get("api_key") or [""])[0])
+    created = create_request(db.session, token, params, locale)
     record = {
         "service_request_id": created.ticket.reference,
         "service_notice": service_notice(locale, personnummer_dropped=created.personnummer_dropped),
@@ -163,7 +152,7 @@ def note_read(session, reference: str, api_key: str | None) -> None:
     if api_key:
         try:
             token_id = check_token(session, api_key, "open311").id
-        except TokenError:
+        except TokenError:  # a wrong key on a read: read anonymously (GET needs no key)
             pass
     ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
     log_access(session, None, ticket, "open311_read", api_token_id=token_id)
@@ -184,7 +173,6 @@ def _within_limit() -> Response | None:
     retry = over_limit()
     if retry is None:
         return None
-    fmt = request.view_args.get("fmt", "json") if request.view_args else "json"
-    response = _error(fmt, 429, f"too many requests from this client; retry in {retry} s")
+    response = _error(429, f"too many requests from this client; retry in {retry} s")
     response.headers["Retry-After"] = str(retry)
     return response

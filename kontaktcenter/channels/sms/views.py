@@ -8,6 +8,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from ...auth.decorators import public
 from ...database import db
+from ...errors_http import answer_under
 from ...extensions import csrf, current_locale
 from ...tickets.service import format_receipt_code
 from ..clock import now
@@ -18,6 +19,9 @@ from . import threads
 bp = Blueprint("twilio_sms", __name__, url_prefix="/twilio/sms")
 # Twilio cannot send a CSRF token; the signature check protects these routes instead.
 csrf.exempt(bp)
+# A text we cannot take (errors_http calls it): the reason in plain text for Twilio's log,
+# as the webhook answers a post without MessageSid.
+answer_under("/twilio/sms/", lambda error: Response(str(error), status=error.status, mimetype="text/plain"))
 
 MAX_BODY = 5000
 

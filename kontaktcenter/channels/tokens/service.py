@@ -12,19 +12,19 @@ from sqlalchemy.orm import Session
 
 from ...database import utcnow
 from ...directory.models import User
+from ...errors import DomainError
 from .models import SCOPES, ApiToken
 
 TOKEN_PREFIX = "kc_"  # noqa: S105 - a prefix that marks our tokens, not a secret
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class TokenError(PermissionError):
+class TokenError(DomainError, PermissionError):
     """A token that is missing, unknown, revoked or lacks the scope. `status` is 401 or 403."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-        self.message = message
 
 
 def bearer_token(authorization: str) -> str | None:

@@ -17,6 +17,7 @@ from ...casework.service import set_presence
 from ...contacts.citizen import caller_number
 from ...contacts.models import Contact
 from ...directory.models import Queue, Service, User
+from ...errors import DomainError
 from ...intake.incoming import IncomingContact
 from ...intake.receive import Received, receive
 from ...tickets.models import OPEN_STATUSES, Ticket
@@ -31,7 +32,7 @@ QUEUE_RESULTS = ("bridged", "hangup", "leave", "redirected", "queue-full", "erro
 FINAL_CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
-class PhoneError(ValueError):
+class PhoneError(DomainError, ValueError):
     """A phone operation that cannot be done; the message says why (Swedish, for agents)."""
 
 

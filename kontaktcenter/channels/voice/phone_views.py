@@ -11,6 +11,7 @@ from twilio.base.exceptions import TwilioException
 from ...auth.decorators import roles_required
 from ...casework.service import set_presence
 from ...database import db
+from ...errors_http import back_on_error
 from ...notify.transport import TransportError, from_number, twilio_client
 from ...tickets.access import may_see
 from ...tickets.models import Ticket
@@ -67,6 +68,7 @@ def take_next():
     """Ring the agent and connect the longest-waiting caller in the agent's queues."""
     bridge = public_url(current_app, url_for("twilio_voice.bridge", agent=current_user.id))
     leg_status = public_url(current_app, url_for("twilio_voice.agent_status", agent=current_user.id))
+    back_on_error(url_for(".page"), 303)
     try:
         call = calls.take_next_call(
             db.session,
@@ -76,9 +78,6 @@ def take_next():
             bridge_url=bridge,
             status_url=leg_status,
         )
-    except calls.PhoneError as exc:
-        db.session.rollback()
-        flash(_(str(exc)), "error")
     except (TwilioException, TransportError) as exc:
         db.session.rollback()
         current_app.logger.error("Twilio refused to connect agent %s: %s", current_user.username, exc)
@@ -101,19 +100,15 @@ def callback_outcome(reference: str):
     if outcome not in ("reached", "not_reached"):
         flash(_("Välj om du nådde medborgaren eller inte."), "error")
         return redirect(url_for(".page")), 303
-    try:
-        contact = calls.record_callback_attempt(
-            db.session,
-            ticket,
-            current_user,
-            reached=outcome == "reached",
-            at=now(),
-            max_attempts=_max_attempts(),
-        )
-    except calls.PhoneError as exc:
-        db.session.rollback()
-        flash(_(str(exc)), "error")
-        return redirect(url_for(".page")), 303
+    back_on_error(url_for(".page"), 303)
+    contact = calls.record_callback_attempt(
+        db.session,
+        ticket,
+        current_user,
+        reached=outcome == "reached",
+        at=now(),
+        max_attempts=_max_attempts(),
+    )
     db.session.commit()
     if outcome == "reached":
         flash(_("Återuppringningen är klar. Fortsätt i ärendet."), "success")

@@ -15,10 +15,12 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from ...auth.decorators import public
 from ...database import db
 from ...directory.models import User
+from ...errors import DomainError
+from ...errors_http import answer_under
 from ...extensions import csrf
 from ...worktime.calendar import STOCKHOLM, current_calendar
 from ..clock import now
-from ..twilio_security import validate_twilio_request
+from ..twilio_security import public_url, validate_twilio_request
 from . import calls
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ WAIT_GATHER_TIMEOUT = 20
 
 def url(endpoint_path: str) -> str:
     # Absolute URLs under PUBLIC_BASE_URL: what Twilio calls is what it signs and we check.
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + endpoint_path
+    return public_url(current_app, endpoint_path)
 
 
 def twiml(response: VoiceResponse) -> Response:
@@ -52,6 +54,18 @@ def _line() -> str:
 
 def _say(target, text: str) -> None:
     target.say(text, **VOICE)
+
+
+def _apology(error: DomainError) -> Response:
+    """A refused webhook (errors_http calls it): the caller hears an apology, the log says why."""
+    log.warning("voice webhook %s refused: %s", request.path, error)
+    response = VoiceResponse()
+    _say(response, _("Något gick fel. Ring gärna igen."))
+    response.hangup()
+    return twiml(response)  # 200: Twilio speaks only the TwiML of a successful answer
+
+
+answer_under("/twilio/voice/", _apology, locale="sv")
 
 
 def _menu_gather(response: VoiceResponse, choices: list[calls.MenuChoice]) -> None:
@@ -164,6 +178,7 @@ def wait():
         try:
             calls.request_callback(db.session, call_sid, at)
         except calls.PhoneError as exc:
+            # Not the apology and a hang-up: the caller hears why and stays in the queue.
             db.session.rollback()
             _say(response, str(exc))
         else:
@@ -229,13 +244,9 @@ def queue_result():
     form = request.form
     result = form.get("QueueResult", "")
     response = VoiceResponse()
-    try:
-        contact = calls.record_queue_result(
-            db.session, form.get("CallSid", ""), result, _number(form.get("QueueTime")), now()
-        )
-    except calls.PhoneError as exc:
-        db.session.rollback()
-        return Response(str(exc), status=400, mimetype="text/plain")
+    contact = calls.record_queue_result(
+        db.session, form.get("CallSid", ""), result, _number(form.get("QueueTime")), now()
+    )
     db.session.commit()
     if result == "leave" and contact is not None and contact.outcome == "callback_requested":
         _say(

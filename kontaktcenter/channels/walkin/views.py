@@ -13,6 +13,7 @@ from ...auth.decorators import public, roles_required
 from ...contacts.models import Contact
 from ...database import db
 from ...directory.models import Location
+from ...errors_http import back_on_error
 from ...extensions import current_locale
 from ..fields import VISIT_LANGUAGES, language_choices
 from . import visits
@@ -77,7 +78,7 @@ def desk(code: str):
                 needs=form.needs.data or [],
                 note=form.note.data or "",
             )
-        except (visits.VisitError, ValueError) as exc:
+        except (visits.VisitError, ValueError) as exc:  # the form again, the problem under the service
             db.session.rollback()
             form.service.errors.append(_("Välj ett ärende i listan.") if "service" in str(exc) else str(exc))
             status = 400
@@ -123,14 +124,10 @@ def act(code: str, contact_id: int, action: str):
     if not VisitActionForm().validate_on_submit():
         abort(400)
     do, done = ACTIONS[action]
-    try:
-        do(contact, current_user)
-    except visits.VisitError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(str(done), "success")
+    back_on_error(url_for(".desk", code=code))
+    do(contact, current_user)
+    db.session.commit()
+    flash(str(done), "success")
     return redirect(url_for(".desk", code=code))
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ...contacts.models import Contact
 from ...database import utcnow
 from ...directory.models import Location, Service, User
+from ...errors import DomainError
 from ...intake.incoming import IncomingContact
 from ...intake.receive import Received, receive
 from ...tickets.service import add_message, assign, record_event, resolve
@@ -23,7 +24,7 @@ COMMON_TOPICS = ("utskrift-hjalp", "digital-hjalp", "skolval", "forsorjningsstod
 WALK_IN_KINDS = ("branch", "library", "service_point")
 
 
-class VisitError(ValueError):
+class VisitError(DomainError, ValueError):
     """A visit action that does not fit the visit's state; the message (lazily translated) says why."""
 
 

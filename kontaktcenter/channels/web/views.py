@@ -86,7 +86,7 @@ def kontakt():
         service = next((s for s in services if s.code == form.service.data), None)
         try:
             received = receive(db.session, _incoming(form, locale, service))
-        except ContactError as exc:
+        except ContactError as exc:  # the form again, with what the citizen typed and the problem at its field
             db.session.rollback()
             message = FIELD_MESSAGES[exc.field]() if exc.field in FIELD_MESSAGES else exc.message
             getattr(form, exc.field, form.text).errors.append(message)

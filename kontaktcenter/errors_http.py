@@ -1,0 +1,112 @@
+"""How the web answers a refusal: a DomainError in the requester's own format, and the
+application-wide error pages (403, 404, 429, a form without its CSRF token).
+
+A DomainError that leaves a view is answered here, after the request's transaction is
+rolled back (nothing half-done is written). Machine clients get their own format: each
+channel registers an answer for its path prefix (answer_under), as the JSON API does with
+problem+json. Everything else is a page: the message is flashed and the user goes back to
+the page the form came from (the view names it with back_on_error, else the browser's
+same-origin Referer), or, with nowhere to go back to, sees the message on the error page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, flash, g, redirect, render_template, request
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from .database import db
+from .errors import DomainError
+
+
+@dataclass(frozen=True)
+class Surface:
+    answer: Callable[[DomainError], Response]
+    locale: str  # the language its messages are read in
+
+
+# Machine clients' formats by path prefix; the channels register their own, so this module needs none of them.
+SURFACES: dict[str, Surface] = {}
+
+
+def answer_under(prefix: str, answer: Callable[[DomainError], Response], *, locale: str = "en") -> None:
+    """`answer(error)` answers a DomainError under `prefix`, with its message in `locale`
+    (machine clients read English, whatever ?lang= says)."""
+    SURFACES[prefix] = Surface(answer, locale)
+
+
+def back_on_error(url: str, code: int = 302) -> None:
+    """Where a page's action sends the user back to when the domain refuses it."""
+    g.error_back = (url, code)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(DomainError, domain_error)
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(403, forbidden)
+    app.register_error_handler(404, not_found)
+    app.register_error_handler(429, too_many)
+
+
+def domain_error(error: DomainError):
+    db.session.rollback()
+    surface = next((s for prefix, s in SURFACES.items() if request.path.startswith(prefix)), None)
+    if surface is not None:
+        with force_locale(surface.locale):
+            return surface.answer(error)
+    return _page_answer(error)
+
+
+def _page_answer(error: DomainError):
+    back, code = g.get("error_back") or (_same_origin_referrer(), 302)
+    if back is None:
+        return render_template(
+            "error.html", code=error.status, title=_("Det gick inte att göra"), message=str(error)
+        ), (error.status)
+    for message in error.messages():
+        flash(message, "error")
+    return redirect(back, code)
+
+
+def _same_origin_referrer() -> str | None:
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    return referrer if parts.netloc == request.host and parts.scheme in ("http", "https") else None
+
+
+# -- the application's error pages ---------------------------------------------------
+
+
+def csrf_error(_err: CSRFError):
+    return render_template(
+        "error.html",
+        code=400,
+        title=_("Formuläret kunde inte skickas"),
+        message=_("Säkerhetstoken saknas eller har gått ut. Ladda om sidan och försök igen. Inget har sparats."),
+    ), 400
+
+
+def forbidden(_err):
+    return render_template(
+        "error.html", code=403, title=_("Åtkomst nekad"), message=_("Din roll har inte behörighet till den här sidan.")
+    ), 403
+
+
+def not_found(_err):
+    return render_template("error.html", code=404, title=_("Sidan finns inte"), message=_("Kontrollera adressen.")), 404
+
+
+def too_many(_err):
+    return render_template(
+        "error.html",
+        code=429,
+        title=_("För många försök"),
+        message=_("Du har skickat för många förfrågningar. Vänta en stund och försök igen."),
+    ), 429
