@@ -65,9 +65,7 @@ def domain_error(error: DomainError):
 def _page_answer(error: DomainError):
     back, code = g.get("error_back") or (_same_origin_referrer(), 302)
     if back is None:
-        return render_template(
-            "error.html", code=error.status, title=_("Det gick inte att göra"), message=str(error)
-        ), (error.status)
+        return error_page(error.status, _("Det gick inte att göra"), str(error))
     for message in error.messages():
         flash(message, "error")
     return redirect(back, code)
@@ -84,29 +82,28 @@ def _same_origin_referrer() -> str | None:
 # -- the application's error pages ---------------------------------------------------
 
 
+def error_page(code: int, title: str, message: str):
+    """The application's one error page: what went wrong and what to do, with its status."""
+    return render_template("error.html", code=code, title=title, message=message), code
+
+
 def csrf_error(_err: CSRFError):
-    return render_template(
-        "error.html",
-        code=400,
-        title=_("Formuläret kunde inte skickas"),
-        message=_("Säkerhetstoken saknas eller har gått ut. Ladda om sidan och försök igen. Inget har sparats."),
-    ), 400
+    return error_page(
+        400,
+        _("Formuläret kunde inte skickas"),
+        _("Säkerhetstoken saknas eller har gått ut. Ladda om sidan och försök igen. Inget har sparats."),
+    )
 
 
 def forbidden(_err):
-    return render_template(
-        "error.html", code=403, title=_("Åtkomst nekad"), message=_("Din roll har inte behörighet till den här sidan.")
-    ), 403
+    return error_page(403, _("Åtkomst nekad"), _("Din roll har inte behörighet till den här sidan."))
 
 
 def not_found(_err):
-    return render_template("error.html", code=404, title=_("Sidan finns inte"), message=_("Kontrollera adressen.")), 404
+    return error_page(404, _("Sidan finns inte"), _("Kontrollera adressen."))
 
 
 def too_many(_err):
-    return render_template(
-        "error.html",
-        code=429,
-        title=_("För många försök"),
-        message=_("Du har skickat för många förfrågningar. Vänta en stund och försök igen."),
-    ), 429
+    return error_page(
+        429, _("För många försök"), _("Du har skickat för många förfrågningar. Vänta en stund och försök igen.")
+    )

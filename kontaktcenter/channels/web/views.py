@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from ...auth.decorators import public
 from ...database import db
 from ...directory.models import Service
+from ...errors_http import error_page
 from ...extensions import current_locale, limiter
 from ...intake.incoming import ContactError, IncomingContact, minimised
 from ...intake.receive import receive
@@ -76,12 +77,9 @@ def kontakt():
     if form.is_submitted() and form.website.data:
         # A bot filled the honeypot: say no in plain words and keep nothing.
         log.info("contact form honeypot filled; nothing stored")
-        return render_template(
-            "error.html",
-            code=400,
-            title=_("Formuläret kunde inte skickas"),
-            message=_("Formuläret kunde inte skickas. Inget har sparats."),
-        ), 400
+        return error_page(
+            400, _("Formuläret kunde inte skickas"), _("Formuläret kunde inte skickas. Inget har sparats.")
+        )
     if form.validate_on_submit():
         service = next((s for s in services if s.code == form.service.data), None)
         try:
