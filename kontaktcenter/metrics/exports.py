@@ -6,10 +6,12 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
 
+from ..worktime.calendar import STOCKHOLM
 from .engine import DECIMALS, FIGURE_KINDS
 
 FORMATS = ("csv", "xlsx", "json")
@@ -19,6 +21,11 @@ MEDIA_TYPES = {
     "json": "application/json",
 }
 XLSX_NUMBER_FORMATS = {"rate": "0.0000", "seconds": "0.0", "hours": "0.00", "count": "0"}
+
+
+def iso_as_of(moment: datetime) -> str:
+    """A report's as-of time as recorded in its outputs: ISO 8601, Stockholm time with its offset."""
+    return moment.astimezone(STOCKHOLM).isoformat(timespec="seconds")
 
 
 def cell_text(column: str, value: Any) -> str:
@@ -56,7 +63,12 @@ def to_json(
     return json.dumps({**meta, "columns": columns, "rows": out}, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def to_xlsx(columns: list[str], rows: Iterable[dict[str, Any]], progress: Callable[[int], None] | None = None) -> bytes:
+def to_xlsx(
+    columns: list[str],
+    rows: Iterable[dict[str, Any]],
+    meta: dict[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("tillganglighet")
     sheet.append(columns)
@@ -64,6 +76,11 @@ def to_xlsx(columns: list[str], rows: Iterable[dict[str, Any]], progress: Callab
         sheet.append([row[c] for c in columns])
         if progress:
             progress(1)
+    if meta:
+        # What the report was made of (period, grouping, as-of time), as in the JSON: a second sheet.
+        about = workbook.create_sheet("rapport")
+        for key, value in meta.items():
+            about.append([key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return _with_number_formats(buffer.getvalue(), columns)
@@ -93,7 +110,7 @@ def export(
     if fmt == "csv":
         return to_csv(columns, rows, progress)
     if fmt == "xlsx":
-        return to_xlsx(columns, rows, progress)
+        return to_xlsx(columns, rows, meta, progress)
     if fmt == "json":
         return to_json(columns, rows, meta or {}, progress)
     raise ValueError(f"unknown format {fmt!r}; use csv, xlsx or json")

@@ -13,6 +13,7 @@ from ..database import db
 from ..directory.models import Department
 from ..extensions import current_locale
 from ..tickets.access import can_read
+from ..worktime.calendar import STOCKHOLM
 from . import charts, export_jobs
 from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
@@ -20,7 +21,7 @@ from .drilldown import DRILLABLE, drill
 from .engine import FIGURE_KINDS, ReportError, parse_by, records, report, volume_by_weekday_hour
 from .equity import DIMENSIONS as EQUITY_DIMENSIONS
 from .equity import equity
-from .exports import FORMATS, MEDIA_TYPES, export
+from .exports import FORMATS, MEDIA_TYPES, export, iso_as_of
 from .forms import CostForm, FilterForm, StaffingForm, default_dates
 from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES
 from .local_service import local_service
@@ -104,6 +105,7 @@ def reports():
     labels = [r["period"] for r in trend]
     weekdays = weekday_names()
     context = {
+        "as_of": form.as_of.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
         "total": total,
         "trend": trend,
         "by_service": by_service,
@@ -186,6 +188,7 @@ def _export_request(source: MultiDict):
             "to": form.end.data.isoformat(),
             "by": source.get("by", ""),
             "filters": form.filters().active(),
+            "as_of": iso_as_of(form.as_of),
         }
     return form, fmt, (by, period), meta, errors
 

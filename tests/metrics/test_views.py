@@ -59,6 +59,7 @@ def test_dashboard_shows_key_figures_charts_and_tables(client, auth, history):
     assert page.count("<svg") == 4
     assert page.count("<table") >= 4  # every chart has its data table
     assert "50,0 %" in page  # answer_rate: 1 answered of 2 offered
+    assert re.search(r"Siffror per \d{4}-\d\d-\d\d \d\d:\d\d<", page)
 
 
 def test_bad_filters_get_a_clear_message_and_400(client, auth):
@@ -119,6 +120,7 @@ def test_json_and_xlsx_exports_carry_the_same_figures(client, auth, history):
     bygglov = next(r for r in data["rows"] if r["service"] == "bygglov")
     assert bygglov["answer_rate"] == 0.5
     assert bygglov["walkin_wait_mean_seconds"] is None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0[12]:00", data["as_of"])
     book = load_workbook(
         io.BytesIO(client.get("/reports/export", query_string={**PERIOD, "format": "xlsx", "by": "service"}).data)
     )
