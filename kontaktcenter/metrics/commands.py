@@ -13,7 +13,7 @@ from ..database import db
 from ..worktime.calendar import STOCKHOLM
 from .engine import REPORT_QUERIES, ReportError, ReportQuery, check_period, parse_by, query_progress, records, report
 from .export_jobs import QUERY_SHARE
-from .exports import FORMATS, export, iso_as_of
+from .exports import FORMATS, export, iso_as_of, names_for
 
 
 def _date(ctx, param, value: str) -> date:
@@ -78,7 +78,9 @@ def register(app: Flask) -> None:
         meta = {"from": start.isoformat(), "to": end.isoformat(), "by": by, "as_of": iso_as_of(as_of)}
         if output is None:
             table = report(db.session, query, calendar, short)
-            click.echo(export(fmt, list(table.columns), records(table), meta), nl=False)
+            click.echo(
+                export(fmt, list(table.columns), records(table), meta, names=names_for(fmt, db.session)), nl=False
+            )
             return
         # To a file: a progress bar on standard error, the report's queries first, then the rows.
         with click.progressbar(length=100, label="report", file=sys.stderr, show_percent=True) as bar:
@@ -108,7 +110,7 @@ def register(app: Flask) -> None:
                 written += n
                 advance(QUERY_SHARE + (100 - QUERY_SHARE) * written // max(len(rows), 1))
 
-            data = export(fmt, list(table.columns), rows, meta, progress=row_done)
+            data = export(fmt, list(table.columns), rows, meta, progress=row_done, names=names_for(fmt, db.session))
             advance(100)
         output.write_bytes(data)
         click.echo(f"{len(rows)} rows → {output}", err=True)

@@ -143,3 +143,16 @@ def test_as_of_defaults_to_now_and_bad_input_names_the_format(runner, tmp_path):
     bad = runner.invoke(args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--as-of", "igår"])
     assert bad.exit_code == 2
     assert "'igår' är ingen tidpunkt; skriv ISO 8601, t.ex. 2026-03-31T17:00" in bad.output
+
+
+def test_report_csv_for_people_on_the_command_line(runner, phone_call):
+    phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")
+    result = runner.invoke(
+        args=["report", "--from", "2026-03-01", "--to", "2026-03-31", "--by", "channel", "--format", "csv-sv"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(result.stdout_bytes.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:3] == ["Kanal", "Samtal i kö", "Korta avbrott"]
+    phone = dict(zip(rows[0], next(r for r in rows[1:] if r[0] == "Telefon"), strict=True))
+    assert phone["Medelväntetid (s)"] == "30,0"
