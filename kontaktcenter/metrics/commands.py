@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 
 from ..database import db
+from ..worktime.calendar import STOCKHOLM
 from .engine import REPORT_QUERIES, ReportError, ReportQuery, check_period, parse_by, query_progress, records, report
 from .export_jobs import QUERY_SHARE
-from .exports import FORMATS, export
+from .exports import FORMATS, export, iso_as_of, names_for
 
 
 def _date(ctx, param, value: str) -> date:
@@ -20,6 +21,22 @@ def _date(ctx, param, value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} är inget datum; skriv ÅÅÅÅ-MM-DD (t.ex. 2026-03-01)") from None
+
+
+def _as_of(ctx, param, value: str | None) -> datetime:
+    """ISO 8601; without an offset, Stockholm local time; default now (whole seconds, so it reproduces)."""
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} är ingen tidpunkt; skriv ISO 8601, t.ex. 2026-03-31T17:00 (lokal tid) "
+            "eller 2026-03-31T17:00+02:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=STOCKHOLM)
+    return moment.astimezone(UTC)
 
 
 def register(app: Flask) -> None:
@@ -33,12 +50,19 @@ def register(app: Flask) -> None:
     )
     @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
     @click.option(
+        "--as-of",
+        "as_of",
+        callback=_as_of,
+        metavar="ISO",
+        help="figures that depend on now (written_due …) as at this time, ISO 8601 (default: now)",
+    )
+    @click.option(
         "-o",
         "--output",
         type=click.Path(dir_okay=False, path_type=Path),
         help="file to write (default: standard output)",
     )
-    def report_command(start: date, end: date, by: str, fmt: str, output: Path | None) -> None:
+    def report_command(start: date, end: date, by: str, fmt: str, as_of: datetime, output: Path | None) -> None:
         """The tillgänglighet report (columns and figures as in METRICS.md)."""
         from ..worktime.calendar import current_calendar
 
@@ -49,12 +73,14 @@ def register(app: Flask) -> None:
             raise click.UsageError(exc.sv) from None
         if fmt == "xlsx" and output is None and sys.stdout.isatty():
             raise click.UsageError("XLSX skrivs till en fil: ange -o FIL.xlsx")
-        query = ReportQuery(start, end, by=dims, period=period)
+        query = ReportQuery(start, end, by=dims, period=period, as_of=as_of)
         calendar, short = current_calendar(), current_app.config["SHORT_ABANDON_SECONDS"]
-        meta = {"from": start.isoformat(), "to": end.isoformat(), "by": by}
+        meta = {"from": start.isoformat(), "to": end.isoformat(), "by": by, "as_of": iso_as_of(as_of)}
         if output is None:
             table = report(db.session, query, calendar, short)
-            click.echo(export(fmt, list(table.columns), records(table), meta), nl=False)
+            click.echo(
+                export(fmt, list(table.columns), records(table), meta, names=names_for(fmt, db.session)), nl=False
+            )
             return
         # To a file: a progress bar on standard error, the report's queries first, then the rows.
         with click.progressbar(length=100, label="report", file=sys.stderr, show_percent=True) as bar:
@@ -84,7 +110,7 @@ def register(app: Flask) -> None:
                 written += n
                 advance(QUERY_SHARE + (100 - QUERY_SHARE) * written // max(len(rows), 1))
 
-            data = export(fmt, list(table.columns), rows, meta, progress=row_done)
+            data = export(fmt, list(table.columns), rows, meta, progress=row_done, names=names_for(fmt, db.session))
             advance(100)
         output.write_bytes(data)
         click.echo(f"{len(rows)} rows → {output}", err=True)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..database import BIND_KEY
 from .engine import REPORT_QUERIES, ReportQuery, query_progress, records, report
-from .exports import export
+from .exports import export, names_for
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,9 @@ def run_export(
                     job.percent = QUERY_SHARE + (100 - QUERY_SHARE) * written // max(len(rows), 1)
                     _save(directory, job)
 
-            data = export(job.fmt, list(table.columns), rows, meta, progress=row_done)
+            data = export(
+                job.fmt, list(table.columns), rows, meta, progress=row_done, names=names_for(job.fmt, session)
+            )
         data_path(directory, job).write_bytes(data)
         job.state, job.percent = "done", 100
     except Exception:

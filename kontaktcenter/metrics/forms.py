@@ -56,6 +56,12 @@ class FilterForm(FlaskForm):
     language = KnownChoice(_l("Språk"), validators=[Optional()])
     period = KnownChoice(_l("Tidsindelning"), validators=[Optional()])
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # One as-of time per report page or export: every query of it counts deadlines
+        # against the same moment (METRICS.md), in whole seconds so it can be reproduced.
+        self.as_of = datetime.now(UTC).replace(microsecond=0)
+
     def validate_end(self, field):
         if self.start.data and field.data and self.start.data > field.data:
             raise ValidationError(_l("Till-datumet ligger före från-datumet."))
@@ -91,7 +97,7 @@ class FilterForm(FlaskForm):
 
     def query(self, by: tuple[str, ...] = (), period: str | None = None) -> ReportQuery:
         return ReportQuery(
-            self.start.data, self.end.data, by=by, period=period, filters=self.filters(), as_of=datetime.now(UTC)
+            self.start.data, self.end.data, by=by, period=period, filters=self.filters(), as_of=self.as_of
         )
 
     def trend_period(self) -> str:

@@ -36,6 +36,16 @@ FIGURE_LABELS = {
     "written_late": _l("Skriftliga utan svar i tid"),
 }
 
+# The group columns' headings in the CSV for people (METRICS.md "For people").
+GROUP_LABELS = {
+    "service": _l("Tjänst"),
+    "department": _l("Förvaltning"),
+    "channel": _l("Kanal"),
+    "location": _l("Plats"),
+    "language": _l("Språk"),
+    "period": _l("Period"),
+}
+
 REPORT_PAGES = [
     ("metrics.reports", _l("Översikt")),
     ("metrics.equity_page", _l("Likvärdighet")),

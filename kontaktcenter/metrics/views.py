@@ -13,6 +13,7 @@ from ..database import db
 from ..directory.models import Department
 from ..extensions import current_locale
 from ..tickets.access import can_read
+from ..worktime.calendar import STOCKHOLM
 from . import charts, export_jobs
 from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
@@ -20,7 +21,7 @@ from .drilldown import DRILLABLE, drill
 from .engine import FIGURE_KINDS, ReportError, parse_by, records, report, volume_by_weekday_hour
 from .equity import DIMENSIONS as EQUITY_DIMENSIONS
 from .equity import equity
-from .exports import FORMATS, MEDIA_TYPES, export
+from .exports import FILE_ENDINGS, FORMATS, MEDIA_TYPES, PEOPLE_CSV, export, iso_as_of, names_for
 from .forms import CostForm, FilterForm, StaffingForm, default_dates
 from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES
 from .local_service import local_service
@@ -104,6 +105,7 @@ def reports():
     labels = [r["period"] for r in trend]
     weekdays = weekday_names()
     context = {
+        "as_of": form.as_of.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
         "total": total,
         "trend": trend,
         "by_service": by_service,
@@ -111,6 +113,7 @@ def reports():
         "hour_counts": list(zip(hours, hour_counts, strict=True)),
         "key_figures": KEY_FIGURES,
         "export_groupings": export_groupings(),
+        "export_formats": export_formats(),
         "table_figures": TABLE_FIGURES,
         "trend_chart": charts.line_chart(
             "trend-rates",
@@ -153,6 +156,11 @@ def export_groupings() -> list[tuple[str, str]]:
     ]
 
 
+def export_formats() -> list[tuple[str, str]]:
+    """The export formats offered on the dashboard: the CSV for people beside the machine CSV."""
+    return [("csv", "CSV"), (PEOPLE_CSV, _("CSV för svenska Excel")), ("xlsx", "XLSX"), ("json", "JSON")]
+
+
 def _filter_form_from(source: MultiDict) -> tuple[FilterForm, bool]:
     args = MultiDict(default_dates())
     for key, value in source.items(multi=True):
@@ -178,7 +186,7 @@ def _export_request(source: MultiDict):
         errors.append(exc.translated())
         by, period = (), None
     if fmt not in FORMATS:
-        errors.append(_("Okänt format: %(format)s. Välj csv, xlsx eller json.", format=fmt))
+        errors.append(_("Okänt format: %(format)s. Välj bland: %(formats)s.", format=fmt, formats=", ".join(FORMATS)))
     meta = {}
     if not errors:
         meta = {
@@ -186,12 +194,13 @@ def _export_request(source: MultiDict):
             "to": form.end.data.isoformat(),
             "by": source.get("by", ""),
             "filters": form.filters().active(),
+            "as_of": iso_as_of(form.as_of),
         }
     return form, fmt, (by, period), meta, errors
 
 
 def _export_filename(form: FilterForm, fmt: str) -> str:
-    return f"tillganglighet_{form.start.data.isoformat()}_{form.end.data.isoformat()}.{fmt}"
+    return f"tillganglighet_{form.start.data.isoformat()}_{form.end.data.isoformat()}{FILE_ENDINGS[fmt]}"
 
 
 @bp.get("/reports/export")
@@ -202,7 +211,7 @@ def export_report():
     if errors:
         return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
     table = report(db.session, form.query(by, period), _calendar(), _short())
-    data = export(fmt, list(table.columns), records(table), meta)
+    data = export(fmt, list(table.columns), records(table), meta, names=names_for(fmt, db.session))
     return Response(
         data,
         mimetype=MEDIA_TYPES[fmt],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -104,8 +105,8 @@ def test_evening_is_out_of_hours_too(twilio, clock):
 def test_menu_choice_stores_the_routed_call_and_enqueues_it(twilio, session):
     sid = call_sid()
     root = twiml(twilio.queue(sid, digits="2", From="070-123 45 67"))
-    assert verbs(root) == ["Say", "Enqueue"]
-    enqueue = root[1]
+    assert verbs(root) == ["Enqueue"]  # "Du är nu i kö" comes from the hold loop, inside the queue
+    enqueue = root[0]
     assert enqueue.text == "kc-forsta-linjen"
     assert enqueue.get("waitUrl") == f"{BASE}/twilio/voice/wait"
     assert enqueue.get("waitUrlMethod") == "POST"
@@ -169,10 +170,13 @@ def test_a_closed_department_queue_stores_nothing(twilio, app, session):
 # -- waiting ----------------------------------------------------------------------
 
 
-def _answered_call(twilio, agent, wait: int):
-    """A call answered after `wait` seconds, through the webhooks."""
+def _answered_call(twilio, clock, agent, wait: int):
+    """A call answered now after `wait` seconds, through the webhooks."""
     sid = call_sid()
+    answered = clock.now
+    clock.now = answered - timedelta(seconds=wait)
     twilio.queue(sid)
+    clock.now = answered
     twilio.post(
         f"/twilio/voice/bridge?agent={agent.id}", call_params(sid, QueueTime=str(wait), DequeingCallSid=call_sid())
     )
@@ -183,8 +187,8 @@ def _answered_call(twilio, agent, wait: int):
 def test_hold_loop_tells_position_and_expected_wait_and_offers_a_callback(twilio, session, make_user, clock):
     agent = make_user("agent", queues=["kc-forsta-linjen"], phone_identity="client:t1")
     session.commit()
-    _answered_call(twilio, agent, 120)
-    _answered_call(twilio, agent, 240)
+    _answered_call(twilio, clock, agent, 120)
+    _answered_call(twilio, clock, agent, 240)
     sid = call_sid()
     twilio.queue(sid)
     root = twiml(

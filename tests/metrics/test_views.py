@@ -59,6 +59,7 @@ def test_dashboard_shows_key_figures_charts_and_tables(client, auth, history):
     assert page.count("<svg") == 4
     assert page.count("<table") >= 4  # every chart has its data table
     assert "50,0 %" in page  # answer_rate: 1 answered of 2 offered
+    assert re.search(r"Siffror per \d{4}-\d\d-\d\d \d\d:\d\d<", page)
 
 
 def test_bad_filters_get_a_clear_message_and_400(client, auth):
@@ -119,6 +120,7 @@ def test_json_and_xlsx_exports_carry_the_same_figures(client, auth, history):
     bygglov = next(r for r in data["rows"] if r["service"] == "bygglov")
     assert bygglov["answer_rate"] == 0.5
     assert bygglov["walkin_wait_mean_seconds"] is None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0[12]:00", data["as_of"])
     book = load_workbook(
         io.BytesIO(client.get("/reports/export", query_string={**PERIOD, "format": "xlsx", "by": "service"}).data)
     )
@@ -156,6 +158,18 @@ def inline_exports(app, tmp_path):
     yield tmp_path
     app.extensions.pop(SUBMIT_KEY, None)
     app.config["METRICS_EXPORT_DIR"] = before
+
+
+def test_dashboard_export_of_the_csv_for_people_gives_the_same_file(client, auth, history, inline_exports):
+    auth.login("chef")
+    form = {**PERIOD, "format": "csv-sv", "by": "service", "csrf_token": csrf_token(client, "/reports")}
+    started = client.post("/reports/exports", data=form)
+    assert started.status_code == 303
+    downloaded = client.get(started.headers["Location"] + "/file")
+    assert 'filename="tillganglighet_2026-03-02_2026-03-06_sv.csv"' in downloaded.headers["Content-Disposition"]
+    direct = client.get("/reports/export", query_string={**PERIOD, "format": "csv-sv", "by": "service"})
+    assert downloaded.data == direct.data
+    assert downloaded.data.startswith("\ufeffTjänst;".encode())
 
 
 def test_dashboard_export_runs_with_progress_and_gives_the_same_file(client, auth, history, inline_exports):
@@ -228,3 +242,66 @@ def test_dashboard_export_refuses_bad_input(client, auth, inline_exports):
     assert list(inline_exports.iterdir()) == []
     assert client.get("/reports/exports/" + "x" * 32).status_code == 404
     assert client.get("/reports/exports/../../etc").status_code == 404
+
+
+def _people_csv(client, by: str) -> tuple[bytes, list[list[str]]]:
+    response = client.get("/reports/export", query_string={**PERIOD, "format": "csv-sv", "by": by})
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].endswith('_sv.csv"')
+    data = response.data
+    return data, list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+
+
+def test_csv_for_people_opens_in_swedish_excel_with_names(client, auth, session, history):
+    from sqlalchemy import select
+
+    from kontaktcenter.directory.models import Department, Service
+
+    auth.login("chef")
+    data, rows = _people_csv(client, "service,department,channel,period:day")
+    assert data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8
+    assert rows[0][:5] == ["Tjänst", "Förvaltning", "Kanal", "Period", "Samtal i kö"]
+    assert "Besvarandegrad" in rows[0]
+    assert "answer_rate" not in rows[0]
+    assert len(rows[0]) == 4 + len(FIGURE_NAMES)
+    bygglov = session.scalar(select(Service).where(Service.code == "bygglov"))
+    department = session.get(Department, bygglov.department_id)
+    record = dict(zip(rows[0], next(r for r in rows[1:] if r[2] == "Telefon"), strict=True))
+    assert (record["Förvaltning"], record["Tjänst"], record["Period"]) == (
+        department.name_sv,
+        bygglov.name_sv,
+        "2026-03-02",
+    )
+    assert record["Besvarandegrad"] == "0,5000"  # decimal comma
+    assert record["Medelväntetid (s)"] == "30,0"
+    assert record["Samtal i kö"] == "2"
+    assert record["Medelväntetid besök (s)"] == ""  # empty, not 0
+    assert "bygglov" not in data.decode("utf-8-sig")  # names, not codes
+    _, web = _people_csv(client, "channel,language")
+    assert {(r[0], r[1]) for r in web[1:]} >= {("Webbformulär", "svenska"), ("Besök", "svenska")}
+
+
+def test_machine_csv_is_unchanged_beside_the_csv_for_people(client, auth, history):
+    auth.login("chef")
+    machine = client.get("/reports/export", query_string={**PERIOD, "format": "csv", "by": "channel"}).data
+    # Byte for byte what the machine CSV was before the CSV for people came.
+    assert (
+        machine
+        == (
+            "channel," + ",".join(FIGURE_NAMES) + "\n"
+            "phone,2,0,2,1,0,0,1,0.5000,0.5000,0.5000,30.0,30.0,200.0,0,0,0,,,0,,0,2,0,0,0,0.0000,0.0000,0.0000\n"
+            "walk_in,0,0,0,0,0,0,0,,,,,,,0,0,0,,,1,300.0,0,1,0,0,0,0.0000,0.0000,0.0000\n"
+            "web,0,0,0,0,0,0,0,,,,,,,2,2,1,0.5000,23.98,0,,0,2,0,0,0,0.0000,0.0000,0.0000\n"
+        ).encode()
+    )
+    page = client.get("/reports", query_string=PERIOD).get_data(as_text=True)
+    assert '<option value="csv">CSV</option><option value="csv-sv">CSV för svenska Excel</option>' in page
+
+
+def test_as_of_and_the_csv_for_people_are_translated(client, auth, history):
+    auth.login("chef")
+    english = client.get("/reports", query_string={**PERIOD, "lang": "en"}).get_data(as_text=True)
+    assert "Figures as of " in english
+    assert ">CSV for Swedish Excel<" in english
+    arabic = client.get("/reports", query_string={**PERIOD, "lang": "ar"}).get_data(as_text=True)
+    assert "الأرقام حتى " in arabic

@@ -180,10 +180,9 @@ def record_bridge(
     if contact is None:
         return None
     if contact.answered_at is None:
-        contact.answered_at = max(at, contact.arrived_at)
+        _note_queue_time(contact, queue_time)
+        contact.answered_at = _left_queue_at(contact, at)
         contact.answered_by_id = agent.id
-        if queue_time is not None:
-            contact.wait_seconds = float(queue_time)
         set_presence(session, agent, "busy", at)
         ticket = contact.ticket
         if ticket is not None and ticket.is_open and ticket.assignee_id != agent.id:
@@ -203,23 +202,49 @@ def record_queue_result(
     contact = call_by_sid(session, call_sid, for_update=True, load=(Contact.ticket, Contact.answered_by))
     if contact is None:
         return None
-    if queue_time is not None and contact.wait_seconds is None:
-        contact.wait_seconds = float(queue_time)
+    reported = _note_queue_time(contact, queue_time)
+    left_at = _left_queue_at(contact, at)
     if result == "bridged" or contact.answered_at is not None:
         contact.outcome = "answered"
-        if contact.answered_at is None:
-            # The bridge webhook never arrived: the answer came QueueTime after queue entry.
-            contact.answered_at = contact.arrived_at + timedelta(seconds=queue_time or 0)
+        if contact.answered_at is None or reported:
+            contact.answered_at = left_at
         # Twilio asks for the action when the bridged conversation is over.
-        contact.ended_at = contact.ended_at or max(at, contact.answered_at)
+        contact.ended_at = max(contact.ended_at or at, contact.answered_at)
         _release_agent(session, contact, at)
     elif result == "leave" and contact.outcome == "callback_requested":
-        contact.ended_at = contact.ended_at or max(at, contact.arrived_at)
+        contact.ended_at = left_at if reported else contact.ended_at or left_at
     elif contact.outcome is None:
         contact.outcome = "abandoned"
-        contact.ended_at = contact.ended_at or max(at, contact.arrived_at)
+        contact.ended_at = left_at if reported else contact.ended_at or left_at
         _close_abandoned(session, contact, at, result)
+    elif reported and contact.outcome == "abandoned":
+        # The status callback came first and gave the hang-up its webhook time.
+        contact.ended_at = left_at
     return contact
+
+
+def _note_queue_time(contact: Contact, queue_time: float | None) -> bool:
+    """Keep Twilio's QueueTime, the call's wait (METRICS.md), the first time it is reported.
+
+    Returns whether it was new here; the caller then sets the moment the call left the
+    queue from it (`_left_queue_at`).
+    """
+    if queue_time is None or queue_time < 0 or contact.wait_seconds is not None:
+        return False
+    contact.wait_seconds = float(queue_time)
+    return True
+
+
+def _left_queue_at(contact: Contact, at: datetime) -> datetime:
+    """When the call left the queue: arrived_at + Twilio's QueueTime, else the webhook's time.
+
+    The metrics engine takes the wait from timestamps (answered_at or ended_at − arrived_at),
+    so Twilio's wait goes into the leaving moment and the engine needs no change. arrived_at
+    itself never moves: the ticket's period, first_arrived_at and deadlines hang on it.
+    """
+    if contact.wait_seconds is not None:
+        return contact.arrived_at + timedelta(seconds=contact.wait_seconds)
+    return max(at, contact.arrived_at)
 
 
 def record_status(
@@ -231,6 +256,7 @@ def record_status(
     caller: str | None,
     at: datetime,
     line_open: Callable[[datetime], bool] = lambda _started: True,
+    queue_time: float | None = None,
 ) -> Contact | None:
     """The call's status callback: its end, and for a call that never reached a queue, an IVR drop.
 
@@ -246,6 +272,7 @@ def record_status(
             return None
         return _record_ivr_drop(session, call_sid=call_sid, caller=caller, started=started, at=at)
     contact.started_at = contact.started_at or min(started, contact.arrived_at)
+    reported = _note_queue_time(contact, queue_time)
     contact.ended_at = contact.ended_at or max(at, contact.arrived_at)
     if contact.outcome is None:
         # The queue-result never came (or comes later and finds the outcome set).
@@ -254,6 +281,9 @@ def record_status(
             _close_abandoned(session, contact, at, "status")
         else:
             _release_agent(session, contact, at)
+    if reported and contact.outcome == "abandoned":
+        # A hang-up in the queue ended the call: it left the queue QueueTime after arriving.
+        contact.ended_at = _left_queue_at(contact, at)
     return contact
 
 

@@ -147,7 +147,8 @@ def menu():
         # A very late retry of a call that has already left the queue.
         response.hangup()
         return twiml(response)
-    _say(response, _("Du är nu i kö. Ditt samtal besvaras i tur och ordning."))
+    # Straight into the queue: arrived_at (now) is the queue entry (METRICS.md); the
+    # hold loop's first turn says "Du är nu i kö".
     response.enqueue(
         queue_code,
         action=url("/twilio/voice/queue-result"),
@@ -190,7 +191,11 @@ def wait():
     db.autocommit()
     contact, mean_wait = calls.call_on_hold(db.session, call_sid, at)
     position = _number(form.get("QueuePosition"))
-    waited = _number(form.get("QueueTime")) or 0
+    waited = _number(form.get("QueueTime"))
+    if waited == 0:
+        # Twilio asks /wait the moment the caller enters the queue (QueueTime 0).
+        _say(response, _("Du är nu i kö. Ditt samtal besvaras i tur och ordning."))
+    waited = waited or 0
     if position:
         _say(response, _("Du har plats %(position)d i kön.", position=int(position)))
     expected = calls.expected_wait(mean_wait, waited)
@@ -276,6 +281,7 @@ def status():
         caller=form.get("From"),
         at=now(),
         line_open=lambda started: current_calendar().is_open(_line(), started),
+        queue_time=_number(form.get("QueueTime")),
     )
     db.session.commit()
     return Response(status=204)
