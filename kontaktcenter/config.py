@@ -157,7 +157,7 @@ def _check_access_log_retention(config: Mapping[str, Any]) -> None:
 
 
 def _check_two_factor(config: Mapping[str, Any]) -> None:
-    from .directory.models import ROLES
+    from .vocabulary import ROLES
 
     roles = config.get("TWO_FACTOR_REQUIRED_ROLES", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):

@@ -19,6 +19,7 @@ from .contacts.models import Contact
 from .directory.catalogue import DEMO_USERS, malmo
 from .directory.models import User
 from .directory.service import load_catalogue, load_demo_users
+from .vocabulary import LIVE_CHANNELS
 from .worktime.calendar import STOCKHOLM
 
 # Contacts per weekday (Mon..Sun) and the hourly shape of a working day.
@@ -75,7 +76,7 @@ def generate_history(end: date, days: int = 90, seed: int = 2026) -> Iterator[Hi
         volume = int(WEEKDAY_VOLUME[day.weekday()] * rng.uniform(0.85, 1.15))
         for _ in range(volume):
             channel = _weighted(rng, CHANNEL_WEIGHTS)
-            if day.weekday() >= 5 and channel in ("phone", "walk_in"):
+            if day.weekday() >= 5 and channel in LIVE_CHANNELS:  # nobody answers at weekends
                 channel = "web"
             walk_in = channel == "walk_in"
             popular = {c: w for c, w in SERVICE_POPULARITY.items() if services[c][1]["walk_in_topic"] == walk_in}

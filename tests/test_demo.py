@@ -16,8 +16,9 @@ from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.demo import PASSWORDS_FILE
 from kontaktcenter.directory.catalogue import DEMO_USERS
-from kontaktcenter.directory.models import ROLES, Department, Location, Queue, Service, User
+from kontaktcenter.directory.models import Department, Location, Queue, Service, User
 from kontaktcenter.tickets.models import Ticket
+from kontaktcenter.vocabulary import ROLES
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PRODUCTION_SECRET = "p" * 48

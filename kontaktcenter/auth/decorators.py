@@ -9,8 +9,8 @@ from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from ..database import db
-from ..directory.models import ROLES
 from ..extensions import login_manager
+from ..vocabulary import ROLES
 from . import two_factor
 
 # The roles of the users table (its CHECK constraint): one list.

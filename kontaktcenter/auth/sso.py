@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..directory.models import ROLES, Department, User
+from ..directory.models import Department, User
+from ..vocabulary import ROLES
 from . import audit
 from .models import AuthEvent
 from .service import deactivate, find_user

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..contacts.models import NEEDS, REPLY_CHANNELS
+from ..vocabulary import NEEDS, REPLY_CHANNELS
 
 LANGUAGE_PATTERN = r"^[a-z]{2}$"
 TEXT_MAX = 5000

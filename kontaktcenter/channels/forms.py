@@ -19,30 +19,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-TEXT_MAX = 5000
+from ..vocabulary import INTERPRETER_LANGUAGES
 
-# Languages Malmö's interpreter service is asked for most, plus the UI languages.
-INTERPRETER_LANGUAGES = (
-    "ar",
-    "so",
-    "ti",
-    "fa",
-    "ku",
-    "bs",
-    "pl",
-    "uk",
-    "ru",
-    "tr",
-    "sq",
-    "am",
-    "fi",
-    "es",
-    "fr",
-    "de",
-    "en",
-)
-# Languages a walk-in visit may be held in (ISO 639-1).
-VISIT_LANGUAGES = ("sv", "en", *[code for code in INTERPRETER_LANGUAGES if code != "en"])
+TEXT_MAX = 5000
 
 
 def language_choices(codes: tuple[str, ...], locale: str) -> list[SelectChoice]:

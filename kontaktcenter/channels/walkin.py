@@ -14,8 +14,9 @@ from ..contacts.models import Contact
 from ..database import db
 from ..directory.models import Location
 from ..extensions import current_locale
+from ..vocabulary import LANGUAGES
 from . import visits
-from .forms import VISIT_LANGUAGES, VisitActionForm, VisitForm, language_choices
+from .forms import VisitActionForm, VisitForm, language_choices
 
 bp = Blueprint("walkin", __name__)
 
@@ -63,7 +64,7 @@ def desk(code: str):
     locale = current_locale()
     form = VisitForm()
     form.service.choices = _service_choices(locale)
-    form.language.choices = language_choices(VISIT_LANGUAGES, locale)
+    form.language.choices = language_choices(LANGUAGES, locale)
     status = 200
     if form.validate_on_submit():
         try:

@@ -17,8 +17,9 @@ from ..intake.incoming import ContactError, IncomingContact, minimised
 from ..intake.receive import receive
 from ..tickets.models import Ticket
 from ..tickets.service import format_receipt_code
+from ..vocabulary import INTERPRETER_LANGUAGES
 from .catalogue import grouped_choices, search_services, web_services
-from .forms import INTERPRETER_LANGUAGES, ContactForm, language_choices
+from .forms import ContactForm, language_choices
 from .receipts import ReceiptError, send_receipt
 
 log = logging.getLogger(__name__)

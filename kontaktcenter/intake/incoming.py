@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..contacts.citizen import IdentifierError, normalise_email, normalise_personnummer, normalise_phone
-from ..contacts.models import CHANNELS, NEEDS, REPLY_CHANNELS
 from ..database import utcnow
 from ..directory.models import Location, Service
+from ..vocabulary import CHANNELS, NEEDS, REPLY_CHANNELS
 
 
 class ContactError(ValueError):

@@ -33,9 +33,10 @@ from ..casework.models import Escalation
 from ..contacts.models import PLACEMENTS, Contact
 from ..directory.models import Queue, User
 from ..routing.service import latest_decision, offer_to_agent, record_decision, route_contact
-from ..tickets.models import OPEN_STATUSES, RELINK_OPTION, AccessLog, Message, Ticket, unrestricted
+from ..tickets.models import RELINK_OPTION, AccessLog, Message, Ticket, unrestricted
 from ..tickets.service import TicketError, assign, create_ticket, record_event, reopen, reply_address, set_status
 from ..tickets.sla import restart_first_response, start_clocks
+from ..vocabulary import OPEN_STATUSES
 
 DEFAULT_REOPEN_DAYS = 7
 DEFAULT_SMS_THREAD_DAYS = 14

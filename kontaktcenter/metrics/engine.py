@@ -22,16 +22,15 @@ from sqlalchemy import Boolean, Date, String, and_, case, column, false, func, o
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
-from ..contacts.models import NEEDS, WRITTEN_CHANNELS, Contact
+from ..contacts.models import Contact
 from ..directory.models import Department, Location, Service
 from ..tickets.models import Ticket
+from ..vocabulary import KONTAKTCENTER_RESOLUTIONS, NEEDS, QUEUE_OUTCOMES, WRITTEN_CHANNELS
 from ..worktime.calendar import STOCKHOLM
 from .sqlfuncs import local_date, local_part, one_working_day_deadline, percentile, seconds_between
 
 DEFAULT_ANSWER_TARGET_SECONDS = 60
 DEFAULT_SHORT_ABANDON_SECONDS = 5
-# Calls still in the queue (no outcome yet) are not counted until they have one.
-QUEUE_OUTCOMES = ("answered", "abandoned", "callback_requested")
 
 DIMENSIONS = ("service", "department", "channel", "location", "language", "period")
 PERIODS = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW', "month": "YYYY-MM"}
@@ -341,6 +340,7 @@ def contact_conditions(c, s, wd, as_of: datetime, short_abandon_seconds: float) 
     walk_in = c.channel == "walk_in"
     return {
         "wait": wait,
+        # Calls still in the queue (no outcome yet) are not counted until they have one.
         "phone_queued": and_(phone, c.outcome.in_(QUEUE_OUTCOMES)),
         "phone_short_abandoned": and_(abandoned, wait < short_abandon_seconds),
         # Every abandon that is not short (a hang-up without a recorded time included),
@@ -471,7 +471,7 @@ def ticket_conditions(t) -> dict[str, Any]:
     return {
         "tickets": t.id.isnot(None),
         "resolved_first_contact": and_(t.resolution == "first_contact", t.escalated.is_(false())),
-        "resolved_kontaktcenter": and_(t.resolution.in_(("first_contact", "kontaktcenter")), t.escalated.is_(false())),
+        "resolved_kontaktcenter": and_(t.resolution.in_(KONTAKTCENTER_RESOLUTIONS), t.escalated.is_(false())),
         "escalated": t.escalated.is_(True),
     }
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from ..contacts.models import NEEDS
+from ..vocabulary import NEEDS
 from .engine import DECIMALS, FIGURE_KINDS, Filters, ReportQuery, half_up, records, report
 
 MIN_GROUP = 30

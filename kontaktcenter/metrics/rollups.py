@@ -19,6 +19,7 @@ from ..contacts.models import Contact
 from ..tickets.models import Ticket
 from .engine import (
     ADDITIVE,
+    PERIODS,
     STOCKHOLM,
     ReportQuery,
     _frame,
@@ -37,7 +38,6 @@ from .sqlfuncs import LOCAL_FORMATS
 
 ROLLUP_DIMENSIONS = ("service", "department", "channel", "location", "language")
 ROLLUP_DAYS_BACK = 35
-PERIOD_FORMAT = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW', "month": "YYYY-MM"}
 
 
 CHUNK_DAYS = 31  # a year is rolled up a month at a time: bounded memory
@@ -122,7 +122,7 @@ def _rollup_statement(query: ReportQuery, days: list[date]):
 def _with_periods(frame: pd.DataFrame, query: ReportQuery) -> pd.DataFrame:
     """Rollup days → the query's period codes (summed by the caller)."""
     if "period" in query.by:
-        fmt = LOCAL_FORMATS[PERIOD_FORMAT[query.period]]
+        fmt = LOCAL_FORMATS[PERIODS[query.period]]
         frame["period"] = [fmt(d if isinstance(d, date) else date.fromisoformat(str(d))) for d in frame.pop("day")]
     return frame
 

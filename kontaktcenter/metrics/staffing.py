@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
 from ..directory.models import Service
+from ..vocabulary import QUEUE_OUTCOMES
 from .engine import ReportQuery, _frame, period_bounds
 from .sqlfuncs import local_part
 
@@ -105,7 +106,7 @@ def arrival_pattern(
         c.arrived_at >= lo,
         c.arrived_at < hi,
         c.channel == "phone",
-        c.outcome.in_(("answered", "abandoned", "callback_requested")),
+        c.outcome.in_(QUEUE_OUTCOMES),
     ]
     stmt = select(day, weekday, clock, func.count(c.id).label("calls")).select_from(c)
     if service_code:

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session, joinedload
 from ..contacts.models import Contact, citizens_ticket_ids
 from ..database import utcnow
 from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
-from ..tickets.models import OPEN_STATUSES, Ticket, unrestricted
+from ..tickets.models import Ticket, unrestricted
 from ..tickets.service import assign, record_event
-from ..worktime.calendar import STOCKHOLM, WEEKDAY_CODES, WorkCalendar, current_calendar, department_of
+from ..vocabulary import LIVE_CHANNELS, OPEN_STATUSES, WEEKDAYS
+from ..worktime.calendar import STOCKHOLM, WorkCalendar, current_calendar, department_of
 from .engine import (
     ATTRIBUTES,
     Decision,
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "kontaktcenter.rules"
 # Calls and visits are taken by whoever answers the phone or serves the visitor
 # (phone page, walk-in desk), so intake does not pre-assign them to someone else.
-LIVE_CHANNELS = ("phone", "walk_in")
 
 
 # -- the rule set in force -------------------------------------------------------------
@@ -191,7 +191,7 @@ def contact_attributes(
         "open_ticket_queue": open_ticket.queue.code if open_ticket is not None else "",
         "mentions_ticket": contact.mentions_ticket_id is not None or contact.mentions_ticket is not None,
         "arrived_at": local,
-        "weekday": WEEKDAY_CODES[local.weekday()],
+        "weekday": WEEKDAYS[local.weekday()],
         "local_time": local.strftime("%H:%M"),
         "local_date": day.isoformat(),
         "working_day": calendar.is_working_day(day, department),

@@ -14,7 +14,8 @@ from sqlalchemy.sql.elements import ClauseElement
 from ..contacts.models import Contact
 from ..database import conflict_insert, utcnow
 from ..directory.models import Queue, Service, User
-from .models import OPEN_STATUSES, Message, ReferenceCounter, Ticket, TicketEvent
+from ..vocabulary import OPEN_STATUSES
+from .models import Message, ReferenceCounter, Ticket, TicketEvent
 from .sla import on_status_change
 
 
