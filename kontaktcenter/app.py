@@ -14,8 +14,9 @@ from sqlalchemy import text
 
 from . import headers, input_guard, log_masking
 from .config import instance_secret, load_config
-from .database import db
+from .database import ENGINE_KEY, db
 from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
+from .metrics import sqlfuncs
 from .templating import init_templating
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
+    sqlfuncs.register(app.extensions[ENGINE_KEY])  # the reports' SQL functions, on SQLite
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=current_locale)
