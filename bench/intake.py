@@ -94,7 +94,7 @@ def prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
     from kontaktcenter.app import create_app
     from kontaktcenter.channels.catalogue import web_services
     from kontaktcenter.channels.tokens import create_token
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
     from kontaktcenter.directory.catalogue import DEMO_USERS
     from kontaktcenter.directory.service import load_catalogue, load_demo_users

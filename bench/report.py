@@ -339,7 +339,7 @@ def main() -> int:
         return 0
 
     from kontaktcenter.app import create_app
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.database import db
     from kontaktcenter.directory.service import load_catalogue
     from kontaktcenter.metrics.rollups import compute_rollups

@@ -186,7 +186,7 @@ def time_intake(url: str, rules_dir: Path, count: int, rng: random.Random) -> di
     from sqlalchemy import select
 
     from kontaktcenter.app import create_app
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.contacts.models import Contact
     from kontaktcenter.database import ENGINE_KEY, db
     from kontaktcenter.directory.models import Location, Service

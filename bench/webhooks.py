@@ -74,7 +74,7 @@ def prepare(url: str, env: dict[str, str]) -> list[int]:
     """
     from kontaktcenter.app import create_app
     from kontaktcenter.auth.service import hash_password
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
     from kontaktcenter.directory.catalogue import DEMO_USERS
     from kontaktcenter.directory.models import Department, Queue, User

@@ -13,6 +13,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import text
 
 from . import headers, input_guard, log_masking
+from .commands import register_commands
 from .config import instance_secret, load_config
 from .database import ENGINE_KEY, db
 from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
@@ -126,9 +127,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 
         return redirect(home_url(current_user) if current_user.is_authenticated else url_for("auth.login"))
 
-    from .cli import register_cli
-
-    register_cli(app)
+    register_commands(app)
     return app
 
 

@@ -21,7 +21,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
 from kontaktcenter.app import SECRET_KEY_FILE, create_app
-from kontaktcenter.cli import upgrade_database
+from kontaktcenter.commands import upgrade_database
 from kontaktcenter.config import PROJECT_ROOT, ConfigError, instance_secret, load_config
 from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.directory.service import load_catalogue, load_demo_users
