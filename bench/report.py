@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bench_url, drop_database, recreate_database  # noqa: E402
 
-from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, deadline_rows, records, report  # noqa: E402
+from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, deadline_rows, records  # noqa: E402
+from kontaktcenter.metrics.report import report  # noqa: E402
 
 YEAR_START = date(2025, 1, 1)
 YEAR_END = date(2025, 12, 31)

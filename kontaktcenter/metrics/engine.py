@@ -684,29 +684,6 @@ def empty_counts(keys: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def report(
-    session: Session,
-    query: ReportQuery,
-    calendar,
-    short_abandon_seconds: float = DEFAULT_SHORT_ABANDON_SECONDS,
-    *,
-    use_rollups: bool = True,
-) -> pd.DataFrame:
-    """The tillgänglighet report: one row per group, every figure (METRICS.md)."""
-    check_period(query.start, query.end)
-    query = query.with_as_of()
-    if use_rollups:
-        from .rollups import counts_with_rollups
-
-        frame = counts_with_rollups(session, query, calendar, short_abandon_seconds)
-    else:
-        frame = counts(session, query, calendar, short_abandon_seconds)
-    keys = query.group_columns
-    if frame.empty and not keys:
-        frame = empty_counts(keys)
-    return shape(frame, keys)
-
-
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain Python values (int, float, str, None) for templates and JSON."""
     out = []

@@ -25,6 +25,7 @@ from .engine import (
     _frame,
     _frames,
     contact_statement,
+    counts,
     deadline_departments,
     deadline_rows,
     merge_counts,
@@ -144,8 +145,6 @@ def _day_ranges(days: list[date]) -> list[tuple[datetime, datetime]]:
 
 def counts_with_rollups(session: Session, query: ReportQuery, calendar, short_abandon_seconds: float) -> pd.DataFrame:
     """The engine's counts, taking settled days from the rollups and the rest from the rows."""
-    from .engine import counts
-
     days = usable_days(session, query, calendar)
     if not days:
         return counts(session, query, calendar, short_abandon_seconds)

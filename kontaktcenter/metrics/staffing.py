@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from ..contacts.models import Contact
 from ..directory.models import Service
 from ..vocabulary import QUEUE_OUTCOMES
-from .engine import ReportQuery, _frame, period_bounds
+from .engine import Filters, ReportQuery, _frame, period_bounds, records
+from .report import report
 from .sqlfuncs import local_part
 
 MAX_AGENTS = 2000
@@ -125,8 +126,6 @@ def arrival_pattern(
 
 
 def history_aht(session: Session, calendar, service_code: str | None, start: date, end: date) -> float | None:
-    from .engine import Filters, records, report
-
     query = ReportQuery(start, end, filters=Filters(service=service_code))
     (row,) = records(report(session, query, calendar))
     return row["aht_seconds"]

@@ -14,8 +14,9 @@ from kontaktcenter.contacts.history import write_history
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.demo import generate_history
 from kontaktcenter.directory.models import Queue, Service, User
-from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, parse_by, records, report
+from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, parse_by, records
 from kontaktcenter.metrics.exports import to_csv
+from kontaktcenter.metrics.report import report
 from kontaktcenter.metrics.rollups import compute_rollups
 from kontaktcenter.privacy import gallring
 from kontaktcenter.privacy.hold import set_hold
