@@ -63,7 +63,8 @@ def _prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
     from kontaktcenter.channels.tokens import create_token
     from kontaktcenter.commands import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
-    from kontaktcenter.directory.service import load_catalogue, load_demo_users
+    from kontaktcenter.demo import load_demo_users
+    from kontaktcenter.directory.service import load_catalogue
     from tests.conftest import DEMO_PASSWORDS
 
     upgrade_database(url)

@@ -24,7 +24,8 @@ from kontaktcenter.app import SECRET_KEY_FILE, create_app
 from kontaktcenter.commands import upgrade_database
 from kontaktcenter.config import PROJECT_ROOT, ConfigError, instance_secret, load_config
 from kontaktcenter.database import ENGINE_KEY, db
-from kontaktcenter.directory.service import load_catalogue, load_demo_users
+from kontaktcenter.demo import load_demo_users
+from kontaktcenter.directory.service import load_catalogue
 from tests.channels.test_twilio_voice import twilio_post
 from tests.conftest import DEMO_PASSWORDS, AuthActions
 from tests.fixtures.two_factor import enrol_demo_staff
