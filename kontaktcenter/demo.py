@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
 from .auth.service import hash_password
-from .contacts.history import Directory, HistoryRow, write_history
 from .contacts.models import Contact
 from .directory.catalogue import DEMO_USERS, malmo
 from .directory.models import Department, Location, Queue, User
 from .directory.service import load_catalogue
+from .history.write import Directory, HistoryRow, write_history
 from .vocabulary import LIVE_CHANNELS
 from .worktime.calendar import STOCKHOLM
 

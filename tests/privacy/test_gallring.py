@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import String, cast, func, insert, literal, select, update
 
 from kontaktcenter.casework.models import Escalation
-from kontaktcenter.contacts.history import write_history
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.demo import generate_history
 from kontaktcenter.directory.models import Queue, Service, User
+from kontaktcenter.history.write import write_history
 from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, parse_by, records
 from kontaktcenter.metrics.exports import to_csv
 from kontaktcenter.metrics.report import report
