@@ -38,8 +38,6 @@ from .models import RoutingDecision, RuleSetRefusal
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "kontaktcenter.rules"
-# Calls and visits are taken by whoever answers the phone or serves the visitor
-# (phone page, walk-in desk), so intake does not pre-assign them to someone else.
 
 
 # -- the rule set in force -------------------------------------------------------------
@@ -399,6 +397,8 @@ def offer_to_agent(
 ) -> User | None:
     """Assign the ticket to the best eligible agent (an event), or record that it waits."""
     if contact is not None and contact.channel in LIVE_CHANNELS:
+        # Calls and visits are taken by whoever answers the phone or serves the visitor
+        # (phone page, walk-in desk), so intake does not pre-assign them to someone else.
         return None
     # The agents' query needs only the ticket's queue, not the ticket in the database: a
     # new ticket is inserted with its contact, decision and events in one flush later.
