@@ -119,8 +119,8 @@ def stop(process: subprocess.Popen) -> None:
 
 def write_history_csv(path: Path, rows: int) -> None:
     """`rows` rows of realistic history ending yesterday, in METRICS.md's column order."""
-    from kontaktcenter.contacts.importer import COLUMNS
     from kontaktcenter.demo import WEEKDAY_VOLUME, generate_history
+    from kontaktcenter.history.importer import COLUMNS
 
     per_day = sum(WEEKDAY_VOLUME) / 7
     days = int(rows / per_day * 1.2) + 2

@@ -43,7 +43,7 @@ from _common import bench_url, drop_database, recreate_database  # noqa: E402
 from kontaktcenter.app import create_app  # noqa: E402
 from kontaktcenter.auth.service import hash_password  # noqa: E402
 from kontaktcenter.casework.claims import take_next  # noqa: E402
-from kontaktcenter.cli import upgrade_database  # noqa: E402
+from kontaktcenter.commands import upgrade_database  # noqa: E402
 from kontaktcenter.database import ENGINE_KEY  # noqa: E402
 from kontaktcenter.directory.models import Department, Queue, User  # noqa: E402
 from kontaktcenter.directory.service import load_catalogue  # noqa: E402

@@ -126,7 +126,7 @@ def main() -> None:
     recreate_database(url)
 
     from kontaktcenter.app import create_app
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
     from kontaktcenter.directory.service import load_catalogue
     from kontaktcenter.privacy import gallring

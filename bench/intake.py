@@ -94,10 +94,11 @@ def prepare(url: str, secret: str) -> tuple[str, int, list[str]]:
     from kontaktcenter.app import create_app
     from kontaktcenter.channels.tokens.service import create_token
     from kontaktcenter.channels.web.catalogue import web_services
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
+    from kontaktcenter.demo import load_demo_users
     from kontaktcenter.directory.catalogue import DEMO_USERS
-    from kontaktcenter.directory.service import load_catalogue, load_demo_users
+    from kontaktcenter.directory.service import load_catalogue
 
     upgrade_database(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret})

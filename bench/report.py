@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bench_url, drop_database, recreate_database  # noqa: E402
 
-from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, deadline_rows, records, report  # noqa: E402
+from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, deadline_rows, records  # noqa: E402
+from kontaktcenter.metrics.report import report  # noqa: E402
 
 YEAR_START = date(2025, 1, 1)
 YEAR_END = date(2025, 12, 31)
@@ -339,7 +340,7 @@ def main() -> int:
         return 0
 
     from kontaktcenter.app import create_app
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.database import db
     from kontaktcenter.directory.service import load_catalogue
     from kontaktcenter.metrics.rollups import compute_rollups

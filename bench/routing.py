@@ -42,15 +42,14 @@ from _common import bench_url, drop_database, recreate_database  # noqa: E402
 
 from kontaktcenter.directory import catalogue  # noqa: E402
 from kontaktcenter.routing.engine import (  # noqa: E402
-    CHANNELS,
-    NEEDS,
     RuleSet,
     Vocabulary,
     decide,
     load_rules,
     normalise_attributes,
 )
-from kontaktcenter.worktime.calendar import STOCKHOLM, WEEKDAY_CODES, WorkCalendar  # noqa: E402
+from kontaktcenter.vocabulary import CHANNELS, NEEDS, WEEKDAYS  # noqa: E402
+from kontaktcenter.worktime.calendar import STOCKHOLM, WorkCalendar  # noqa: E402
 
 BAR_P99_MS = 1.0
 LANGUAGES = ["sv"] * 14 + ["en", "en", "ar", "ar", "so", "fa", "pl", "bs", "ti", "uk"]
@@ -137,7 +136,7 @@ def generate_contacts(rng: random.Random, count: int, vocabulary: Vocabulary, ca
                     "open_ticket": open_ticket,
                     "open_ticket_queue": rng.choice(queues) if open_ticket else "",
                     "arrived_at": at,
-                    "weekday": WEEKDAY_CODES[at.weekday()],
+                    "weekday": WEEKDAYS[at.weekday()],
                     "local_time": at.strftime("%H:%M"),
                     "local_date": day.isoformat(),
                     "working_day": calendar.is_working_day(day),
@@ -187,7 +186,7 @@ def time_intake(url: str, rules_dir: Path, count: int, rng: random.Random) -> di
     from sqlalchemy import select
 
     from kontaktcenter.app import create_app
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.contacts.models import Contact
     from kontaktcenter.database import ENGINE_KEY, db
     from kontaktcenter.directory.models import Location, Service

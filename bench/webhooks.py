@@ -74,11 +74,12 @@ def prepare(url: str, env: dict[str, str]) -> list[int]:
     """
     from kontaktcenter.app import create_app
     from kontaktcenter.auth.service import hash_password
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.database import ENGINE_KEY, db
+    from kontaktcenter.demo import load_demo_users
     from kontaktcenter.directory.catalogue import DEMO_USERS
     from kontaktcenter.directory.models import Department, Queue, User
-    from kontaktcenter.directory.service import load_catalogue, load_demo_users
+    from kontaktcenter.directory.service import load_catalogue
 
     upgrade_database(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": env["SECRET_KEY"]})

@@ -13,9 +13,11 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy import text
 
 from . import errors_http, headers, input_guard, log_masking
+from .commands import register_commands
 from .config import instance_secret, load_config
-from .database import db
+from .database import ENGINE_KEY, db
 from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
+from .metrics import sqlfuncs
 from .templating import init_templating
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
+    sqlfuncs.register(app.extensions[ENGINE_KEY])  # the reports' SQL functions, on SQLite
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=current_locale)
@@ -125,9 +128,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 
         return redirect(home_url(current_user) if current_user.is_authenticated else url_for("auth.login"))
 
-    from .cli import register_cli
-
-    register_cli(app)
+    register_commands(app)
     return app
 
 

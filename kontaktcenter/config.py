@@ -269,7 +269,7 @@ def _check_access_log_retention(config: Mapping[str, Any]) -> None:
 
 
 def _check_two_factor(config: Mapping[str, Any]) -> None:
-    from .directory.models import ROLES
+    from .vocabulary import ROLES
 
     roles = config["TWO_FACTOR_REQUIRED_ROLES"]  # a list of strings: checked with the other types
     unknown = sorted(set(roles) - set(ROLES))

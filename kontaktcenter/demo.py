@@ -13,13 +13,16 @@ from pathlib import Path
 
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
 
-from .contacts.history import Directory, HistoryRow, write_history
+from .auth.service import hash_password
 from .contacts.models import Contact
 from .directory.catalogue import DEMO_USERS, malmo
-from .directory.models import User
-from .directory.service import load_catalogue, load_demo_users
+from .directory.models import Department, Location, Queue, User
+from .directory.service import load_catalogue
 from .errors import DomainError
+from .history.write import Directory, HistoryRow, write_history
+from .vocabulary import LIVE_CHANNELS
 from .worktime.calendar import STOCKHOLM
 
 # Contacts per weekday (Mon..Sun) and the hourly shape of a working day.
@@ -76,7 +79,7 @@ def generate_history(end: date, days: int = 90, seed: int = 2026) -> Iterator[Hi
         volume = int(WEEKDAY_VOLUME[day.weekday()] * rng.uniform(0.85, 1.15))
         for _ in range(volume):
             channel = _weighted(rng, CHANNEL_WEIGHTS)
-            if day.weekday() >= 5 and channel in ("phone", "walk_in"):
+            if day.weekday() >= 5 and channel in LIVE_CHANNELS:  # nobody answers at weekends
                 channel = "web"
             walk_in = channel == "walk_in"
             popular = {c: w for c, w in SERVICE_POPULARITY.items() if services[c][1]["walk_in_topic"] == walk_in}
@@ -184,6 +187,49 @@ def refuse_demo(session: Session, env: str) -> None:
             "demo users and history to it. Run the demo on its own database (unset DATABASE_URL for the "
             "embedded SQLite file under instance/)."
         )
+
+
+def load_demo_users(session: Session, passwords: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """Create the demo users (marked as the demo's) with `passwords` (username → password).
+
+    A demo user whose stored password is not the given one gets it, so the printed
+    passwords always work (a database from before per-installation passwords).
+    Returns (username, role, password) for printing.
+    """
+    printed = []
+    for username, name, role, dept, loc, languages, queues in DEMO_USERS:
+        password = passwords[username]
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = User(
+                username=username,
+                name=name,
+                role=role,
+                email=f"{username}@kontaktcenter.example",
+                password_hash=hash_password(password),
+                department=_by_code(session, Department, dept) if dept else None,
+                location=_by_code(session, Location, loc) if loc else None,
+                presence="available" if role in ("agent", "caseworker") else "offline",
+                phone_identity=f"client:{username}",
+                demo=True,
+            )
+            user.languages = languages
+            user.queues = [_by_code(session, Queue, q) for q in queues]
+            session.add(user)
+        else:
+            user.demo = True  # the demo's refusal check has recognised it as its own
+            if not check_password_hash(user.password_hash, password):
+                user.password_hash = hash_password(password)
+        printed.append((username, role, password))
+    session.flush()
+    return printed
+
+
+def _by_code(session: Session, model, code: str):
+    item = session.scalar(select(model).where(model.code == code))
+    if item is None:
+        raise LookupError(f"no {model.__name__.lower()} with code {code!r}")
+    return item
 
 
 PASSWORDS_FILE = "demo_passwords.toml"  # noqa: S105 - a file name

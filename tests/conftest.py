@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from kontaktcenter.app import create_app
-from kontaktcenter.cli import upgrade_database
+from kontaktcenter.commands import upgrade_database
 from kontaktcenter.database import BIND_KEY, ENGINE_KEY, AppSession, db
-from kontaktcenter.directory.service import load_catalogue, load_demo_users
+from kontaktcenter.demo import load_demo_users
+from kontaktcenter.directory.service import load_catalogue
 from tests.fixtures.two_factor import code_for, enrol_demo_staff
 
 pytest_plugins = [

@@ -11,13 +11,14 @@ from sqlalchemy import func, inspect, select
 
 from kontaktcenter.app import create_app
 from kontaktcenter.auth.service import authenticate, hash_password
-from kontaktcenter.cli import upgrade_database
+from kontaktcenter.commands import upgrade_database
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.demo import PASSWORDS_FILE
 from kontaktcenter.directory.catalogue import DEMO_USERS
-from kontaktcenter.directory.models import ROLES, Department, Location, Queue, Service, User
+from kontaktcenter.directory.models import Department, Location, Queue, Service, User
 from kontaktcenter.tickets.models import Ticket
+from kontaktcenter.vocabulary import ROLES
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PRODUCTION_SECRET = "p" * 48
@@ -161,7 +162,7 @@ def test_a_demo_database_from_before_the_mark_still_runs_the_demo(tmp_path):
     from alembic import command
     from sqlalchemy import text
 
-    from kontaktcenter.cli import alembic_config
+    from kontaktcenter.commands import alembic_config
 
     app = _demo_app(tmp_path)
     url = app.config["DATABASE_URL"]

@@ -19,8 +19,8 @@ from kontaktcenter.app import create_app
 from kontaktcenter.config import ENV_KEYS, OPEN_MAPS, PROJECT_ROOT, ConfigError, load_config
 from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.defaults import defaults
+from kontaktcenter.demo import load_demo_users
 from kontaktcenter.directory.load import load_directory, read_directory
-from kontaktcenter.directory.service import load_demo_users
 from tests.conftest import DEMO_PASSWORDS, AuthActions
 from tests.fixtures.two_factor import enrol_demo_staff
 

@@ -13,7 +13,8 @@ from flask_babel import force_locale
 from ..auth.passwords import WeakPassword
 from ..auth.service import end_sessions, find_user
 from ..database import db
-from ..directory.models import ROLES, User
+from ..directory.models import User
+from ..vocabulary import ROLES
 from . import changes
 from .service import (
     AccountError,

@@ -12,8 +12,9 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from ..auth.passwords import MAX_LENGTH
 from ..channels.fields import MultiCheckboxField, language_choices
-from ..directory.models import ROLES, Department, Location, Queue, Service
-from .service import MAX_CAPACITY, SKILL_LANGUAGES, AccountFields
+from ..directory.models import Department, Location, Queue, Service
+from ..vocabulary import LANGUAGES, ROLES
+from .service import MAX_CAPACITY, AccountFields
 
 ROLE_LABELS = {
     "agent": _l("Agent på kontaktcenter"),
@@ -65,7 +66,7 @@ class UserForm(FlaskForm):
             SelectChoice(s.code, s.name(locale))
             for s in session.scalars(select(Service).where(Service.active.is_(True)).order_by(Service.name_sv))
         ]
-        self.languages.choices = language_choices(SKILL_LANGUAGES, locale)
+        self.languages.choices = language_choices(LANGUAGES, locale)
 
     def fields_data(self) -> AccountFields:
         return AccountFields(

@@ -21,19 +21,17 @@ from sqlalchemy.orm import Session
 from ..auth import sessions, two_factor
 from ..auth.passwords import check_password
 from ..auth.service import change_password, deactivate, find_user, hash_password
-from ..channels.fields import VISIT_LANGUAGES
 from ..contacts.citizen import IdentifierError, normalise_email, normalise_phone
-from ..directory.models import ROLES, Department, Location, Queue, Service, User
+from ..directory.models import Department, Location, Queue, Service, User
 from ..errors import DomainError
 from ..notify.email import send_email
+from ..vocabulary import LANGUAGES, ROLES
 from . import changes, links
 from .changes import Actor
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,79}$")
 SIP_RE = re.compile(r"^sip:[A-Za-z0-9._~+%-]+@[A-Za-z0-9.-]+(:\d{1,5})?$")
 CLIENT_RE = re.compile(r"^client:[A-Za-z0-9_.-]{1,90}$")
-# Languages an agent can serve citizens in (routing skills): those a visit may be held in.
-SKILL_LANGUAGES = VISIT_LANGUAGES
 MAX_CAPACITY = 100
 
 
@@ -146,7 +144,7 @@ def _resolve(session: Session, data: AccountFields) -> _Resolved:
     services, unknown = _by_codes(session, Service, data.services)
     if unknown:
         problems["services"] = _l("Okänd tjänst: %(codes)s.", codes=", ".join(unknown))
-    bad_languages = [code for code in data.languages if code not in SKILL_LANGUAGES]
+    bad_languages = [code for code in data.languages if code not in LANGUAGES]  # the routing skills
     if bad_languages:
         problems["languages"] = _l("Okänt språk: %(codes)s.", codes=", ".join(bad_languages))
     if not isinstance(data.max_open_tickets, int) or not 0 <= data.max_open_tickets <= MAX_CAPACITY:

@@ -13,10 +13,11 @@ from ..auth import audit
 from ..auth.decorators import public, roles_required
 from ..auth.passwords import MIN_LENGTH, password_problems
 from ..database import db
-from ..directory.models import ROLES, Department, User
+from ..directory.models import Department, User
 from ..errors_http import back_on_error
 from ..extensions import current_locale
 from ..notify.email import EmailError
+from ..vocabulary import ROLES
 from . import changes, links
 from .forms import ROLE_LABELS, ActionForm, NewUserForm, SetPasswordForm, UserForm
 from .models import CHANGE_ACTIONS

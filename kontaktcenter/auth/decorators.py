@@ -9,12 +9,9 @@ from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from ..database import db
-from ..directory.models import ROLES
 from ..extensions import login_manager
+from ..vocabulary import ROLES
 from . import two_factor
-
-# The roles of the users table (its CHECK constraint): one list.
-STAFF_ROLES = ROLES
 
 
 def roles_required(*roles: str, before_two_factor: bool = False) -> Callable:
@@ -24,7 +21,7 @@ def roles_required(*roles: str, before_two_factor: bool = False) -> Callable:
     only the routes marked `before_two_factor` (enrolment, sign-out); every other staff route
     sends them to enrolment, here, before any view body runs.
     """
-    unknown = set(roles) - set(STAFF_ROLES)
+    unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown role(s) {sorted(unknown)}")
 

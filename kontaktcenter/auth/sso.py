@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..directory.models import ROLES, Department, User
+from ..directory.models import Department, User
 from ..errors import DomainError
+from ..vocabulary import ROLES
 from . import audit
 from .models import AuthEvent
 from .service import deactivate, find_user

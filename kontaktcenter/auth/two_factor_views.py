@@ -8,8 +8,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..database import db
+from ..vocabulary import ROLES
 from . import sessions, two_factor
-from .decorators import STAFF_ROLES, public, roles_required
+from .decorators import public, roles_required
 from .forms import CodeForm
 from .views import PENDING_KEY, _client, _refused, _safe_next, home_url, start_session
 
@@ -64,7 +65,7 @@ def code():
 
 
 @bp.route("/konto/tvastegsverifiering", methods=["GET", "POST"])
-@roles_required(*STAFF_ROLES, before_two_factor=True)
+@roles_required(*ROLES, before_two_factor=True)
 def account():
     """Enrolment (the QR code, the secret as text, a code to confirm), or the state once enrolled."""
     user, at = current_user._get_current_object(), sessions.now()
@@ -135,7 +136,7 @@ def _refused_again(user, form: CodeForm, check: two_factor.Check | None, action:
 
 
 @bp.post("/konto/tvastegsverifiering/koder")
-@roles_required(*STAFF_ROLES)
+@roles_required(*ROLES)
 def renew():
     """New recovery codes, shown once; the old ones stop working."""
     user, form, check = _with_current_code("renew")
@@ -147,7 +148,7 @@ def renew():
 
 
 @bp.post("/konto/tvastegsverifiering/av")
-@roles_required(*STAFF_ROLES)
+@roles_required(*ROLES)
 def turn_off():
     """Only for roles that do not require it, and only with a current code."""
     user = current_user._get_current_object()

@@ -15,8 +15,9 @@ from flask_login import current_user, login_user, logout_user
 from ..database import db
 from ..directory.models import User
 from ..extensions import login_manager
+from ..vocabulary import ROLES
 from . import audit, sessions, throttle, two_factor
-from .decorators import STAFF_ROLES, public, roles_required
+from .decorators import public, roles_required
 from .forms import LoginForm, PasswordForm
 from .models import EVENT_KINDS
 from .passwords import password_problems
@@ -207,7 +208,7 @@ def start_session(user: User, at: datetime, client: audit.Client, detail: str = 
 
 
 @bp.post("/logout")
-@roles_required(*STAFF_ROLES, before_two_factor=True)
+@roles_required(*ROLES, before_two_factor=True)
 def logout():
     sign_out(db.session, current_user._get_current_object(), sessions.now(), _client())
     db.session.commit()
@@ -218,7 +219,7 @@ def logout():
 
 
 @bp.route("/konto/losenord", methods=["GET", "POST"])
-@roles_required(*STAFF_ROLES)
+@roles_required(*ROLES)
 def password():
     form = PasswordForm()
     status, headers = 200, {}

@@ -7,10 +7,10 @@ import logging
 from sqlalchemy.orm import Session
 
 from ..contacts.citizen import IdentifierError, normalise_email, normalise_phone
-from ..contacts.models import REPLY_CHANNELS
 from ..directory.models import User
 from ..tickets.models import Message, Ticket
 from ..tickets.service import TicketError, add_message, record_event
+from ..vocabulary import REPLY_CHANNELS
 
 log = logging.getLogger(__name__)
 

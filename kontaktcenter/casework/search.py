@@ -20,6 +20,7 @@ from ..directory.models import User
 from ..errors import DomainError
 from ..tickets.access import can_read, log_access, may_see
 from ..tickets.models import Ticket, unrestricted
+from ..vocabulary import IDENTIFIER_KINDS
 
 REFERENCE_RE = re.compile(r"^\s*KC-\d{4}-\d{6,}\s*$", re.IGNORECASE)
 PNR_RE = re.compile(r"^\s*(\d{6}|\d{8})[-+]?\d{4}\s*$")
@@ -85,12 +86,12 @@ def search(session: Session, user: User, raw: str, limit: int = 50) -> tuple[Que
     a confidential ticket they may not read is never a hit. A search by an identifier
     is written to the access log, its value masked."""
     query = classify(raw)
-    if query.kind in ("phone", "email", "personnummer"):
+    if query.kind in IDENTIFIER_KINDS:
         log_access(session, user, None, "search", detail=mask_identifier(query.kind, query.value))
     stmt = select(Ticket).where(unrestricted())  # begränsning: kept, never found
     if query.kind == "reference":
         stmt = stmt.where(Ticket.reference == query.value)
-    elif query.kind in ("phone", "email", "personnummer"):
+    elif query.kind in IDENTIFIER_KINDS:
         column = {
             "phone": Contact.citizen_phone,
             "email": Contact.citizen_email,

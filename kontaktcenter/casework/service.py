@@ -12,8 +12,9 @@ from ..contacts.models import Contact, same_citizen
 from ..database import UTCDateTime, utcnow
 from ..directory.models import PRESENCE, Queue, User
 from ..tickets.access import can_write, may_see
-from ..tickets.models import OPEN_STATUSES, Ticket, unrestricted
+from ..tickets.models import Ticket, unrestricted
 from ..tickets.service import TicketError, resolve, set_status
+from ..vocabulary import OPEN_STATUSES
 from .claims import take, take_next  # noqa: F401 - the console's verbs live here too
 from .models import claimable
 

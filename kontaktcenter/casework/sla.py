@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
 from ..directory.models import Queue, User
-from ..tickets.models import OPEN_STATUSES, Message, Ticket, TicketEvent, unrestricted
+from ..tickets.models import Message, Ticket, TicketEvent, unrestricted
 from ..tickets.service import record_event
 from ..tickets.sla import CLOCKS
+from ..vocabulary import OPEN_STATUSES
 from .models import Escalation
 
 log = logging.getLogger(__name__)

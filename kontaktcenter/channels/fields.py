@@ -1,4 +1,4 @@
-"""Form pieces the channels' forms share (and the staff account form): languages and checkbox lists."""
+"""Form pieces the channels' forms share (and the staff account form): language choices and checkbox lists."""
 
 from __future__ import annotations
 
@@ -8,29 +8,6 @@ from wtforms import SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
-
-# Languages Malmö's interpreter service is asked for most, plus the UI languages.
-INTERPRETER_LANGUAGES = (
-    "ar",
-    "so",
-    "ti",
-    "fa",
-    "ku",
-    "bs",
-    "pl",
-    "uk",
-    "ru",
-    "tr",
-    "sq",
-    "am",
-    "fi",
-    "es",
-    "fr",
-    "de",
-    "en",
-)
-# Languages a walk-in visit may be held in (ISO 639-1).
-VISIT_LANGUAGES = ("sv", "en", *[code for code in INTERPRETER_LANGUAGES if code != "en"])
 
 
 def language_choices(codes: tuple[str, ...], locale: str) -> list[SelectChoice]:

@@ -23,13 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
 from ..directory.models import Location, Queue, Service, User, _in
+from ..vocabulary import CHANNELS, NEEDS, OUTCOMES, REPLY_CHANNELS, WRITTEN_CHANNELS
 
-CHANNELS = ("phone", "sms", "web", "email", "walk_in", "open311")
-WRITTEN_CHANNELS = ("web", "email", "sms", "open311")
-# ivr_dropped: hung up in the IVR before reaching a queue (not offered, METRICS.md).
-OUTCOMES = ("answered", "abandoned", "callback_requested", "ivr_dropped", "served", "left")
-REPLY_CHANNELS = ("email", "sms", "phone", "none")
-NEEDS = ("interpreter", "hearing", "vision", "easy_read")
 # How a contact came to its ticket (intake/placement.py): it opened it, joined it by a
 # reference or a thread its channel proves, reopened it, or staff linked it; "joined":
 # joined before proof was required (not trusted as the citizen's).

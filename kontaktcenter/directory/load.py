@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
+from ..vocabulary import LOCATION_KINDS, RETENTION_ACTIONS
 from ..worktime.calendar import _Hours, _parse_clock
 from ..worktime.periods import parse_period
-from .models import LOCATION_KINDS, QUEUE_KINDS, Department, Location, OpeningHours, Queue, Service, ServiceGroup
+from .models import QUEUE_KINDS, Department, Location, OpeningHours, Queue, Service, ServiceGroup
 
 REQUIRED = object()
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -104,7 +105,7 @@ SECTIONS: dict[str, tuple[type, dict[str, Key]]] = {
             "sla_accept_days": Key(int, 1, _positive),
             "sla_resolve_days": Key(int, 10, _positive),
             "retention_period": Key(str, "P1Y", _period),
-            "retention_action": Key(str, "anonymise", _one_of(("anonymise", "delete"))),
+            "retention_action": Key(str, "anonymise", _one_of(RETENTION_ACTIONS)),
             **ACTIVE,
         },
     ),

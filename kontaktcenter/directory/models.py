@@ -10,12 +10,9 @@ from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
+from ..vocabulary import LOCATION_KINDS, ROLES
 
-# dataskydd: the data-protection officer and registrator (access log, registerutdrag,
-# rättelse, radering, begränsning); no casework.
-ROLES = ("agent", "caseworker", "coordinator", "manager", "admin", "location_staff", "dataskydd")
 PRESENCE = ("available", "busy", "away", "offline")
-LOCATION_KINDS = ("contact_center", "branch", "library", "service_point")
 QUEUE_KINDS = ("first_line", "department")
 
 

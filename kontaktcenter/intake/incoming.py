@@ -10,10 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..contacts.citizen import IdentifierError, normalise_email, normalise_personnummer, normalise_phone
-from ..contacts.models import CHANNELS, NEEDS, REPLY_CHANNELS
 from ..database import utcnow
 from ..directory.models import Location, Service
 from ..errors import DomainError
+from ..vocabulary import CHANNELS, NEEDS, REPLY_CHANNELS
+
+# The longest text a citizen may write in the form or send through the API, in characters.
+TEXT_MAX = 5000
 
 
 class ContactError(DomainError, ValueError):

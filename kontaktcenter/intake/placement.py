@@ -34,9 +34,10 @@ from ..contacts.models import PLACEMENTS, Contact
 from ..defaults import defaults
 from ..directory.models import Queue, User
 from ..routing.service import latest_decision, offer_to_agent, record_decision, route_contact
-from ..tickets.models import OPEN_STATUSES, RELINK_OPTION, AccessLog, Message, Ticket, unrestricted
+from ..tickets.models import RELINK_OPTION, AccessLog, Message, Ticket, unrestricted
 from ..tickets.service import TicketError, assign, create_ticket, record_event, reopen, reply_address, set_status
 from ..tickets.sla import restart_first_response, start_clocks
+from ..vocabulary import OPEN_STATUSES
 
 # The contact's column that its channel vouches for: who sent it, as the channel saw it.
 VERIFIED_SENDER = {"email": Contact.citizen_email, "sms": Contact.citizen_phone}

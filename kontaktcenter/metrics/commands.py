@@ -11,9 +11,10 @@ from flask import Flask, current_app
 
 from ..database import db
 from ..worktime.calendar import STOCKHOLM
-from .engine import REPORT_QUERIES, ReportError, ReportQuery, check_period, parse_by, query_progress, records, report
+from .engine import REPORT_QUERIES, ReportError, ReportQuery, check_period, parse_by, query_progress, records
 from .export_jobs import QUERY_SHARE
 from .exports import FORMATS, export, iso_as_of, names_for
+from .report import report
 
 
 def _date(ctx, param, value: str) -> date:

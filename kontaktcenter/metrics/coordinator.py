@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from ..casework.models import Escalation, KnowledgeArticle
 from ..directory.models import Department, Service
-from ..tickets.models import OPEN_STATUSES, Ticket
-from .engine import Filters, ReportQuery, period_bounds, records, report
+from ..tickets.models import Ticket
+from ..vocabulary import OPEN_STATUSES
+from .engine import Filters, ReportQuery, period_bounds, records
+from .report import report
 from .sqlfuncs import seconds_between
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..directory.models import Department
-from .engine import ReportQuery, records, report
+from .engine import ReportQuery, records
+from .report import report
 
 
 class CostConfigError(ValueError):

@@ -11,6 +11,7 @@ from ..contacts.models import Contact
 from ..directory.models import Department, Location, Service
 from ..tickets.models import Ticket, unrestricted
 from .engine import (
+    TICKET_COUNTS,
     ReportQuery,
     _filter_conditions,
     contact_conditions,
@@ -34,8 +35,7 @@ CONTACT_FIGURES = (
     "walkin_visits",
     "walkin_left_unserved",
 )
-TICKET_FIGURES = ("tickets", "resolved_first_contact", "resolved_kontaktcenter", "escalated")
-DRILLABLE = CONTACT_FIGURES + TICKET_FIGURES
+DRILLABLE = CONTACT_FIGURES + TICKET_COUNTS
 LIST_LIMIT = 200
 
 

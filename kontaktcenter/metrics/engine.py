@@ -27,17 +27,16 @@ from sqlalchemy import Boolean, Date, String, and_, case, column, false, func, o
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
-from ..contacts.models import NEEDS, WRITTEN_CHANNELS, Contact
+from ..contacts.models import Contact
 from ..defaults import defaults
 from ..directory.models import Department, Location, Service
 from ..errors import DomainError
 from ..tickets.models import Ticket
+from ..vocabulary import KONTAKTCENTER_RESOLUTIONS, NEEDS, QUEUE_OUTCOMES, WRITTEN_CHANNELS
 from ..worktime.calendar import STOCKHOLM
 from .sqlfuncs import local_date, local_part, one_working_day_deadline, percentile, seconds_between
 
 DEFAULT_ANSWER_TARGET_SECONDS = 60
-# Calls still in the queue (no outcome yet) are not counted until they have one.
-QUEUE_OUTCOMES = ("answered", "abandoned", "callback_requested")
 
 DIMENSIONS = ("service", "department", "channel", "location", "language", "period")
 PERIODS = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW', "month": "YYYY-MM"}
@@ -347,6 +346,7 @@ def contact_conditions(c, s, wd, as_of: datetime, short_abandon_seconds: float) 
     walk_in = c.channel == "walk_in"
     return {
         "wait": wait,
+        # Calls still in the queue (no outcome yet) are not counted until they have one.
         "phone_queued": and_(phone, c.outcome.in_(QUEUE_OUTCOMES)),
         "phone_short_abandoned": and_(abandoned, wait < short_abandon_seconds),
         # Every abandon that is not short (a hang-up without a recorded time included),
@@ -477,7 +477,7 @@ def ticket_conditions(t) -> dict[str, Any]:
     return {
         "tickets": t.id.isnot(None),
         "resolved_first_contact": and_(t.resolution == "first_contact", t.escalated.is_(false())),
-        "resolved_kontaktcenter": and_(t.resolution.in_(("first_contact", "kontaktcenter")), t.escalated.is_(false())),
+        "resolved_kontaktcenter": and_(t.resolution.in_(KONTAKTCENTER_RESOLUTIONS), t.escalated.is_(false())),
         "escalated": t.escalated.is_(True),
     }
 
@@ -697,34 +697,6 @@ def empty_counts(keys: Sequence[str]) -> pd.DataFrame:
     """One all-zero row: a report without grouping always has its one row."""
     row = {name: 0 for name in ADDITIVE} | {name: None for name in FROM_RAW_ROWS} | {k: "" for k in keys}
     return pd.DataFrame([row])
-
-
-def report(
-    session: Session,
-    query: ReportQuery,
-    calendar,
-    short_abandon_seconds: float | None = None,
-    *,
-    use_rollups: bool = True,
-) -> pd.DataFrame:
-    """The tillgänglighet report: one row per group, every figure (METRICS.md).
-
-    Without `short_abandon_seconds`: the setting (short_abandon_setting).
-    """
-    if short_abandon_seconds is None:
-        short_abandon_seconds = short_abandon_setting()
-    check_period(query.start, query.end)
-    query = query.with_as_of()
-    if use_rollups:
-        from .rollups import counts_with_rollups
-
-        frame = counts_with_rollups(session, query, calendar, short_abandon_seconds)
-    else:
-        frame = counts(session, query, calendar, short_abandon_seconds)
-    keys = query.group_columns
-    if frame.empty and not keys:
-        frame = empty_counts(keys)
-    return shape(frame, keys)
 
 
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:

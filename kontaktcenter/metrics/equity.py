@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from ..contacts.models import NEEDS
-from .engine import DECIMALS, FIGURE_KINDS, Filters, ReportQuery, half_up, records, report
+from ..vocabulary import NEEDS
+from .engine import DECIMALS, FIGURE_KINDS, Filters, ReportQuery, half_up, records
+from .report import report
 
 MIN_GROUP = 30
 DIMENSIONS = ("language", "needs", "location")

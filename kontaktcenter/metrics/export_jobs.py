@@ -24,8 +24,9 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ..database import BIND_KEY
-from .engine import REPORT_QUERIES, ReportQuery, query_progress, records, report
+from .engine import REPORT_QUERIES, ReportQuery, query_progress, records
 from .exports import export, names_for
+from .report import report
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from wtforms import DateField, DecimalField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
-from ..contacts.models import CHANNELS
 from ..directory.models import Department, Location, Service
 from ..templating import CHANNEL_LABELS
+from ..vocabulary import CHANNELS, LANGUAGES
 from .engine import STOCKHOLM, Filters, ReportQuery
 
 PERIOD_CHOICES = [
@@ -23,7 +23,6 @@ PERIOD_CHOICES = [
     SelectChoice("week", _l("Vecka")),
     SelectChoice("month", _l("Månad")),
 ]
-LANGUAGE_CODES = ("sv", "en", "ar", "so", "fa", "pl", "bs", "ti", "ku", "uk", "ru", "tr", "sq", "fi", "es", "fr", "de")
 
 
 def language_name(code: str, locale: str) -> str:
@@ -81,9 +80,7 @@ class FilterForm(FlaskForm):
         self.location.choices = everything + [
             SelectChoice(loc.code, loc.name) for loc in session.scalars(select(Location).order_by(Location.name))
         ]
-        self.language.choices = everything + [
-            SelectChoice(code, language_name(code, locale)) for code in LANGUAGE_CODES
-        ]
+        self.language.choices = everything + [SelectChoice(code, language_name(code, locale)) for code in LANGUAGES]
         self.period.choices = PERIOD_CHOICES
 
     def filters(self) -> Filters:

@@ -6,7 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..directory.models import Location, Service
-from .engine import Filters, ReportQuery, records, report
+from .engine import Filters, ReportQuery, records
+from .report import report
 
 
 def local_service(session: Session, calendar, query: ReportQuery) -> dict:

@@ -19,11 +19,13 @@ from ..contacts.models import Contact
 from ..tickets.models import Ticket
 from .engine import (
     ADDITIVE,
+    PERIODS,
     STOCKHOLM,
     ReportQuery,
     _frame,
     _frames,
     contact_statement,
+    counts,
     deadline_departments,
     deadline_rows,
     merge_counts,
@@ -37,7 +39,6 @@ from .sqlfuncs import LOCAL_FORMATS
 
 ROLLUP_DIMENSIONS = ("service", "department", "channel", "location", "language")
 ROLLUP_DAYS_BACK = 35
-PERIOD_FORMAT = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW', "month": "YYYY-MM"}
 
 
 CHUNK_DAYS = 31  # a year is rolled up a month at a time: bounded memory
@@ -122,7 +123,7 @@ def _rollup_statement(query: ReportQuery, days: list[date]):
 def _with_periods(frame: pd.DataFrame, query: ReportQuery) -> pd.DataFrame:
     """Rollup days → the query's period codes (summed by the caller)."""
     if "period" in query.by:
-        fmt = LOCAL_FORMATS[PERIOD_FORMAT[query.period]]
+        fmt = LOCAL_FORMATS[PERIODS[query.period]]
         frame["period"] = [fmt(d if isinstance(d, date) else date.fromisoformat(str(d))) for d in frame.pop("day")]
     return frame
 
@@ -144,8 +145,6 @@ def _day_ranges(days: list[date]) -> list[tuple[datetime, datetime]]:
 
 def counts_with_rollups(session: Session, query: ReportQuery, calendar, short_abandon_seconds: float) -> pd.DataFrame:
     """The engine's counts, taking settled days from the rollups and the rest from the rows."""
-    from .engine import counts
-
     days = usable_days(session, query, calendar)
     if not days:
         return counts(session, query, calendar, short_abandon_seconds)

@@ -1,8 +1,9 @@
 """SQL constructs the metric engine needs, compiled for PostgreSQL and for SQLite.
 
 PostgreSQL does local time, percentiles and interval arithmetic natively. SQLite has
-none of these, so the same constructs compile to small Python functions registered on
-every SQLite connection: the SQL the engine writes is the same on both databases.
+none of these, so the same constructs compile to small Python functions that `register`
+adds to each connection of an SQLite engine (the app factory registers the app's
+engine): the SQL the engine writes is the same on both databases.
 """
 
 from __future__ import annotations
@@ -188,10 +189,16 @@ class _Percentile:
         return interpolated_percentile(self.values, self.fraction)
 
 
-@event.listens_for(Engine, "connect")
-def _register_sqlite_functions(dbapi_connection, _record) -> None:
-    if not isinstance(dbapi_connection, sqlite3.Connection):
-        return
+def register(engine: Engine) -> None:
+    """Give every connection `engine` makes the functions these constructs compile to on SQLite.
+
+    PostgreSQL has its own: an engine of another database is left as it is.
+    """
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _add_sqlite_functions)
+
+
+def _add_sqlite_functions(dbapi_connection: sqlite3.Connection, _record) -> None:
     dbapi_connection.create_function("kc_local_part", 2, _sqlite_local_part, deterministic=True)
     dbapi_connection.create_function("kc_seconds", 2, _sqlite_seconds, deterministic=True)
     dbapi_connection.create_function("kc_deadline", 3, _sqlite_deadline, deterministic=True)

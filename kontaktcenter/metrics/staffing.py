@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
 from ..directory.models import Service
-from .engine import ReportQuery, _frame, period_bounds
+from ..vocabulary import QUEUE_OUTCOMES
+from .engine import Filters, ReportQuery, _frame, period_bounds, records
+from .report import report
 from .sqlfuncs import local_part
 
 MAX_AGENTS = 2000
@@ -105,7 +107,7 @@ def arrival_pattern(
         c.arrived_at >= lo,
         c.arrived_at < hi,
         c.channel == "phone",
-        c.outcome.in_(("answered", "abandoned", "callback_requested")),
+        c.outcome.in_(QUEUE_OUTCOMES),
     ]
     stmt = select(day, weekday, clock, func.count(c.id).label("calls")).select_from(c)
     if service_code:
@@ -124,8 +126,6 @@ def arrival_pattern(
 
 
 def history_aht(session: Session, calendar, service_code: str | None, start: date, end: date) -> float | None:
-    from .engine import Filters, records, report
-
     query = ReportQuery(start, end, filters=Filters(service=service_code))
     (row,) = records(report(session, query, calendar))
     return row["aht_seconds"]

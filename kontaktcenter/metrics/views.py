@@ -18,13 +18,14 @@ from . import charts, export_jobs
 from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
 from .drilldown import DRILLABLE, drill
-from .engine import FIGURE_KINDS, ReportError, parse_by, records, report, volume_by_weekday_hour
+from .engine import FIGURE_KINDS, ReportError, parse_by, records, volume_by_weekday_hour
 from .equity import DIMENSIONS as EQUITY_DIMENSIONS
 from .equity import equity
 from .exports import FILE_ENDINGS, FORMATS, MEDIA_TYPES, PEOPLE_CSV, export, iso_as_of, names_for
 from .forms import CostForm, FilterForm, StaffingForm, default_dates
 from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES
 from .local_service import local_service
+from .report import report
 from .staffing import arrival_pattern, history_aht, staffing_plan
 
 bp = Blueprint("metrics", __name__)

@@ -36,8 +36,8 @@ from ..errors import DomainError
 from ..routing.models import RoutingDecision
 from ..tickets.access import log_access
 from ..tickets.models import AccessLog, Message, Ticket, TicketEvent
+from ..vocabulary import IDENTIFIER_KINDS
 
-KINDS = ("personnummer", "phone", "email")
 NORMALISE = {"personnummer": normalise_personnummer, "phone": normalise_phone, "email": normalise_email}
 COLUMN = {"personnummer": Contact.citizen_personnummer, "phone": Contact.citizen_phone, "email": Contact.citizen_email}
 # The extract's sections in their order, with Swedish and English headings.
@@ -68,7 +68,7 @@ class Person:
     email: str | None = None
 
     def given(self) -> list[tuple[str, str]]:
-        return [(kind, getattr(self, kind)) for kind in KINDS if getattr(self, kind)]
+        return [(kind, getattr(self, kind)) for kind in IDENTIFIER_KINDS if getattr(self, kind)]
 
     def masked(self) -> str:
         """For the access log: enough to audit, not to reuse."""

@@ -39,10 +39,10 @@ from ..contacts.models import Contact
 from ..directory.models import Service
 from ..routing.models import RoutingDecision
 from ..tickets.models import Message, Ticket, TicketEvent
+from ..vocabulary import RETENTION_ACTIONS
 from ..worktime.periods import Period, parse_period
 from .models import GallringRecord
 
-ACTIONS = ("anonymise", "delete")
 DEFAULT_RULE = "P1Y"  # contacts with neither ticket nor service (IVR drops)
 NO_SERVICE = "-"
 # Ticket id ranges per statement: bounded transactions and lock sets on a million rows.
@@ -102,7 +102,7 @@ def rules(session: Session, now: datetime) -> list[Rule]:
             period = parse_period(service.retention_period)
         except ValueError as exc:
             raise GallringError(f"{service.code}: {exc}") from exc
-        if service.retention_action not in ACTIONS:
+        if service.retention_action not in RETENTION_ACTIONS:
             raise GallringError(f"{service.code}: action must be delete or anonymise, not {service.retention_action!r}")
         out.append(Rule(service.id, service.code, period, service.retention_action, period.before(now)))
     period = parse_period(DEFAULT_RULE)
@@ -189,7 +189,7 @@ def _apply_batch(session: Session, rules_: list[Rule], action: str, lo: int, hi:
 def empty_tickets(session: Session, ticket_ids: list[int], action: str, now: datetime) -> None:
     """Empty these tickets' personal data as gallring does (radering, privacy/rights.py):
     the same statements, so an erased ticket keeps exactly what a gallrad one keeps."""
-    if action not in ACTIONS:
+    if action not in RETENTION_ACTIONS:
         raise GallringError(f"action must be delete or anonymise, not {action!r}")
     session.execute(
         update(Ticket)

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..directory.models import Service
+from ..vocabulary import RETENTION_ACTIONS
 from ..worktime.periods import Period, parse_period
-from .gallring import ACTIONS, DEFAULT_RULE
+from .gallring import DEFAULT_RULE
 
 # Paths of the citizen pages: also written into receipts sent by e-mail and SMS.
 
@@ -41,7 +42,7 @@ def retention_groups(session: Session) -> list[RetentionGroup]:
             period = parse_period(service.retention_period)
         except ValueError:
             continue
-        if service.retention_action not in ACTIONS:
+        if service.retention_action not in RETENTION_ACTIONS:
             continue
         key = (period.text, service.retention_action)
         groups.setdefault(key, RetentionGroup(period, service.retention_action)).services.append(service)

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..database import db
-from ..worktime.calendar import STOCKHOLM, WEEKDAY_CODES, current_calendar
+from ..vocabulary import WEEKDAYS
+from ..worktime.calendar import STOCKHOLM, current_calendar
 from .engine import (
     Decision,
     RuleSet,
@@ -176,7 +177,7 @@ def attributes_for_explain(data: dict[str, Any], vocabulary: Vocabulary) -> dict
     department = derived.get("department") or data.get("department") or None
     derived.update(
         arrived_at=local,
-        weekday=WEEKDAY_CODES[local.weekday()],
+        weekday=WEEKDAYS[local.weekday()],
         local_time=local.strftime("%H:%M"),
         local_date=local.date().isoformat(),
         working_day=calendar.is_working_day(local.date(), department),

@@ -19,12 +19,8 @@ import yaml
 from rule_engine import DataType as T
 from rule_engine import ast as re_ast
 
+from ..vocabulary import CHANNELS, LOCATION_KINDS, NEEDS, WEEKDAYS
 from ..worktime.calendar import STOCKHOLM
-
-CHANNELS = ("phone", "sms", "web", "email", "walk_in", "open311")
-NEEDS = ("interpreter", "hearing", "vision", "easy_read")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-LOCATION_KINDS = ("contact_center", "branch", "library", "service_point")
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session, joinedload
 from ..contacts.models import Contact, citizens_ticket_ids
 from ..database import utcnow
 from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
-from ..tickets.models import OPEN_STATUSES, Ticket, unrestricted
+from ..tickets.models import Ticket, unrestricted
 from ..tickets.service import assign, record_event
-from ..worktime.calendar import STOCKHOLM, WEEKDAY_CODES, WorkCalendar, current_calendar, department_of
+from ..vocabulary import LIVE_CHANNELS, OPEN_STATUSES, WEEKDAYS
+from ..worktime.calendar import STOCKHOLM, WorkCalendar, current_calendar, department_of
 from .engine import (
     Decision,
     Problem,
@@ -36,9 +37,6 @@ from .models import RoutingDecision, RuleSetRefusal
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "kontaktcenter.rules"
-# Calls and visits are taken by whoever answers the phone or serves the visitor
-# (phone page, walk-in desk), so intake does not pre-assign them to someone else.
-LIVE_CHANNELS = ("phone", "walk_in")
 
 
 # -- the rule set in force -------------------------------------------------------------
@@ -190,7 +188,7 @@ def contact_attributes(
         "open_ticket_queue": open_ticket.queue.code if open_ticket is not None else "",
         "mentions_ticket": contact.mentions_ticket_id is not None or contact.mentions_ticket is not None,
         "arrived_at": local,
-        "weekday": WEEKDAY_CODES[local.weekday()],
+        "weekday": WEEKDAYS[local.weekday()],
         "local_time": local.strftime("%H:%M"),
         "local_date": day.isoformat(),
         "working_day": calendar.is_working_day(day, department),
@@ -390,6 +388,8 @@ def offer_to_agent(
 ) -> User | None:
     """Assign the ticket to the best eligible agent (an event), or record that it waits."""
     if contact is not None and contact.channel in LIVE_CHANNELS:
+        # Calls and visits are taken by whoever answers the phone or serves the visitor
+        # (phone page, walk-in desk), so intake does not pre-assign them to someone else.
         return None
     # The agents' query needs only the ticket's queue, not the ticket in the database: a
     # new ticket is inserted with its contact, decision and events in one flush later.

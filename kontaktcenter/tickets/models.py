@@ -8,13 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, event, true
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
 
-from ..contacts.models import REPLY_CHANNELS, Contact
+from ..contacts.models import Contact
 from ..database import Base, utcnow
 from ..directory.models import Queue, Service, User, _in
+from ..vocabulary import OPEN_STATUSES, REPLY_CHANNELS, RESOLUTIONS, STATUSES
 
-STATUSES = ("new", "open", "waiting_citizen", "escalated", "resolved")
-OPEN_STATUSES = ("new", "open", "waiting_citizen", "escalated")
-RESOLUTIONS = ("first_contact", "kontaktcenter", "department", "unresolved")
 KINDS = ("errand", "callback")
 MESSAGE_KINDS = ("reply", "inbound", "note")
 REFERENCE_PATTERN = r"^KC-\d{4}-\d{6,}$"

@@ -19,7 +19,6 @@ DEFAULT_OPENING_HOURS: dict[str, dict[str, str]] = {
     "default": {"open": "08:00", "close": "17:00", "eve_close": "13:00"},
 }
 HOURS_KEYS = ("open", "close", "eve_open", "eve_close", "closed")
-WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _aware(value: datetime, name: str) -> datetime:

@@ -21,10 +21,11 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
 from kontaktcenter.app import SECRET_KEY_FILE, create_app
-from kontaktcenter.cli import upgrade_database
+from kontaktcenter.commands import upgrade_database
 from kontaktcenter.config import PROJECT_ROOT, ConfigError, instance_secret, load_config
 from kontaktcenter.database import ENGINE_KEY, db
-from kontaktcenter.directory.service import load_catalogue, load_demo_users
+from kontaktcenter.demo import load_demo_users
+from kontaktcenter.directory.service import load_catalogue
 from tests.conftest import DEMO_PASSWORDS, AuthActions
 from tests.fixtures.twilio import twilio_post
 from tests.fixtures.two_factor import enrol_demo_staff

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
-from kontaktcenter.auth.decorators import STAFF_ROLES
 from kontaktcenter.directory.catalogue import DEMO_USERS
 from kontaktcenter.directory.models import User
 from kontaktcenter.tickets.models import AccessLog
+from kontaktcenter.vocabulary import ROLES
 from tests.conftest import AuthActions, csrf_token
 
 # One demo user per role.
@@ -90,7 +90,7 @@ def test_role_route_matrix_covers_every_staff_route(app, session, monkeypatch):
     and anonymous: allowed, or refused the right way (sign-in for anonymous, 403 otherwise)."""
     # A report export started by the matrix must not run in a thread on the test's connection.
     monkeypatch.setitem(app.extensions, "kontaktcenter.metrics.export_submit", lambda *args: None)
-    identities = {role: _client_as(app, USER_OF_ROLE[role]) for role in STAFF_ROLES}
+    identities = {role: _client_as(app, USER_OF_ROLE[role]) for role in ROLES}
     identities[None] = _client_as(app, None)
     routes = list(_staff_routes(app))
     casework = {rule.endpoint: set(roles) for rule, _method, roles in routes if rule.endpoint.startswith("casework.")}
@@ -157,13 +157,13 @@ def test_casework_pages_on_real_objects_as_every_role(app, session, everyone_awa
         f"/kunskapsbank/{article.id}": {"coordinator": 200, "admin": 200},  # samordnare keeps asf's answers
         "/admin/atkomstlogg": {"admin": 200, "dataskydd": 200},
     }
-    identities = {role: _client_as(app, USER_OF_ROLE[role]) for role in STAFF_ROLES}
+    identities = {role: _client_as(app, USER_OF_ROLE[role]) for role in ROLES}
     seen = {}
     for path in pages:
         for role, identity in identities.items():
             seen[(path, role)] = _request(app, identity, "GET", path).status_code
         assert _request(app, _client_as(app, None), "GET", path).headers["Location"].startswith("/login?next=")
-    expected = {(path, role): statuses.get(role, 403) for path, statuses in pages.items() for role in STAFF_ROLES}
+    expected = {(path, role): statuses.get(role, 403) for path, statuses in pages.items() for role in ROLES}
     assert seen == expected
 
 

@@ -156,7 +156,7 @@ def test_twenty_agents_taking_at_once_get_each_ticket_exactly_once(app):
 def test_agents_taking_at_once_on_sqlite_get_each_ticket_exactly_once(tmp_path):
     """The embedded default: SQLite serialises the writers; no ticket goes to two agents."""
     from kontaktcenter.app import create_app
-    from kontaktcenter.cli import upgrade_database
+    from kontaktcenter.commands import upgrade_database
     from kontaktcenter.directory.service import load_catalogue
 
     url = f"sqlite:///{tmp_path / 'claims.sqlite3'}"

@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from kontaktcenter.channels.tokens.models import ApiToken
 from kontaktcenter.channels.tokens.service import hash_token
 from kontaktcenter.contacts.models import Contact
-from kontaktcenter.tickets.models import OPEN_STATUSES, Ticket
+from kontaktcenter.tickets.models import Ticket
+from kontaktcenter.vocabulary import OPEN_STATUSES
 
 CONTACT = {
     "service_code": "bygglov",

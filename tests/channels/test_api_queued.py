@@ -26,7 +26,8 @@ from kontaktcenter.intake.receive import accept
 from kontaktcenter.intake.worker import RoutingBackoff, route_all_waiting, route_waiting
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.scheduling.jobs import discover_jobs
-from kontaktcenter.tickets.models import OPEN_STATUSES, Ticket
+from kontaktcenter.tickets.models import Ticket
+from kontaktcenter.vocabulary import OPEN_STATUSES
 
 CONTACT = {
     "service_code": "bygglov",

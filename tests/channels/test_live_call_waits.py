@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from kontaktcenter.contacts.models import Contact
-from kontaktcenter.metrics.engine import ReportQuery, report
+from kontaktcenter.metrics.engine import ReportQuery
+from kontaktcenter.metrics.report import report
 from kontaktcenter.worktime.calendar import WorkCalendar
 from tests.fixtures.factories import at
 from tests.fixtures.twilio import call_params, call_sid, parse_twiml, pinned_clock, twilio_driver

@@ -18,10 +18,10 @@ def report_history(live_server):
     """A month of generated history (the demo's generator) in the live server's database."""
     from sqlalchemy import func, select
 
-    from kontaktcenter.contacts.history import Directory, write_history
     from kontaktcenter.contacts.models import Contact
     from kontaktcenter.database import db
     from kontaktcenter.demo import generate_history
+    from kontaktcenter.history.write import Directory, write_history
 
     with live_server.app.app_context():
         if not db.session.scalar(select(func.count()).select_from(Contact).where(Contact.external_id.like("a11y-%"))):

@@ -92,7 +92,8 @@ def test_report_to_a_file_shows_a_progress_bar_on_stderr(runner, phone_call, tmp
 def test_every_query_of_a_report_ticks_the_progress(session, phone_call):
     from datetime import date
 
-    from kontaktcenter.metrics.engine import REPORT_QUERIES, ReportQuery, query_progress, report
+    from kontaktcenter.metrics.engine import REPORT_QUERIES, ReportQuery, query_progress
+    from kontaktcenter.metrics.report import report
     from kontaktcenter.worktime.calendar import WorkCalendar
 
     phone_call("2026-03-02 09:00", "answered", wait=30, talk=200, service="bygglov")

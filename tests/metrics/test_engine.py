@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from kontaktcenter.metrics.engine import FIGURE_NAMES, Filters, ReportError, ReportQuery, parse_by, records, report
+from kontaktcenter.metrics.engine import FIGURE_NAMES, Filters, ReportError, ReportQuery, parse_by, records
+from kontaktcenter.metrics.report import report
 from kontaktcenter.worktime.calendar import WorkCalendar
 from tests.fixtures.factories import at
 

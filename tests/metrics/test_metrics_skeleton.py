@@ -2,7 +2,8 @@
 
 from datetime import date
 
-from kontaktcenter.metrics.engine import ReportQuery, parse_by, rate, records, report
+from kontaktcenter.metrics.engine import ReportQuery, parse_by, rate, records
+from kontaktcenter.metrics.report import report
 from kontaktcenter.tickets.service import resolve
 from kontaktcenter.worktime.calendar import WorkCalendar
 from tests.fixtures.factories import at

@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from kontaktcenter.metrics.engine import Filters, ReportQuery, parse_by, records, report
+from kontaktcenter.metrics.engine import Filters, ReportQuery, parse_by, records
 from kontaktcenter.metrics.models import MetricRollup, MetricRollupDay
+from kontaktcenter.metrics.report import report
 from kontaktcenter.metrics.rollups import compute_rollups, rollup_job, usable_days
 from kontaktcenter.worktime.calendar import WorkCalendar
 from tests.fixtures.factories import at

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import String, cast, func, insert, literal, select, update
 
 from kontaktcenter.casework.models import Escalation
-from kontaktcenter.contacts.history import write_history
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.demo import generate_history
 from kontaktcenter.directory.models import Queue, Service, User
-from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, parse_by, records, report
+from kontaktcenter.history.write import write_history
+from kontaktcenter.metrics.engine import FIGURE_NAMES, ReportQuery, parse_by, records
 from kontaktcenter.metrics.exports import to_csv
+from kontaktcenter.metrics.report import report
 from kontaktcenter.metrics.rollups import compute_rollups
 from kontaktcenter.privacy import gallring
 from kontaktcenter.privacy.hold import set_hold
@@ -23,6 +24,7 @@ from kontaktcenter.privacy.models import GallringRecord
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.scheduling.jobs import discover_jobs
 from kontaktcenter.tickets.models import Message, Ticket, TicketEvent
+from kontaktcenter.vocabulary import RETENTION_ACTIONS
 from kontaktcenter.worktime.calendar import WorkCalendar
 from kontaktcenter.worktime.periods import parse_period
 
@@ -66,7 +68,7 @@ def test_catalogue_rules_are_valid(session):
     services = session.scalars(select(Service)).all()
     for s in services:
         parse_period(s.retention_period)
-        assert s.retention_action in gallring.ACTIONS
+        assert s.retention_action in RETENTION_ACTIONS
     by_code = {s.code: s for s in services}
     assert (by_code["forsorjningsstod"].retention_period, by_code["forsorjningsstod"].retention_action) == (
         "P2Y",

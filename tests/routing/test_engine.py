@@ -14,10 +14,7 @@ from hypothesis import strategies as st
 from kontaktcenter.directory import catalogue
 from kontaktcenter.routing.engine import (
     ATTRIBUTES,
-    CHANNELS,
     CONTEXT,
-    NEEDS,
-    WEEKDAYS,
     RuleSetError,
     Vocabulary,
     check_rules,
@@ -25,6 +22,7 @@ from kontaktcenter.routing.engine import (
     load_rules,
     normalise_attributes,
 )
+from kontaktcenter.vocabulary import CHANNELS, NEEDS, WEEKDAYS
 from tests.routing.conftest import SHIPPED
 
 VOCABULARY = Vocabulary.from_catalogue()

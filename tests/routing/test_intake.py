@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from kontaktcenter.directory import catalogue
 from kontaktcenter.directory.models import Queue
-from kontaktcenter.routing.engine import CHANNELS, NEEDS
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.routing.service import latest_decision
 from kontaktcenter.tickets.sla import sla_days
+from kontaktcenter.vocabulary import CHANNELS, NEEDS
 from kontaktcenter.worktime import WorkCalendar
 from tests.fixtures.factories import at
 from tests.routing.conftest import new_personnummer

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...tickets.models import REFERENCE_PATTERN, STATUSES
+from ...tickets.models import REFERENCE_PATTERN
+from ...vocabulary import STATUSES
 from .schema import contact_request_schema
 
 

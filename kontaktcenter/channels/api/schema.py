@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...contacts.models import NEEDS, REPLY_CHANNELS
 from ...errors import DomainError
+from ...intake.incoming import TEXT_MAX
+from ...vocabulary import NEEDS, REPLY_CHANNELS
 
 LANGUAGE_PATTERN = r"^[a-z]{2}$"
-TEXT_MAX = 5000
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from ...directory.models import Queue, Service, User
 from ...errors import DomainError
 from ...intake.incoming import IncomingContact
 from ...intake.receive import Received, receive
-from ...tickets.models import OPEN_STATUSES, Ticket
+from ...tickets.models import Ticket
 from ...tickets.service import assign, record_event, set_status
+from ...vocabulary import OPEN_STATUSES
 
 GENERAL_LINE_DIGIT = "0"
 # Expected wait is estimated from answered calls of the last hours in the same queue.

@@ -15,7 +15,8 @@ from ...database import db
 from ...directory.models import Location
 from ...errors_http import back_on_error
 from ...extensions import current_locale
-from ..fields import VISIT_LANGUAGES, language_choices
+from ...vocabulary import LANGUAGES
+from ..fields import language_choices
 from . import visits
 from .forms import VisitActionForm, VisitForm
 
@@ -65,7 +66,7 @@ def desk(code: str):
     locale = current_locale()
     form = VisitForm()
     form.service.choices = _service_choices(locale)
-    form.language.choices = language_choices(VISIT_LANGUAGES, locale)
+    form.language.choices = language_choices(LANGUAGES, locale)
     status = 200
     if form.validate_on_submit():
         try:

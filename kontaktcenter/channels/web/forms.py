@@ -8,9 +8,9 @@ from wtforms import BooleanField, EmailField, RadioField, SelectField, StringFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..fields import INTERPRETER_LANGUAGES, MultiCheckboxField
-
-TEXT_MAX = 5000
+from ...intake.incoming import TEXT_MAX
+from ...vocabulary import INTERPRETER_LANGUAGES
+from ..fields import MultiCheckboxField
 
 
 class ChoiceRadioField(RadioField):

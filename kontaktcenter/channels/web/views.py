@@ -18,7 +18,8 @@ from ...intake.incoming import ContactError, IncomingContact, minimised
 from ...intake.receive import receive
 from ...tickets.models import Ticket
 from ...tickets.service import format_receipt_code
-from ..fields import INTERPRETER_LANGUAGES, language_choices
+from ...vocabulary import INTERPRETER_LANGUAGES
+from ..fields import language_choices
 from ..receipts import ReceiptError, send_receipt
 from .catalogue import grouped_choices, search_services, web_services
 from .forms import ContactForm

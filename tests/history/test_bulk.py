@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
-from kontaktcenter.contacts.bulk import insert_rows
 from kontaktcenter.directory.models import Queue
+from kontaktcenter.history.bulk import insert_rows
 from kontaktcenter.tickets.models import Ticket, TicketEvent
 from tests.fixtures.factories import at
 

@@ -11,10 +11,18 @@ from datetime import datetime
 from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
+from ..contacts.models import Contact
 from ..errors import DomainError
-from ..tickets.models import RESOLUTIONS
-from .history import Directory, HistoryRow, write_history
-from .models import CHANNELS, NEEDS, WRITTEN_CHANNELS, Contact
+from ..vocabulary import (
+    CHANNELS,
+    KONTAKTCENTER_RESOLUTIONS,
+    NEEDS,
+    QUEUE_OUTCOMES,
+    RESOLUTIONS,
+    WALK_IN_OUTCOMES,
+    WRITTEN_CHANNELS,
+)
+from .write import Directory, HistoryRow, write_history
 
 # column → required (METRICS.md); "phone, walk-in" requirements are checked per row.
 COLUMNS = {
@@ -34,7 +42,7 @@ COLUMNS = {
     "needs": False,
     "location_code": False,
 }
-OUTCOMES_BY_CHANNEL = {"phone": ("answered", "abandoned", "callback_requested"), "walk_in": ("served", "left")}
+OUTCOMES_BY_CHANNEL = {"phone": QUEUE_OUTCOMES, "walk_in": WALK_IN_OUTCOMES}
 TIME_COLUMNS = ("arrived_at", "answered_at", "ended_at", "callback_completed_at", "first_response_at", "resolved_at")
 LANGUAGE = re.compile(r"^[a-z]{2}$")
 BATCH_SIZE = 5000
@@ -147,7 +155,7 @@ def parse_row(raw: dict[str, str], directory: Directory) -> HistoryRow:
             raise RowRejected(f"unknown department {escalated_to!r} in escalated_to")
         if department_id not in directory.department_queue:
             raise RowRejected(f"department {escalated_to!r} has no queue to escalate to")
-        if resolution in ("first_contact", "kontaktcenter"):
+        if resolution in KONTAKTCENTER_RESOLUTIONS:
             raise RowRejected(f"resolution {resolution} means never escalated, but escalated_to is {escalated_to}")
     language = v.get("language") or "sv"
     if not LANGUAGE.match(language):

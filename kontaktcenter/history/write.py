@@ -14,11 +14,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..contacts.models import Contact
 from ..directory.models import Department, Location, Queue, Service
 from ..tickets.models import Ticket, TicketEvent
 from ..tickets.service import event_values, format_reference, next_reference_numbers
+from ..vocabulary import NEEDS
 from .bulk import insert_rows
-from .models import NEEDS, Contact
 
 
 @dataclass
