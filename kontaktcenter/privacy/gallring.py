@@ -6,8 +6,8 @@ emptied it yet (`gallrad_at`). Open and escalated-but-unresolved tickets are nev
 
 What stays, so that every METRICS.md figure of a past period is unchanged (the engine
 reads only these): the contact's channel, service, queue, location, language, needs,
-times, outcome, wait_seconds, contact reason, external_id and provider_sid (idempotency of imports and
-Twilio retries; neither is personal data); the ticket's status, service, queue,
+times, outcome, wait_seconds, contact reason, external_id and provider_sid (idempotency
+of imports and Twilio retries; neither is personal data); the ticket's status, service, queue,
 resolution, escalation, times; each event's kind, time and actor, and the values of
 events whose values are codes (KEEP_VALUE_KINDS).
 
