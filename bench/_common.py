@@ -147,6 +147,8 @@ def write_history_csv(path: Path, rows: int) -> None:
                     row.language,
                     ";".join(row.needs),
                     row.location_code or "",
+                    row.citizen_key or "",
+                    row.reason_code or "",
                 ]
             )
             written += 1

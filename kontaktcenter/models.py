@@ -7,7 +7,7 @@ from .channels.open311.models import Open311Details  # noqa: F401
 from .channels.tokens.models import ApiToken  # noqa: F401
 from .contacts.models import Contact  # noqa: F401
 from .database import Base  # noqa: F401
-from .directory.models import Department, Location, Queue, Service, User, UserLanguage  # noqa: F401
+from .directory.models import ContactReason, Department, Location, Queue, Service, User, UserLanguage  # noqa: F401
 from .metrics.models import MetricRollup, MetricRollupDay  # noqa: F401
 from .privacy.models import GallringRecord  # noqa: F401
 from .routing.models import RoutingDecision, RuleSetRefusal  # noqa: F401

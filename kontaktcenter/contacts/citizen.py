@@ -1,4 +1,5 @@
-"""Citizen identifiers: phone numbers, e-mail addresses and personnummer, validated and normalised."""
+"""Citizen identifiers: phone numbers, e-mail addresses and personnummer, validated and normalised,
+and the pseudonymous citizen_key an import brings from its source system."""
 
 from __future__ import annotations
 
@@ -50,6 +51,26 @@ def normalise_personnummer(raw: str) -> str:
     return pnr.format(True)
 
 
+CITIZEN_KEY_LENGTH = 128
+
+
+def normalise_citizen_key(raw: str) -> str:
+    """A source system's pseudonymous id, kept as given (only surrounding spaces dropped)."""
+    key = (raw or "").strip()
+    if not key:
+        raise IdentifierError("an empty citizen key")
+    if len(key) > CITIZEN_KEY_LENGTH:
+        raise IdentifierError(f"a citizen key is at most {CITIZEN_KEY_LENGTH} characters")
+    return key
+
+
+def mask_citizen_key(key: str | None) -> str:
+    """Never shown whole: its first two characters, enough to tell keys apart in an audit."""
+    if not key:
+        return ""
+    return f"{key[:2]}***"
+
+
 def mask_personnummer(pnr: str | None) -> str:
     """Lists and exports show only the birth date part: 19900101-XXXX."""
     if not pnr:
@@ -71,6 +92,11 @@ def mask_email(email: str | None) -> str:
 
 
 def mask_identifier(kind: str, value: str) -> str:
-    """A personnummer, phone or e-mail as logs keep it: enough to audit, not to reuse."""
-    mask = {"personnummer": mask_personnummer, "phone": mask_phone, "email": mask_email}[kind]
+    """A personnummer, phone, e-mail or citizen key as logs keep it: enough to audit, not to reuse."""
+    mask = {
+        "personnummer": mask_personnummer,
+        "phone": mask_phone,
+        "email": mask_email,
+        "citizen_key": mask_citizen_key,
+    }[kind]
     return f"{kind} {mask(value)}"

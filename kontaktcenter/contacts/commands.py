@@ -31,7 +31,7 @@ def register(app: Flask) -> None:
         rows = max(_count_lines(csv_file) - 1, 0)
         try:
             with (
-                csv_file.open(encoding="utf-8-sig", newline="") as fh,
+                csv_file.open("rb") as fh,  # decoded line by line: a bad byte is reported with its line
                 click.progressbar(
                     length=rows, label=f"importing {csv_file.name}", file=sys.stderr, show_pos=True
                 ) as bar,
@@ -49,5 +49,8 @@ def register(app: Flask) -> None:
         )
         for r in result.rejected:
             click.echo(f"{csv_file}:{r.line}: {r.external_id or '(no external_id)'}: {r.reason}", err=True)
-        if result.rejected:
+        if result.stopped:
+            click.echo(f"{csv_file}: {result.stop_message()}", err=True)
+            click.echo("Fix the file and import it again: the rows already imported are skipped.", err=True)
+        if result.rejected or result.stopped:
             sys.exit(1)

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
-from ..directory.models import Location, Queue, Service, User, _in
+from ..directory.models import ContactReason, Location, Queue, Service, User, _in
 from ..vocabulary import CHANNELS, NEEDS, OUTCOMES, REPLY_CHANNELS, WRITTEN_CHANNELS
 
 # How a contact came to its ticket (intake/placement.py): it opened it, joined it by a
@@ -78,6 +78,9 @@ class Contact(Base):
     citizen_phone: Mapped[str | None] = mapped_column(String(20))  # E.164
     citizen_email: Mapped[str | None] = mapped_column(String(200))  # lower-case
     citizen_personnummer: Mapped[str | None] = mapped_column(String(12))  # 12 digits, validated
+    # The source system's pseudonymous id of the citizen (the import's citizen_key): personal
+    # data like the identifiers above, for repeat contacts only, never shown.
+    citizen_key: Mapped[str | None] = mapped_column(String(128))
     reply_channel: Mapped[str] = mapped_column(String(10), default="none")
     subject: Mapped[str] = mapped_column(String(300), default="")
     text: Mapped[str] = mapped_column(Text, default="")
@@ -104,6 +107,8 @@ class Contact(Base):
     placement: Mapped[str | None] = mapped_column(String(10))  # None while awaiting routing
     # An e-mail citing a ticket it could not join: the cited ticket, shown to staff who may read both.
     mentions_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # The contact reason (METRICS.md "Service development"), one of its service's.
+    reason_id: Mapped[int | None] = mapped_column(ForeignKey("contact_reasons.id"))
 
     service: Mapped[Service | None] = relationship()
     queue: Mapped[Queue | None] = relationship()
@@ -111,6 +116,7 @@ class Contact(Base):
     answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
     ticket: Mapped[Ticket | None] = relationship(back_populates="contacts", foreign_keys=[ticket_id])  # noqa: F821
     mentions_ticket: Mapped[Ticket | None] = relationship(foreign_keys=[mentions_ticket_id])  # noqa: F821
+    reason: Mapped[ContactReason | None] = relationship()
 
     @property
     def needs(self) -> list[str]:

@@ -18,7 +18,18 @@ from sqlalchemy.orm import Session
 from ..vocabulary import LOCATION_KINDS, RETENTION_ACTIONS
 from ..worktime.calendar import _Hours, _parse_clock
 from ..worktime.periods import parse_period
-from .models import QUEUE_KINDS, Department, Location, OpeningHours, Queue, Service, ServiceGroup
+from .models import (
+    OTHER_REASONS,
+    QUEUE_KINDS,
+    REASON_CATEGORIES,
+    ContactReason,
+    Department,
+    Location,
+    OpeningHours,
+    Queue,
+    Service,
+    ServiceGroup,
+)
 
 REQUIRED = object()
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -132,6 +143,9 @@ SECTIONS: dict[str, tuple[type, dict[str, Key]]] = {
     ),
 }
 TYPE_NAMES = {str: "a string in quotes", bool: "true or false", int: "a whole number"}
+# A service's contact reasons: [services.CODE.reasons] with one inline table per reason code.
+REASONS = "reasons"
+REASON_KEYS = {"name_sv": Key(str), "category": Key(str, check=_one_of(REASON_CATEGORIES)), **ACTIVE}
 
 
 @dataclass
@@ -141,6 +155,8 @@ class Entry:
     values: dict[str, Any]  # every key of the section, defaults filled in
     # Keys naming a code not in this file: it must be in the database already.
     outside: list[str] = field(default_factory=list)
+    # A service's contact reasons: code → values (REASON_KEYS, defaults filled in).
+    reasons: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -209,6 +225,71 @@ def _decode_error_line(exc: tomllib.TOMLDecodeError) -> tuple[int, str]:
     return getattr(exc, "lineno", 1), str(exc)
 
 
+def _values(
+    raw: dict[str, Any], keys: dict[str, Key], model: type, where: tuple[str, ...], problem: Callable[..., None]
+) -> dict[str, Any]:
+    """The entry's values by `keys`, defaults filled in; each problem reported at its key."""
+    name = ".".join(where)
+    values: dict[str, Any] = {}
+    for key in raw:
+        if key not in keys:
+            problem(f"unknown key {key!r} in [{name}]; known: {', '.join(keys)}", *where, key)
+    for key, spec in keys.items():
+        if key not in raw:
+            if spec.default is REQUIRED:
+                problem(f"[{name}] lacks {key}", *where)
+            values[key] = spec.default
+            continue
+        value = raw[key]
+        if not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
+            problem(f"{name}.{key} must be {TYPE_NAMES[spec.kind]} (got {value!r})", *where, key)
+            continue
+        message = spec.check(value) if spec.check else None
+        column = model.__table__.c.get(key)
+        if (
+            message is None
+            and column is not None
+            and isinstance(column.type, String)
+            and column.type.length
+            and len(value) > column.type.length
+        ):
+            message = f"is longer than {column.type.length} characters"
+        if message:
+            problem(f"{name}.{key} {message}", *where, key)
+            continue
+        values[key] = value
+    return values
+
+
+def _reasons(raw: Any, where: tuple[str, ...], problem: Callable[..., None]) -> dict[str, dict[str, Any]]:
+    """A service's [services.CODE.reasons] table: reason code → values."""
+    where = (*where, REASONS)
+    if not isinstance(raw, dict):
+        problem(f"{'.'.join(where)} must be a table of reasons: code = {{ name_sv = …, category = … }}", *where)
+        return {}
+    reasons: dict[str, dict[str, Any]] = {}
+    limit = ContactReason.__table__.c.code.type.length
+    for code, entry in raw.items():
+        at = (*where, code)
+        if not isinstance(entry, dict):
+            problem(f'{".".join(at)} must be a table: {code} = {{ name_sv = "…", category = "value" }}', *at)
+            continue
+        if not CODE_RE.match(code):
+            problem(f'reason code {code!r} may hold only letters, digits, "-" and "_"', *at)
+        if len(code) > limit:
+            problem(f"reason code {code!r} is longer than {limit} characters", *at)
+        values = _values(entry, REASON_KEYS, ContactReason, at, problem)
+        if code in OTHER_REASONS and (values.get("category") != OTHER_REASONS[code][1] or not values["active"]):
+            # Renaming it is fine; every list keeps an active "other" of each category.
+            problem(
+                f"{'.'.join(at)}: {code!r} is the list's other {OTHER_REASONS[code][1]!r} reason "
+                f'(category = "{OTHER_REASONS[code][1]}", always active)',
+                *at,
+            )
+        reasons[code] = values
+    return reasons
+
+
 def read_directory(path: Path | str, text: str | None = None) -> DirectoryFile:
     """Parse and check a directory file on its own; DirectoryFileError lists every problem."""
     name = str(path)
@@ -256,35 +337,12 @@ def read_directory(path: Path | str, text: str | None = None) -> DirectoryFile:
                     *where,
                 )
             seen.setdefault(code.casefold(), code)
-            values: dict[str, Any] = {}
             before = len(problems)
-            for key in raw:
-                if key not in keys:
-                    problem(f"unknown key {key!r} in [{section}.{code}]; known: {', '.join(keys)}", *where, key)
-            for key, spec in keys.items():
-                if key not in raw:
-                    if spec.default is REQUIRED:
-                        problem(f"[{section}.{code}] lacks {key}", *where)
-                    values[key] = spec.default
-                    continue
-                value = raw[key]
-                if not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
-                    problem(f"{section}.{code}.{key} must be {TYPE_NAMES[spec.kind]} (got {value!r})", *where, key)
-                    continue
-                message = spec.check(value) if spec.check else None
-                column = model.__table__.c.get(key)
-                if (
-                    message is None
-                    and column is not None
-                    and isinstance(column.type, String)
-                    and column.type.length
-                    and len(value) > column.type.length
-                ):
-                    message = f"is longer than {column.type.length} characters"
-                if message:
-                    problem(f"{section}.{code}.{key} {message}", *where, key)
-                    continue
-                values[key] = value
+            reasons: dict[str, dict[str, Any]] = {}
+            if section == "services" and REASONS in raw:
+                raw = dict(raw)
+                reasons = _reasons(raw.pop(REASONS), where, problem)
+            values = _values(raw, keys, model, where, problem)
             if section == "opening_hours" and len(problems) == before:
                 hours = {k: v for k, v in raw.items() if k in keys}
                 try:
@@ -295,7 +353,7 @@ def read_directory(path: Path | str, text: str | None = None) -> DirectoryFile:
                     for key in ("open", "close", "eve_open", "eve_close"):
                         if values.get(key) is not None:
                             values[key] = _parse_clock(values[key], key).strftime("%H:%M")
-            sections[section][code] = Entry(code, index.line(*where), values)
+            sections[section][code] = Entry(code, index.line(*where), values, reasons=reasons)
 
     if problems:
         raise DirectoryFileError(problems)
@@ -318,6 +376,8 @@ class LoadReport:
     kept: dict[str, list[str]] = field(default_factory=dict)
     # Opening hours not in the file are removed: they are settings, not records.
     removed_hours: list[str] = field(default_factory=list)
+    # Contact reasons: created, updated, unchanged (the "other" reasons made for a service count as created).
+    reasons: tuple[int, int, int] = (0, 0, 0)
 
     def lines(self) -> list[str]:
         out = [
@@ -325,6 +385,7 @@ class LoadReport:
             f"{self.unchanged.get(section, 0)} unchanged"
             for section in SECTIONS
         ]
+        out.append("contact reasons: {} created, {} updated, {} unchanged".format(*self.reasons))
         for section, codes in self.kept.items():
             out.append(
                 f"{section} in the database but not in the file, kept (not deleted; set active = false "
@@ -421,5 +482,39 @@ def load_directory(session: Session, directory: DirectoryFile) -> LoadReport:
             report.removed_hours = missing
         elif missing:
             report.kept[section] = missing
+        if section == "services":
+            report.reasons = load_reasons(session, directory)
     session.flush()
     return report
+
+
+def load_reasons(session: Session, directory: DirectoryFile) -> tuple[int, int, int]:
+    """Each service's reasons as the file gives them, and the "other" reasons every service has.
+
+    A reason left out of the file is kept, as other entries are: contacts refer to it
+    (set active = false to retire one). Returns (created, updated, unchanged).
+    """
+    created = updated = unchanged = 0
+    existing = {(r.service_id, r.code): r for r in session.scalars(select(ContactReason))}
+    others = {
+        code: {"name_sv": name, "category": category, "active": True}
+        for code, (name, category) in OTHER_REASONS.items()
+    }
+    for service in session.scalars(select(Service).order_by(Service.id)):
+        entry = directory["services"].get(service.code)
+        if entry is None:  # not in this file: only the "other" reasons it must have
+            wanted = {code: values for code, values in others.items() if (service.id, code) not in existing}
+        else:  # as for every entry, an "other" the file does not rename goes back to its default
+            wanted = {**entry.reasons, **{code: values for code, values in others.items() if code not in entry.reasons}}
+        for code, values in wanted.items():
+            reason = existing.get((service.id, code))
+            if reason is None:
+                session.add(ContactReason(service_id=service.id, code=code, **values))
+                created += 1
+            elif any(getattr(reason, k) != v for k, v in values.items()):
+                for k, v in values.items():
+                    setattr(reason, k, v)
+                updated += 1
+            else:
+                unchanged += 1
+    return created, updated, unchanged

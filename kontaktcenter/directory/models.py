@@ -14,6 +14,14 @@ from ..vocabulary import LOCATION_KINDS, ROLES
 
 PRESENCE = ("available", "busy", "away", "offline")
 QUEUE_KINDS = ("first_line", "department")
+# Contact reasons (METRICS.md "Service development"): the citizen's own need, or demand
+# the city caused by not doing something or not doing it right.
+REASON_CATEGORIES = ("value", "failure")
+# Every service's list holds these two, so an agent can always pick a reason.
+OTHER_REASONS = {
+    "annat-varde": ("Annat ärende", "value"),
+    "annat-fel": ("Annat som staden borde ha gjort eller gjort rätt", "failure"),
+}
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -79,6 +87,9 @@ class Service(Base):
     retention_action: Mapped[str] = mapped_column(String(10), default="anonymise", server_default="anonymise")
 
     department: Mapped[Department] = relationship(back_populates="services")
+    reasons: Mapped[list[ContactReason]] = relationship(
+        back_populates="service", order_by="ContactReason.id", cascade="all, delete-orphan"
+    )
     # The heading `group` names (None for a group the directory does not describe).
     group_heading: Mapped[ServiceGroup | None] = relationship(
         primaryjoin="foreign(Service.group) == ServiceGroup.code", viewonly=True, lazy="selectin"
@@ -91,6 +102,25 @@ class Service(Base):
 
     def description(self, locale: str = "sv") -> str:
         return self.description_en if locale in ("en", "ar") else self.description_sv
+
+
+class ContactReason(Base):
+    """Why a citizen contacted a service (an orsakskod), kept by the department's coordinator."""
+
+    __tablename__ = "contact_reasons"
+    __table_args__ = (
+        CheckConstraint(_in("category", REASON_CATEGORIES), name="category"),
+        UniqueConstraint("service_id", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(60))
+    name_sv: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    service: Mapped[Service] = relationship(back_populates="reasons")
 
 
 class ServiceGroup(Base):

@@ -1,4 +1,10 @@
-"""The CSV history import (METRICS.md's import format): validate each row, write in bulk, idempotent on external_id."""
+"""The CSV history import (METRICS.md's import format): validate each row, write in bulk, idempotent on external_id.
+
+The file is read as bytes and decoded line by line, so that a problem with the file
+itself (not UTF-8, a malformed CSV record, a field over the size limit) is known with
+the line where its record starts. The rows before it are written and committed, and the
+import stops there: re-running the fixed file skips them (external_id) and imports the rest.
+"""
 
 from __future__ import annotations
 
@@ -41,15 +47,37 @@ COLUMNS = {
     "language": False,
     "needs": False,
     "location_code": False,
+    "citizen_key": False,
+    "reason_code": False,
 }
 OUTCOMES_BY_CHANNEL = {"phone": QUEUE_OUTCOMES, "walk_in": WALK_IN_OUTCOMES}
 TIME_COLUMNS = ("arrived_at", "answered_at", "ended_at", "callback_completed_at", "first_response_at", "resolved_at")
 LANGUAGE = re.compile(r"^[a-z]{2}$")
 BATCH_SIZE = 5000
+CITIZEN_KEY_LENGTH = Contact.__table__.c.citizen_key.type.length
 
 
 class ImportFileError(DomainError, ValueError):
-    """The file as a whole cannot be imported (header, encoding); nothing was written."""
+    """The header row cannot be imported (unknown or missing columns); nothing was written."""
+
+
+class FileProblem(Exception):
+    """The file itself cannot be read on from `line` (the first line of the record it is in)."""
+
+    def __init__(self, line: int, problem: str):
+        super().__init__(f"line {line}: {problem}")
+        self.line = line
+        self.problem = problem
+
+
+class _NotUtf8(Exception):
+    def __init__(self, line: int, column: int, byte: int):
+        super().__init__(line, column, byte)
+        self.line, self.column, self.byte = line, column, byte
+
+    def at(self, record_line: int) -> FileProblem:
+        where = f"at column {self.column}" if self.line == record_line else f"on line {self.line}, column {self.column}"
+        return FileProblem(record_line, f"not UTF-8 (byte 0x{self.byte:02x} {where})")
 
 
 class RowRejected(DomainError, ValueError):
@@ -68,10 +96,20 @@ class ImportResult:
     accepted: int = 0
     already_imported: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    # The problem with the file that stopped the import, after committing every row before it.
+    stopped: FileProblem | None = None
 
     @property
     def total(self) -> int:
         return self.accepted + self.already_imported + len(self.rejected)
+
+    def stop_message(self) -> str | None:
+        """What stopped the import and exactly what it had committed by then."""
+        if self.stopped is None:
+            return None
+        n = self.accepted
+        done = "nothing was imported" if n == 0 else f"{n} row{'s were' if n != 1 else ' was'} imported before it"
+        return f"{self.stopped}; {done}, nothing after"
 
 
 def check_header(fieldnames: list[str] | None) -> None:
@@ -148,13 +186,13 @@ def parse_row(raw: dict[str, str], directory: Directory) -> HistoryRow:
         raise RowRejected(f"unknown resolution {resolution!r}; use one of {', '.join(RESOLUTIONS)}")
     if (resolution != "unresolved") != (times["resolved_at"] is not None):
         raise RowRejected("resolved_at and a resolution other than unresolved go together")
+    if channel == "phone" and outcome == "abandoned" and not times["ended_at"]:
+        raise RowRejected("an abandoned call needs ended_at (the hang-up, which gives its wait)")
     escalated_to = v.get("escalated_to") or None
     if escalated_to:
-        department_id = directory.departments.get(escalated_to)
-        if department_id is None:
+        # Any department of the catalogue: history may name one without a queue of its own.
+        if escalated_to not in directory.departments:
             raise RowRejected(f"unknown department {escalated_to!r} in escalated_to")
-        if department_id not in directory.department_queue:
-            raise RowRejected(f"department {escalated_to!r} has no queue to escalate to")
         if resolution in KONTAKTCENTER_RESOLUTIONS:
             raise RowRejected(f"resolution {resolution} means never escalated, but escalated_to is {escalated_to}")
     language = v.get("language") or "sv"
@@ -169,6 +207,17 @@ def parse_row(raw: dict[str, str], directory: Directory) -> HistoryRow:
         raise RowRejected("a walk_in contact needs location_code")
     if location and location not in directory.locations:
         raise RowRejected(f"unknown location {location!r}")
+    citizen_key = v.get("citizen_key") or None
+    if citizen_key and len(citizen_key) > CITIZEN_KEY_LENGTH:
+        raise RowRejected(f"citizen_key is longer than {CITIZEN_KEY_LENGTH} characters")
+    reason_code = v.get("reason_code") or None
+    if reason_code:
+        reasons = directory.reasons.get(v["service_code"], {})
+        if reason_code not in reasons:
+            raise RowRejected(
+                f"reason_code {reason_code!r} is not a reason of service {v['service_code']!r}; "
+                f"its reasons are {', '.join(reasons)}"
+            )
     return HistoryRow(
         external_id=external_id,
         channel=channel,
@@ -185,19 +234,66 @@ def parse_row(raw: dict[str, str], directory: Directory) -> HistoryRow:
         language=language,
         needs=needs,
         location_code=location,
+        citizen_key=citizen_key,
+        reason_code=reason_code,
     )
 
 
-def _batches(reader: Iterable[dict[str, str]], size: int) -> Iterator[list[tuple[int, dict[str, str]]]]:
-    batch: list[tuple[int, dict[str, str]]] = []
-    for raw in reader:
-        # line_num counts physical lines, so a quoted newline inside a field keeps the numbers right.
-        batch.append((reader.line_num, raw))  # type: ignore[attr-defined]
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+class _Lines:
+    """The file's physical lines decoded as UTF-8 one by one, counted (csv reads from here)."""
+
+    def __init__(self, raw: Iterable[bytes]):
+        self._raw = iter(raw)
+        self.number = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._raw)
+        self.number += 1
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            column = len(line[: exc.start].decode("utf-8", "replace")) + 1
+            raise _NotUtf8(self.number, column, line[exc.start]) from None
+        return text.removeprefix("\ufeff") if self.number == 1 else text
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    message = str(exc)
+    limit = re.match(r"field larger than field limit \((\d+)\)", message)
+    if limit:
+        return f"a field is longer than the limit of {int(limit.group(1))} characters (a quote left open can make one)"
+    if message == "unexpected end of data":
+        return "a quoted field is still open at the end of the file"
+    if "expected after" in message:
+        return 'a quote inside a field that is not doubled (inside a quoted field write "" for ")'
+    return f"not a valid CSV record ({message})"
+
+
+def _records(reader, lines: _Lines) -> Iterator[tuple[int, list[str]]]:
+    """(first line, fields) per record; FileProblem where the file cannot be read on."""
+    while True:
+        start = lines.number + 1  # csv reads a record's lines only when asked for it
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FileProblem(start, _csv_problem(exc)) from None
+        except _NotUtf8 as exc:
+            raise exc.at(start) from None
+        if fields:  # not a blank line
+            yield start, fields
+
+
+def _named(names: list[str], fields: list[str]) -> dict:
+    """As csv.DictReader makes it: fields beyond the header under None."""
+    raw: dict = dict(zip(names, fields, strict=False))
+    if len(fields) > len(names):
+        raw[None] = fields[len(names) :]
+    return raw
 
 
 def _already_stored(session: Session, external_ids: list[str]) -> set[str]:
@@ -212,47 +308,76 @@ def _already_stored(session: Session, external_ids: list[str]) -> set[str]:
     return set(session.scalars(select(column).where(clause)))
 
 
+def _import_batch(
+    session: Session,
+    names: list[str],
+    batch: list[tuple[int, list[str]]],
+    directory: Directory,
+    result: ImportResult,
+    seen: dict[str, int],
+) -> None:
+    rows: list[HistoryRow] = []
+    for line, fields in batch:
+        raw = _named(names, fields)
+        try:
+            row = parse_row(raw, directory)
+        except RowRejected as exc:
+            result.rejected.append(Rejection(line, (raw.get("external_id") or "").strip(), str(exc)))
+            continue
+        if row.external_id in seen:
+            result.rejected.append(
+                Rejection(line, row.external_id, f"external_id repeats line {seen[row.external_id]}")
+            )
+            continue
+        seen[row.external_id] = line
+        rows.append(row)
+    stored = _already_stored(session, [r.external_id for r in rows])
+    fresh = [r for r in rows if r.external_id not in stored]
+    result.already_imported += len(rows) - len(fresh)
+    result.accepted += write_history(session, fresh, directory)
+
+
 def import_contacts(
     session: Session,
-    lines: Iterable[str],
+    lines: Iterable[bytes],
     *,
     commit: Callable[[], None],
     progress: Callable[[int], None] = lambda n: None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportResult:
-    """Import CSV lines; `commit` is called after each batch so a long import keeps its progress."""
-    reader = csv.DictReader(lines)
-    try:
-        check_header(reader.fieldnames)
-    except UnicodeDecodeError:
-        raise ImportFileError("the file is not UTF-8") from None
-    directory = Directory(session)
+    """Import the CSV file's lines (bytes); `commit` is called after each batch so a long import keeps its progress.
+
+    A problem with the file stops the import: the rows before it are committed and
+    `result.stopped` says where. A bad header raises ImportFileError before anything is written.
+    """
+    physical = _Lines(lines)
+    # strict: a malformed record is reported, never guessed at.
+    reader = csv.reader(physical, strict=True)
     result = ImportResult()
-    seen: dict[str, int] = {}
+    records = _records(reader, physical)
     try:
-        for batch in _batches(reader, batch_size):
-            rows: list[HistoryRow] = []
-            for line, raw in batch:
-                try:
-                    row = parse_row(raw, directory)
-                except RowRejected as exc:
-                    result.rejected.append(Rejection(line, (raw.get("external_id") or "").strip(), str(exc)))
-                    continue
-                if row.external_id in seen:
-                    result.rejected.append(
-                        Rejection(line, row.external_id, f"external_id repeats line {seen[row.external_id]}")
-                    )
-                    continue
-                seen[row.external_id] = line
-                rows.append(row)
-            stored = _already_stored(session, [r.external_id for r in rows])
-            fresh = [r for r in rows if r.external_id not in stored]
-            result.already_imported += len(rows) - len(fresh)
-            result.accepted += write_history(session, fresh, directory)
+        header = next(records, None)
+    except FileProblem as problem:
+        result.stopped = problem
+        return result
+    names = [n.strip() for n in header[1]] if header else None
+    check_header(names)
+    directory = Directory(session)
+    seen: dict[str, int] = {}
+    batch: list[tuple[int, list[str]]] = []
+    while True:
+        try:
+            record = next(records, None)
+        except FileProblem as problem:
+            result.stopped, record = problem, None
+        if record is not None:
+            batch.append(record)
+            if len(batch) < batch_size:
+                continue
+        if batch:
+            _import_batch(session, names, batch, directory, result, seen)
             commit()
             progress(len(batch))
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            f"the file is not UTF-8 (byte {exc.start} of a chunk after line {result.total + 1})"
-        ) from None
-    return result
+            batch = []
+        if record is None:
+            return result

@@ -1,8 +1,8 @@
 """Writing historical contacts in bulk: the demo's generated history and the CSV import.
 
 Historical contacts were routed by another system, so they are not routed again: a
-ticket escalated to a department lands in that department's queue, a visit in local
-service, everything else in the first line.
+ticket escalated to a department lands in that department's queue (if it has one), a
+visit in local service, everything else in the first line.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
-from ..directory.models import Department, Location, Queue, Service
+from ..directory.models import ContactReason, Department, Location, Queue, Service
 from ..tickets.models import Ticket, TicketEvent
 from ..tickets.service import event_values, format_reference, next_reference_numbers
 from ..vocabulary import NEEDS
@@ -41,6 +41,8 @@ class HistoryRow:
     language: str = "sv"
     needs: list[str] = field(default_factory=list)
     location_code: str | None = None
+    citizen_key: str | None = None
+    reason_code: str | None = None
 
 
 class Directory:
@@ -50,6 +52,14 @@ class Directory:
         self.services = {s.code: s for s in session.scalars(select(Service))}
         self.locations = {code: id_ for code, id_ in session.execute(select(Location.code, Location.id))}
         self.departments = {code: id_ for code, id_ in session.execute(select(Department.code, Department.id))}
+        # service code → {reason code → id}, retired reasons too (history may name them).
+        self.reasons: dict[str, dict[str, int]] = {}
+        for service_code, reason_code, reason_id in session.execute(
+            select(Service.code, ContactReason.code, ContactReason.id)
+            .join(ContactReason.service)
+            .order_by(ContactReason.id)
+        ):
+            self.reasons.setdefault(service_code, {})[reason_code] = reason_id
         queues = session.scalars(select(Queue).order_by(Queue.id)).all()
         self.queue_ids = {q.code: q.id for q in queues}
         self.department_queue: dict[int, int] = {}
@@ -58,11 +68,17 @@ class Directory:
                 self.department_queue.setdefault(q.department_id, q.id)
 
     def queue_for(self, row: HistoryRow) -> int:
-        if row.escalated_to:
-            return self.department_queue[self.departments[row.escalated_to]]
+        # A department without a queue of its own leaves the ticket where the kontaktcenter keeps it.
+        queue = self.department_queue.get(self.departments[row.escalated_to]) if row.escalated_to else None
+        if queue is not None:
+            return queue
         if row.channel == "walk_in":
             return self.queue_ids["kc-lokal-service"]
         return self.queue_ids["kc-forsta-linjen"]
+
+
+def _reason_id(directory: Directory, row: HistoryRow) -> int | None:
+    return directory.reasons[row.service_code][row.reason_code] if row.reason_code else None
 
 
 def write_history(session: Session, rows: Iterable[HistoryRow], directory: Directory | None = None) -> int:
@@ -129,6 +145,8 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
                 "first_response_at": row.first_response_at,
                 "created_at": row.arrived_at,
                 "citizen_name": "",
+                "citizen_key": row.citizen_key,
+                "reason_id": _reason_id(directory, row),
                 "subject": "",
                 "text": "",
             }

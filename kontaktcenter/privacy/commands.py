@@ -65,6 +65,7 @@ def _register_extract(app: Flask) -> None:
     @click.option("--personnummer", default=None, help="personnummer or samordningsnummer")
     @click.option("--phone", default=None, help="phone number (Swedish national format or +country)")
     @click.option("--email", default=None, help="e-mail address")
+    @click.option("--citizen-key", default=None, help="the pseudonymous id a source system gave imported history")
     @click.option("--format", "fmt", type=click.Choice(["html", "json"]), default="html", show_default=True)
     @click.option(
         "-o",
@@ -79,7 +80,7 @@ def _register_extract(app: Flask) -> None:
         required=True,
         help="the admin or dataskydd user handling the request (logged in the access log)",
     )
-    def registerutdrag_command(personnummer, phone, email, fmt, output, username) -> None:
+    def registerutdrag_command(personnummer, phone, email, citizen_key, fmt, output, username) -> None:
         """Everything stored about one person (GDPR art. 15); give every identifier they use."""
         from sqlalchemy import select
 
@@ -92,7 +93,7 @@ def _register_extract(app: Flask) -> None:
             click.echo(f"error: {username} is not an active admin or dataskydd user", err=True)
             raise SystemExit(1)
         try:
-            who = person(personnummer=personnummer, phone=phone, email=email)
+            who = person(personnummer=personnummer, phone=phone, email=email, citizen_key=citizen_key)
         except ExtractError as exc:
             click.echo(f"error: {exc}", err=True)
             raise SystemExit(1) from exc

@@ -1,7 +1,8 @@
 """Registerutdrag (GDPR art. 15): everything stored about one person, as data.
 
 The person is found by the identifiers the data-protection officer gives (one or more
-of personnummer, phone number, e-mail address), normalised as intake stores them. The
+of personnummer, phone number, e-mail address, and the citizen key a source system gave
+imported history), normalised as intake and the import store them. The
 extract holds the contacts carrying one of them, the tickets those contacts belong to,
 and everything stored on those tickets: messages, events, routing decisions,
 escalations, Open311 details and the access-log rows about them. Identifiers are not
@@ -25,6 +26,7 @@ from ..channels.open311.models import Open311Details
 from ..contacts.citizen import (
     IdentifierError,
     mask_identifier,
+    normalise_citizen_key,
     normalise_email,
     normalise_personnummer,
     normalise_phone,
@@ -38,8 +40,21 @@ from ..tickets.access import log_access
 from ..tickets.models import AccessLog, Message, Ticket, TicketEvent
 from ..vocabulary import IDENTIFIER_KINDS
 
-NORMALISE = {"personnummer": normalise_personnummer, "phone": normalise_phone, "email": normalise_email}
-COLUMN = {"personnummer": Contact.citizen_personnummer, "phone": Contact.citizen_phone, "email": Contact.citizen_email}
+# A person is found by the identifiers of the vocabulary and, in a registerutdrag only, by the
+# pseudonymous key an imported source system gave them.
+KINDS = (*IDENTIFIER_KINDS, "citizen_key")
+NORMALISE = {
+    "personnummer": normalise_personnummer,
+    "phone": normalise_phone,
+    "email": normalise_email,
+    "citizen_key": normalise_citizen_key,
+}
+COLUMN = {
+    "personnummer": Contact.citizen_personnummer,
+    "phone": Contact.citizen_phone,
+    "email": Contact.citizen_email,
+    "citizen_key": Contact.citizen_key,
+}
 # The extract's sections in their order, with Swedish and English headings.
 SECTIONS = {
     "identifiers": ("Uppgifter som identifierar dig", "Identifiers"),
@@ -66,18 +81,25 @@ class Person:
     personnummer: str | None = None
     phone: str | None = None
     email: str | None = None
+    citizen_key: str | None = None
 
     def given(self) -> list[tuple[str, str]]:
-        return [(kind, getattr(self, kind)) for kind in IDENTIFIER_KINDS if getattr(self, kind)]
+        return [(kind, getattr(self, kind)) for kind in KINDS if getattr(self, kind)]
 
     def masked(self) -> str:
         """For the access log: enough to audit, not to reuse."""
         return ", ".join(mask_identifier(kind, value) for kind, value in self.given())
 
 
-def person(*, personnummer: str | None = None, phone: str | None = None, email: str | None = None) -> Person:
+def person(
+    *,
+    personnummer: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    citizen_key: str | None = None,
+) -> Person:
     """Normalise the given identifiers; at least one is required, each must be valid."""
-    raw = {"personnummer": personnummer, "phone": phone, "email": email}
+    raw = {"personnummer": personnummer, "phone": phone, "email": email, "citizen_key": citizen_key}
     values = {}
     for kind, value in raw.items():
         if value and value.strip():
@@ -86,7 +108,7 @@ def person(*, personnummer: str | None = None, phone: str | None = None, email: 
             except IdentifierError as exc:
                 raise ExtractError(f"{kind}: {exc}") from None
     if not values:
-        raise ExtractError("give a personnummer, a phone number or an e-mail address")
+        raise ExtractError("give a personnummer, a phone number, an e-mail address or a citizen key")
     return Person(**values)
 
 
@@ -133,13 +155,14 @@ def extract(session: Session, who: Person) -> dict[str, Any]:
         )
         for c in contacts
     ]
-    identifiers: dict[str, list[str]] = {"names": [], "personnummer": [], "phone": [], "email": []}
+    identifiers: dict[str, list[str]] = {"names": [], "personnummer": [], "phone": [], "email": [], "citizen_key": []}
     for c in contacts:
         for key, value in (
             ("names", c.citizen_name),
             ("personnummer", c.citizen_personnummer),
             ("phone", c.citizen_phone),
             ("email", c.citizen_email),
+            ("citizen_key", c.citizen_key),
         ):
             if value and value not in identifiers[key]:
                 identifiers[key].append(value)

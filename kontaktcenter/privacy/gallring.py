@@ -6,12 +6,12 @@ emptied it yet (`gallrad_at`). Open and escalated-but-unresolved tickets are nev
 
 What stays, so that every METRICS.md figure of a past period is unchanged (the engine
 reads only these): the contact's channel, service, queue, location, language, needs,
-times, outcome, wait_seconds, external_id and provider_sid (idempotency of imports and
-Twilio retries; neither is personal data); the ticket's status, service, queue,
+times, outcome, wait_seconds, contact reason, external_id and provider_sid (idempotency
+of imports and Twilio retries; neither is personal data); the ticket's status, service, queue,
 resolution, escalation, times; each event's kind, time and actor, and the values of
 events whose values are codes (KEEP_VALUE_KINDS).
 
-What goes: names, phone numbers, e-mail addresses, personnummer, subjects, free text,
+What goes: names, phone numbers, e-mail addresses, personnummer, imported citizen keys, subjects, free text,
 message bodies and recipients, reply addresses and receipt codes, event values and
 details that may hold personal data, escalation notes, routing attributes, Open311
 addresses and device ids. With `anonymise` those rows stay, emptied; with `delete`
@@ -45,6 +45,16 @@ from .models import GallringRecord
 
 DEFAULT_RULE = "P1Y"  # contacts with neither ticket nor service (IVR drops)
 NO_SERVICE = "-"
+# A contact's personal data, emptied: every identifier and the free text.
+EMPTY_CONTACT = {
+    "citizen_name": "",
+    "citizen_phone": None,
+    "citizen_email": None,
+    "citizen_personnummer": None,
+    "citizen_key": None,
+    "subject": "",
+    "text": "",
+}
 # Ticket id ranges per statement: bounded transactions and lock sets on a million rows.
 BATCH = 20_000
 # Events whose from/to values are codes (statuses, queues, resolutions, department codes,
@@ -127,6 +137,7 @@ def _holds_personal_data():
         c.citizen_phone.is_not(None),
         c.citizen_email.is_not(None),
         c.citizen_personnummer.is_not(None),
+        c.citizen_key.is_not(None),
         c.subject != "",
         c.text != "",
     )
@@ -204,11 +215,7 @@ def empty_dependents(session: Session, due, action: str) -> None:
     """Everything personal hanging off the tickets in `due` (a scalar subquery of ids)."""
     contacts_of_due = select(Contact.id).where(Contact.ticket_id.in_(due)).scalar_subquery()
     session.execute(
-        update(Contact)
-        .where(Contact.ticket_id.in_(due))
-        .values(
-            citizen_name="", citizen_phone=None, citizen_email=None, citizen_personnummer=None, subject="", text=""
-        ),
+        update(Contact).where(Contact.ticket_id.in_(due)).values(**EMPTY_CONTACT),
         execution_options={"synchronize_session": False},
     )
     # One pass over the events: values of non-code kinds and every detail; rows with
@@ -284,11 +291,7 @@ def run(session: Session, now: datetime, *, after_batch: Callable[[], None] | No
                 after_batch()
     for p in done:
         session.execute(
-            update(Contact)
-            .where(_orphan_due(p.rule))
-            .values(
-                citizen_name="", citizen_phone=None, citizen_email=None, citizen_personnummer=None, subject="", text=""
-            ),
+            update(Contact).where(_orphan_due(p.rule)).values(**EMPTY_CONTACT),
             execution_options={"synchronize_session": False},
         )
         session.add(

@@ -2,8 +2,9 @@
 begränsning (art. 18). Each needs a reason, is an event on the ticket and a row of the
 access log; the caller commits.
 
-- **Rättelse**: a citizen identifier (name, phone, e-mail, personnummer) on every contact
-  of the ticket, validated as at intake; the event holds before → after, personnummer masked.
+- **Rättelse**: a citizen identifier (name, phone, e-mail, personnummer, imported citizen
+  key) on every contact of the ticket, validated as at intake; the event holds before →
+  after, personnummer and citizen key masked.
 - **Radering**: the ticket's personal data emptied as gallring empties it (the same
   statements, `gallring.empty_tickets`), so every figure stays. Refused while a retention
   rule requires keeping it: the ticket is open, held (`retention_hold`), or its service's
@@ -21,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from ..contacts.citizen import (
     IdentifierError,
+    mask_citizen_key,
     mask_personnummer,
+    normalise_citizen_key,
     normalise_email,
     normalise_personnummer,
     normalise_phone,
@@ -39,12 +42,13 @@ RIGHTS_ROLES = ("admin", "dataskydd")
 # A coordinator corrects identifiers on their own department's tickets (a citizen's new
 # number is everyday casework); erasing and restricting stay with RIGHTS_ROLES.
 CORRECT_ROLES = (*RIGHTS_ROLES, "coordinator")
-FIELDS = ("name", "phone", "email", "personnummer")
+FIELDS = ("name", "phone", "email", "personnummer", "citizen_key")
 COLUMNS = {
     "name": "citizen_name",
     "phone": "citizen_phone",
     "email": "citizen_email",
     "personnummer": "citizen_personnummer",
+    "citizen_key": "citizen_key",
 }
 MAX_REASON = 300
 MAX_NAME = 200
@@ -77,22 +81,28 @@ def _normalise(field: str, raw: str) -> str | None:
     if not value:
         return None
     try:
-        return {"phone": normalise_phone, "email": normalise_email, "personnummer": normalise_personnummer}[field](
-            value
-        )
+        return {
+            "phone": normalise_phone,
+            "email": normalise_email,
+            "personnummer": normalise_personnummer,
+            "citizen_key": normalise_citizen_key,
+        }[field](value)
     except IdentifierError:
         message = {
             "phone": "Telefonnumret är inte giltigt.",
             "email": "E-postadressen är inte giltig.",
             "personnummer": "Personnumret är inte giltigt.",
+            "citizen_key": "Nyckeln från källsystemet får vara högst 128 tecken.",
         }[field]
         raise RightsError(message) from None
 
 
 def _shown(field: str, value: str | None) -> str:
-    """For the event: personnummer masked, the rest as stored."""
+    """For the event: personnummer and citizen key masked, the rest as stored."""
     if field == "personnummer":
         return mask_personnummer(value)
+    if field == "citizen_key":
+        return mask_citizen_key(value)
     return value or ""
 
 

@@ -15,13 +15,14 @@ from sqlalchemy import select
 from ..auth.decorators import public, roles_required
 from ..casework.gate import ticket_for
 from ..channels.accessibility import ACCESSIBILITY_PATH, DIGG_REPORT_URL, KNOWN_GAPS, PRIVACY_PATH, compliance
+from ..contacts.citizen import mask_citizen_key
 from ..database import db, utcnow
 from ..errors_http import back_on_error
 from ..tickets.access import log_access
 from ..tickets.models import Ticket
 from . import accesslog, notice, rights
 from .documents import as_html, as_json
-from .extract import ExtractError, person, registerutdrag
+from .extract import KINDS, ExtractError, person, registerutdrag
 from .hold import HOLD_ROLES, release_hold, set_hold
 
 bp = Blueprint("privacy", __name__)
@@ -54,6 +55,7 @@ def registerutdrag_page():
             personnummer=request.form.get("personnummer"),
             phone=request.form.get("phone"),
             email=request.form.get("email"),
+            citizen_key=request.form.get("citizen_key"),
         )
     except ExtractError:  # the form again, with one message for all three (no identifier in a URL or flash)
         return render_template(
@@ -102,6 +104,10 @@ ACTION_LABELS = {
 }
 
 
+# A person's identifiers in the access log's form.
+PERSON_FIELDS = KINDS
+
+
 def _date(raw: str | None, label: str, errors: list[str]) -> date | None:
     if not raw or not raw.strip():
         return None
@@ -116,9 +122,9 @@ def _log_filter(source) -> tuple[accesslog.LogFilter, list[str]]:
     """The filter from a form (POST) or the query (GET: no person there, it would land in URLs)."""
     errors: list[str] = []
     who = None
-    if request.method == "POST" and any((source.get(k) or "").strip() for k in ("personnummer", "phone", "email")):
+    if request.method == "POST" and any((source.get(k) or "").strip() for k in PERSON_FIELDS):
         try:
-            who = person(personnummer=source.get("personnummer"), phone=source.get("phone"), email=source.get("email"))
+            who = person(**{k: source.get(k) for k in PERSON_FIELDS})
         except ExtractError:
             errors.append(_("Ange ett giltigt personnummer, telefonnummer eller en giltig e-postadress."))
     start = _date(source.get("from"), _("Från"), errors)
@@ -143,9 +149,9 @@ def access_log_page():
     source = request.form if request.method == "POST" else request.args
     f, errors = _log_filter(source)
     page = max(source.get("page", 1, type=int) or 1, 1)
-    values = {k: (source.get(k) or "") for k in ("user", "reference", "from", "to", "personnummer", "phone", "email")}
+    values = {k: (source.get(k) or "") for k in ("user", "reference", "from", "to", *PERSON_FIELDS)}
     if request.method == "GET":
-        for k in ("personnummer", "phone", "email"):
+        for k in PERSON_FIELDS:
             values[k] = ""
     if errors:
         return render_template(
@@ -188,6 +194,7 @@ FIELD_LABELS = {
     "phone": _l("Telefonnummer"),
     "email": _l("E-postadress"),
     "personnummer": _l("Personnummer"),
+    "citizen_key": _l("Nyckel från källsystemet"),
 }
 
 
@@ -230,6 +237,7 @@ def _rights_render(ticket: Ticket, errors: dict[str, str] | None = None, status:
         ticket=ticket,
         errors=errors or {},
         field_labels=FIELD_LABELS,
+        mask_citizen_key=mask_citizen_key,  # never shown whole, here neither
         may_erase=rights.may_erase_or_restrict(current_user),
         refusal=rights.erasable(ticket, utcnow()),
         form=request.form if request.method == "POST" else {},

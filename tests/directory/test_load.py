@@ -352,3 +352,83 @@ def test_the_malmo_entries_know_their_lines():
     directory = malmo()
     assert directory["services"]["skolval"].line == line_of(text, "[services.skolval]")
     assert read_directory(MALMO).codes("queues")[0] == "kc-forsta-linjen"
+
+
+# -- contact reasons ---------------------------------------------------------------------
+
+
+def reasons_of(session, service_code: str) -> dict[str, tuple[str, str, bool]]:
+    from kontaktcenter.directory.models import ContactReason
+
+    rows = session.scalars(
+        select(ContactReason).join(Service).where(Service.code == service_code).order_by(ContactReason.id)
+    )
+    return {r.code: (r.name_sv, r.category, r.active) for r in rows}
+
+
+def test_malmo_services_have_their_reasons_and_every_service_an_other_of_each_category(session):
+    bygglov = reasons_of(session, "bygglov")
+    assert bygglov["status-arende"] == ("Frågar hur det går med sitt ärende", "failure", True)
+    assert bygglov["fragor-om-beslut"][1] == "failure"
+    assert bygglov["ny-ansokan"][1] == "value"
+    for service in session.scalars(select(Service.code)):
+        reasons = reasons_of(session, service)
+        assert reasons["annat-varde"][1:] == ("value", True)
+        assert reasons["annat-fel"][1:] == ("failure", True)
+    assert set(reasons_of(session, "skolval")) == {"annat-varde", "annat-fel"}
+
+
+def test_a_new_service_gets_its_reasons_and_a_reload_keeps_them(runner, session, tmp_path):
+    text = BASE.replace(
+        'retention_action = "delete"\n',
+        'retention_action = "delete"\n\n[services.vattenlackage.reasons]\n'
+        'lacka = { name_sv = "Vill anmäla en läcka", category = "value" }\n'
+        'annat-fel = { name_sv = "Annat fel i VA-tjänsten", category = "failure" }\n',
+        1,
+    )
+    result = load(runner, write(tmp_path, text))
+    assert result.exit_code == 0, result.output
+    assert reasons_of(session, "vattenlackage") == {
+        "lacka": ("Vill anmäla en läcka", "value", True),
+        "annat-fel": ("Annat fel i VA-tjänsten", "failure", True),
+        "annat-varde": ("Annat ärende", "value", True),
+    }
+    # Services not in this file keep their reasons; none is made twice.
+    assert set(reasons_of(session, "bygglov")) >= {"status-arende", "annat-varde", "annat-fel"}
+    result = load(
+        runner, write(tmp_path, text.replace('category = "value" }', 'category = "value", active = false }', 1))
+    )
+    assert result.exit_code == 0, result.output
+    assert "contact reasons: 0 created, 1 updated," in result.output
+    session.expire_all()
+    assert reasons_of(session, "vattenlackage")["lacka"][2] is False
+
+
+REASON_BAD = {
+    "unknown category": (
+        'snabbt = { name_sv = "x", category = "waste" }',
+        "services.vattenlackage.reasons.snabbt.category must be one of value, failure (got 'waste')",
+    ),
+    "no name": ('snabbt = { category = "value" }', "[services.vattenlackage.reasons.snabbt] lacks name_sv"),
+    "a code with a space": ('"snabb fraga" = { name_sv = "x", category = "value" }', "reason code 'snabb fraga' may"),
+    "an other of the wrong category": (
+        'annat-fel = { name_sv = "x", category = "value" }',
+        "services.vattenlackage.reasons.annat-fel: 'annat-fel' is the list's other 'failure' reason",
+    ),
+    "an other retired": (
+        'annat-varde = { name_sv = "x", category = "value", active = false }',
+        "services.vattenlackage.reasons.annat-varde: 'annat-varde' is the list's other 'value' reason "
+        '(category = "value", always active)',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REASON_BAD))
+def test_bad_reasons_are_reported_with_their_line_and_change_nothing(runner, session, tmp_path, case):
+    line, message = REASON_BAD[case]
+    text = BASE + '\n[services.vattenlackage.reasons]\nbra = { name_sv = "Bra", category = "value" }\n' + line + "\n"
+    path = write(tmp_path, text)
+    result = load(runner, path)
+    assert result.exit_code == 1, result.output
+    assert f"{path}:{len(text.splitlines())}: {message}" in result.output
+    assert session.scalar(select(Service).where(Service.code == "vattenlackage")) is None

@@ -141,3 +141,76 @@ def test_import_in_small_batches_matches_one_batch(runner, session, tmp_path):
         select(Ticket.reference).join(Contact, Contact.ticket_id == Ticket.id).where(Contact.external_id.like("h-%"))
     ).all()
     assert len(set(references)) == 5
+
+
+# -- citizen_key, reason_code, escalated_to, abandoned calls (METRICS.md, issue 19) --------
+
+NEW_HEADER = HEADER + ",citizen_key,reason_code"
+
+
+def test_citizen_key_is_stored_as_given_and_reason_code_names_one_of_the_services_reasons(runner, session, tmp_path):
+    from kontaktcenter.directory.models import ContactReason
+
+    lines = [
+        "k-1,phone,bygglov,2026-03-02T09:00:00+01:00,2026-03-02T09:00:30+01:00,2026-03-02T09:04:00+01:00,answered,,,,,,,,,Kund/00042-ä,status-arende",
+        "k-2,web,bygglov,2026-03-02T10:00:00+01:00,,,,,,,,,,,,,annat-varde",
+        "k-3,web,skolval,2026-03-02T10:00:00+01:00,,,,,,,,,,,,,",
+    ]
+    result = _invoke(runner, _write(tmp_path, lines, header=NEW_HEADER))
+    assert result.exit_code == 0, result.output
+    contacts = {c.external_id: c for c in session.scalars(select(Contact).where(Contact.external_id.like("k-%")))}
+    assert contacts["k-1"].citizen_key == "Kund/00042-ä"
+    assert (contacts["k-1"].reason.code, contacts["k-1"].reason.category) == ("status-arende", "failure")
+    assert contacts["k-1"].reason.service.code == "bygglov"
+    assert contacts["k-2"].reason.code == "annat-varde"
+    assert (contacts["k-3"].citizen_key, contacts["k-3"].reason_id) == (None, None)
+    assert session.get(ContactReason, contacts["k-2"].reason_id).service_id == contacts["k-2"].service_id
+
+
+NEW_BAD = [
+    (
+        "n-1,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,,,status-arende",
+        "reason_code 'status-arende' is not a reason of service 'skolval'; its reasons are annat-varde, annat-fel",
+    ),
+    (
+        f"n-2,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,,,,,{'k' * 129},",
+        "citizen_key is longer than 128 characters",
+    ),
+    (
+        "n-3,phone,skolval,2026-03-02T09:00:00+01:00,,,abandoned,,,,,,,,,,",
+        "an abandoned call needs ended_at (the hang-up, which gives its wait)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("row", "reason"), NEW_BAD, ids=[b[0].split(",")[0] for b in NEW_BAD])
+def test_new_columns_and_rules_reject_a_row_with_its_reason(runner, session, tmp_path, row, reason):
+    path = _write(tmp_path, [GOOD[0], row], header=NEW_HEADER)
+    result = _invoke(runner, path)
+    assert result.exit_code == 1
+    assert f"{path}:3: {row.split(',')[0]}: {reason}\n" in result.output, result.output
+    assert _imported(session) == 1
+
+
+def test_escalated_to_any_department_of_the_catalogue_with_or_without_a_queue(runner, session, tmp_path):
+    from kontaktcenter.directory.models import Department
+
+    session.add(Department(code="revision", name_sv="Stadsrevisionen", name_en="City Audit"))
+    session.commit()
+    lines = [
+        "e-1,web,allmant,2026-03-02T09:00:00+01:00,,,,,,department,2026-03-04T09:00:00+01:00,revision,,,",
+        "e-2,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,serviceforvaltningen,,,",
+        "e-3,web,skolval,2026-03-02T09:00:00+01:00,,,,,,,,grundskola,,,",
+    ]
+    result = _invoke(runner, _write(tmp_path, lines))
+    assert result.exit_code == 0, result.output
+    assert "3 rows: 3 imported" in result.output
+    tickets = {c.external_id: c.ticket for c in session.scalars(select(Contact).where(Contact.external_id.like("e-%")))}
+    # Without a queue of its own the ticket stays in the first line, escalated.
+    assert (tickets["e-1"].escalated, tickets["e-1"].queue.code, tickets["e-1"].status) == (
+        True,
+        "kc-forsta-linjen",
+        "resolved",
+    )
+    assert (tickets["e-2"].escalated, tickets["e-2"].queue.code) == (True, "kc-forsta-linjen")
+    assert tickets["e-3"].queue.code == "grundskola-antagning"
