@@ -33,7 +33,7 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
 # Each part of the domain adds its command module here (a module with `register(app)`).
 COMMAND_MODULES: list[str] = [
     "kontaktcenter.channels.tokens.commands",
-    "kontaktcenter.contacts.commands",
+    "kontaktcenter.history.commands",
     "kontaktcenter.scheduling.commands",
     "kontaktcenter.metrics.commands",
     "kontaktcenter.routing.commands",

@@ -26,7 +26,7 @@ def register(app: Flask) -> None:
     @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100000))
     def import_contacts_command(csv_file: Path, batch_size: int) -> None:
         """Import historical contacts (METRICS.md's format); idempotent on external_id."""
-        from ..history.importer import ImportFileError, import_contacts
+        from .importer import ImportFileError, import_contacts
 
         rows = max(_count_lines(csv_file) - 1, 0)
         try:
