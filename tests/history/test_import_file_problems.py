@@ -3,10 +3,10 @@ CSV record, a field over the size limit. Each is reported at the line where its 
 starts, with exactly how many rows were committed before it; the fixed file imports the
 rest and nothing twice."""
 
-from kontaktcenter.history.importer import BATCH_SIZE, import_contacts
 from sqlalchemy import func, select
 
 from kontaktcenter.contacts.models import Contact
+from kontaktcenter.history.importer import BATCH_SIZE, import_contacts
 
 HEADER = "external_id,channel,service_code,arrived_at,first_response_at"
 HINT = "Fix the file and import it again: the rows already imported are skipped."

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from kontaktcenter.history.write import HistoryRow, write_history
 from sqlalchemy import select
 
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import User
+from kontaktcenter.history.write import HistoryRow, write_history
 from kontaktcenter.privacy import gallring, rights
 from kontaktcenter.privacy.extract import extract, person, registerutdrag
 from kontaktcenter.tickets.models import AccessLog, TicketEvent
