@@ -3,6 +3,8 @@ every way of reaching it, with the expected answer and the access-log row it lea
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -10,6 +12,7 @@ from kontaktcenter.casework.escalation import Handover, escalate
 from kontaktcenter.casework.service import citizen_contacts
 from kontaktcenter.directory.models import Queue, User
 from kontaktcenter.tickets.models import AccessLog, Ticket
+from kontaktcenter.worktime.calendar import STOCKHOLM
 from tests.fixtures.tokens import make_token  # noqa: F401 - a fixture
 
 PHONE = "0701239876"
@@ -145,7 +148,10 @@ def test_access_matrix(app, client, auth, session, tickets, make_token, username
     # drill-down (report roles): listed only when readable in one's own work, and never when
     # confidential (reports show those in aggregate only)
     if username in ("chef", "samordnare", "admin"):
-        day = ticket.first_arrived_at.date().isoformat()
+        # The report's days are Stockholm's: between 23:00 and 24:00 UTC the UTC date is a day behind.
+        arrived = ticket.first_arrived_at
+        arrived = arrived if arrived.tzinfo else arrived.replace(tzinfo=UTC)
+        day = arrived.astimezone(STOCKHOLM).date().isoformat()
         page = client.get("/reports/drill", query_string={"start": day, "end": day, "figure": "tickets"}).get_data(
             as_text=True
         )
