@@ -208,6 +208,7 @@ def load_config(
     _check_access_log_retention(settings)
     _check_two_factor(settings)
     _check_cost_allocation(settings)
+    _check_report_targets(settings)
     if settings["ENV"] == "production":
         _check_production_secret(settings["SECRET_KEY"])
     return settings
@@ -231,6 +232,13 @@ def _check_cost_allocation(config: Mapping[str, Any]) -> None:
         base_key(config)
     except CostConfigError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _check_report_targets(config: Mapping[str, Any]) -> None:
+    """A target is a rate (0..1): 80 for 80 % would draw a line far above every chart."""
+    for name, value in config["report_targets"].items():
+        if not 0 <= value <= 1:
+            raise ConfigError(f"[report_targets] {name} = {value}: expected a rate between 0 and 1, such as 0.8")
 
 
 def _check_sessions(config: Mapping[str, Any]) -> None:

@@ -240,3 +240,14 @@ def test_the_readme_names_every_environment_variable():
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Configuration") : readme.index("## Run it for real")]
     assert [key for key in ENV_KEYS if f"`{key}`" not in section] == []
+
+
+def test_a_report_target_given_as_a_percentage_stops_the_start(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[report_targets\] service_level = 80"):
+        load_config(site(tmp_path, "[report_targets]\nservice_level = 80\n"))
+
+
+def test_a_site_file_may_move_one_report_target_and_keeps_the_others(tmp_path):
+    settings = load_config(site(tmp_path, "[report_targets]\nanswer_rate = 0.95\n"))
+    assert settings["report_targets"]["answer_rate"] == 0.95
+    assert settings["report_targets"]["service_level"] == 0.80
