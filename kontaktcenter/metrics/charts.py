@@ -1,109 +1,261 @@
-"""Charts as server-side SVG: no script, no internet; each page puts a data table beside them."""
+"""Charts drawn with Altair (Vega-Lite) and rendered to static SVG on the server by vl-convert.
+
+The SVG is inlined in the page: no script, no font or URL fetched, readable with JavaScript
+off and in print. Each chart is an image with a name and a short description (the latest
+value and the target); the page keeps a data table with the same numbers beside it.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
+from typing import Any
 
+import altair as alt
+import vl_convert
+from flask_babel import gettext as _
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 640, 240
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 12, 12, 40
+WIDTH, HEIGHT = 540, 200  # the plot; axes, legend and title add about 100 px each way
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11), told apart by dash too.
-SERIES_STYLES = [("#004a8f", ""), ("#b04a00", "6 4"), ("#1e6b2f", "2 3")]
+COLOURS = ["#004a8f", "#b04a00", "#1e6b2f"]
+DASHES = [[1, 0], [6, 4], [2, 3]]
+TEXT = "#1a1a1a"
+MAX_X_LABELS = 12
+
+# d3-format's sv-SE has "80%"; Swedish writes a (no-break) space before the sign.
+FORMAT_LOCALES: dict[str, dict[str, Any]] = {
+    "sv": {"decimal": ",", "thousands": "\u00a0", "grouping": [3], "currency": ["", "\u00a0kr"], "percent": "\u00a0%"},
+    "en": {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["", " kr"]},
+}
 
 
-def _scale(values: Sequence[float | None]) -> float:
-    top = max((v for v in values if v is not None), default=0) or 1
-    return float(top)
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: Sequence[float | None]
+    partial: Sequence[bool] = field(default_factory=tuple)  # per value: a period cut by the dates or not over
 
 
-def _frame(chart_id: str, title: str, top: float, percent: bool) -> list[str]:
-    inner_h = HEIGHT - PAD_TOP - PAD_BOTTOM
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart_id}-title" focusable="false" xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="{chart_id}-title">{escape(title)}</title>',
-    ]
-    for i in range(5):
-        y = PAD_TOP + inner_h * i / 4
-        value = top * (4 - i) / 4
-        label = f"{value * 100:.0f} %" if percent else (f"{value:.0f}" if top >= 4 else f"{value:.1f}")
-        parts.append(f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d0d0"/>')
-        parts.append(
-            f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#1a1a1a">{label}</text>'
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    description: str  # shown as the figure's caption, the SVG's aria-describedby
+    svg: Markup
+
+
+def number(value: float | None, *, percent: bool, locale: str) -> str:
+    """A value as the charts write it: "80,0 %" or "1 234" in Swedish."""
+    if value is None:
+        return "–"
+    if percent:
+        text = f"{value * 100:.1f}"
+        return (text.replace(".", ",") + "\u00a0%") if locale == "sv" else text + "%"
+    text = f"{value:,.0f}"
+    return text.replace(",", "\u00a0") if locale == "sv" else text
+
+
+def _config() -> dict[str, Any]:
+    axis = {
+        "labelFontSize": 12,
+        "titleFontSize": 12,
+        "labelColor": TEXT,
+        "titleColor": TEXT,
+        "domainColor": "#595959",
+        "tickColor": "#595959",
+        "gridColor": "#d9d9d9",
+    }
+    return {
+        "font": "sans-serif",  # the reader's own font: nothing to fetch
+        "axis": axis,
+        "legend": {"labelFontSize": 12, "labelColor": TEXT, "orient": "bottom", "title": None, "symbolStrokeWidth": 2},
+        "title": {"fontSize": 14, "color": TEXT, "anchor": "start"},
+        "view": {"stroke": None},
+        "background": "white",
+    }
+
+
+def _x_axis(labels: Sequence[str]) -> alt.Axis:
+    """Every label while they fit; on long ranges every k-th, turned when there are many."""
+    step = max(1, math.ceil(len(labels) / MAX_X_LABELS))
+    shown = list(labels[::step])
+    # About 7 px a character at 12 px: turned when side by side they would fill the width.
+    flat = sum(len(label) + 2 for label in shown) * 7 < WIDTH * 0.8
+    return alt.Axis(
+        title=None,
+        values=shown,
+        labelAngle=0 if flat else -40,
+        labelAlign="center" if flat else "right",
+        labelLimit=110,
+        labelOverlap="greedy",  # a label that would overlap is left out, never drawn on top
+        grid=False,
+    )
+
+
+def _y(percent: bool, title: str | None) -> dict[str, Any]:
+    """The value axis: rates 0–100 % in steps of 20; counts in round steps from 0."""
+    if percent:
+        return dict(
+            title=title,
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(values=[0, 0.2, 0.4, 0.6, 0.8, 1], format=".0%", labelOverlap=False),
         )
-    return parts
-
-
-def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> list[str]:
-    step = max(1, len(labels) // 10)
-    return [
-        f'<text x="{x:.1f}" y="{HEIGHT - PAD_BOTTOM + 16}" text-anchor="middle" font-size="11" fill="#1a1a1a">{escape(str(label))}</text>'
-        for i, (label, x) in enumerate(zip(labels, xs, strict=True))
-        if i % step == 0
-    ]
+    return dict(
+        title=title,
+        scale=alt.Scale(nice=True, zero=True),
+        axis=alt.Axis(format=",d", tickMinStep=1, tickCount=5),
+    )
 
 
 def line_chart(
     chart_id: str,
     title: str,
     labels: Sequence[str],
-    series: dict[str, Sequence[float | None]],
+    series: Sequence[Series],
     *,
     percent: bool = False,
-) -> Markup:
-    """One polyline per series; a gap where a value is empty."""
-    top = 1.0 if percent else _scale([v for values in series.values() for v in values])
-    inner_w = WIDTH - PAD_LEFT - PAD_RIGHT
-    inner_h = HEIGHT - PAD_TOP - PAD_BOTTOM
-    n = max(len(labels), 1)
-    xs = [PAD_LEFT + (inner_w * (i + 0.5) / n) for i in range(len(labels))]
-    parts = _frame(chart_id, title, top, percent)
-    for index, (name, values) in enumerate(series.items()):
-        colour, dash = SERIES_STYLES[index % len(SERIES_STYLES)]
-        segment: list[str] = []
-        segments = []
-        for x, value in zip(xs, values, strict=True):
-            if value is None:
-                if segment:
-                    segments.append(segment)
-                segment = []
-                continue
-            y = PAD_TOP + inner_h * (1 - value / top)
-            segment.append(f"{x:.1f},{y:.1f}")
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>')
-        if segment:
-            segments.append(segment)
-        for points in segments:
-            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-            parts.append(
-                f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash_attr} points="{" ".join(points)}"/>'
+    target: float | None = None,
+    y_title: str | None = None,
+    locale: str = "sv",
+) -> Chart:
+    """A line per series over the periods; hollow points for partial periods; the target as a rule."""
+    names = [s.name for s in series]
+    partial_label, whole_label = _("ofullständig period"), _("hel period")
+    rows = [
+        {
+            "period": label,
+            "series": s.name,
+            "value": value,
+            "status": partial_label if (i < len(s.partial) and s.partial[i]) else whole_label,
+        }
+        for s in series
+        for i, (label, value) in enumerate(zip(labels, s.values, strict=True))
+    ]
+    colours = [COLOURS[i % len(COLOURS)] for i in range(len(names))]
+    dashes = [DASHES[i % len(DASHES)] for i in range(len(names))]
+    y = _y(percent, y_title)
+    x = alt.X("period:N", sort=list(labels), axis=_x_axis(labels), scale=alt.Scale(padding=0.3))
+    base = alt.Chart().encode(x=x, y=alt.Y("value:Q", **y))
+    line = base.mark_line(strokeWidth=2).encode(
+        color=alt.Color("series:N", scale=alt.Scale(domain=names, range=colours)),
+        strokeDash=alt.StrokeDash("series:N", scale=alt.Scale(domain=names, range=dashes)),
+    )
+    # A partial period's point is hollow (white inside): not to be read as a fall or a peak.
+    hollow = alt.datum.status == partial_label
+    points = base.mark_point(filled=True, size=50, strokeWidth=2, opacity=1).encode(
+        fill=alt.condition(
+            hollow, alt.value("white"), alt.Fill("series:N", scale=alt.Scale(domain=names, range=colours))
+        ),
+        stroke=alt.Stroke("series:N", scale=alt.Scale(domain=names, range=colours)),
+    )
+    layers: list[alt.Chart] = [line, points]
+    if target is not None:
+        one = alt.Data(values=[{}])
+        # The same axis as the data's, or Vega-Lite merges two differing axes into a third.
+        at_target = alt.Y(datum=target, type="quantitative", **y)
+        layers.append(alt.Chart(one).mark_rule(color=TEXT, strokeWidth=1.5).encode(y=at_target))
+        layers.append(
+            alt.Chart(one)
+            .mark_text(x="width", align="right", dy=-7, fontSize=12, color=TEXT)
+            .encode(
+                y=at_target,
+                text=alt.value(
+                    _("Mål %(value)s", value=number(target, percent=percent, locale=locale).replace(",0", ""))
+                ),
             )
-        legend_x = PAD_LEFT + index * 200
-        parts.append(
-            f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="{HEIGHT - 8}" y2="{HEIGHT - 8}" stroke="{colour}" stroke-width="2"{f" stroke-dasharray={chr(34)}{dash}{chr(34)}" if dash else ""}/>'
         )
-        parts.append(f'<text x="{legend_x + 30}" y="{HEIGHT - 4}" font-size="11" fill="#1a1a1a">{escape(name)}</text>')
-    parts += _x_labels(labels, xs)
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
+    spec = alt.layer(*layers, data=alt.Data(values=rows)).properties(title=title)
+    return Chart(
+        chart_id, title, _line_description(labels, series, target, percent, locale), _svg(chart_id, title, spec, locale)
+    )
 
 
-def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence[float]) -> Markup:
-    top = _scale(values)
-    inner_w = WIDTH - PAD_LEFT - PAD_RIGHT
-    inner_h = HEIGHT - PAD_TOP - PAD_BOTTOM
-    n = max(len(labels), 1)
-    width = inner_w / n
-    parts = _frame(chart_id, title, top, False)
-    xs = []
-    for i, value in enumerate(values):
-        h = inner_h * (value or 0) / top
-        x = PAD_LEFT + width * i
-        xs.append(x + width / 2)
-        parts.append(
-            f'<rect x="{x + width * 0.1:.1f}" y="{PAD_TOP + inner_h - h:.1f}" width="{width * 0.8:.1f}" height="{h:.1f}" fill="#004a8f"/>'
+def _line_description(
+    labels: Sequence[str], series: Sequence[Series], target: float | None, percent: bool, locale: str
+) -> str:
+    parts = []
+    first = series[0] if series else None
+    latest = None
+    if first is not None:
+        latest = next(
+            ((labels[i], v) for i in range(len(labels) - 1, -1, -1) if (v := first.values[i]) is not None), None
         )
-    parts += _x_labels(labels, xs)
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
+    if latest is not None:
+        parts.append(
+            _(
+                "Senaste värdet (%(period)s): %(value)s.",
+                period=latest[0],
+                value=number(latest[1], percent=percent, locale=locale),
+            )
+        )
+    else:
+        parts.append(_("Inga värden under perioden."))
+    if target is not None:
+        parts.append(_("Mål: %(value)s.", value=number(target, percent=percent, locale=locale)))
+    cut = [labels[i] for i in range(len(labels)) if first is not None and i < len(first.partial) and first.partial[i]]
+    if cut:
+        parts.append(_("Ofylld punkt: ofullständig period (%(periods)s).", periods=", ".join(cut)))
+    parts.append(_("Värdena finns i tabellen."))
+    return " ".join(parts)
+
+
+def bar_chart(
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    y_title: str | None = None,
+    locale: str = "sv",
+) -> Chart:
+    """A bar per label, in the order given."""
+    rows = [{"label": label, "value": value} for label, value in zip(labels, values, strict=True)]
+    spec = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar(color=COLOURS[0])
+        .encode(x=alt.X("label:N", sort=list(labels), axis=_x_axis(labels)), y=alt.Y("value:Q", **_y(False, y_title)))
+        .properties(title=title)
+    )
+    top = max(range(len(values)), key=lambda i: values[i], default=None)
+    if top is None or not values[top]:
+        description = _("Inga värden under perioden.")
+    else:
+        description = _(
+            "Flest: %(label)s (%(value)s).", label=labels[top], value=number(values[top], percent=False, locale=locale)
+        )
+    description += " " + _("Värdena finns i tabellen.")
+    return Chart(chart_id, title, description, _svg(chart_id, title, spec, locale))
+
+
+# -- rendering ------------------------------------------------------------------------
+
+_ROOT = re.compile(r"^<svg[^>]*>")
+_VIEWBOX = re.compile(r'viewBox="([^"]+)"')
+# Vega's own ARIA (for a chart read mark by mark) is dropped: the chart is one image here.
+_INNER_ARIA = re.compile(r'\s(?:role|aria-[a-z]+)="[^"]*"')
+
+
+def _svg(chart_id: str, title: str, chart: alt.TopLevelMixin, locale: str) -> Markup:
+    spec = chart.properties(width=WIDTH, height=HEIGHT).to_dict(validate=False)
+    spec["config"] = _config()
+    svg = render(json.dumps(spec, sort_keys=True, ensure_ascii=False), locale if locale in FORMAT_LOCALES else "sv")
+    inner = _INNER_ARIA.sub("", _ROOT.sub("", svg, count=1))
+    viewbox = _VIEWBOX.search(svg)
+    root = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="{viewbox.group(1) if viewbox else f"0 0 {WIDTH} {HEIGHT}"}"'
+        f' role="img" aria-labelledby="{chart_id}-title" aria-describedby="{chart_id}-desc" focusable="false">'
+        f'<title id="{chart_id}-title">{escape(title)}</title>'
+    )
+    return Markup(root + inner)  # noqa: S704 - vl-convert escapes the data's text; the title is escaped here
+
+
+@lru_cache(maxsize=256)
+def render(spec_json: str, locale: str) -> str:
+    """One Vega-Lite spec → SVG text; kept in-process by the spec's text (the same report, the same SVG)."""
+    return vl_convert.vegalite_to_svg(json.loads(spec_json), format_locale=FORMAT_LOCALES[locale])

@@ -15,6 +15,7 @@ from ..extensions import current_locale
 from ..tickets.access import can_read
 from ..worktime.calendar import STOCKHOLM
 from . import charts, export_jobs
+from .comparison import Comparison, compare
 from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
 from .drilldown import DRILLABLE, drill
@@ -25,8 +26,10 @@ from .exports import FILE_ENDINGS, FORMATS, MEDIA_TYPES, PEOPLE_CSV, export, iso
 from .forms import CostForm, FilterForm, StaffingForm, default_dates
 from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES
 from .local_service import local_service
+from .periods import is_partial, period_label
 from .report import report
 from .staffing import arrival_pattern, history_aht, staffing_plan
+from .targets import report_targets
 
 bp = Blueprint("metrics", __name__)
 
@@ -97,49 +100,87 @@ def reports():
     calendar = _calendar()
     (total,) = records(report(db.session, form.query(), calendar, _short()))
     period = form.trend_period()
-    trend = records(report(db.session, form.query(("period",), period), calendar, _short()))
+    comparison = compare(db.session, form.query(("period",), period), calendar, _short())
     by_service = records(report(db.session, form.query(("service",)), calendar, _short()))
     volume = volume_by_weekday_hour(db.session, form.query())
     weekday_counts = [int(volume.loc[volume["weekday"] == d, "contacts"].sum()) for d in range(1, 8)]
     hours = list(range(24))
     hour_counts = [int(volume.loc[volume["hour"] == h, "contacts"].sum()) for h in hours]
-    labels = [r["period"] for r in trend]
     weekdays = weekday_names()
     context = {
         "as_of": form.as_of.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
         "total": total,
-        "trend": trend,
         "by_service": by_service,
-        "weekday_counts": list(zip(weekdays, weekday_counts, strict=True)),
-        "hour_counts": list(zip(hours, hour_counts, strict=True)),
         "key_figures": KEY_FIGURES,
         "export_groupings": export_groupings(),
         "export_formats": export_formats(),
         "table_figures": TABLE_FIGURES,
-        "trend_chart": charts.line_chart(
-            "trend-rates",
-            _("Besvarandegrad och svar inom en arbetsdag per period"),
-            labels,
-            {
-                _("Besvarandegrad"): [r["answer_rate"] for r in trend],
-                _("Svar inom en arbetsdag"): [r["response_within_1wd_rate"] for r in trend],
-            },
-            percent=True,
+        **trend_charts(comparison, period, form.as_of.astimezone(STOCKHOLM).date()),
+        "weekday_counts": list(zip(weekdays, weekday_counts, strict=True)),
+        "hour_counts": list(zip(hours, hour_counts, strict=True)),
+        "weekday_chart": charts.bar_chart(
+            "weekday", _("Kontakter per veckodag"), weekdays, weekday_counts, locale=current_locale()
         ),
-        "volume_chart": charts.line_chart(
-            "trend-volume",
-            _("Kontakter per period och kanalgrupp"),
-            labels,
-            {
-                _("Samtal"): [r["phone_queued"] for r in trend],
-                _("Skriftliga"): [r["written_received"] for r in trend],
-                _("Besök"): [r["walkin_visits"] for r in trend],
-            },
+        "hour_chart": charts.bar_chart(
+            "hour", _("Kontakter per timme"), [f"{h:02d}" for h in hours], hour_counts, locale=current_locale()
         ),
-        "weekday_chart": charts.bar_chart("weekday", _("Kontakter per veckodag"), weekdays, weekday_counts),
-        "hour_chart": charts.bar_chart("hour", _("Kontakter per timme"), [f"{h:02d}" for h in hours], hour_counts),
     }
     return _page("metrics/reports.html", form, ok, **context)
+
+
+# The figures with a target, each its own chart beside the previous period and last year.
+TARGET_CHARTS = ("service_level", "answer_rate", "response_within_1wd_rate")
+
+
+def trend_charts(comparison: Comparison, period: str, as_of_day) -> dict:
+    """The trend charts and their tables: volume per channel group, each target figure compared."""
+    locale = current_locale()
+    current = comparison.current
+    labels = [period_label(key, period, locale) for key in current.keys]
+    partial = [is_partial(key, period, current.start, current.end, as_of_day) for key in current.keys]
+    targets = report_targets()
+    names = {
+        "current": _("denna period"),
+        "previous": _("föregående period"),
+        "last_year": _("samma period i fjol"),
+    }
+    compared = []
+    for figure in TARGET_CHARTS:
+        series = [
+            charts.Series(names["current"], [r[figure] for r in current.rows], partial),
+            *(
+                charts.Series(names[which], [r[figure] if r else None for r in comparison.aligned(which)])
+                for which in ("previous", "last_year")
+            ),
+        ]
+        chart = charts.line_chart(
+            f"trend-{figure}",
+            _("%(figure)s per period", figure=FIGURE_LABELS[figure]),
+            labels,
+            series,
+            percent=True,
+            target=targets.get(figure),
+            locale=locale,
+        )
+        rows = [(label, [s.values[i] for s in series]) for i, label in enumerate(labels)]
+        compared.append({"figure": figure, "chart": chart, "rows": rows, "series": [s.name for s in series]})
+    volume = charts.line_chart(
+        "trend-volume",
+        _("Kontakter per period och kanalgrupp"),
+        labels,
+        [
+            charts.Series(_("Samtal"), [r["phone_queued"] for r in current.rows], partial),
+            charts.Series(_("Skriftliga"), [r["written_received"] for r in current.rows], partial),
+            charts.Series(_("Besök"), [r["walkin_visits"] for r in current.rows], partial),
+        ],
+        locale=locale,
+    )
+    ranges = {
+        which: (getattr(comparison, which).start.isoformat(), getattr(comparison, which).end.isoformat())
+        for which in ("previous", "last_year")
+    }
+    trend = [dict(r, period=label, partial=cut) for r, label, cut in zip(current.rows, labels, partial, strict=True)]
+    return {"trend": trend, "volume_chart": volume, "compared_charts": compared, "compared_ranges": ranges}
 
 
 def export_groupings() -> list[tuple[str, str]]:
@@ -302,16 +343,27 @@ def local_service_page():
     result = None
     chart = trend_chart = None
     if ok:
-        result = local_service(db.session, _calendar(), form.query(period=form.period.data or "month"))
-        totals = [r["total"] for r in result["rows"]]
+        period = form.period.data or "month"
+        result = local_service(db.session, _calendar(), form.query(period=period))
+        locale = current_locale()
+        as_of_day = form.as_of.astimezone(STOCKHOLM).date()
+        partial = [is_partial(p, period, form.start.data, form.end.data, as_of_day) for p in result["periods"]]
         chart = charts.bar_chart(
-            "visits-by-location", _("Besök per plats"), [r["location"] for r in result["rows"]], totals
+            "visits-by-location",
+            _("Besök per plats"),
+            [r["name"] for r in result["rows"]],
+            [r["total"] for r in result["rows"]],
+            locale=locale,
         )
         trend_chart = charts.line_chart(
             "visits-by-kind",
             _("Besök per period och typ av plats"),
-            result["periods"],
-            {str(LOCATION_KIND_LABELS.get(kind, kind)): values for kind, values in result["kinds"]},
+            [period_label(p, period, locale) for p in result["periods"]],
+            [
+                charts.Series(str(LOCATION_KIND_LABELS.get(kind, kind)), values, partial)
+                for kind, values in result["kinds"]
+            ],
+            locale=locale,
         )
     return _page("metrics/local_service.html", form, ok, result=result, chart=chart, trend_chart=trend_chart)
 

@@ -56,8 +56,19 @@ def test_dashboard_shows_key_figures_charts_and_tables(client, auth, history):
     page = client.get("/reports", query_string=PERIOD).get_data(as_text=True)
     assert "Besvarandegrad" in page
     assert "answer_rate" in page
-    assert page.count("<svg") == 4
-    assert page.count("<table") >= 4  # every chart has its data table
+    # Six charts (three target figures compared, volume, weekday, hour), each an image with a
+    # name and a description, each with its data table.
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 6
+    assert page.count('role="img"') == 6
+    assert page.count("<table") >= 7
+    for figure in ("service_level", "answer_rate", "response_within_1wd_rate"):
+        assert f'<figcaption id="trend-{figure}-desc">' in page
+        assert f'aria-labelledby="trend-{figure}-caption"' in page  # its table
+    assert '<th scope="col">föregående period</th>' in page
+    assert '<th scope="col">samma period i fjol</th>' in page
+    assert "Föregående period: 2026-02-25 – 2026-03-01." in page
+    assert "Samma period i fjol: 2025-03-02 – 2025-03-06." in page
+    assert "Senaste värdet (6 mars)" in page  # period names a person reads, not 2026-03-06
     assert "50,0 %" in page  # answer_rate: 1 answered of 2 offered
     assert re.search(r"Siffror per \d{4}-\d\d-\d\d \d\d:\d\d<", page)
 
