@@ -50,12 +50,14 @@ class Chart:
     svg: Markup
 
 
-def number(value: float | None, *, percent: bool, locale: str) -> str:
-    """A value as the charts write it: "80,0 %" or "1 234" in Swedish."""
+def number(value: float | None, *, percent: bool, locale: str, short: bool = False) -> str:
+    """A value as the charts write it: "80,0 %" or "1 234" in Swedish; short: "80 %" for a whole percent."""
     if value is None:
         return "–"
     if percent:
         text = f"{value * 100:.1f}"
+        if short and text.endswith(".0"):
+            text = text[:-2]
         return (text.replace(".", ",") + "\u00a0%") if locale == "sv" else text + "%"
     text = f"{value:,.0f}"
     return text.replace(",", "\u00a0") if locale == "sv" else text
@@ -75,7 +77,7 @@ def _config() -> dict[str, Any]:
         "font": "sans-serif",  # the reader's own font: nothing to fetch
         "axis": axis,
         "legend": {"labelFontSize": 12, "labelColor": TEXT, "orient": "bottom", "title": None, "symbolStrokeWidth": 2},
-        "title": {"fontSize": 14, "color": TEXT, "anchor": "start"},
+        "title": {"fontSize": 14, "color": TEXT, "anchor": "start", "subtitleFontSize": 12, "subtitleColor": TEXT},
         "view": {"stroke": None},
         "background": "white",
     }
@@ -126,14 +128,8 @@ def line_chart(
 ) -> Chart:
     """A line per series over the periods; hollow points for partial periods; the target as a rule."""
     names = [s.name for s in series]
-    partial_label, whole_label = _("ofullständig period"), _("hel period")
     rows = [
-        {
-            "period": label,
-            "series": s.name,
-            "value": value,
-            "status": partial_label if (i < len(s.partial) and s.partial[i]) else whole_label,
-        }
+        {"period": label, "series": s.name, "value": value, "partial": bool(i < len(s.partial) and s.partial[i])}
         for s in series
         for i, (label, value) in enumerate(zip(labels, s.values, strict=True))
     ]
@@ -142,12 +138,13 @@ def line_chart(
     y = _y(percent, y_title)
     x = alt.X("period:N", sort=list(labels), axis=_x_axis(labels), scale=alt.Scale(padding=0.3))
     base = alt.Chart().encode(x=x, y=alt.Y("value:Q", **y))
-    line = base.mark_line(strokeWidth=2).encode(
+    # A period without a value is a gap in the line, not a line drawn across it.
+    line = base.mark_line(strokeWidth=2, invalid="break-paths-filter-domains").encode(
         color=alt.Color("series:N", scale=alt.Scale(domain=names, range=colours)),
         strokeDash=alt.StrokeDash("series:N", scale=alt.Scale(domain=names, range=dashes)),
     )
     # A partial period's point is hollow (white inside): not to be read as a fall or a peak.
-    hollow = alt.datum.status == partial_label
+    hollow = alt.datum.partial
     points = base.mark_point(filled=True, size=50, strokeWidth=2, opacity=1).encode(
         fill=alt.condition(
             hollow, alt.value("white"), alt.Fill("series:N", scale=alt.Scale(domain=names, range=colours))
@@ -160,17 +157,17 @@ def line_chart(
         # The same axis as the data's, or Vega-Lite merges two differing axes into a third.
         at_target = alt.Y(datum=target, type="quantitative", **y)
         layers.append(alt.Chart(one).mark_rule(color=TEXT, strokeWidth=1.5).encode(y=at_target))
+        # Its label right of the plot, where no point can be under it.
         layers.append(
             alt.Chart(one)
-            .mark_text(x="width", align="right", dy=-7, fontSize=12, color=TEXT)
+            .mark_text(x="width", align="left", dx=6, baseline="middle", fontSize=12, color=TEXT)
             .encode(
                 y=at_target,
-                text=alt.value(
-                    _("Mål %(value)s", value=number(target, percent=percent, locale=locale).replace(",0", ""))
-                ),
+                text=alt.value(_("Mål %(value)s", value=number(target, percent=percent, locale=locale, short=True))),
             )
         )
-    spec = alt.layer(*layers, data=alt.Data(values=rows)).properties(title=title)
+    note = _("Ofylld punkt: ofullständig period") if any(r["partial"] and r["value"] is not None for r in rows) else ""
+    spec = alt.layer(*layers, data=alt.Data(values=rows)).properties(title=alt.Title(title, subtitle=note))
     return Chart(
         chart_id, title, _line_description(labels, series, target, percent, locale), _svg(chart_id, title, spec, locale)
     )

@@ -1,8 +1,9 @@
 """A period's trend beside the previous period of the same length and the same period last year.
 
-Each comparison is the report itself for the shifted dates (nothing is computed twice in
-another way), its periods matched to the chosen period's by position: the 1st week with
-the 1st week, and so on.
+Each comparison is the report itself for the shifted dates (nothing is computed another
+way), its periods matched to the chosen ones by position: the 1st week with the 1st week.
+The shifts are whole periods, so a week cut on a Wednesday is compared with a week cut on
+a Wednesday, and last year's weeks are the same week numbers (52 weeks earlier).
 """
 
 from __future__ import annotations
@@ -20,20 +21,27 @@ from .report import report
 Row = dict[str, Any]
 
 
-def previous_range(start: date, end: date) -> tuple[date, date]:
-    """The as many days just before `start`."""
-    length = (end - start).days + 1
-    return start - timedelta(days=length), start - timedelta(days=1)
+def _shift(day: date, kind: str, periods: int) -> date:
+    """`periods` days, weeks or months earlier (a month's day kept, or its last day when shorter)."""
+    if kind != "month":
+        return day - timedelta(days=periods * (7 if kind == "week" else 1))
+    index = day.year * 12 + day.month - 1 - periods
+    year, month = divmod(index, 12)
+    following = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return date(year, month + 1, min(day.day, (following - timedelta(days=1)).day))
 
 
-def _year_earlier(day: date) -> date:
-    # 29 February has no day a year earlier: the 28th stands in.
-    return day.replace(year=day.year - 1, day=min(day.day, 28) if (day.month, day.day) == (2, 29) else day.day)
+def previous_range(start: date, end: date, kind: str) -> tuple[date, date]:
+    """As many periods just before: its periods are cut at the same places as the chosen ones."""
+    periods = len(period_keys(start, end, kind))
+    return _shift(start, kind, periods), _shift(end, kind, periods)
 
 
-def last_year_range(start: date, end: date) -> tuple[date, date]:
-    """The same dates a year earlier."""
-    return _year_earlier(start), _year_earlier(end)
+def last_year_range(start: date, end: date, kind: str) -> tuple[date, date]:
+    """The same months a year earlier; for days and weeks 52 weeks earlier (the same weekdays and week numbers)."""
+    if kind == "month":
+        return _shift(start, kind, 12), _shift(end, kind, 12)
+    return _shift(start, "week", 52), _shift(end, "week", 52)
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,9 @@ def trend(session: Session, query: ReportQuery, calendar, short_abandon_seconds:
 def compare(session: Session, query: ReportQuery, calendar, short_abandon_seconds: float | None = None) -> Comparison:
     """The trend of `query` (grouped by query.period) and of the two shifted ranges, same filters and as-of."""
     query = query.with_as_of()
-    shifted = [previous_range(query.start, query.end), last_year_range(query.start, query.end)]
+    kind = query.period or "month"
+    query = replace(query, period=kind)
+    shifted = [previous_range(query.start, query.end, kind), last_year_range(query.start, query.end, kind)]
     current, previous, last_year = (
         trend(session, replace(query, start=start, end=end), calendar, short_abandon_seconds)
         for start, end in [(query.start, query.end), *shifted]

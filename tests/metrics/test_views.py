@@ -67,7 +67,7 @@ def test_dashboard_shows_key_figures_charts_and_tables(client, auth, history):
     assert '<th scope="col">föregående period</th>' in page
     assert '<th scope="col">samma period i fjol</th>' in page
     assert "Föregående period: 2026-02-25 – 2026-03-01." in page
-    assert "Samma period i fjol: 2025-03-02 – 2025-03-06." in page
+    assert "Samma period i fjol: 2025-03-03 – 2025-03-07." in page
     assert "Senaste värdet (6 mars)" in page  # period names a person reads, not 2026-03-06
     assert "50,0 %" in page  # answer_rate: 1 answered of 2 offered
     assert re.search(r"Siffror per \d{4}-\d\d-\d\d \d\d:\d\d<", page)
