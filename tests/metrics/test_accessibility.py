@@ -102,3 +102,46 @@ def test_dashboard_export_shows_progress_then_the_download_accessibly(page, repo
     with page.expect_download() as download:
         page.locator("#export-download a").click()
     assert download.value.suggested_filename == "tillganglighet_2025-01-01_2025-01-31.xlsx"
+
+
+CHART_PAGES = [f"/reports?{PERIOD}&period=week", f"/reports/lokal-service?{PERIOD}&period=week"]
+
+
+@pytest.mark.parametrize("width", [1366, 320])
+@pytest.mark.parametrize("path", CHART_PAGES)
+def test_charts_with_their_tables_at_desktop_and_phone_width(page, report_history, path, width):
+    page.set_viewport_size({"width": width, "height": 800})
+    login(page, "chef")
+    page.goto(path)
+    charts = page.locator("svg.chart[role=img]")
+    assert charts.count() == (6 if path.startswith("/reports?") else 2)
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        box = chart.bounding_box()
+        assert 0 < box["width"] <= width - 16  # shrinks into the column
+        assert box["height"] > 80
+        assert page.locator(f"#{chart.get_attribute('aria-describedby')}").inner_text()
+        # Its data table beside it, with a caption.
+        block = page.locator(".chart-with-table").filter(has=page.locator(f"#{chart.get_attribute('aria-labelledby')}"))
+        assert block.locator("table caption").count() == 1
+    # Weeks 1 and 5 of 2025 are cut by 1 and 31 January: drawn hollow, named in the caption.
+    assert "ofullständig period (v. 1 2025, v. 5 2025)" in page.locator("figcaption").first.inner_text()
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1] == width, f"{path} scrolls sideways at {width} px: {widths}"
+    assert_accessible(page)
+
+
+def test_the_charts_are_there_with_javascript_off(browser, live_server, report_history):
+    context = browser.new_context(base_url=live_server.url, locale="sv-SE", java_script_enabled=False)
+    page = context.new_page()
+    try:
+        login(page, "chef")
+        page.goto(CHART_PAGES[0])
+        charts = page.locator("svg.chart[role=img]")
+        assert charts.count() == 6
+        for i in range(charts.count()):
+            assert charts.nth(i).is_visible()
+            assert charts.nth(i).bounding_box()["height"] > 80
+        assert page.locator("svg.chart text", has_text="Mål 80").count() == 1  # service level's target
+    finally:
+        context.close()
