@@ -76,10 +76,19 @@ def _config() -> dict[str, Any]:
     return {
         "font": "sans-serif",  # the reader's own font: nothing to fetch
         "axis": axis,
-        "legend": {"labelFontSize": 12, "labelColor": TEXT, "orient": "bottom", "title": None, "symbolStrokeWidth": 2},
+        "legend": {
+            "labelFontSize": 12,
+            "labelColor": TEXT,
+            "orient": "bottom",
+            "title": None,
+            "symbolType": "stroke",  # a short line in the series' colour and dash
+            "symbolStrokeWidth": 2,
+            "symbolSize": 300,
+        },
         "title": {"fontSize": 14, "color": TEXT, "anchor": "start", "subtitleFontSize": 12, "subtitleColor": TEXT},
         "view": {"stroke": None},
         "background": "white",
+        "aria": False,  # the chart is one image (role="img" on the SVG), not a tree of marks
     }
 
 
@@ -167,10 +176,9 @@ def line_chart(
             )
         )
     note = _("Ofylld punkt: ofullständig period") if any(r["partial"] and r["value"] is not None for r in rows) else ""
-    spec = alt.layer(*layers, data=alt.Data(values=rows)).properties(title=alt.Title(title, subtitle=note))
-    return Chart(
-        chart_id, title, _line_description(labels, series, target, percent, locale), _svg(chart_id, title, spec, locale)
-    )
+    spec = alt.layer(*layers).properties(title=alt.Title(title, subtitle=note))
+    svg = _svg(chart_id, title, spec, rows, locale)
+    return Chart(chart_id, title, _line_description(labels, series, target, percent, locale), svg)
 
 
 def _line_description(
@@ -214,7 +222,7 @@ def bar_chart(
     """A bar per label, in the order given."""
     rows = [{"label": label, "value": value} for label, value in zip(labels, values, strict=True)]
     spec = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart()
         .mark_bar(color=COLOURS[0])
         .encode(x=alt.X("label:N", sort=list(labels), axis=_x_axis(labels)), y=alt.Y("value:Q", **_y(False, y_title)))
         .properties(title=title)
@@ -227,7 +235,7 @@ def bar_chart(
             "Flest: %(label)s (%(value)s).", label=labels[top], value=number(values[top], percent=False, locale=locale)
         )
     description += " " + _("Värdena finns i tabellen.")
-    return Chart(chart_id, title, description, _svg(chart_id, title, spec, locale))
+    return Chart(chart_id, title, description, _svg(chart_id, title, spec, rows, locale))
 
 
 # -- rendering ------------------------------------------------------------------------
@@ -238,8 +246,15 @@ _VIEWBOX = re.compile(r'viewBox="([^"]+)"')
 _INNER_ARIA = re.compile(r'\s(?:role|aria-[a-z]+)="[^"]*"')
 
 
-def _svg(chart_id: str, title: str, chart: alt.TopLevelMixin, locale: str) -> Markup:
+def _svg(chart_id: str, title: str, chart: alt.TopLevelMixin, rows: list[dict[str, Any]], locale: str) -> Markup:
     spec = chart.properties(width=WIDTH, height=HEIGHT).to_dict(validate=False)
+    # The rows join the spec here: Altair would copy and check them once per layer. (Charts
+    # built without data get Altair's placeholder, "empty", which would hide the rows.)
+    spec["data"] = {"values": rows}
+    for layer in spec.get("layer", []):
+        if layer.get("data") == {"name": "empty"}:
+            del layer["data"]
+    spec.get("datasets", {}).pop("empty", None)
     spec["config"] = _config()
     svg = render(json.dumps(spec, sort_keys=True, ensure_ascii=False), locale if locale in FORMAT_LOCALES else "sv")
     inner = _INNER_ARIA.sub("", _ROOT.sub("", svg, count=1))

@@ -76,7 +76,8 @@ def trend(session: Session, query: ReportQuery, calendar, short_abandon_seconds:
     query = replace(query, by=("period",))
     found = {r["period"]: r for r in records(report(session, query, calendar, short_abandon_seconds))}
     keys = period_keys(query.start, query.end, query.period)
-    rows = [found.get(key) or {"period": key, **_empty_row()} for key in keys]
+    empty = _empty_row()
+    rows = [found.get(key) or {"period": key, **empty} for key in keys]
     return Trend(query.start, query.end, keys, rows)
 
 
