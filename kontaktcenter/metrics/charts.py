@@ -136,11 +136,31 @@ def line_chart(
     locale: str = "sv",
 ) -> Chart:
     """A line per series over the periods; hollow points for partial periods; the target as a rule."""
-    names = [s.name for s in series]
-    rows = [
-        {"period": label, "series": s.name, "value": value, "partial": bool(i < len(s.partial) and s.partial[i])}
+    frozen = tuple(
+        (s.name, tuple(s.values), tuple(bool(i < len(s.partial) and s.partial[i]) for i in range(len(labels))))
         for s in series
-        for i, (label, value) in enumerate(zip(labels, s.values, strict=True))
+    )
+    svg = _line_svg(chart_id, title, tuple(labels), frozen, percent, target, y_title, locale)
+    return Chart(chart_id, title, _line_description(labels, series, target, percent, locale), svg)
+
+
+@lru_cache(maxsize=256)
+def _line_svg(
+    chart_id: str,
+    title: str,
+    labels: tuple[str, ...],
+    series: tuple[tuple[str, tuple[float | None, ...], tuple[bool, ...]], ...],
+    percent: bool,
+    target: float | None,
+    y_title: str | None,
+    locale: str,
+) -> Markup:
+    """Kept in-process by what is drawn: a page shown again (or its past periods) costs no rendering."""
+    names = [name for name, _values, _partial in series]
+    rows = [
+        {"period": label, "series": name, "value": value, "partial": cut}
+        for name, values, partial in series
+        for label, value, cut in zip(labels, values, partial, strict=True)
     ]
     colours = [COLOURS[i % len(COLOURS)] for i in range(len(names))]
     dashes = [DASHES[i % len(DASHES)] for i in range(len(names))]
@@ -177,8 +197,7 @@ def line_chart(
         )
     note = _("Ofylld punkt: ofullständig period") if any(r["partial"] and r["value"] is not None for r in rows) else ""
     spec = alt.layer(*layers).properties(title=alt.Title(title, subtitle=note))
-    svg = _svg(chart_id, title, spec, rows, locale)
-    return Chart(chart_id, title, _line_description(labels, series, target, percent, locale), svg)
+    return _svg(chart_id, title, spec, rows, locale)
 
 
 def _line_description(
@@ -220,13 +239,6 @@ def bar_chart(
     locale: str = "sv",
 ) -> Chart:
     """A bar per label, in the order given."""
-    rows = [{"label": label, "value": value} for label, value in zip(labels, values, strict=True)]
-    spec = (
-        alt.Chart()
-        .mark_bar(color=COLOURS[0])
-        .encode(x=alt.X("label:N", sort=list(labels), axis=_x_axis(labels)), y=alt.Y("value:Q", **_y(False, y_title)))
-        .properties(title=title)
-    )
     top = max(range(len(values)), key=lambda i: values[i], default=None)
     if top is None or not values[top]:
         description = _("Inga värden under perioden.")
@@ -235,7 +247,22 @@ def bar_chart(
             "Flest: %(label)s (%(value)s).", label=labels[top], value=number(values[top], percent=False, locale=locale)
         )
     description += " " + _("Värdena finns i tabellen.")
-    return Chart(chart_id, title, description, _svg(chart_id, title, spec, rows, locale))
+    svg = _bar_svg(chart_id, title, tuple(labels), tuple(values), y_title, locale)
+    return Chart(chart_id, title, description, svg)
+
+
+@lru_cache(maxsize=128)
+def _bar_svg(
+    chart_id: str, title: str, labels: tuple[str, ...], values: tuple[float, ...], y_title: str | None, locale: str
+) -> Markup:
+    rows = [{"label": label, "value": value} for label, value in zip(labels, values, strict=True)]
+    spec = (
+        alt.Chart()
+        .mark_bar(color=COLOURS[0])
+        .encode(x=alt.X("label:N", sort=list(labels), axis=_x_axis(labels)), y=alt.Y("value:Q", **_y(False, y_title)))
+        .properties(title=title)
+    )
+    return _svg(chart_id, title, spec, rows, locale)
 
 
 # -- rendering ------------------------------------------------------------------------
@@ -267,7 +294,6 @@ def _svg(chart_id: str, title: str, chart: alt.TopLevelMixin, rows: list[dict[st
     return Markup(root + inner)  # noqa: S704 - vl-convert escapes the data's text; the title is escaped here
 
 
-@lru_cache(maxsize=256)
 def render(spec_json: str, locale: str) -> str:
-    """One Vega-Lite spec → SVG text; kept in-process by the spec's text (the same report, the same SVG)."""
+    """One Vega-Lite spec → SVG text."""
     return vl_convert.vegalite_to_svg(json.loads(spec_json), format_locale=FORMAT_LOCALES[locale])
