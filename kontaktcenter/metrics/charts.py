@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from html import escape
 from typing import Any
@@ -20,6 +21,11 @@ import altair as alt
 import vl_convert
 from flask_babel import gettext as _
 from markupsafe import Markup
+
+from .comparison import Comparison
+from .labels import FIGURE_LABELS
+from .periods import is_partial, period_label
+from .targets import report_targets
 
 WIDTH, HEIGHT = 540, 200  # the plot; axes, legend and title add about 100 px each way
 # Colours with at least 3:1 contrast against white (WCAG 1.4.11), told apart by dash too.
@@ -297,3 +303,60 @@ def _svg(chart_id: str, title: str, chart: alt.TopLevelMixin, rows: list[dict[st
 def render(spec_json: str, locale: str) -> str:
     """One Vega-Lite spec → SVG text."""
     return vl_convert.vegalite_to_svg(json.loads(spec_json), format_locale=FORMAT_LOCALES[locale])
+
+
+# -- the report page's trend ---------------------------------------------------------
+
+# The figures with a target, each its own chart beside the previous period and last year.
+TARGET_CHARTS = ("service_level", "answer_rate", "response_within_1wd_rate")
+
+
+def trend_charts(comparison: Comparison, period: str, as_of_day: date, locale: str) -> dict[str, Any]:
+    """The report page's trend charts and their tables' rows: each target figure beside the previous
+    period and last year, and the volume per channel group; partial periods marked."""
+    current = comparison.current
+    labels = [period_label(key, period, locale) for key in current.keys]
+    partial = [is_partial(key, period, current.start, current.end, as_of_day) for key in current.keys]
+    targets = report_targets()
+    names = {
+        "current": _("denna period"),
+        "previous": _("föregående period"),
+        "last_year": _("samma period i fjol"),
+    }
+    compared = []
+    for figure in TARGET_CHARTS:
+        series = [
+            Series(names["current"], [r[figure] for r in current.rows], partial),
+            *(
+                Series(names[which], [r[figure] if r else None for r in comparison.aligned(which)])
+                for which in ("previous", "last_year")
+            ),
+        ]
+        chart = line_chart(
+            f"trend-{figure}",
+            _("%(figure)s per period", figure=FIGURE_LABELS[figure]),
+            labels,
+            series,
+            percent=True,
+            target=targets.get(figure),
+            locale=locale,
+        )
+        rows = [(label, [s.values[i] for s in series]) for i, label in enumerate(labels)]
+        compared.append({"figure": figure, "chart": chart, "rows": rows, "series": [s.name for s in series]})
+    volume = line_chart(
+        "trend-volume",
+        _("Kontakter per period och kanalgrupp"),
+        labels,
+        [
+            Series(_("Samtal"), [r["phone_queued"] for r in current.rows], partial),
+            Series(_("Skriftliga"), [r["written_received"] for r in current.rows], partial),
+            Series(_("Besök"), [r["walkin_visits"] for r in current.rows], partial),
+        ],
+        locale=locale,
+    )
+    ranges = {
+        which: (getattr(comparison, which).start.isoformat(), getattr(comparison, which).end.isoformat())
+        for which in ("previous", "last_year")
+    }
+    trend = [dict(r, period=label, partial=cut) for r, label, cut in zip(current.rows, labels, partial, strict=True)]
+    return {"trend": trend, "volume_chart": volume, "compared_charts": compared, "compared_ranges": ranges}

@@ -15,7 +15,7 @@ from ..extensions import current_locale
 from ..tickets.access import can_read
 from ..worktime.calendar import STOCKHOLM
 from . import charts, export_jobs
-from .comparison import Comparison, compare
+from .comparison import compare
 from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
 from .drilldown import DRILLABLE, drill
@@ -29,7 +29,6 @@ from .local_service import local_service
 from .periods import is_partial, period_label
 from .report import report
 from .staffing import arrival_pattern, history_aht, staffing_plan
-from .targets import report_targets
 
 bp = Blueprint("metrics", __name__)
 
@@ -115,7 +114,7 @@ def reports():
         "export_groupings": export_groupings(),
         "export_formats": export_formats(),
         "table_figures": TABLE_FIGURES,
-        **trend_charts(comparison, period, form.as_of.astimezone(STOCKHOLM).date()),
+        **charts.trend_charts(comparison, period, form.as_of.astimezone(STOCKHOLM).date(), current_locale()),
         "weekday_counts": list(zip(weekdays, weekday_counts, strict=True)),
         "hour_counts": list(zip(hours, hour_counts, strict=True)),
         "weekday_chart": charts.bar_chart(
@@ -126,61 +125,6 @@ def reports():
         ),
     }
     return _page("metrics/reports.html", form, ok, **context)
-
-
-# The figures with a target, each its own chart beside the previous period and last year.
-TARGET_CHARTS = ("service_level", "answer_rate", "response_within_1wd_rate")
-
-
-def trend_charts(comparison: Comparison, period: str, as_of_day) -> dict:
-    """The trend charts and their tables: volume per channel group, each target figure compared."""
-    locale = current_locale()
-    current = comparison.current
-    labels = [period_label(key, period, locale) for key in current.keys]
-    partial = [is_partial(key, period, current.start, current.end, as_of_day) for key in current.keys]
-    targets = report_targets()
-    names = {
-        "current": _("denna period"),
-        "previous": _("föregående period"),
-        "last_year": _("samma period i fjol"),
-    }
-    compared = []
-    for figure in TARGET_CHARTS:
-        series = [
-            charts.Series(names["current"], [r[figure] for r in current.rows], partial),
-            *(
-                charts.Series(names[which], [r[figure] if r else None for r in comparison.aligned(which)])
-                for which in ("previous", "last_year")
-            ),
-        ]
-        chart = charts.line_chart(
-            f"trend-{figure}",
-            _("%(figure)s per period", figure=FIGURE_LABELS[figure]),
-            labels,
-            series,
-            percent=True,
-            target=targets.get(figure),
-            locale=locale,
-        )
-        rows = [(label, [s.values[i] for s in series]) for i, label in enumerate(labels)]
-        compared.append({"figure": figure, "chart": chart, "rows": rows, "series": [s.name for s in series]})
-    volume = charts.line_chart(
-        "trend-volume",
-        _("Kontakter per period och kanalgrupp"),
-        labels,
-        [
-            charts.Series(_("Samtal"), [r["phone_queued"] for r in current.rows], partial),
-            charts.Series(_("Skriftliga"), [r["written_received"] for r in current.rows], partial),
-            charts.Series(_("Besök"), [r["walkin_visits"] for r in current.rows], partial),
-        ],
-        locale=locale,
-    )
-    ranges = {
-        which: (getattr(comparison, which).start.isoformat(), getattr(comparison, which).end.isoformat())
-        for which in ("previous", "last_year")
-    }
-    trend = [dict(r, period=label, partial=cut) for r, label, cut in zip(current.rows, labels, partial, strict=True)]
-    return {"trend": trend, "volume_chart": volume, "compared_charts": compared, "compared_ranges": ranges}
 
 
 def export_groupings() -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from kontaktcenter.metrics.charts import COLOURS, Series, bar_chart, line_chart
+from kontaktcenter.metrics.charts import COLOURS, Series, bar_chart, line_chart, trend_charts
 from kontaktcenter.metrics.comparison import compare, last_year_range, previous_range
 from kontaktcenter.metrics.engine import ReportQuery, records
 from kontaktcenter.metrics.periods import is_partial, period_keys, period_label
@@ -182,8 +182,6 @@ def three_periods(session, phone_call):
 
 
 def test_the_comparison_is_the_report_for_the_shifted_ranges_drawn_as_lines(app, session, three_periods):
-    from kontaktcenter.metrics.views import trend_charts
-
     query = ReportQuery(date(2026, 3, 2), date(2026, 3, 15), by=("period",), period="week", as_of=at(AS_OF))
     comparison = compare(session, query, CAL, 5)
     for which, (start, end) in {
@@ -201,7 +199,7 @@ def test_the_comparison_is_the_report_for_the_shifted_ranges_drawn_as_lines(app,
     assert [r["service_level"] for r in comparison.aligned("last_year")] == [0.2, None]
 
     with app.test_request_context("/reports"):
-        context = trend_charts(comparison, "week", date(2026, 6, 1))
+        context = trend_charts(comparison, "week", date(2026, 6, 1), "sv")
     (service_level,) = [c for c in context["compared_charts"] if c["figure"] == "service_level"]
     root = parse(service_level["chart"])
     legend = [t.text for g in groups(root, "role-legend-label") for t in g.iter(f"{SVG}text")]
