@@ -25,6 +25,7 @@ from .exports import FILE_ENDINGS, FORMATS, MEDIA_TYPES, PEOPLE_CSV, export, iso
 from .forms import CostForm, FilterForm, StaffingForm, default_dates
 from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES
 from .local_service import local_service
+from .models import ReportExport
 from .report import report
 from .staffing import arrival_pattern, history_aht, staffing_plan
 
@@ -227,8 +228,9 @@ def start_export():
     form, fmt, (by, period), meta, errors = _export_request(request.form)
     if errors:
         return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
-    job = export_jobs.start_export(
+    token = export_jobs.start_export(
         current_app._get_current_object(),
+        db.session,
         current_user.id,
         form.query(by, period),
         fmt,
@@ -237,11 +239,11 @@ def start_export():
         _short(),
         _export_filename(form, fmt),
     )
-    return redirect(url_for("metrics.export_progress", token=job.token), code=303)
+    return redirect(url_for("metrics.export_progress", token=token), code=303)
 
 
-def _job_or_404(token: str) -> export_jobs.ExportJob:
-    job = export_jobs.load_job(export_jobs.export_dir(current_app), token, current_user.id)
+def _job_or_404(token: str) -> ReportExport:
+    job = export_jobs.load_export(db.session, token, current_user.id)
     if job is None:
         abort(404)
     return job
@@ -252,20 +254,20 @@ def _job_or_404(token: str) -> export_jobs.ExportJob:
 def export_progress(token: str):
     job = _job_or_404(token)
     if request.args.get("format") == "json":
-        return {"state": job.state, "percent": job.percent, "rows": job.rows}
-    return render_template("metrics/export_progress.html", job=job, filter_args={})
+        return {"state": job.status, "percent": job.progress, "rows": job.rows}
+    return render_template("metrics/export_progress.html", job=job, token=token, filter_args={})
 
 
 @bp.get("/reports/exports/<token>/file")
 @roles_required(*REPORT_ROLES)
 def export_file(token: str):
     job = _job_or_404(token)
-    path = export_jobs.data_path(export_jobs.export_dir(current_app), job)
-    if job.state != "done" or not path.exists():
+    data = export_jobs.export_data(db.session, job) if job.status == "done" else None
+    if data is None:
         abort(404)
     return Response(
-        path.read_bytes(),
-        mimetype=MEDIA_TYPES[job.fmt],
+        data,
+        mimetype=job.content_type,
         headers={"Content-Disposition": f'attachment; filename="{job.filename}"'},
     )
 
