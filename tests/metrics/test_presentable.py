@@ -194,3 +194,12 @@ def test_a_coordinator_cannot_read_another_departments_tickets_through_the_drill
     # Nothing of the ticket was read: no access was logged for it.
     ticket_id = session.scalar(select(Ticket.id).where(Ticket.reference == reference))
     assert session.scalars(select(AccessLog).where(AccessLog.id > before, AccessLog.ticket_id == ticket_id)).all() == []
+
+
+def test_the_csv_for_swedish_excel_is_offered_beside_the_machine_csv(client, auth, history):
+    auth.login("chef")
+    page = client.get(_with_period("/reports")).get_data(as_text=True)
+    select_html = page.split('<select id="export-format" name="format">', 1)[1].split("</select>", 1)[0]
+    values = re.findall(r'<option value="([^"]+)">', select_html)
+    assert values[:2] == ["csv", "csv-sv"]
+    assert "CSV för svenska Excel" in select_html
