@@ -52,6 +52,24 @@ PAGES = [
 WIDTHS = [1366, 320]
 
 
+@pytest.fixture(scope="module")
+def chef_state(browser, live_server):
+    """The manager signed in once (password and code) for the many page checks below."""
+    context = browser.new_context(base_url=live_server.url, locale="sv-SE")
+    page = context.new_page()
+    login(page, "chef")
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture
+def chef_page(browser, live_server, chef_state):
+    context = browser.new_context(base_url=live_server.url, locale="sv-SE", storage_state=chef_state)
+    yield context.new_page()
+    context.close()
+
+
 def _scroll_widths(page) -> list[int]:
     return page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
 
@@ -59,10 +77,10 @@ def _scroll_widths(page) -> list[int]:
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("view", ["screen", "print"])
 @pytest.mark.parametrize("path", PAGES)
-def test_report_page_and_its_print_view_fit_and_have_no_wcag_violations(page, report_history, path, view, width):
+def test_report_page_and_its_print_view_fit_and_have_no_wcag_violations(chef_page, report_history, path, view, width):
     """No sideways scrolling of the page itself (a wide table scrolls inside its own
     focusable, labelled region), and axe-core finds nothing."""
-    login(page, "chef")
+    page = chef_page
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(path + ("&print=1" if view == "print" else ""))
     assert page.locator("h1").count() == 1
