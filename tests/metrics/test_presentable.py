@@ -138,6 +138,8 @@ def test_every_report_page_has_a_print_view(client, auth, history, path):
     assert "Nyckeltal enligt METRICS.md" in main
     assert re.search(r"<dt>Utskriven</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d</dd>", main)
     assert "reports-print.css" in page
+    if path == "/reports":
+        assert 'class="export-name"' in page  # the export's column names, hidden on paper
     (back,) = re.findall(r'<p class="print-back"><a href="([^"]+)">', page)
     assert "print=" not in unescape(back)
     assert client.get(unescape(back)).status_code == 200
