@@ -98,7 +98,6 @@ def app(database_url, tmp_path_factory):
             "TWILIO_AUTH_TOKEN": "test-auth-token",
             "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
             "RATELIMIT_ENABLED": True,
-            "METRICS_EXPORT_DIR": str(tmp_path_factory.mktemp("exports")),  # not the checkout's instance/
         }
     )
     with app.app_context():

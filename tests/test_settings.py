@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from kontaktcenter.app import create_app
 from kontaktcenter.config import ENV_KEYS, OPEN_MAPS, PROJECT_ROOT, ConfigError, load_config
@@ -21,6 +22,7 @@ from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.defaults import defaults
 from kontaktcenter.demo import load_demo_users
 from kontaktcenter.directory.load import load_directory, read_directory
+from kontaktcenter.directory.models import Department
 from tests.conftest import DEMO_PASSWORDS, AuthActions
 from tests.fixtures.two_factor import enrol_demo_staff
 
@@ -222,8 +224,11 @@ def test_the_production_example_cost_page_renders(tmp_path, monkeypatch):
         assert page.status_code == 200
         text = page.get_data(as_text=True)
         assert 'role="alert"' not in text, text
+        with app.app_context():
+            names = dict(db.session.execute(select(Department.code, Department.name_sv)).all())
         for code in app.config["cost_allocation"]["base_key"]:
-            assert f"<td>{code}</td>" in text
+            assert f"<td>{names[code]}</td>" in text  # the department's name, not its code
+            assert f"<td>{code}</td>" not in text
     finally:
         app.extensions[ENGINE_KEY].dispose()
 

@@ -29,6 +29,17 @@ COMPARED = [
     ("kc_resolution_rate", "higher"),
     ("escalation_rate", "lower"),
 ]
+# Shown until the reader chooses: one figure per channel group, so the table fits a screen.
+DEFAULT_FIGURES = ("answer_rate", "response_within_1wd_rate", "walkin_wait_mean_seconds")
+
+
+def chosen_figures(requested: list[str]) -> list[str]:
+    """The compared figures the reader asked for, in METRICS.md's order; the defaults if none."""
+    wanted = set(requested)
+    chosen = [name for name, _ in COMPARED if name in wanted]
+    return chosen or list(DEFAULT_FIGURES)
+
+
 # A gap worth a manager's attention: 5 percentage points on a rate, 20 % on a time.
 RATE_GAP = 0.05
 TIME_GAP = 0.20

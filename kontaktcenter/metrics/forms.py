@@ -83,6 +83,20 @@ class FilterForm(FlaskForm):
         self.language.choices = everything + [SelectChoice(code, language_name(code, locale)) for code in LANGUAGES]
         self.period.choices = PERIOD_CHOICES
 
+    def names(self, locale: str) -> dict[str, dict[str, str]]:
+        """Code → name per group column, for report tables: the directory's names, never codes.
+
+        Taken from the filters' choices (filled once per page); a language by its name alone.
+        """
+        from babel import Locale
+
+        names = {
+            dim: {str(c.value): str(c.label) for c in self[dim].choices if c.value}
+            for dim in ("department", "service", "channel", "location")
+        }
+        names["language"] = {code: str(name) for code, name in Locale.parse(locale).languages.items()}
+        return names
+
     def filters(self) -> Filters:
         return Filters(
             service=self.service.data or None,

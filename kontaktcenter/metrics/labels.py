@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from babel.numbers import format_decimal
 from flask_babel import lazy_gettext as _l
 
 FIGURE_LABELS = {
@@ -68,3 +69,13 @@ LOCATION_KIND_LABELS = {
     "library": _l("Bibliotek"),
     "service_point": _l("Servicepunkt"),
 }
+
+
+def format_kronor(amount: float | None, locale: str = "sv") -> str:
+    """Kronor as people write them: whole kronor unless there are öre, the locale's
+    thousands separator (a no-break space in Swedish) and decimal mark, then "kr"."""
+    if amount is None:
+        return "–"
+    amount = round(float(amount), 2)
+    pattern = "#,##0" if amount == int(amount) else "#,##0.00"
+    return format_decimal(amount, format=pattern, locale=locale) + "\u00a0kr"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import Base, utcnow
@@ -61,3 +61,35 @@ class MetricRollupDay(Base):
 
     day: Mapped[date] = mapped_column(primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReportExport(Base):
+    """A dashboard export made in the background: its progress, then its file.
+
+    Kept in the database, not on a web host's disk, so any web process shows the
+    progress and serves the file. The link's token is stored only as its SHA-256
+    hash: a copy of the table does not hand out working download links.
+    """
+
+    __tablename__ = "report_exports"
+    __table_args__ = (Index("ix_report_exports_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(String(10))
+    parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued, running, done, failed
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -20,12 +22,14 @@ from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
 from .drilldown import DRILLABLE, drill
 from .engine import FIGURE_KINDS, ReportError, parse_by, records, volume_by_weekday_hour
+from .equity import COMPARED as EQUITY_COMPARED
 from .equity import DIMENSIONS as EQUITY_DIMENSIONS
-from .equity import equity
+from .equity import chosen_figures, equity
 from .exports import FILE_ENDINGS, FORMATS, MEDIA_TYPES, PEOPLE_CSV, export, iso_as_of, names_for
 from .forms import CostForm, FilterForm, StaffingForm, default_dates
-from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES
+from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES, format_kronor
 from .local_service import local_service
+from .models import ReportExport
 from .periods import is_partial, period_label
 from .report import report
 from .staffing import arrival_pattern, history_aht, staffing_plan
@@ -74,26 +78,52 @@ def _short() -> float:
     return current_app.config["SHORT_ABANDON_SECONDS"]
 
 
-def _filter_form() -> tuple[FilterForm, bool]:
+def _filter_form(own_department: bool = False) -> tuple[FilterForm, bool]:
     """The filters from the query string (defaults: the last 30 days); valid or not."""
-    return _filter_form_from(request.args)
+    return _filter_form_from(request.args, own_department)
 
 
 def _page(template: str, form: FilterForm, ok: bool, **context):
-    return render_template(template, form=form, filter_args=_filter_args(form), **context), (200 if ok else 400)
+    context.setdefault("as_of", form.as_of.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M"))
+    return render_template(
+        template,
+        form=form,
+        filter_args=_filter_args(form),
+        names=form.names(current_locale()),
+        print_view=_print_view(),
+        printed_at=datetime.now(STOCKHOLM).strftime("%Y-%m-%d %H:%M"),
+        **context,
+    ), (200 if ok else 400)
+
+
+def _print_view() -> bool:
+    """?print=1: the page laid out for A4 (no navigation or forms; title, period, as-of, sources)."""
+    return request.args.get("print") == "1"
+
+
+@bp.app_template_global()
+def print_url(on: bool) -> str:
+    """This page with the same filters, as its print view or back from it."""
+    args = request.args.to_dict(flat=False)
+    args.pop("print", None)
+    if on:
+        args["print"] = ["1"]
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
 def _filter_args(form: FilterForm) -> dict[str, str]:
     names = ("start", "end", "department", "service", "channel", "location", "language", "period")
-    return {
-        n: (form[n].raw_data[0] if form[n].raw_data else "") for n in names if form[n].raw_data and form[n].raw_data[0]
-    }
+    args = {n: form[n].raw_data[0] for n in names if form[n].raw_data and form[n].raw_data[0]}
+    if form.department.raw_data and "department" not in args:
+        # "Alla" chosen on purpose: kept in the links, or a coordinator's default would come back.
+        args["department"] = ""
+    return args
 
 
 @bp.get("/reports")
 @roles_required(*REPORT_ROLES)
 def reports():
-    form, ok = _filter_form()
+    form, ok = _filter_form(own_department=True)
     if not ok:
         return _page("metrics/reports.html", form, ok, total=None)
     calendar = _calendar()
@@ -147,8 +177,11 @@ def export_formats() -> list[tuple[str, str]]:
     return [("csv", "CSV"), (PEOPLE_CSV, _("CSV för svenska Excel")), ("xlsx", "XLSX"), ("json", "JSON")]
 
 
-def _filter_form_from(source: MultiDict) -> tuple[FilterForm, bool]:
+def _filter_form_from(source: MultiDict, own_department: bool = False) -> tuple[FilterForm, bool]:
     args = MultiDict(default_dates())
+    if own_department and "department" not in source and current_user.role == "coordinator" and current_user.department:
+        # A coordinator's dashboard opens on their own department; "Alla" is one choice away.
+        args["department"] = current_user.department.code
     for key, value in source.items(multi=True):
         if key in args:
             args.setlist(key, [value])
@@ -212,8 +245,9 @@ def start_export():
     form, fmt, (by, period), meta, errors = _export_request(request.form)
     if errors:
         return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
-    job = export_jobs.start_export(
+    token = export_jobs.start_export(
         current_app._get_current_object(),
+        db.session,
         current_user.id,
         form.query(by, period),
         fmt,
@@ -222,11 +256,11 @@ def start_export():
         _short(),
         _export_filename(form, fmt),
     )
-    return redirect(url_for("metrics.export_progress", token=job.token), code=303)
+    return redirect(url_for("metrics.export_progress", token=token), code=303)
 
 
-def _job_or_404(token: str) -> export_jobs.ExportJob:
-    job = export_jobs.load_job(export_jobs.export_dir(current_app), token, current_user.id)
+def _job_or_404(token: str) -> ReportExport:
+    job = export_jobs.load_export(db.session, token, current_user.id)
     if job is None:
         abort(404)
     return job
@@ -237,20 +271,20 @@ def _job_or_404(token: str) -> export_jobs.ExportJob:
 def export_progress(token: str):
     job = _job_or_404(token)
     if request.args.get("format") == "json":
-        return {"state": job.state, "percent": job.percent, "rows": job.rows}
-    return render_template("metrics/export_progress.html", job=job, filter_args={})
+        return {"state": job.status, "percent": job.progress, "rows": job.rows}
+    return render_template("metrics/export_progress.html", job=job, token=token, filter_args={})
 
 
 @bp.get("/reports/exports/<token>/file")
 @roles_required(*REPORT_ROLES)
 def export_file(token: str):
     job = _job_or_404(token)
-    path = export_jobs.data_path(export_jobs.export_dir(current_app), job)
-    if job.state != "done" or not path.exists():
+    data = export_jobs.export_data(db.session, job) if job.status == "done" else None
+    if data is None:
         abort(404)
     return Response(
-        path.read_bytes(),
-        mimetype=MEDIA_TYPES[job.fmt],
+        data,
+        mimetype=job.content_type,
         headers={"Content-Disposition": f'attachment; filename="{job.filename}"'},
     )
 
@@ -276,8 +310,20 @@ def equity_page():
     dimension = request.args.get("dimension", "language")
     if dimension not in EQUITY_DIMENSIONS:
         dimension = "language"
+    figures = chosen_figures(request.args.getlist("figure"))
     result = equity(db.session, _calendar(), form.query(), dimension) if ok else None
-    return _page("metrics/equity.html", form, ok, dimension=dimension, result=result, dimensions=EQUITY_DIMENSIONS)
+    if result is not None:
+        result["figures"] = figures  # every figure is computed; the table shows the chosen ones
+    return _page(
+        "metrics/equity.html",
+        form,
+        ok,
+        dimension=dimension,
+        result=result,
+        dimensions=EQUITY_DIMENSIONS,
+        figures=figures,
+        all_figures=[name for name, _ in EQUITY_COMPARED],
+    )
 
 
 @bp.get("/reports/lokal-service")
@@ -408,6 +454,12 @@ def figure_value(name: str, value) -> str:
     if kind == "hours":
         return _decimal_mark(f"{value:.2f} h")
     return f"{value:,}".replace(",", "\u00a0")
+
+
+@bp.app_template_global()
+def kronor(amount) -> str:
+    """An amount for the screen: "72 000 kr", "1 234,50 kr" (METRICS.md cost split)."""
+    return format_kronor(amount, current_locale())
 
 
 @bp.app_template_global()

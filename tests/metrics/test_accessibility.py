@@ -33,12 +33,15 @@ def report_history(live_server):
         db.session.remove()
 
 
+# Every report page (and a few of their states), in one place: each is checked on screen
+# and as its print view, at 1366 px and at 320 px. Add new report pages here.
 PAGES = [
     f"/reports?{PERIOD}",
     f"/reports?{PERIOD}&period=week&channel=phone",
+    f"/reports?{PERIOD}&department=sbk",
     f"/reports/drill?{PERIOD}&figure=escalated",
     f"/reports/likvardighet?{PERIOD}&dimension=language",
-    f"/reports/likvardighet?{PERIOD}&dimension=needs",
+    f"/reports/likvardighet?{PERIOD}&dimension=needs&figure=answer_rate&figure=fcr_rate",
     f"/reports/likvardighet?{PERIOD}&dimension=location",
     f"/reports/lokal-service?{PERIOD}",
     f"/reports/bemanning?{PERIOD}&service=allmant&interval=30&target_level=80&target_seconds=20&shrinkage=30",
@@ -46,14 +49,82 @@ PAGES = [
     f"/reports/samordnare?{PERIOD}&department=kultur",
     "/reports?start=2025-02-10&end=2025-01-01&service=nope",  # the error state
 ]
+WIDTHS = [1366, 320]
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_report_page_has_no_wcag_violations(page, report_history, path):
+@pytest.fixture(scope="module")
+def chef_state(browser, live_server):
+    """The manager signed in once (password and code) for the many page checks below."""
+    context = browser.new_context(base_url=live_server.url, locale="sv-SE")
+    page = context.new_page()
     login(page, "chef")
-    page.goto(path)
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture
+def chef_page(browser, live_server, chef_state):
+    context = browser.new_context(base_url=live_server.url, locale="sv-SE", storage_state=chef_state)
+    yield context.new_page()
+    context.close()
+
+
+def _scroll_widths(page) -> list[int]:
+    return page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("view", ["screen", "print"])
+@pytest.mark.parametrize("path", PAGES)
+def test_report_page_and_its_print_view_fit_and_have_no_wcag_violations(chef_page, report_history, path, view, width):
+    """No sideways scrolling of the page itself (a wide table scrolls inside its own
+    focusable, labelled region), and axe-core finds nothing."""
+    page = chef_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(path + ("&print=1" if view == "print" else ""))
     assert page.locator("h1").count() == 1
+    widths = _scroll_widths(page)
+    assert widths[0] <= widths[1] + 1, f"{path} ({view}, {width} px) scrolls sideways: {widths}"
+    for region in page.locator(".table-scroll").all():
+        assert region.get_attribute("tabindex") == "0"
+        assert region.get_attribute("role") == "region"
+        assert region.get_attribute("aria-labelledby") or region.get_attribute("aria-label")
+    if view == "print":
+        assert page.locator("nav, form").count() == 0
+        assert page.locator(".print-meta").count() == 1
     assert_accessible(page)
+
+
+def test_printing_hides_navigation_and_forms(page, report_history):
+    login(page, "chef")
+    page.goto(f"/reports?{PERIOD}")
+    page.emulate_media(media="print")
+    assert not page.locator(".report-nav").is_visible()
+    assert not page.locator(".report-filters").is_visible()
+    assert not page.locator(".site-header").is_visible()
+    assert page.locator("h1").is_visible()
+    assert page.locator("table").first.is_visible()
+
+
+def test_print_view_and_back_with_the_keyboard_alone(page, report_history):
+    login(page, "chef")
+    page.goto(f"/reports/likvardighet?{PERIOD}&dimension=language")
+    # Choose a figure with the keyboard: the checkbox toggles with Space, the form sends with Enter.
+    page.locator("#figure-fcr_rate").focus()
+    page.keyboard.press("Space")
+    page.locator(".report-filters button[type=submit]").focus()
+    press_and_wait(page, "Enter")
+    assert "figure=fcr_rate" in page.url
+    assert page.locator("th[scope=colgroup]", has_text="Direktlösningsgrad").count() == 1
+    page.locator(".print-link a").focus()
+    press_and_wait(page, "Enter")
+    assert "print=1" in page.url
+    assert "figure=fcr_rate" in page.url  # the print view shows what was chosen
+    assert page.locator("th[scope=colgroup]", has_text="Direktlösningsgrad").count() == 1
+    page.locator(".print-back a").focus()
+    press_and_wait(page, "Enter")
+    assert "print=1" not in page.url
 
 
 def test_coordinator_view_is_accessible(page, report_history):
