@@ -1,0 +1,66 @@
+"""Repeat contacts (METRICS.md "Resolution"): the one definition, as SQL.
+
+A repeat contact of a ticket is a later contact from the same citizen (the same
+normalised phone number, e-mail address, personnummer or imported citizen_key) on the
+ticket's service, arriving after the ticket's resolution and at most 7 days (168 h)
+after it, whether or not it joined the ticket. The ticket's citizen is its first
+contact's. Contacts without any identifier never repeat.
+
+`repeat_of` is the condition; the engine (a ticket with a repeat is not resolved at the
+first contact) and the dirty-day marks (a new contact changes the earlier ticket's day)
+both build on it. The indexes (identifier, service_id, arrived_at) make each identifier
+one index probe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import aliased
+
+from ..contacts.models import Contact
+from ..tickets.models import Ticket
+from .sqlfuncs import plus_seconds
+
+IDENTIFIERS = ("citizen_phone", "citizen_email", "citizen_personnummer", "citizen_key")
+REPEAT_WINDOW_SECONDS = 168 * 3600
+
+
+def same_citizen(first, later) -> Any:
+    """`later` has one of `first`'s identifiers (a NULL identifier never matches)."""
+    return or_(*(getattr(later, name) == getattr(first, name) for name in IDENTIFIERS))
+
+
+def repeat_of(ticket, first, later) -> Any:
+    """`later` (a Contact alias) is a repeat contact of `ticket`, whose first contact is `first`."""
+    return and_(
+        first.ticket_id == ticket.id,
+        first.arrived_at == ticket.first_arrived_at,
+        ticket.resolved_at.isnot(None),
+        later.service_id == ticket.service_id,
+        later.arrived_at > ticket.resolved_at,
+        later.arrived_at <= plus_seconds(ticket.resolved_at, REPEAT_WINDOW_SECONDS),
+        same_citizen(first, later),
+    )
+
+
+def has_repeat(ticket) -> Any:
+    """SQL: `ticket` (Ticket or an alias) has a repeat contact."""
+    first = aliased(Contact, name="repeat_first")
+    later = aliased(Contact, name="repeat_later")
+    return exists(select(1).select_from(first).join(later, repeat_of(ticket, first, later)).correlate(ticket))
+
+
+def repeated_tickets(contact_condition) -> Any:
+    """SELECT of the tickets (id, first_arrived_at, service_id) that the contacts meeting
+    `contact_condition` (on Contact) are repeat contacts of."""
+    first = aliased(Contact, name="repeat_first")
+    ticket = aliased(Ticket, name="repeated")
+    return (
+        select(ticket.id, ticket.first_arrived_at, ticket.service_id)
+        .select_from(Contact)
+        .join(ticket, and_(ticket.service_id == Contact.service_id, ticket.resolved_at < Contact.arrived_at))
+        .join(first, repeat_of(ticket, first, Contact))
+        .where(contact_condition)
+    )
