@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, union
 from sqlalchemy.orm import aliased
 
 from ..contacts.models import Contact
@@ -27,21 +27,17 @@ IDENTIFIERS = ("citizen_phone", "citizen_email", "citizen_personnummer", "citize
 REPEAT_WINDOW_SECONDS = 168 * 3600
 
 
-def same_citizen(first, later) -> Any:
-    """`later` has one of `first`'s identifiers (a NULL identifier never matches)."""
-    return or_(*(getattr(later, name) == getattr(first, name) for name in IDENTIFIERS))
-
-
-def repeat_of(ticket, first, later) -> Any:
-    """`later` (a Contact alias) is a repeat contact of `ticket`, whose first contact is `first`."""
+def repeat_of(ticket, first, later, identifier: str) -> Any:
+    """`later` (a Contact alias) is a repeat contact of `ticket`, whose first contact is
+    `first`, by `identifier` (a NULL identifier never matches). The four identifiers are
+    asked one at a time, each with its own index; a contact repeats if any one matches."""
     return and_(
+        getattr(later, identifier) == getattr(first, identifier),
         first.ticket_id == ticket.id,
         first.arrived_at == ticket.first_arrived_at,
-        ticket.resolved_at.isnot(None),
         later.service_id == ticket.service_id,
         later.arrived_at > ticket.resolved_at,
         later.arrived_at <= plus_seconds(ticket.resolved_at, REPEAT_WINDOW_SECONDS),
-        same_citizen(first, later),
     )
 
 
@@ -49,18 +45,27 @@ def has_repeat(ticket) -> Any:
     """SQL: `ticket` (Ticket or an alias) has a repeat contact."""
     first = aliased(Contact, name="repeat_first")
     later = aliased(Contact, name="repeat_later")
-    return exists(select(1).select_from(first).join(later, repeat_of(ticket, first, later)).correlate(ticket))
+    return or_(
+        *(
+            exists(select(1).select_from(first).join(later, repeat_of(ticket, first, later, name)).correlate(ticket))
+            for name in IDENTIFIERS
+        )
+    )
 
 
 def repeated_tickets(contact_condition) -> Any:
     """SELECT of the tickets (id, first_arrived_at, service_id) that the contacts meeting
-    `contact_condition` (on Contact) are repeat contacts of."""
+    `contact_condition` (on Contact) are repeat contacts of: from each contact through its
+    citizen's other contacts (the identifier's index) to their tickets."""
     first = aliased(Contact, name="repeat_first")
     ticket = aliased(Ticket, name="repeated")
-    return (
-        select(ticket.id, ticket.first_arrived_at, ticket.service_id)
-        .select_from(Contact)
-        .join(ticket, and_(ticket.service_id == Contact.service_id, ticket.resolved_at < Contact.arrived_at))
-        .join(first, repeat_of(ticket, first, Contact))
-        .where(contact_condition)
+    return union(
+        *(
+            select(ticket.id, ticket.first_arrived_at, ticket.service_id)
+            .select_from(Contact)
+            .join(first, getattr(first, name) == getattr(Contact, name))
+            .join(ticket, repeat_of(ticket, first, Contact, name))
+            .where(contact_condition)
+            for name in IDENTIFIERS
+        )
     )
