@@ -141,6 +141,8 @@ def _before_flush(session: Session, _context, _instances) -> None:
     contacts += [o.id for o in session.deleted if isinstance(o, Contact) and o.id is not None]
     tickets = _ids(session.dirty, Ticket, TICKET_COLUMNS)
     deleted_tickets = [o.id for o in session.deleted if isinstance(o, Ticket) and o.id is not None]
+    if not (contacts or tickets or deleted_tickets):
+        return
     connection = session.connection()
     if contacts:
         mark_contacts(connection, Contact.id.in_(contacts))
@@ -156,6 +158,8 @@ def _after_flush(session: Session, _context) -> None:
     contacts += _ids(session.dirty, Contact, CONTACT_COLUMNS)
     tickets = [o.id for o in session.new if isinstance(o, Ticket)]
     tickets += _ids(session.dirty, Ticket, TICKET_COLUMNS)
+    if not (contacts or tickets):
+        return
     connection = session.connection()
     if contacts:
         mark_contacts(connection, Contact.id.in_(contacts))
