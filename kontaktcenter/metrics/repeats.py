@@ -27,30 +27,44 @@ IDENTIFIERS = ("citizen_phone", "citizen_email", "citizen_personnummer", "citize
 REPEAT_WINDOW_SECONDS = 168 * 3600
 
 
-def repeat_of(ticket, first, later, identifier: str) -> Any:
-    """`later` (a Contact alias) is a repeat contact of `ticket`, whose first contact is
-    `first`, by `identifier` (a NULL identifier never matches). The four identifiers are
-    asked one at a time, each with its own index; a contact repeats if any one matches."""
+def _later(ticket, first, later, identifier: str) -> Any:
+    """`later` is a repeat contact of `ticket`, whose first contact is `first`, by `identifier`."""
     return and_(
         getattr(later, identifier) == getattr(first, identifier),
-        first.ticket_id == ticket.id,
-        first.arrived_at == ticket.first_arrived_at,
         later.service_id == ticket.service_id,
         later.arrived_at > ticket.resolved_at,
         later.arrived_at <= plus_seconds(ticket.resolved_at, REPEAT_WINDOW_SECONDS),
     )
 
 
+def _first(ticket, first) -> Any:
+    """`first` is the first contact of `ticket` (whose citizen it is)."""
+    return and_(first.ticket_id == ticket.id, first.arrived_at == ticket.first_arrived_at)
+
+
+def repeat_of(ticket, first, later, identifier: str) -> Any:
+    """`later` (a Contact alias) is a repeat contact of `ticket`, whose first contact is
+    `first`, by `identifier` (a NULL identifier never matches). The four identifiers are
+    asked one at a time, each with its own index; a contact repeats if any one matches."""
+    return and_(_first(ticket, first), _later(ticket, first, later, identifier))
+
+
 def has_repeat(ticket) -> Any:
-    """SQL: `ticket` (Ticket or an alias) has a repeat contact."""
+    """SQL: `ticket` (Ticket or an alias) has a repeat contact.
+
+    The first contact is found once (by ticket id); then one index probe per identifier
+    it has.
+    """
     first = aliased(Contact, name="repeat_first")
     later = aliased(Contact, name="repeat_later")
-    return or_(
-        *(
-            exists(select(1).select_from(first).join(later, repeat_of(ticket, first, later, name)).correlate(ticket))
-            for name in IDENTIFIERS
+    probes = [
+        and_(
+            getattr(first, name).isnot(None),
+            exists(select(1).select_from(later).where(_later(ticket, first, later, name)).correlate(ticket, first)),
         )
-    )
+        for name in IDENTIFIERS
+    ]
+    return exists(select(1).select_from(first).where(_first(ticket, first), or_(*probes)).correlate(ticket))
 
 
 def repeated_tickets(contact_condition) -> Any:
