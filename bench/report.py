@@ -4,8 +4,10 @@
 Makes its own PostgreSQL database (BENCH_DATABASE_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench), migrates it,
 loads the catalogue and generates N contacts (default 1,000,000) over 12 months with
-COPY, one ticket each (in a child process, so the peak memory reported is the
-report's, not the generator's). Then, in the same run, it times
+COPY, one ticket each, from 80,000 citizens identified by phone, e-mail or personnummer
+as their channel gives them, so the repeat-contact rule has repeats to find (in a child
+process, so the peak memory reported is the report's, not the generator's). Then, in
+the same run, it times
 
   * the nightly rollup job over the year (what the scheduler keeps up to date),
   * the report grouped by service and month as the dashboard, the CLI and the exports
@@ -51,6 +53,7 @@ CHANNELS = np.array(["phone", "web", "email", "sms", "walk_in", "open311"])
 CHANNEL_P = np.array([45, 20, 9, 7, 14, 5]) / 100
 LANGUAGES = np.array(["sv", "en", "ar", "so", "fa", "pl", "bs"])
 LANGUAGE_P = np.array([78, 7, 8, 2, 2, 2, 1]) / 100
+CITIZENS = 80_000  # distinct citizens: enough contacts per citizen and service for repeat contacts
 
 
 def peak_rss_mb() -> float:
@@ -131,6 +134,12 @@ def generate(engine, contacts: int, seed: int = 2025, chunk: int = 200_000) -> N
                 np.where(rr < 0.75, "first_contact", np.where(rr < 0.85, "kontaktcenter", "unresolved")),
             )
             resolution = np.where(np.isin(outcome, ["abandoned", "left", "ivr_dropped"]), "unresolved", resolution)
+            # Citizens: phone and SMS carry a number, the web and e-mail an address, some
+            # visits a personnummer, Open311 nothing; a pool small enough for repeat contacts.
+            citizen = rng.integers(0, CITIZENS, n)
+            phone_no = pd.Series(citizen).map("+4670{:07d}".format).where(np.isin(channel, ["phone", "sms"]), None)
+            email = pd.Series(citizen).map("c{}@example.se".format).where(np.isin(channel, ["web", "email"]), None)
+            pnr = pd.Series(citizen).map("19{:010d}".format).where(walk & (rng.random(n) < 0.3), None)
             resolved_at = np.where(resolution != "unresolved", arrived + rng.uniform(60, 86400 * 5, n), np.nan)
             arrived_txt = _ts(arrived)
             resolved_txt = _ts(resolved_at)
@@ -164,6 +173,7 @@ def generate(engine, contacts: int, seed: int = 2025, chunk: int = 200_000) -> N
                 {
                     "id": ids,
                     "channel": channel,
+                    "citizen_name": "",
                     "ticket_id": ids,
                     "service_id": service,
                     "queue_id": queue_id,
@@ -173,7 +183,9 @@ def generate(engine, contacts: int, seed: int = 2025, chunk: int = 200_000) -> N
                     "need_hearing": np.where(rng.random(n) < 0.01, "t", "f"),
                     "need_vision": np.where(rng.random(n) < 0.01, "t", "f"),
                     "need_easy_read": np.where(rng.random(n) < 0.01, "t", "f"),
-                    "citizen_name": "",
+                    "citizen_phone": phone_no,
+                    "citizen_email": email,
+                    "citizen_personnummer": pnr,
                     "reply_channel": "none",
                     "subject": "",
                     "text": "",
@@ -208,7 +220,13 @@ def _copy(cur, table: str, frame: pd.DataFrame) -> None:
     # nullable columns (FORCE_NULL) an empty value is NULL.
     frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_NONNUMERIC)
     columns = ", ".join(frame.columns)
-    nullable = ", ".join(c for c in frame.columns if c.endswith("_at") or c in ("location_id", "outcome"))
+    nullable = ", ".join(
+        c
+        for c in frame.columns
+        if c.endswith("_at")
+        or c in ("location_id", "outcome")
+        or c in ("citizen_phone", "citizen_email", "citizen_personnummer")
+    )
     with cur.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NULL ({nullable}))") as copy:
         copy.write(buffer.getvalue())
 
@@ -256,7 +274,12 @@ ca AS (
 ta AS (
   SELECT s.code AS service, to_char(t.first_arrived_at AT TIME ZONE 'Europe/Stockholm', 'YYYY-MM') AS period,
     count(*) AS tickets,
-    count(*) FILTER (WHERE t.resolution = 'first_contact' AND NOT t.escalated) AS fcr,
+    count(*) FILTER (WHERE t.resolution = 'first_contact' AND NOT t.escalated AND NOT EXISTS (
+      SELECT 1 FROM contacts f JOIN contacts r
+        ON r.citizen_phone = f.citizen_phone OR r.citizen_email = f.citizen_email
+        OR r.citizen_personnummer = f.citizen_personnummer OR r.citizen_key = f.citizen_key
+      WHERE f.ticket_id = t.id AND f.arrived_at = t.first_arrived_at AND r.service_id = t.service_id
+        AND r.arrived_at > t.resolved_at AND r.arrived_at <= t.resolved_at + INTERVAL '168 hours')) AS fcr,
     count(*) FILTER (WHERE t.resolution IN ('first_contact', 'kontaktcenter') AND NOT t.escalated) AS kc,
     count(*) FILTER (WHERE t.escalated) AS esc
   FROM tickets t JOIN services s ON s.id = t.service_id

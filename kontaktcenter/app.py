@@ -17,7 +17,7 @@ from .commands import register_commands
 from .config import instance_secret, load_config
 from .database import ENGINE_KEY, db
 from .extensions import RTL_LOCALES, babel, csrf, current_locale, limiter, login_manager
-from .metrics import sqlfuncs
+from .metrics import dirty, sqlfuncs
 from .templating import init_templating
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
 
     db.init_app(app)
     sqlfuncs.register(app.extensions[ENGINE_KEY])  # the reports' SQL functions, on SQLite
+    dirty.register()  # every write to a past day marks it for the rollups (never stale)
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=current_locale)

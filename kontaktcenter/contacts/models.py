@@ -45,9 +45,12 @@ class Contact(Base):
         Index("ix_contacts_arrived_channel", "arrived_at", "channel"),
         # The hold loop's expected wait: a queue's recently answered calls (phone.call_on_hold).
         Index("ix_contacts_queue_answered", "queue_id", "answered_at"),
-        Index("ix_contacts_citizen_phone", "citizen_phone"),
-        Index("ix_contacts_citizen_email", "citizen_email"),
-        Index("ix_contacts_citizen_personnummer", "citizen_personnummer"),
+        # A citizen's contacts on a service in time order: the repeat-contact rule
+        # (metrics/repeats.py) and finding a citizen's earlier tickets.
+        Index("ix_contacts_repeat_citizen_phone", "citizen_phone", "service_id", "arrived_at"),
+        Index("ix_contacts_repeat_citizen_email", "citizen_email", "service_id", "arrived_at"),
+        Index("ix_contacts_repeat_citizen_personnummer", "citizen_personnummer", "service_id", "arrived_at"),
+        Index("ix_contacts_repeat_citizen_key", "citizen_key", "service_id", "arrived_at"),
         Index(
             "ix_contacts_awaiting_routing",
             "id",

@@ -16,10 +16,13 @@ from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
 from ..directory.models import ContactReason, Department, Location, Queue, Service
+from ..metrics.dirty import mark_contacts
 from ..tickets.models import Ticket, TicketEvent
 from ..tickets.service import event_values, format_reference, next_reference_numbers
 from ..vocabulary import NEEDS
 from .bulk import insert_rows
+
+MARK_CHUNK = 5000  # ticket ids per statement that marks dirty days
 
 
 @dataclass
@@ -161,4 +164,8 @@ def write_history(session: Session, rows: Iterable[HistoryRow], directory: Direc
             )
     insert_rows(session, Contact.__table__, contact_values)
     insert_rows(session, TicketEvent.__table__, events)
+    # Past days' figures changed (their rollups may be computed already), and the new
+    # contacts may be repeat contacts of earlier tickets: marked in this transaction.
+    for at in range(0, len(ticket_ids), MARK_CHUNK):
+        mark_contacts(session, Contact.ticket_id.in_(ticket_ids[at : at + MARK_CHUNK]))
     return len(rows)

@@ -33,6 +33,7 @@ from ..casework.models import Escalation
 from ..contacts.models import PLACEMENTS, Contact
 from ..defaults import defaults
 from ..directory.models import Queue, User
+from ..metrics.dirty import mark_tickets
 from ..routing.service import latest_decision, offer_to_agent, record_decision, route_contact
 from ..tickets.models import RELINK_OPTION, AccessLog, Message, Ticket, unrestricted
 from ..tickets.service import TicketError, assign, create_ticket, record_event, reopen, reply_address, set_status
@@ -231,6 +232,7 @@ def _remove_empty(session: Session, source: Ticket, target: Ticket) -> None:
         execution_options={RELINK_OPTION: True},
     )
     session.execute(update(Contact).where(Contact.mentions_ticket_id == source.id).values(mentions_ticket_id=target.id))
+    mark_tickets(session, Ticket.id == source.id)  # one ticket fewer on its day
     session.execute(delete(Ticket).where(Ticket.id == source.id))
     session.expire(target)
     session.expunge(source)

@@ -34,6 +34,7 @@ from ..errors import DomainError
 from ..tickets.models import Ticket
 from ..vocabulary import KONTAKTCENTER_RESOLUTIONS, NEEDS, QUEUE_OUTCOMES, WRITTEN_CHANNELS
 from ..worktime.calendar import STOCKHOLM
+from .repeats import has_repeat
 from .sqlfuncs import local_date, local_part, one_working_day_deadline, percentile, seconds_between
 
 DEFAULT_ANSWER_TARGET_SECONDS = 60
@@ -472,11 +473,13 @@ def ticket_conditions(t) -> dict[str, Any]:
     """Which tickets each resolution count takes (METRICS.md).
 
     resolve() gives `first_contact` only to a ticket with one contact that was never
-    reopened; a reopening resets the resolution, so the 7-day rule holds by construction.
+    reopened; a reopening resets the resolution. A repeat contact within 7 days of the
+    resolution (repeats.py) takes the ticket out of resolved_first_contact; it is tested
+    last, so only the tickets resolved at the first contact probe for one.
     """
     return {
         "tickets": t.id.isnot(None),
-        "resolved_first_contact": and_(t.resolution == "first_contact", t.escalated.is_(false())),
+        "resolved_first_contact": and_(t.resolution == "first_contact", t.escalated.is_(false()), ~has_repeat(t)),
         "resolved_kontaktcenter": and_(t.resolution.in_(KONTAKTCENTER_RESOLUTIONS), t.escalated.is_(false())),
         "escalated": t.escalated.is_(True),
     }

@@ -93,3 +93,21 @@ class ReportExport(Base):
     @property
     def finished(self) -> bool:
         return self.status in ("done", "failed")
+
+
+class MetricDirtyDay(Base):
+    """A past local day whose figures changed after its rollup may have been computed.
+
+    Written in the same transaction as the change (metrics/dirty.py); the report counts
+    a dirty day from the rows, and the rollup job recomputes it and deletes the marks it
+    handled. The service is kept for the reader (None when unknown); a mark makes the
+    whole day dirty.
+    """
+
+    __tablename__ = "metric_dirty_days"
+    __table_args__ = (Index("ix_metric_dirty_days_day", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column()
+    service_id: Mapped[int | None] = mapped_column()
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)

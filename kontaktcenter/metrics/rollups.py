@@ -3,8 +3,12 @@
 A rollup day is used by a report only when it is settled: every one-working-day
 deadline of its contacts had passed when it was computed, and the report's as-of time
 is not earlier than that. Other days are counted from the rows. Medians and
-percentiles always come from the rows (engine.FROM_RAW_ROWS). The nightly job
-recomputes the last ROLLUP_DAYS_BACK days, so late resolutions and replies reach them.
+percentiles always come from the rows (engine.FROM_RAW_ROWS).
+
+Never stale: a write that changes a past day's figures marks it dirty in the same
+transaction (dirty.py). A dirty day is counted from the rows, like an unsettled one,
+until the nightly job has recomputed it; the job recomputes every dirty day, however
+old, and the recent days that are not yet settled.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
 from ..tickets.models import Ticket
+from .dirty import dirty_days
 from .engine import (
     ADDITIVE,
     PERIODS,
@@ -34,11 +39,15 @@ from .engine import (
     period_bounds,
     ticket_statement,
 )
-from .models import MetricRollup, MetricRollupDay
+from .models import MetricDirtyDay, MetricRollup, MetricRollupDay
 from .sqlfuncs import LOCAL_FORMATS
 
 ROLLUP_DIMENSIONS = ("service", "department", "channel", "location", "language")
-ROLLUP_DAYS_BACK = 35
+# The recent days the job looks at for rollups missing or not yet settled: longer than
+# any one-working-day deadline (Easter, Christmas and a department's klämdagar).
+RECENT_DAYS = 14
+# Dirty days this close together are recomputed as one range: fewer queries.
+MERGE_GAP_DAYS = 3
 
 
 CHUNK_DAYS = 31  # a year is rolled up a month at a time: bounded memory
@@ -62,6 +71,10 @@ def _compute_chunk(
 ) -> int:
     query = ReportQuery(start, end, by=(*ROLLUP_DIMENSIONS, "period"), period="day", as_of=now)
     keys = query.group_columns
+    # The marks these rows answer, read before them: a mark written meanwhile survives.
+    marks = list(
+        session.scalars(select(MetricDirtyDay.id).where(MetricDirtyDay.day >= start, MetricDirtyDay.day <= end))
+    )
     contacts = _frame(session, contact_statement(query, calendar, short_abandon_seconds, percentiles=False), keys)
     tickets = _frame(session, ticket_statement(query), keys)
     frame = merge_counts(contacts, tickets, keys)
@@ -79,6 +92,8 @@ def _compute_chunk(
     session.execute(delete(MetricRollupDay).where(MetricRollupDay.day >= start, MetricRollupDay.day <= end))
     days = [{"day": start + timedelta(days=i), "computed_at": now} for i in range((end - start).days + 1)]
     session.execute(insert(MetricRollupDay), days)
+    for at in range(0, len(marks), 5000):
+        session.execute(delete(MetricDirtyDay).where(MetricDirtyDay.id.in_(marks[at : at + 5000])))
     return len(rows)
 
 
@@ -96,13 +111,17 @@ def settled(day: date, computed_at: datetime, calendar) -> bool:
 
 
 def usable_days(session: Session, query: ReportQuery, calendar) -> list[date]:
+    """The days a report may take from the rollups: settled as of its as-of time and not dirty."""
     rows = session.execute(
         select(MetricRollupDay.day, MetricRollupDay.computed_at).where(
             MetricRollupDay.day >= query.start, MetricRollupDay.day <= query.end
         )
     ).all()
+    dirty = dirty_days(session, query.start, query.end)
     return sorted(
-        day for day, computed_at in rows if computed_at <= query.as_of and settled(day, computed_at, calendar)
+        day
+        for day, computed_at in rows
+        if day not in dirty and computed_at <= query.as_of and settled(day, computed_at, calendar)
     )
 
 
@@ -175,20 +194,56 @@ def counts_with_rollups(session: Session, query: ReportQuery, calendar, short_ab
     return pd.concat([both.reset_index(drop=True), percentiles.reset_index(drop=True)], axis=1)
 
 
-def rollup_job(session: Session, now: datetime) -> None:
-    """The nightly job: (re)compute the rollups of the last ROLLUP_DAYS_BACK days (first run: all history)."""
-    from flask import current_app
+def _ranges(days: list[date], gap: int) -> list[tuple[date, date]]:
+    """Sorted days → (first, last) ranges, joining ranges at most `gap` days apart."""
+    ranges: list[list[date]] = []
+    for day in days:
+        if ranges and (day - ranges[-1][1]).days <= gap + 1:
+            ranges[-1][1] = day
+        else:
+            ranges.append([day, day])
+    return [(a, b) for a, b in ranges]
 
-    from ..worktime.calendar import current_calendar
 
+def days_to_compute(session: Session, now: datetime, calendar) -> list[date]:
+    """The days the job recomputes as of `now`.
+
+    Every marked day before today; the recent days whose rollup is missing or was not
+    yet settled; on the first run, every day since the first contact.
+    """
     today = now.astimezone(STOCKHOLM).date()
     end = today - timedelta(days=1)
-    start = end - timedelta(days=ROLLUP_DAYS_BACK - 1)
+    days = set(dirty_days(session, date.min, end))
+    start = end - timedelta(days=RECENT_DAYS - 1)
     if session.scalar(select(func.count()).select_from(MetricRollupDay)) == 0:
         first = session.scalar(select(func.min(Contact.arrived_at)))
         if first is not None:
             start = min(start, first.astimezone(STOCKHOLM).date())
-    if start > end:
-        return
+    computed = dict(
+        session.execute(
+            select(MetricRollupDay.day, MetricRollupDay.computed_at).where(
+                MetricRollupDay.day >= start, MetricRollupDay.day <= end
+            )
+        ).all()
+    )
+    day = start
+    while day <= end:
+        at = computed.get(day)
+        if at is None or not settled(day, at, calendar):
+            days.add(day)
+        day += timedelta(days=1)
+    return sorted(days)
+
+
+def rollup_job(session: Session, now: datetime) -> None:
+    """The nightly job: recompute the dirty days and the recent unsettled ones (each
+    recomputation deletes exactly the marks it read: one written meanwhile stays)."""
+    from flask import current_app
+
+    from ..worktime.calendar import current_calendar
+
+    calendar = current_calendar()
+    days = days_to_compute(session, now, calendar)
     short = current_app.config["SHORT_ABANDON_SECONDS"]
-    compute_rollups(session, start, end, current_calendar(), short, now.astimezone(UTC))
+    for first, last in _ranges(days, MERGE_GAP_DAYS):
+        compute_rollups(session, first, last, calendar, short, now.astimezone(UTC))

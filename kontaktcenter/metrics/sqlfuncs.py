@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Float, String, event
 from sqlalchemy.engine import Engine
@@ -95,6 +95,24 @@ def _seconds_other(element, compiler, **kw):
     return f"kc_seconds({compiler.process(element.clauses, **kw)})"
 
 
+class plus_seconds(FunctionElement):  # noqa: N801
+    """A timestamp plus a number of seconds (a timestamp, comparable with the columns)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(plus_seconds, "postgresql")
+def _plus_seconds_pg(element, compiler, **kw):
+    moment, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({moment} + CAST({seconds} AS double precision) * INTERVAL '1 second')"
+
+
+@compiles(plus_seconds)
+def _plus_seconds_other(element, compiler, **kw):
+    return f"kc_plus_seconds({compiler.process(element.clauses, **kw)})"
+
+
 class percentile(FunctionElement):  # noqa: N801
     """percentile_cont(fraction) of an expression over the rows meeting a condition (linear interpolation).
 
@@ -157,6 +175,13 @@ def _sqlite_seconds(later, earlier):
     return None if a is None or b is None else (a - b).total_seconds()
 
 
+def _sqlite_plus_seconds(moment, seconds):
+    parsed = _parse(moment)
+    if parsed is None or seconds is None:
+        return None
+    return (parsed + timedelta(seconds=seconds)).strftime(SQLITE_FORMAT)
+
+
 def _sqlite_deadline(arrived, day, midnight):
     moment = _parse(arrived)
     if moment is None or day is None:
@@ -202,4 +227,5 @@ def _add_sqlite_functions(dbapi_connection: sqlite3.Connection, _record) -> None
     dbapi_connection.create_function("kc_local_part", 2, _sqlite_local_part, deterministic=True)
     dbapi_connection.create_function("kc_seconds", 2, _sqlite_seconds, deterministic=True)
     dbapi_connection.create_function("kc_deadline", 3, _sqlite_deadline, deterministic=True)
+    dbapi_connection.create_function("kc_plus_seconds", 2, _sqlite_plus_seconds, deterministic=True)
     dbapi_connection.create_aggregate("kc_percentile", 2, _Percentile)

@@ -37,6 +37,7 @@ from ..casework.models import Escalation
 from ..channels.open311.models import Open311Details
 from ..contacts.models import Contact
 from ..directory.models import Service
+from ..metrics.dirty import mark_contacts
 from ..routing.models import RoutingDecision
 from ..tickets.models import Message, Ticket, TicketEvent
 from ..vocabulary import RETENTION_ACTIONS
@@ -214,6 +215,9 @@ def empty_tickets(session: Session, ticket_ids: list[int], action: str, now: dat
 def empty_dependents(session: Session, due, action: str) -> None:
     """Everything personal hanging off the tickets in `due` (a scalar subquery of ids)."""
     contacts_of_due = select(Contact.id).where(Contact.ticket_id.in_(due)).scalar_subquery()
+    # Without their identifiers the contacts no longer repeat: the days whose first-contact
+    # resolution changes are marked for the rollups first, while the identifiers are there.
+    mark_contacts(session, Contact.ticket_id.in_(due), identifiers_only=True)
     session.execute(
         update(Contact).where(Contact.ticket_id.in_(due)).values(**EMPTY_CONTACT),
         execution_options={"synchronize_session": False},
@@ -290,6 +294,7 @@ def run(session: Session, now: datetime, *, after_batch: Callable[[], None] | No
             if after_batch:
                 after_batch()
     for p in done:
+        mark_contacts(session, _orphan_due(p.rule), identifiers_only=True)
         session.execute(
             update(Contact).where(_orphan_due(p.rule)).values(**EMPTY_CONTACT),
             execution_options={"synchronize_session": False},
