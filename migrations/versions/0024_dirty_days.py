@@ -6,7 +6,7 @@ rollup, marked in the same transaction as the change and recomputed by the rollu
 imported citizen_key gets one too.
 
 Revision ID: 0024_dirty_days
-Revises: 0022_contact_reasons
+Revises: 0023_report_exports
 """
 
 from __future__ import annotations
