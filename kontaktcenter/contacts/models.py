@@ -48,6 +48,7 @@ class Contact(Base):
         Index("ix_contacts_citizen_phone", "citizen_phone"),
         Index("ix_contacts_citizen_email", "citizen_email"),
         Index("ix_contacts_citizen_personnummer", "citizen_personnummer"),
+        Index("ix_contacts_citizen_key", "citizen_key"),
         Index(
             "ix_contacts_awaiting_routing",
             "id",
