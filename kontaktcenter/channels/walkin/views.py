@@ -10,11 +10,11 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ...auth.decorators import public, roles_required
-from ...contacts.models import Contact
 from ...casework.reasons import parse_reason_id
+from ...contacts.models import Contact
 from ...database import db
-from ...directory.reasons import active_reasons
 from ...directory.models import Location
+from ...directory.reasons import active_reasons
 from ...errors_http import back_on_error
 from ...extensions import current_locale
 from ...vocabulary import LANGUAGES

@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ...casework.reasons import pick_reason
 from ...contacts.models import Contact
 from ...database import utcnow
 from ...directory.models import Location, Service, User
 from ...errors import DomainError
 from ...intake.incoming import IncomingContact
 from ...intake.receive import Received, receive
-from ...casework.reasons import pick_reason
 from ...tickets.service import add_message, assign, record_event, resolve
 from ...worktime.calendar import STOCKHOLM
 
