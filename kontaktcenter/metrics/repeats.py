@@ -1,0 +1,53 @@
+"""Repeat contacts (METRICS.md): the same citizen, recognised by any one identifier.
+
+The one place the citizen matching is written as SQL: the service-development report's
+repeat contacts and the first-contact resolution's 7-day rule both build on it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..contacts.models import Contact
+from .sqlfuncs import seconds_between
+
+REPEAT_WINDOW_SECONDS = 168 * 3600  # 7 days
+
+# The identifiers that tell a citizen: normalised phone (E.164), e-mail (lower-case),
+# personnummer (12 digits) and the import's citizen_key; stored normalised, so equal means same.
+IDENTIFIERS = ("citizen_phone", "citizen_email", "citizen_personnummer", "citizen_key")
+
+
+def identified(c) -> ColumnElement[bool]:
+    """The contact carries at least one identifier (contacts without one never repeat)."""
+    return or_(*(getattr(c, name).is_not(None) for name in IDENTIFIERS))
+
+
+def same_citizen(a, b) -> ColumnElement[bool]:
+    """Contacts `a` and `b` (two aliases of Contact) come from the same citizen: they share
+    any one identifier. A missing identifier matches nothing (NULL = NULL is not true)."""
+    return or_(*(getattr(a, name) == getattr(b, name) for name in IDENTIFIERS))
+
+
+def earlier(a, b) -> ColumnElement[bool]:
+    """`b` came before `a`: arrived earlier, or at the same moment with a lower id (so of two
+    contacts at one instant exactly one is the earlier)."""
+    return or_(b.arrived_at < a.arrived_at, and_(b.arrived_at == a.arrived_at, b.id < a.id))
+
+
+def is_repeat(c, *, not_before=None) -> ColumnElement[bool]:
+    """`c` (an alias of Contact) arrived within 168 h after an earlier contact of the same
+    citizen on the same service. `not_before` (a time) lets the database skip older rows:
+    the report passes its period's start minus the window."""
+    earlier_contact = Contact.__table__.alias("earlier_contact")
+    e = earlier_contact.c
+    conditions = [
+        e.service_id == c.service_id,
+        same_citizen(c, e),
+        earlier(c, e),
+        seconds_between(c.arrived_at, e.arrived_at) <= REPEAT_WINDOW_SECONDS,
+    ]
+    if not_before is not None:
+        conditions.append(e.arrived_at >= not_before)
+    return and_(c.service_id.is_not(None), identified(c), exists(select(1).where(*conditions)))
