@@ -147,6 +147,7 @@ class ContactReasonChange(Base):
     # What changed, before → after (e.g. {"name_sv": ["Gammal", "Ny"]}).
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
+    reason: Mapped[ContactReason] = relationship()
     user: Mapped[User | None] = relationship()
 
 

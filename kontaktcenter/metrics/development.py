@@ -46,6 +46,7 @@ FIGURES: list[tuple[str, str]] = [
     ("kb_answered", "count"),
 ]
 FIGURE_NAMES = [name for name, _kind in FIGURES]
+FIGURE_KINDS = dict(FIGURES)
 COUNTS = ("contacts", "identified_contacts", "repeat_contacts", "reasoned_contacts", "failure_demand", "kb_answered")
 KNOWLEDGE_USED = "knowledge_used"  # the ticket event of an article used (casework/knowledge.py)
 
