@@ -87,7 +87,7 @@ def test_quarter_report_for_a_department(client, auth, development_history):
     assert "Kvartalsrapport 2026-Q3: Stadsbyggnadskontoret" in html
     assert "2025-Q3" in html  # the trend against the same quarter last year
     assert "Tillgänglighet mot målen" in html
-    assert "\u00a0kr" in html and "720\u00a0000\u00a0kr" in html  # Swedish amounts, names not codes
+    assert "720\u00a0000\u00a0kr" in html  # Swedish amounts, names not codes
     assert "Andel av kontaktcentrets kostnad" in html
 
 
