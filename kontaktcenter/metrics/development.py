@@ -9,7 +9,6 @@ PostgreSQL like the core report's; pandas merges them and computes the rates.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -33,7 +32,7 @@ from .engine import (
     rate,
     ticket_conditions,
 )
-from .repeats import REPEAT_WINDOW_SECONDS, identified, is_repeat
+from .repeats import identified, repeat_ids
 
 FIGURES: list[tuple[str, str]] = [
     ("contacts", "count"),
@@ -88,11 +87,13 @@ def repeat_statement(query: ReportQuery):
     c = Contact
     lo, hi = period_bounds(query.start, query.end)
     keys = _key_columns(query, c, Service, Department, Location, c.arrived_at)
-    stmt = _contact_from(query, [*keys, func.count(c.id).label("repeat_contacts")]).where(
-        c.arrived_at >= lo,
-        c.arrived_at < hi,
-        *_filter_conditions(query.filters, c, Service, Department, Location),
-        is_repeat(c, not_before=lo - timedelta(seconds=REPEAT_WINDOW_SECONDS)),
+    repeats = repeat_ids(lo, hi)
+    stmt = (
+        _contact_from(query, [*keys, func.count(c.id).label("repeat_contacts")])
+        .join(repeats, repeats.c.id == c.id)
+        .where(
+            c.arrived_at >= lo, c.arrived_at < hi, *_filter_conditions(query.filters, c, Service, Department, Location)
+        )
     )
     return stmt.group_by(*keys) if keys else stmt
 

@@ -6,7 +6,9 @@ repeat contacts and the first-contact resolution's 7-day rule both build on it.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, or_, select
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, union
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..contacts.models import Contact
@@ -51,3 +53,39 @@ def is_repeat(c, *, not_before=None) -> ColumnElement[bool]:
     if not_before is not None:
         conditions.append(e.arrived_at >= not_before)
     return and_(c.service_id.is_not(None), identified(c), exists(select(1).where(*conditions)))
+
+
+def repeat_ids(lo, hi):
+    """The ids of the contacts arriving in [lo, hi) that are repeats, as one subquery: the
+    same rule as is_repeat, computed by sorting instead of a lookup per contact.
+
+    For each identifier, the contacts sharing it on one service are ordered by arrival
+    (ties by id, as in `earlier`); a contact repeats when its predecessor in any of those
+    orders arrived at most 168 h before it. That is same_citizen's "any one identifier",
+    one identifier at a time: the predecessor is the latest earlier contact sharing it.
+    """
+    c = Contact.__table__
+    selects = []
+    for name in IDENTIFIERS:
+        column = c.c[name]
+        previous = func.lag(c.c.arrived_at).over(
+            partition_by=(c.c.service_id, column), order_by=(c.c.arrived_at, c.c.id)
+        )
+        ordered = (
+            select(c.c.id, c.c.arrived_at, previous.label("previous_at"))
+            .where(
+                column.is_not(None),
+                c.c.service_id.is_not(None),
+                c.c.arrived_at >= lo - timedelta(seconds=REPEAT_WINDOW_SECONDS),
+                c.c.arrived_at < hi,
+            )
+            .subquery(f"by_{name}")
+        )
+        selects.append(
+            select(ordered.c.id).where(
+                ordered.c.arrived_at >= lo,
+                ordered.c.previous_at.is_not(None),
+                seconds_between(ordered.c.arrived_at, ordered.c.previous_at) <= REPEAT_WINDOW_SECONDS,
+            )
+        )
+    return union(*selects).subquery("repeats")

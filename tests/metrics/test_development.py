@@ -163,3 +163,25 @@ def test_grouping_by_service_channel_and_month(session, contact):
     ]
     by_department = rows(session, by=("department",), start=date(2026, 3, 1), end=date(2026, 4, 30))
     assert {r["department"]: r["contacts"] for r in by_department} == {"sbk": 2, "grundskola": 1}
+
+
+def test_the_report_s_repeat_rule_equals_same_citizen_contact_by_contact(session, contact):
+    """repeat_ids (sorting, for speed) gives exactly the contacts is_repeat (same_citizen) names."""
+    from kontaktcenter.metrics.engine import period_bounds
+    from kontaktcenter.metrics.repeats import is_repeat, repeat_ids
+
+    contact("2026-02-27 15:00", personnummer="19850709-9805")
+    contact("2026-03-02 09:00", personnummer="19850709-9805", phone="0706666666")
+    contact("2026-03-02 09:00", phone="0706666666")  # the same instant: the later id repeats
+    contact("2026-03-10 09:00", phone="0707777777", email="e@example.se")
+    contact("2026-03-11 09:00", email="e@example.se", key="K-1")
+    contact("2026-03-18 08:59", key="K-1")  # 167 h 59 min after: repeat
+    contact("2026-03-19 09:00", service="skolval", key="K-1")
+    contact("2026-03-20 09:00")
+    lo, hi = period_bounds(*MARCH)
+    by_exists = set(
+        session.scalars(select(Contact.id).where(Contact.arrived_at >= lo, Contact.arrived_at < hi, is_repeat(Contact)))
+    )
+    by_sorting = set(session.scalars(select(repeat_ids(lo, hi).c.id)))
+    assert by_exists == by_sorting
+    assert len(by_sorting) == 4
