@@ -30,6 +30,7 @@ from .engine import (
     check_period,
     period_bounds,
     rate,
+    records,
     ticket_conditions,
 )
 from .repeats import identified, repeat_ids
@@ -87,7 +88,17 @@ def repeat_statement(query: ReportQuery):
     c = Contact
     lo, hi = period_bounds(query.start, query.end)
     keys = _key_columns(query, c, Service, Department, Location, c.arrived_at)
-    repeats = repeat_ids(lo, hi)
+    services = None
+    if query.filters.service or query.filters.department:
+        services = (
+            select(Service.id)
+            .join(Department, Department.id == Service.department_id)
+            .where(
+                *([Service.code == query.filters.service] if query.filters.service else []),
+                *([Department.code == query.filters.department] if query.filters.department else []),
+            )
+        )
+    repeats = repeat_ids(lo, hi, services)
     stmt = (
         _contact_from(query, [*keys, func.count(c.id).label("repeat_contacts")])
         .join(repeats, repeats.c.id == c.id)
@@ -148,6 +159,12 @@ def development_report(session: Session, query: ReportQuery) -> pd.DataFrame:
             merged[name] = 0
         merged[name] = pd.to_numeric(merged[name]).fillna(0).astype("int64")
     return shape(merged, keys)
+
+
+def total(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one row for all of `rows` (every count is per contact or ticket, so they add up)."""
+    frame = pd.DataFrame([{name: sum(r[name] for r in rows) for name in COUNTS}])
+    return records(shape(frame, []))[0]
 
 
 def shape(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

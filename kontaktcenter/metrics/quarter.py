@@ -20,7 +20,7 @@ from ..directory.models import Department
 from ..errors import DomainError
 from ..vocabulary import CHANNELS
 from .costs import CostConfigError, cost_allocation
-from .development import development_report, top_reasons
+from .development import development_report, top_reasons, total
 from .engine import Filters, ReportQuery, records
 from .report import report
 
@@ -112,7 +112,7 @@ def quarter_report(
     channel_totals = [sum(r["by_channel"][i] for r in volume_table) for i in range(len(channels))]
 
     core = _one(report(session, query, calendar))
-    development = _one(development_report(session, query))
+    development = total(volume_rows)  # the counts add up: no second pass over the rows
     core_last = _one(report(session, last_year, calendar))
     development_last = _one(development_report(session, last_year))
 

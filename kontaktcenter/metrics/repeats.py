@@ -55,7 +55,7 @@ def is_repeat(c, *, not_before=None) -> ColumnElement[bool]:
     return and_(c.service_id.is_not(None), identified(c), exists(select(1).where(*conditions)))
 
 
-def repeat_ids(lo, hi):
+def repeat_ids(lo, hi, services=None):
     """The ids of the contacts arriving in [lo, hi) that are repeats, as one subquery: the
     same rule as is_repeat, computed by sorting instead of a lookup per contact.
 
@@ -63,6 +63,8 @@ def repeat_ids(lo, hi):
     (ties by id, as in `earlier`); a contact repeats when its predecessor in any of those
     orders arrived at most 168 h before it. That is same_citizen's "any one identifier",
     one identifier at a time: the predecessor is the latest earlier contact sharing it.
+    `services` (a subquery of service ids) narrows the sorting to a report's services:
+    exact, since a repeat is always on the same service.
     """
     c = Contact.__table__
     selects = []
@@ -78,6 +80,7 @@ def repeat_ids(lo, hi):
                 c.c.service_id.is_not(None),
                 c.c.arrived_at >= lo - timedelta(seconds=REPEAT_WINDOW_SECONDS),
                 c.c.arrived_at < hi,
+                *([c.c.service_id.in_(services)] if services is not None else []),
             )
             .subquery(f"by_{name}")
         )

@@ -185,3 +185,17 @@ def test_the_report_s_repeat_rule_equals_same_citizen_contact_by_contact(session
     by_sorting = set(session.scalars(select(repeat_ids(lo, hi).c.id)))
     assert by_exists == by_sorting
     assert len(by_sorting) == 4
+
+
+def test_a_department_report_counts_the_same_repeats_as_the_whole_city_s(session, contact):
+    from kontaktcenter.metrics.development import total
+
+    contact("2026-03-02 09:00", phone="0708888888")
+    contact("2026-03-03 09:00", phone="0708888888")
+    contact("2026-03-03 10:00", service="skolval", phone="0708888888")
+    contact("2026-03-04 10:00", service="skolval", phone="0708888888")
+    city = rows(session, by=("service",))
+    sbk = one(session, department="sbk")
+    assert sbk["repeat_contacts"] == next(r for r in city if r["service"] == "bygglov")["repeat_contacts"] == 1
+    assert total(city)["repeat_contacts"] == one(session)["repeat_contacts"] == 2
+    assert total(city)["repeat_rate"] == one(session)["repeat_rate"] == 0.5
