@@ -12,7 +12,7 @@ from sqlalchemy import and_, exists, func, or_, select, union
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..contacts.models import Contact
-from .sqlfuncs import seconds_between
+from .sqlfuncs import bytewise, seconds_between
 
 REPEAT_WINDOW_SECONDS = 168 * 3600  # 7 days
 
@@ -71,7 +71,7 @@ def repeat_ids(lo, hi, services=None):
     for name in IDENTIFIERS:
         column = c.c[name]
         previous = func.lag(c.c.arrived_at).over(
-            partition_by=(c.c.service_id, column), order_by=(c.c.arrived_at, c.c.id)
+            partition_by=(c.c.service_id, bytewise(column)), order_by=(c.c.arrived_at, c.c.id)
         )
         ordered = (
             select(c.c.id, c.c.arrived_at, previous.label("previous_at"))
