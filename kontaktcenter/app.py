@@ -151,6 +151,7 @@ BLUEPRINTS = [
     "kontaktcenter.casework.views",
     "kontaktcenter.intake.views",
     "kontaktcenter.metrics.views",
+    "kontaktcenter.directory.views",
     "kontaktcenter.routing.views",
     "kontaktcenter.privacy.views",
 ]

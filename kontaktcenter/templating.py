@@ -47,6 +47,7 @@ STAFF_NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("phone.page", "Telefon", ("agent", "admin")),
     ("routing.rules", "Routningsregler", ("admin", "coordinator")),
     ("metrics.coordinator_page", "Min förvaltning", ("coordinator",)),
+    ("directory.reasons_page", "Kontaktorsaker", ("coordinator", "admin")),
 ]
 
 

@@ -25,6 +25,8 @@ class EscalationForm(FlaskForm):
     how_to_reach = StringField(_l("Hur medborgaren nås"), validators=[Length(max=500)])
     urgency = RadioField(_l("Brådska"), choices=URGENCY_CHOICES, default="normal")
     notify = BooleanField(_l("Meddela medborgaren att ärendet har lämnats över"))
+    # The ticket's service's reasons (casework/reasons.py checks the choice and when it is required).
+    reason = SelectField(_l("Kontaktorsak"), validate_choice=False, default="")
 
 
 class ReturnForm(FlaskForm):

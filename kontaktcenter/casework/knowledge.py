@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from ..database import utcnow
 from ..directory.models import Service, User
-from ..tickets.service import TicketError
+from ..tickets.service import TicketError, record_event
 from .models import KnowledgeArticle
 
 MAX_TITLE = 200
@@ -93,3 +93,10 @@ def update_article(
     article.active = active
     article.updated_by_id = user.id
     article.updated_at = utcnow()
+
+
+def record_use(session: Session, ticket, user: User, article: KnowledgeArticle) -> None:
+    """An agent used an article's answer on a ticket: an event, so kb_answered can count it."""
+    if not article.active:
+        raise KnowledgeError("Svaret finns inte längre i kunskapsbanken.")
+    record_event(session, ticket, "knowledge_used", actor=user, to_value=str(article.id), service_id=article.service_id)

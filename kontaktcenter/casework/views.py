@@ -29,7 +29,7 @@ from ..tickets.models import Ticket
 from ..tickets.service import TicketError
 from ..tickets.sla import next_due
 from . import escalation as escalations
-from . import knowledge, service
+from . import knowledge, reasons, service
 from . import search as ticket_search
 from .forms import URGENCY_CHOICES, ArticleForm, EscalationForm, ReasonForm, ReturnForm
 from .gate import NeedsReason, grant, ticket_for
@@ -92,7 +92,9 @@ def _submit(
     except TicketError as exc:
         # Caught here, not by the page handler: the form is shown again with what was typed in it.
         db.session.rollback()
-        error_field.errors.append(str(exc))
+        # A refusal about one field of the form (e.g. the contact reason) is shown at that field.
+        field = form._fields.get(exc.field) if exc.field else None
+        (field or error_field).errors.append(str(exc))
         return 400
     db.session.commit()
     flash(done_message(), "success")
@@ -166,6 +168,8 @@ def ticket(reference: str):
         quick_answers=quick_answers,
         kb_query=kb_query,
         answer=answer if answer and answer.active else None,
+        reasons=reasons.reason_choices(db.session, ticket),
+        reason_required=reasons.reason_required(ticket),
     )
 
 
@@ -242,11 +246,26 @@ def waiting(reference: str):
 @roles_required(*CASE_ROLES)
 def resolve(reference: str):
     ticket = _writable(reference)
-    return _act(
-        lambda: service.resolve_ticket(db.session, ticket, current_user),
-        _("Ärendet är löst."),
-        url_for(".ticket", reference=reference),
-    )
+
+    def resolve_with_reason() -> None:
+        reasons.pick_reason(db.session, ticket, current_user, reasons.parse_reason_id(request.form.get("reason")))
+        service.resolve_ticket(db.session, ticket, current_user)
+
+    return _act(resolve_with_reason, _("Ärendet är löst."), url_for(".ticket", reference=reference))
+
+
+@bp.post("/tickets/<reference>/kunskap/<int:article_id>")
+@roles_required(*CASE_ROLES)
+def use_article(reference: str, article_id: int):
+    """Use a knowledge-base answer on the ticket: recorded, then the answer fills the reply box."""
+    ticket = _writable(reference)
+    article = db.session.get(KnowledgeArticle, article_id)
+    if article is None:
+        abort(404)
+    back_on_error(url_for(".ticket", reference=reference))
+    knowledge.record_use(db.session, ticket, current_user, article)
+    db.session.commit()
+    return redirect(url_for(".ticket", reference=reference, answer=article.id, _anchor="body"))
 
 
 # -- escalation ------------------------------------------------------------------
@@ -262,12 +281,17 @@ def escalate(reference: str):
         SelectChoice(q.id, f"{q.department.name(_locale())} – {q.name(_locale())}") for q in queues
     ]
 
+    reason_list = reasons.reason_choices(db.session, ticket)
+    form.reason.choices = [SelectChoice("", _("Välj orsak"))] + [
+        SelectChoice(str(r.id), r.name(_locale())) for r in reason_list
+    ]
+
     def to_queue() -> Queue:
         return db.session.get(Queue, form.queue.data)
 
-    status = _submit(
-        form,
-        lambda: escalations.escalate(
+    def escalate_with_reason() -> None:
+        reasons.pick_reason(db.session, ticket, current_user, reasons.parse_reason_id(form.reason.data))
+        escalations.escalate(
             db.session,
             ticket,
             current_user,
@@ -276,7 +300,11 @@ def escalate(reference: str):
                 form.citizen_wants.data, form.done_so_far.data or "", form.how_to_reach.data or "", form.urgency.data
             ),
             notify=form.notify.data,
-        ),
+        )
+
+    status = _submit(
+        form,
+        escalate_with_reason,
         form.queue,
         lambda: _("Ärendet är eskalerat till %(queue)s.", queue=to_queue().name(_locale())),
         # The agent may no longer be allowed to read it (a confidential department).
@@ -286,7 +314,9 @@ def escalate(reference: str):
         return status
     if request.method == "GET" and not form.how_to_reach.data:
         form.how_to_reach.data = _how_to_reach(ticket)
-    return render_template("casework/escalate.html", ticket=ticket, form=form), status
+    return render_template(
+        "casework/escalate.html", ticket=ticket, form=form, reason_required=reasons.reason_required(ticket)
+    ), status
 
 
 def _how_to_reach(ticket: Ticket) -> str:

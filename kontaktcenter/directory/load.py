@@ -145,7 +145,12 @@ SECTIONS: dict[str, tuple[type, dict[str, Key]]] = {
 TYPE_NAMES = {str: "a string in quotes", bool: "true or false", int: "a whole number"}
 # A service's contact reasons: [services.CODE.reasons] with one inline table per reason code.
 REASONS = "reasons"
-REASON_KEYS = {"name_sv": Key(str), "category": Key(str, check=_one_of(REASON_CATEGORIES)), **ACTIVE}
+REASON_KEYS = {
+    "name_sv": Key(str),
+    "name_en": Key(str, ""),
+    "category": Key(str, check=_one_of(REASON_CATEGORIES)),
+    **ACTIVE,
+}
 
 
 @dataclass

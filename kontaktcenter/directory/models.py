@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -117,10 +117,38 @@ class ContactReason(Base):
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(60))
     name_sv: Mapped[str] = mapped_column(String(200))
+    # The English label (agents working in English); empty: the Swedish one is shown.
+    name_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
     category: Mapped[str] = mapped_column(String(10))
+    # A retired reason cannot be picked any more but stays on the contacts that have it.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     service: Mapped[Service] = relationship(back_populates="reasons")
+
+    def name(self, locale: str = "sv") -> str:
+        return self.name_en if locale != "sv" and self.name_en else self.name_sv
+
+    @property
+    def is_other(self) -> bool:
+        """One of the two "other" reasons every list keeps (never retired)."""
+        return self.code in OTHER_REASONS
+
+
+class ContactReasonChange(Base):
+    """Who changed a service's reason list, when and what (added, renamed, retired, restored)."""
+
+    __tablename__ = "contact_reason_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason_id: Mapped[int] = mapped_column(ForeignKey("contact_reasons.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))
+    # What changed, before → after (e.g. {"name_sv": ["Gammal", "Ny"]}).
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    reason: Mapped[ContactReason] = relationship()
+    user: Mapped[User | None] = relationship()
 
 
 class ServiceGroup(Base):

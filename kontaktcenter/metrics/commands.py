@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from flask import Flask, current_app
 
 from ..database import db
 from ..worktime.calendar import STOCKHOLM
+from .development import development_report
 from .engine import REPORT_QUERIES, ReportError, ReportQuery, check_period, parse_by, query_progress, records
 from .export_jobs import QUERY_SHARE
 from .exports import FORMATS, export, iso_as_of, names_for
@@ -40,16 +42,84 @@ def _as_of(ctx, param, value: str | None) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _optional_date(ctx, param, value: str | None) -> date | None:
+    return None if value is None else _date(ctx, param, value)
+
+
+REPORT_SETS = ("core", "development", "quarter")
+
+
+def _write(data: bytes, output: Path | None) -> None:
+    if output is None:
+        click.echo(data, nl=False)
+    else:
+        output.write_bytes(data)
+        click.echo(f"→ {output}", err=True)
+
+
+def _quarter_command(code: str, quarter: str, cost: float | None, fmt: str, as_of: datetime, output: Path | None):
+    """The department quarter report as JSON, or the printable HTML page (--format html)."""
+    from flask import render_template
+    from sqlalchemy import select
+
+    from ..directory.models import Department
+    from ..worktime.calendar import current_calendar
+    from .quarter import QuarterError, quarter_report
+    from .targets import report_targets
+
+    if fmt == "csv":  # the command's default: the quarter report is a document, JSON by default
+        fmt = "json"
+    if fmt not in ("json", "html"):
+        raise click.UsageError("--set quarter skrivs som --format json eller --format html.")
+    department = db.session.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        raise click.UsageError(f"Okänd förvaltning {code!r}: ange --department med en kod ur katalogen.")
+    try:
+        result = quarter_report(
+            db.session,
+            current_calendar(),
+            current_app.config,
+            department,
+            quarter,
+            as_of,
+            total_cost=cost,
+            targets=report_targets(),
+        )
+    except QuarterError as exc:
+        raise click.UsageError(str(exc)) from None
+    if fmt == "json":
+        data = json.dumps(
+            {"set": "quarter", **result, "as_of": iso_as_of(as_of)}, ensure_ascii=False, indent=1, default=str
+        ).encode("utf-8")
+    else:
+        with current_app.test_request_context("/reports/kvartal"):
+            data = render_template("metrics/quarter_print.html", result=result, standalone=True).encode("utf-8")
+    _write(data, output)
+
+
 def register(app: Flask) -> None:
     @app.cli.command("report")
-    @click.option("--from", "start", required=True, callback=_date, help="first local date, YYYY-MM-DD")
-    @click.option("--to", "end", required=True, callback=_date, help="last local date (included)")
+    @click.option(
+        "--set",
+        "report_set",
+        type=click.Choice(REPORT_SETS),
+        default="core",
+        show_default=True,
+        help="core: tillgänglighet; development: tjänsteutveckling; quarter: a department's quarter report",
+    )
+    @click.option("--from", "start", callback=_optional_date, help="first local date, YYYY-MM-DD")
+    @click.option("--to", "end", callback=_optional_date, help="last local date (included)")
+    @click.option("--department", default="", help="--set quarter: the department's code")
+    @click.option("--quarter", default="", help="--set quarter: YYYY-QN, e.g. 2026-Q3")
+    @click.option(
+        "--cost", type=float, default=None, help="--set quarter: the contact center's cost for the quarter, kr"
+    )
     @click.option(
         "--by",
         default="",
         help="comma-separated: service, department, channel, location, language, period:day|week|month",
     )
-    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+    @click.option("--format", "fmt", type=click.Choice((*FORMATS, "html")), default="csv", show_default=True)
     @click.option(
         "--as-of",
         "as_of",
@@ -63,17 +133,45 @@ def register(app: Flask) -> None:
         type=click.Path(dir_okay=False, path_type=Path),
         help="file to write (default: standard output)",
     )
-    def report_command(start: date, end: date, by: str, fmt: str, as_of: datetime, output: Path | None) -> None:
-        """The tillgänglighet report (columns and figures as in METRICS.md)."""
+    def report_command(
+        report_set: str,
+        start: date | None,
+        end: date | None,
+        department: str,
+        quarter: str,
+        cost: float | None,
+        by: str,
+        fmt: str,
+        as_of: datetime,
+        output: Path | None,
+    ) -> None:
+        """The tillgänglighet report (columns and figures as in METRICS.md), or another set."""
         from ..worktime.calendar import current_calendar
 
+        if report_set == "quarter":
+            _quarter_command(department, quarter, cost, fmt, as_of, output)
+            return
+        if start is None or end is None:
+            raise click.UsageError("Ange --from och --to (ÅÅÅÅ-MM-DD).")
         try:
             dims, period = parse_by(by)
             check_period(start, end)
         except ReportError as exc:
             raise click.UsageError(exc.sv) from None
+        if report_set == "development":
+            if fmt == "xlsx" and output is None and sys.stdout.isatty():
+                raise click.UsageError("XLSX skrivs till en fil: ange -o FIL.xlsx")
+            query = ReportQuery(start, end, by=dims, period=period, as_of=as_of)
+            table = development_report(db.session, query)
+            meta = {"set": "development", "from": start.isoformat(), "to": end.isoformat(), "by": by}
+            meta["as_of"] = iso_as_of(as_of)
+            data = export(fmt, list(table.columns), records(table), meta, names=names_for(fmt, db.session))
+            _write(data, output)
+            return
         if fmt == "xlsx" and output is None and sys.stdout.isatty():
             raise click.UsageError("XLSX skrivs till en fil: ange -o FIL.xlsx")
+        if fmt == "html":
+            raise click.UsageError("HTML skrivs bara för --set quarter.")
         query = ReportQuery(start, end, by=dims, period=period, as_of=as_of)
         calendar, short = current_calendar(), current_app.config["SHORT_ABANDON_SECONDS"]
         meta = {"from": start.isoformat(), "to": end.isoformat(), "by": by, "as_of": iso_as_of(as_of)}

@@ -35,6 +35,21 @@ FIGURE_LABELS = {
     "kc_resolution_rate": _l("Lösningsgrad"),
     "escalation_rate": _l("Eskaleringsgrad"),
     "written_late": _l("Skriftliga utan svar i tid"),
+    # Service development (development.py)
+    "contacts": _l("Kontakter"),
+    "identified_contacts": _l("Kontakter med känd medborgare"),
+    "repeat_contacts": _l("Återkontakter inom 7 dagar"),
+    "repeat_rate": _l("Andel återkontakter"),
+    "reasoned_contacts": _l("Kontakter med kontaktorsak"),
+    "failure_demand": _l("Sviktefterfrågan"),
+    "failure_demand_rate": _l("Andel sviktefterfrågan"),
+    "kb_answered": _l("Lösta med kunskapsbanken"),
+}
+
+# A contact reason's category (METRICS.md "Service development").
+REASON_CATEGORY_LABELS = {
+    "value": _l("Värdeskapande"),
+    "failure": _l("Sviktefterfrågan"),
 }
 
 # The group columns' headings in the CSV for people (METRICS.md "For people").
@@ -54,6 +69,8 @@ REPORT_PAGES = [
     ("metrics.staffing_page", _l("Bemanning")),
     ("metrics.costs_page", _l("Kostnadsfördelning")),
     ("metrics.coordinator_page", _l("Samordnare")),
+    ("metrics.development_page", _l("Tjänsteutveckling")),
+    ("metrics.quarter_page", _l("Kvartalsrapport")),
 ]
 
 NEED_LABELS = {

@@ -229,3 +229,24 @@ def _add_sqlite_functions(dbapi_connection: sqlite3.Connection, _record) -> None
     dbapi_connection.create_function("kc_deadline", 3, _sqlite_deadline, deterministic=True)
     dbapi_connection.create_function("kc_plus_seconds", 2, _sqlite_plus_seconds, deterministic=True)
     dbapi_connection.create_aggregate("kc_percentile", 2, _Percentile)
+
+
+class bytewise(FunctionElement):  # noqa: N801 - reads like the SQL it renders
+    """A text column compared byte by byte (PostgreSQL's "C" collation): for grouping and
+    partitioning by an identifier, where only equality matters, this sorts several times
+    faster than the database's language collation. SQLite compares bytes already."""
+
+    inherit_cache = True
+    type = String()
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_pg(element, compiler, **kw):
+    (value,) = element.clauses
+    return f'({compiler.process(value, **kw)} COLLATE "C")'
+
+
+@compiles(bytewise)
+def _bytewise_other(element, compiler, **kw):
+    (value,) = element.clauses
+    return compiler.process(value, **kw)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,27 +13,37 @@ from werkzeug.datastructures import MultiDict
 
 from ..auth.decorators import roles_required
 from ..database import db
-from ..directory.models import Department
+from ..directory.models import Department, Service
 from ..extensions import current_locale
 from ..tickets.access import can_read
 from ..worktime.calendar import STOCKHOLM
-from . import charts, export_jobs
+from . import charts, development, export_jobs
 from .comparison import compare
 from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
+from .development import development_report
 from .drilldown import DRILLABLE, drill
-from .engine import FIGURE_KINDS, ReportError, parse_by, records, volume_by_weekday_hour
+from .engine import Filters, ReportError, parse_by, records, volume_by_weekday_hour
 from .equity import COMPARED as EQUITY_COMPARED
 from .equity import DIMENSIONS as EQUITY_DIMENSIONS
 from .equity import chosen_figures, equity
-from .exports import FILE_ENDINGS, FORMATS, MEDIA_TYPES, PEOPLE_CSV, export, iso_as_of, names_for
+from .exports import FIGURE_KINDS, FILE_ENDINGS, FORMATS, MEDIA_TYPES, PEOPLE_CSV, export, iso_as_of, names_for
 from .forms import CostForm, FilterForm, StaffingForm, default_dates
-from .labels import FIGURE_LABELS, LOCATION_KIND_LABELS, NEED_LABELS, REPORT_PAGES, format_kronor
+from .labels import (
+    FIGURE_LABELS,
+    LOCATION_KIND_LABELS,
+    NEED_LABELS,
+    REASON_CATEGORY_LABELS,
+    REPORT_PAGES,
+    format_kronor,
+)
 from .local_service import local_service
 from .models import ReportExport
 from .periods import is_partial, period_label
+from .quarter import QuarterError, current_quarter, quarter_report
 from .report import report
 from .staffing import arrival_pattern, history_aht, staffing_plan
+from .targets import report_targets
 
 bp = Blueprint("metrics", __name__)
 
@@ -426,6 +437,93 @@ def coordinator_page():
     return _page("metrics/coordinator.html", form, ok, result=result, department=department, departments=departments)
 
 
+def _own_department_query(query):
+    """A coordinator's reports cover their own department only, whatever the filters say."""
+    if current_user.role != "coordinator":
+        return query
+    own = current_user.department.code if current_user.department else "-"
+    return replace(query, filters=replace(query.filters, department=own))
+
+
+@bp.get("/reports/utveckling")
+@roles_required(*REPORT_ROLES)
+def development_page():
+    """Tjänsteutveckling: why citizens contact the city, and which contacts its own processes cause."""
+    form, ok = _filter_form()
+    result = None
+    if ok:
+        query = _own_department_query(form.query())
+        (total,) = records(development_report(db.session, query))
+        by_service = records(development_report(db.session, replace(query, by=("service",))))
+        core_by_service = records(report(db.session, replace(query, by=("service",)), _calendar(), _short()))
+        # "Low" first-contact resolution: below the whole city's in the same period.
+        (city,) = records(report(db.session, replace(query, filters=Filters()), _calendar(), _short()))
+        names = {s.code: s.name(current_locale()) for s in db.session.scalars(select(Service))}
+        result = {
+            "total": total,
+            "by_service": by_service,
+            "top_reasons": development.top_reasons(db.session, query),
+            "returned": development.returned_escalations(db.session, query),
+            "low_fcr": development.low_fcr_without_article(db.session, core_by_service, city["fcr_rate"]),
+            "city_fcr": city["fcr_rate"],
+            "names": names,
+        }
+    return _page("metrics/development.html", form, ok, result=result, figures=development.FIGURE_NAMES)
+
+
+@bp.get("/reports/kvartal")
+@roles_required(*REPORT_ROLES)
+def quarter_page():
+    """The department quarter report (budget dialogue): coordinators their own department, managers any."""
+    departments = db.session.scalars(select(Department).order_by(Department.name_sv)).all()
+    code = request.args.get("department", "")
+    if current_user.role == "coordinator":
+        own = current_user.department
+        if own is None or (code and code != own.code):
+            abort(404)  # another department's report: as if it did not exist
+        department, departments = own, [own]
+    else:
+        department = next((d for d in departments if d.code == code), None)
+        if code and department is None:
+            abort(404)
+    quarter_text = request.args.get("quarter", "").strip() or current_quarter(datetime.now(STOCKHOLM).date())
+    cost_text = request.args.get("cost", "").strip()
+    result, error, status = None, None, 200
+    if department is not None:
+        try:
+            cost = float(cost_text.replace("\u00a0", "").replace(" ", "").replace(",", ".")) if cost_text else None
+            if cost is not None and cost < 0:
+                raise ValueError
+        except ValueError:
+            error, status = _("Ange kostnaden i hela kronor, t.ex. 720000."), 400
+            cost = None
+        if error is None:
+            try:
+                result = quarter_report(
+                    db.session,
+                    _calendar(),
+                    current_app.config,
+                    department,
+                    quarter_text,
+                    datetime.now(UTC).replace(microsecond=0),
+                    total_cost=cost,
+                    targets=report_targets(),
+                    locale=current_locale(),
+                )
+            except QuarterError as exc:
+                error, status = str(exc), 400
+    return render_template(
+        "metrics/quarter.html",
+        filter_args={},
+        departments=departments,
+        department=department,
+        quarter=quarter_text,
+        cost_text=cost_text,
+        result=result,
+        error=error,
+    ), status
+
+
 @bp.app_context_processor
 def _labels():
     return {
@@ -434,6 +532,7 @@ def _labels():
         "need_labels": NEED_LABELS,
         "location_kind_labels": LOCATION_KIND_LABELS,
         "drillable": DRILLABLE,
+        "reason_category_labels": REASON_CATEGORY_LABELS,
     }
 
 

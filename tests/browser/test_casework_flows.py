@@ -87,7 +87,7 @@ def test_agent_console_take_next_quick_answer_and_escalation_by_keyboard(page, l
     assert page.url.endswith(f"/tickets/{reference}")
     assert_accessible(page)  # the ticket
 
-    tab_to(page, "a:has-text('Använd som svar')")
+    tab_to(page, "button:has-text('Använd som svar')")
     press_and_wait(page, "Enter")
     assert page.locator("#body").input_value().startswith("Ett komplett bygglov")
     tab_to(page, "form.reply button[type=submit]")

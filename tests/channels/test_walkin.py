@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from kontaktcenter.channels.walkin import visits
 from kontaktcenter.contacts.models import Contact
-from kontaktcenter.directory.models import Location, User
+from kontaktcenter.directory.models import ContactReason, Location, User
 from tests.fixtures.factories import at
 
 PLACE = "bibl-stadsbiblioteket"  # uses queue numbers
@@ -61,9 +61,18 @@ def test_visit_flow_register_serve_resolve(client, auth, session):
     session.refresh(visit)
     assert visit.answered_at is not None
     assert visit.ended_at is None
-    auth.post(f"/besok/{PLACE}/{visit.id}/resolved", csrf_page=f"/besok/{PLACE}")
+    # "Klar – löst" needs the contact reason: without one, a message and nothing changes.
+    refused = auth.post(f"/besok/{PLACE}/{visit.id}/resolved", csrf_page=f"/besok/{PLACE}")
+    assert "Välj varför medborgaren hörde av sig" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    session.refresh(visit)
+    assert visit.ended_at is None
+    reason = session.scalar(
+        select(ContactReason).where(ContactReason.service_id == visit.service_id, ContactReason.code == "annat-fel")
+    )
+    auth.post(f"/besok/{PLACE}/{visit.id}/resolved", {"reason": reason.id}, csrf_page=f"/besok/{PLACE}")
     session.refresh(visit)
     session.refresh(visit.ticket)
+    assert visit.reason_id == reason.id
     assert visit.outcome == "served"
     assert visit.ended_at >= visit.answered_at
     assert visit.ticket.status == "resolved"

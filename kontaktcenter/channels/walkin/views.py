@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -10,9 +10,11 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ...auth.decorators import public, roles_required
+from ...casework.reasons import parse_reason_id
 from ...contacts.models import Contact
 from ...database import db
 from ...directory.models import Location
+from ...directory.reasons import active_reasons
 from ...errors_http import back_on_error
 from ...extensions import current_locale
 from ...vocabulary import LANGUAGES
@@ -97,15 +99,27 @@ def desk(code: str):
         status = 400
     lists = visits.visit_lists(visits.todays_visits(db.session, location))
     return render_template(
-        "walkin/desk.html", location=location, form=form, lists=lists, action_form=VisitActionForm()
+        "walkin/desk.html",
+        location=location,
+        form=form,
+        lists=lists,
+        action_form=VisitActionForm(),
+        reasons_for=lambda service_id: active_reasons(db.session, service_id),
     ), status
+
+
+def _reason_id() -> int | None:
+    return parse_reason_id(request.form.get("reason"))
 
 
 ACTIONS = {
     "serve": (lambda c, u: visits.serve(db.session, c, u), _l("Besökaren får hjälp nu.")),
-    "resolved": (lambda c, u: visits.end(db.session, c, u, resolved=True), _l("Besöket är avslutat och ärendet löst.")),
+    "resolved": (
+        lambda c, u: visits.end(db.session, c, u, resolved=True, reason_id=_reason_id()),
+        _l("Besöket är avslutat och ärendet löst."),
+    ),
     "follow-up": (
-        lambda c, u: visits.end(db.session, c, u, resolved=False),
+        lambda c, u: visits.end(db.session, c, u, resolved=False, reason_id=_reason_id()),
         _l("Besöket är avslutat. Ärendet följs upp."),
     ),
     "left": (

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ...casework.reasons import pick_reason
 from ...contacts.models import Contact
 from ...database import utcnow
 from ...directory.models import Location, Service, User
@@ -153,16 +154,31 @@ def serve(session: Session, contact: Contact, user: User, now: datetime | None =
             ticket.taken_by_id = user.id
 
 
-def end(session: Session, contact: Contact, user: User, *, resolved: bool, now: datetime | None = None) -> None:
-    """The visit is over after service; resolved at the desk, or the ticket stays open for follow-up."""
+def end(
+    session: Session,
+    contact: Contact,
+    user: User,
+    *,
+    resolved: bool,
+    reason_id: int | None = None,
+    now: datetime | None = None,
+) -> None:
+    """The visit is over after service; resolved at the desk, or the ticket stays open for follow-up.
+
+    Resolving needs the contact reason (casework/reasons.py: required for visits); a visit
+    left for follow-up takes one if given, else it is picked when the ticket is resolved
+    or escalated.
+    """
     if contact.ended_at is not None:
         raise VisitError(_l("Besöket är redan avslutat."))
     if contact.answered_at is None:
         raise VisitError(_l("Besökaren har inte fått hjälp än. Välj Gick utan hjälp om hen har gått."))
+    ticket = contact.ticket
+    if ticket is not None and ticket.is_open and (resolved or reason_id is not None):
+        pick_reason(session, ticket, user, reason_id)
     now = now or utcnow()
     contact.ended_at = now
     contact.outcome = "served"
-    ticket = contact.ticket
     if ticket is not None and resolved and ticket.is_open:
         resolve(session, ticket, actor=user, at=now)
     elif ticket is not None:
