@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
 
 from ..casework.models import Escalation, KnowledgeArticle
 from ..contacts.models import Contact
@@ -32,6 +32,7 @@ from .engine import (
     rate,
     records,
     ticket_conditions,
+    ticket_statement,
 )
 from .repeats import identified, repeat_ids
 
@@ -116,29 +117,12 @@ def kb_statement(query: ReportQuery):
     contact's channel, location and language.
     """
     t = Ticket
-    c = aliased(Contact)
-    s, d, loc = Service, Department, Location
-    lo, hi = period_bounds(query.start, query.end)
-    needs_contact = any(x in query.by for x in ("channel", "location", "language")) or any(
-        (query.filters.channel, query.filters.location, query.filters.language, query.filters.need)
-    )
-    keys = _key_columns(query, c, s, d, loc, t.first_arrived_at)
     used = exists(select(1).where(TicketEvent.ticket_id == t.id, TicketEvent.kind == KNOWLEDGE_USED))
-    stmt = select(*keys, func.count(t.id).label("kb_answered")).select_from(t).outerjoin(s, s.id == t.service_id)
-    if _needs_department(query):
-        stmt = stmt.outerjoin(d, d.id == s.department_id)
-    if needs_contact:
-        stmt = stmt.outerjoin(c, and_(c.ticket_id == t.id, c.arrived_at == t.first_arrived_at))
-        if _needs_location(query):
-            stmt = stmt.outerjoin(loc, loc.id == c.location_id)
-    stmt = stmt.where(
-        t.first_arrived_at >= lo,
-        t.first_arrived_at < hi,
-        ticket_conditions(t)["resolved_kontaktcenter"],
-        used,
-        *_filter_conditions(query.filters, c, s, d, loc),
+    return ticket_statement(
+        query,
+        extra_where=[ticket_conditions(t)["resolved_kontaktcenter"], used],
+        counts=lambda t: [func.count(t.id).label("kb_answered")],
     )
-    return stmt.group_by(*keys) if keys else stmt
 
 
 def development_report(session: Session, query: ReportQuery) -> pd.DataFrame:

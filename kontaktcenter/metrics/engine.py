@@ -485,8 +485,19 @@ def ticket_conditions(t) -> dict[str, Any]:
     }
 
 
-def ticket_statement(query: ReportQuery, extra_where=()):
-    """Resolution counts per ticket, in the period of its first contact's arrival.
+def resolution_counts(t) -> list:
+    """The core report's counts over tickets `t` (METRICS.md "Resolution")."""
+    cond = ticket_conditions(t)
+    return [
+        func.count(t.id).label("tickets"),
+        _sum(cond["resolved_first_contact"]).label("resolved_first_contact"),
+        _sum(cond["resolved_kontaktcenter"]).label("resolved_kontaktcenter"),
+        _sum(cond["escalated"]).label("escalated"),
+    ]
+
+
+def ticket_statement(query: ReportQuery, extra_where=(), counts=resolution_counts):
+    """Counts per ticket (`counts(Ticket)`), in the period of its first contact's arrival.
 
     A ticket's channel, location and language are those of its first contact (the
     contact whose arrived_at is the ticket's first_arrived_at); the join is made only
@@ -499,19 +510,8 @@ def ticket_statement(query: ReportQuery, extra_where=()):
     needs_contact = any(x in query.by for x in ("channel", "location", "language")) or any(
         (query.filters.channel, query.filters.location, query.filters.language, query.filters.need)
     )
-    cond = ticket_conditions(t)
     keys = _key_columns(query, c, s, d, loc, t.first_arrived_at)
-    stmt = (
-        select(
-            *keys,
-            func.count(t.id).label("tickets"),
-            _sum(cond["resolved_first_contact"]).label("resolved_first_contact"),
-            _sum(cond["resolved_kontaktcenter"]).label("resolved_kontaktcenter"),
-            _sum(cond["escalated"]).label("escalated"),
-        )
-        .select_from(t)
-        .outerjoin(s, s.id == t.service_id)
-    )
+    stmt = select(*keys, *counts(t)).select_from(t).outerjoin(s, s.id == t.service_id)
     if _needs_department(query):
         stmt = stmt.outerjoin(d, d.id == s.department_id)
     if needs_contact:
