@@ -151,7 +151,7 @@ BLUEPRINTS = [
     "kontaktcenter.casework.views",
     "kontaktcenter.intake.views",
     "kontaktcenter.metrics.views",
-    "kontaktcenter.directory.views",
+    "kontaktcenter.metrics.reasons_views",
     "kontaktcenter.routing.views",
     "kontaktcenter.privacy.views",
 ]

@@ -8,9 +8,9 @@ from flask_login import current_user
 
 from ..auth.decorators import roles_required
 from ..database import db
+from ..directory import reasons
+from ..directory.models import ContactReason, Department, Service
 from ..errors_http import back_on_error
-from . import reasons
-from .models import ContactReason, Department, Service
 
 bp = Blueprint("directory", __name__)
 
