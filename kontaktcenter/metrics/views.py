@@ -521,6 +521,7 @@ def quarter_page():
         cost_text=cost_text,
         result=result,
         error=error,
+        print_view=_print_view() and result is not None,
     ), status
 
 

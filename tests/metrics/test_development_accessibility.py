@@ -49,6 +49,8 @@ PAGES = [
     ("chef", f"/reports/utveckling?{PERIOD}"),
     ("samordnare", f"/reports/utveckling?{PERIOD}"),
     ("chef", "/reports/kvartal?department=kultur&quarter=2025-Q1&cost=1200000"),
+    ("chef", "/reports/kvartal?department=kultur&quarter=2025-Q1&cost=1200000&print=1"),
+    ("chef", f"/reports/utveckling?{PERIOD}&print=1"),
     ("kultursamordnare", "/reports/kvartal?quarter=2025-Q1"),
     ("chef", "/reports/kvartal?department=kultur&quarter=2025-Q9"),  # the error state
 ]
