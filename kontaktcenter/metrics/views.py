@@ -113,6 +113,18 @@ def _print_view() -> bool:
 
 
 @bp.app_template_global()
+def report_page_url(endpoint: str, filter_args: dict[str, str]) -> str:
+    """A report page with the filters shown now. The quarter report takes only a
+    department, and a coordinator's only their own (another's is a 404 for them)."""
+    if endpoint != "metrics.quarter_page":
+        return url_for(endpoint, **filter_args)
+    department = filter_args.get("department")
+    if current_user.role == "coordinator" and current_user.department:
+        department = current_user.department.code
+    return url_for(endpoint, **({"department": department} if department else {}))
+
+
+@bp.app_template_global()
 def print_url(on: bool) -> str:
     """This page with the same filters, as its print view or back from it."""
     args = request.args.to_dict(flat=False)
