@@ -12,4 +12,5 @@ from .metrics.models import MetricRollup, MetricRollupDay  # noqa: F401
 from .privacy.models import GallringRecord  # noqa: F401
 from .routing.models import RoutingDecision, RuleSetRefusal  # noqa: F401
 from .scheduling.models import JobRun  # noqa: F401
+from .switchboard.models import StaffMember  # noqa: F401
 from .tickets.models import AccessLog, Message, ReferenceCounter, Ticket, TicketEvent  # noqa: F401

@@ -1,0 +1,44 @@
+"""The switchboard directory: the city's employees, not only the system's users.
+
+Filled from an HR export (`kontaktcenter directory import-staff`), kept by each
+department's coordinators. `employee_id` is the HR system's key, so a re-import
+updates a person instead of adding them twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import Base, utcnow
+from ..directory.models import Department
+
+
+class StaffMember(Base):
+    __tablename__ = "staff_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    # E.164 number, `sip:user@host` or `client:id`: what a transfer dials.
+    phone: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    # "vem svarar på frågor om …": words a caller or an agent may search by.
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    # Absence notice (hänvisning): away until, the message, and who to ask instead.
+    absent_until: Mapped[datetime | None] = mapped_column()
+    absence_message: Mapped[str] = mapped_column(Text, default="")
+    alternative_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+    alternative: Mapped[StaffMember | None] = relationship(remote_side=[id])
+
+    def is_absent(self, at: datetime) -> bool:
+        return self.absent_until is not None and at < self.absent_until
