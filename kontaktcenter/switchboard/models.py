@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
-from ..directory.models import Department
+from ..directory.models import Department, _in
 
 
 class StaffMember(Base):
@@ -38,7 +38,27 @@ class StaffMember(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     department: Mapped[Department | None] = relationship()
-    alternative: Mapped[StaffMember | None] = relationship(remote_side=[id])
+    alternative: Mapped[StaffMember | None] = relationship(remote_side=[id], foreign_keys=[alternative_id])
 
     def is_absent(self, at: datetime) -> bool:
         return self.absent_until is not None and at < self.absent_until
+
+
+REQUEST_VIA = ("speech", "digit", "agent")
+
+
+class SwitchboardRequest(Base):
+    """A call on the general line that asked for a person (METRICS.md `switchboard_calls`)."""
+
+    __tablename__ = "switchboard_requests"
+    __table_args__ = (CheckConstraint(_in("via", REQUEST_VIA), name="via"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    via: Mapped[str] = mapped_column(String(10))
+    # Who was asked for (None: no confident match) and whom the call was connected to
+    # (the person or the alternative their absence notice names; None: not connected).
+    staff_member_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    connected_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    connected_at: Mapped[datetime | None] = mapped_column()

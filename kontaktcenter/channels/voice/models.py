@@ -1,0 +1,60 @@
+"""What the phone center records beyond the contact: offers to agents and transfers.
+
+The switchboard report (METRICS.md "Switchboard, transfers and call distribution")
+counts `offers` / `offers_missed` from CallOffer and `transfers` / `transfers_completed`
+from CallTransfer, grouped like the core report by the call's contact.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ...database import Base, utcnow
+from ...directory.models import _in
+
+OFFER_RESULTS = ("answered", "missed", "withdrawn")  # withdrawn: the caller hung up or another path took the call
+TRANSFER_KINDS = ("queue", "person", "external")
+
+
+class CallOffer(Base):
+    """The distribution rang this agent's device for this waiting call."""
+
+    __tablename__ = "call_offers"
+    __table_args__ = (
+        CheckConstraint(_in("result", OFFER_RESULTS), name="result"),
+        Index("ix_call_offers_open", "contact_id", "result"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Until this moment the call is reserved for the agent; then the offer is missed.
+    expires_at: Mapped[datetime] = mapped_column()
+    agent_call_sid: Mapped[str | None] = mapped_column(String(64))
+    # None while the offer stands.
+    result: Mapped[str | None] = mapped_column(String(10))
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class CallTransfer(Base):
+    """An agent transferred a live call: to a department queue, a person or an external number."""
+
+    __tablename__ = "call_transfers"
+    __table_args__ = (CheckConstraint(_in("kind", TRANSFER_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(10))
+    warm: Mapped[bool] = mapped_column(default=False)
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id"))
+    staff_member_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
+    # The number dialled (a person's or an external one); masked like any phone number in logs.
+    number: Mapped[str] = mapped_column(String(100), default="")
+    # When the receiving side answered (None: not answered, or not yet).
+    answered_at: Mapped[datetime | None] = mapped_column()
