@@ -141,6 +141,20 @@ def _before_flush(session: Session, _context, _instances) -> None:
     contacts += [o.id for o in session.deleted if isinstance(o, Contact) and o.id is not None]
     tickets = _ids(session.dirty, Ticket, TICKET_COLUMNS)
     deleted_tickets = [o.id for o in session.deleted if isinstance(o, Ticket) and o.id is not None]
+    _mark(session, contacts, tickets, deleted_tickets)
+
+
+def _after_flush(session: Session, _context) -> None:
+    # As the rows are now (the lists still show what this flush wrote).
+    contacts = [o.id for o in session.new if isinstance(o, Contact)]
+    contacts += _ids(session.dirty, Contact, CONTACT_COLUMNS)
+    tickets = [o.id for o in session.new if isinstance(o, Ticket)]
+    tickets += _ids(session.dirty, Ticket, TICKET_COLUMNS)
+    _mark(session, contacts, tickets)
+
+
+def _mark(session: Session, contacts: list[int], tickets: list[int], deleted_tickets: list[int] = ()) -> None:
+    """Mark the days of these rows; the connection is touched only when something changed."""
     if not (contacts or tickets or deleted_tickets):
         return
     connection = session.connection()
@@ -150,21 +164,6 @@ def _before_flush(session: Session, _context, _instances) -> None:
         mark_tickets(connection, Ticket.id.in_(tickets))
     if deleted_tickets:
         mark_tickets(connection, Ticket.id.in_(deleted_tickets), with_contacts=True)
-
-
-def _after_flush(session: Session, _context) -> None:
-    # As the rows are now (the lists still show what this flush wrote).
-    contacts = [o.id for o in session.new if isinstance(o, Contact)]
-    contacts += _ids(session.dirty, Contact, CONTACT_COLUMNS)
-    tickets = [o.id for o in session.new if isinstance(o, Ticket)]
-    tickets += _ids(session.dirty, Ticket, TICKET_COLUMNS)
-    if not (contacts or tickets):
-        return
-    connection = session.connection()
-    if contacts:
-        mark_contacts(connection, Contact.id.in_(contacts))
-    if tickets:
-        mark_tickets(connection, Ticket.id.in_(tickets))
 
 
 def register() -> None:
