@@ -16,15 +16,22 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
 from .auth.service import hash_password
+from .casework.escalation import accept
+from .casework.models import Escalation, KnowledgeArticle
+from .casework.sla import flag_breaches
 from .contacts.models import Contact
+from .database import utcnow
 from .directory.catalogue import DEMO_USERS, malmo
-from .directory.models import Department, Location, Queue, User
+from .directory.models import Department, Location, Queue, Service, User
 from .directory.service import load_catalogue
 from .errors import DomainError
 from .history.write import Directory, HistoryRow, write_history
-from .vocabulary import LIVE_CHANNELS
+from .tickets.models import Message, Ticket
+from .tickets.sla import start_accept_clock, start_clocks
+from .vocabulary import LIVE_CHANNELS, OPEN_STATUSES
 from .worktime.calendar import STOCKHOLM
 
+CONTENT = Path(__file__).with_name("demo_content.toml")
 # Contacts per weekday (Mon..Sun) and the hourly shape of a working day.
 WEEKDAY_VOLUME = [420, 360, 330, 320, 280, 30, 20]
 HOUR_WEIGHTS = {
@@ -73,6 +80,7 @@ def generate_history(end: date, days: int = 90, seed: int = 2026) -> Iterator[Hi
     directory = malmo()
     services = {code: (s.values["department"], s.values) for code, s in directory["services"].items()}
     walk_in_locations = [code for code, loc in directory["locations"].items() if loc.values["kind"] != "contact_center"]
+    morning = datetime.combine(end, time(0), STOCKHOLM)  # the demo's "now": nothing after it has happened
     n = 0
     for offset in range(days, 0, -1):
         day = end - timedelta(days=offset)
@@ -105,6 +113,7 @@ def generate_history(end: date, days: int = 90, seed: int = 2026) -> Iterator[Hi
                 needs=needs,
             )
             _outcome(rng, row, services[code][0], walk_in_locations)
+            _settle(rng, row, morning)
             yield row
 
 
@@ -136,7 +145,7 @@ def _outcome(rng: random.Random, row: HistoryRow, department: str, walk_in_locat
             row.outcome = "left"
             row.ended_at = row.arrived_at + timedelta(minutes=rng.uniform(5, 40))
     else:
-        hours = rng.expovariate(1 / 14) if rng.random() < 0.9 else rng.uniform(24, 96)
+        hours = rng.expovariate(1 / 5) if rng.random() < 0.93 else rng.uniform(20, 60)
         row.first_response_at = row.arrived_at + timedelta(hours=hours)
     # Resolution: most at first contact, some escalated to the owning department.
     start = row.answered_at or row.first_response_at or row.ended_at or row.arrived_at
@@ -150,7 +159,52 @@ def _outcome(rng: random.Random, row: HistoryRow, department: str, walk_in_locat
             row.resolved_at = start + timedelta(days=rng.uniform(1, 12))
     elif r < 0.82:
         row.resolution = "first_contact" if rng.random() < 0.8 else "kontaktcenter"
-        row.resolved_at = start + timedelta(minutes=rng.uniform(1, 60 if row.resolution == "first_contact" else 3000))
+        row.resolved_at = start + timedelta(
+            minutes=rng.uniform(1, 60) if row.resolution == "first_contact" else rng.expovariate(1 / 300)
+        )
+
+
+def _still_open(rng: random.Random, age_days: float) -> bool:
+    """A real contact center works its backlog down: yesterday's unfinished errands are
+    partly still open, older ones only the odd forgotten one (which breaches its SLA)."""
+    share = 0.06 if age_days <= 1.5 else 0.03 if age_days <= 4 else 0.0004
+    return rng.random() < share
+
+
+# Departments whose demo caseworkers take escalations; the others' errands are taken and
+# mostly finished by their own (unseen) staff within a day or two.
+STAFFED = {user[3] for user in DEMO_USERS if user[2] == "caseworker"}
+
+
+def _settle(rng: random.Random, row: HistoryRow, morning: datetime) -> None:
+    """Bring the row's resolution up to the demo's morning: what is done by then is
+    resolved or closed, what would happen after it has not happened yet."""
+    if row.first_response_at and row.first_response_at >= morning:
+        row.first_response_at = None
+    if row.outcome in ("abandoned", "left"):
+        # Nobody can act on a hung-up call or a visitor who left: closed, unresolved, as
+        # the live phone closes it (channels/voice/calls.py).
+        row.resolution, row.resolved_at = "unresolved", row.ended_at or row.arrived_at
+        return
+    if row.escalated_to and row.escalated_to not in STAFFED:
+        # A department without demo caseworkers: its own (unseen) staff finish within the
+        # day, so only the newest errands wait in its queue.
+        done_at, resolution = row.arrived_at + timedelta(hours=rng.uniform(2, 20)), "department"
+    elif row.resolved_at or _still_open(rng, (morning - row.arrived_at).total_seconds() / 86400):
+        done_at, resolution = row.resolved_at, row.resolution
+    elif row.escalated_to:
+        # The caseworkers finish what is not recent; the rest waits in their inbox.
+        done_at, resolution = row.arrived_at + timedelta(days=rng.uniform(0.5, 10)), "department"
+    else:
+        start = row.first_response_at or row.answered_at or row.arrived_at
+        done_at, resolution = start + timedelta(hours=rng.uniform(1, 20)), "kontaktcenter"
+    if done_at is None or done_at >= morning:
+        row.resolved_at, row.resolution = None, "unresolved"
+        return
+    row.resolved_at, row.resolution = done_at, resolution
+    # A written errand's answer is its first response.
+    if row.channel not in LIVE_CHANNELS and row.first_response_at is None:
+        row.first_response_at = done_at
 
 
 class DemoRefused(DomainError):
@@ -281,4 +335,75 @@ def load_demo(
                 write_history(session, batch, directory)
                 batch = []
         write_history(session, batch, directory)
+        content = tomllib.loads(CONTENT.read_text(encoding="utf-8"))
+        open_the_morning(session, datetime.combine(today, time(0), STOCKHOLM), content["questions"])
+        load_knowledge(session, content["knowledge"])
     return users
+
+
+def open_the_morning(session: Session, morning: datetime, questions: Mapping[str, list[list[str]]]) -> None:
+    """The demo's open errands as a real morning has them: what the citizens asked, the
+    handovers of the escalated ones (the department's caseworker has taken those not from
+    the last day), their SLA clocks, and the late ones flagged as breached."""
+    rng = random.Random(morning.toordinal())
+    now = max(morning, utcnow())  # the demo may start in the afternoon: as the SLA job would find it
+    first_line = _by_code(session, Queue, "kc-forsta-linjen")
+    agent = session.scalar(select(User).where(User.username == "agent"))
+    caseworkers = {u.department_id: u for u in session.scalars(select(User).where(User.role == "caseworker"))}
+    tickets = session.scalars(
+        select(Ticket).where(Ticket.status.in_(OPEN_STATUSES)).order_by(Ticket.first_arrived_at)
+    ).all()
+    for ticket in tickets:
+        contact = ticket.contacts[0]
+        asked = questions.get(ticket.service.code) or questions["allmant"]
+        subject, text_ = rng.choice(asked)
+        if not ticket.subject:
+            ticket.subject = contact.subject = subject
+            contact.text = text_
+        # The answer the history says was given: a written reply, or the call back.
+        if answered_at := contact.first_response_at or contact.callback_completed_at:
+            ticket.messages.append(
+                Message(
+                    kind="reply",
+                    channel="phone" if contact.callback_completed_at else contact.channel,
+                    body="Tack för att du hörde av dig. Vi har tagit emot frågan och återkommer när vi har svar.",
+                    author_id=agent.id,
+                    created_at=answered_at,
+                )
+            )
+        start_clocks(ticket)
+        if ticket.status != "escalated":
+            continue
+        escalated_at = contact.first_response_at or contact.answered_at or contact.arrived_at
+        escalation = Escalation(
+            ticket_id=ticket.id,
+            department_id=ticket.queue.department_id,
+            from_queue_id=first_line.id,
+            to_queue_id=ticket.queue_id,
+            citizen_wants=text_,
+            done_so_far="Kontrollerat uppgifterna i ärendet; frågan kräver beslut av förvaltningen.",
+            how_to_reach="Svara med ärendets svarskanal.",
+            created_by_id=agent.id,
+            created_at=escalated_at,
+        )
+        session.add(escalation)
+        start_accept_clock(ticket, escalated_at)
+        caseworker = caseworkers.get(escalation.department_id)
+        accepted_at = escalated_at + timedelta(hours=rng.uniform(1, 30))
+        if caseworker is not None and accepted_at < now:
+            session.flush()
+            accept(session, escalation, caseworker, now=accepted_at)
+    session.flush()
+    flag_breaches(session, now, notify=False)
+
+
+def load_knowledge(session: Session, articles: list[Mapping[str, str]]) -> None:
+    """The knowledge base's short answers for the main services (once)."""
+    if session.scalar(select(func.count(KnowledgeArticle.id))):
+        return
+    services = {s.code: s for s in session.scalars(select(Service))}
+    for article in articles:
+        session.add(
+            KnowledgeArticle(service=services[article["service"]], title=article["title"], body=article["body"])
+        )
+    session.flush()

@@ -40,10 +40,22 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
-    # render_as_batch: SQLite cannot ALTER most things; batch mode recreates tables.
+    # render_as_batch: SQLite cannot ALTER most things; batch mode recreates tables. Dropping
+    # the old copy of a table other rows refer to (users, by messages and events) fails while
+    # SQLite enforces foreign keys, so they are off during the migration (the pragma only
+    # takes effect outside a transaction) and checked once it is done.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        if broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall():
+            raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
 
 
 if context.is_offline_mode():

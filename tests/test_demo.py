@@ -4,6 +4,7 @@ refused in production and on a database with real users; passwords per installat
 import stat
 import tomllib
 from collections import Counter
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,9 +12,11 @@ from sqlalchemy import func, inspect, select
 
 from kontaktcenter.app import create_app
 from kontaktcenter.auth.service import authenticate, hash_password
+from kontaktcenter.casework.escalation import inbox
+from kontaktcenter.casework.models import Escalation, KnowledgeArticle
 from kontaktcenter.commands import upgrade_database
 from kontaktcenter.contacts.models import Contact
-from kontaktcenter.database import ENGINE_KEY, db
+from kontaktcenter.database import ENGINE_KEY, db, utcnow
 from kontaktcenter.demo import PASSWORDS_FILE
 from kontaktcenter.directory.catalogue import DEMO_USERS
 from kontaktcenter.directory.models import Department, Location, Queue, Service, User
@@ -88,6 +91,51 @@ def test_demo_loads_directory_users_and_history(tmp_path):
     with app.app_context():
         assert db.session.scalar(select(func.count(Contact.id))) == len(contacts)
         assert db.session.scalar(select(func.count(User.id))) == len(DEMO_USERS)
+    app.extensions[ENGINE_KEY].dispose()
+
+
+def test_the_demo_opens_on_a_believable_morning(tmp_path):
+    """A newcomer judges the product by its first screen: a backlog in the tens (not every
+    errand since September), each open one on time or flagged as breached, escalations in
+    the caseworkers' inboxes, and a knowledge base with answers."""
+    app = _demo_app(tmp_path)
+    result = app.test_cli_runner().invoke(args=["demo", "--no-serve", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        s = db.session
+        now = utcnow()
+        first_line = s.scalar(select(Queue).where(Queue.code == "kc-forsta-linjen"))
+        waiting = s.scalars(select(Ticket).where(Ticket.queue_id == first_line.id, Ticket.status != "resolved")).all()
+        assert 0 < len(waiting) < 100
+        for ticket in waiting:
+            due = [d.replace(tzinfo=UTC) for d in (ticket.first_response_due_at, ticket.resolve_due_at) if d]
+            assert due, ticket.reference
+            responded = ticket.contacts[0].answered_at or any(m.kind == "reply" for m in ticket.messages)
+            if not responded:
+                assert ticket.sla_breached or ticket.first_response_due_at.replace(tzinfo=UTC) > now, ticket.reference
+            assert ticket.sla_breached or ticket.resolve_due_at.replace(tzinfo=UTC) > now, ticket.reference
+            assert ticket.subject  # what the citizen asked, not an empty row
+        assert any(t.sla_breached for t in waiting)
+        assert not all(t.sla_breached for t in waiting)
+        # Nearly everything older than a week is resolved or closed.
+        week_ago = now - timedelta(days=7)
+        old = s.scalar(select(func.count(Ticket.id)).where(Ticket.first_arrived_at < week_ago))
+        old_open = s.scalar(
+            select(func.count(Ticket.id)).where(Ticket.first_arrived_at < week_ago, Ticket.status != "resolved")
+        )
+        assert old > 1000
+        assert old_open / old < 0.01
+        # Every open escalated ticket has its handover, and the caseworkers have an inbox.
+        escalated = s.scalars(select(Ticket).where(Ticket.escalated.is_(True), Ticket.status != "resolved")).all()
+        handed_over = set(s.scalars(select(Escalation.ticket_id)))
+        assert escalated
+        assert {t.id for t in escalated} <= handed_over
+        for username in ("handlaggare", "bygglov"):
+            caseworker = s.scalar(select(User).where(User.username == username))
+            assert inbox(s, caseworker), username
+        articles = s.scalars(select(KnowledgeArticle)).all()
+        assert len(articles) >= 20
+        assert len({a.service_id for a in articles}) >= 12
     app.extensions[ENGINE_KEY].dispose()
 
 

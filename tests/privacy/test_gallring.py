@@ -86,6 +86,8 @@ def test_job_is_registered():
 
 def _year(session) -> dict:
     rows = [r for i, r in enumerate(generate_history(YEAR_END + timedelta(days=1), 365, seed=17)) if i % 20 == 0]
+    for row in rows[:2000:100]:  # errands left open for the year: gallring must keep them
+        row.resolved_at, row.resolution = None, "unresolved"
     write_history(session, rows)
     c = Contact
     session.execute(
