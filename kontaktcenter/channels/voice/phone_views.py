@@ -180,20 +180,31 @@ def transfer():
     return redirect(url_for(".page")), 303
 
 
-@bp.post("/transfer/<int:transfer_id>/<any(complete, cancel):action>")
-@roles_required(*PHONE_ROLES)
-def finish_transfer(transfer_id: int, action: str):
-    """End a warm transfer: hand the caller over (complete), or take them back (cancel)."""
+def _finish_transfer(transfer_id: int, complete: bool):
     back_on_error(url_for(".page"), 303)
-    finish = transfers.complete_warm if action == "complete" else transfers.cancel_warm
+    finish = transfers.complete_warm if complete else transfers.cancel_warm
     try:
         finish(db.session, current_user, transfer_id, _twilio_for_transfers(), now())
     except (TwilioException, TransportError) as exc:
         _twilio_refused(exc)
         return redirect(url_for(".page")), 303
     db.session.commit()
-    if action == "complete":
+    if complete:
         flash(_("Samtalet är överlämnat. Du har lämnat samtalet."), "success")
     else:
         flash(_("Överlämnandet är avbrutet. Du pratar med medborgaren igen."), "success")
     return redirect(url_for(".page")), 303
+
+
+@bp.post("/transfer/<int:transfer_id>/complete")
+@roles_required(*PHONE_ROLES)
+def complete_transfer(transfer_id: int):
+    """The agent has spoken to the receiver of a warm transfer: hand the caller over and leave."""
+    return _finish_transfer(transfer_id, complete=True)
+
+
+@bp.post("/transfer/<int:transfer_id>/cancel")
+@roles_required(*PHONE_ROLES)
+def cancel_transfer(transfer_id: int):
+    """Take a warm transfer back: the receiver's leg is hung up and the caller is with the agent again."""
+    return _finish_transfer(transfer_id, complete=False)
