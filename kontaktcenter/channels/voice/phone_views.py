@@ -78,6 +78,7 @@ def take_next():
             from_number=from_number(),
             bridge_url=bridge,
             status_url=leg_status,
+            after_url=public_url(current_app, url_for("twilio_voice.agent_after", agent=current_user.id)),
         )
     except (TwilioException, TransportError) as exc:
         db.session.rollback()

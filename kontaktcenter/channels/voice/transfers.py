@@ -47,6 +47,10 @@ OPEN_STATUSES = ("connecting", "answered", "unanswered")
 # The caller hears the same voice as in the IVR (views.VOICE).
 VOICE = {"voice": "Polly.Astrid", "language": "sv-SE"}
 HOLD_PAUSE_SECONDS = 20
+# When a caller leaves the bridge, the agent's leg waits this long, this many times, for a
+# warm transfer to move it into the conference before it hangs up.
+AGENT_WAIT_SECONDS = 2
+AGENT_WAIT_TRIES = 3
 # Twilio's <Dial> outcomes that mean the receiver picked up.
 DIAL_ANSWERED = ("completed", "answered")
 # phonenumbers' types by the names the setting `[transfers] refused_number_types` uses.
@@ -202,6 +206,25 @@ def note_agent_leg(session: Session, call_sid: str, agent: User, agent_call_sid:
     )
     if known is None:  # Twilio retried the bridge webhook
         session.add(AgentLeg(contact_id=contact.id, user_id=agent.id, call_sid=agent_call_sid, at=at))
+
+
+def agent_leg_waits(session: Session, agent: User, agent_call_sid: str, tries: int) -> bool:
+    """Whether the agent's leg, whose bridge just ended, should stay up a moment longer.
+
+    It does while the call it was bridged to is still live for the agent (a warm transfer is
+    being set up and will move the leg into the conference), a few tries at most; a call that
+    is over or was handed on lets it hang up.
+    """
+    if tries >= AGENT_WAIT_TRIES or not agent_call_sid:
+        return False
+    contact = session.scalar(
+        select(Contact)
+        .join(AgentLeg, AgentLeg.contact_id == Contact.id)
+        .where(AgentLeg.call_sid == agent_call_sid, AgentLeg.user_id == agent.id)
+        .order_by(AgentLeg.id.desc())
+        .limit(1)
+    )
+    return contact is not None and contact.outcome is None and contact.ended_at is None
 
 
 # -- TwiML ----------------------------------------------------------------------------

@@ -388,3 +388,20 @@ def transfer_status():
     transfers.record_receiver_status(db.session, _transfer_id(), form.get("CallSid", ""), status, now())
     db.session.commit()
     return Response(status=204)
+
+
+@bp.post("/agent-after")
+@public
+@validate_twilio_request
+def agent_after():
+    """The agent's leg after its bridge ended: wait a moment for a warm transfer's conference, else hang up."""
+    db.autocommit()
+    agent = db.session.get(User, request.args.get("agent", type=int) or 0)
+    tries = request.args.get("try", type=int) or 0
+    response = VoiceResponse()
+    if agent is not None and transfers.agent_leg_waits(db.session, agent, request.form.get("CallSid", ""), tries):
+        response.pause(length=transfers.AGENT_WAIT_SECONDS)
+        response.redirect(url(f"/twilio/voice/agent-after?agent={agent.id}&try={tries + 1}"), method="POST")
+        return twiml(response)
+    response.hangup()
+    return twiml(response)

@@ -583,3 +583,36 @@ def test_the_panel_in_english(app, twilio, session, agent, auth):
     page = auth.client.get("/phone?lang=en").get_data(as_text=True)
     assert "Call in progress" in page
     assert "Transfer to the queue" in page
+
+
+# -- the agent's leg after the bridge ------------------------------------------------------------
+
+
+def _agent_after(twilio, agent: User, tries: int = 0):
+    path = f"/twilio/voice/agent-after?agent={agent.id}" + (f"&try={tries}" if tries else "")
+    response = twilio.post(path, call_params(AGENT_LEG, Direction="outbound-api"))
+    assert response.status_code == 200
+    return parse_twiml(response.get_data())
+
+
+def test_the_agents_leg_stays_up_while_a_warm_transfer_is_set_up(app, twilio, session, agent, auth, staff):
+    _live_call(app, twilio, session, agent)
+    # The caller left the bridge (put on hold) before the agent's leg was moved: it waits, a few times.
+    root = _agent_after(twilio, agent)
+    assert [c.tag for c in root] == ["Pause", "Redirect"]
+    assert root.find("Redirect").text == f"{BASE}/twilio/voice/agent-after?agent={agent.id}&try=1"
+    assert [c.tag for c in _agent_after(twilio, agent, tries=3)] == ["Hangup"]
+
+
+def test_the_agents_leg_hangs_up_after_a_cold_transfer(app, twilio, session, agent, auth, staff):
+    person = staff("Kall Person")
+    contact = _live_call(app, twilio, session, agent)
+    _transfer(auth, contact, kind="person", staff_member_id=str(person.id))
+    assert [c.tag for c in _agent_after(twilio, agent)] == ["Hangup"]
+
+
+def test_another_agents_leg_is_not_kept_up(app, twilio, session, agent, auth, make_user):
+    _live_call(app, twilio, session, agent)
+    other = make_user("agent", queues=["kc-forsta-linjen"])
+    session.commit()
+    assert [c.tag for c in _agent_after(twilio, other)] == ["Hangup"]
