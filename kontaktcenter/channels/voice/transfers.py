@@ -564,6 +564,28 @@ def record_receiver_status(
     return transfer
 
 
+def waiting_in_queues(session: Session, queue_ids: list[int]) -> list[CallTransfer]:
+    """Callers transferred into these department queues who wait there now, longest first.
+
+    They left the first line answered, so the queue's own waiting list (calls.waiting_calls)
+    does not count them: the distribution, take-next and the wallboard add these.
+    """
+    return list(
+        session.scalars(
+            select(CallTransfer)
+            .join(Contact, Contact.id == CallTransfer.contact_id)
+            .where(
+                CallTransfer.kind == "queue",
+                CallTransfer.queue_id.in_(queue_ids),
+                CallTransfer.status == "connecting",
+                CallTransfer.ended_at.is_(None),
+                Contact.ended_at.is_(None),
+            )
+            .order_by(CallTransfer.at, CallTransfer.id)
+        )
+    )
+
+
 def transfer_of(session: Session, transfer_id: int) -> CallTransfer | None:
     return session.get(CallTransfer, transfer_id)
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from kontaktcenter.casework.models import Escalation
 from kontaktcenter.channels.voice.models import CallTransfer
+from kontaktcenter.channels.voice.transfers import waiting_in_queues
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import Queue, User
 from kontaktcenter.metrics.engine import ReportQuery
@@ -150,6 +151,8 @@ def test_cold_transfer_to_a_department_queue_escalates_with_the_handover(app, tw
     assert enqueue.get("action") == f"{BASE}/twilio/voice/transfer-result?transfer={transfer.id}"
     assert enqueue.get("waitUrl") == f"{BASE}/twilio/voice/transfer-wait?transfer={transfer.id}"
 
+    # The caller waits in the department queue (the distribution and wallboard count them).
+    assert [t.id for t in waiting_in_queues(session, [queue.id])] == [transfer.id]
     # A caseworker answers after 45 s in the department queue.
     clock.set("2026-03-03 10:05")
     response = twilio.post(
@@ -159,6 +162,7 @@ def test_cold_transfer_to_a_department_queue_escalates_with_the_handover(app, tw
     assert response.status_code == 200
     (transfer,) = _transfers(session, contact)
     assert transfer.answered_at == transfer.at + timedelta(seconds=45)
+    assert waiting_in_queues(session, [queue.id]) == []
     assert transfer.status == "answered"
     assert "call_transfer_answered" in _events(session, contact)
 
@@ -312,6 +316,10 @@ def test_transfer_to_a_valid_external_number(app, twilio, session, agent, auth):
         select(TicketEvent).where(TicketEvent.ticket_id == contact.ticket_id, TicketEvent.kind == "call_transferred")
     )
     assert event.to_value == "+4640341000"
+    # In the ticket's history, for whoever reads the ticket.
+    history = auth.client.get(f"/tickets/{contact.ticket.reference}").get_data(as_text=True)
+    assert "call_transferred" in history
+    assert "+4640341000" in history
     assert event.detail["note"] == "Till Region Skåne"
 
 
