@@ -383,11 +383,17 @@ def start_transfer(
         _start_warm(session, contact, transfer, agent, twilio)
     else:
         _start_cold(contact, transfer, target, twilio)
-        # The agent's part of the call is over: free them for the next caller.
-        contact.outcome = "answered"
-        if agent.presence == "busy":
-            set_presence(session, agent, "available", at)
+        _hand_on(session, contact, agent, at)
     return transfer
+
+
+def _hand_on(session: Session, contact: Contact, agent: User, at: datetime) -> None:
+    """The agent's part of the call is over: the contact ends here (its handling time stops at
+    the hand-over, not when the receiver hangs up) and the agent is free for the next caller."""
+    contact.outcome = "answered"
+    contact.ended_at = max(at, contact.answered_at or at)
+    if agent.presence == "busy":
+        set_presence(session, agent, "available", at)
 
 
 def _start_cold(contact: Contact, transfer: CallTransfer, target: _Target, twilio: Twilio) -> None:
@@ -437,9 +443,7 @@ def complete_warm(session: Session, agent: User, transfer_id: int, twilio: Twili
         raise TransferError("Mottagaren har inte svarat. Avbryt för att ta tillbaka samtalet.")
     transfer.status = "completed"
     transfer.ended_at = at
-    contact.outcome = "answered"
-    if agent.presence == "busy":
-        set_presence(session, agent, "available", at)
+    _hand_on(session, contact, agent, at)
     if contact.ticket is not None:
         record_event(session, contact.ticket, "call_transfer_completed", actor=agent, at=at, transfer_id=transfer.id)
     name = conference_name(contact)
@@ -573,13 +577,12 @@ def waiting_in_queues(session: Session, queue_ids: list[int]) -> list[CallTransf
     return list(
         session.scalars(
             select(CallTransfer)
-            .join(Contact, Contact.id == CallTransfer.contact_id)
             .where(
+                # The department queue's <Enqueue> action ends the transfer when the caller leaves it.
                 CallTransfer.kind == "queue",
                 CallTransfer.queue_id.in_(queue_ids),
                 CallTransfer.status == "connecting",
                 CallTransfer.ended_at.is_(None),
-                Contact.ended_at.is_(None),
             )
             .order_by(CallTransfer.at, CallTransfer.id)
         )

@@ -119,6 +119,7 @@ def test_cold_transfer_to_a_department_queue_escalates_with_the_handover(app, tw
     assert "Pågående samtal" in page
     assert contact.ticket.reference in page
 
+    clock.set("2026-03-03 10:03")  # three minutes into the conversation
     page = _flash(auth, _transfer(auth, contact, kind="queue", queue_id=str(queue.id), note="Vill byta skola i mars."))
     assert "Samtalet är kopplat vidare." in page
     assert "Pågående samtal" not in page  # the agent's part of the call is over
@@ -142,6 +143,7 @@ def test_cold_transfer_to_a_department_queue_escalates_with_the_handover(app, tw
     assert "call_transferred" in _events(session, contact)
     assert "escalated" in _events(session, contact)
     assert session.get(User, agent.id).presence == "available"
+    assert session.get(Contact, contact.id).ended_at == clock.now  # the agent's handling ends here
 
     # The caller's own leg is moved into the department's queue, with its own hold loop.
     (update,) = [r for r in _requests(app) if r.kind == "call_update"]
