@@ -35,7 +35,7 @@ from ...switchboard import directory
 from ...switchboard.models import StaffMember, SwitchboardRequest
 from ...tickets.service import record_event
 from .calls import FINAL_CALL_STATUSES, PhoneError, live_call
-from .models import AgentLeg, CallTransfer
+from .models import AgentLeg, CallOffer, CallTransfer
 
 KINDS = ("queue", "person", "external")
 # A handover note is as long as an escalation's "what the citizen wants" (casework/forms.py).
@@ -185,11 +185,25 @@ def open_transfer(session: Session, contact: Contact) -> CallTransfer | None:
 
 
 def agent_leg(session: Session, contact: Contact) -> str | None:
-    """The sid of the agent's leg bridged to this caller, as Twilio reported it to /bridge."""
-    return session.scalar(
+    """The sid of the agent's leg bridged to this caller, as Twilio reported it to /bridge.
+
+    Else the leg of the distribution's answered offer to the agent, which knows its own sid.
+    """
+    reported = session.scalar(
         select(AgentLeg.call_sid)
         .where(AgentLeg.contact_id == contact.id, AgentLeg.user_id == contact.answered_by_id)
         .order_by(AgentLeg.id.desc())
+        .limit(1)
+    )
+    return reported or session.scalar(
+        select(CallOffer.agent_call_sid)
+        .where(
+            CallOffer.contact_id == contact.id,
+            CallOffer.user_id == contact.answered_by_id,
+            CallOffer.result == "answered",
+            CallOffer.agent_call_sid.is_not(None),
+        )
+        .order_by(CallOffer.id.desc())
         .limit(1)
     )
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kontaktcenter.casework.models import Escalation
-from kontaktcenter.channels.voice.models import CallTransfer
+from kontaktcenter.channels.voice.models import CallOffer, CallTransfer
 from kontaktcenter.channels.voice.transfers import waiting_in_queues
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import Queue, User
@@ -626,3 +626,30 @@ def test_another_agents_leg_is_not_kept_up(app, twilio, session, agent, auth, ma
     other = make_user("agent", queues=["kc-forsta-linjen"])
     session.commit()
     assert [c.tag for c in _agent_after(twilio, other)] == ["Hangup"]
+
+
+def test_a_warm_transfer_finds_the_agents_leg_from_the_distributions_offer(app, twilio, session, agent, auth, staff):
+    person = staff("Anna Erbjuden", phone="+46406004100")
+    sid = call_sid()
+    twilio.queue(sid, digits="2")
+    twilio.post(f"/twilio/voice/bridge?agent={agent.id}", call_params(sid, QueueTime="5"))  # no DequeingCallSid
+    contact = session.scalar(select(Contact).where(Contact.provider_sid == sid))
+    offered = contact.arrived_at + timedelta(seconds=1)
+    session.add(
+        CallOffer(
+            contact_id=contact.id,
+            user_id=agent.id,
+            offered_at=offered,
+            expires_at=offered + timedelta(seconds=15),
+            agent_call_sid="CA" + "c" * 32,
+            result="answered",
+        )
+    )
+    session.commit()
+    with app.app_context():
+        clear_recorded()
+    _transfer(auth, contact, kind="person", staff_member_id=str(person.id), warm="1")
+    (transfer,) = _transfers(session, contact)
+    assert transfer.agent_call_sid == "CA" + "c" * 32
+    _caller, agent_leg = [r for r in _requests(app) if r.kind == "call_update"]
+    assert agent_leg.url.endswith("/Calls/CA" + "c" * 32 + ".json")
