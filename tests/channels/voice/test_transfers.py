@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from twilio.http import HttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
 
 from kontaktcenter.casework.models import Escalation
 from kontaktcenter.channels.voice.models import CallOffer, CallTransfer
@@ -653,3 +657,32 @@ def test_a_warm_transfer_finds_the_agents_leg_from_the_distributions_offer(app, 
     assert transfer.agent_call_sid == "CA" + "c" * 32
     _caller, agent_leg = [r for r in _requests(app) if r.kind == "call_update"]
     assert agent_leg.url.endswith("/Calls/CA" + "c" * 32 + ".json")
+
+
+def test_a_second_click_does_not_transfer_twice(app, twilio, session, agent, auth, staff):
+    person = staff("Dubbel Klick")
+    contact = _live_call(app, twilio, session, agent)
+    _transfer(auth, contact, kind="person", staff_member_id=str(person.id))
+    page = _flash(auth, _transfer(auth, contact, kind="person", staff_member_id=str(person.id)))
+    assert "Samtalet är inte längre ditt pågående samtal." in page
+    assert len(_transfers(session, contact)) == 1
+    assert len([r for r in _requests(app) if r.kind == "call_update"]) == 1
+
+
+def test_when_twilio_refuses_nothing_changes(app, twilio, session, agent, auth, monkeypatch):
+    class Refusing(HttpClient):
+        def request(self, method, uri, **kw):
+            return Response(400, '{"code": 21220, "message": "Call is not in-progress", "status": 400}', {})
+
+    refusing = Client(
+        "AC" + "0" * 32, "token", http_client=Refusing(logging.getLogger(__name__), False), environment={}
+    )
+    monkeypatch.setattr("kontaktcenter.channels.voice.phone_views.twilio_client", lambda: refusing)
+    contact = _live_call(app, twilio, session, agent)
+    before = _events(session, contact)
+    queue = _queue(session, "grundskola-antagning")
+    page = _flash(auth, _transfer(auth, contact, kind="queue", queue_id=str(queue.id), note="Skolbyte"))
+    assert "Twilio kunde inte koppla samtalet." in page
+    assert "Pågående samtal" in page  # still the agent's call
+    _nothing_changed(app, session, contact, before)
+    assert session.get(Contact, contact.id).ticket.status != "escalated"
