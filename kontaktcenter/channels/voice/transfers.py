@@ -579,6 +579,14 @@ def record_receiver_status(
         _answered(session, transfer, at)
     elif status in FINAL_CALL_STATUSES and transfer.answered_at is None:
         _unanswered(session, transfer, status, at)
+    elif status in FINAL_CALL_STATUSES and transfer.status == "answered":
+        # The receiver hung up before the agent handed over: completing would leave the caller
+        # alone in the conference, so only cancelling (the caller back to the agent) remains.
+        # It was answered all the same (answered_at stays: METRICS.md transfers_completed).
+        transfer.status = "unanswered"
+        contact = session.get(Contact, transfer.contact_id)
+        if contact.ticket is not None:
+            record_event(session, contact.ticket, "call_transfer_receiver_left", at=at, transfer_id=transfer.id)
     return transfer
 
 

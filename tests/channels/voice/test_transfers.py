@@ -686,3 +686,19 @@ def test_when_twilio_refuses_nothing_changes(app, twilio, session, agent, auth, 
     assert "Pågående samtal" in page  # still the agent's call
     _nothing_changed(app, session, contact, before)
     assert session.get(Contact, contact.id).ticket.status != "escalated"
+
+
+def test_a_receiver_who_hangs_up_first_leaves_only_cancelling(app, twilio, session, agent, auth, staff):
+    contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
+    path = f"/twilio/voice/transfer-status?transfer={transfer.id}"
+    twilio.post(path, call_params(transfer.receiver_call_sid, CallStatus="in-progress"))
+    twilio.post(path, call_params(transfer.receiver_call_sid, CallStatus="completed", CallDuration="20"))
+    assert "Mottagaren (+46406004000) har lagt på." in auth.client.get("/phone").get_data(as_text=True)
+    page = _flash(auth, auth.post(f"/phone/transfer/{transfer.id}/complete", csrf_page="/phone"))
+    assert "Mottagaren har inte svarat." in page
+    (transfer,) = _transfers(session, contact)
+    assert transfer.answered_at is not None  # it was answered: a completed transfer in the figures
+    assert "call_transfer_receiver_left" in _events(session, contact)
+    _flash(auth, auth.post(f"/phone/transfer/{transfer.id}/cancel", csrf_page="/phone"))
+    (transfer,) = _transfers(session, contact)
+    assert transfer.status == "cancelled"
