@@ -107,3 +107,54 @@ def test_live_call_panel_is_accessible_and_a_transfer_is_made_with_the_keyboard(
             db.session.remove()
     finally:
         app.extensions.pop(CLOCK_KEY, None)
+
+
+def test_a_warm_transfer_is_started_and_taken_back_with_the_keyboard(page, live_server):
+    from kontaktcenter.channels.clock import CLOCK_KEY
+    from kontaktcenter.database import db
+
+    app = live_server.app
+    app.extensions[CLOCK_KEY] = lambda: NOW
+    try:
+        with app.app_context():
+            agent_id = db.session.scalar(select(User.id).where(User.username == "agent2"))
+            person = StaffMember(employee_id="hr-browser-2", name="Gustav Varmtest", phone="+46406005100")
+            db.session.add(person)
+            db.session.commit()
+            person_id = person.id
+            db.session.remove()
+        sid = call_sid()
+        _signed_post(live_server, "/twilio/voice/menu", call_params(sid, From="+46731119951", Digits="2"))
+        _signed_post(
+            live_server,
+            f"/twilio/voice/bridge?agent={agent_id}",
+            call_params(sid, From="+46731119951", QueueTime="8", DequeingCallSid="CA" + "d" * 32),
+        )
+        login(page, "agent2")
+        page.goto("/phone?lang=sv&q=varmtest")
+        _focus(page, f"warm-person-{person_id}")
+        page.keyboard.press("Space")  # speak to the receiver first
+        assert page.is_checked(f"#warm-person-{person_id}")
+        page.keyboard.press("Tab")
+        press_and_wait(page, "Enter")
+        assert "Mottagaren rings upp." in page.locator("[role=status]").inner_text()
+        assert "Mottagaren (Gustav Varmtest, +46406005100) rings upp." in page.locator("#warm-state").inner_text()
+        assert_accessible(page)
+
+        _focus(page, "transfer-cancel")
+        press_and_wait(page, "Enter")
+        assert "Överlämnandet är avbrutet." in page.locator("[role=status]").inner_text()
+        assert page.locator("#live-heading").count() == 1  # the caller is with the agent again
+        assert_accessible(page)
+        with app.app_context():
+            contact = db.session.scalar(select(Contact).where(Contact.provider_sid == sid))
+            (transfer,) = db.session.scalars(select(CallTransfer).where(CallTransfer.contact_id == contact.id))
+            assert transfer.warm
+            assert transfer.status == "cancelled"
+            # Leave the shared live server as it was: the call ends.
+            contact.ended_at = NOW
+            contact.outcome = "answered"
+            db.session.commit()
+            db.session.remove()
+    finally:
+        app.extensions.pop(CLOCK_KEY, None)

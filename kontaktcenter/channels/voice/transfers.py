@@ -109,6 +109,8 @@ class LivePanel:
     query: str
     matches: list[StaffMember]
     at: datetime
+    # Who the transfer under way rings: the employee's name and number, or the number.
+    receiver: str = ""
 
 
 # -- checking the request ---------------------------------------------------------
@@ -627,4 +629,8 @@ def live_panel(session: Session, agent: User, query: str, at: datetime) -> LiveP
     queues = [q for q in department_queues(session) if contact.ticket is None or q.id != contact.ticket.queue_id]
     text = query.strip()[:SEARCH_MAX_LENGTH] if query else ""
     matches = directory.search(session, text, limit=10) if text else []
-    return LivePanel(contact, transfer, queues, text, matches, at)
+    receiver = ""
+    if transfer is not None:
+        person = session.get(StaffMember, transfer.staff_member_id) if transfer.staff_member_id else None
+        receiver = f"{person.name}, {transfer.number}" if person else transfer.number
+    return LivePanel(contact, transfer, queues, text, matches, at, receiver)

@@ -404,7 +404,7 @@ def test_warm_transfer_completed_hands_the_caller_over(app, twilio, session, age
     (transfer,) = _transfers(session, contact)
     assert transfer.status == "answered"
     assert transfer.answered_at == clock.now
-    assert "Mottagaren (+46406004000) har svarat." in auth.client.get("/phone").get_data(as_text=True)
+    assert "Mottagaren (Anna Varm, +46406004000) har svarat." in auth.client.get("/phone").get_data(as_text=True)
 
     with app.app_context():
         clear_recorded()
@@ -693,7 +693,7 @@ def test_a_receiver_who_hangs_up_first_leaves_only_cancelling(app, twilio, sessi
     path = f"/twilio/voice/transfer-status?transfer={transfer.id}"
     twilio.post(path, call_params(transfer.receiver_call_sid, CallStatus="in-progress"))
     twilio.post(path, call_params(transfer.receiver_call_sid, CallStatus="completed", CallDuration="20"))
-    assert "Mottagaren (+46406004000) har lagt på." in auth.client.get("/phone").get_data(as_text=True)
+    assert "Mottagaren (Anna Varm, +46406004000) har lagt på." in auth.client.get("/phone").get_data(as_text=True)
     page = _flash(auth, auth.post(f"/phone/transfer/{transfer.id}/complete", csrf_page="/phone"))
     assert "Mottagaren har inte svarat." in page
     (transfer,) = _transfers(session, contact)
