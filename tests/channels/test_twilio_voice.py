@@ -269,7 +269,9 @@ def test_call_life_cycle_answered_by_an_agent(twilio, app, client, auth, session
         (request,) = [r for r in recorded() if r.kind == "call"]
     assert request.data["To"] == "client:agent"
     dial = parse_twiml(request.data["Twiml"].encode())
-    assert verbs(dial) == ["Dial"]
+    # After the bridge the agent's leg asks what next (a transfer keeps it up).
+    assert verbs(dial) == ["Dial", "Redirect"]
+    assert dial[1].text == f"{BASE}/twilio/voice/agent-after?agent={agent.id}"
     (queue,) = list(dial[0])
     assert queue.tag == "Queue"
     assert queue.text == "kc-forsta-linjen"

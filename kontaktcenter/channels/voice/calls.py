@@ -387,19 +387,32 @@ def next_waiting_call(session: Session, agent: User) -> Contact | None:
     return session.scalar(stmt)
 
 
-def dequeue_twiml(queue_code: str, bridge_url: str) -> str:
-    """What the agent's leg runs: <Dial><Queue url=…>queue</Queue></Dial>."""
+def dequeue_twiml(queue_code: str, bridge_url: str, after_url: str | None = None) -> str:
+    """What the agent's leg runs: <Dial><Queue url=…>queue</Queue></Dial>.
+
+    With `after_url`, the leg asks there what next when the bridge ends (transfers.py:
+    a transferred caller leaves the bridge while the agent's leg must stay up).
+    """
     from twilio.twiml.voice_response import Dial, VoiceResponse
 
     response = VoiceResponse()
     dial = Dial()
     dial.queue(queue_code, url=bridge_url, method="POST")
     response.append(dial)
+    if after_url:
+        response.redirect(after_url, method="POST")
     return str(response)
 
 
 def take_next_call(
-    session: Session, agent: User, *, client, from_number: str, bridge_url: str, status_url: str
+    session: Session,
+    agent: User,
+    *,
+    client,
+    from_number: str,
+    bridge_url: str,
+    status_url: str,
+    after_url: str | None = None,
 ) -> AgentCall:
     """Ring the agent's phone or client identity and connect it to the longest-waiting caller.
 
@@ -416,7 +429,7 @@ def take_next_call(
     call = client.calls.create(
         to=agent.phone_identity,
         from_=from_number,
-        twiml=dequeue_twiml(queue.code, bridge_url),
+        twiml=dequeue_twiml(queue.code, bridge_url, after_url),
         status_callback=status_url,
         status_callback_method="POST",
     )

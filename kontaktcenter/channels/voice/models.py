@@ -17,6 +17,10 @@ from ...directory.models import _in
 
 OFFER_RESULTS = ("answered", "missed", "withdrawn")  # withdrawn: the caller hung up or another path took the call
 TRANSFER_KINDS = ("queue", "person", "external")
+# Where a transfer stands: connecting (ringing the receiver, or waiting in the department
+# queue), answered, unanswered (nobody answered), completed (a warm transfer the agent
+# handed over), cancelled (a warm transfer the agent took back).
+TRANSFER_STATUSES = ("connecting", "answered", "unanswered", "completed", "cancelled")
 
 
 class CallOffer(Base):
@@ -44,7 +48,10 @@ class CallTransfer(Base):
     """An agent transferred a live call: to a department queue, a person or an external number."""
 
     __tablename__ = "call_transfers"
-    __table_args__ = (CheckConstraint(_in("kind", TRANSFER_KINDS), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(_in("kind", TRANSFER_KINDS), name="kind"),
+        CheckConstraint(_in("status", TRANSFER_STATUSES), name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
@@ -58,3 +65,24 @@ class CallTransfer(Base):
     number: Mapped[str] = mapped_column(String(100), default="")
     # When the receiving side answered (None: not answered, or not yet).
     answered_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(12), default="connecting", server_default="connecting")
+    # The legs a transfer moves: the agent's (a warm transfer takes it into the conference)
+    # and the receiver's (dialled through the REST API; a cancelled warm transfer hangs it up).
+    agent_call_sid: Mapped[str | None] = mapped_column(String(64))
+    receiver_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class AgentLeg(Base):
+    """The agent's own call leg that was bridged to a caller (Twilio's DequeingCallSid).
+
+    A warm transfer moves the agent's leg into a conference, so it must be known by its sid.
+    """
+
+    __tablename__ = "call_agent_legs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    call_sid: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,7 +17,7 @@ from ...tickets.access import may_see
 from ...tickets.models import Ticket
 from ..clock import now
 from ..twilio_security import public_url
-from . import calls
+from . import calls, transfers
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 
@@ -44,6 +44,7 @@ def page():
         callbacks=calls.callbacks_for(db.session, current_user, _max_attempts()),
         answered=[(c, _readable(calls.earlier_tickets(db.session, c.citizen_phone, c.ticket_id))) for c in answered],
         max_attempts=_max_attempts(),
+        live=transfers.live_panel(db.session, current_user, request.args.get("q", ""), now()),
     )
 
 
@@ -77,6 +78,7 @@ def take_next():
             from_number=from_number(),
             bridge_url=bridge,
             status_url=leg_status,
+            after_url=public_url(current_app, url_for("twilio_voice.agent_after", agent=current_user.id)),
         )
     except (TwilioException, TransportError) as exc:
         db.session.rollback()
@@ -120,3 +122,90 @@ def callback_outcome(reference: str):
     else:
         flash(_("Inte nådd efter %(n)d försök. Återuppringningen är avslutad.", n=contact.callback_attempts), "success")
     return redirect(url_for(".page")), 303
+
+
+# -- live-call transfers (transfers.py) -------------------------------------------------
+
+
+def _twilio_for_transfers() -> transfers.Twilio:
+    def webhook(name: str, transfer_id: int) -> str:
+        return public_url(current_app, url_for(f"twilio_voice.transfer_{name}", transfer=transfer_id))
+
+    return transfers.Twilio(
+        client=twilio_client(), from_number=from_number(), webhook=webhook, settings=current_app.config["transfers"]
+    )
+
+
+def _form_id(name: str) -> int | None:
+    value = request.form.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise transfers.TransferError("Ogiltigt val.", field=name)
+    return int(value)
+
+
+def _twilio_refused(exc: Exception) -> None:
+    db.session.rollback()
+    current_app.logger.error("Twilio refused a transfer by %s: %s", current_user.username, exc)
+    flash(_("Twilio kunde inte koppla samtalet. Försök igen om en stund."), "error")
+
+
+@bp.post("/transfer")
+@roles_required(*PHONE_ROLES)
+def transfer():
+    """Transfer the agent's live call: to a department queue, a person or an external number, cold or warm."""
+    back_on_error(url_for(".page"), 303)
+    form = request.form
+    wanted = transfers.TransferRequest(
+        contact_id=_form_id("contact_id") or 0,
+        kind=form.get("kind", ""),
+        warm=form.get("warm") == "1",
+        queue_id=_form_id("queue_id"),
+        staff_member_id=_form_id("staff_member_id"),
+        number=form.get("number", ""),
+        note=form.get("note", ""),
+        confirm_absent=form.get("confirm_absent") == "1",
+        instead_of_id=_form_id("instead_of"),
+    )
+    try:
+        made = transfers.start_transfer(db.session, current_user, wanted, _twilio_for_transfers(), now())
+    except (TwilioException, TransportError) as exc:
+        _twilio_refused(exc)
+        return redirect(url_for(".page")), 303
+    db.session.commit()
+    if made.warm:
+        flash(_("Mottagaren rings upp. Medborgaren väntar medan du pratar med mottagaren."), "success")
+    else:
+        flash(_("Samtalet är kopplat vidare."), "success")
+    return redirect(url_for(".page")), 303
+
+
+def _finish_transfer(transfer_id: int, complete: bool):
+    back_on_error(url_for(".page"), 303)
+    finish = transfers.complete_warm if complete else transfers.cancel_warm
+    try:
+        finish(db.session, current_user, transfer_id, _twilio_for_transfers(), now())
+    except (TwilioException, TransportError) as exc:
+        _twilio_refused(exc)
+        return redirect(url_for(".page")), 303
+    db.session.commit()
+    if complete:
+        flash(_("Samtalet är överlämnat. Du har lämnat samtalet."), "success")
+    else:
+        flash(_("Överlämnandet är avbrutet. Du pratar med medborgaren igen."), "success")
+    return redirect(url_for(".page")), 303
+
+
+@bp.post("/transfer/<int:transfer_id>/complete")
+@roles_required(*PHONE_ROLES)
+def complete_transfer(transfer_id: int):
+    """The agent has spoken to the receiver of a warm transfer: hand the caller over and leave."""
+    return _finish_transfer(transfer_id, complete=True)
+
+
+@bp.post("/transfer/<int:transfer_id>/cancel")
+@roles_required(*PHONE_ROLES)
+def cancel_transfer(transfer_id: int):
+    """Take a warm transfer back: the receiver's leg is hung up and the caller is with the agent again."""
+    return _finish_transfer(transfer_id, complete=False)

@@ -21,7 +21,7 @@ from ...extensions import csrf
 from ...worktime.calendar import STOCKHOLM, current_calendar
 from ..clock import now
 from ..twilio_security import public_url, validate_twilio_request
-from . import calls
+from . import calls, transfers
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +224,10 @@ def bridge():
     calls.record_bridge(
         db.session, request.form.get("CallSid", ""), agent, _number(request.form.get("QueueTime")), now()
     )
+    # The agent's own leg, which a warm transfer moves into a conference.
+    transfers.note_agent_leg(
+        db.session, request.form.get("CallSid", ""), agent, request.form.get("DequeingCallSid"), now()
+    )
     db.session.commit()
     _say(response, _("Nu kopplas du till %(name)s.", name=agent.name.split()[0]))
     return twiml(response)
@@ -285,3 +289,119 @@ def status():
     )
     db.session.commit()
     return Response(status=204)
+
+
+# -- live-call transfers (transfers.py): what Twilio reports about a transfer's legs --------
+
+
+def _transfer_id() -> int:
+    return request.args.get("transfer", type=int) or 0
+
+
+@bp.post("/transfer-result")
+@public
+@validate_twilio_request
+def transfer_result():
+    """A cold transfer's <Dial> or department <Enqueue> ended: record whether it was answered."""
+    form = request.form
+    response = VoiceResponse()
+    transfer = transfers.transfer_of(db.session, _transfer_id())
+    if transfer is not None and transfer.kind == "queue":
+        transfer = transfers.record_queue_transfer_result(
+            db.session,
+            transfer.id,
+            form.get("CallSid", ""),
+            form.get("QueueResult", ""),
+            _number(form.get("QueueTime")),
+            now(),
+        )
+    elif transfer is not None:
+        transfer = transfers.record_dial_result(
+            db.session,
+            transfer.id,
+            form.get("CallSid", ""),
+            form.get("DialCallStatus", ""),
+            _number(form.get("DialCallDuration")),
+            now(),
+        )
+    db.session.commit()
+    if transfer is not None and transfer.status == "unanswered" and transfer.kind != "queue":
+        # Nobody answered: back to the line the caller came in on, not a hang-up.
+        contact = db.session.get(calls.Contact, transfer.contact_id)
+        _say(response, _("Det svarar inte just nu. Du kopplas tillbaka till kontaktcenter."))
+        response.enqueue(
+            contact.queue.code if contact.queue else _line(),
+            action=url("/twilio/voice/queue-result"),
+            method="POST",
+            wait_url=url("/twilio/voice/wait"),
+            wait_url_method="POST",
+        )
+        return twiml(response)
+    if transfer is not None and transfer.status == "unanswered":
+        _say(response, _("Ingen kunde svara just nu. Ditt ärende är lämnat över och du blir kontaktad."))
+    response.hangup()
+    return twiml(response)
+
+
+@bp.post("/transfer-wait")
+@public
+@validate_twilio_request
+def transfer_wait():
+    """The hold loop of a caller transferred to a department queue (no callback offer: the errand is handed over)."""
+    response = VoiceResponse()
+    db.autocommit()
+    transfer = transfers.transfer_of(db.session, _transfer_id())
+    if transfer is not None and transfer.queue_id is not None and _number(request.form.get("QueueTime")) == 0:
+        _say(response, _("Du är nu i kö till förvaltningen. Ditt samtal besvaras i tur och ordning."))
+    position = _number(request.form.get("QueuePosition"))
+    if position:
+        _say(response, _("Du har plats %(position)d i kön.", position=int(position)))
+    response.pause(length=WAIT_GATHER_TIMEOUT)
+    return twiml(response)
+
+
+@bp.post("/transfer-hold")
+@public
+@validate_twilio_request
+def transfer_hold():
+    """The caller's hold loop while the agent speaks to the receiver of a warm transfer."""
+    db.autocommit()
+    transfer = transfers.transfer_of(db.session, _transfer_id())
+    if transfer is None:
+        response = VoiceResponse()
+        response.hangup()
+        return twiml(response)
+    return Response(
+        transfers.hold_twiml(url(f"/twilio/voice/transfer-hold?transfer={transfer.id}")), mimetype="text/xml"
+    )
+
+
+@bp.post("/transfer-status")
+@public
+@validate_twilio_request
+def transfer_status():
+    """The receiver leg of a warm transfer (its call status, or its joining the conference)."""
+    form = request.form
+    status = form.get("CallStatus", "")
+    if form.get("StatusCallbackEvent") == "participant-join":
+        status = "in-progress"  # joining the conference is answering
+    transfers.record_receiver_status(db.session, _transfer_id(), form.get("CallSid", ""), status, now())
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.post("/agent-after")
+@public
+@validate_twilio_request
+def agent_after():
+    """The agent's leg after its bridge ended: wait a moment for a warm transfer's conference, else hang up."""
+    db.autocommit()
+    agent = db.session.get(User, request.args.get("agent", type=int) or 0)
+    tries = request.args.get("try", type=int) or 0
+    response = VoiceResponse()
+    if agent is not None and transfers.agent_leg_waits(db.session, agent, request.form.get("CallSid", ""), tries):
+        response.pause(length=transfers.AGENT_WAIT_SECONDS)
+        response.redirect(url(f"/twilio/voice/agent-after?agent={agent.id}&try={tries + 1}"), method="POST")
+        return twiml(response)
+    response.hangup()
+    return twiml(response)

@@ -1,0 +1,636 @@
+"""Live-call transfers: cold to a department queue, a person or an external number; warm through a conference.
+
+Every transfer is a CallTransfer row and an event on the ticket; `answered_at` is set when
+the receiving side answers (the <Dial> action, the department queue's <Enqueue> action, or
+the receiver leg's status callback of a warm transfer), so METRICS.md's `transfers` and
+`transfers_completed` are counted from the rows (metrics/transfers.py).
+
+Twilio's side, all through the Calls resource of the REST API:
+- cold: the caller's leg is redirected to <Dial> the target (action: the transfer's result
+  webhook), or <Enqueue>d in the department's queue with the handover made as for written errands;
+- warm: the caller's leg goes to a hold loop, the agent's leg into a conference named for
+  the contact and the receiver is dialled into it; the agent then completes (the caller
+  joins the conference, the agent's leg is hung up) or cancels (the receiver's leg is hung
+  up, the caller joins the agent again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import phonenumbers
+from phonenumbers import shortnumberinfo
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from ...casework.escalation import Handover, department_queues, escalate
+from ...casework.service import set_presence
+from ...contacts.models import Contact
+from ...directory.models import Queue, User
+from ...switchboard import directory
+from ...switchboard.models import StaffMember, SwitchboardRequest
+from ...tickets.service import record_event
+from .calls import FINAL_CALL_STATUSES, PhoneError, live_call
+from .models import AgentLeg, CallOffer, CallTransfer
+
+KINDS = ("queue", "person", "external")
+# A handover note is as long as an escalation's "what the citizen wants" (casework/forms.py).
+NOTE_MAX_LENGTH = 4000
+NUMBER_MAX_LENGTH = 100
+SEARCH_MAX_LENGTH = 200
+# Statuses of a transfer still under way (a warm one keeps the agent in the call).
+OPEN_STATUSES = ("connecting", "answered", "unanswered")
+# The caller hears the same voice as in the IVR (views.VOICE).
+VOICE = {"voice": "Polly.Astrid", "language": "sv-SE"}
+HOLD_PAUSE_SECONDS = 20
+# When a caller leaves the bridge, the agent's leg waits this long, this many times, for a
+# warm transfer to move it into the conference before it hangs up.
+AGENT_WAIT_SECONDS = 2
+AGENT_WAIT_TRIES = 3
+# Twilio's <Dial> outcomes that mean the receiver picked up.
+DIAL_ANSWERED = ("completed", "answered")
+# phonenumbers' types by the names the setting `[transfers] refused_number_types` uses.
+NUMBER_TYPES = {
+    "premium_rate": phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    "shared_cost": phonenumbers.PhoneNumberType.SHARED_COST,
+    "personal_number": phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    "voip": phonenumbers.PhoneNumberType.VOIP,
+    "uan": phonenumbers.PhoneNumberType.UAN,
+    "pager": phonenumbers.PhoneNumberType.PAGER,
+    "voicemail": phonenumbers.PhoneNumberType.VOICEMAIL,
+}
+
+# Builds the absolute URL of a transfer webhook ("result", "wait", "hold", "status") for a transfer id.
+Webhook = Callable[[str, int], str]
+
+
+class TransferError(PhoneError):
+    """A transfer that cannot be made; the message says why (Swedish, for the agent)."""
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """What the agent asked for on the live-call panel (already parsed, not yet checked)."""
+
+    contact_id: int
+    kind: str
+    warm: bool = False
+    queue_id: int | None = None
+    staff_member_id: int | None = None
+    number: str = ""
+    note: str = ""
+    # The agent saw the person's absence notice and connects anyway.
+    confirm_absent: bool = False
+    # Connecting to the alternative an absent person's notice names: who was asked for.
+    instead_of_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Twilio:
+    """How a transfer reaches Twilio: the REST client, the number legs come from, the webhooks."""
+
+    client: Any
+    from_number: str
+    webhook: Webhook
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LivePanel:
+    """What the live-call panel shows: the call, its transfer under way, the targets to choose from."""
+
+    contact: Contact
+    transfer: CallTransfer | None
+    queues: list[Queue]
+    query: str
+    matches: list[StaffMember]
+    at: datetime
+    # Who the transfer under way rings: the employee's name and number, or the number.
+    receiver: str = ""
+
+
+# -- checking the request ---------------------------------------------------------
+
+
+def external_number(raw: str, settings: Mapping[str, Any]) -> str:
+    """The external number in E.164, or a TransferError saying why it cannot be dialled."""
+    text = raw.strip()
+    if not text:
+        raise TransferError("Skriv numret du vill koppla till.", field="number")
+    if len(text) > NUMBER_MAX_LENGTH:
+        raise TransferError("Numret är för långt.", field="number")
+    try:
+        parsed = phonenumbers.parse(text, settings["default_region"])
+    except phonenumbers.NumberParseException:
+        raise TransferError("%(number)s är inte ett telefonnummer.", field="number", number=text) from None
+    refused = set(settings["refused_number_types"])
+    if shortnumberinfo.is_valid_short_number(parsed):
+        if "short" in refused:
+            raise TransferError("Samtal kopplas inte till kortnummer (%(number)s).", field="number", number=text)
+    elif not phonenumbers.is_valid_number(parsed):
+        raise TransferError("%(number)s är inte ett giltigt telefonnummer.", field="number", number=text)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    kind = phonenumbers.number_type(parsed)
+    if any(NUMBER_TYPES.get(name) == kind for name in refused) or any(
+        e164.startswith(prefix) for prefix in settings["refused_prefixes"]
+    ):
+        raise TransferError(
+            "Samtal kopplas inte till betalnummer eller spärrade nummer (%(number)s).", field="number", number=text
+        )
+    return e164
+
+
+def _note(text: str) -> str:
+    note = text.strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise TransferError("Anteckningen får vara högst %(n)d tecken.", field="note", n=NOTE_MAX_LENGTH)
+    if "\x00" in note:
+        raise TransferError("Anteckningen innehåller otillåtna tecken.", field="note")
+    return note
+
+
+def _agents_live_call(session: Session, agent: User, contact_id: int) -> Contact:
+    """The call the agent is talking in, locked; refused when it is not theirs or no longer live."""
+    stmt = select(Contact).where(Contact.id == contact_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Contact)
+    contact = session.scalar(stmt)
+    if (
+        contact is None
+        or contact.channel != "phone"
+        or contact.answered_by_id != agent.id
+        or contact.outcome is not None
+        or contact.ended_at is not None
+        or contact.provider_sid is None
+    ):
+        # Same words for another agent's call and a call that is over: nothing to tell.
+        raise TransferError("Samtalet är inte längre ditt pågående samtal. Ladda om sidan.")
+    return contact
+
+
+def open_transfer(session: Session, contact: Contact) -> CallTransfer | None:
+    """The call's transfer under way (a warm one the agent has not completed or cancelled)."""
+    return session.scalar(
+        select(CallTransfer)
+        .where(
+            CallTransfer.contact_id == contact.id,
+            CallTransfer.status.in_(OPEN_STATUSES),
+            CallTransfer.ended_at.is_(None),
+        )
+        .order_by(CallTransfer.id.desc())
+        .limit(1)
+    )
+
+
+def agent_leg(session: Session, contact: Contact) -> str | None:
+    """The sid of the agent's leg bridged to this caller, as Twilio reported it to /bridge.
+
+    Else the leg of the distribution's answered offer to the agent, which knows its own sid.
+    """
+    reported = session.scalar(
+        select(AgentLeg.call_sid)
+        .where(AgentLeg.contact_id == contact.id, AgentLeg.user_id == contact.answered_by_id)
+        .order_by(AgentLeg.id.desc())
+        .limit(1)
+    )
+    return reported or session.scalar(
+        select(CallOffer.agent_call_sid)
+        .where(
+            CallOffer.contact_id == contact.id,
+            CallOffer.user_id == contact.answered_by_id,
+            CallOffer.result == "answered",
+            CallOffer.agent_call_sid.is_not(None),
+        )
+        .order_by(CallOffer.id.desc())
+        .limit(1)
+    )
+
+
+def note_agent_leg(session: Session, call_sid: str, agent: User, agent_call_sid: str | None, at: datetime) -> None:
+    """Remember the agent's leg that Twilio bridged to the caller (the bridge's DequeingCallSid)."""
+    if not agent_call_sid or len(agent_call_sid) > 64:
+        return
+    contact = session.scalar(select(Contact).where(Contact.provider_sid == call_sid, Contact.channel == "phone"))
+    if contact is None or contact.answered_by_id != agent.id:
+        return
+    known = session.scalar(
+        select(AgentLeg.id).where(AgentLeg.contact_id == contact.id, AgentLeg.call_sid == agent_call_sid)
+    )
+    if known is None:  # Twilio retried the bridge webhook
+        session.add(AgentLeg(contact_id=contact.id, user_id=agent.id, call_sid=agent_call_sid, at=at))
+
+
+def agent_leg_waits(session: Session, agent: User, agent_call_sid: str, tries: int) -> bool:
+    """Whether the agent's leg, whose bridge just ended, should stay up a moment longer.
+
+    It does while the call it was bridged to is still live for the agent (a warm transfer is
+    being set up and will move the leg into the conference), a few tries at most; a call that
+    is over or was handed on lets it hang up.
+    """
+    if tries >= AGENT_WAIT_TRIES or not agent_call_sid:
+        return False
+    contact = session.scalar(
+        select(Contact)
+        .join(AgentLeg, AgentLeg.contact_id == Contact.id)
+        .where(AgentLeg.call_sid == agent_call_sid, AgentLeg.user_id == agent.id)
+        .order_by(AgentLeg.id.desc())
+        .limit(1)
+    )
+    return contact is not None and contact.outcome is None and contact.ended_at is None
+
+
+# -- TwiML ----------------------------------------------------------------------------
+
+
+def conference_name(contact: Contact) -> str:
+    return f"kc-transfer-{contact.id}"
+
+
+def _dial_noun(dial: Dial, number: str) -> None:
+    # A directory entry may hold a SIP address or a Twilio client identity instead of a number.
+    if number.startswith("sip:"):
+        dial.sip(number)
+    elif number.startswith("client:"):
+        dial.client(number.removeprefix("client:"))
+    else:
+        dial.number(number)
+
+
+def _cold_dial_twiml(number: str, label: str, result_url: str, ring_seconds: int) -> str:
+    response = VoiceResponse()
+    response.say(f"Du kopplas nu till {label}.", **VOICE)
+    dial = Dial(action=result_url, method="POST", timeout=ring_seconds)
+    _dial_noun(dial, number)
+    response.append(dial)
+    return str(response)
+
+
+def _queue_twiml(queue: Queue, result_url: str, wait_url: str) -> str:
+    response = VoiceResponse()
+    response.say(f"Du kopplas nu till {queue.department.name_sv if queue.department else queue.name_sv}.", **VOICE)
+    response.enqueue(queue.code, action=result_url, method="POST", wait_url=wait_url, wait_url_method="POST")
+    return str(response)
+
+
+def hold_twiml(hold_url: str) -> str:
+    """The caller's hold loop while the agent speaks to the receiver (asked again after each pause)."""
+    response = VoiceResponse()
+    response.say("Du kopplas strax vidare. Var god dröj.", **VOICE)
+    response.pause(length=HOLD_PAUSE_SECONDS)
+    response.redirect(hold_url, method="POST")
+    return str(response)
+
+
+def _conference_twiml(name: str, *, end_on_exit: bool, status_url: str | None = None) -> str:
+    response = VoiceResponse()
+    dial = Dial()
+    options: dict[str, Any] = {
+        "start_conference_on_enter": True,
+        "end_conference_on_exit": end_on_exit,
+        "beep": False,
+    }
+    if status_url:
+        options.update(status_callback=status_url, status_callback_event="join leave", status_callback_method="POST")
+    dial.conference(name, **options)
+    response.append(dial)
+    return str(response)
+
+
+# -- making the transfer ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    kind: str
+    label: str
+    number: str = ""
+    queue: Queue | None = None
+    staff_member: StaffMember | None = None
+    asked_for: StaffMember | None = None
+
+
+def _target(session: Session, request: TransferRequest, settings: Mapping[str, Any], at: datetime) -> _Target:
+    if request.kind == "queue":
+        if request.warm:
+            raise TransferError("Ett varmt överlämnande går bara till en person eller ett nummer.", field="warm")
+        queue = session.get(Queue, request.queue_id) if request.queue_id else None
+        if queue is None or queue.kind != "department" or not queue.active:
+            raise TransferError("Välj en förvaltnings kö att koppla till.", field="queue_id")
+        return _Target("queue", queue.name_sv, queue=queue)
+    if request.kind == "person":
+        person = session.get(StaffMember, request.staff_member_id) if request.staff_member_id else None
+        if person is None or not person.active:
+            raise TransferError("Välj en medarbetare i växelns katalog.", field="staff_member_id")
+        if not person.phone:
+            raise TransferError("%(name)s har inget nummer att koppla till.", name=person.name)
+        asked_for = None
+        if request.instead_of_id is not None:
+            asked_for = session.get(StaffMember, request.instead_of_id)
+            if asked_for is None or asked_for.alternative_id != person.id:
+                raise TransferError("%(name)s är inte den som frånvaroanmälan hänvisar till.", name=person.name)
+        if person.is_absent(at) and not request.confirm_absent:
+            # The notice is on the panel beside the person; connecting anyway is a choice.
+            raise TransferError(
+                "%(name)s är frånvarande: %(notice)s Koppla till alternativet eller bekräfta att du vill koppla ändå.",
+                name=person.name,
+                notice=person.absence_message or "",
+            )
+        return _Target("person", person.name, number=person.phone, staff_member=person, asked_for=asked_for)
+    if request.kind == "external":
+        number = external_number(request.number, settings)
+        return _Target("external", number, number=number)
+    raise TransferError("Välj vart samtalet ska kopplas.", field="kind")
+
+
+def start_transfer(
+    session: Session, agent: User, request: TransferRequest, twilio: Twilio, at: datetime
+) -> CallTransfer:
+    """Transfer the agent's live call as asked; the caller's leg is moved before this returns.
+
+    Checks everything before Twilio is asked, so a refusal changes nothing; if Twilio
+    refuses, the caller's transaction is rolled back by the view.
+    """
+    contact = _agents_live_call(session, agent, request.contact_id)
+    if open_transfer(session, contact) is not None:
+        raise TransferError("Samtalet håller redan på att kopplas. Slutför eller avbryt det först.")
+    note = _note(request.note)
+    target = _target(session, request, twilio.settings, at)
+    ticket = contact.ticket
+    if target.kind == "queue":
+        if ticket is None:
+            raise TransferError("Samtalet har inget ärende att lämna över.")
+        if not note:
+            raise TransferError("Skriv en överlämning till handläggaren: vad medborgaren vill.", field="note")
+        # The ticket goes to the department exactly as a written errand is escalated.
+        escalate(session, ticket, agent, target.queue, Handover(citizen_wants=note), now=at)
+    transfer = CallTransfer(
+        contact_id=contact.id,
+        user_id=agent.id,
+        at=at,
+        kind=target.kind,
+        warm=request.warm,
+        queue_id=target.queue.id if target.queue else None,
+        staff_member_id=target.staff_member.id if target.staff_member else None,
+        number=target.number,
+        status="connecting",
+    )
+    session.add(transfer)
+    session.flush()
+    if target.kind == "person":
+        session.add(
+            SwitchboardRequest(
+                contact_id=contact.id,
+                at=at,
+                via="agent",
+                staff_member_id=(target.asked_for or target.staff_member).id,
+                connected_to_id=target.staff_member.id,
+            )
+        )
+    if ticket is not None:
+        detail: dict[str, Any] = {"transfer_id": transfer.id, "transfer_kind": target.kind, "warm": request.warm}
+        if note and target.kind != "queue":  # a queue's handover is in its escalation
+            detail["note"] = note
+        record_event(session, ticket, "call_transferred", actor=agent, to_value=target.label, at=at, **detail)
+    if request.warm:
+        _start_warm(session, contact, transfer, agent, twilio)
+    else:
+        _start_cold(contact, transfer, target, twilio)
+        _hand_on(session, contact, agent, at)
+    return transfer
+
+
+def _hand_on(session: Session, contact: Contact, agent: User, at: datetime) -> None:
+    """The agent's part of the call is over: the contact ends here (its handling time stops at
+    the hand-over, not when the receiver hangs up) and the agent is free for the next caller."""
+    contact.outcome = "answered"
+    contact.ended_at = max(at, contact.answered_at or at)
+    if agent.presence == "busy":
+        set_presence(session, agent, "available", at)
+
+
+def _start_cold(contact: Contact, transfer: CallTransfer, target: _Target, twilio: Twilio) -> None:
+    result_url = twilio.webhook("result", transfer.id)
+    if target.kind == "queue":
+        twiml = _queue_twiml(target.queue, result_url, twilio.webhook("wait", transfer.id))
+    else:
+        twiml = _cold_dial_twiml(target.number, target.label, result_url, twilio.settings["ring_seconds"])
+    twilio.client.calls(contact.provider_sid).update(twiml=twiml)
+
+
+def _start_warm(session: Session, contact: Contact, transfer: CallTransfer, agent: User, twilio: Twilio) -> None:
+    leg = agent_leg(session, contact)
+    if leg is None:
+        raise TransferError("Din del av samtalet är okänd, så ett varmt överlämnande går inte. Koppla kallt i stället.")
+    transfer.agent_call_sid = leg
+    name = conference_name(contact)
+    # The caller waits first: moving the agent would otherwise leave them alone on the line.
+    twilio.client.calls(contact.provider_sid).update(twiml=hold_twiml(twilio.webhook("hold", transfer.id)))
+    twilio.client.calls(leg).update(twiml=_conference_twiml(name, end_on_exit=False))
+    receiver = twilio.client.calls.create(
+        to=transfer.number,
+        from_=twilio.from_number,
+        # Not ending the conference on leaving: a cancelled receiver must not take the agent with them.
+        twiml=_conference_twiml(name, end_on_exit=False, status_url=twilio.webhook("status", transfer.id)),
+        status_callback=twilio.webhook("status", transfer.id),
+        status_callback_event=["answered", "completed"],
+        status_callback_method="POST",
+        timeout=twilio.settings["ring_seconds"],
+    )
+    transfer.receiver_call_sid = receiver.sid
+
+
+def _agents_open_warm(session: Session, agent: User, transfer_id: int) -> tuple[CallTransfer, Contact]:
+    transfer = session.get(CallTransfer, transfer_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if transfer is None or transfer.user_id != agent.id or not transfer.warm:
+        raise TransferError("Överlämnandet finns inte.")
+    if transfer.status not in OPEN_STATUSES or transfer.ended_at is not None:
+        raise TransferError("Överlämnandet är redan avslutat.")
+    return transfer, _agents_live_call(session, agent, transfer.contact_id)
+
+
+def complete_warm(session: Session, agent: User, transfer_id: int, twilio: Twilio, at: datetime) -> CallTransfer:
+    """The agent has spoken to the receiver: the caller joins them and the agent leaves."""
+    transfer, contact = _agents_open_warm(session, agent, transfer_id)
+    if transfer.status != "answered":
+        raise TransferError("Mottagaren har inte svarat. Avbryt för att ta tillbaka samtalet.")
+    transfer.status = "completed"
+    transfer.ended_at = at
+    _hand_on(session, contact, agent, at)
+    if contact.ticket is not None:
+        record_event(session, contact.ticket, "call_transfer_completed", actor=agent, at=at, transfer_id=transfer.id)
+    name = conference_name(contact)
+    twilio.client.calls(contact.provider_sid).update(twiml=_conference_twiml(name, end_on_exit=True))
+    twilio.client.calls(transfer.agent_call_sid).update(status="completed")
+    return transfer
+
+
+def cancel_warm(session: Session, agent: User, transfer_id: int, twilio: Twilio, at: datetime) -> CallTransfer:
+    """The agent takes the call back: the receiver's leg is hung up and the caller joins the agent."""
+    transfer, contact = _agents_open_warm(session, agent, transfer_id)
+    answered = transfer.status == "answered"
+    transfer.status = "cancelled"
+    transfer.ended_at = at
+    if contact.ticket is not None:
+        record_event(session, contact.ticket, "call_transfer_cancelled", actor=agent, at=at, transfer_id=transfer.id)
+    if transfer.receiver_call_sid:
+        # A ringing leg is cancelled, an answered one completed (Twilio's two ways to hang up).
+        twilio.client.calls(transfer.receiver_call_sid).update(status="completed" if answered else "canceled")
+    twilio.client.calls(contact.provider_sid).update(
+        twiml=_conference_twiml(conference_name(contact), end_on_exit=True)
+    )
+    return transfer
+
+
+# -- what Twilio reports ------------------------------------------------------------------
+
+
+def _transfer_for_caller(session: Session, transfer_id: int, call_sid: str) -> CallTransfer | None:
+    """The transfer named in the webhook's URL, only if the reporting leg is that transfer's caller."""
+    transfer = session.get(CallTransfer, transfer_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if transfer is None:
+        return None
+    contact = session.get(Contact, transfer.contact_id)
+    if contact is None or contact.provider_sid != call_sid:
+        return None
+    return transfer
+
+
+def _answered(session: Session, transfer: CallTransfer, at: datetime) -> None:
+    if transfer.answered_at is not None:
+        return
+    transfer.answered_at = max(at, transfer.at)
+    if transfer.status == "connecting":
+        transfer.status = "answered"
+    contact = session.get(Contact, transfer.contact_id)
+    if contact.ticket is not None:
+        record_event(
+            session, contact.ticket, "call_transfer_answered", at=transfer.answered_at, transfer_id=transfer.id
+        )
+    if transfer.kind == "person":
+        request = session.scalar(
+            select(SwitchboardRequest)
+            .where(
+                SwitchboardRequest.contact_id == contact.id,
+                SwitchboardRequest.via == "agent",
+                SwitchboardRequest.connected_to_id == transfer.staff_member_id,
+                SwitchboardRequest.connected_at.is_(None),
+            )
+            .order_by(SwitchboardRequest.id.desc())
+            .limit(1)
+        )
+        if request is not None:
+            request.connected_at = transfer.answered_at
+
+
+def _unanswered(session: Session, transfer: CallTransfer, result: str, at: datetime) -> None:
+    if transfer.answered_at is not None or transfer.status != "connecting":
+        return
+    transfer.status = "unanswered"
+    if not transfer.warm:
+        transfer.ended_at = at
+    contact = session.get(Contact, transfer.contact_id)
+    if contact.ticket is not None:
+        record_event(
+            session, contact.ticket, "call_transfer_unanswered", to_value=result, at=at, transfer_id=transfer.id
+        )
+
+
+def record_dial_result(
+    session: Session, transfer_id: int, call_sid: str, dial_status: str, duration: float | None, at: datetime
+) -> CallTransfer | None:
+    """A cold transfer's <Dial> ended: answered (then the conversation's length is known) or not."""
+    transfer = _transfer_for_caller(session, transfer_id, call_sid)
+    if transfer is None or transfer.kind == "queue":
+        return None
+    if dial_status in DIAL_ANSWERED:
+        _answered(session, transfer, at - timedelta(seconds=duration or 0))
+        transfer.ended_at = transfer.ended_at or at
+    else:
+        _unanswered(session, transfer, dial_status or "unknown", at)
+    return transfer
+
+
+def record_queue_transfer_result(
+    session: Session, transfer_id: int, call_sid: str, queue_result: str, queue_time: float | None, at: datetime
+) -> CallTransfer | None:
+    """The caller left the department queue: a caseworker answered (bridged), or not."""
+    transfer = _transfer_for_caller(session, transfer_id, call_sid)
+    if transfer is None or transfer.kind != "queue":
+        return None
+    if queue_result == "bridged":
+        waited = timedelta(seconds=queue_time) if queue_time and queue_time > 0 else at - transfer.at
+        _answered(session, transfer, transfer.at + waited)
+        transfer.ended_at = transfer.ended_at or at
+    else:
+        _unanswered(session, transfer, queue_result or "unknown", at)
+    return transfer
+
+
+def record_receiver_status(
+    session: Session, transfer_id: int, call_sid: str, status: str, at: datetime
+) -> CallTransfer | None:
+    """The receiver leg of a warm transfer: answered (in-progress) or ended before it was answered."""
+    transfer = session.get(CallTransfer, transfer_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if transfer is None or not transfer.warm or not call_sid or transfer.receiver_call_sid != call_sid:
+        return None
+    if status == "in-progress":
+        _answered(session, transfer, at)
+    elif status in FINAL_CALL_STATUSES and transfer.answered_at is None:
+        _unanswered(session, transfer, status, at)
+    elif status in FINAL_CALL_STATUSES and transfer.status == "answered":
+        # The receiver hung up before the agent handed over: completing would leave the caller
+        # alone in the conference, so only cancelling (the caller back to the agent) remains.
+        # It was answered all the same (answered_at stays: METRICS.md transfers_completed).
+        transfer.status = "unanswered"
+        contact = session.get(Contact, transfer.contact_id)
+        if contact.ticket is not None:
+            record_event(session, contact.ticket, "call_transfer_receiver_left", at=at, transfer_id=transfer.id)
+    return transfer
+
+
+def waiting_in_queues(session: Session, queue_ids: list[int]) -> list[CallTransfer]:
+    """Callers transferred into these department queues who wait there now, longest first.
+
+    They left the first line answered, so the queue's own waiting list (calls.waiting_calls)
+    does not count them: the distribution, take-next and the wallboard add these.
+    """
+    return list(
+        session.scalars(
+            select(CallTransfer)
+            .where(
+                # The department queue's <Enqueue> action ends the transfer when the caller leaves it.
+                CallTransfer.kind == "queue",
+                CallTransfer.queue_id.in_(queue_ids),
+                CallTransfer.status == "connecting",
+                CallTransfer.ended_at.is_(None),
+            )
+            .order_by(CallTransfer.at, CallTransfer.id)
+        )
+    )
+
+
+def transfer_of(session: Session, transfer_id: int) -> CallTransfer | None:
+    return session.get(CallTransfer, transfer_id)
+
+
+# -- the panel ---------------------------------------------------------------------------
+
+
+def live_panel(session: Session, agent: User, query: str, at: datetime) -> LivePanel | None:
+    """The live-call panel for the agent's connected call (None when they are in no call)."""
+    contact = live_call(session, agent)
+    if contact is None:
+        return None
+    transfer = open_transfer(session, contact)
+    queues = [q for q in department_queues(session) if contact.ticket is None or q.id != contact.ticket.queue_id]
+    text = query.strip()[:SEARCH_MAX_LENGTH] if query else ""
+    matches = directory.search(session, text, limit=10) if text else []
+    receiver = ""
+    if transfer is not None:
+        person = session.get(StaffMember, transfer.staff_member_id) if transfer.staff_member_id else None
+        receiver = f"{person.name}, {transfer.number}" if person else transfer.number
+    return LivePanel(contact, transfer, queues, text, matches, at, receiver)
