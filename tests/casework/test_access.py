@@ -65,6 +65,7 @@ CASEWORK_ROUTES = {
     "casework.reply_address": CASE,
     "casework.waiting": CASE,
     "casework.resolve": CASE,
+    "casework.reply_and_resolve": CASE,
     "casework.use_article": CASE,
     "casework.escalate": CASE,
     "casework.search": CASE,
