@@ -60,6 +60,13 @@ def _labels() -> dict:
         "mask_personnummer": mask_personnummer,
         "next_due": next_due,
         "clock_labels": CLOCK_LABELS,
+    }
+
+
+@bp.app_context_processor
+def _workspace_words() -> dict:
+    # Every staff page (the walk-in desk, the phone page) says codes in words the same way.
+    return {
         "opener": workspace.opener,
         "needs_in_words": lambda contact: workspace.needs_in_words(contact, _locale()),
         "language_name": lambda code: workspace.language_name(code, _locale()),
@@ -412,8 +419,8 @@ def inbox():
 def _escalation_or_404(escalation_id: int) -> Escalation:
     escalation = db.session.get(Escalation, escalation_id)
     ticket = db.session.get(Ticket, escalation.ticket_id) if escalation else None
-    if ticket is None or not may_see(current_user, ticket):
-        abort(404)
+    if ticket is None or (ticket.confidential and not may_see(current_user, ticket)):
+        abort(404)  # a confidential ticket's existence is hidden
     # Accepting or returning is the receiving department's.
     if current_user.department_id != escalation.department_id or not can_write(current_user, ticket):
         abort(403)
@@ -515,8 +522,10 @@ def new_article():
 @roles_required(*KNOWLEDGE_EDITORS)
 def edit_article(article_id: int):
     article = db.session.get(KnowledgeArticle, article_id)
-    if article is None or not knowledge.can_edit(current_user, article.service):
+    if article is None:
         abort(404)
+    if not knowledge.can_edit(current_user, article.service):
+        abort(403)  # it exists; another department keeps it
     form = ArticleForm(obj=None if request.method == "POST" else article)
     if request.method == "GET":
         form.service.data = article.service_id

@@ -41,6 +41,19 @@
   // Straight from "Skicka och lös" to the next ticket: its reply box has the focus.
   if (body && window.location.hash === "#body") { body.focus(); }
 
+  // The walk-in desk: Enter registers from the list of errands, the language and the needs,
+  // as the hint says (a select does not submit a form by itself); Ctrl+Enter in the note.
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-enter-submits]"), function (form) {
+    form.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.isComposing) { return; }
+      var tag = event.target.tagName;
+      if (tag === "BUTTON" || tag === "A") { return; }  // they act on Enter themselves
+      if (tag === "TEXTAREA" && !(event.ctrlKey || event.metaKey)) { return; }  // a new line
+      event.preventDefault();
+      form.requestSubmit();
+    });
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.isComposing) { return; }
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && sendResolve && event.target === body) {
