@@ -168,10 +168,9 @@ def display(code: str):
     # A screen in the waiting room: queue numbers only, never names or errands.
     location = _location_or_404(code)
     serving, waiting = visits.now_serving(db.session, location)
+    seconds = current_app.config["workspace"]["display_refresh_seconds"]
+    # A screen nobody touches reloads itself, without JavaScript: the Refresh header (a meta
+    # refresh would be a time limit on a page someone reads, WCAG 2.2.1; this page has no inputs).
     return render_template(
-        "walkin/display.html",
-        location=location,
-        serving=serving,
-        waiting=waiting,
-        refresh_seconds=current_app.config["workspace"]["display_refresh_seconds"],
-    )
+        "walkin/display.html", location=location, serving=serving, waiting=waiting, refresh_seconds=seconds
+    ), {"Refresh": str(seconds)}
