@@ -157,3 +157,29 @@ def test_desk_and_kiosk_display_are_accessible_and_reflow(page, live_server, wid
         assert response.headers["refresh"] == "15"  # reloads itself, without JavaScript
         assert_accessible(page)
         _no_sideways_scroll(page)
+
+
+def test_ctrl_enter_without_a_required_reason_keeps_the_typed_reply(page, live_server):
+    """A call needs its contact reason to be resolved: the page says so and the answer stays."""
+    from kontaktcenter.database import db
+    from kontaktcenter.directory.models import User
+    from kontaktcenter.tickets.models import Ticket
+
+    reference = seed(live_server, "allmant", "Samtal om sophämtning", phone="0701234570", reply_channel="phone")
+    with live_server.app.app_context():
+        ticket = db.session.scalar(select(Ticket).where(Ticket.reference == reference))
+        ticket.contacts[0].channel = "phone"  # a call: its reason is required
+        ticket.assignee = db.session.scalar(select(User).where(User.username == "agent"))
+        db.session.commit()
+        db.session.remove()
+    login(page, "agent")
+    page.goto(f"/tickets/{reference}")
+    page.keyboard.press("r")
+    page.keyboard.type("Ringt upp och förklarat hämtdagarna.")
+    page.keyboard.press("Control+Enter")
+    assert page.locator("#reply-reason-error").is_visible()
+    assert page.evaluate("document.activeElement.id") == "reply-reason"
+    assert page.locator("#body").input_value() == "Ringt upp och förklarat hämtdagarna."
+    assert page.url.endswith(f"/tickets/{reference}")
+    assert _ticket(live_server, reference)[0] != "resolved"
+    assert_accessible(page)

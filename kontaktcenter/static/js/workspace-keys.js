@@ -38,6 +38,20 @@
   var body = document.getElementById("body");
   var sendResolve = document.getElementById("send-resolve");
 
+  // A call or visit needs its contact reason to be resolved: say so here, before the reply
+  // leaves the page (the server refuses it too, but the typed answer would be gone).
+  var reason = document.getElementById("reply-reason");
+  if (sendResolve && reason && reason.hasAttribute("data-required-to-resolve")) {
+    sendResolve.form.addEventListener("submit", function (event) {
+      if (event.submitter !== sendResolve || reason.value) { return; }
+      event.preventDefault();
+      var message = document.getElementById("reply-reason-error");
+      if (message) { message.hidden = false; }
+      reason.setAttribute("aria-invalid", "true");
+      reason.focus();
+    });
+  }
+
   // Straight from "Skicka och lös" to the next ticket: its reply box has the focus.
   if (body && window.location.hash === "#body") { body.focus(); }
 
