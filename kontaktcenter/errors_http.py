@@ -82,9 +82,12 @@ def _same_origin_referrer() -> str | None:
 # -- the application's error pages ---------------------------------------------------
 
 
-def error_page(code: int, title: str, message: str):
-    """The application's one error page: what went wrong and what to do, with its status."""
-    return render_template("error.html", code=code, title=title, message=message), code
+def error_page(code: int, title: str, message: str, start_url: str | None = None):
+    """The application's one error page: what went wrong and what to do, with its status.
+
+    `start_url`: the signed-in user's own start page, offered as the way on.
+    """
+    return render_template("error.html", code=code, title=title, message=message, start_url=start_url), code
 
 
 def csrf_error(_err: CSRFError):
@@ -96,7 +99,22 @@ def csrf_error(_err: CSRFError):
 
 
 def forbidden(_err):
-    return error_page(403, _("Åtkomst nekad"), _("Din roll har inte behörighet till den här sidan."))
+    from flask_login import current_user
+
+    from .auth.views import home_url  # the auth package imports this module
+
+    start = home_url(current_user) if current_user.is_authenticated else None
+    return error_page(
+        403,
+        _("Åtkomst nekad"),
+        _(
+            "Sidan finns, men du har inte behörighet till den med ditt konto. "
+            "Behöver du den i ditt arbete, be din chef eller en administratör om behörighet."
+        )
+        if start
+        else _("Din roll har inte behörighet till den här sidan."),
+        start_url=start,
+    )
 
 
 def not_found(_err):

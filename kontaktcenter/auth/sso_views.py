@@ -14,7 +14,7 @@ from requests import RequestException
 from ..database import db
 from . import audit, sessions, sso
 from .decorators import public
-from .views import _client, _safe_next, home_url, start_session
+from .views import _client, _safe_next, landing_url, start_session
 
 bp = Blueprint("sso", __name__)
 log = logging.getLogger(__name__)
@@ -139,4 +139,4 @@ def callback():
             user_id=refusal.user.id if refusal.user else None,
         )
     start_session(user, at, who, detail="single sign-on")
-    return redirect(cookie_session.pop(NEXT_KEY, "") or home_url(user))
+    return redirect(landing_url(user, cookie_session.pop(NEXT_KEY, "")))

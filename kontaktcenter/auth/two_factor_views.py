@@ -12,7 +12,7 @@ from ..vocabulary import ROLES
 from . import sessions, two_factor
 from .decorators import public, roles_required
 from .forms import CodeForm
-from .views import PENDING_KEY, _client, _refused, _safe_next, home_url, start_session
+from .views import PENDING_KEY, _client, _refused, _safe_next, landing_url, start_session
 
 bp = Blueprint("two_factor", __name__)
 
@@ -55,7 +55,7 @@ def code():
             if check.method == "recovery":
                 left = two_factor.recovery_codes_left(db.session, user)
                 flash(_("Du loggade in med en återställningskod. Du har %(n)d kvar.", n=left), "info")
-            return redirect(next_url or home_url(user))
+            return redirect(landing_url(user, next_url))
         db.session.commit()  # the refusal's log row
         form.code.errors.append(_refusal(check))
         status, headers = _status(check)
@@ -82,7 +82,7 @@ def account():
             db.session.commit()
             # Shown in this answer only (no-store, like every page): never again after it.
             return render_template(
-                "auth/recovery_codes.html", codes=codes, enrolled_now=True, next_url=next_url or home_url(user)
+                "auth/recovery_codes.html", codes=codes, enrolled_now=True, next_url=landing_url(user, next_url)
             )
         form.code.errors.append(
             _("Koden stämmer inte. Kontrollera att appen har lagt till kontot och skriv koden den visar nu.")

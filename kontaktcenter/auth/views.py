@@ -11,6 +11,7 @@ from flask import session as cookie_session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from werkzeug.exceptions import HTTPException
 
 from ..database import db
 from ..directory.models import User
@@ -110,7 +111,7 @@ HOME_PAGES = {
     "caseworker": "casework.inbox",
     "coordinator": "metrics.coordinator_page",
     "manager": "metrics.reports",
-    "admin": "casework.console",
+    "admin": "accounts.user_list",  # administration: the users, then the menu's other registers
     "location_staff": "walkin.choose_location",
     "dataskydd": "privacy.access_log_page",
 }
@@ -118,6 +119,22 @@ HOME_PAGES = {
 
 def home_url(user: User) -> str:
     return url_for(HOME_PAGES.get(user.role, "casework.console"))
+
+
+def landing_url(user: User, target: str | None) -> str:
+    """Where a sign-in ends: the `next` page when it is safe and the user's role may open it,
+    else their own start page (never an "Åtkomst nekad" right after signing in)."""
+    target = _safe_next(target)
+    return target if target and _role_may_open(user, target) else home_url(user)
+
+
+def _role_may_open(user: User, target: str) -> bool:
+    try:
+        endpoint, _args = current_app.create_url_adapter(request).match(urlsplit(target).path, method="GET")
+    except HTTPException:  # no such page (or not one to GET): the start page instead
+        return False
+    roles = getattr(current_app.view_functions.get(endpoint), "allowed_roles", None)
+    return roles is None or user.role in roles
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -192,7 +209,7 @@ def login():
             start_session(user, at, client)
             if two_factor.enrolment_due(db.session, user, current_app.config):
                 return redirect(url_for("two_factor.account", next=next_url))
-            return redirect(next_url or home_url(user))
+            return redirect(landing_url(user, next_url))
     elif form.is_submitted():
         status = 400
     return render_template("auth/login.html", form=form), status, headers

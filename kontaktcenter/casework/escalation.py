@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ..database import utcnow
@@ -156,8 +156,12 @@ def return_to_contact_center(
     from_code = ticket.queue.code
     ticket.queue = back
     ticket.accept_due_at = None
-    if ticket.assignee is not None:
-        assign(session, ticket, None, actor=user, reason="returned")
+    # Back to the agent who escalated it, so it lands in their own list (flagged there as returned)
+    # instead of vanishing unassigned; when they can no longer work it, the queue gets it.
+    escalated_by = escalation.created_by
+    back_to = escalated_by if _may_take_back(escalated_by, back) else None
+    if ticket.assignee is not back_to:
+        assign(session, ticket, back_to, actor=user, reason="returned")
     set_status(session, ticket, "open", actor=user)
     record_event(
         session,
@@ -178,27 +182,49 @@ def return_to_contact_center(
         )
 
 
+def _may_take_back(agent: User | None, queue: Queue) -> bool:
+    """The escalating agent still works the queue the ticket goes back to."""
+    return (
+        agent is not None
+        and agent.active
+        and agent.role in ("agent", "coordinator", "caseworker")
+        and (queue.kind == "first_line" and agent.role == "agent" or any(q.id == queue.id for q in agent.queues))
+    )
+
+
 @dataclass
 class InboxItem:
-    escalation: Escalation
+    escalation: Escalation | None  # None: escalated without a handover (imported history)
     ticket: Ticket
 
 
 def inbox(session: Session, user: User, *, include_accepted: bool = True) -> list[InboxItem]:
-    """Open escalations to the user's department, waiting ones first, most urgent first."""
+    """Open escalations to the user's department, waiting ones first, most urgent first.
+
+    What the console shows as escalated in the department's queues is here too, also a
+    ticket that came escalated without a handover row (imported history): the two never disagree.
+    """
     if user.department_id is None:
         return []
-    stmt = (
-        select(Escalation, Ticket)
-        .join(Ticket, Ticket.id == Escalation.ticket_id)
-        .where(
-            Escalation.department_id == user.department_id,
-            Escalation.returned_at.is_(None),
-            Ticket.status != "resolved",
-            unrestricted(),
-        )
+    pending = select(Escalation.ticket_id).where(
+        Escalation.department_id == user.department_id, Escalation.returned_at.is_(None)
+    )
+    department_queues = select(Queue.id).where(Queue.department_id == user.department_id, Queue.kind == "department")
+    waiting_in_queue = and_(Ticket.status == "escalated", Ticket.queue_id.in_(department_queues))
+    stmt = select(Ticket).where(
+        Ticket.status != "resolved", unrestricted(), or_(Ticket.id.in_(pending), waiting_in_queue)
     )
     if not include_accepted:
-        stmt = stmt.where(Escalation.accepted_at.is_(None))
-    stmt = stmt.order_by(Escalation.accepted_at.is_not(None), Ticket.priority.desc(), Escalation.created_at)
-    return [InboxItem(e, t) for e, t in session.execute(stmt)]
+        stmt = stmt.where(Ticket.status == "escalated")
+    tickets = list(
+        session.scalars(stmt.order_by(Ticket.status != "escalated", Ticket.priority.desc(), Ticket.first_arrived_at))
+    )
+    handovers = {
+        e.ticket_id: e
+        for e in session.scalars(
+            select(Escalation)
+            .where(Escalation.ticket_id.in_([t.id for t in tickets]), Escalation.returned_at.is_(None))
+            .order_by(Escalation.id)
+        )
+    }
+    return [InboxItem(handovers.get(t.id), t) for t in tickets]

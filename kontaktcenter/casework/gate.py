@@ -62,10 +62,12 @@ def _granted(ticket: Ticket) -> str | None:
 
 def ticket_for(reference: str, *, write: bool = False) -> Ticket:
     """The ticket `reference` for the current user, or abort: 404 when they may not know
-    it exists, 403 when they may not act on it; NeedsReason when a reason would let them read it."""
+    it exists (confidential), 403 when they may not read or act on it; NeedsReason when a reason would let them read it."""
     ticket = _by_reference(reference)
     if ticket is None or not may_see(current_user, ticket):
-        _deny(ticket, reference, 404)  # existence is hidden as well
+        # A confidential ticket's existence is hidden as well (404); any other ticket the user
+        # may not open exists, and the page says so: no access (403), with a way on.
+        _deny(ticket, reference, 404 if ticket is None or ticket.confidential else 403)
     if write:
         if not can_write(current_user, ticket):
             _deny(ticket, reference, 403)

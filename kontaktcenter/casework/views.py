@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -28,8 +30,9 @@ from ..tickets.access import (
 from ..tickets.models import Ticket
 from ..tickets.service import TicketError
 from ..tickets.sla import next_due
+from ..vocabulary import CHANNELS, LANGUAGES, OPEN_STATUSES
 from . import escalation as escalations
-from . import knowledge, reasons, service
+from . import knowledge, reasons, service, workspace
 from . import search as ticket_search
 from .forms import URGENCY_CHOICES, ArticleForm, EscalationForm, ReasonForm, ReturnForm
 from .gate import NeedsReason, grant, ticket_for
@@ -57,6 +60,18 @@ def _labels() -> dict:
         "mask_personnummer": mask_personnummer,
         "next_due": next_due,
         "clock_labels": CLOCK_LABELS,
+    }
+
+
+@bp.app_context_processor
+def _workspace_words() -> dict:
+    # Every staff page (the walk-in desk, the phone page) says codes in words the same way.
+    return {
+        "opener": workspace.opener,
+        "needs_in_words": lambda contact: workspace.needs_in_words(contact, _locale()),
+        "language_name": lambda code: workspace.language_name(code, _locale()),
+        "event_label": workspace.event_label,
+        "format_number": format_decimal,
     }
 
 
@@ -107,15 +122,41 @@ def _submit(
 @bp.get("/console")
 @roles_required(*CASE_ROLES)
 def console():
+    settings = current_app.config["workspace"]
+    queues = service.console_queues(db.session, current_user)
+    services = workspace.filter_services(db.session)
+    error, status = None, 200
+    try:
+        flt = workspace.parse_filter(request.args, queues, services)
+    except workspace.FilterError as exc:
+        # Shown above the list, which is then unfiltered: a bad link still leads somewhere.
+        error, status, flt = str(exc), 400, workspace.ConsoleFilter()
+    page = workspace.console_page(
+        db.session,
+        current_user,
+        flt,
+        page_size=settings["page_size"],
+        at_risk=timedelta(hours=settings["at_risk_hours"]),
+    )
+    mine = service.my_tickets(db.session, current_user)
     return render_template(
         "casework/console.html",
         summaries=service.queue_summaries(db.session, current_user),
-        mine=service.my_tickets(db.session, current_user),
+        mine=mine,
+        returned=workspace.returned_escalations(db.session, mine + page.tickets, _locale()),
+        returned_to_me=workspace.returned_to_me(db.session, current_user, _locale()),
         # A confidential ticket the user may not read is not even listed (its existence is confidential).
-        tickets=[t for t in service.queue_tickets(db.session, current_user) if may_see(current_user, t)],
+        tickets=[t for t in page.tickets if may_see(current_user, t)],
+        page=page,
+        filter_error=error,
+        queues=queues,
+        services=services,
+        channels=CHANNELS,
+        languages=LANGUAGES,
+        statuses=OPEN_STATUSES,
         presences=PRESENCE,
         can_read=can_read,
-    )
+    ), status
 
 
 @bp.post("/console/presence")
@@ -170,6 +211,7 @@ def ticket(reference: str):
         answer=answer if answer and answer.active else None,
         reasons=reasons.reason_choices(db.session, ticket),
         reason_required=reasons.reason_required(ticket),
+        returned=workspace.returned_escalations(db.session, [ticket], _locale()).get(ticket.id),
     )
 
 
@@ -246,12 +288,46 @@ def waiting(reference: str):
 @roles_required(*CASE_ROLES)
 def resolve(reference: str):
     ticket = _writable(reference)
+    back_on_error(url_for(".ticket", reference=reference))
+    _resolve_with_reason(ticket)
+    db.session.commit()
+    return _after_resolving(reference, _("Ärendet är löst."))
 
-    def resolve_with_reason() -> None:
-        reasons.pick_reason(db.session, ticket, current_user, reasons.parse_reason_id(request.form.get("reason")))
-        service.resolve_ticket(db.session, ticket, current_user)
 
-    return _act(resolve_with_reason, _("Ärendet är löst."), url_for(".ticket", reference=reference))
+@bp.post("/tickets/<reference>/reply-resolve")
+@roles_required(*CASE_ROLES)
+def reply_and_resolve(reference: str):
+    """ "Skicka och lös": the reply and the resolution in one save; a refusal of either changes nothing."""
+    ticket = _writable(reference)
+    back_on_error(url_for(".ticket", reference=reference))
+    if not ticket.is_open:
+        raise TicketError("Ärendet är redan löst.")
+    # The reason is checked before the reply goes out: a refused reason sends nothing.
+    reasons.pick_reason(db.session, ticket, current_user, reasons.parse_reason_id(request.form.get("reason")))
+    post_message(db.session, ticket, current_user, request.form.get("body", ""), request.form.get("kind", "reply"))
+    service.resolve_ticket(db.session, ticket, current_user)
+    db.session.commit()
+    return _after_resolving(reference, _("Svaret är skickat och ärendet är löst."))
+
+
+def _resolve_with_reason(ticket: Ticket) -> None:
+    reasons.pick_reason(db.session, ticket, current_user, reasons.parse_reason_id(request.form.get("reason")))
+    service.resolve_ticket(db.session, ticket, current_user)
+
+
+def _after_resolving(reference: str, done: str):
+    """With then=next, straight on to the next ticket, claimed exactly as "Ta nästa ärende" claims it."""
+    if request.form.get("then") != "next":
+        flash(done, "success")
+        return redirect(url_for(".ticket", reference=reference))
+    following = service.take_next(db.session, current_user)
+    if following is None:
+        db.session.rollback()
+        flash(done + " " + _("Det finns inga fler ärenden att ta i dina köer."), "success")
+        return redirect(url_for(".console"))
+    db.session.commit()
+    flash(done + " " + _("Nästa ärende: %(reference)s.", reference=following.reference), "success")
+    return redirect(url_for(".ticket", reference=following.reference, _anchor="body"))
 
 
 @bp.post("/tickets/<reference>/kunskap/<int:article_id>")
@@ -337,14 +413,14 @@ def _locale() -> str:
 @roles_required(*INBOX_ROLES)
 def inbox():
     items = [item for item in escalations.inbox(db.session, current_user) if may_see(current_user, item.ticket)]
-    return render_template("casework/inbox.html", items=items, can_read=can_read)
+    return render_template("casework/inbox.html", items=items, can_read=can_read, can_write=can_write)
 
 
 def _escalation_or_404(escalation_id: int) -> Escalation:
     escalation = db.session.get(Escalation, escalation_id)
     ticket = db.session.get(Ticket, escalation.ticket_id) if escalation else None
-    if ticket is None or not may_see(current_user, ticket):
-        abort(404)
+    if ticket is None or (ticket.confidential and not may_see(current_user, ticket)):
+        abort(404)  # a confidential ticket's existence is hidden
     # Accepting or returning is the receiving department's.
     if current_user.department_id != escalation.department_id or not can_write(current_user, ticket):
         abort(403)
@@ -446,8 +522,10 @@ def new_article():
 @roles_required(*KNOWLEDGE_EDITORS)
 def edit_article(article_id: int):
     article = db.session.get(KnowledgeArticle, article_id)
-    if article is None or not knowledge.can_edit(current_user, article.service):
+    if article is None:
         abort(404)
+    if not knowledge.can_edit(current_user, article.service):
+        abort(403)  # it exists; another department keeps it
     form = ArticleForm(obj=None if request.method == "POST" else article)
     if request.method == "GET":
         form.service.data = article.service_id

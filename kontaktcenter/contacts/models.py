@@ -70,6 +70,8 @@ class Contact(Base):
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), index=True)
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    # A walk-in visitor is called to this desk (shown on the waiting-room display with the number).
+    desk: Mapped[str | None] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(8), default="sv")
     need_interpreter: Mapped[bool] = mapped_column(Boolean, default=False)
     need_hearing: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -38,6 +38,8 @@ class Ticket(Base):
         CheckConstraint("(status = 'resolved') = (resolved_at IS NOT NULL)", name="resolved_at_iff_resolved"),
         Index("ix_tickets_queue_status", "queue_id", "status", "assignee_id"),
         Index("ix_tickets_first_arrived", "first_arrived_at"),
+        # The console's list: a queue's tickets, most urgent and oldest first (casework/workspace.py).
+        Index("ix_tickets_queue_priority_arrived", "queue_id", "priority", "first_arrived_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -155,7 +155,7 @@ def test_the_password_alone_signs_nobody_in_the_code_does(app, client, auth, ses
     secret, _last = secret_of(session, app.config, "admin")
     done = auth.code(pyotp.TOTP(secret).now())
     assert done.status_code == 302
-    assert done.headers["Location"].endswith("/console")
+    assert done.headers["Location"].endswith("/admin/anvandare")  # the administration, the admin's start page
     assert client.get("/admin/inloggningar").status_code == 200
     assert _events(session, "login", "admin")[-1].detail == "two-factor: totp"
 

@@ -61,7 +61,7 @@ def test_keyboard_only_errand_then_agent_resolves_it(page):
     assert "Ta ärendet" not in page.content()
     page.locator("#body").focus()
     page.keyboard.type("Kortet förnyas på Stadsbiblioteket.")
-    page.locator("form.reply button[type=submit]").focus()
+    page.locator("#send").focus()  # "Skicka" (beside it: "Skicka och lös")
     press_and_wait(page, "Enter")
     page.locator("button:has-text('Markera som löst')").focus()
     press_and_wait(page, "Enter")

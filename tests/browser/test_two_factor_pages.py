@@ -91,7 +91,7 @@ def test_keyboard_only_enrolment_and_sign_in_with_code_and_recovery_code(page, l
     page.locator("#code").focus()
     page.keyboard.type(code_for(live_server.app, new_admin))
     press_and_wait(page, "Enter")
-    assert page.url.endswith("/console")
+    assert page.url.endswith("/admin/anvandare")  # the administrator's start page
     _sign_out(page)
 
     # And a recovery code instead, once.
@@ -101,7 +101,7 @@ def test_keyboard_only_enrolment_and_sign_in_with_code_and_recovery_code(page, l
     page.wait_for_function("document.activeElement && document.activeElement.id === 'code'")
     page.keyboard.type(codes[0])
     press_and_wait(page, "Enter")
-    assert page.url.endswith("/console"), page.locator("main").inner_text()
+    assert page.url.endswith("/admin/anvandare"), page.locator("main").inner_text()
     assert "Du har 9 kvar" in page.content()
     _sign_out(page)
 

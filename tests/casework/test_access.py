@@ -65,6 +65,7 @@ CASEWORK_ROUTES = {
     "casework.reply_address": CASE,
     "casework.waiting": CASE,
     "casework.resolve": CASE,
+    "casework.reply_and_resolve": CASE,
     "casework.use_article": CASE,
     "casework.escalate": CASE,
     "casework.search": CASE,
@@ -141,20 +142,20 @@ def test_casework_pages_on_real_objects_as_every_role(app, session, everyone_awa
     session.add(article)
     session.commit()
     # Per page, the status for each role (tickets/access.py): asf's caseworker and coordinator receive it; the administrator and the manager of
-    # another department may not know it exists (404); roles without the page get 403.
+    # another department may not open it (403: the ticket is not confidential, so the page says "no access"); roles without the page get 403.
     pages = {
         # The agent escalated without taking it: no longer their work, readable with a reason (302 to the form).
         f"/tickets/{ticket.reference}": {
             "agent": 302,
             "caseworker": 200,
             "coordinator": 200,
-            "admin": 404,
-            "manager": 404,
+            "admin": 403,
+            "manager": 403,
         },
-        f"/tickets/{ticket.reference}/escalate": {"caseworker": 200, "coordinator": 200, "admin": 404},
+        f"/tickets/{ticket.reference}/escalate": {"caseworker": 200, "coordinator": 200, "admin": 403},
         "/inkorg": dict.fromkeys(INBOX, 200),
         # handlaggare and samordnare are of asf, the receiving department
-        f"/escalations/{escalation.id}/return": {"caseworker": 200, "coordinator": 200, "admin": 404},
+        f"/escalations/{escalation.id}/return": {"caseworker": 200, "coordinator": 200, "admin": 403},
         f"/kunskapsbank/{article.id}": {"coordinator": 200, "admin": 200},  # samordnare keeps asf's answers
         "/admin/atkomstlogg": {"admin": 200, "dataskydd": 200},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,7 @@ def test_console_counts_waiting_tickets_and_the_oldest(client, auth, session, ev
     auth.login("agent2")
     page = client.get("/console").get_data(as_text=True)
     row = page.split("Kontaktcenter – första linjen</th>", 1)[1].split("</tr>", 1)[0]
+    row = re.sub(r' data-label="[^"]*"', "", row)  # the column names each cell carries for narrow screens
     assert "<td>2</td><td>2</td><td>2026-03-02 08:15</td><td>0</td>" in row
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,6 +25,8 @@ from .forms import VisitActionForm, VisitForm
 bp = Blueprint("walkin", __name__)
 
 WALKIN_ROLES = ("location_staff", "agent", "admin")
+# The desk this browser serves at, kept for the session: the display calls numbers to it.
+DESK_KEY = "walkin_desk"
 
 
 def _location_or_404(code: str) -> Location:
@@ -105,7 +107,21 @@ def desk(code: str):
         lists=lists,
         action_form=VisitActionForm(),
         reasons_for=lambda service_id: active_reasons(db.session, service_id),
+        my_desk=session.get(DESK_KEY, ""),
     ), status
+
+
+@bp.post("/besok/<code>/disk")
+@roles_required(*WALKIN_ROLES)
+def set_desk(code: str):
+    _desk_or_403(code)
+    if not VisitActionForm().validate_on_submit():
+        abort(400)
+    back_on_error(url_for(".desk", code=code))
+    desk = visits.desk_name(request.form.get("desk", ""))
+    session[DESK_KEY] = desk
+    flash(_("Du tar emot vid disk %(desk)s. Skärmen i väntrummet visar den med numret.", desk=desk), "success")
+    return redirect(url_for(".desk", code=code))
 
 
 def _reason_id() -> int | None:
@@ -113,7 +129,7 @@ def _reason_id() -> int | None:
 
 
 ACTIONS = {
-    "serve": (lambda c, u: visits.serve(db.session, c, u), _l("Besökaren får hjälp nu.")),
+    "serve": (lambda c, u: visits.serve(db.session, c, u, desk=session.get(DESK_KEY)), _l("Besökaren får hjälp nu.")),
     "resolved": (
         lambda c, u: visits.end(db.session, c, u, resolved=True, reason_id=_reason_id()),
         _l("Besöket är avslutat och ärendet löst."),
@@ -152,4 +168,9 @@ def display(code: str):
     # A screen in the waiting room: queue numbers only, never names or errands.
     location = _location_or_404(code)
     serving, waiting = visits.now_serving(db.session, location)
-    return render_template("walkin/display.html", location=location, serving=serving, waiting=waiting)
+    seconds = current_app.config["workspace"]["display_refresh_seconds"]
+    # A screen nobody touches reloads itself, without JavaScript: the Refresh header (a meta
+    # refresh would be a time limit on a page someone reads, WCAG 2.2.1; this page has no inputs).
+    return render_template(
+        "walkin/display.html", location=location, serving=serving, waiting=waiting, refresh_seconds=seconds
+    ), {"Refresh": str(seconds)}

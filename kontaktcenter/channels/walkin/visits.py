@@ -140,13 +140,27 @@ def now_serving(
     return lists.serving, lists.waiting
 
 
-def serve(session: Session, contact: Contact, user: User, now: datetime | None = None) -> None:
+MAX_DESK_LENGTH = 20
+
+
+def desk_name(raw: str) -> str:
+    """A desk as staff name it ("2", "Disk 3", "Infodisken"): shown to the room with the number."""
+    desk = " ".join((raw or "").split())
+    if not desk or len(desk) > MAX_DESK_LENGTH or not desk.isprintable():
+        raise VisitError(_l("Skriv diskens nummer eller namn, högst 20 tecken."), field="desk")
+    return desk
+
+
+def serve(
+    session: Session, contact: Contact, user: User, now: datetime | None = None, *, desk: str | None = None
+) -> None:
     if contact.ended_at is not None:
         raise VisitError(_l("Besöket är redan avslutat."))
     if contact.answered_at is not None:
         raise VisitError(_l("Besökaren får redan hjälp."))
     contact.answered_at = now or utcnow()
     contact.answered_by_id = user.id
+    contact.desk = desk  # the waiting-room display calls the number to this desk
     ticket = contact.ticket
     if ticket is not None and ticket.assignee_id is None:
         assign(session, ticket, user, actor=user, reason="walk-in served")
