@@ -2,7 +2,7 @@
 index for the console's list (a queue's open tickets, most urgent and oldest first).
 
 Revision ID: 0032_returned_escalations
-Revises: 0026_staff_directory
+Revises: 0028_call_transfer_legs
 """
 
 from __future__ import annotations
