@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...database import Base, utcnow
@@ -26,6 +26,22 @@ class CallOffer(Base):
     __table_args__ = (
         CheckConstraint(_in("result", OFFER_RESULTS), name="result"),
         Index("ix_call_offers_open", "contact_id", "result"),
+        # At most one open offer per call and per agent, however many processes distribute:
+        # the database refuses a second one (channels/voice/distribution.py).
+        Index(
+            "uq_call_offers_open_call",
+            "contact_id",
+            unique=True,
+            postgresql_where=text("result IS NULL"),
+            sqlite_where=text("result IS NULL"),
+        ),
+        Index(
+            "uq_call_offers_open_agent",
+            "user_id",
+            unique=True,
+            postgresql_where=text("result IS NULL"),
+            sqlite_where=text("result IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,3 +74,18 @@ class CallTransfer(Base):
     number: Mapped[str] = mapped_column(String(100), default="")
     # When the receiving side answered (None: not answered, or not yet).
     answered_at: Mapped[datetime | None] = mapped_column()
+
+
+class CallRequirement(Base):
+    """What an agent needs to be offered this waiting call: a language and a service skill.
+
+    Worked out once from the call's routing decision (routing.service.requirements) when
+    the call is queued, so the distribution's one query can match calls and agents in SQL.
+    """
+
+    __tablename__ = "call_requirements"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    # None: any language (or any service) will do.
+    language: Mapped[str | None] = mapped_column(String(8))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))

@@ -1,0 +1,529 @@
+"""Automatic call distribution: each waiting call is offered to the longest-idle eligible agent's device.
+
+An offer (CallOffer) rings the agent through Twilio's REST API for the reservation time;
+answered, the agent is bridged to exactly that caller through a conference named for the
+offer; unanswered, the agent's presence becomes "missed" and the call goes to the next
+agent while the caller keeps hearing the hold loop.
+
+Exactly one open offer per call and per agent: the partial unique indexes on call_offers
+refuse a second one whatever process tries, and on PostgreSQL the pair is picked with
+`FOR UPDATE SKIP LOCKED`, so parallel distributors pass each other's picks instead of
+colliding. Distribution runs right after every event that can free a match (a call queued,
+an agent available, a call or an offer ending) and on a scheduled sweep that also expires
+reservations whose Twilio callback never came.
+
+Unlike most domain functions these commit: an offer must be in the database, holding its
+reservation, before the agent's phone rings, and the row locks must not be held while
+Twilio answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+from twilio.base.exceptions import TwilioException
+
+from ...contacts.models import Contact
+from ...database import utcnow
+from ...directory.models import Service, User, UserLanguage, user_queues, user_services
+from ...notify.transport import TransportError
+from ...routing.models import RoutingDecision
+from ...routing.service import requirements
+from ...tickets.models import Ticket
+from ...vocabulary import OPEN_STATUSES
+from . import calls
+from .models import CallOffer, CallRequirement
+
+log = logging.getLogger(__name__)
+
+# Only these roles answer the phone (the /phone page's roles).
+PHONE_ROLES = ("agent", "admin")
+# Twilio's own no-answer callback normally ends an offer; the sweep expires one only this
+# long after its reservation, so a late but real answer is not taken for a miss.
+EXPIRY_GRACE = timedelta(seconds=5)
+# A sweep offers at most this many calls: it runs again in a few seconds.
+SWEEP_OFFERS = 200
+MISSED_LEG_STATUSES = ("no-answer", "busy", "failed", "canceled")
+
+
+class DistributionError(calls.PhoneError):
+    """An offer that cannot be answered or joined (taken by another, withdrawn, expired)."""
+
+
+@dataclass(frozen=True)
+class Ringer:
+    """How offers ring agents: the Twilio REST client, the caller ID and the webhooks' base URL."""
+
+    client: Any
+    from_number: str
+    base_url: str
+    reservation_seconds: int
+
+    def url(self, offer_id: int, step: str) -> str:
+        # Absolute under PUBLIC_BASE_URL: what Twilio calls is what it signs and we check.
+        return f"{self.base_url.rstrip('/')}/twilio/voice/offers/{offer_id}/{step}"
+
+
+def conference_name(offer: CallOffer) -> str:
+    """The room where the agent and exactly the offered caller meet."""
+    return f"kc-offer-{offer.id}"
+
+
+# -- what a call needs ---------------------------------------------------------------
+
+
+def note_requirements(session: Session, contact: Contact) -> CallRequirement | None:
+    """Store the call's language and service requirements from its routing decision (once).
+
+    The same rules as routing's eligible agents (routing.service.requirements): a rule's
+    `skills` asks for the contact's language (the default), any, or a given one, and
+    optionally the service.
+    """
+    known = session.get(CallRequirement, contact.id)
+    if known is not None or contact.ticket is None:
+        return known
+    decision = session.scalar(
+        select(RoutingDecision)
+        .where(RoutingDecision.contact_id == contact.id)
+        .order_by(RoutingDecision.id.desc())
+        .limit(1)
+    )
+    needs = requirements(dict(decision.skills) if decision is not None else {}, contact, contact.ticket)
+    service_id = session.scalar(select(Service.id).where(Service.code == needs.service)) if needs.service else None
+    row = CallRequirement(contact_id=contact.id, language=needs.language, service_id=service_id)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # A parallel event of the same call stored them first.
+        return session.get(CallRequirement, contact.id)
+    return row
+
+
+def note_missing_requirements(session: Session, limit: int = 500) -> int:
+    """Requirements for waiting calls queued while distribution was off (or before it existed)."""
+    missing = session.scalars(
+        select(Contact)
+        .outerjoin(CallRequirement, CallRequirement.contact_id == Contact.id)
+        .where(calls._waiting(), Contact.queue_id.is_not(None), CallRequirement.contact_id.is_(None))
+        .limit(limit)
+    ).all()
+    for contact in missing:
+        note_requirements(session, contact)
+    return len(missing)
+
+
+# -- who may be offered what ---------------------------------------------------------
+
+
+def _open_offer_for_call():
+    return exists().where(CallOffer.contact_id == Contact.id, CallOffer.result.is_(None))
+
+
+def _free_agent():
+    """An agent who may be rung now: present, with a device, no open offer, no live call, under capacity."""
+    live = aliased(Contact)
+    open_tickets = (
+        select(func.count(Ticket.id))
+        .where(Ticket.assignee_id == User.id, Ticket.status.in_(OPEN_STATUSES))
+        .correlate(User)
+        .scalar_subquery()
+    )
+    return and_(
+        User.active.is_(True),
+        User.role.in_(PHONE_ROLES),
+        User.presence == "available",
+        User.phone_identity != "",
+        ~exists().where(CallOffer.user_id == User.id, CallOffer.result.is_(None)),
+        ~exists().where(
+            live.channel == "phone",
+            live.answered_by_id == User.id,
+            live.outcome.is_(None),
+            live.ended_at.is_(None),
+        ),
+        open_tickets < User.max_open_tickets,
+    )
+
+
+def _skills_match():
+    """The agent has the call's language and service skills (none asked: anyone in the queue)."""
+    return and_(
+        or_(
+            CallRequirement.language.is_(None),
+            exists().where(UserLanguage.user_id == User.id, UserLanguage.language == CallRequirement.language),
+        ),
+        or_(
+            CallRequirement.service_id.is_(None),
+            exists().where(
+                user_services.c.user_id == User.id, user_services.c.service_id == CallRequirement.service_id
+            ),
+        ),
+    )
+
+
+def pair_query(*, agent_id: int | None = None, contact_id: int | None = None, locking: bool = True):
+    """The one query that picks a (agent, call) pair: the longest-waiting call, the longest-idle agent.
+
+    Narrowed to one agent (they just became free) or one call (it was just queued or
+    missed). `locking` (PostgreSQL) locks both rows and skips rows another distributor holds.
+    """
+    stmt = (
+        select(User.id, Contact.id)
+        .select_from(Contact)
+        .join(CallRequirement, CallRequirement.contact_id == Contact.id)
+        .join(user_queues, user_queues.c.queue_id == Contact.queue_id)
+        .join(User, User.id == user_queues.c.user_id)
+        .where(calls._waiting(), ~_open_offer_for_call(), _free_agent(), _skills_match())
+        .order_by(Contact.arrived_at, Contact.id, User.presence_since, User.id)
+        .limit(1)
+    )
+    if agent_id is not None:
+        stmt = stmt.where(User.id == agent_id)
+    if contact_id is not None:
+        stmt = stmt.where(Contact.id == contact_id)
+    if locking:
+        stmt = stmt.with_for_update(skip_locked=True, of=(User, Contact))
+    return stmt
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# -- offering ------------------------------------------------------------------------
+
+
+def offer_next(
+    session: Session,
+    ringer: Ringer,
+    *,
+    agent_id: int | None = None,
+    contact_id: int | None = None,
+    now: datetime | None = None,
+) -> CallOffer | None:
+    """Make one offer (committed) and ring the agent; None when no eligible pair is free.
+
+    The caller commits or rolls back its own work before calling this.
+    """
+    pair = session.execute(pair_query(agent_id=agent_id, contact_id=contact_id, locking=_postgres(session))).first()
+    if pair is None:
+        session.rollback()
+        return None
+    user_id, call_id = pair
+    at = now or utcnow()
+    offer = CallOffer(
+        contact_id=call_id,
+        user_id=user_id,
+        offered_at=at,
+        expires_at=at + timedelta(seconds=ringer.reservation_seconds),
+    )
+    try:
+        with session.begin_nested():
+            session.add(offer)
+            session.flush()
+    except IntegrityError:
+        # Another process offered this call or rang this agent between our pick and our
+        # insert (SQLite, or a row it had not locked): the index kept it to one offer.
+        session.rollback()
+        return None
+    session.commit()  # the reservation holds before the phone rings; the locks go
+    agent = session.get(User, user_id)
+    try:
+        leg = ringer.client.calls.create(
+            to=agent.phone_identity,
+            from_=ringer.from_number,
+            url=ringer.url(offer.id, "answer"),
+            method="POST",
+            timeout=ringer.reservation_seconds,
+            status_callback=ringer.url(offer.id, "status"),
+            status_callback_method="POST",
+        )
+    except (TwilioException, TransportError) as exc:
+        # Not the agent's fault: withdraw without marking them missed.
+        log.error("Twilio could not ring agent %s for offer %s: %s", agent.username, offer.id, exc)
+        _close(offer, "withdrawn", at)
+        session.commit()
+        return None
+    offer.agent_call_sid = leg.sid
+    session.commit()
+    log.info("offered call %s to agent %s (offer %s)", call_id, agent.username, offer.id)
+    return offer
+
+
+def distribute(
+    session: Session,
+    ringer: Ringer,
+    *,
+    agent_ids: Iterable[int] = (),
+    contact_ids: Iterable[int] = (),
+    now: datetime | None = None,
+    limit: int = SWEEP_OFFERS,
+) -> list[CallOffer]:
+    """Offer what the named agents and calls can match now; with none named, any waiting call.
+
+    One offer at most per named agent or call; the general round goes on while pairs match.
+    """
+    offers: list[CallOffer] = []
+    agent_ids, contact_ids = list(agent_ids), list(contact_ids)
+    for agent_id in agent_ids:
+        offer = offer_next(session, ringer, agent_id=agent_id, now=now)
+        offers += [offer] if offer else []
+    for contact_id in contact_ids:
+        offer = offer_next(session, ringer, contact_id=contact_id, now=now)
+        offers += [offer] if offer else []
+    if not agent_ids and not contact_ids:
+        while len(offers) < limit:
+            offer = offer_next(session, ringer, now=now)
+            if offer is None:
+                break
+            offers.append(offer)
+    return offers
+
+
+def _close(offer: CallOffer, result: str, at: datetime) -> None:
+    offer.result = result
+    offer.ended_at = max(at, offer.offered_at)
+
+
+def _cancel_leg(ringer: Ringer | None, offer: CallOffer) -> None:
+    """Stop the agent's phone ringing for an offer that ended without them."""
+    if ringer is None or not offer.agent_call_sid:
+        return
+    try:
+        ringer.client.calls(offer.agent_call_sid).update(status="canceled")
+    except (TwilioException, TransportError) as exc:
+        # Already answered or over: nothing rings any more.
+        log.info("could not cancel agent leg of offer %s: %s", offer.id, exc)
+
+
+def _open_offer(session: Session, offer_id: int) -> CallOffer | None:
+    stmt = select(CallOffer).where(CallOffer.id == offer_id)
+    if _postgres(session):
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def _still_waiting(contact: Contact) -> bool:
+    return contact.outcome is None and contact.answered_at is None and contact.ended_at is None
+
+
+# -- the agent's leg -----------------------------------------------------------------
+
+
+def answer_offer(session: Session, ringer: Ringer, offer_id: int, agent_call_sid: str, at: datetime) -> CallOffer:
+    """The agent picked up: bridge them to exactly the offered caller, as take-next records it.
+
+    The caller is taken out of Twilio's queue by redirecting that one call (by its own
+    CallSid) into the offer's conference, never by dequeuing whoever is first.
+    Raises DistributionError (and changes nothing) for an offer that is no longer open.
+    """
+    offer = _open_offer(session, offer_id)
+    if offer is None:
+        raise DistributionError("Erbjudandet finns inte.")
+    if offer.agent_call_sid and offer.agent_call_sid != agent_call_sid:
+        raise DistributionError("Samtalet hör inte till erbjudandet.")
+    if offer.result is not None:
+        raise DistributionError("Samtalet har redan gått vidare.")
+    contact = session.get(Contact, offer.contact_id)
+    agent = session.get(User, offer.user_id)
+    if not _still_waiting(contact):
+        _close(offer, "withdrawn", at)
+        session.commit()
+        raise DistributionError("Samtalet har redan gått vidare.")
+    offer.agent_call_sid = agent_call_sid
+    _close(offer, "answered", at)
+    calls.record_bridge(session, contact.provider_sid, agent, None, at)
+    # Before the commit: if Twilio cannot move the caller, nothing is recorded and the
+    # offer stays open until its leg ends or it expires.
+    ringer.client.calls(contact.provider_sid).update(url=ringer.url(offer.id, "join"), method="POST")
+    session.commit()
+    return offer
+
+
+def join_offer(session: Session, offer_id: int, call_sid: str) -> CallOffer:
+    """The caller, redirected out of the queue, joins the conference of the offer they were answered in."""
+    offer = session.get(CallOffer, offer_id)
+    if offer is None or offer.result != "answered":
+        raise DistributionError("Erbjudandet är inte besvarat.")
+    contact = session.get(Contact, offer.contact_id)
+    if contact is None or contact.provider_sid != call_sid:
+        raise DistributionError("Samtalet hör inte till erbjudandet.")
+    return offer
+
+
+@dataclass(frozen=True)
+class LegEnd:
+    """What the end of an agent's leg frees: a call to re-offer, an agent who is available again."""
+
+    contact_id: int | None = None
+    agent_id: int | None = None
+
+
+def offer_leg_ended(session: Session, offer_id: int, status: str, at: datetime) -> LegEnd:
+    """The agent's leg of an offer ended (Twilio's status callback); the caller commits.
+
+    Rang out, busy or failed while open: the offer is missed, the agent "missed" (away
+    until they say they are back), and the call is to be offered to the next agent.
+    """
+    offer = _open_offer(session, offer_id)
+    if offer is None or status not in calls.FINAL_CALL_STATUSES:
+        return LegEnd()
+    agent = session.get(User, offer.user_id)
+    if offer.result is None:
+        if status in MISSED_LEG_STATUSES:
+            miss(session, offer, agent, at)
+        else:
+            # Picked up but never bridged (the answer was refused): not the agent's miss.
+            _close(offer, "withdrawn", at)
+        return LegEnd(contact_id=offer.contact_id, agent_id=agent.id)
+    if offer.result == "answered":
+        presence = calls.record_agent_leg_end(session, agent, status, at)
+        return LegEnd(agent_id=agent.id if presence == "available" else None)
+    return LegEnd()
+
+
+def miss(session: Session, offer: CallOffer, agent: User, at: datetime) -> None:
+    """The reservation ran out unanswered: the offer is missed, the agent away as "missed"."""
+    from ...casework.service import set_presence
+
+    _close(offer, "missed", at)
+    if agent.presence == "available":
+        set_presence(session, agent, "missed", at)
+
+
+def expire_offers(session: Session, ringer: Ringer | None, now: datetime) -> list[int]:
+    """Open offers past their reservation whose callback never came: missed, the leg cancelled.
+
+    Returns the calls to offer again. Commits.
+    """
+    stmt = (
+        select(CallOffer)
+        .where(CallOffer.result.is_(None), CallOffer.expires_at <= now - EXPIRY_GRACE)
+        .order_by(CallOffer.expires_at)
+    )
+    if _postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    expired = session.scalars(stmt).all()
+    for offer in expired:
+        miss(session, offer, session.get(User, offer.user_id), now)
+    session.commit()
+    for offer in expired:
+        _cancel_leg(ringer, offer)
+    return [offer.contact_id for offer in expired]
+
+
+def withdraw_offers(session: Session, ringer: Ringer | None, contact_id: int, at: datetime) -> int:
+    """The call left the queue (hung up, became a callback, was taken): its open offer is withdrawn.
+
+    The agent's ringing leg is cancelled; their presence stays as it is. Commits.
+    """
+    stmt = select(CallOffer).where(CallOffer.contact_id == contact_id, CallOffer.result.is_(None))
+    if _postgres(session):
+        stmt = stmt.with_for_update()
+    offers = session.scalars(stmt).all()
+    contact = session.get(Contact, contact_id)
+    offers = [o for o in offers if contact is None or not _still_waiting(contact)]
+    for offer in offers:
+        _close(offer, "withdrawn", at)
+    session.commit()
+    for offer in offers:
+        _cancel_leg(ringer, offer)
+    return len(offers)
+
+
+def answered_by_offer(session: Session, call_sid: str) -> bool:
+    """The call was redirected out of its queue because an agent answered its offer."""
+    return bool(
+        session.scalar(
+            select(func.count(CallOffer.id))
+            .join(Contact, Contact.id == CallOffer.contact_id)
+            .where(Contact.provider_sid == call_sid, Contact.channel == "phone", CallOffer.result == "answered")
+        )
+    )
+
+
+def sweep(session: Session, ringer: Ringer | None, now: datetime) -> list[CallOffer]:
+    """The scheduled round: expire reservations, note new calls' requirements, offer what matches."""
+    expire_offers(session, ringer, now)
+    if ringer is None:
+        return []
+    note_missing_requirements(session)
+    session.commit()
+    return distribute(session, ringer, now=now)
+
+
+# -- the app's side: run right after an event's commit -----------------------------
+
+
+def enabled(config) -> bool:
+    return bool(config["phone"]["automatic_distribution"])
+
+
+def app_ringer() -> Ringer:
+    """The current app's Ringer (its Twilio client, number, public URL and reservation time)."""
+    from flask import current_app
+
+    from ...notify.transport import from_number, twilio_client
+
+    return Ringer(
+        client=twilio_client(),
+        from_number=from_number(),
+        base_url=current_app.config["PUBLIC_BASE_URL"],
+        reservation_seconds=current_app.config["phone"]["reservation_seconds"],
+    )
+
+
+def after_event(
+    session: Session,
+    *,
+    at: datetime,
+    agent_ids: Iterable[int | None] = (),
+    contact_ids: Iterable[int | None] = (),
+    gone: Iterable[int | None] = (),
+) -> list[CallOffer]:
+    """After an event's commit, in the same request: withdraw offers of calls that left the
+    queue (`gone`), then offer what the freed agents and the queued calls can match.
+
+    Never fails the event: it is committed already, and the sweep tries again in seconds.
+    """
+    from flask import current_app
+
+    try:
+        ringer = app_ringer()
+        for contact_id in filter(None, gone):
+            withdraw_offers(session, ringer, contact_id, at)
+        if not enabled(current_app.config):
+            return []
+        return distribute(
+            session,
+            ringer,
+            agent_ids=[i for i in agent_ids if i],
+            contact_ids=[i for i in contact_ids if i],
+            now=at,
+        )
+    except Exception:  # noqa: BLE001 - the event itself is done; the sweep retries
+        log.exception("call distribution after an event failed; the sweep tries again")
+        session.rollback()
+        return []
+
+
+def after_call_queued(session: Session, contact_id: int, at: datetime) -> list[CallOffer]:
+    """A call reached its queue: note what it needs, then offer it to a free agent."""
+    from flask import current_app
+
+    if not enabled(current_app.config):
+        return []
+    contact = session.get(Contact, contact_id)
+    if contact is None or not _still_waiting(contact):
+        return []
+    note_requirements(session, contact)
+    session.commit()
+    return after_event(session, at=at, contact_ids=[contact_id])
