@@ -502,3 +502,24 @@ def test_concurrent_distributors_never_make_a_second_open_offer(app):
             s.execute(delete(User).where(User.id.in_(agent_ids)))
             s.execute(delete(Queue).where(Queue.code == f"test-acd-{tag}"))
             s.commit()
+
+
+def test_a_missed_agent_is_told_and_gets_the_call_when_back(acd, twilio, app, session, auth, agent):
+    session.execute(update(User).where(User.username == "agent").values(presence="available"))
+    session.commit()
+    sid = call_sid()
+    twilio.queue(sid)
+    [offer] = _offers(session)
+    assert session.get(User, offer.user_id).username == "agent"
+    _leg_status(twilio, offer, "busy")
+    assert session.scalar(select(User.presence).where(User.username == "agent")) == "missed"
+    assert len(_offers(session)) == 1  # nobody else to offer it to: the call waits
+    auth.login("agent")
+    page = auth.client.get("/phone").get_data(as_text=True)
+    assert "Du svarade inte på ett samtal som erbjöds dig." in page
+    assert 'value="available"' in page  # one button brings them back
+    auth.post("/phone/presence", {"presence": "available"}, csrf_page="/phone")
+    missed, again = _offers(session)
+    assert missed.result == "missed"
+    assert (again.contact_id, again.result) == (offer.contact_id, None)
+    assert session.get(User, again.user_id).username == "agent"
