@@ -18,6 +18,7 @@ depends_on = None
 OLD_PRESENCE = ("available", "busy", "away", "offline")
 NEW_PRESENCE = (*OLD_PRESENCE, "missed")
 OPEN = sa.text("result IS NULL")
+OPEN_CALL = sa.text("channel = 'phone' AND outcome IS NULL AND ended_at IS NULL")
 
 
 def _presence(values: tuple[str, ...]) -> str:
@@ -44,6 +45,16 @@ def upgrade() -> None:
     op.create_index(
         "uq_call_offers_open_agent", "call_offers", ["user_id"], unique=True, postgresql_where=OPEN, sqlite_where=OPEN
     )
+    op.create_index(
+        "ix_contacts_open_calls",
+        "contacts",
+        ["queue_id", "arrived_at"],
+        postgresql_where=OPEN_CALL,
+        sqlite_where=OPEN_CALL,
+    )
+    op.create_index(
+        "ix_contacts_live_calls", "contacts", ["answered_by_id"], postgresql_where=OPEN_CALL, sqlite_where=OPEN_CALL
+    )
     op.create_table(
         "call_requirements",
         sa.Column("contact_id", sa.Integer(), nullable=False),
@@ -69,5 +80,7 @@ def downgrade() -> None:
         batch_op.drop_constraint("presence", type_="check")
         batch_op.create_check_constraint("presence", _presence(OLD_PRESENCE))
     op.drop_table("call_requirements")
+    op.drop_index("ix_contacts_live_calls", table_name="contacts")
+    op.drop_index("ix_contacts_open_calls", table_name="contacts")
     op.drop_index("uq_call_offers_open_agent", table_name="call_offers")
     op.drop_index("uq_call_offers_open_call", table_name="call_offers")

@@ -23,9 +23,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, literal, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from twilio.base.exceptions import TwilioException
@@ -113,7 +116,7 @@ def note_missing_requirements(session: Session, limit: int = 500) -> int:
     missing = session.scalars(
         select(Contact)
         .outerjoin(CallRequirement, CallRequirement.contact_id == Contact.id)
-        .where(calls._waiting(), Contact.queue_id.is_not(None), CallRequirement.contact_id.is_(None))
+        .where(_waiting(), CallRequirement.contact_id.is_(None))
         .limit(limit)
     ).all()
     for contact in missing:
@@ -124,8 +127,24 @@ def note_missing_requirements(session: Session, limit: int = 500) -> int:
 # -- who may be offered what ---------------------------------------------------------
 
 
-def _open_offer_for_call():
-    return exists().where(CallOffer.contact_id == Contact.id, CallOffer.result.is_(None))
+# Written out, not bound: PostgreSQL uses the partial indexes of open calls
+# (ix_contacts_waiting_calls, ix_contacts_live_calls) only when it sees these very values.
+_PHONE = literal_column("'phone'")
+
+
+def _waiting(contact=Contact):
+    """A caller in a queue right now (calls._waiting, in the form the partial index matches)."""
+    return and_(
+        contact.channel == _PHONE,
+        contact.outcome.is_(None),
+        contact.ended_at.is_(None),
+        contact.answered_at.is_(None),
+        contact.queue_id.is_not(None),
+    )
+
+
+def _not_offered():
+    return ~exists().where(CallOffer.contact_id == Contact.id, CallOffer.result.is_(None))
 
 
 def _free_agent():
@@ -144,8 +163,8 @@ def _free_agent():
         User.phone_identity != "",
         ~exists().where(CallOffer.user_id == User.id, CallOffer.result.is_(None)),
         ~exists().where(
-            live.channel == "phone",
             live.answered_by_id == User.id,
+            live.channel == _PHONE,
             live.outcome.is_(None),
             live.ended_at.is_(None),
         ),
@@ -153,49 +172,103 @@ def _free_agent():
     )
 
 
-def _skills_match():
-    """The agent has the call's language and service skills (none asked: anyone in the queue)."""
+def _has_skills(user_id, language, service_id):
+    """The agent has the call's language and service skills (None asked: anyone in the queue will do)."""
     return and_(
         or_(
-            CallRequirement.language.is_(None),
-            exists().where(UserLanguage.user_id == User.id, UserLanguage.language == CallRequirement.language),
+            language.is_(None),
+            exists().where(UserLanguage.user_id == user_id, UserLanguage.language == language),
         ),
         or_(
-            CallRequirement.service_id.is_(None),
-            exists().where(
-                user_services.c.user_id == User.id, user_services.c.service_id == CallRequirement.service_id
-            ),
+            service_id.is_(None),
+            exists().where(user_services.c.user_id == user_id, user_services.c.service_id == service_id),
         ),
     )
-
-
-def pair_query(*, agent_id: int | None = None, contact_id: int | None = None, locking: bool = True):
-    """The one query that picks a (agent, call) pair: the longest-waiting call, the longest-idle agent.
-
-    Narrowed to one agent (they just became free) or one call (it was just queued or
-    missed). `locking` (PostgreSQL) locks both rows and skips rows another distributor holds.
-    """
-    stmt = (
-        select(User.id, Contact.id)
-        .select_from(Contact)
-        .join(CallRequirement, CallRequirement.contact_id == Contact.id)
-        .join(user_queues, user_queues.c.queue_id == Contact.queue_id)
-        .join(User, User.id == user_queues.c.user_id)
-        .where(calls._waiting(), ~_open_offer_for_call(), _free_agent(), _skills_match())
-        .order_by(Contact.arrived_at, Contact.id, User.presence_since, User.id)
-        .limit(1)
-    )
-    if agent_id is not None:
-        stmt = stmt.where(User.id == agent_id)
-    if contact_id is not None:
-        stmt = stmt.where(Contact.id == contact_id)
-    if locking:
-        stmt = stmt.with_for_update(skip_locked=True, of=(User, Contact))
-    return stmt
 
 
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+# The statements are built once per process (building them costs more than running them);
+# `locking` adds PostgreSQL's FOR UPDATE … SKIP LOCKED.
+
+
+@cache
+def _call_for_agent_stmt(locking: bool):
+    """The agent (if free, locked) and their longest-waiting unoffered call with skills matched, locked."""
+    agent = select(User.id, User.phone_identity).where(User.id == bindparam("agent_id"), _free_agent())
+    if locking:
+        # The agent's row: two events of one agent never both offer.
+        agent = agent.with_for_update(skip_locked=True)
+    free = agent.cte("free_agent")
+    stmt = (
+        select(Contact.id, free.c.id, free.c.phone_identity)
+        .join(CallRequirement, CallRequirement.contact_id == Contact.id)
+        .join(free, literal(True))
+        .join(user_queues, (user_queues.c.user_id == free.c.id) & (user_queues.c.queue_id == Contact.queue_id))
+        .where(_waiting(), _not_offered(), _has_skills(free.c.id, CallRequirement.language, CallRequirement.service_id))
+        .order_by(Contact.arrived_at, Contact.id)
+        .limit(1)
+    )
+    return stmt.with_for_update(skip_locked=True, of=Contact) if locking else stmt
+
+
+@cache
+def _agent_for_call_stmt(locking: bool):
+    """The waiting unoffered call (locked) and the longest-idle free agent with its skills, locked."""
+    call = (
+        select(Contact.id, Contact.queue_id, CallRequirement.language, CallRequirement.service_id)
+        .join(CallRequirement, CallRequirement.contact_id == Contact.id)
+        .where(Contact.id == bindparam("contact_id"), _waiting(), _not_offered())
+    )
+    if locking:
+        call = call.with_for_update(skip_locked=True, of=Contact)
+    waiting = call.cte("waiting_call")
+    stmt = (
+        select(waiting.c.id, User.id, User.phone_identity)
+        .join(user_queues, user_queues.c.user_id == User.id)
+        .join(waiting, waiting.c.queue_id == user_queues.c.queue_id)
+        .where(_free_agent(), _has_skills(User.id, waiting.c.language, waiting.c.service_id))
+        .order_by(User.presence_since, User.id)
+        .limit(1)
+    )
+    return stmt.with_for_update(skip_locked=True, of=User) if locking else stmt
+
+
+def call_for_agent(session: Session, agent_id: int):
+    """(call, agent, agent's device): the longest-waiting call the agent may take, if they are free
+    (both rows locked on PostgreSQL); None if there is none."""
+    return session.execute(_call_for_agent_stmt(_postgres(session)), {"agent_id": agent_id}).first()
+
+
+def agent_for_call(session: Session, contact_id: int):
+    """(call, agent, agent's device): the longest-idle free agent with the skills the waiting call
+    needs (both rows locked on PostgreSQL); None if there is none."""
+    return session.execute(_agent_for_call_stmt(_postgres(session)), {"contact_id": contact_id}).first()
+
+
+def waiting_unoffered(session: Session, limit: int) -> list[int]:
+    """The oldest waiting calls nobody is being offered, for the sweep."""
+    return list(
+        session.scalars(
+            select(Contact.id)
+            .join(CallRequirement, CallRequirement.contact_id == Contact.id)
+            .where(_waiting(), _not_offered())
+            .order_by(Contact.arrived_at, Contact.id)
+            .limit(limit)
+        )
+    )
+
+
+def _insert_offer(session: Session, **values: Any) -> int | None:
+    """The offer row, or None when the database already holds an open offer of the call or agent.
+
+    ON CONFLICT DO NOTHING against the partial unique indexes: one statement, no savepoint.
+    """
+    insert = postgresql_insert if _postgres(session) else sqlite_insert
+    stmt = insert(CallOffer).values(**values).on_conflict_do_nothing().returning(CallOffer.id)
+    return session.execute(stmt).scalar()
 
 
 # -- offering ------------------------------------------------------------------------
@@ -208,54 +281,55 @@ def offer_next(
     agent_id: int | None = None,
     contact_id: int | None = None,
     now: datetime | None = None,
-) -> CallOffer | None:
-    """Make one offer (committed) and ring the agent; None when no eligible pair is free.
-
-    The caller commits or rolls back its own work before calling this.
+) -> int | None:
+    """Offer the agent their longest-waiting call, or the call to its longest-idle agent, and ring
+    the agent; returns the offer's id (None when nothing matches). The caller has committed its
+    own work: this commits the offer before the phone rings, so the reservation holds and the
+    row locks are gone while Twilio answers.
     """
-    pair = session.execute(pair_query(agent_id=agent_id, contact_id=contact_id, locking=_postgres(session))).first()
-    if pair is None:
-        session.rollback()
-        return None
-    user_id, call_id = pair
+    if agent_id is not None:
+        pair = call_for_agent(session, agent_id)
+    elif contact_id is not None:
+        pair = agent_for_call(session, contact_id)
+    else:
+        raise ValueError("offer_next needs an agent or a call")
     at = now or utcnow()
-    offer = CallOffer(
-        contact_id=call_id,
-        user_id=user_id,
-        offered_at=at,
-        expires_at=at + timedelta(seconds=ringer.reservation_seconds),
-    )
-    try:
-        with session.begin_nested():
-            session.add(offer)
-            session.flush()
-    except IntegrityError:
-        # Another process offered this call or rang this agent between our pick and our
-        # insert (SQLite, or a row it had not locked): the index kept it to one offer.
+    offer_id = None
+    if pair is not None:
+        call_id, user_id, identity = pair
+        # None here: another process offered this call or rang this agent between our pick
+        # and our insert (SQLite, or a row it had not locked): the index kept it to one.
+        offer_id = _insert_offer(
+            session,
+            contact_id=call_id,
+            user_id=user_id,
+            offered_at=at,
+            expires_at=at + timedelta(seconds=ringer.reservation_seconds),
+        )
+    if offer_id is None:
         session.rollback()
         return None
-    session.commit()  # the reservation holds before the phone rings; the locks go
-    agent = session.get(User, user_id)
+    session.commit()
     try:
         leg = ringer.client.calls.create(
-            to=agent.phone_identity,
+            to=identity,
             from_=ringer.from_number,
-            url=ringer.url(offer.id, "answer"),
+            url=ringer.url(offer_id, "answer"),
             method="POST",
             timeout=ringer.reservation_seconds,
-            status_callback=ringer.url(offer.id, "status"),
+            status_callback=ringer.url(offer_id, "status"),
             status_callback_method="POST",
         )
     except (TwilioException, TransportError) as exc:
         # Not the agent's fault: withdraw without marking them missed.
-        log.error("Twilio could not ring agent %s for offer %s: %s", agent.username, offer.id, exc)
-        _close(offer, "withdrawn", at)
+        log.error("Twilio could not ring agent %s for offer %s: %s", user_id, offer_id, exc)
+        session.execute(update(CallOffer).where(CallOffer.id == offer_id).values(result="withdrawn", ended_at=at))
         session.commit()
         return None
-    offer.agent_call_sid = leg.sid
+    session.execute(update(CallOffer).where(CallOffer.id == offer_id).values(agent_call_sid=leg.sid))
     session.commit()
-    log.info("offered call %s to agent %s (offer %s)", call_id, agent.username, offer.id)
-    return offer
+    log.info("offered call %s to agent %s (offer %s)", call_id, user_id, offer_id)
+    return offer_id
 
 
 def distribute(
@@ -266,25 +340,24 @@ def distribute(
     contact_ids: Iterable[int] = (),
     now: datetime | None = None,
     limit: int = SWEEP_OFFERS,
-) -> list[CallOffer]:
-    """Offer what the named agents and calls can match now; with none named, any waiting call.
+) -> list[int]:
+    """Offer what the named agents and calls can match now; with none named, the oldest waiting calls.
 
-    One offer at most per named agent or call; the general round goes on while pairs match.
+    One offer at most per named agent or call. Returns the offers' ids.
     """
-    offers: list[CallOffer] = []
+    offers: list[int] = []
     agent_ids, contact_ids = list(agent_ids), list(contact_ids)
+    general = not agent_ids and not contact_ids
     for agent_id in agent_ids:
-        offer = offer_next(session, ringer, agent_id=agent_id, now=now)
-        offers += [offer] if offer else []
+        offers += filter(None, [offer_next(session, ringer, agent_id=agent_id, now=now)])
+    if general:
+        contact_ids = waiting_unoffered(session, limit)
+        session.rollback()
     for contact_id in contact_ids:
-        offer = offer_next(session, ringer, contact_id=contact_id, now=now)
-        offers += [offer] if offer else []
-    if not agent_ids and not contact_ids:
-        while len(offers) < limit:
-            offer = offer_next(session, ringer, now=now)
-            if offer is None:
-                break
-            offers.append(offer)
+        if general and not session.scalar(select(exists().where(_free_agent()))):
+            session.rollback()
+            break  # nobody left to ring: the rest waits for an agent's event
+        offers += filter(None, [offer_next(session, ringer, contact_id=contact_id, now=now)])
     return offers
 
 
@@ -450,7 +523,7 @@ def answered_by_offer(session: Session, call_sid: str) -> bool:
     )
 
 
-def sweep(session: Session, ringer: Ringer | None, now: datetime) -> list[CallOffer]:
+def sweep(session: Session, ringer: Ringer | None, now: datetime) -> list[int]:
     """The scheduled round: expire reservations, note new calls' requirements, offer what matches."""
     expire_offers(session, ringer, now)
     if ringer is None:
@@ -488,7 +561,7 @@ def after_event(
     agent_ids: Iterable[int | None] = (),
     contact_ids: Iterable[int | None] = (),
     gone: Iterable[int | None] = (),
-) -> list[CallOffer]:
+) -> list[int]:
     """After an event's commit, in the same request: withdraw offers of calls that left the
     queue (`gone`), then offer what the freed agents and the queued calls can match.
 
@@ -515,7 +588,7 @@ def after_event(
         return []
 
 
-def after_call_queued(session: Session, contact_id: int, at: datetime) -> list[CallOffer]:
+def after_call_queued(session: Session, contact_id: int, at: datetime) -> list[int]:
     """A call reached its queue: note what it needs, then offer it to a free agent."""
     from flask import current_app
 

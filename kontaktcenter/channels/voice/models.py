@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ...contacts.models import Contact
 from ...database import Base, utcnow
 from ...directory.models import _in
 
@@ -89,3 +90,22 @@ class CallRequirement(Base):
     # None: any language (or any service) will do.
     language: Mapped[str | None] = mapped_column(String(8))
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
+
+
+# Calls still open (waiting in a queue or in a conversation): a handful of rows in a table
+# of millions, found by the distribution at every event (distribution.py writes the same
+# predicate out so PostgreSQL can use these).
+OPEN_CALL = "channel = 'phone' AND outcome IS NULL AND ended_at IS NULL"
+Index(
+    "ix_contacts_open_calls",
+    Contact.queue_id,
+    Contact.arrived_at,
+    postgresql_where=text(OPEN_CALL),
+    sqlite_where=text(OPEN_CALL),
+)
+Index(
+    "ix_contacts_live_calls",
+    Contact.answered_by_id,
+    postgresql_where=text(OPEN_CALL),
+    sqlite_where=text(OPEN_CALL),
+)
