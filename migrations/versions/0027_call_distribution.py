@@ -48,7 +48,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_contacts_open_calls",
         "contacts",
-        ["queue_id", "arrived_at"],
+        ["queue_id", "arrived_at", "id"],
         postgresql_where=OPEN_CALL,
         sqlite_where=OPEN_CALL,
     )

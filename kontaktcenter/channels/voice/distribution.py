@@ -195,23 +195,44 @@ def _postgres(session: Session) -> bool:
 
 
 @cache
-def _call_for_agent_stmt(locking: bool):
+def _call_for_agent_stmt(postgres: bool):
     """The agent (if free, locked) and their longest-waiting unoffered call with skills matched, locked."""
     agent = select(User.id, User.phone_identity).where(User.id == bindparam("agent_id"), _free_agent())
-    if locking:
+    if postgres:
         # The agent's row: two events of one agent never both offer.
         agent = agent.with_for_update(skip_locked=True)
     free = agent.cte("free_agent")
-    stmt = (
-        select(Contact.id, free.c.id, free.c.phone_identity)
+    calls_of_queue = (
+        select(Contact.id, Contact.arrived_at)
         .join(CallRequirement, CallRequirement.contact_id == Contact.id)
-        .join(free, literal(True))
-        .join(user_queues, (user_queues.c.user_id == free.c.id) & (user_queues.c.queue_id == Contact.queue_id))
-        .where(_waiting(), _not_offered(), _has_skills(free.c.id, CallRequirement.language, CallRequirement.service_id))
+        .where(
+            _waiting(),
+            _not_offered(),
+            _has_skills(bindparam("agent_id"), CallRequirement.language, CallRequirement.service_id),
+        )
         .order_by(Contact.arrived_at, Contact.id)
+    )
+    if not postgres:
+        stmt = calls_of_queue.add_columns(free.c.id, free.c.phone_identity).join(
+            user_queues, (user_queues.c.user_id == free.c.id) & (user_queues.c.queue_id == Contact.queue_id)
+        )
+        return stmt.limit(1).with_only_columns(Contact.id, free.c.id, free.c.phone_identity)
+    # Per queue of the agent, its oldest matching call (an ordered walk of ix_contacts_open_calls
+    # that stops at the first row it may lock), then the oldest of those.
+    oldest = (
+        calls_of_queue.where(Contact.queue_id == user_queues.c.queue_id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=Contact)
+        .lateral("oldest")
+    )
+    return (
+        select(oldest.c.id, free.c.id, free.c.phone_identity)
+        .select_from(free)
+        .join(user_queues, user_queues.c.user_id == free.c.id)
+        .join(oldest, literal(True))
+        .order_by(oldest.c.arrived_at, oldest.c.id)
         .limit(1)
     )
-    return stmt.with_for_update(skip_locked=True, of=Contact) if locking else stmt
 
 
 @cache

@@ -100,6 +100,7 @@ Index(
     "ix_contacts_open_calls",
     Contact.queue_id,
     Contact.arrived_at,
+    Contact.id,
     postgresql_where=text(OPEN_CALL),
     sqlite_where=text(OPEN_CALL),
 )
