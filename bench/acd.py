@@ -15,10 +15,11 @@ their share of the agents, as web workers do:
 
 until every call has been answered (or RUN_LIMIT_S). Measured in the same run:
 
-  * baseline: the same processes and agents, each "agent free" event followed by a bare
-    `SELECT … FOR UPDATE SKIP LOCKED` pick of the longest-waiting call of the agent's
-    queue (rolled back): what any pick at all costs on this machine now;
-  * distribution: the time from the commit of an "agent free" event to the commit of
+  * baseline: every other "agent free" event, in the same processes at the same moment,
+    is followed by a bare `SELECT … FOR UPDATE SKIP LOCKED` pick of the longest-waiting
+    call of the agent's queue (timed, rolled back, then the offer is made untimed): what
+    any pick at all costs on this machine under this load;
+  * distribution: for the other events, the time from the commit of an "agent free" event to the commit of
     that agent's offer row, taken when the agent's phone is dialled (the REST request
     that follows that commit at once).
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import multiprocessing
 import os
@@ -44,7 +46,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -150,28 +152,6 @@ def _free(s: Session, agent_id: int) -> float:
     return time.perf_counter()
 
 
-def _baseline(url: str, agent_ids: list[int], queue_id: int, barrier, results) -> None:
-    latencies: list[float] = []
-    error = ""
-    try:
-        app = make_app(url)
-        engine = app.extensions[ENGINE_KEY]
-        with app.app_context(), Session(engine, expire_on_commit=False) as s:
-            barrier.wait()
-            for _ in range(BASELINE_EVENTS_PER_AGENT):
-                for agent_id in agent_ids:
-                    committed = _free(s, agent_id)
-                    _bare_pick(s, queue_id)
-                    latencies.append(time.perf_counter() - committed)
-                    s.rollback()
-                    s.execute(update(User).where(User.id == agent_id).values(presence="offline"))
-                    s.commit()
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - counted and reported
-        error = repr(exc)
-    results.put((latencies, error, 0))
-
-
 class _TimedCalls:
     """The Twilio client's Calls, noting when an agent's phone is dialled (right after the offer's commit)."""
 
@@ -195,9 +175,15 @@ def _timed(ringer: distribution.Ringer, rung: list[float]) -> distribution.Ringe
     return dataclasses.replace(ringer, client=_TimedClient(ringer.client, rung))
 
 
-def _worker(url: str, agent_ids: list[int], seed: int, barrier, results) -> None:
-    """Feed the events of these agents until no call waits, with the real distribution code."""
+def _worker(url: str, agent_ids: list[int], queue_id: int, seed: int, barrier, results) -> None:
+    """Feed the events of these agents until no call waits, with the real distribution code.
+
+    Every other "agent free" event is first timed with the bare pick (rolled back), the
+    baseline, then given its offer untimed; the others time the offer.
+    """
     latencies: list[float] = []
+    baseline: list[float] = []
+    flip = itertools.count()
     events = 0
     error = ""
     rng = random.Random(seed)
@@ -210,12 +196,19 @@ def _worker(url: str, agent_ids: list[int], seed: int, barrier, results) -> None
             barrier.wait()
             deadline = time.monotonic() + RUN_LIMIT_S
 
-            def free_and_offer(agent_id: int) -> None:
+            def offer_to_freed(agent_id: int, committed: float) -> None:
                 nonlocal events
-                committed = _free(s, agent_id)
                 events += 1
-                if distribution.offer_next(s, ringer, agent_id=agent_id):
+                if next(flip) % 2:
+                    _bare_pick(s, queue_id)
+                    baseline.append(time.perf_counter() - committed)
+                    s.rollback()
+                    distribution.offer_next(s, ringer, agent_id=agent_id)
+                elif distribution.offer_next(s, ringer, agent_id=agent_id):
                     latencies.append(rung[-1] - committed)
+
+            def free_and_offer(agent_id: int) -> None:
+                offer_to_freed(agent_id, _free(s, agent_id))
 
             for agent_id in agent_ids:  # signing in
                 free_and_offer(agent_id)
@@ -244,10 +237,7 @@ def _worker(url: str, agent_ids: list[int], seed: int, barrier, results) -> None
                 for sid, agent_id in talking:
                     calls.record_status(s, call_sid=sid, status="completed", duration=60, caller=None, at=utcnow())
                     s.commit()
-                    committed = time.perf_counter()
-                    events += 1
-                    if distribution.offer_next(s, ringer, agent_id=agent_id):
-                        latencies.append(rung[-1] - committed)
+                    offer_to_freed(agent_id, time.perf_counter())
                 missed = s.scalars(select(User.id).where(User.id.in_(agent_ids), User.presence == "missed")).all()
                 for agent_id in missed:  # back at the phone
                     free_and_offer(agent_id)
@@ -262,15 +252,16 @@ def _worker(url: str, agent_ids: list[int], seed: int, barrier, results) -> None
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - counted and reported
         error = repr(exc)
-    results.put((latencies, error, events))
+    results.put((latencies, baseline, error, events))
 
 
-def run(target, url: str, shares: list[list[int]], extra) -> tuple[list[float], list[str], int, float]:
+def run(url: str, shares: list[list[int]], queue_id: int):
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(len(shares) + 1)
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=target, args=(url, share, *extra(n), barrier, results)) for n, share in enumerate(shares)
+        ctx.Process(target=_worker, args=(url, share, queue_id, 1000 + n, barrier, results))
+        for n, share in enumerate(shares)
     ]
     for p in procs:
         p.start()
@@ -280,8 +271,9 @@ def run(target, url: str, shares: list[list[int]], extra) -> tuple[list[float], 
     elapsed = time.perf_counter() - started
     for p in procs:
         p.join()
-    latencies = [x for lat, _, _ in collected for x in lat]
-    return latencies, [e for _, e, _ in collected if e], sum(n for *_, n in collected), elapsed
+    latencies = [x for lat, *_ in collected for x in lat]
+    baseline = [x for _, base, *_ in collected for x in base]
+    return latencies, baseline, [e for *_, e, _ in collected if e], sum(n for *_, n in collected), elapsed
 
 
 def _overlaps(intervals: list[tuple[datetime, datetime]]) -> int:
@@ -358,13 +350,12 @@ def main() -> int:
         app.extensions[ENGINE_KEY].dispose()  # the processes are forked: no inherited connection
         shares = [agent_ids[n :: args.procs] for n in range(args.procs)]
 
-        base, base_errors, _, _ = run(_baseline, url, shares, lambda n: (queue_id,))
+        lat, base, errors, events, elapsed = run(url, shares, queue_id)
+        base_errors: list[str] = []
         print(
             f"baseline (bare FOR UPDATE SKIP LOCKED pick), {len(base)} events: "
             f"p50 {_ms(base, 0.5):.2f} ms, p99 {_ms(base, 0.99):.2f} ms"
         )
-
-        lat, errors, events, elapsed = run(_worker, url, shares, lambda n: (1000 + n,))
         rows = check_rows(app, queue_id)
         p50, p99, base99 = _ms(lat, 0.5), _ms(lat, 0.99), _ms(base, 0.99)
         print(
