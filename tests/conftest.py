@@ -98,6 +98,10 @@ def app(database_url, tmp_path_factory):
             "TWILIO_AUTH_TOKEN": "test-auth-token",
             "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
             "RATELIMIT_ENABLED": True,
+            # Calls are pulled in the tests unless a test turns automatic distribution on
+            # (tests/channels/voice/test_distribution.py): an available agent would otherwise
+            # be rung by every call another test queues.
+            "phone": {"automatic_distribution": False},
         }
     )
     with app.app_context():

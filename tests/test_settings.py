@@ -138,7 +138,10 @@ def test_a_whole_number_is_taken_where_a_number_is_expected(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[phone]\ngreting = "Hej"\n', "[phone] greting: unknown key (known: greeting, line_queue, menu)"),
+        (
+            '[phone]\ngreting = "Hej"\n',
+            "[phone] greting: unknown key (known: greeting, line_queue, automatic_distribution, reservation_seconds, menu)",
+        ),
         ("SHORT_ABANDON_SECOND = 7\n", "SHORT_ABANDON_SECOND: unknown key (did you mean SHORT_ABANDON_SECONDS?"),
         ('TIMEZONE = "Europe/Stockholm"\n', "TIMEZONE: unknown key"),
         ('[telefon]\ngreeting = "Hej"\n', "telefon: unknown key"),

@@ -46,6 +46,7 @@ PRESENCE_LABELS = {
     "busy": _l("Upptagen"),
     "away": _l("Borta"),
     "offline": _l("Utloggad från köer"),
+    "missed": _l("Missade samtal"),
 }
 CLOCK_LABELS = {"first_response": _l("första svar"), "accept": _l("accepteras"), "resolve": _l("löst")}
 REPLY_LABELS = {"email": _l("e-post"), "sms": _l("SMS"), "phone": _l("telefon"), "none": _l("inget svar önskas")}

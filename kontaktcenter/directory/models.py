@@ -12,7 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..database import Base, utcnow
 from ..vocabulary import LOCATION_KINDS, ROLES
 
-PRESENCE = ("available", "busy", "away", "offline")
+# "missed": an offered call rang out unanswered; away until the agent says they are back.
+PRESENCE = ("available", "busy", "away", "offline", "missed")
 QUEUE_KINDS = ("first_line", "department")
 # Contact reasons (METRICS.md "Service development"): the citizen's own need, or demand
 # the city caused by not doing something or not doing it right.

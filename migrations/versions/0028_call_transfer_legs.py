@@ -1,7 +1,7 @@
 """Live-call transfers: where each transfer stands and the call legs it moves.
 
 Revision ID: 0028_call_transfer_legs
-Revises: 0026_staff_directory
+Revises: 0027_call_distribution
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import kontaktcenter.database
 
 revision = "0028_call_transfer_legs"
-down_revision = "0026_staff_directory"
+down_revision = "0027_call_distribution"
 branch_labels = None
 depends_on = None
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload
 
@@ -378,13 +378,20 @@ def next_waiting_call(session: Session, agent: User) -> Contact | None:
     """
     stmt = (
         select(Contact)
-        .where(Contact.queue_id.in_([q.id for q in agent.queues]), _waiting())
+        .where(Contact.queue_id.in_([q.id for q in agent.queues]), _waiting(), ~_offered_to_an_agent())
         .order_by(Contact.arrived_at, Contact.id)
         .limit(1)
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=Contact)
     return session.scalar(stmt)
+
+
+def _offered_to_an_agent():
+    """The call is ringing an agent's device (distribution.py): not for another agent to pull."""
+    from .models import CallOffer
+
+    return exists().where(CallOffer.contact_id == Contact.id, CallOffer.result.is_(None))
 
 
 def dequeue_twiml(queue_code: str, bridge_url: str, after_url: str | None = None) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ...contacts.models import Contact
 from ...database import Base, utcnow
 from ...directory.models import _in
 
@@ -30,6 +31,22 @@ class CallOffer(Base):
     __table_args__ = (
         CheckConstraint(_in("result", OFFER_RESULTS), name="result"),
         Index("ix_call_offers_open", "contact_id", "result"),
+        # At most one open offer per call and per agent, however many processes distribute:
+        # the database refuses a second one (channels/voice/distribution.py).
+        Index(
+            "uq_call_offers_open_call",
+            "contact_id",
+            unique=True,
+            postgresql_where=text("result IS NULL"),
+            sqlite_where=text("result IS NULL"),
+        ),
+        Index(
+            "uq_call_offers_open_agent",
+            "user_id",
+            unique=True,
+            postgresql_where=text("result IS NULL"),
+            sqlite_where=text("result IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,3 +103,38 @@ class AgentLeg(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     call_sid: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallRequirement(Base):
+    """What an agent needs to be offered this waiting call: a language and a service skill.
+
+    Worked out once from the call's routing decision (routing.service.requirements) when
+    the call is queued, so the distribution's one query can match calls and agents in SQL.
+    """
+
+    __tablename__ = "call_requirements"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    # None: any language (or any service) will do.
+    language: Mapped[str | None] = mapped_column(String(8))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
+
+
+# Calls still open (waiting in a queue or in a conversation): a handful of rows in a table
+# of millions, found by the distribution at every event (distribution.py writes the same
+# predicate out so PostgreSQL can use these).
+OPEN_CALL = "channel = 'phone' AND outcome IS NULL AND ended_at IS NULL"
+Index(
+    "ix_contacts_open_calls",
+    Contact.queue_id,
+    Contact.arrived_at,
+    Contact.id,
+    postgresql_where=text(OPEN_CALL),
+    sqlite_where=text(OPEN_CALL),
+)
+Index(
+    "ix_contacts_live_calls",
+    Contact.answered_by_id,
+    postgresql_where=text(OPEN_CALL),
+    sqlite_where=text(OPEN_CALL),
+)

@@ -17,7 +17,7 @@ from ...tickets.access import may_see
 from ...tickets.models import Ticket
 from ..clock import now
 from ..twilio_security import public_url
-from . import calls, transfers
+from . import calls, distribution, transfers
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 
@@ -57,6 +57,9 @@ def presence():
         return redirect(url_for(".page")), 303
     set_presence(db.session, current_user, choice, now())
     db.session.commit()
+    if choice == "available":
+        # Back at the phone: the longest-waiting call they can take rings them at once.
+        distribution.after_event(db.session, at=now(), agent_ids=[current_user.id])
     flash(
         _("Du är nu tillgänglig för samtal.") if choice == "available" else _("Du tar inte emot samtal nu."), "success"
     )

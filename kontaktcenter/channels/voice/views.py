@@ -10,7 +10,8 @@ from typing import Any
 from babel.dates import format_datetime
 from flask import Blueprint, Response, current_app, request
 from flask_babel import gettext as _
-from twilio.twiml.voice_response import Gather, VoiceResponse
+from twilio.base.exceptions import TwilioException
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from ...auth.decorators import public
 from ...database import db
@@ -18,10 +19,11 @@ from ...directory.models import User
 from ...errors import DomainError
 from ...errors_http import answer_under
 from ...extensions import csrf
+from ...notify.transport import TransportError
 from ...worktime.calendar import STOCKHOLM, current_calendar
 from ..clock import now
 from ..twilio_security import public_url, validate_twilio_request
-from . import calls, transfers
+from . import calls, distribution, transfers
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +149,7 @@ def menu():
         # A very late retry of a call that has already left the queue.
         response.hangup()
         return twiml(response)
+    distribution.after_call_queued(db.session, received.contact.id, at)
     # Straight into the queue: arrived_at (now) is the queue entry (METRICS.md); the
     # hold loop's first turn says "Du är nu i kö".
     response.enqueue(
@@ -184,6 +187,7 @@ def wait():
             _say(response, str(exc))
         else:
             db.session.commit()
+            _call_left_queue(call_sid, at)
             response.leave()
             return twiml(response)
     # Asked every 20 seconds for every caller in a queue, and it only reads: one statement,
@@ -221,7 +225,7 @@ def bridge():
     if agent is None:
         log.warning("bridge webhook for call %s names no known agent", request.form.get("CallSid"))
         return twiml(response)
-    calls.record_bridge(
+    contact = calls.record_bridge(
         db.session, request.form.get("CallSid", ""), agent, _number(request.form.get("QueueTime")), now()
     )
     # The agent's own leg, which a warm transfer moves into a conference.
@@ -229,6 +233,9 @@ def bridge():
         db.session, request.form.get("CallSid", ""), agent, request.form.get("DequeingCallSid"), now()
     )
     db.session.commit()
+    if contact is not None:
+        # Taken by an agent who pulled it: an offer of it to someone else is withdrawn.
+        distribution.after_event(db.session, at=now(), gone=[contact.id])
     _say(response, _("Nu kopplas du till %(name)s.", name=agent.name.split()[0]))
     return twiml(response)
 
@@ -242,6 +249,7 @@ def agent_status():
     if agent is not None:
         calls.record_agent_leg_end(db.session, agent, request.form.get("CallStatus", ""), now())
         db.session.commit()
+        distribution.after_event(db.session, at=now(), agent_ids=[agent.id])
     return Response(status=204)
 
 
@@ -253,10 +261,16 @@ def queue_result():
     form = request.form
     result = form.get("QueueResult", "")
     response = VoiceResponse()
+    if result == "redirected" and distribution.answered_by_offer(db.session, form.get("CallSid", "")):
+        # An agent answered its offer and the caller went on into their conference: the
+        # conversation goes on, its end comes with the status callback.
+        return twiml(response)
     contact = calls.record_queue_result(
         db.session, form.get("CallSid", ""), result, _number(form.get("QueueTime")), now()
     )
     db.session.commit()
+    if contact is not None:
+        _call_event(contact)
     if result == "leave" and contact is not None and contact.outcome == "callback_requested":
         _say(
             response,
@@ -277,7 +291,7 @@ def queue_result():
 def status():
     """The call's status callback: when it ended; a call that never reached a queue is an IVR drop."""
     form = request.form
-    calls.record_status(
+    contact = calls.record_status(
         db.session,
         call_sid=form.get("CallSid", ""),
         status=form.get("CallStatus", ""),
@@ -288,6 +302,90 @@ def status():
         queue_time=_number(form.get("QueueTime")),
     )
     db.session.commit()
+    if contact is not None:
+        _call_event(contact)
+    return Response(status=204)
+
+
+# -- automatic call distribution (distribution.py) ------------------------------------
+
+
+def _call_event(contact) -> None:
+    """A call ended or left its queue: withdraw its offer, and offer the freed agent a call."""
+    gone = contact.id if contact.outcome is not None or contact.ended_at is not None else None
+    distribution.after_event(db.session, at=now(), gone=[gone], agent_ids=[contact.answered_by_id])
+
+
+def _call_left_queue(call_sid: str, at: datetime) -> None:
+    contact = calls.call_by_sid(db.session, call_sid)
+    if contact is not None:
+        distribution.after_event(db.session, at=at, gone=[contact.id])
+
+
+def _hang_up_agent(text: str) -> Response:
+    response = VoiceResponse()
+    _say(response, text)
+    response.hangup()
+    return twiml(response)
+
+
+@bp.post("/offers/<int:offer_id>/answer")
+@public
+@validate_twilio_request
+def offer_answer(offer_id: int):
+    """The agent answered an offered call: bridge them to exactly that caller."""
+    try:
+        offer = distribution.answer_offer(
+            db.session, distribution.app_ringer(), offer_id, request.form.get("CallSid", ""), now()
+        )
+    except distribution.DistributionError as exc:
+        db.session.rollback()
+        log.info("offer %s not bridged: %s", offer_id, exc)
+        return _hang_up_agent(_("Samtalet har redan besvarats eller avslutats."))
+    except (TwilioException, TransportError) as exc:
+        db.session.rollback()
+        log.error("Twilio could not move the caller of offer %s to the agent: %s", offer_id, exc)
+        return _hang_up_agent(_("Samtalet kunde inte kopplas."))
+    response = VoiceResponse()
+    _say(response, _("Nu kopplas du till samtalet."))
+    dial = Dial()
+    # The agent leaving ends the room, so the caller is not left alone in it.
+    dial.conference(
+        distribution.conference_name(offer), start_conference_on_enter=True, end_conference_on_exit=True, beep=False
+    )
+    response.append(dial)
+    return twiml(response)
+
+
+@bp.post("/offers/<int:offer_id>/join")
+@public
+@validate_twilio_request
+def offer_join(offer_id: int):
+    """The offered caller, moved out of the queue, joins the agent who answered."""
+    db.autocommit()
+    try:
+        offer = distribution.join_offer(db.session, offer_id, request.form.get("CallSid", ""))
+    except distribution.DistributionError as exc:
+        log.warning("caller join of offer %s refused: %s", offer_id, exc)
+        return _hang_up_agent(_("Något gick fel. Ring gärna igen."))
+    response = VoiceResponse()
+    dial = Dial()
+    dial.conference(
+        distribution.conference_name(offer), start_conference_on_enter=True, end_conference_on_exit=True, beep=False
+    )
+    response.append(dial)
+    return twiml(response)
+
+
+@bp.post("/offers/<int:offer_id>/status")
+@public
+@validate_twilio_request
+def offer_status(offer_id: int):
+    """The agent's leg of an offer ended: missed (the call goes to the next agent) or done."""
+    at = now()
+    ended = distribution.offer_leg_ended(db.session, offer_id, request.form.get("CallStatus", ""), at)
+    db.session.commit()
+    distribution.after_event(db.session, at=at, contact_ids=[ended.contact_id], agent_ids=[ended.agent_id])
     return Response(status=204)
 
 

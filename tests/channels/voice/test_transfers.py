@@ -324,7 +324,7 @@ def test_transfer_to_a_valid_external_number(app, twilio, session, agent, auth):
     assert event.to_value == "+4640341000"
     # In the ticket's history, for whoever reads the ticket.
     history = auth.client.get(f"/tickets/{contact.ticket.reference}").get_data(as_text=True)
-    assert "call_transferred" in history
+    assert "Samtalet kopplat vidare" in history  # the event, in words
     assert "+4640341000" in history
     assert event.detail["note"] == "Till Region Skåne"
 
