@@ -59,7 +59,7 @@ def test_personnummer_field_appears_only_for_a_service_that_uses_it(page):
 
 def test_honeypot_is_hidden_from_assistive_technology(page):
     page.goto("/kontakt")
-    assert page.locator(".hp").get_attribute("aria-hidden") == "true"
+    assert page.locator("div:has(> #website)").get_attribute("aria-hidden") == "true"
     assert page.locator("#website").get_attribute("tabindex") == "-1"
 
 
