@@ -13,7 +13,6 @@ from ...intake.incoming import TEXT_MAX
 from ...vocabulary import INTERPRETER_LANGUAGES
 from ..fields import MultiCheckboxField
 
-
 # The form's words for the identifiers the domain refuses (the domain's own messages are
 # English, for logs and the API). The examples are valid: the personnummer is Skatteverket's
 # well-known test number, checked against the personnummer library in the tests.

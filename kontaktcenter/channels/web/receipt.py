@@ -38,7 +38,9 @@ def receipt_summary(ticket: Ticket, contact: Contact, locale: str) -> ReceiptSum
     needs = [
         n
         for n, wanted in zip(
-            NEED_ORDER, (contact.need_interpreter, contact.need_hearing, contact.need_vision, contact.need_easy_read)
+            NEED_ORDER,
+            (contact.need_interpreter, contact.need_hearing, contact.need_vision, contact.need_easy_read),
+            strict=True,
         )
         if wanted
     ]

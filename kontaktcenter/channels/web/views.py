@@ -22,8 +22,8 @@ from ...vocabulary import INTERPRETER_LANGUAGES
 from ..fields import language_choices, language_name
 from ..receipts import ReceiptError, send_receipt
 from .catalogue import grouped_choices, search_services, web_services
-from .receipt import receipt_summary
 from .forms import FIELD_MESSAGES, NEED_CHOICES, PERSONNUMMER_EXAMPLE, ContactForm
+from .receipt import receipt_summary
 
 log = logging.getLogger(__name__)
 
