@@ -309,7 +309,9 @@ def test_citizen_sends_the_form_and_reads_the_receipt_with_the_keyboard_alone(pa
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"
     box = page.locator(".skip-link").bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= 320 and box["y"] >= 0
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 320
+    assert box["y"] >= 0
     _tab_to(page, "#service")
     page.keyboard.press("ArrowDown")  # from "Choose …" to the first service
     assert page.locator("#service").input_value(), "the arrow chose no service"
@@ -343,7 +345,8 @@ def test_switching_language_keeps_what_the_citizen_typed(page):
     assert page.locator("#text").input_value() == "Behöver jag bygglov för ett förråd?"
     assert page.locator("#email").input_value() == "anna@example.se"
     assert page.locator("#error-summary").count() == 0  # nothing was sent, so nothing is wrong yet
-    assert "lang=ar" in page.url and "anna" not in page.url
+    assert "lang=ar" in page.url
+    assert "anna" not in page.url
 
 
 def test_the_focus_ring_has_3_to_1_contrast_on_white_and_on_the_header(page):
@@ -361,7 +364,8 @@ def test_radio_buttons_checkboxes_and_buttons_are_at_least_24_px(page):
     page.goto("/kontakt")
     for selector in ("input[type=radio]", "input[type=checkbox]", "button", ".site-header a"):
         for box in [b.bounding_box() for b in page.locator(selector).all() if b.is_visible()]:
-            assert box["width"] >= 24 and box["height"] >= 24, (selector, box)
+            assert box["width"] >= 24, (selector, box)
+            assert box["height"] >= 24, (selector, box)
 
 
 def test_nothing_hidden_sits_off_the_page_in_arabic(page):
