@@ -22,8 +22,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # batch: SQLite drops a column by copying the table.
-    with op.batch_alter_table("service_groups") as batch:
-        batch.drop_column("name_ar")
-    with op.batch_alter_table("departments") as batch:
-        batch.drop_column("name_ar")
+    # A plain DROP COLUMN (SQLite 3.35+), not a batch copy: copying departments, which other
+    # tables reference, fails under SQLite's foreign keys.
+    op.drop_column("service_groups", "name_ar")
+    op.drop_column("departments", "name_ar")
