@@ -59,6 +59,9 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def init_templating(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
+    # The city's name, logo and phone number in every page's header and footer ([citizen_pages]).
+    brand = {key: app.config["citizen_pages"][key] for key in ("organisation", "logo", "phone")}
+    app.jinja_env.globals["brand"] = brand
     app.jinja_env.globals.update(
         staff_nav=STAFF_NAV,
         status_label=lambda s: STATUS_LABELS.get(s, s),

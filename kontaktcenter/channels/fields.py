@@ -16,6 +16,11 @@ def language_choices(codes: tuple[str, ...], locale: str) -> list[SelectChoice]:
     return [SelectChoice(code, names.get(code, code)) for code in codes]
 
 
+def language_name(code: str, locale: str) -> str:
+    """One language's name in the reader's language (CLDR), the code if CLDR has none."""
+    return Locale.parse(locale).languages.get(code, code)
+
+
 class MultiCheckboxField(SelectMultipleField):
     """Checkboxes; an unknown value gets our own message in the reader's language."""
 

@@ -80,12 +80,14 @@ class Key:
 
 
 NAMES = {"name_sv": Key(str), "name_en": Key(str)}
+# Arabic names for the citizen pages; without one the Swedish name is shown.
+NAME_AR = {"name_ar": Key(str, None)}
 ACTIVE = {"active": Key(bool, True)}
 
 # Section → (model, keys). Sections load in this order, so references exist when used.
 SECTIONS: dict[str, tuple[type, dict[str, Key]]] = {
-    "departments": (Department, {**NAMES, "is_contact_center": Key(bool, False)}),
-    "service_groups": (ServiceGroup, {**NAMES}),
+    "departments": (Department, {**NAMES, **NAME_AR, "is_contact_center": Key(bool, False)}),
+    "service_groups": (ServiceGroup, {**NAMES, **NAME_AR}),
     "queues": (
         Queue,
         {
@@ -100,7 +102,7 @@ SECTIONS: dict[str, tuple[type, dict[str, Key]]] = {
         Service,
         {
             **NAMES,
-            "name_ar": Key(str, None),
+            **NAME_AR,
             "description_sv": Key(str, ""),
             "description_en": Key(str, ""),
             "keywords": Key(str, ""),

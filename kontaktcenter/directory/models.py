@@ -29,6 +29,16 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+def localised(locale: str, sv: str, en: str | None, ar: str | None = None) -> str:
+    """A name in the reader's language: the directory's English or Arabic where it has one,
+    else the Swedish (the name on the city's letters and signs, never an empty label)."""
+    if locale == "ar" and ar:
+        return ar
+    if locale == "en" and en:
+        return en
+    return sv
+
+
 class Department(Base):
     __tablename__ = "departments"
 
@@ -36,6 +46,7 @@ class Department(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name_sv: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    name_ar: Mapped[str | None] = mapped_column(String(200))
     # The kontaktcenter itself (Serviceförvaltningen's contact center) is a department too.
     is_contact_center: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -43,7 +54,7 @@ class Department(Base):
     queues: Mapped[list[Queue]] = relationship(back_populates="department")
 
     def name(self, locale: str = "sv") -> str:
-        return self.name_en if locale == "en" else self.name_sv
+        return localised(locale, self.name_sv, self.name_en, self.name_ar)
 
 
 class Service(Base):
@@ -97,9 +108,7 @@ class Service(Base):
     )
 
     def name(self, locale: str = "sv") -> str:
-        if locale == "ar" and self.name_ar:
-            return self.name_ar
-        return self.name_en if locale in ("en", "ar") else self.name_sv
+        return localised(locale, self.name_sv, self.name_en, self.name_ar)
 
     def description(self, locale: str = "sv") -> str:
         return self.description_en if locale in ("en", "ar") else self.description_sv
@@ -160,11 +169,12 @@ class ServiceGroup(Base):
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     name_sv: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    name_ar: Mapped[str | None] = mapped_column(String(200))
     # The order of the headings on the form (the directory file's order).
     position: Mapped[int] = mapped_column(default=0)
 
     def name(self, locale: str = "sv") -> str:
-        return self.name_sv if locale == "sv" else self.name_en
+        return localised(locale, self.name_sv, self.name_en, self.name_ar)
 
 
 class OpeningHours(Base):

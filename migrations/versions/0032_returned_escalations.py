@@ -2,7 +2,7 @@
 index for the console's list (a queue's open tickets, most urgent and oldest first).
 
 Revision ID: 0032_returned_escalations
-Revises: 0028_call_transfer_legs
+Revises: 0030_citizen_names
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0032_returned_escalations"
-down_revision = "0028_call_transfer_legs"
+down_revision = "0030_citizen_names"
 branch_labels = None
 depends_on = None
 

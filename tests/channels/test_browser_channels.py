@@ -21,7 +21,7 @@ def test_contact_form_is_accessible_in_each_language(page, lang):
 def test_form_errors_are_accessible_in_the_chosen_language(page, lang):
     page.goto(f"/kontakt?lang={lang}")
     page.check("#needs-0")  # interpreter, but no language chosen
-    page.click("button[type=submit]:not(.secondary)")
+    page.click(".contact-form button[type=submit]")  # the send button, not a language button
     assert page.locator("#error-summary[role=alert]").is_visible()
     assert page.locator("#interpreter_language").get_attribute("aria-invalid") == "true"
     assert_accessible(page)
@@ -59,7 +59,7 @@ def test_personnummer_field_appears_only_for_a_service_that_uses_it(page):
 
 def test_honeypot_is_hidden_from_assistive_technology(page):
     page.goto("/kontakt")
-    assert page.locator(".hp").get_attribute("aria-hidden") == "true"
+    assert page.locator("div:has(> #website)").get_attribute("aria-hidden") == "true"
     assert page.locator("#website").get_attribute("tabindex") == "-1"
 
 

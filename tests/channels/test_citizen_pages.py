@@ -65,7 +65,7 @@ def test_the_privacy_page_follows_a_changed_retention_setting(client, session):
     section = _retention_section(client.get("/personuppgifter").get_data(as_text=True))
     assert _group_of(section, "Skolval") == "1 år och 6 månader efter att ärendet avslutats"
     english = _retention_section(client.get("/personuppgifter?lang=en").get_data(as_text=True))
-    assert _group_of(english, "School choice") == "1 year and 6 months after the errand was closed"
+    assert _group_of(english, "School choice") == "1 year and 6 months after the case was closed"
 
 
 def test_the_privacy_page_names_the_controller_the_dpo_and_the_personnummer_services(app, client, monkeypatch):
@@ -99,9 +99,18 @@ def test_the_accessibility_statement_follows_digg_s_model(client):
         assert part in page, part
 
 
-def test_arabic_pages_mark_service_names_that_fall_back_to_english(client):
+def test_arabic_pages_show_the_directory_s_arabic_service_names(client):
     page = client.get("/personuppgifter?lang=ar").get_data(as_text=True)
-    assert '<li lang="en" dir="ltr">Home help services</li>' in page
+    assert "<li>خدمة المساعدة المنزلية</li>" in page
+    assert "Home help services" not in page
+
+
+def test_a_service_without_an_arabic_name_falls_back_to_swedish_marked_as_swedish(client, session):
+    hemtjanst = session.scalar(select(Service).where(Service.code == "hemtjanst"))
+    hemtjanst.name_ar = None
+    session.commit()
+    page = client.get("/personuppgifter?lang=ar").get_data(as_text=True)
+    assert '<li lang="sv" dir="ltr">Hemtjänst</li>' in page
 
 
 def test_the_form_and_the_receipt_link_to_both_pages(client):

@@ -56,7 +56,7 @@ def test_confidential_service_is_routed_to_the_department(client, session):
         ({"service": "finns-inte"}, "Välj en tjänst i listan."),
         ({"service": ""}, "Välj vad ditt ärende gäller."),
         ({"email": "inte-en-adress"}, "Skriv en giltig e-postadress"),
-        ({"email": "", "reply_channel": "email"}, "Skriv en giltig e-postadress"),
+        ({"email": "", "reply_channel": "email"}, "Skriv din e-postadress, så att vi kan svara dig med e-post."),
         ({"name": "n" * 201}, "Namnet får vara högst 200 tecken."),
     ],
 )
@@ -74,7 +74,7 @@ def test_bad_input_in_english(client, session):
     before = _counts(session)
     response = _post(client, lang="en", text="")
     assert response.status_code == 400
-    assert "Describe your errand." in response.get_data(as_text=True)
+    assert "Describe your request." in response.get_data(as_text=True)
     assert _counts(session) == before
 
 

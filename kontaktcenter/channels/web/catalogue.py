@@ -6,15 +6,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms.fields.choices import SelectChoice
 
-from ...directory.models import Service
+from ...directory.models import Service, localised
 
-# The heading of services whose group the directory does not describe.
-OTHER = ("Övrigt", "Other")
+# The heading of services whose group the directory does not describe (sv, en, ar).
+OTHER = ("Övrigt", "Other", "أخرى")
 
 
-def group_names(service: Service) -> tuple[str, str]:
+def group_names(service: Service) -> tuple[str, ...]:
     heading = service.group_heading
-    return (heading.name_sv, heading.name_en) if heading is not None else OTHER
+    return (heading.name_sv, heading.name_en, heading.name_ar or "") if heading is not None else OTHER
+
+
+def group_name(service: Service, locale: str) -> str:
+    heading = service.group_heading
+    return heading.name(locale) if heading is not None else localised(locale, *OTHER)
 
 
 def web_services(session: Session) -> list[Service]:
@@ -58,8 +63,7 @@ def grouped_choices(services: list[Service], locale: str, please_choose: str) ->
     for s in sorted(services, key=lambda s: (0, s.group_heading.position) if s.group_heading else (1, 0)):
         groups.setdefault(s.group_heading.code if s.group_heading else None, []).append(s)
     for members in groups.values():
-        sv, en = group_names(members[0])
-        label = sv if locale == "sv" else en
+        label = group_name(members[0], locale)
         # The mark lets the form show the personnummer field only for the services that use it.
         choices += [
             SelectChoice(

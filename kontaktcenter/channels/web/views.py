@@ -13,32 +13,31 @@ from ...auth.decorators import public
 from ...database import db
 from ...directory.models import Service
 from ...errors_http import error_page
-from ...extensions import current_locale, limiter
+from ...extensions import LOCALES, current_locale, limiter
 from ...intake.incoming import ContactError, IncomingContact, minimised
 from ...intake.receive import receive
 from ...tickets.models import Ticket
 from ...tickets.service import format_receipt_code
 from ...vocabulary import INTERPRETER_LANGUAGES
-from ..fields import language_choices
+from ..fields import language_choices, language_name
 from ..receipts import ReceiptError, send_receipt
 from .catalogue import grouped_choices, search_services, web_services
-from .forms import ContactForm
+from .forms import FIELD_MESSAGES, NEED_CHOICES, PERSONNUMMER_EXAMPLE, ContactForm
+from .receipt import receipt_summary
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("web", __name__)
 
-# Domain messages (English, for logs and the API) → the form's words for citizens.
-FIELD_MESSAGES = {
-    "service": lambda: _("Välj en tjänst i listan."),
-    "email": lambda: _("Skriv en giltig e-postadress, till exempel namn@exempel.se."),
-    "phone": lambda: _("Skriv ett giltigt telefonnummer, till exempel 070-123 45 67."),
-    "personnummer": lambda: _("Skriv ett giltigt personnummer eller samordningsnummer (ÅÅÅÅMMDD-NNNN)."),
-}
-
 
 def _form_limit() -> str:
     return current_app.config["RATELIMIT_CONTACT_FORM"]
+
+
+def _switching_language() -> bool:
+    """The language buttons submit the form itself (to ?lang=…), so what the citizen typed
+    comes along in the body, personnummer included, and never into a URL. Nothing is sent."""
+    return request.method == "POST" and request.form.get("switch_lang") in LOCALES
 
 
 def _incoming(form: ContactForm, locale: str, service: Service | None) -> IncomingContact:
@@ -62,7 +61,7 @@ def _incoming(form: ContactForm, locale: str, service: Service | None) -> Incomi
 
 @bp.route("/kontakt", methods=["GET", "POST"])
 @public
-@limiter.limit(_form_limit, methods=["POST"])
+@limiter.limit(_form_limit, methods=["POST"], exempt_when=_switching_language)
 def kontakt():
     locale = current_locale()
     form = ContactForm()
@@ -81,13 +80,16 @@ def kontakt():
         return error_page(
             400, _("Formuläret kunde inte skickas"), _("Formuläret kunde inte skickas. Inget har sparats.")
         )
-    if form.validate_on_submit():
+    form.known_services = {s.code for s in services}
+    if _switching_language():
+        pass  # the same form, filled in, in the new language: no errors before the citizen sends it
+    elif form.validate_on_submit():
         service = next((s for s in services if s.code == form.service.data), None)
         try:
             received = receive(db.session, _incoming(form, locale, service))
         except ContactError as exc:  # the form again, with what the citizen typed and the problem at its field
             db.session.rollback()
-            message = FIELD_MESSAGES[exc.field]() if exc.field in FIELD_MESSAGES else exc.message
+            message = str(FIELD_MESSAGES[exc.field]) if exc.field in FIELD_MESSAGES else exc.message
             getattr(form, exc.field, form.text).errors.append(message)
             status = 400
         else:
@@ -105,6 +107,8 @@ def kontakt():
         "channels/kontakt.html",
         form=form,
         query=query,
+        personnummer_example=PERSONNUMMER_EXAMPLE,
+        contact_address=current_app.config["citizen_pages"]["address"],
         shown=len(shown),
         total=len(services),
         pnr_services=pnr_services,
@@ -135,6 +139,9 @@ def receipt():
     return render_template(
         "channels/receipt.html",
         ticket=ticket,
+        summary=receipt_summary(ticket, ticket.contacts[0], current_locale()),
         receipt_code=format_receipt_code(ticket.receipt_code),
         receipt_sent=receipt_sent,
+        need_labels={c.value: c.label for c in NEED_CHOICES},
+        language_name=lambda code: language_name(code, current_locale()),
     )
