@@ -21,10 +21,11 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 # requests. bench/wallboard.py runs 200 streams beside bench/webhooks.py's paced load.
 worker_class = "gthread"
 threads = load_config()["live"]["web_threads"]
-# A worker takes no more connections than it has threads: a request accepted beyond that
-# would wait in the worker behind streams that last minutes, while another worker is free.
-# The rest wait in the listening socket's backlog for whichever worker has room.
-worker_connections = threads
+# A worker takes few more connections than it has threads (kept-alive idle ones, which
+# hold no thread): a request accepted far beyond that would wait in the worker behind
+# streams that last minutes while another worker is free. The rest wait in the listening
+# socket's backlog for whichever worker has room.
+worker_connections = threads + 16
 # Long enough for the slowest report; a stream's lifetime ([live] stream_lifetime_seconds)
 # is not bound by it in gthread workers (the timeout is the worker's heartbeat, not a request's).
 timeout = 60

@@ -12,6 +12,8 @@ from .notices import Notice
 
 # How long the browser waits before reconnecting after a stream ends (milliseconds).
 RETRY_MS = 2000
+# At most this many notices in one write.
+BATCH = 100
 
 
 def event(notice: Notice) -> str:
@@ -62,13 +64,19 @@ def events(
                     yield ": heartbeat\n\n"
                     last_sent = clock()
                 continue
-            if notice is RESET:
-                yield reset_event()
-                last_sent = clock()
-                continue
-            shown = listener.receives(notice)
-            if shown is not None:
-                yield event(shown)
+            # Whatever else is already waiting goes out in the same write: under a burst of
+            # changes each stream wakes once, not once per notice.
+            batch = []
+            while notice is not None and len(batch) < BATCH:
+                if notice is RESET:
+                    batch.append(reset_event())
+                else:
+                    shown = listener.receives(notice)
+                    if shown is not None:
+                        batch.append(event(shown))
+                notice = sub.get(timeout=0) if len(batch) < BATCH else None
+            if batch:
+                yield "".join(batch)
                 last_sent = clock()
     finally:
         hub.unsubscribe(sub)
