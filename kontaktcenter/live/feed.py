@@ -125,6 +125,11 @@ class Feed:
     def start(self) -> None:
         """Start receiving (a no-op in memory)."""
 
+    def ready(self, timeout: float) -> bool:
+        """Start receiving and wait until listening: a stream opened before then would miss notices."""
+        self.start()
+        return True
+
     def stop(self) -> None:
         """Stop receiving."""
 
@@ -139,6 +144,7 @@ class _ListeningFeed(Feed):
         self._stop = threading.Event()
         self._start_lock = threading.Lock()
         self.connected = threading.Event()
+        self._listened_once = False
 
     def start(self) -> None:
         # Once per process: a worker forked from a parent that had started gets its own thread.
@@ -152,6 +158,12 @@ class _ListeningFeed(Feed):
             self.connected.clear()
             self._thread = threading.Thread(target=self._run, name=f"live-{self.backend}", daemon=True)
             self._thread.start()
+
+    def ready(self, timeout: float) -> bool:
+        self.start()
+        if self._listened_once:
+            return self.connected.is_set()  # a server away now: no stream waits for it
+        return self.connected.wait(timeout)
 
     def stop(self) -> None:
         self._stop.set()
@@ -231,6 +243,7 @@ class PostgresFeed(_ListeningFeed):
         with psycopg.connect(self._dsn, autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self.connected.set()
+            self._listened_once = True
             if not first:
                 self.hub.dispatch(RESET)  # what was sent while we were away is lost
             while not self._stop.is_set():
@@ -261,6 +274,7 @@ class RedisFeed(_ListeningFeed):
         try:
             pubsub.subscribe(self.channel)
             self.connected.set()
+            self._listened_once = True
             if not first:
                 self.hub.dispatch(RESET)
             while not self._stop.is_set():

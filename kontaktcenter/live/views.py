@@ -18,6 +18,8 @@ from .feed import feed_of
 from .screen_pop import screen_pop
 
 bp = Blueprint("live", __name__)
+# How long a stream waits for its process's listener to connect (only the first one does).
+LISTENER_WAIT = 5.0
 
 # A refused stream answers in plain text with its status: an EventSource cannot show a page.
 answer_under("/live/stream", lambda e: Response(str(e), status=e.status, mimetype="text/plain"), locale="sv")
@@ -44,7 +46,9 @@ def live_stream():
     listener = access.listener_for(db.session, current_user, topics)
     settings = current_app.config["live"]
     feed = feed_of(current_app)
-    feed.start()
+    # The first stream of a process starts its listener; a server away for longer is
+    # told to the browser as a reset once the listener is back.
+    feed.ready(timeout=LISTENER_WAIT)
     sub = feed.hub.subscribe(listener.topics)
     # Give the connection back now: an open stream may idle for minutes, and each one
     # holding a database connection would empty the pool. The listener is plain values.

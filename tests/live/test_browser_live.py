@@ -11,6 +11,19 @@ from tests.fixtures.browser import assert_accessible, login
 pytestmark = pytest.mark.browser
 
 
+def wait_until(page, expression: str, arg=None, seconds: float = 10.0) -> None:
+    """Poll `expression` (a function of `arg`) in the page until it is true. Not Playwright's
+    wait_for_function: that evaluates a string in the page, which the pages' CSP forbids."""
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if page.evaluate(expression, arg):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"not true within {seconds} s: {expression}")
+
+
 def test_a_ticket_made_in_another_session_appears_on_the_console_without_reload(page, live_server):
     login(page, "agent")
     page.goto("/console")
@@ -20,13 +33,11 @@ def test_a_ticket_made_in_another_session_appears_on_the_console_without_reload(
     page.keyboard.type("halv")  # a search being typed: the form keeps it, focus stays
     page.wait_for_timeout(300)  # the stream is open
     reference = seed(live_server, "allmant", "Live: en fråga som kom in just nu.")
-    page.wait_for_function(
-        "ref => document.getElementById('live-tickets').textContent.includes(ref)", arg=reference, timeout=10000
-    )
+    wait_until(page, "ref => document.getElementById('live-tickets').textContent.includes(ref)", reference)
     assert page.evaluate("window.__sameDocument === true")  # no reload
     assert page.evaluate("document.activeElement.id") == "console-q"
     assert page.input_value("#console-q") == "halv"
-    page.wait_for_function("document.getElementById('live-announce').textContent.length > 0", timeout=5000)
+    wait_until(page, "() => document.getElementById('live-announce').textContent.length > 0")
     assert page.text_content("#live-announce") == "Sidan har uppdaterats."
 
 
@@ -40,7 +51,7 @@ def test_the_wallboard_passes_axe_and_updates_live(page, live_server):
     from tests.fixtures.twilio import call_sid
 
     _queue_a_call(live_server, call_sid())
-    page.wait_for_function("b => document.getElementById('wallboard').textContent !== b", arg=before, timeout=10000)
+    wait_until(page, "b => document.getElementById('wallboard').textContent !== b", before)
     assert page.evaluate("window.__sameDocument === true")
     assert_accessible(page)
     # The kiosk link with the keyboard alone; the kiosk page has no staff header and passes too.
