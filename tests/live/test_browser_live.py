@@ -11,6 +11,26 @@ from tests.fixtures.browser import assert_accessible, login
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(autouse=True)
+def _presence_restored(live_server):
+    """The seeding here sets every agent away (so nobody is handed the ticket); later tests on
+    the same live server expect the presence they had."""
+    from sqlalchemy import select
+
+    from kontaktcenter.database import db
+    from kontaktcenter.directory.models import User
+
+    with live_server.app.app_context():
+        before = dict(db.session.execute(select(User.id, User.presence)).all())
+        db.session.remove()
+    yield
+    with live_server.app.app_context():
+        for user in db.session.scalars(select(User)):
+            user.presence = before.get(user.id, user.presence)
+        db.session.commit()
+        db.session.remove()
+
+
 def wait_until(page, expression: str, arg=None, seconds: float = 10.0) -> None:
     """Poll `expression` (a function of `arg`) in the page until it is true. Not Playwright's
     wait_for_function: that evaluates a string in the page, which the pages' CSP forbids."""
