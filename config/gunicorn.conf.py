@@ -6,13 +6,28 @@ WEB_CONCURRENCY; the benchmarks start gunicorn with this file too.
 
 import multiprocessing
 import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kontaktcenter.config import load_config  # noqa: E402
 
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-# One request at a time per worker process (sync workers), chosen over threads with
-# bench/webhooks.py. A request here is a chain of short database round trips: with
-# several threads in one process, a thread whose answer has arrived waits for the
-# interpreter lock while another runs Python, and a webhook's dozen round trips add up
-# to a longer tail of slow answers. And as a sync worker takes each request from the shared
-# socket when it is free, a burst is spread over the workers instead of queueing behind
-# the one that holds a kept-alive connection. Slow clients are the proxy's to buffer.
-worker_class = "sync"
+# Threads (gthread workers), because the live pages hold a Server-Sent Events stream open
+# for minutes (GET /live/stream): a sync worker would be taken whole by one browser. Each
+# worker runs `[live] web_threads` threads; an open stream holds one, idle (it waits on
+# the feed, holds no database connection and no interpreter lock), the rest serve ordinary
+# requests. bench/wallboard.py runs 200 streams beside bench/webhooks.py's paced load.
+worker_class = "gthread"
+threads = load_config()["live"]["web_threads"]
+# A worker takes few more connections than it has threads (kept-alive idle ones, which
+# hold no thread): a request accepted far beyond that would wait in the worker behind
+# streams that last minutes while another worker is free. The rest wait in the listening
+# socket's backlog for whichever worker has room.
+worker_connections = threads + 16
+# Long enough for the slowest report; a stream's lifetime ([live] stream_lifetime_seconds)
+# is not bound by it in gthread workers (the timeout is the worker's heartbeat, not a request's).
+timeout = 60
+# On restart, streams end and browsers reconnect to the new workers at once.
+graceful_timeout = 5

@@ -76,6 +76,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, instance_path: s
     db.init_app(app)
     sqlfuncs.register(app.extensions[ENGINE_KEY])  # the reports' SQL functions, on SQLite
     dirty.register()  # every write to a past day marks it for the rollups (never stale)
+    from .live.install import init_app as init_live
+
+    init_live(app)  # change notices after each commit, for the live pages
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=current_locale)
@@ -154,6 +157,7 @@ BLUEPRINTS = [
     "kontaktcenter.metrics.reasons_views",
     "kontaktcenter.routing.views",
     "kontaktcenter.privacy.views",
+    "kontaktcenter.live.views",
 ]
 
 

@@ -45,6 +45,7 @@ STAFF_NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("walkin.choose_location", "Besök", ("location_staff", "agent", "admin")),
     ("tokens.tokens", "API-nycklar", ("admin",)),
     ("phone.page", "Telefon", ("agent", "admin")),
+    ("live.wallboard_page", "Väggtavla", ("agent", "coordinator", "manager", "admin")),
     ("routing.rules", "Routningsregler", ("admin", "coordinator")),
     ("metrics.coordinator_page", "Min förvaltning", ("coordinator",)),
     ("directory.reasons_page", "Kontaktorsaker", ("coordinator", "admin")),
