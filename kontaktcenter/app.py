@@ -154,6 +154,8 @@ BLUEPRINTS = [
     "kontaktcenter.metrics.reasons_views",
     "kontaktcenter.routing.views",
     "kontaktcenter.privacy.views",
+    "kontaktcenter.switchboard.views",
+    "kontaktcenter.switchboard.voice_views",
 ]
 
 

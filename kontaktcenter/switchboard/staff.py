@@ -103,6 +103,14 @@ def clean_absent_until(raw: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=STOCKHOLM)
 
 
+def absence_day(until: datetime) -> str:
+    """`absent_until` as the form shows it: the last day away, or the moment when not midnight."""
+    local = until.astimezone(STOCKHOLM)
+    if local.time() == time(0):
+        return (local.date() - timedelta(days=1)).isoformat()
+    return local.strftime("%Y-%m-%dT%H:%M")
+
+
 def may_keep(user: User, department: Department | None) -> bool:
     """A department's coordinator keeps its staff's entries; administrators may help."""
     if user.role == "admin":
