@@ -74,3 +74,7 @@ class SwitchboardRequest(Base):
     staff_member_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
     connected_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
     connected_at: Mapped[datetime | None] = mapped_column()
+
+    contact: Mapped[Contact] = relationship()  # noqa: F821 - the contacts' model, by its registry name
+    staff_member: Mapped[StaffMember | None] = relationship(foreign_keys=[staff_member_id])
+    connected_to: Mapped[StaffMember | None] = relationship(foreign_keys=[connected_to_id])
