@@ -1,7 +1,7 @@
 """Searching the switchboard directory: by name, title, unit or keyword, forgiving typos.
 
-PostgreSQL ranks with `pg_trgm` (trigram similarity, served by the GIN indexes of
-migration 0029); where the extension is missing (it could not be created) and on SQLite
+PostgreSQL ranks with `pg_trgm` (trigram similarity; the GiST indexes of migration 0029
+find the nearest entries without reading the whole directory); where the extension is missing (it could not be created) and on SQLite
 the ranking is done with `rapidfuzz` over the active staff. Both give a score between
 0 and 1 so the name dialling can tell a clear match from a doubtful one.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from .models import StaffMember
 
@@ -27,22 +27,33 @@ OTHER_FIELD_WEIGHT = 0.95
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-# One expression, the same as the index's in migration 0029 (the planner matches it literally).
-SEARCH_DOCUMENT = "lower(name || ' ' || title || ' ' || unit || ' ' || keywords)"
+# The same expressions as the indexes' in migration 0029 (the planner matches them literally).
+NAME = "lower(name)"
+DESCRIPTION = "lower(title || ' ' || unit || ' ' || keywords)"
+# How many nearest entries each index gives (by name, by description) before they are scored.
+CANDIDATES = 30
 
-# Built from this module's constants only; every value is a bound parameter.
+# Two nearest-neighbour scans of the GiST trigram indexes (only the few entries closest
+# by name and by title, unit or keyword are read, however large the directory), then the
+# score of each candidate. Built from this module's constants only; values are bound.
 _PG_SEARCH = text(
     f"""
-    SELECT id, greatest(
-        similarity(lower(name), :q),
-        word_similarity(:q, lower(name)),
-        {OTHER_FIELD_WEIGHT} * word_similarity(:q, {SEARCH_DOCUMENT})
+    WITH candidates AS (
+        (SELECT id FROM staff_members
+          WHERE active AND (CAST(:department_id AS integer) IS NULL OR department_id = :department_id)
+          ORDER BY {NAME} <-> :q LIMIT :k)
+        UNION
+        (SELECT id FROM staff_members
+          WHERE active AND (CAST(:department_id AS integer) IS NULL OR department_id = :department_id)
+          ORDER BY :q <<-> {DESCRIPTION} LIMIT :k)
+    )
+    SELECT s.id, greatest(
+        similarity({NAME}, :q),
+        word_similarity(:q, {NAME}),
+        {OTHER_FIELD_WEIGHT} * word_similarity(:q, lower(name || ' ' || title || ' ' || unit || ' ' || keywords))
     ) AS score
-    FROM staff_members
-    WHERE active
-      AND (CAST(:department_id AS integer) IS NULL OR department_id = :department_id)
-      AND (:q <% {SEARCH_DOCUMENT} OR lower(name) % :q)
-    ORDER BY score DESC, name, id
+    FROM staff_members s JOIN candidates c ON c.id = s.id
+    ORDER BY score DESC, s.name, s.id
     LIMIT :limit
     """  # noqa: S608
 )
@@ -83,22 +94,17 @@ def search_scored(session: Session, text: str, *, department_id: int | None = No
 def _has_trigrams(session: Session) -> bool:
     if session.get_bind().dialect.name != "postgresql":
         return False
-    return bool(session.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")))
+    # Asked once per database connection (kept with it in the pool), not on every search.
+    info = session.connection().info
+    if "pg_trgm" not in info:
+        info["pg_trgm"] = bool(session.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")))
+    return info["pg_trgm"]
 
 
 def _search_trigram(session: Session, query: str, department_id: int | None, limit: int) -> list[Match]:
-    # Lower than pg_trgm's defaults (0.3, 0.6): "ana svenson" must find "anna svensson";
-    # the score threshold below decides what is a result. Local to this transaction.
-    session.execute(
-        text(
-            "SELECT set_config('pg_trgm.similarity_threshold', :t, true),"
-            " set_config('pg_trgm.word_similarity_threshold', :t, true)"
-        ),
-        {"t": str(MIN_SCORE)},
-    )
-    rows = session.execute(_PG_SEARCH, {"q": query, "department_id": department_id, "limit": limit}).all()
-    rows = [(row.id, float(row.score)) for row in rows if row.score >= MIN_SCORE]
-    return _with_staff(session, rows)
+    params = {"q": query, "department_id": department_id, "limit": limit, "k": max(CANDIDATES, 3 * limit)}
+    rows = session.execute(_PG_SEARCH, params).all()
+    return _with_staff(session, [(row.id, float(row.score)) for row in rows if row.score >= MIN_SCORE])
 
 
 def _search_fuzzy(session: Session, query: str, department_id: int | None, limit: int) -> list[Match]:
@@ -136,7 +142,7 @@ def _with_staff(session: Session, rows: list[tuple[int, float]]) -> list[Match]:
         for s in session.scalars(
             select(StaffMember)
             .where(StaffMember.id.in_([staff_id for staff_id, _score in rows]))
-            .options(selectinload(StaffMember.department), selectinload(StaffMember.alternative))
+            .options(joinedload(StaffMember.department), joinedload(StaffMember.alternative))
         )
     }
     return [Match(staff[staff_id], round(score, 4)) for staff_id, score in rows if staff_id in staff]

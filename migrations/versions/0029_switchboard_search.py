@@ -1,4 +1,8 @@
-"""The switchboard directory's search: pg_trgm and trigram GIN indexes on PostgreSQL.
+"""The switchboard directory's search: pg_trgm and trigram GiST indexes on PostgreSQL.
+
+GiST rather than GIN: the search asks for the entries nearest to what was said or typed
+(`ORDER BY … <-> …  LIMIT k`), which only GiST answers from the index; with GIN every
+entry sharing a common trigram (every "-sson") had to be scored, 10–20 times slower at 5,000 staff.
 
 Where the extension cannot be created (no rights, not installed) the migration carries on
 without it and the search ranks with rapidfuzz instead (switchboard/directory.py). On
@@ -22,8 +26,9 @@ depends_on = None
 
 log = logging.getLogger("alembic.runtime.migration")
 
-# The same expression as kontaktcenter/switchboard/directory.py's SEARCH_DOCUMENT.
-SEARCH_DOCUMENT = "lower(name || ' ' || title || ' ' || unit || ' ' || keywords)"
+# The same expressions as kontaktcenter/switchboard/directory.py's NAME and DESCRIPTION.
+NAME = "lower(name)"
+DESCRIPTION = "lower(title || ' ' || unit || ' ' || keywords)"
 
 
 def _trigrams_available(bind) -> bool:
@@ -45,10 +50,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql" or not _trigrams_available(bind):
         return
-    op.execute(
-        f"CREATE INDEX ix_staff_members_search_trgm ON staff_members USING gin (({SEARCH_DOCUMENT}) gin_trgm_ops)"
-    )
-    op.execute("CREATE INDEX ix_staff_members_name_trgm ON staff_members USING gin ((lower(name)) gin_trgm_ops)")
+    op.execute(f"CREATE INDEX ix_staff_members_search_trgm ON staff_members USING gist (({DESCRIPTION}) gist_trgm_ops)")
+    op.execute(f"CREATE INDEX ix_staff_members_name_trgm ON staff_members USING gist (({NAME}) gist_trgm_ops)")
 
 
 def downgrade() -> None:

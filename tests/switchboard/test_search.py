@@ -92,16 +92,20 @@ def test_an_exact_name_leads_clearly_over_a_similar_one(session, staff):
 
 
 @pytest.mark.postgres
-def test_postgresql_searches_with_trigram_indexes(session, staff):
+def test_postgresql_finds_the_nearest_entries_through_the_trigram_indexes(session, staff):
     names = set(session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'staff_members'")))
     assert {"ix_staff_members_search_trgm", "ix_staff_members_name_trgm"} <= names
     session.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(
         session.scalars(
             text(
-                "EXPLAIN SELECT id FROM staff_members WHERE 'bygglov' <% "
-                "lower(name || ' ' || title || ' ' || unit || ' ' || keywords)"
+                "EXPLAIN SELECT id FROM staff_members "
+                "ORDER BY 'bygglov' <<-> lower(title || ' ' || unit || ' ' || keywords) LIMIT 10"
             )
         )
     )
     assert "ix_staff_members_search_trgm" in plan
+    plan = "\n".join(
+        session.scalars(text("EXPLAIN SELECT id FROM staff_members ORDER BY lower(name) <-> 'anna' LIMIT 10"))
+    )
+    assert "ix_staff_members_name_trgm" in plan
