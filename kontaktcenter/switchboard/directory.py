@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
-from sqlalchemy import select, text
+from sqlalchemy import Float, Integer, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from .models import StaffMember
@@ -103,8 +103,16 @@ def _has_trigrams(session: Session) -> bool:
 
 def _search_trigram(session: Session, query: str, department_id: int | None, limit: int) -> list[Match]:
     params = {"q": query, "department_id": department_id, "limit": limit, "k": max(CANDIDATES, 3 * limit)}
-    rows = session.execute(_PG_SEARCH, params).all()
-    return _with_staff(session, [(row.id, float(row.score)) for row in rows if row.score >= MIN_SCORE])
+    # One round trip: the scored candidates with their rows, departments and alternatives.
+    scored = _PG_SEARCH.columns(id=Integer, score=Float).subquery("scored")
+    stmt = (
+        select(StaffMember, scored.c.score)
+        .join(scored, scored.c.id == StaffMember.id)
+        .where(scored.c.score >= MIN_SCORE)
+        .options(joinedload(StaffMember.department), joinedload(StaffMember.alternative))
+        .order_by(scored.c.score.desc(), StaffMember.name, StaffMember.id)
+    )
+    return [Match(member, round(float(score), 4)) for member, score in session.execute(stmt, params).unique()]
 
 
 def _search_fuzzy(session: Session, query: str, department_id: int | None, limit: int) -> list[Match]:
