@@ -98,6 +98,13 @@ def start(session: Session, *, call_sid: str, caller: str | None, service: Servi
     existing = request_for(session, call_sid)
     if existing is not None:
         return existing
+    stored = calls.call_by_sid(session, call_sid)
+    if stored is not None:
+        # The call has a record already (it was queued, or its end was reported first).
+        request = SwitchboardRequest(contact_id=stored.id, at=at, via="digit")
+        session.add(request)
+        session.flush()
+        return request
     contact = Contact(
         channel="phone",
         provider_sid=call_sid,
@@ -118,7 +125,8 @@ def start(session: Session, *, call_sid: str, caller: str | None, service: Servi
         # A parallel retry of the same webhook stored it first.
         existing = request_for(session, call_sid)
         if existing is None:
-            raise
+            # The id is another channel's (an SMS's MessageSid): no call of ours.
+            raise calls.PhoneError("Samtalet finns inte.") from None
         return existing
     return request
 
