@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
-from sqlalchemy import Float, Integer, select, text
+from sqlalchemy import Integer, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from .models import StaffMember
@@ -33,28 +33,20 @@ DESCRIPTION = "lower(title || ' ' || unit || ' ' || keywords)"
 # How many nearest entries each index gives (by name, by description) before they are scored.
 CANDIDATES = 30
 
-# Two nearest-neighbour scans of the GiST trigram indexes (only the few entries closest
-# by name and by title, unit or keyword are read, however large the directory), then the
-# score of each candidate. Built from this module's constants only; values are bound.
-_PG_SEARCH = text(
+# Two nearest-neighbour scans of the GiST trigram indexes: only the few entries closest by
+# name and by title, unit or keyword are read, however large the directory. They are then
+# scored like SQLite's (fuzzy_score), so a score means the same on both databases and the
+# name dialling's confidence does not depend on the engine. Built from this module's
+# constants only; values are bound.
+_PG_CANDIDATES = text(
     f"""
-    WITH candidates AS (
-        (SELECT id FROM staff_members
-          WHERE active AND (CAST(:department_id AS integer) IS NULL OR department_id = :department_id)
-          ORDER BY {NAME} <-> :q LIMIT :k)
-        UNION
-        (SELECT id FROM staff_members
-          WHERE active AND (CAST(:department_id AS integer) IS NULL OR department_id = :department_id)
-          ORDER BY :q <<-> {DESCRIPTION} LIMIT :k)
-    )
-    SELECT s.id, greatest(
-        similarity({NAME}, :q),
-        word_similarity(:q, {NAME}),
-        {OTHER_FIELD_WEIGHT} * word_similarity(:q, lower(name || ' ' || title || ' ' || unit || ' ' || keywords))
-    ) AS score
-    FROM staff_members s JOIN candidates c ON c.id = s.id
-    ORDER BY score DESC, s.name, s.id
-    LIMIT :limit
+    (SELECT id FROM staff_members
+      WHERE active AND (CAST(:department_id AS integer) IS NULL OR department_id = :department_id)
+      ORDER BY {NAME} <-> :q LIMIT :k)
+    UNION
+    (SELECT id FROM staff_members
+      WHERE active AND (CAST(:department_id AS integer) IS NULL OR department_id = :department_id)
+      ORDER BY :q <<-> {DESCRIPTION} LIMIT :k)
     """  # noqa: S608
 )
 
@@ -102,17 +94,22 @@ def _has_trigrams(session: Session) -> bool:
 
 
 def _search_trigram(session: Session, query: str, department_id: int | None, limit: int) -> list[Match]:
-    params = {"q": query, "department_id": department_id, "limit": limit, "k": max(CANDIDATES, 3 * limit)}
-    # One round trip: the scored candidates with their rows, departments and alternatives.
-    scored = _PG_SEARCH.columns(id=Integer, score=Float).subquery("scored")
+    params = {"q": query, "department_id": department_id, "k": max(CANDIDATES, 3 * limit)}
+    # One round trip: the candidates with their departments and alternatives.
+    candidates = _PG_CANDIDATES.columns(id=Integer).subquery("candidates")
     stmt = (
-        select(StaffMember, scored.c.score)
-        .join(scored, scored.c.id == StaffMember.id)
-        .where(scored.c.score >= MIN_SCORE)
+        select(StaffMember)
+        .join(candidates, candidates.c.id == StaffMember.id)
         .options(joinedload(StaffMember.department), joinedload(StaffMember.alternative))
-        .order_by(scored.c.score.desc(), StaffMember.name, StaffMember.id)
     )
-    return [Match(member, round(float(score), 4)) for member, score in session.execute(stmt, params).unique()]
+    return _best(query, session.scalars(stmt, params).unique(), limit)
+
+
+def _best(query: str, members, limit: int) -> list[Match]:
+    scored = [Match(m, round(fuzzy_score(query, m.name, " ".join((m.title, m.unit, m.keywords))), 4)) for m in members]
+    scored = [m for m in scored if m.score >= MIN_SCORE]
+    scored.sort(key=lambda m: (-m.score, m.staff.name, m.staff.id))
+    return scored[:limit]
 
 
 def _search_fuzzy(session: Session, query: str, department_id: int | None, limit: int) -> list[Match]:
