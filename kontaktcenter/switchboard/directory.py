@@ -95,21 +95,12 @@ def _has_trigrams(session: Session) -> bool:
 
 def _search_trigram(session: Session, query: str, department_id: int | None, limit: int) -> list[Match]:
     params = {"q": query, "department_id": department_id, "k": max(CANDIDATES, 3 * limit)}
-    # One round trip: the candidates with their departments and alternatives.
     candidates = _PG_CANDIDATES.columns(id=Integer).subquery("candidates")
-    stmt = (
-        select(StaffMember)
-        .join(candidates, candidates.c.id == StaffMember.id)
-        .options(joinedload(StaffMember.department), joinedload(StaffMember.alternative))
+    # Plain rows to score (no ORM objects for the candidates that will not be shown).
+    stmt = select(StaffMember.id, StaffMember.name, StaffMember.title, StaffMember.unit, StaffMember.keywords).join(
+        candidates, candidates.c.id == StaffMember.id
     )
-    return _best(query, session.scalars(stmt, params).unique(), limit)
-
-
-def _best(query: str, members, limit: int) -> list[Match]:
-    scored = [Match(m, round(fuzzy_score(query, m.name, " ".join((m.title, m.unit, m.keywords))), 4)) for m in members]
-    scored = [m for m in scored if m.score >= MIN_SCORE]
-    scored.sort(key=lambda m: (-m.score, m.staff.name, m.staff.id))
-    return scored[:limit]
+    return _ranked(session, query, session.execute(stmt, params), limit)
 
 
 def _search_fuzzy(session: Session, query: str, department_id: int | None, limit: int) -> list[Match]:
@@ -118,8 +109,13 @@ def _search_fuzzy(session: Session, query: str, department_id: int | None, limit
     )
     if department_id is not None:
         stmt = stmt.where(StaffMember.department_id == department_id)
+    return _ranked(session, query, session.execute(stmt), limit)
+
+
+def _ranked(session: Session, query: str, rows, limit: int) -> list[Match]:
+    """The rows scored by `fuzzy_score`, the best `limit` of them loaded as staff."""
     scored = []
-    for row in session.execute(stmt):
+    for row in rows:
         score = fuzzy_score(query, row.name, " ".join((row.title, row.unit, row.keywords)))
         if score >= MIN_SCORE:
             scored.append((score, row.name, row.id))
