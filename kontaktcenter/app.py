@@ -158,6 +158,8 @@ BLUEPRINTS = [
     "kontaktcenter.routing.views",
     "kontaktcenter.privacy.views",
     "kontaktcenter.live.views",
+    "kontaktcenter.switchboard.views",
+    "kontaktcenter.switchboard.voice_views",
 ]
 
 

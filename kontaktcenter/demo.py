@@ -319,12 +319,22 @@ def _new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def load_demo_staff(session: Session) -> None:
+    """The switchboard directory's demo staff (partial: entries added on the page stay active)."""
+    from .switchboard.staff_import import DEMO_STAFF, import_file
+
+    report = import_file(session, DEMO_STAFF, full=False)
+    if report.rejected:
+        raise RuntimeError(f"{DEMO_STAFF}: {report.rejected[0]}")
+
+
 def load_demo(
     session: Session, today: date, passwords: Mapping[str, str], days: int = 90
 ) -> list[tuple[str, str, str]]:
     """Load the directory, the demo users and (once) the history; returns printed users."""
     load_catalogue(session)
     users = load_demo_users(session, passwords)
+    load_demo_staff(session)
     has_history = session.scalar(select(func.count()).select_from(Contact).where(Contact.external_id.like("demo-%")))
     if not has_history:
         directory = Directory(session)

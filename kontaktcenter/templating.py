@@ -49,6 +49,7 @@ STAFF_NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("routing.rules", "Routningsregler", ("admin", "coordinator")),
     ("metrics.coordinator_page", "Min förvaltning", ("coordinator",)),
     ("directory.reasons_page", "Kontaktorsaker", ("coordinator", "admin")),
+    ("switchboard.search_page", "Växel", ("agent", "caseworker", "coordinator", "admin", "location_staff", "manager")),
 ]
 
 

@@ -17,6 +17,7 @@ from .engine import REPORT_QUERIES, ReportError, ReportQuery, check_period, pars
 from .export_jobs import QUERY_SHARE
 from .exports import FORMATS, export, iso_as_of, names_for
 from .report import report
+from .switchboard import switchboard_report
 
 
 def _date(ctx, param, value: str) -> date:
@@ -46,7 +47,7 @@ def _optional_date(ctx, param, value: str | None) -> date | None:
     return None if value is None else _date(ctx, param, value)
 
 
-REPORT_SETS = ("core", "development", "quarter")
+REPORT_SETS = ("core", "development", "quarter", "switchboard")
 
 
 def _write(data: bytes, output: Path | None) -> None:
@@ -105,7 +106,7 @@ def register(app: Flask) -> None:
         type=click.Choice(REPORT_SETS),
         default="core",
         show_default=True,
-        help="core: tillgänglighet; development: tjänsteutveckling; quarter: a department's quarter report",
+        help="core: tillgänglighet; development: tjänsteutveckling; quarter: a department's quarter report; switchboard: växel, transfers, offers",
     )
     @click.option("--from", "start", callback=_optional_date, help="first local date, YYYY-MM-DD")
     @click.option("--to", "end", callback=_optional_date, help="last local date (included)")
@@ -158,12 +159,13 @@ def register(app: Flask) -> None:
             check_period(start, end)
         except ReportError as exc:
             raise click.UsageError(exc.sv) from None
-        if report_set == "development":
+        if report_set in ("development", "switchboard"):
             if fmt == "xlsx" and output is None and sys.stdout.isatty():
                 raise click.UsageError("XLSX skrivs till en fil: ange -o FIL.xlsx")
             query = ReportQuery(start, end, by=dims, period=period, as_of=as_of)
-            table = development_report(db.session, query)
-            meta = {"set": "development", "from": start.isoformat(), "to": end.isoformat(), "by": by}
+            figures = development_report if report_set == "development" else switchboard_report
+            table = figures(db.session, query)
+            meta = {"set": report_set, "from": start.isoformat(), "to": end.isoformat(), "by": by}
             meta["as_of"] = iso_as_of(as_of)
             data = export(fmt, list(table.columns), records(table), meta, names=names_for(fmt, db.session))
             _write(data, output)

@@ -27,6 +27,7 @@ from .development import FIGURE_KINDS as DEVELOPMENT_KINDS
 from .engine import DECIMALS
 from .engine import FIGURE_KINDS as CORE_KINDS
 from .labels import FIGURE_LABELS, GROUP_LABELS
+from .switchboard import FIGURE_KINDS as SWITCHBOARD_KINDS
 
 PEOPLE_CSV = "csv-sv"
 FORMATS = ("csv", PEOPLE_CSV, "xlsx", "json")
@@ -39,7 +40,7 @@ MEDIA_TYPES = {
 # A file name's ending per format: the CSV for people is a .csv too.
 FILE_ENDINGS = {"csv": ".csv", PEOPLE_CSV: "_sv.csv", "xlsx": ".xlsx", "json": ".json"}
 # Every report set's figures are written by the same rules (METRICS.md "Output rules").
-FIGURE_KINDS = {**CORE_KINDS, **DEVELOPMENT_KINDS}
+FIGURE_KINDS = {**CORE_KINDS, **DEVELOPMENT_KINDS, **SWITCHBOARD_KINDS}
 XLSX_NUMBER_FORMATS = {"rate": "0.0000", "seconds": "0.0", "hours": "0.00", "count": "0"}
 
 

@@ -44,6 +44,15 @@ FIGURE_LABELS = {
     "failure_demand": _l("Sviktefterfrågan"),
     "failure_demand_rate": _l("Andel sviktefterfrågan"),
     "kb_answered": _l("Lösta med kunskapsbanken"),
+    # Switchboard, transfers and call distribution (switchboard.py)
+    "switchboard_calls": _l("Samtal till växeln"),
+    "switchboard_connected": _l("Kopplade av växeln"),
+    "switchboard_connect_rate": _l("Andel kopplade"),
+    "transfers": _l("Överkopplingar"),
+    "transfers_completed": _l("Besvarade överkopplingar"),
+    "offers": _l("Samtalserbjudanden"),
+    "offers_missed": _l("Missade samtalserbjudanden"),
+    "offer_miss_rate": _l("Andel missade samtalserbjudanden"),
 }
 
 # A contact reason's category (METRICS.md "Service development").
@@ -71,6 +80,7 @@ REPORT_PAGES = [
     ("metrics.coordinator_page", _l("Samordnare")),
     ("metrics.development_page", _l("Tjänsteutveckling")),
     ("metrics.quarter_page", _l("Kvartalsrapport")),
+    ("switchboard.report_page", _l("Växel")),
 ]
 
 NEED_LABELS = {

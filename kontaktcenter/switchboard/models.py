@@ -9,15 +9,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
 from ..directory.models import Department, _in
 
+# Expression indexes the migrations make on PostgreSQL only; the models-vs-migrations
+# comparison leaves them out (SQLite cannot have them, SQLAlchemy cannot declare them per dialect).
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_staff_members_search_trgm", "ix_staff_members_name_trgm"})
+
 
 class StaffMember(Base):
     __tablename__ = "staff_members"
+    # The search's trigram indexes are PostgreSQL's own (migration 0029; only where
+    # pg_trgm could be created), so they are not declared here: POSTGRESQL_ONLY_INDEXES.
+    __table_args__ = (Index("ix_staff_members_department_active", "department_id", "active"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     employee_id: Mapped[str] = mapped_column(String(60), unique=True)
@@ -43,6 +50,11 @@ class StaffMember(Base):
     def is_absent(self, at: datetime) -> bool:
         return self.absent_until is not None and at < self.absent_until
 
+    @property
+    def absent(self) -> bool:
+        """An absence notice is in force now (search results flag it)."""
+        return self.is_absent(utcnow())
+
 
 REQUEST_VIA = ("speech", "digit", "agent")
 
@@ -62,3 +74,7 @@ class SwitchboardRequest(Base):
     staff_member_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
     connected_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
     connected_at: Mapped[datetime | None] = mapped_column()
+
+    contact: Mapped[Contact] = relationship()  # noqa: F821 - the contacts' model, by its registry name
+    staff_member: Mapped[StaffMember | None] = relationship(foreign_keys=[staff_member_id])
+    connected_to: Mapped[StaffMember | None] = relationship(foreign_keys=[connected_to_id])

@@ -2,7 +2,7 @@
 already): the citizen pages show the directory's names in the reader's language.
 
 Revision ID: 0030_citizen_names
-Revises: 0028_call_transfer_legs
+Revises: 0029_switchboard_search
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0030_citizen_names"
-down_revision = "0028_call_transfer_legs"
+down_revision = "0029_switchboard_search"
 branch_labels = None
 depends_on = None
 

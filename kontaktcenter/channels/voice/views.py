@@ -134,6 +134,8 @@ def menu():
         _say(response, _("Det valet finns inte."))
         _menu_gather(response, choices)
         return twiml(response)
+    if _name_dialling_chosen(form.get("Digits")):
+        return _switchboard_prompt(call_sid, form.get("From"))
     at = now()
     received = calls.enqueue_call(db.session, call_sid=call_sid, caller=form.get("From"), service=service, at=at)
     queue = received.contact.queue
@@ -503,3 +505,16 @@ def agent_after():
         return twiml(response)
     response.hangup()
     return twiml(response)
+
+
+def _name_dialling_chosen(digits: str | None) -> bool:
+    from ...switchboard.name_dialling import chose_switchboard
+
+    return chose_switchboard(digits, current_app.config["switchboard"])
+
+
+def _switchboard_prompt(call_sid: str, caller: str | None) -> Response:
+    # Imported here: the switchboard's webhooks build on this module's helpers.
+    from ...switchboard.voice_views import prompt
+
+    return prompt(call_sid, caller)
