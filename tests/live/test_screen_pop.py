@@ -39,7 +39,7 @@ def _answer(twilio, session, contact: Contact, agent, queue_time: str = "42") ->
 def test_the_pop_shows_menu_choice_wait_and_readable_history(twilio, session, agent, client):
     earlier = _call(twilio, session, "2")  # skolval, an open errand from the same number
     secret = _call(twilio, session, "1")  # försörjningsstöd: sekretess, taken by nobody here
-    now = _call(twilio, session, "0")
+    now = _call(twilio, session, "5")
     _answer(twilio, session, now, agent, "42")
     html = client.get("/phone/samtal").get_data(as_text=True)
     assert now.ticket.reference in html
@@ -55,7 +55,7 @@ def test_a_confidential_ticket_the_agent_took_is_shown_and_its_read_logged(twili
     secret = _call(twilio, session, "1")
     _answer(twilio, session, secret, agent)
     twilio.post("/twilio/voice/queue-result", call_params(secret.provider_sid, From=CALLER, QueueResult="bridged"))
-    now = _call(twilio, session, "0")
+    now = _call(twilio, session, "5")
     _answer(twilio, session, now, agent)
     before = session.scalar(select(AccessLog.id).order_by(AccessLog.id.desc()).limit(1)) or 0
     html = client.get("/phone/samtal").get_data(as_text=True)
@@ -69,13 +69,13 @@ def test_a_restricted_ticket_is_never_listed(twilio, session, agent, client):
     ticket = session.get(Ticket, earlier.ticket_id)
     ticket.restriction = "Medborgaren har begärt begränsning"
     session.commit()
-    now = _call(twilio, session, "0")
+    now = _call(twilio, session, "5")
     _answer(twilio, session, now, agent)
     assert earlier.ticket.reference not in client.get("/phone/samtal").get_data(as_text=True)
 
 
 def test_another_agent_sees_no_pop_of_this_call(twilio, session, agent, make_user, app):
-    now = _call(twilio, session, "0")
+    now = _call(twilio, session, "5")
     _answer(twilio, session, now, agent)
     other = make_user("agent", queues=["kc-forsta-linjen"], presence="available")
     session.commit()
