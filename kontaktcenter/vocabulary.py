@@ -41,10 +41,12 @@ INTERPRETER_LANGUAGES = (
 LANGUAGES = ("sv", "en", *[code for code in INTERPRETER_LANGUAGES if code != "en"])
 
 # How a contact ended. A call that reached the queue ends in one of QUEUE_OUTCOMES (only
-# those are counted as queued, METRICS.md); ivr_dropped: hung up in the IVR before that.
+# those are counted as queued, METRICS.md); ivr_dropped: hung up in the IVR before that;
+# switchboard: connected by name dialling straight to the person asked for, never queued
+# (counted by the switchboard figures, not as a drop).
 QUEUE_OUTCOMES = ("answered", "abandoned", "callback_requested")
 WALK_IN_OUTCOMES = ("served", "left")
-OUTCOMES = (*QUEUE_OUTCOMES, "ivr_dropped", *WALK_IN_OUTCOMES)
+OUTCOMES = (*QUEUE_OUTCOMES, "ivr_dropped", "switchboard", *WALK_IN_OUTCOMES)
 
 # Staff roles. dataskydd: the data-protection officer and registrator (access log,
 # registerutdrag, rättelse, radering, begränsning); no casework.

@@ -6,7 +6,8 @@ without a ticket (outcome `ivr_dropped` while it is in the IVR, so a hang-up the
 out of the queue figures) and its SwitchboardRequest (METRICS.md `switchboard_calls`).
 When the call goes on to the switchboard queue, that contact is replaced by the queued
 call's own contact and ticket, which the request then names; when the call is connected
-to the person, the ticket-less contact stays the call's record (it never reached a queue).
+to the person, the ticket-less contact stays the call's record with outcome
+`switchboard` (it never reached a queue, and was not dropped either).
 """
 
 from __future__ import annotations
@@ -166,6 +167,9 @@ def record_dial(
     if status in ("completed", "answered") and request.connected_at is None:
         request.connected_to_id = staff_id
         request.connected_at = at - timedelta(seconds=duration or 0)
+        contact = session.get(Contact, request.contact_id)
+        if contact.ticket_id is None:  # the IVR's own record: the call ended connected, not dropped
+            contact.outcome = "switchboard"
     return request
 
 

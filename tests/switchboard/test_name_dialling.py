@@ -124,6 +124,11 @@ def test_a_confident_match_is_confirmed_connected_and_recorded(twilio, session, 
     assert request.connected_to_id == people["anna"].id
     assert request.connected_at == TUESDAY_MORNING + timedelta(minutes=1)  # answered 240 s before the end
     assert request.contact.ticket_id is None  # never in a queue
+    # Connected, not dropped: the core report's IVR drops do not count it (the switchboard figures do).
+    assert request.contact.outcome == "switchboard"
+    twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="400"))
+    session.expire_all()
+    assert request_of(session, sid).contact.outcome == "switchboard"  # the call's end keeps it
 
 
 def test_an_absent_person_has_the_notice_read_and_the_alternative_offered(twilio, session, people):
