@@ -451,7 +451,13 @@ def transfer_wait():
     response = VoiceResponse()
     db.autocommit()
     transfer = transfers.transfer_of(db.session, _transfer_id())
-    if transfer is not None and transfer.queue_id is not None and _number(request.form.get("QueueTime")) == 0:
+    waited = _number(request.form.get("QueueTime")) or 0
+    if transfer is not None and waited >= current_app.config["transfers"]["department_wait_seconds"]:
+        # Nobody of the department could answer: the errand is handed over all the same
+        # (transfer-result tells the caller so), rather than a hold loop without end.
+        response.leave()
+        return twiml(response)
+    if transfer is not None and transfer.queue_id is not None and waited == 0:
         _say(response, _("Du är nu i kö till förvaltningen. Ditt samtal besvaras i tur och ordning."))
     position = _number(request.form.get("QueuePosition"))
     if position:

@@ -207,6 +207,33 @@ def test_the_department_hold_loop_offers_no_callback(app, twilio, session, agent
     assert root.find("Gather") is None
 
 
+def test_a_caller_nobody_in_the_department_answers_leaves_the_queue_told_they_will_be_contacted(
+    app, twilio, session, agent, auth
+):
+    contact = _live_call(app, twilio, session, agent)
+    queue = _queue(session, "grundskola-antagning")
+    _transfer(auth, contact, kind="queue", queue_id=str(queue.id), note="Skolbyte")
+    (transfer,) = _transfers(session, contact)
+    limit = app.config["transfers"]["department_wait_seconds"]
+    path = f"/twilio/voice/transfer-wait?transfer={transfer.id}"
+    waiting = parse_twiml(twilio.post(path, call_params(contact.provider_sid, QueueTime=str(limit - 1))).get_data())
+    assert waiting.find("Leave") is None
+    timed_out = parse_twiml(twilio.post(path, call_params(contact.provider_sid, QueueTime=str(limit))).get_data())
+    assert timed_out.find("Leave") is not None
+    # Twilio then reports the caller left the queue: unanswered, the errand stays escalated.
+    result = twilio.post(
+        f"/twilio/voice/transfer-result?transfer={transfer.id}",
+        call_params(contact.provider_sid, QueueResult="leave", QueueTime=str(limit)),
+    )
+    root = parse_twiml(result.get_data())
+    assert "du blir kontaktad" in " ".join(s.text for s in root.iter("Say"))
+    assert root.find("Hangup") is not None
+    session.expire_all()
+    (transfer,) = _transfers(session, contact)
+    assert (transfer.status, transfer.answered_at) == ("unanswered", None)
+    assert session.get(Contact, contact.id).ticket.status == "escalated"
+
+
 # -- cold to a person ---------------------------------------------------------------------
 
 
