@@ -239,3 +239,14 @@ def test_a_stream_writes_no_access_log(client, auth, session):
     before = session.query(AccessLog).count()
     read(_stream(client, "presence"))
     assert session.query(AccessLog).count() == before
+
+
+@pytest.mark.parametrize(("username", "path"), [("agent", "/console"), ("agent", "/phone"), ("handlaggare", "/inkorg")])
+def test_a_live_page_carries_its_feed_in_the_body_once_and_a_plain_title(client, auth, session, username, path):
+    """The feed's markup belongs in the page, not in its <title> (where a browser shows it as text)."""
+    auth.login(username)
+    html = client.get(path).get_data(as_text=True)
+    title = html[html.index("<title>") : html.index("</title>")]
+    assert "<div" not in title
+    assert "live.js" not in title
+    assert html.count('id="live"') == 1
