@@ -159,7 +159,7 @@ BLUEPRINTS = [
     "kontaktcenter.privacy.views",
     "kontaktcenter.live.views",
     "kontaktcenter.switchboard.views",
-    "kontaktcenter.switchboard.voice_views",
+    "kontaktcenter.channels.voice.switchboard_views",
 ]
 
 

@@ -80,7 +80,7 @@ REPORT_PAGES = [
     ("metrics.coordinator_page", _l("Samordnare")),
     ("metrics.development_page", _l("Tjänsteutveckling")),
     ("metrics.quarter_page", _l("Kvartalsrapport")),
-    ("switchboard.report_page", _l("Växel")),
+    ("metrics.switchboard_page", _l("Växel")),
 ]
 
 NEED_LABELS = {

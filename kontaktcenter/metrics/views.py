@@ -18,6 +18,7 @@ from ..extensions import current_locale
 from ..tickets.access import can_read
 from ..worktime.calendar import STOCKHOLM
 from . import charts, development, export_jobs
+from . import switchboard as switchboard_figures
 from .comparison import compare
 from .coordinator import coordinator_view
 from .costs import CostConfigError, cost_allocation
@@ -589,3 +590,20 @@ def figure_difference(name: str, value) -> str:
     if kind == "hours":
         return _decimal_mark(f"{sign}{size:.2f} h")
     return f"{sign}{size}"
+
+
+@bp.get("/reports/vaxel")
+@roles_required(*REPORT_ROLES)
+def switchboard_page():
+    """The switchboard figures: calls that asked for a person, transfers, the distribution's offers."""
+    form, ok = _filter_form()
+    result = None
+    if ok:
+        query = _own_department_query(form.query())
+        (total,) = records(switchboard_figures.switchboard_report(db.session, replace(query, by=(), period=None)))
+        by_service = records(
+            switchboard_figures.switchboard_report(db.session, replace(query, by=("service",), period=None))
+        )
+        names = {s.code: s.name(current_locale()) for s in db.session.scalars(select(Service))}
+        result = {"total": total, "by_service": by_service, "names": names}
+    return _page("switchboard/report.html", form, ok, result=result, figures=switchboard_figures.FIGURE_NAMES)

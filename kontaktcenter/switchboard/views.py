@@ -1,9 +1,9 @@
 """The switchboard's pages: agents search the directory (/vaxel), coordinators keep their
-department's entries (/vaxel/katalog), managers read the switchboard figures (/reports/vaxel)."""
+department's entries (/vaxel/katalog). (Its figures are a report: metrics/views.py.)"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,11 +12,7 @@ from sqlalchemy import select
 
 from ..auth.decorators import roles_required
 from ..database import db
-from ..directory.models import Department, Service
-from ..extensions import current_locale
-from ..metrics import switchboard as figures
-from ..metrics.engine import records
-from ..metrics.views import REPORT_ROLES, _filter_form, _own_department_query, _page
+from ..directory.models import Department
 from . import staff
 from .directory import MAX_QUERY, search
 from .models import StaffMember
@@ -186,18 +182,3 @@ def set_active(member_id: int):
     else:
         flash(_("%(name)s är borttagen ur sökningen. Uppgifterna finns kvar.", name=member.name), "success")
     return redirect(url_for(".department_page", department=member.department.code))
-
-
-@bp.get("/reports/vaxel")
-@roles_required(*REPORT_ROLES)
-def report_page():
-    """The switchboard figures: calls that asked for a person, transfers, the distribution's offers."""
-    form, ok = _filter_form()
-    result = None
-    if ok:
-        query = _own_department_query(form.query())
-        (total,) = records(figures.switchboard_report(db.session, replace(query, by=(), period=None)))
-        by_service = records(figures.switchboard_report(db.session, replace(query, by=("service",), period=None)))
-        names = {s.code: s.name(current_locale()) for s in db.session.scalars(select(Service))}
-        result = {"total": total, "by_service": by_service, "names": names}
-    return _page("switchboard/report.html", form, ok, result=result, figures=figures.FIGURE_NAMES)

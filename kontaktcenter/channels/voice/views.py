@@ -23,7 +23,7 @@ from ...notify.transport import TransportError
 from ...worktime.calendar import STOCKHOLM, current_calendar
 from ..clock import now
 from ..twilio_security import public_url, validate_twilio_request
-from . import calls, distribution, transfers
+from . import calls, distribution, name_dialling, transfers
 
 log = logging.getLogger(__name__)
 
@@ -514,13 +514,34 @@ def agent_after():
 
 
 def _name_dialling_chosen(digits: str | None) -> bool:
-    from ...switchboard.name_dialling import chose_switchboard
+    return name_dialling.chose_switchboard(digits, _switchboard_settings())
 
-    return chose_switchboard(digits, current_app.config["switchboard"])
+
+def _switchboard_settings() -> Mapping[str, Any]:
+    return current_app.config["switchboard"]
+
+
+def _general_service():
+    choices = calls.menu(db.session, _phone_config())
+    return calls.service_for_digit(choices, calls.GENERAL_LINE_DIGIT)
 
 
 def _switchboard_prompt(call_sid: str, caller: str | None) -> Response:
-    # Imported here: the switchboard's webhooks build on this module's helpers.
-    from ...switchboard.voice_views import prompt
-
-    return prompt(call_sid, caller)
+    """The caller pressed the switchboard digit: record the request, ask for a name."""
+    name_dialling.start(db.session, call_sid=call_sid, caller=caller, service=_general_service(), at=now())
+    db.session.commit()
+    response = VoiceResponse()
+    gather = Gather(
+        input="speech",
+        language="sv-SE",
+        hints=name_dialling.speech_hints(db.session, _switchboard_settings()["max_hints"]),
+        speech_timeout="auto",
+        timeout=GATHER_TIMEOUT,
+        action=url("/twilio/voice/switchboard/name"),
+        method="POST",
+    )
+    _say(gather, _("Säg namnet på personen eller verksamheten du söker."))
+    response.append(gather)
+    # Nothing said: Twilio goes on here without SpeechResult, which means the queue.
+    response.redirect(url("/twilio/voice/switchboard/name"), method="POST")
+    return twiml(response)

@@ -1,62 +1,37 @@
 """Twilio's webhooks of name dialling: the spoken name, the confirmation, the <Dial> result.
 
-The menu (channels/voice/views.py) hands a caller who pressed the switchboard digit to
-`prompt`; what follows lives under /twilio/voice/switchboard/.
+The menu (views.py) asks a caller who pressed the switchboard digit for a name
+(`switchboard_prompt`); what follows lives under /twilio/voice/switchboard/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from flask_babel import gettext as _
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from ..auth.decorators import public
-from ..channels.clock import now
-from ..channels.twilio_security import validate_twilio_request
-from ..channels.voice import calls
-from ..channels.voice.views import GATHER_TIMEOUT, _closed, _number, _phone_config, _say, twiml, url
-from ..database import db
-from ..extensions import csrf
-from ..worktime.calendar import current_calendar
-from . import name_dialling
-from .models import StaffMember
-from .staff import absence_day
+from ...auth.decorators import public
+from ...database import db
+from ...extensions import csrf
+from ...switchboard.models import StaffMember
+from ...switchboard.staff import absence_day
+from ...worktime.calendar import current_calendar
+from ..clock import now
+from ..twilio_security import validate_twilio_request
+from . import calls, name_dialling
+from .views import (
+    GATHER_TIMEOUT,
+    _closed,
+    _general_service,
+    _number,
+    _say,
+    _switchboard_settings,
+    twiml,
+    url,
+)
 
 bp = Blueprint("switchboard_voice", __name__, url_prefix="/twilio/voice/switchboard")
 csrf.exempt(bp)  # Twilio signs instead
-
-
-def _settings() -> Mapping[str, Any]:
-    return current_app.config["switchboard"]
-
-
-def _general_service():
-    choices = calls.menu(db.session, _phone_config())
-    return calls.service_for_digit(choices, calls.GENERAL_LINE_DIGIT)
-
-
-def prompt(call_sid: str, caller: str | None) -> Response:
-    """The caller pressed the switchboard digit: record the request, ask for a name."""
-    name_dialling.start(db.session, call_sid=call_sid, caller=caller, service=_general_service(), at=now())
-    db.session.commit()
-    response = VoiceResponse()
-    gather = Gather(
-        input="speech",
-        language="sv-SE",
-        hints=name_dialling.speech_hints(db.session, _settings()["max_hints"]),
-        speech_timeout="auto",
-        timeout=GATHER_TIMEOUT,
-        action=url("/twilio/voice/switchboard/name"),
-        method="POST",
-    )
-    _say(gather, _("Säg namnet på personen eller verksamheten du söker."))
-    response.append(gather)
-    # Nothing said: Twilio goes on here without SpeechResult, which means the queue.
-    response.redirect(url("/twilio/voice/switchboard/name"), method="POST")
-    return twiml(response)
 
 
 def _offer(response: VoiceResponse, member: StaffMember) -> None:
@@ -124,7 +99,9 @@ def name():
             db.session, call_sid=form["CallSid"], caller=form.get("From"), service=_general_service(), at=now()
         )
         switchboard_request = name_dialling.request_for(db.session, form["CallSid"])
-    decision = name_dialling.decide(db.session, form.get("SpeechResult"), _number(form.get("Confidence")), _settings())
+    decision = name_dialling.decide(
+        db.session, form.get("SpeechResult"), _number(form.get("Confidence")), _switchboard_settings()
+    )
     name_dialling.heard(switchboard_request, decision)
     if decision.kind != name_dialling.CONFIRM:
         if decision.kind != name_dialling.NO_SPEECH:
@@ -168,7 +145,7 @@ def confirm():
     dial = Dial(
         action=url(f"/twilio/voice/switchboard/dialled?staff={member.id}"),
         method="POST",
-        timeout=_settings()["dial_timeout"],
+        timeout=_switchboard_settings()["dial_timeout"],
         answer_on_bridge=True,
     )
     if member.phone.lower().startswith("sip:"):

@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..channels.voice import calls
-from ..contacts.citizen import caller_number
-from ..contacts.models import Contact
-from ..directory.models import Service
-from ..intake.receive import Received
-from .directory import Match, search_scored
-from .models import StaffMember, SwitchboardRequest
+from ...contacts.citizen import caller_number
+from ...contacts.models import Contact
+from ...directory.models import Service
+from ...intake.receive import Received
+from ...switchboard.directory import Match, search_scored
+from ...switchboard.models import StaffMember, SwitchboardRequest
+from . import calls
 
 # Twilio's limit for one speech hint (characters).
 HINT_MAX_CHARS = 100
