@@ -56,8 +56,8 @@ from _common import drop_database, recreate_database  # noqa: E402
 from kontaktcenter.app import create_app  # noqa: E402
 from kontaktcenter.casework.service import set_presence  # noqa: E402
 from kontaktcenter.channels.voice import calls, distribution  # noqa: E402
-from kontaktcenter.channels.voice.models import CallOffer, CallRequirement  # noqa: E402
 from kontaktcenter.commands import upgrade_database  # noqa: E402
+from kontaktcenter.contacts.calls import CallOffer, CallRequirement  # noqa: E402
 from kontaktcenter.contacts.models import Contact  # noqa: E402
 from kontaktcenter.database import ENGINE_KEY, utcnow  # noqa: E402
 from kontaktcenter.directory.models import Department, Queue, User, UserLanguage  # noqa: E402

@@ -41,6 +41,7 @@ COMMAND_MODULES: list[str] = [
     "kontaktcenter.accounts.commands",
     "kontaktcenter.privacy.commands",
     "kontaktcenter.directory.commands",
+    "kontaktcenter.switchboard.commands",  # after the directory's: import-staff joins its group
 ]
 
 

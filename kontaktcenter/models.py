@@ -5,7 +5,7 @@ from .auth.models import AuthEvent, RecoveryCode, TwoFactor, UserSession  # noqa
 from .casework.models import Escalation, KnowledgeArticle  # noqa: F401
 from .channels.open311.models import Open311Details  # noqa: F401
 from .channels.tokens.models import ApiToken  # noqa: F401
-from .channels.voice.models import CallOffer, CallRequirement, CallTransfer  # noqa: F401
+from .contacts.calls import AgentLeg, CallOffer, CallRequirement, CallTransfer  # noqa: F401
 from .contacts.models import Contact  # noqa: F401
 from .database import Base  # noqa: F401
 from .directory.models import ContactReason, Department, Location, Queue, Service, User, UserLanguage  # noqa: F401

@@ -16,7 +16,6 @@ from werkzeug.exceptions import HTTPException
 from ..database import db
 from ..directory.models import User
 from ..extensions import login_manager
-from ..live.access import passive_request
 from ..vocabulary import ROLES
 from . import audit, sessions, throttle, two_factor
 from .decorators import public, roles_required
@@ -97,9 +96,10 @@ def _check_session() -> None:
             flash(_("Du har loggats ut. Logga in igen."), "info")
         return
     touch = g.pop("session_touch", None)
-    # A live page's own refreshes and event stream are not the user's activity: they must
-    # not keep an idle session alive (live/access.py).
-    if touch is not None and not passive_request(request):
+    # A request the browser makes by itself (a live page's event stream or region refresh,
+    # marked by live/install.py) is not the user's activity: it must not keep an idle
+    # session alive.
+    if touch is not None and not g.get("passive_request"):
         sessions.touch(db.session, *touch)
         db.session.commit()
 

@@ -39,7 +39,3 @@ def register(app: Flask) -> None:
             f"directory loaded from {file}. Restart the running web, worker and scheduler processes "
             "so they read the new opening hours."
         )
-
-    from ..switchboard.commands import import_staff_command
-
-    directory_group.add_command(import_staff_command)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, g, request
 from flask_login import current_user
 
 from ..database import db
@@ -23,6 +23,12 @@ def topics_for(page: str) -> str:
     return ",".join(topics)
 
 
+def _mark_passive() -> None:
+    # Read by the session's idle clock (auth/views.py), which must not count these.
+    g.passive_request = access.passive_request(request)
+
+
 def init_app(app: Flask) -> None:
     init_feed(app)
     app.jinja_env.globals["live_topics_for"] = topics_for
+    app.before_request(_mark_passive)

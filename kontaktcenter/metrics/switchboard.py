@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..channels.voice.models import CallOffer, CallTransfer
+from ..contacts.calls import CallOffer, CallTransfer
 from ..contacts.models import Contact
 from ..directory.models import Department, Location, Service
 from ..switchboard.models import SwitchboardRequest

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..channels.voice.models import CallTransfer
+from ..contacts.calls import CallTransfer
 from ..contacts.models import Contact
 from ..directory.models import Department, Location, Service
 from .engine import (

@@ -38,3 +38,8 @@ def import_staff_command(file: Path, partial: bool) -> None:
     click.echo(f"staff directory from {file}: {report.summary()}")
     if report.rejected:
         raise SystemExit(1)
+
+
+def register(app) -> None:
+    # The staff are the directory's: `kontaktcenter directory import-staff`.
+    app.cli.commands["directory"].add_command(import_staff_command)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from kontaktcenter.channels.voice.models import CallTransfer
+from kontaktcenter.contacts.calls import CallTransfer
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import User
 from kontaktcenter.switchboard.models import StaffMember

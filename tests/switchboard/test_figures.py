@@ -23,7 +23,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from kontaktcenter.channels.voice.models import CallOffer, CallTransfer
+from kontaktcenter.contacts.calls import CallOffer, CallTransfer
 from kontaktcenter.metrics.engine import ReportQuery, records
 from kontaktcenter.metrics.switchboard import FIGURE_NAMES, switchboard_report
 from kontaktcenter.switchboard.models import SwitchboardRequest

@@ -389,7 +389,7 @@ def next_waiting_call(session: Session, agent: User) -> Contact | None:
 
 def _offered_to_an_agent():
     """The call is ringing an agent's device (distribution.py): not for another agent to pull."""
-    from .models import CallOffer
+    from ...contacts.calls import CallOffer
 
     return exists().where(CallOffer.contact_id == Contact.id, CallOffer.result.is_(None))
 

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from twilio.base.exceptions import TwilioException
 
+from ...contacts.calls import CallOffer, CallRequirement
 from ...contacts.models import Contact
 from ...database import utcnow
 from ...directory.models import Service, User, UserLanguage, user_queues, user_services
@@ -42,7 +43,6 @@ from ...routing.service import requirements
 from ...tickets.models import Ticket
 from ...vocabulary import OPEN_STATUSES
 from . import calls
-from .models import CallOffer, CallRequirement
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,13 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ...casework.escalation import Handover, department_queues, escalate
 from ...casework.service import set_presence
+from ...contacts.calls import AgentLeg, CallOffer, CallTransfer
 from ...contacts.models import Contact
 from ...directory.models import Queue, User
 from ...switchboard import directory
 from ...switchboard.models import StaffMember, SwitchboardRequest
 from ...tickets.service import record_event
 from .calls import FINAL_CALL_STATUSES, PhoneError, live_call
-from .models import AgentLeg, CallOffer, CallTransfer
 
 KINDS = ("queue", "person", "external")
 # A handover note is as long as an escalation's "what the citizen wants" (casework/forms.py).

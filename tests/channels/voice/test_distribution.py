@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kontaktcenter.channels.jobs import SWEEP_JOB, distribution_sweep
 from kontaktcenter.channels.voice import distribution
-from kontaktcenter.channels.voice.models import CallOffer, CallRequirement
+from kontaktcenter.contacts.calls import CallOffer, CallRequirement
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.directory.models import Department, Queue, User

@@ -12,8 +12,8 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from kontaktcenter.casework.models import Escalation
-from kontaktcenter.channels.voice.models import CallOffer, CallTransfer
 from kontaktcenter.channels.voice.transfers import waiting_in_queues
+from kontaktcenter.contacts.calls import CallOffer, CallTransfer
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import Queue, User
 from kontaktcenter.metrics.engine import ReportQuery

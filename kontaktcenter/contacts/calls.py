@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ...contacts.models import Contact
-from ...database import Base, utcnow
-from ...directory.models import _in
+from ..database import Base, utcnow
+from ..directory.models import _in
+from .models import Contact
 
 OFFER_RESULTS = ("answered", "missed", "withdrawn")  # withdrawn: the caller hung up or another path took the call
 TRANSFER_KINDS = ("queue", "person", "external")
