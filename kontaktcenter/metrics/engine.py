@@ -469,6 +469,19 @@ def merge_frames(frames: Sequence[pd.DataFrame], keys: list[str]) -> pd.DataFram
     return merged
 
 
+def merge_count_frames(frames: Sequence[pd.DataFrame], keys: list[str], counts: Sequence[str]) -> pd.DataFrame:
+    """Frames of counts for the same groups → one frame of whole counts: 0 where a group has
+    none of a figure, and one row of zeros for an ungrouped period without any."""
+    merged = merge_frames(frames, keys)
+    if merged.empty and not keys:
+        merged = pd.DataFrame([{name: 0 for name in counts}])
+    for name in counts:
+        if name not in merged:
+            merged[name] = 0
+        merged[name] = pd.to_numeric(merged[name]).fillna(0).astype("int64")
+    return merged
+
+
 def ticket_conditions(t) -> dict[str, Any]:
     """Which tickets each resolution count takes (METRICS.md).
 

@@ -28,6 +28,7 @@ from .engine import (
     _needs_location,
     _sum,
     check_period,
+    merge_count_frames,
     period_bounds,
     rate,
     records,
@@ -105,19 +106,7 @@ def switchboard_report(session: Session, query: ReportQuery) -> pd.DataFrame:
     check_period(query.start, query.end)
     keys = query.group_columns
     frames = _frames(session, [request_statement(query), offer_statement(query), transfer_statement(query)], keys)
-    merged = frames[0]
-    for frame in frames[1:]:
-        if keys:
-            merged = merged.merge(frame, on=keys, how="outer")
-        else:
-            merged = pd.concat([merged.reset_index(drop=True), frame.reset_index(drop=True)], axis=1)
-    if merged.empty and not keys:
-        merged = pd.DataFrame([{name: 0 for name in COUNTS}])
-    for name in COUNTS:
-        if name not in merged:
-            merged[name] = 0
-        merged[name] = pd.to_numeric(merged[name]).fillna(0).astype("int64")
-    return shape(merged, keys)
+    return shape(merge_count_frames(frames, keys, COUNTS), keys)
 
 
 def shape(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
