@@ -34,16 +34,6 @@ def may_keep(user: User, department: Department) -> bool:
     return user.role == "coordinator" and user.department_id == department.id
 
 
-def kept_departments(session: Session, user: User) -> list[Department]:
-    """The departments whose reasons `user` keeps: their own (a coordinator), every one (an admin)."""
-    stmt = select(Department).order_by(Department.name_sv)
-    if user.role != "admin":
-        if user.role != "coordinator" or user.department_id is None:
-            return []
-        stmt = stmt.where(Department.id == user.department_id)
-    return list(session.scalars(stmt))
-
-
 def department_services(session: Session, department: Department) -> list[Service]:
     """The department's services, each with its reasons (active first, then by label)."""
     return list(

@@ -10,6 +10,7 @@ from ..auth.decorators import roles_required
 from ..database import db
 from ..directory import reasons
 from ..directory.models import ContactReason, Department, Service
+from ..directory.service import kept_departments
 from ..errors_http import back_on_error
 
 bp = Blueprint("directory", __name__)
@@ -39,7 +40,7 @@ def _reason_or_404(reason_id: int) -> ContactReason:
 @bp.get("/samordnare/orsaker")
 @roles_required(*KEEPERS)
 def reasons_page():
-    departments = reasons.kept_departments(db.session, current_user)
+    departments = kept_departments(db.session, current_user)
     code = request.args.get("department", "")
     department = next((d for d in departments if d.code == code), None) if code else None
     if code and department is None:

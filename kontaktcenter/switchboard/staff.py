@@ -118,15 +118,6 @@ def may_keep(user: User, department: Department | None) -> bool:
     return user.role == "coordinator" and department is not None and user.department_id == department.id
 
 
-def kept_departments(session: Session, user: User) -> list[Department]:
-    stmt = select(Department).order_by(Department.name_sv)
-    if user.role != "admin":
-        if user.role != "coordinator" or user.department_id is None:
-            return []
-        stmt = stmt.where(Department.id == user.department_id)
-    return list(session.scalars(stmt))
-
-
 def department_staff(session: Session, department: Department) -> list[StaffMember]:
     """The department's entries, active first, by name."""
     return list(

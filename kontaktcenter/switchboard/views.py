@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ..auth.decorators import roles_required
 from ..database import db
 from ..directory.models import Department
+from ..directory.service import kept_departments
 from . import staff
 from .directory import MAX_QUERY, search
 from .models import StaffMember
@@ -52,12 +53,12 @@ def search_page():
         departments=departments,
         department=department,
         error=error,
-        keeps=bool(staff.kept_departments(db.session, current_user)),
+        keeps=bool(kept_departments(db.session, current_user)),
     ), status
 
 
 def _kept_department_or_404(code: str | None) -> Department:
-    departments = staff.kept_departments(db.session, current_user)
+    departments = kept_departments(db.session, current_user)
     if code:
         department = next((d for d in departments if d.code == code), None)
     else:
@@ -83,7 +84,7 @@ def department_page():
     return render_template(
         "switchboard/department.html",
         department=department,
-        departments=staff.kept_departments(db.session, current_user),
+        departments=kept_departments(db.session, current_user),
         members=staff.department_staff(db.session, department),
     )
 
