@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -71,6 +72,13 @@ PAGES = [
     Page("metrics.coordinator_page", "manager"),
     Page("metrics.development_page", "manager"),
     Page("metrics.quarter_page", "manager"),
+    Page("metrics.switchboard_page", "manager", query=PERIOD),
+    Page("live.wallboard_page", "manager"),
+    Page("live.screen_pop_page", "agent"),
+    Page("switchboard.search_page", "agent", query={"q": "Elin Sjoberg"}),
+    Page("switchboard.department_page", "coordinator"),
+    Page("switchboard.edit_entry", "coordinator"),
+    Page("switchboard.add_entry", "coordinator"),
     Page("accounts.user_list", "admin"),
     Page("accounts.user_new", "admin"),
     Page("accounts.user_edit", "admin"),
@@ -94,6 +102,7 @@ NOT_PAGES = {
     "sso.callback": "single sign-on is off here; tests/browser/test_sso_pages.py",
     "metrics.export_report": "a file (CSV, XLSX, PDF)",
     "metrics.export_file": "a file",
+    "live.live_stream": "an event stream (text/event-stream) for the live pages; tests/live",
     "healthz": "JSON for operations",
     "readyz": "JSON for operations",
 }
@@ -129,6 +138,7 @@ def walk(live_server):
     from kontaktcenter.directory.models import Queue, Service, User
     from kontaktcenter.intake.incoming import IncomingContact
     from kontaktcenter.intake.receive import receive
+    from kontaktcenter.switchboard.models import StaffMember
 
     app = live_server.app
     with app.app_context():
@@ -156,6 +166,18 @@ def walk(live_server):
         service = session.scalar(select(Service).where(Service.code == "arbetsmarknad"))
         article = KnowledgeArticle(service=service, title="Praktik", body="Kontakta Jobb Malmö.")
         session.add(article)
+        # An entry of the switchboard directory (asf's, the coordinator's own), away this week.
+        member = StaffMember(
+            employee_id="every-page",
+            name="Elin Sjöberg",
+            title="Arbetsmarknadskonsulent",
+            department=queue.department,
+            phone="+46403460002",
+            keywords="praktik, feriejobb",
+            absent_until=datetime(2099, 1, 1, tzinfo=UTC),
+            absence_message="Tjänstledig. Fråga Jobb Malmö.",
+        )
+        session.add(member)
         agent2 = session.scalar(select(User).where(User.username == "agent2"))
         link = links.issue(session, agent2, "reset", sessions_now(), timedelta(hours=1))
         session.commit()
@@ -166,6 +188,7 @@ def walk(live_server):
             "user_id": agent2.id,
             "token": link,
             "code": "bibl-stadsbiblioteket",
+            "member_id": member.id,
         }
         session.remove()
     return World(params=params)
