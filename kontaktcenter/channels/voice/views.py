@@ -24,6 +24,7 @@ from ...worktime.calendar import STOCKHOLM, current_calendar
 from ..clock import now
 from ..twilio_security import public_url, validate_twilio_request
 from . import calls, distribution, name_dialling, transfers
+from . import jobs as _jobs  # noqa: F401 - registers the distribution's sweep with the scheduler
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kontaktcenter.channels.jobs import SWEEP_JOB, distribution_sweep
 from kontaktcenter.channels.voice import distribution
+from kontaktcenter.channels.voice.jobs import SWEEP_JOB, distribution_sweep
 from kontaktcenter.contacts.calls import CallOffer, CallRequirement
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import ENGINE_KEY, db

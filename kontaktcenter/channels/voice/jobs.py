@@ -1,4 +1,4 @@
-"""The channels' scheduled job: the call distribution's sweep (imported by the scheduler's discovery)."""
+"""The phone's scheduled job: the call distribution's sweep (registered when views.py imports it)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from ..scheduling.jobs import register_job
-from .voice import distribution
+from ...scheduling.jobs import register_job
+from . import distribution
 
 SWEEP_JOB = "voice.distribution_sweep"
 
