@@ -35,14 +35,12 @@ def test_send_sms_goes_through_the_twilio_client(app, outbox):
     assert len(sid) == 34
 
 
-def test_an_explicit_status_callback_and_sender_are_used(app, outbox):
-    app.config["TWILIO_FROM_NUMBER"] = "+46406001234"
-    try:
-        with app.app_context():
-            send_sms("+46701234567", "Hej", status_callback="https://example.se/cb")
-            (request,) = outbox.recorded()
-    finally:
-        app.config.pop("TWILIO_FROM_NUMBER")
+def test_an_explicit_status_callback_and_sender_are_used(app, outbox, monkeypatch):
+    # setitem puts the setting back afterwards (the app is shared by the whole session).
+    monkeypatch.setitem(app.config, "TWILIO_FROM_NUMBER", "+46406001234")
+    with app.app_context():
+        send_sms("+46701234567", "Hej", status_callback="https://example.se/cb")
+        (request,) = outbox.recorded()
     assert request.data["StatusCallback"] == "https://example.se/cb"
     assert request.data["From"] == "+46406001234"
 
