@@ -43,12 +43,15 @@ def _no_sideways_scroll(page) -> None:
 
 def test_answer_resolve_and_open_the_next_ticket_in_one_action_after_typing(page, live_server):
     """Before: 4 clicks, 3 page loads and about 31 keystrokes; no next ticket, no shortcuts."""
-    first = seed(live_server, "skolval", "När är skolvalet?", priority=9, email="a@example.se", reply_channel="email")
+    # A service no other browser test writes to, so the filtered list holds this test's tickets only.
+    first = seed(
+        live_server, "lokalbokning", "Kan vi boka aulan?", priority=9, email="a@example.se", reply_channel="email"
+    )
     second = seed(
-        live_server, "skolval", "Hur byter jag skola?", priority=9, email="b@example.se", reply_channel="email"
+        live_server, "lokalbokning", "Vad kostar en sal?", priority=9, email="b@example.se", reply_channel="email"
     )
     login(page, "agent")
-    page.goto(f"/console?service={_service_id(live_server, 'skolval')}&status=new")
+    page.goto(f"/console?service={_service_id(live_server, 'lokalbokning')}&status=new")
 
     keys = []
 
@@ -59,15 +62,20 @@ def test_answer_resolve_and_open_the_next_ticket_in_one_action_after_typing(page
         else:
             page.keyboard.press(key)
 
-    press("j")  # the first ticket in the list
-    assert page.evaluate("document.activeElement.closest('tr').classList.contains('selected')")
-    opened = page.evaluate("document.activeElement.textContent.trim()")
+    # j moves down the lists (the agent's own tickets first, which earlier tests may have left):
+    # on to the first of this test's tickets.
+    for _ in range(20):
+        press("j")
+        assert page.evaluate("document.activeElement.closest('tr').classList.contains('selected')")
+        opened = page.evaluate("document.activeElement.textContent.trim()")
+        if opened in (first, second):
+            break
     assert opened in (first, second)
     press("Enter", navigates=True)
     assert page.url.endswith(f"/tickets/{opened}")
     press("r")  # to the reply box
     assert page.evaluate("document.activeElement.id") == "body"
-    page.keyboard.type("Skolvalet öppnar den 15 januari.")
+    page.keyboard.type("Aulan bokas i e-tjänsten Lokalbokning.")
     after_typing = len(keys)
     press("Control+Enter", navigates=True)  # send and resolve: the next ticket opens
     assert len(keys) - after_typing <= 2
