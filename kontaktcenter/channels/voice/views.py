@@ -351,8 +351,13 @@ def offer_answer(offer_id: int):
         return _hang_up_agent(_("Samtalet kunde inte kopplas."))
     response = VoiceResponse()
     _say(response, _("Nu kopplas du till samtalet."))
+    return _into_offer_room(response, offer)
+
+
+def _into_offer_room(response: VoiceResponse, offer) -> Response:
+    """The offer's conference, which the agent and exactly the offered caller join."""
     dial = Dial()
-    # The agent leaving ends the room, so the caller is not left alone in it.
+    # Either leaving ends the room, so nobody is left alone in it.
     dial.conference(
         distribution.conference_name(offer), start_conference_on_enter=True, end_conference_on_exit=True, beep=False
     )
@@ -371,13 +376,7 @@ def offer_join(offer_id: int):
     except distribution.DistributionError as exc:
         log.warning("caller join of offer %s refused: %s", offer_id, exc)
         return _hang_up_agent(_("Något gick fel. Ring gärna igen."))
-    response = VoiceResponse()
-    dial = Dial()
-    dial.conference(
-        distribution.conference_name(offer), start_conference_on_enter=True, end_conference_on_exit=True, beep=False
-    )
-    response.append(dial)
-    return twiml(response)
+    return _into_offer_room(VoiceResponse(), offer)
 
 
 @bp.post("/offers/<int:offer_id>/status")
