@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from kontaktcenter.contacts.models import Contact
-from kontaktcenter.directory.models import Queue, Service, User, user_queues
+from kontaktcenter.directory.models import Queue, User, user_queues
 from kontaktcenter.live.wallboard import figures, minutes_seconds
 from tests.fixtures.factories import at
 
@@ -193,7 +193,3 @@ def test_bad_input_on_the_wallboard_changes_nothing(client, auth, session, clock
     auth.login("chef")
     assert client.get("/wallboard?kiosk=%00").status_code == 400
     assert client.get("/wallboard?kiosk=" + "1" * 5000).status_code == 200  # ignored, the normal page
-
-
-def test_service_is_imported_for_the_fixture(service_by_code):
-    assert isinstance(service_by_code("allmant"), Service)
