@@ -23,6 +23,7 @@ from .views import (
     GATHER_TIMEOUT,
     _closed,
     _general_service,
+    _into_queue,
     _number,
     _say,
     _switchboard_settings,
@@ -65,14 +66,7 @@ def _queue(response: VoiceResponse) -> Response:
         response.hangup()  # a late retry of a call that has left the queue
         return twiml(response)
     _say(response, _("Du kopplas till växeln."))
-    response.enqueue(
-        queue_code,
-        action=url("/twilio/voice/queue-result"),
-        method="POST",
-        wait_url=url("/twilio/voice/wait"),
-        wait_url_method="POST",
-    )
-    return twiml(response)
+    return _into_queue(response, received.contact.id, queue_code, at)
 
 
 def _missing_call() -> Response | None:

@@ -152,9 +152,14 @@ def menu():
         # A very late retry of a call that has already left the queue.
         response.hangup()
         return twiml(response)
-    distribution.after_call_queued(db.session, received.contact.id, at)
     # Straight into the queue: arrived_at (now) is the queue entry (METRICS.md); the
     # hold loop's first turn says "Du är nu i kö".
+    return _into_queue(response, received.contact.id, queue_code, at)
+
+
+def _into_queue(response: VoiceResponse, contact_id: int, queue_code: str, at: datetime) -> Response:
+    """The stored call enters its queue: offered to a free agent at once, the caller on the hold loop."""
+    distribution.after_call_queued(db.session, contact_id, at)
     response.enqueue(
         queue_code,
         action=url("/twilio/voice/queue-result"),

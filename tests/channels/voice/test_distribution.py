@@ -150,6 +150,21 @@ def clear_recorded_in(app):
         clear_recorded()
 
 
+def test_a_caller_the_switchboard_sends_on_to_the_queue_is_offered_at_once(acd, twilio, app, session, agent):
+    """Name dialling that finds nobody puts the caller in the general queue: offered like a menu call."""
+    waiting = agent("vaxel", idle_minutes=5)
+    sid = call_sid()
+    twilio.queue(sid, digits="0")  # the switchboard: "säg namnet …"
+    assert _offers(session) == []
+    root = _twiml(
+        twilio.post("/twilio/voice/switchboard/name", call_params(sid, SpeechResult="Ingen Alls", Confidence="0.9"))
+    )
+    assert root.find("Enqueue") is not None
+    [offer] = _offers(session)
+    assert (offer.user_id, offer.contact_id) == (waiting.id, _contact(session, sid).id)
+    assert _rings(app)[0]["To"] == waiting.phone_identity
+
+
 def test_an_agent_becoming_available_is_offered_the_longest_waiting_call(acd, twilio, app, session, auth, clock):
     first, second = call_sid(), call_sid()
     twilio.queue(first)
