@@ -21,9 +21,12 @@ marked: today has no rollup yet.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, event, insert, inspect, literal, or_, select, type_coerce, union
+from sqlalchemy import Date, and_, bindparam, event, insert, inspect, or_, select, type_coerce, union
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
@@ -69,32 +72,58 @@ def _day(moment) -> object:
     return type_coerce(local_date(moment), Date)
 
 
-def _insert_marks(session_or_connection, selects: list) -> None:
-    today = bindparam("kc_dirty_today", _today(), type_=Date)
-    marked_at = literal(utcnow(), UTCDateTime())
-    rows = union(*selects).subquery()
-    statement = insert(MetricDirtyDay).from_select(
+def _params() -> dict:
+    """The values every marking statement is run with: today (Stockholm), its first moment, now."""
+    today = _today()
+    return {
+        "kc_dirty_today": today,
+        "kc_dirty_today_starts": datetime.combine(today, time(0), tzinfo=STOCKHOLM).astimezone(UTC),
+        "kc_dirty_marked_at": utcnow(),
+    }
+
+
+def _marks_insert(selects: list) -> Any:
+    """INSERT … SELECT of the (day, service_id) rows of `selects` that lie before today."""
+    rows = (union(*selects) if len(selects) > 1 else selects[0]).subquery()
+    return insert(MetricDirtyDay).from_select(
         ["day", "service_id", "marked_at"],
-        select(rows.c.day, rows.c.service_id, marked_at).where(rows.c.day < today),
+        select(rows.c.day, rows.c.service_id, bindparam("kc_dirty_marked_at", type_=UTCDateTime())).where(
+            rows.c.day < bindparam("kc_dirty_today", type_=Date)
+        ),
     )
-    session_or_connection.execute(statement)
+
+
+def _insert_marks(session_or_connection, selects: list) -> None:
+    # On the Session's connection: a Session would take an ORM insert with parameters for a bulk insert.
+    connection = session_or_connection
+    if not isinstance(connection, Connection):
+        connection = connection.connection()
+    connection.execute(_marks_insert(selects), _params())
 
 
 def _with_identifier():
     return or_(*(getattr(Contact, name).isnot(None) for name in IDENTIFIERS))
 
 
-def contact_marks(condition) -> list:
+def contact_marks(condition, *, repeats: bool = True) -> list:
     """SELECTs of (day, service_id) whose figures the contacts meeting `condition` are in:
-    their own day, their ticket's day, and the days of the tickets they repeat."""
-    repeated = repeated_tickets(and_(condition, _with_identifier())).subquery()
-    return [
+    their own day, their ticket's day, and (`repeats`) the days of the tickets they repeat."""
+    selects = [
         select(_day(Contact.arrived_at).label("day"), Contact.service_id.label("service_id")).where(condition),
         select(_day(Ticket.first_arrived_at).label("day"), Ticket.service_id.label("service_id"))
         .join(Contact, Contact.ticket_id == Ticket.id)
         .where(condition),
-        select(_day(repeated.c.first_arrived_at).label("day"), repeated.c.service_id.label("service_id")),
     ]
+    return selects + repeat_marks(condition) if repeats else selects
+
+
+def repeat_marks(condition) -> list:
+    """The SELECT of (day, service_id) of the earlier days' tickets that the contacts meeting
+    `condition` repeat (today's are never marked, so they are not looked for)."""
+    repeated = repeated_tickets(
+        and_(condition, _with_identifier()), before=bindparam("kc_dirty_today_starts", type_=UTCDateTime())
+    ).subquery()
+    return [select(_day(repeated.c.first_arrived_at).label("day"), repeated.c.service_id.label("service_id"))]
 
 
 def ticket_marks(condition) -> list:
@@ -125,6 +154,10 @@ def mark_tickets(session_or_connection, condition, *, with_contacts: bool = Fals
 
 # -- the ORM hook -------------------------------------------------------------------------
 
+# What decides which earlier tickets a contact repeats (repeats.py): a change of an outcome
+# or a time of answer leaves them as they were, so a live call's webhooks skip that search.
+REPEAT_COLUMNS = ("service_id", "service", "arrived_at", *IDENTIFIERS)
+
 
 def _changed(obj, columns: tuple[str, ...]) -> bool:
     state = inspect(obj)
@@ -137,31 +170,52 @@ def _ids(objects, model, columns) -> list[int]:
 
 def _before_flush(session: Session, _context, _instances) -> None:
     # As the rows are before this flush: the figures the rollups may hold.
-    contacts = _ids(session.dirty, Contact, CONTACT_COLUMNS)
-    contacts += [o.id for o in session.deleted if isinstance(o, Contact) and o.id is not None]
+    deleted = [o.id for o in session.deleted if isinstance(o, Contact) and o.id is not None]
+    contacts = _ids(session.dirty, Contact, CONTACT_COLUMNS) + deleted
+    repeating = _ids(session.dirty, Contact, REPEAT_COLUMNS) + deleted
     tickets = _ids(session.dirty, Ticket, TICKET_COLUMNS)
     deleted_tickets = [o.id for o in session.deleted if isinstance(o, Ticket) and o.id is not None]
-    _mark(session, contacts, tickets, deleted_tickets)
+    _mark(session, contacts, repeating, tickets, deleted_tickets)
 
 
 def _after_flush(session: Session, _context) -> None:
     # As the rows are now (the lists still show what this flush wrote).
-    contacts = [o.id for o in session.new if isinstance(o, Contact)]
-    contacts += _ids(session.dirty, Contact, CONTACT_COLUMNS)
+    new = [o.id for o in session.new if isinstance(o, Contact)]
+    contacts = new + _ids(session.dirty, Contact, CONTACT_COLUMNS)
+    repeating = new + _ids(session.dirty, Contact, REPEAT_COLUMNS)
     tickets = [o.id for o in session.new if isinstance(o, Ticket)]
     tickets += _ids(session.dirty, Ticket, TICKET_COLUMNS)
-    _mark(session, contacts, tickets)
+    _mark(session, contacts, repeating, tickets)
 
 
-def _mark(session: Session, contacts: list[int], tickets: list[int], deleted_tickets: list[int] = ()) -> None:
-    """Mark the days of these rows; the connection is touched only when something changed."""
+@cache
+def _hook_insert(kind: str) -> Any:
+    """The hook's marking statements, built once per process (building one costs more than
+    running it, and every webhook's flush runs one): the rows are an expanding parameter."""
+    ids = bindparam("kc_dirty_ids", expanding=True)
+    if kind == "contacts":
+        return _marks_insert(contact_marks(Contact.id.in_(ids), repeats=False))
+    if kind == "repeats":
+        return _marks_insert(repeat_marks(Contact.id.in_(ids)))
+    return _marks_insert(ticket_marks(Ticket.id.in_(ids)))
+
+
+def _mark(
+    session: Session,
+    contacts: list[int],
+    repeating: list[int],
+    tickets: list[int],
+    deleted_tickets: list[int] = (),
+) -> None:
+    """Mark the days of these rows (`repeating`: contacts whose repeats may have changed too);
+    the connection is touched only when something changed."""
     if not (contacts or tickets or deleted_tickets):
         return
     connection = session.connection()
-    if contacts:
-        mark_contacts(connection, Contact.id.in_(contacts))
-    if tickets:
-        mark_tickets(connection, Ticket.id.in_(tickets))
+    params = _params()
+    for kind, ids in (("contacts", contacts), ("repeats", repeating), ("tickets", tickets)):
+        if ids:
+            connection.execute(_hook_insert(kind), {**params, "kc_dirty_ids": ids})
     if deleted_tickets:
         mark_tickets(connection, Ticket.id.in_(deleted_tickets), with_contacts=True)
 

@@ -71,22 +71,27 @@ def has_repeat(ticket) -> Any:
     return exists(select(1).select_from(first).where(_first(ticket, first), or_(*probes)).correlate(ticket))
 
 
-def repeated_tickets(contact_condition) -> Any:
+def repeated_tickets(contact_condition, *, before: Any = None) -> Any:
     """SELECT of the tickets (id, first_arrived_at, service_id) that the contacts meeting
     `contact_condition` (on Contact) are repeat contacts of: from each contact through its
-    citizen's other contacts (the identifier's index) to their tickets."""
+    citizen's other contacts (the identifier's index) to their tickets; with `before`, only
+    tickets whose first contact arrived before it (the citizen's later contacts are not walked)."""
     first = aliased(Contact, name="repeat_first")
     ticket = aliased(Ticket, name="repeated")
     return union(
         *(
             select(ticket.id, ticket.first_arrived_at, ticket.service_id)
             .select_from(Contact)
-            .join(first, getattr(first, name) == getattr(Contact, name))
+            .join(first, and_(getattr(first, name) == getattr(Contact, name), *_before(first, before)))
             .join(ticket, repeat_of(ticket, first, Contact, name))
             .where(contact_condition)
             for name in IDENTIFIERS
         )
     )
+
+
+def _before(first, moment: Any) -> list:
+    return [] if moment is None else [first.arrived_at < moment]
 
 
 # -- the service-development report's repeat contacts --

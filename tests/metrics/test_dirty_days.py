@@ -181,3 +181,48 @@ def test_deleting_a_contact_marks_its_day(app, session):
     assert _marked(session) == {date(2026, 1, 20)}
     assert _one(session, use_rollups=True) == _one(session, use_rollups=False)
     assert _one(session, use_rollups=True)[0]["written_received"] == 0
+
+
+def test_correcting_a_citizens_number_marks_the_tickets_it_repeated_before_and_after(app, session, make_contact):
+    # Rättelse of a contact's phone: the earlier ticket of the old number is no longer repeated,
+    # that of the new number now is; both their days, and the contact's own, change.
+    anna = make_contact(channel="web", service="skolval", phone="+46701110001", arrived_at=at("2026-01-13 10:00"))
+    bo = make_contact(channel="web", service="skolval", phone="+46701110002", arrived_at=at("2026-01-14 10:00"))
+    resolve(session, anna.ticket, actor=None, at=at("2026-01-13 10:05"))
+    resolve(session, bo.ticket, actor=None, at=at("2026-01-14 10:05"))
+    later = make_contact(
+        channel="web", service="skolval", phone="+46701110001", arrived_at=at("2026-01-16 08:00")
+    ).contact
+    session.commit()
+    with app.app_context():
+        rollup_job(session, JOB_AT)
+    session.commit()
+    assert _marked(session) == set()
+    assert _one(session, use_rollups=True)[0]["resolved_first_contact"] == 1  # bo's; anna's was repeated
+
+    later.citizen_phone = "+46701110002"
+    session.commit()
+    assert _marked(session) == {date(2026, 1, 13), date(2026, 1, 14), date(2026, 1, 16)}
+    assert _one(session, use_rollups=True)[0]["resolved_first_contact"] == 1  # now anna's
+    by_day = {r["period"]: r for r in _one(session, use_rollups=True, by=("period",), period="day")}
+    assert by_day == {r["period"]: r for r in _one(session, use_rollups=False, by=("period",), period="day")}
+
+
+def test_a_calls_late_outcome_marks_only_its_own_and_its_tickets_day(app, session, make_contact):
+    # A Twilio status that arrives after the rollup (a call's end, a changed outcome) does not
+    # change which tickets the call repeats: its own day is marked, no earlier ticket's.
+    earlier = make_contact(channel="web", service="skolval", phone="+46701110003", arrived_at=at("2026-01-12 10:00"))
+    resolve(session, earlier.ticket, actor=None, at=at("2026-01-12 10:05"))
+    call = make_contact(
+        channel="phone", service="skolval", phone="+46701110003", arrived_at=at("2026-01-15 09:00")
+    ).contact
+    session.commit()
+    with app.app_context():
+        rollup_job(session, JOB_AT)
+    session.commit()
+
+    call.ended_at = at("2026-01-15 09:04")
+    call.outcome = "abandoned"
+    session.commit()
+    assert _marked(session) == {date(2026, 1, 15)}
+    assert _one(session, use_rollups=True) == _one(session, use_rollups=False)
