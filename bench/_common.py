@@ -73,13 +73,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(app_spec: str, port: int, env: dict[str, str], workers: int = 2) -> subprocess.Popen:
-    """gunicorn on 127.0.0.1:port in its own process group; returns once /healthz answers."""
+def start_gunicorn(
+    app_spec: str, port: int, env: dict[str, str], workers: int = 2, config: str = "gunicorn.conf.py"
+) -> subprocess.Popen:
+    """gunicorn with config/`config` on 127.0.0.1:port in its own process group; returns once /healthz answers."""
     process = subprocess.Popen(
         [
             executable("gunicorn"),
             "--config",
-            str(ROOT / "config" / "gunicorn.conf.py"),
+            str(ROOT / "config" / config),
             "--workers",
             str(workers),
             "--bind",

@@ -1,8 +1,10 @@
 """Live pages under load: 200 Server-Sent Events clients on gunicorn while webhooks arrive.
 
 Makes its own PostgreSQL database (BENCH_DATABASE_URL, default …/kontaktcenter_bench_live),
-starts gunicorn as configured in config/gunicorn.conf.py (gthread, `[live] web_threads`;
-2 workers as bench/webhooks.py) with the feed on LISTEN/NOTIFY, and signs in a few agents.
+starts gunicorn as deployed (README: Serve in production): the web's sync workers
+(config/gunicorn.conf.py, 2 workers as bench/webhooks.py) and the live streams' own threaded
+workers (config/gunicorn-live.conf.py, 2 × `[live] web_threads`), the feed on LISTEN/NOTIFY,
+the clients on the live port as the proxy would send them, and signs in a few agents.
 Then, in one run:
 
 1. baselines: the paced webhook load of bench/webhooks.py (its code, its figures) with no
@@ -52,8 +54,8 @@ LOGINS = 4  # agents signed in; the clients share their sessions
 PASSWORD = "bench-live-" + secrets.token_urlsafe(12)
 
 
-def free_port_in_range() -> int:
-    for port in PORTS:
+def free_port_in_range(after: int = 0) -> int:
+    for port in (p for p in PORTS if p > after):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -265,6 +267,7 @@ def main() -> None:
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     port = free_port_in_range()
     base = f"http://127.0.0.1:{port}"
+    live_port = free_port_in_range(after=port)
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
         config.write(CONFIG)
     env = {
@@ -281,21 +284,23 @@ def main() -> None:
 
     threads = load_config()["live"]["web_threads"]
     print(
-        f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn (2 gthread workers × {threads} threads) on {base}; "
+        f"database {re.sub(r'//[^@]*@', '//', url)}; gunicorn: web (2 sync workers) on {base}, live streams "
+        f"(2 gthread workers × {threads} threads) on :{live_port}; "
         f"{args.clients} live clients; a change every {CHANGE_EVERY} s; paced webhooks at concurrency {CONCURRENCY}"
     )
     recreate_database(url)
     agents = prepare(url, env)
     usernames, topics, changed_id, app = live_agents(url, env)
     server = start_gunicorn("wsgi:app", port, env)
-    clients = None
+    clients = live_server = None
     try:
+        live_server = start_gunicorn("wsgi:app", live_port, env, config="gunicorn-live.conf.py")
         cookies = [sign_in(base, name) for name in usernames]
         paced(base, agents, 16, args.seed - 1)  # warm both workers
 
         # Baselines in the same run: paced webhooks with no live client, one client's delay.
         webhook_base = paced(base, agents, args.paced_calls, args.seed)
-        single = ClientsProcess(port, topics, cookies, 1)
+        single = ClientsProcess(live_port, topics, cookies, 1)
         time.sleep(2)
         stop_changes = threading.Event()
         changer = threading.Thread(target=change_presence, args=(app, changed_id, stop_changes, CHANGE_EVERY))
@@ -308,7 +313,7 @@ def main() -> None:
         single.close()
 
         # The load: 200 clients, changes every 0.5 s, and the paced webhooks at once.
-        clients = ClientsProcess(port, topics, cookies, args.clients)
+        clients = ClientsProcess(live_port, topics, cookies, args.clients)
         deadline = time.monotonic() + 30
         while (connected := clients.ask("connected")) < args.clients and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -335,6 +340,8 @@ def main() -> None:
         if clients is not None:
             clients.close()
         stop(server)
+        if live_server is not None:
+            stop(live_server)
         os.unlink(config.name)
         from kontaktcenter.database import ENGINE_KEY
 

@@ -24,8 +24,9 @@ def _unit(path) -> configparser.ConfigParser:
     return parser
 
 
-def test_there_is_a_unit_for_the_web_the_worker_and_the_scheduler():
+def test_there_is_a_unit_for_the_web_the_live_streams_the_worker_and_the_scheduler():
     assert [u.name for u in UNITS] == [
+        "kontaktcenter-live.service",
         "kontaktcenter-scheduler.service",
         "kontaktcenter-web.service",
         "kontaktcenter-worker.service",

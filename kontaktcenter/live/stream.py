@@ -25,6 +25,12 @@ def reset_event() -> str:
     return 'event: reset\ndata: {"kind":"reset"}\n\n'
 
 
+def unavailable() -> str:
+    """The whole stream of a worker that may not hold one open: the browser stops listening
+    and the page offers its refresh link instead (static/js/live.js)."""
+    return 'event: unavailable\ndata: {"kind":"unavailable"}\n\n'
+
+
 def events(
     hub: Hub,
     sub: Subscription,

@@ -38,10 +38,19 @@ def _stream_sign_in(view):
     return wrapped
 
 
+def _one_request_at_a_time(environ) -> bool:
+    """A gunicorn worker that serves one request at a time (config/gunicorn.conf.py's sync
+    workers): a stream there would hold the worker for minutes. The streams have their own
+    threaded processes (config/gunicorn-live.conf.py), to which the proxy sends this path."""
+    return "gunicorn.socket" in environ and not environ.get("wsgi.multithread")
+
+
 @bp.get("/live/stream")
 @_stream_sign_in
 @roles_required(*access.LIVE_ROLES)
 def live_stream():
+    if _one_request_at_a_time(request.environ):
+        return Response(stream.unavailable(), mimetype="text/event-stream")
     topics = access.parse_topics(request.args.get("topics", "")[:2000])
     listener = access.listener_for(db.session, current_user, topics)
     settings = current_app.config["live"]

@@ -250,3 +250,37 @@ def test_a_live_page_carries_its_feed_in_the_body_once_and_a_plain_title(client,
     assert "<div" not in title
     assert "live.js" not in title
     assert html.count('id="live"') == 1
+
+
+# -- where a stream may be held ------------------------------------------------------------
+
+
+def test_a_stream_reaching_a_one_request_worker_is_told_to_stop_at_once(client, auth, session):
+    # gunicorn's sync workers (config/gunicorn.conf.py) serve one request at a time: a stream
+    # the proxy misroutes there ends at once instead of taking the worker for minutes, and
+    # the page offers its refresh link (live.js hears "unavailable").
+    auth.login("agent")
+    queue = _queue(session, "kc-forsta-linjen")
+    sync_worker = {"gunicorn.socket": object(), "wsgi.multithread": False}
+    response = client.get(f"/live/stream?topics=queue:{queue.id}", buffered=False, environ_overrides=sync_worker)
+    assert response.status_code == 200
+    events, _text = read(response, seconds=2)
+    assert [e["event"] for e in events] == ["unavailable"]
+
+    threaded_worker = {"gunicorn.socket": object(), "wsgi.multithread": True}
+    response = client.get(f"/live/stream?topics=queue:{queue.id}", buffered=False, environ_overrides=threaded_worker)
+    _events_seen, text = read(response, until=lambda events, text: "retry:" in text, seconds=2)
+    assert "retry:" in text
+    assert "unavailable" not in text
+
+
+def test_the_web_workers_serve_one_request_at_a_time_and_the_live_ones_hold_streams():
+    import runpy
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[2] / "config"
+    web = runpy.run_path(str(config / "gunicorn.conf.py"))
+    live = runpy.run_path(str(config / "gunicorn-live.conf.py"))
+    assert web["worker_class"] == "sync"
+    assert live["worker_class"] == "gthread"
+    assert live["threads"] >= 64

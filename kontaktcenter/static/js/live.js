@@ -137,6 +137,15 @@
     schedule();
   });
   source.addEventListener("reset", function () { schedule(); screenPop(); });
+  source.addEventListener("unavailable", function () {
+    // This server sends no live updates (the proxy does not route the stream to its own
+    // processes): stop listening and offer the refresh link, as without JavaScript.
+    stopped = true;
+    source.close();
+    var off = document.getElementById("live-off");
+    if (off) { off.hidden = false; }
+    document.documentElement.setAttribute("data-live", "off");
+  });
   source.addEventListener("error", function () {
     // The stream ended (its lifetime) and the browser reconnects by itself; CLOSED means it
     // was refused (signed out), and it will not.
