@@ -186,6 +186,11 @@ def _has_skills(user_id, language, service_id):
     )
 
 
+@cache
+def _anyone_free_stmt():
+    return select(exists().where(_free_agent()))
+
+
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -402,7 +407,7 @@ def distribute(
         contact_ids = waiting_unoffered(session, limit)
         session.rollback()
     for contact_id in contact_ids:
-        if general and not session.scalar(select(exists().where(_free_agent()))):
+        if general and not session.scalar(_anyone_free_stmt()):
             session.rollback()
             break  # nobody left to ring: the rest waits for an agent's event
         offers += filter(None, [offer_next(session, ringer, contact_id=contact_id, now=now)])
@@ -541,23 +546,25 @@ def expire_offers(session: Session, ringer: Ringer | None, now: datetime) -> lis
     return [offer.contact_id for offer in expired]
 
 
-def withdraw_offers(session: Session, ringer: Ringer | None, contact_id: int, at: datetime) -> int:
+def withdraw_offers(session: Session, ringer: Ringer | None, contact_id: int, at: datetime) -> list[int]:
     """The call left the queue (hung up, became a callback, was taken): its open offer is withdrawn.
 
-    The agent's ringing leg is cancelled; their presence stays as it is. Commits.
+    The agent's ringing leg is cancelled; their presence stays as it is. Returns the agents
+    whose offer was withdrawn (free for another call). Commits.
     """
+    contact = session.get(Contact, contact_id)
+    if contact is not None and _still_waiting(contact):
+        return []
     stmt = select(CallOffer).where(CallOffer.contact_id == contact_id, CallOffer.result.is_(None))
     if _postgres(session):
         stmt = stmt.with_for_update()
     offers = session.scalars(stmt).all()
-    contact = session.get(Contact, contact_id)
-    offers = [o for o in offers if contact is None or not _still_waiting(contact)]
     for offer in offers:
         _close(offer, "withdrawn", at)
     session.commit()
     for offer in offers:
         _cancel_leg(ringer, offer)
-    return len(offers)
+    return [offer.user_id for offer in offers]
 
 
 def answered_by_offer(session: Session, call_sid: str) -> bool:
@@ -619,17 +626,15 @@ def after_event(
 
     try:
         ringer = app_ringer()
-        for contact_id in filter(None, gone):
-            withdraw_offers(session, ringer, contact_id, at)
-        if not enabled(current_app.config):
+        freed = [
+            agent for contact_id in filter(None, gone) for agent in withdraw_offers(session, ringer, contact_id, at)
+        ]
+        agent_ids = list(dict.fromkeys(i for i in [*agent_ids, *freed] if i))
+        contact_ids = [i for i in contact_ids if i]
+        # Only what the event freed or queued: the sweep looks at everything else.
+        if not enabled(current_app.config) or not (agent_ids or contact_ids):
             return []
-        return distribute(
-            session,
-            ringer,
-            agent_ids=[i for i in agent_ids if i],
-            contact_ids=[i for i in contact_ids if i],
-            now=at,
-        )
+        return distribute(session, ringer, agent_ids=agent_ids, contact_ids=contact_ids, now=at)
     except Exception:  # noqa: BLE001 - the event itself is done; the sweep retries
         log.exception("call distribution after an event failed; the sweep tries again")
         session.rollback()

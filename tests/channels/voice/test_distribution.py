@@ -337,6 +337,21 @@ def test_caller_hanging_up_withdraws_the_offer_and_cancels_the_agent_leg(acd, tw
     assert session.get(User, ringing.id).presence == "available"
 
 
+def test_an_agent_whose_caller_hung_up_is_offered_the_next_caller_at_once(acd, twilio, app, session, agent, clock):
+    ringing = agent("ringer", idle_minutes=20)
+    first, second = call_sid(), call_sid()
+    twilio.queue(first)
+    clock.now += timedelta(seconds=2)
+    twilio.queue(second)  # nobody else is free: it waits unoffered
+    assert [o.contact_id for o in _offers(session)] == [_contact(session, first).id]
+    clock.now += timedelta(seconds=3)
+    twilio.post("/twilio/voice/status", call_params(first, CallStatus="completed", CallDuration="5"))
+    withdrawn, offered = _offers(session)
+    assert withdrawn.result == "withdrawn"
+    assert (offered.user_id, offered.contact_id, offered.result) == (ringing.id, _contact(session, second).id, None)
+    assert len(_rings(app)) == 2
+
+
 def test_take_next_never_takes_a_call_offered_to_someone_else(acd, twilio, app, session, agent, auth):
     agent("erbjuden", idle_minutes=20)
     twilio.queue(call_sid())
