@@ -19,6 +19,7 @@ from kontaktcenter.commands import upgrade_database
 from kontaktcenter.database import BIND_KEY, ENGINE_KEY, AppSession, db
 from kontaktcenter.demo import load_demo_users
 from kontaktcenter.directory.service import load_catalogue
+from kontaktcenter.live.feed import feed_of
 from tests.fixtures.two_factor import code_for, enrol_demo_staff
 
 pytest_plugins = [
@@ -110,6 +111,7 @@ def app(database_url, tmp_path_factory):
         enrol_demo_staff(db.session, app.config)  # admin and manager must sign in with a code
         db.session.commit()
     yield app
+    feed_of(app).stop()  # its listener would outlive the test database and keep reconnecting
     db.session.remove()
     app.extensions[ENGINE_KEY].dispose()
 
