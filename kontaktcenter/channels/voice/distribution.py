@@ -636,6 +636,20 @@ def after_event(
         return []
 
 
+def presence_changed(session: Session, agent: User, presence: str, at: datetime) -> list[int]:
+    """The agent set their presence (the phone page or the console): stored and committed, and
+    back at the phone they are offered the longest-waiting call they can take at once, not at
+    the next sweep. Raises the casework TicketError (and changes nothing) for an unknown presence.
+    """
+    from ...casework.service import set_presence
+
+    set_presence(session, agent, presence, at)
+    session.commit()
+    if presence != "available":
+        return []
+    return after_event(session, at=at, agent_ids=[agent.id])
+
+
 def after_call_queued(session: Session, contact_id: int, at: datetime) -> list[int]:
     """A call reached its queue: note what it needs, then offer it to a free agent."""
     from flask import current_app

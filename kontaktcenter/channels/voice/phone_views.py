@@ -9,7 +9,6 @@ from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 
 from ...auth.decorators import roles_required
-from ...casework.service import set_presence
 from ...database import db
 from ...errors_http import back_on_error
 from ...notify.transport import TransportError, from_number, twilio_client
@@ -55,11 +54,7 @@ def presence():
     if choice not in ("available", "away"):
         flash(_("Välj tillgänglig eller borta."), "error")
         return redirect(url_for(".page")), 303
-    set_presence(db.session, current_user, choice, now())
-    db.session.commit()
-    if choice == "available":
-        # Back at the phone: the longest-waiting call they can take rings them at once.
-        distribution.after_event(db.session, at=now(), agent_ids=[current_user.id])
+    distribution.presence_changed(db.session, current_user, choice, now())
     flash(
         _("Du är nu tillgänglig för samtal.") if choice == "available" else _("Du tar inte emot samtal nu."), "success"
     )

@@ -180,6 +180,20 @@ def test_an_agent_becoming_available_is_offered_the_longest_waiting_call(acd, tw
     assert _rings(app)[0]["To"] == "client:agent"
 
 
+def test_an_agent_available_from_the_console_is_offered_a_call_at_once(acd, twilio, app, session, auth):
+    """The console's presence form distributes as the phone page's does, not at the next sweep."""
+    sid = call_sid()
+    twilio.queue(sid)
+    assert _offers(session) == []  # nobody at the phone
+    auth.login("agent")
+    response = auth.post("/console/presence", {"presence": "available"})
+    assert response.status_code == 302
+    [offer] = _offers(session)
+    assert offer.contact_id == _contact(session, sid).id
+    assert session.get(User, offer.user_id).username == "agent"
+    assert _rings(app)[0]["To"] == "client:agent"
+
+
 def test_skills_language_is_respected(acd, twilio, app, session, agent, monkeypatch):
     swedish = agent("svensk", idle_minutes=60)
     arabic = agent("arabisk", idle_minutes=1, languages=("sv", "ar"))
