@@ -239,6 +239,17 @@ def agent_leg_waits(session: Session, agent: User, agent_call_sid: str, tries: i
         .where(AgentLeg.call_sid == agent_call_sid, AgentLeg.user_id == agent.id)
         .order_by(AgentLeg.id.desc())
         .limit(1)
+    ) or session.scalar(
+        # The leg of an answered offer (the distribution's, or "take next") knows its own sid.
+        select(Contact)
+        .join(CallOffer, CallOffer.contact_id == Contact.id)
+        .where(
+            CallOffer.agent_call_sid == agent_call_sid,
+            CallOffer.user_id == agent.id,
+            CallOffer.result == "answered",
+        )
+        .order_by(CallOffer.id.desc())
+        .limit(1)
     )
     return contact is not None and contact.outcome is None and contact.ended_at is None
 

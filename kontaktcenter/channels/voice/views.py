@@ -356,7 +356,11 @@ def offer_answer(offer_id: int):
         return _hang_up_agent(_("Samtalet kunde inte kopplas."))
     response = VoiceResponse()
     _say(response, _("Nu kopplas du till samtalet."))
-    return _into_offer_room(response, offer)
+    _into_offer_room(response, offer)
+    # When the room ends because the caller was moved (a warm transfer puts them on hold
+    # first), the agent's leg asks what next instead of hanging up, as a pulled call's did.
+    response.redirect(url(f"/twilio/voice/agent-after?agent={offer.user_id}"), method="POST")
+    return twiml(response)
 
 
 def _into_offer_room(response: VoiceResponse, offer) -> Response:
