@@ -137,6 +137,8 @@
     schedule();
   });
   source.addEventListener("reset", function () { schedule(); screenPop(); });
+  // The session ended elsewhere (signed out, new password, account disabled): stop listening.
+  source.addEventListener("signed-out", signedOut);
   source.addEventListener("error", function () {
     // The stream ended (its lifetime) and the browser reconnects by itself; CLOSED means it
     // was refused (signed out), and it will not.
