@@ -775,14 +775,18 @@ def test_the_agent_hears_of_the_returned_caller_through_the_live_stream(app, twi
     from kontaktcenter.live.feed import feed_of
 
     contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
-    sub = feed_of(app).hub.subscribe(frozenset({f"user:{agent.id}"}))
+    feed = feed_of(app)
+    feed.start()  # on PostgreSQL the notices come back through LISTEN/NOTIFY
+    if hasattr(feed, "connected"):
+        assert feed.connected.wait(20)
+    sub = feed.hub.subscribe(frozenset({f"user:{agent.id}"}))
     try:
         _leg(twilio, transfer, transfer.receiver_call_sid, CallStatus="no-answer")
         notices = []
-        while (notice := sub.get(timeout=0.5 if feed_of(app).backend != "memory" else 0)) is not None:
+        while (notice := sub.get(timeout=0 if feed.backend == "memory" else 0.5)) is not None:
             notices.append(notice)
     finally:
-        feed_of(app).hub.unsubscribe(sub)
+        feed.hub.unsubscribe(sub)
     assert ("call.transfer", "unanswered") in [(n.kind, n.data.get("status")) for n in notices]
 
 
