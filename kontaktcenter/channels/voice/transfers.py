@@ -666,6 +666,12 @@ def _agent_left(session: Session, transfer: CallTransfer, at: datetime) -> Calle
     """
     if transfer.agent_left_at is not None or transfer.status == "completed":
         return None
+    newer = session.scalar(
+        select(CallTransfer.id).where(CallTransfer.contact_id == transfer.contact_id, CallTransfer.id > transfer.id)
+    )
+    if newer is not None:
+        # The agent left this transfer's room for the next try's (it moves their leg): not a hang-up.
+        return None
     transfer.agent_left_at = at
     contact = session.get(Contact, transfer.contact_id)
     if not _under_way(transfer):

@@ -867,3 +867,25 @@ def test_a_receiver_answering_after_the_agent_left_gets_the_caller(app, twilio, 
     assert _twiml_of(move).find("Dial").find("Conference").text == f"kc-transfer-{contact.id}"
     (transfer,) = _transfers(session, contact)
     assert transfer.status == "completed"
+
+
+def test_an_agent_who_hangs_up_on_the_returned_caller_ends_the_call_but_a_second_try_does_not(
+    app, twilio, session, agent, auth, staff
+):
+    contact, first = _start_warm(app, twilio, session, agent, auth, staff)
+    _leg(twilio, first, first.receiver_call_sid, CallStatus="no-answer")  # the caller is back with the agent
+    # A second try moves the agent's leg out of the room: Twilio reports the agent leaving it.
+    other = staff("Bo Andra", phone="+46406004100")
+    _flash(auth, _transfer(auth, contact, kind="person", staff_member_id=str(other.id), warm="1"))
+    with app.app_context():
+        clear_recorded()
+    _leg(twilio, first, AGENT_LEG, StatusCallbackEvent="participant-leave")
+    assert _caller_moves(app, contact.provider_sid) == []  # the caller stays on hold for the second try
+    second = _transfers(session, contact)[-1]
+    _leg(twilio, second, second.receiver_call_sid, CallStatus="busy")  # back with the agent again
+    with app.app_context():
+        clear_recorded()
+    # Now the agent hangs up: the conversation is over, the caller is not left alone in the room.
+    _leg(twilio, second, AGENT_LEG, StatusCallbackEvent="participant-leave")
+    (hangup,) = _caller_moves(app, contact.provider_sid)
+    assert hangup.data == {"Status": "completed"}
