@@ -616,7 +616,7 @@ def _to_queue(contact: Contact) -> CallerMove:
     return CallerMove(contact.provider_sid, "queue", contact.id, queue_code=contact.queue.code)
 
 
-def record_receiver_status(
+def record_warm_leg_status(
     session: Session, transfer_id: int, call_sid: str, status: str, at: datetime
 ) -> CallerMove | None:
     """A leg of a warm transfer, as Twilio reports it (the receiver's call status, and the

@@ -513,8 +513,12 @@ def _move_caller(move: transfers.CallerMove, at: datetime) -> None:
         else:
             client.calls(move.call_sid).update(twiml=_caller_twiml(move))
     except (TwilioException, TransportError) as exc:
-        # The caller's hold loop asks again within WAIT_GATHER_TIMEOUT and is taken there then.
-        log.error("Twilio could not move the transferred caller of contact %s: %s", move.contact_id, exc)
+        if move.kind == "hangup":
+            # Most often the caller hung up first, which is what ended the room.
+            log.info("the caller of contact %s was not hung up: %s", move.contact_id, exc)
+        else:
+            # The caller's hold loop asks again within transfers.HOLD_PAUSE_SECONDS and goes there then.
+            log.error("Twilio could not move the transferred caller of contact %s: %s", move.contact_id, exc)
     if move.kind == "queue":
         distribution.after_call_queued(db.session, move.contact_id, at)
 
@@ -523,7 +527,7 @@ def _move_caller(move: transfers.CallerMove, at: datetime) -> None:
 @public
 @validate_twilio_request
 def transfer_status():
-    """The receiver leg of a warm transfer (its call status, or its joining the conference)."""
+    """A leg of a warm transfer: the receiver's call status, and the conference's participant join and leave."""
     form = request.form
     status = form.get("CallStatus", "")
     conference_event = form.get("StatusCallbackEvent")
@@ -531,7 +535,7 @@ def transfer_status():
         # Joining the conference is answering; leaving it is hanging up (other events: nothing).
         status = {"participant-join": "in-progress", "participant-leave": "completed"}.get(conference_event, "")
     at = now()
-    move = transfers.record_receiver_status(db.session, _transfer_id(), form.get("CallSid", ""), status, at)
+    move = transfers.record_warm_leg_status(db.session, _transfer_id(), form.get("CallSid", ""), status, at)
     db.session.commit()
     if move is not None:
         _move_caller(move, at)
