@@ -592,3 +592,32 @@ def test_a_missed_agent_is_told_and_gets_the_call_when_back(acd, twilio, app, se
     assert missed.result == "missed"
     assert (again.contact_id, again.result) == (offer.contact_id, None)
     assert session.get(User, again.user_id).username == "agent"
+
+
+def test_take_next_that_twilio_refuses_reserves_nothing(twilio, app, session, auth, monkeypatch):
+    """Twilio cannot ring the agent: the offer is withdrawn (not their miss) and the caller can be taken again."""
+    import logging
+
+    from twilio.http import HttpClient
+    from twilio.http.response import Response
+    from twilio.rest import Client
+
+    class Refusing(HttpClient):
+        def request(self, method, uri, **kw):
+            return Response(400, '{"code": 21211, "message": "Invalid To", "status": 400}', {})
+
+    refusing = Client(
+        "AC" + "0" * 32, "token", http_client=Refusing(logging.getLogger(__name__), False), environment={}
+    )
+    monkeypatch.setattr("kontaktcenter.notify.transport.twilio_client", lambda: refusing)
+    sid = call_sid()
+    twilio.queue(sid)
+    session.execute(update(User).where(User.username == "agent").values(presence="available"))
+    session.commit()
+    auth.login("agent")
+    page = auth.client.get(auth.post("/phone/next", csrf_page="/phone").headers["Location"]).get_data(as_text=True)
+    assert "Twilio kunde inte koppla samtalet." in page
+    [offer] = _offers(session)
+    assert offer.result == "withdrawn"
+    assert session.scalar(select(User.presence).where(User.username == "agent")) == "available"
+    assert _contact(session, sid).answered_at is None
