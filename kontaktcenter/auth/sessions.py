@@ -93,6 +93,13 @@ def end_reason(row: UserSession, user: User, at: datetime, limits: Limits) -> st
     return None
 
 
+def still_signed_in(session: Session, token: str, user_id: int, at: datetime, limits: Limits) -> bool:
+    """Whether the session of `token` still signs in `user_id` (a long-lived request, such as a
+    live event stream, asks again now and then: signing out elsewhere must reach it too)."""
+    found = find(session, token) if token else None
+    return found is not None and found[1].id == user_id and end_reason(found[0], found[1], at, limits) is None
+
+
 def touch_due(row: UserSession, at: datetime) -> bool:
     return at - row.last_seen_at >= TOUCH_EVERY
 

@@ -88,6 +88,11 @@ class CallTransfer(Base):
     agent_call_sid: Mapped[str | None] = mapped_column(String(64))
     receiver_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
     ended_at: Mapped[datetime | None] = mapped_column()
+    # A warm transfer the agent left before handing over (hung up, or left the conference):
+    # the receiver gets the caller when they answer, else the caller goes back to the queue.
+    agent_left_at: Mapped[datetime | None] = mapped_column()
+    # The caller's new queue entry when nobody took them (transfers.requeue).
+    requeued_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
 
 
 class AgentLeg(Base):

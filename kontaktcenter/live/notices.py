@@ -31,6 +31,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from ..casework.models import Escalation
+from ..contacts.calls import CallTransfer
 from ..contacts.models import Contact
 from ..directory.models import Queue, User
 from ..tickets.models import Ticket
@@ -209,6 +210,9 @@ def collect(session: Session) -> list[Notice]:
             out += _escalation_notices(obj, new)
         elif isinstance(obj, User) and not new:
             out += _user_notices(obj)
+        elif isinstance(obj, CallTransfer) and obj.user_id is not None:
+            # The agent's live-call panel: the receiver answered, left, or the caller is back.
+            out.append(Notice(f"user:{obj.user_id}", "call.transfer", {"transfer": obj.id, "status": obj.status}))
     # Escalations also change the ticket's queue: the department's inbox needs both.
     return _unique(out)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .access import Listener
 from .feed import RESET, Hub, Subscription
@@ -14,6 +14,10 @@ from .notices import Notice
 RETRY_MS = 2000
 # At most this many notices in one write.
 BATCH = 100
+
+
+# The last words of a stream whose session ended: the page stops listening (live.js).
+SIGNED_OUT = 'event: signed-out\ndata: {"kind":"signed-out"}\n\n'
 
 
 def event(notice: Notice) -> str:
@@ -40,9 +44,15 @@ def events(
     heartbeat: float,
     lifetime: float,
     clock=time.monotonic,
+    signed_in: Callable[[], bool] = lambda: True,
 ) -> Iterator[str]:
     """The stream's text: what the listener missed since `last_event_id`, then notices as
-    they come, a comment line after `heartbeat` seconds of silence, until `lifetime`."""
+    they come, a comment line after `heartbeat` seconds of silence, until `lifetime`.
+
+    Every `heartbeat` seconds it asks `signed_in()`: a session ended elsewhere (signed out,
+    a new password, the account disabled) ends the stream then, not at its lifetime; the
+    browser's reconnect is refused, so nothing more reaches a signed-out user.
+    """
     try:
         yield f"retry: {RETRY_MS}\n: {' ' * 64}\n\n"  # some proxies hold the first bytes back
         if last_event_id:
@@ -56,12 +66,17 @@ def events(
                         yield event(shown)
         # Each stream ends a little sooner than the last, so a wall of browsers does not reconnect at once.
         end = clock() + lifetime * random.uniform(0.8, 1.0)  # noqa: S311 - spreading, not secrecy
-        last_sent = clock()
+        last_sent = next_check = clock()
         while True:
             now = clock()
             if now >= end:
                 return
-            notice = sub.get(timeout=min(end - now, last_sent + heartbeat - now))
+            if now >= next_check:
+                if not signed_in():
+                    yield SIGNED_OUT
+                    return
+                next_check = now + heartbeat
+            notice = sub.get(timeout=max(0.0, min(end - now, last_sent + heartbeat - now, next_check - now)))
             if sub.overflowed:
                 yield reset_event()
                 return

@@ -5,9 +5,12 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from flask import session as cookie_session
 from flask_login import current_user
 
+from ..auth import sessions
 from ..auth.decorators import roles_required
+from ..auth.views import SESSION_KEY
 from ..channels.clock import now
 from ..channels.voice.phone_views import PHONE_ROLES
 from ..database import db
@@ -45,6 +48,21 @@ def _one_request_at_a_time(environ) -> bool:
     return "gunicorn.socket" in environ and not environ.get("wsgi.multithread")
 
 
+def _still_signed_in(user_id: int):
+    """Asks the database whether this request's session still lives (the stream asks at each heartbeat)."""
+    token = cookie_session.get(SESSION_KEY, "")
+    limits = sessions.Limits.from_config(current_app.config)
+
+    def check() -> bool:
+        try:
+            return sessions.still_signed_in(db.session, token, user_id, sessions.now(), limits)
+        finally:
+            # The connection goes back to the pool between checks: the stream idles on.
+            db.session.remove()
+
+    return check
+
+
 @bp.get("/live/stream")
 @_stream_sign_in
 @roles_required(*access.LIVE_ROLES)
@@ -70,6 +88,7 @@ def live_stream():
         last_event_id=request.headers.get("Last-Event-ID", "")[:100],
         heartbeat=settings["heartbeat_seconds"],
         lifetime=settings["stream_lifetime_seconds"],
+        signed_in=_still_signed_in(current_user.id),
     )
     response = Response(stream_with_context(body), mimetype="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once

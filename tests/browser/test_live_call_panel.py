@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 NOW = at("2026-03-03 10:00")
 
 
-def _signed_post(server, path: str, params: dict[str, str]) -> None:
+def _signed_post(server, path: str, params: dict[str, str], status: int = 200) -> None:
     import requests
     from twilio.request_validator import RequestValidator
 
@@ -29,7 +29,7 @@ def _signed_post(server, path: str, params: dict[str, str]) -> None:
     app = server.app
     signature = RequestValidator(auth_token(app)).compute_signature(app.config["PUBLIC_BASE_URL"] + path, params)
     response = requests.post(server.url + path, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
-    assert response.status_code == 200, response.text
+    assert response.status_code == status, response.text
 
 
 def _focus(page, selector_id: str, limit: int = 120) -> None:
@@ -152,6 +152,61 @@ def test_a_warm_transfer_is_started_and_taken_back_with_the_keyboard(page, live_
             assert transfer.warm
             assert transfer.status == "cancelled"
             # Leave the shared live server as it was: the call ends.
+            contact.ended_at = NOW
+            contact.outcome = "answered"
+            db.session.commit()
+            db.session.remove()
+    finally:
+        app.extensions.pop(CLOCK_KEY, None)
+
+
+def test_a_receiver_who_does_not_answer_is_told_on_the_open_panel(page, live_server):
+    """The agent waits on the panel; the receiver never answers: the panel says the caller is back, by itself."""
+    from kontaktcenter.channels.clock import CLOCK_KEY
+    from kontaktcenter.database import db
+
+    app = live_server.app
+    app.extensions[CLOCK_KEY] = lambda: NOW
+    try:
+        with app.app_context():
+            agent_id = db.session.scalar(select(User.id).where(User.username == "agent2"))
+            person = StaffMember(employee_id="hr-browser-3", name="Greta Tystest", phone="+46406005200")
+            db.session.add(person)
+            db.session.commit()
+            person_id = person.id
+            db.session.remove()
+        sid = call_sid()
+        _signed_post(live_server, "/twilio/voice/menu", call_params(sid, From="+46731119952", Digits="2"))
+        _signed_post(
+            live_server,
+            f"/twilio/voice/bridge?agent={agent_id}",
+            call_params(sid, From="+46731119952", QueueTime="8", DequeingCallSid="CA" + "e" * 32),
+        )
+        login(page, "agent2")
+        page.goto("/phone?lang=sv&q=tystest")
+        _focus(page, f"warm-person-{person_id}")
+        page.keyboard.press("Space")
+        page.keyboard.press("Tab")
+        press_and_wait(page, "Enter")
+        assert "rings upp" in page.locator("#warm-state").inner_text()
+        with app.app_context():
+            contact = db.session.scalar(select(Contact).where(Contact.provider_sid == sid))
+            (transfer,) = db.session.scalars(select(CallTransfer).where(CallTransfer.contact_id == contact.id))
+            transfer_id, receiver = transfer.id, transfer.receiver_call_sid
+            db.session.remove()
+        _signed_post(
+            live_server,
+            f"/twilio/voice/transfer-status?transfer={transfer_id}",
+            call_params(receiver, CallStatus="no-answer", Direction="outbound-api"),
+            status=204,
+        )
+        page.wait_for_selector("#warm-returned", timeout=15000)  # the live region, no reload
+        assert "Greta Tystest" in page.locator("#warm-returned").inner_text()
+        assert "tillbaka hos dig" in page.locator("#warm-returned").inner_text()
+        assert page.locator("#warm-state").count() == 0
+        assert_accessible(page)
+        with app.app_context():
+            contact = db.session.scalar(select(Contact).where(Contact.id == contact.id))
             contact.ended_at = NOW
             contact.outcome = "answered"
             db.session.commit()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
+from kontaktcenter.contacts.calls import CallOffer
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import User
 from kontaktcenter.notify.transport import recorded
@@ -252,7 +253,7 @@ def test_pressing_1_leaves_the_queue_as_a_callback_ticket(twilio, session, clock
 
 
 def test_call_life_cycle_answered_by_an_agent(twilio, app, client, auth, session, clock):
-    """incoming → menu → wait → agent takes the next call → bridge → queue-result → status."""
+    """incoming → menu → wait → agent takes the next call (an offer) → answer → join → status."""
     agent = session.scalar(select(User).where(User.username == "agent"))
     agent.presence = "available"
     session.commit()
@@ -267,41 +268,38 @@ def test_call_life_cycle_answered_by_an_agent(twilio, app, client, auth, session
     assert response.status_code == 303
     with app.app_context():
         (request,) = [r for r in recorded() if r.kind == "call"]
+    offer = session.scalar(select(CallOffer))
+    assert (offer.contact_id, offer.user_id, offer.result) == (_contact(session, sid).id, agent.id, None)
     assert request.data["To"] == "client:agent"
-    dial = parse_twiml(request.data["Twiml"].encode())
-    # After the bridge the agent's leg asks what next (a transfer keeps it up).
-    assert verbs(dial) == ["Dial", "Redirect"]
-    assert dial[1].text == f"{BASE}/twilio/voice/agent-after?agent={agent.id}"
-    (queue,) = list(dial[0])
-    assert queue.tag == "Queue"
-    assert queue.text == "kc-forsta-linjen"
-    bridge = urlsplit(queue.get("url"))
-    assert f"{bridge.scheme}://{bridge.netloc}{bridge.path}" == f"{BASE}/twilio/voice/bridge"
-    assert parse_qs(bridge.query) == {"agent": [str(agent.id)]}
+    # The agent's leg asks the offer what to do: never Twilio's head of the queue.
+    assert "Twiml" not in request.data
+    assert request.data["Url"] == f"{BASE}/twilio/voice/offers/{offer.id}/answer"
     # Twilio reports the end of the agent's own leg, signed like every other webhook.
-    assert request.data["StatusCallback"] == f"{BASE}/twilio/voice/agent-status?agent={agent.id}"
-    session.expire_all()
-    assert session.get(User, agent.id).presence == "busy"  # a second click must not ring twice
+    assert request.data["StatusCallback"] == f"{BASE}/twilio/voice/offers/{offer.id}/status"
 
     root = twiml(
         twilio.post(
-            f"{bridge.path}?{bridge.query}", call_params(sid, QueueTime="40", DequeingCallSid=request.response["sid"])
+            f"/twilio/voice/offers/{offer.id}/answer",
+            call_params(request.response["sid"], Direction="outbound-api", To="client:agent"),
         )
     )
-    assert verbs(root) == ["Say"]
+    assert verbs(root) == ["Say", "Dial", "Redirect"]
+    assert root[1][0].text == f"kc-offer-{offer.id}"
+    # After the room the agent's leg asks what next (a warm transfer keeps it up).
+    assert root[2].text == f"{BASE}/twilio/voice/agent-after?agent={agent.id}"
     contact = _contact(session, sid)
     assert contact.answered_by_id == agent.id
     assert contact.answered_at == at("2026-03-03 10:00:40")
     assert contact.ticket.assignee_id == agent.id
     assert session.get(User, agent.id).presence == "busy"
+    root = twiml(twilio.post(f"/twilio/voice/offers/{offer.id}/join", call_params(sid)))
+    assert root[0][0].text == f"kc-offer-{offer.id}"
+    twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="redirected", QueueTime="40")))
 
     clock.set("2026-03-03 10:05:00")
-    root = twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="bridged", QueueTime="40")))
-    assert verbs(root) == ["Hangup"]
     twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="330"))
     contact = _contact(session, sid)
     assert contact.outcome == "answered"
-    assert contact.wait_seconds == 40
     assert contact.ended_at == at("2026-03-03 10:05:00")
     assert contact.started_at == at("2026-03-03 09:59:30")
     assert session.get(User, agent.id).presence == "available"
@@ -309,7 +307,7 @@ def test_call_life_cycle_answered_by_an_agent(twilio, app, client, auth, session
 
 
 def _take_next(twilio, app, auth, session, username: str = "agent"):
-    """The agent takes the next call from /phone; returns the agent and their leg's status path."""
+    """The agent takes the next call from /phone; returns the agent, their leg's status path and its sid."""
     agent = session.scalar(select(User).where(User.username == username))
     agent.presence = "available"
     session.commit()
@@ -318,7 +316,7 @@ def _take_next(twilio, app, auth, session, username: str = "agent"):
     with app.app_context():
         (request,) = [r for r in recorded() if r.kind == "call"]
     status = urlsplit(request.data["StatusCallback"])
-    return agent, f"{status.path}?{status.query}"
+    return agent, status.path, request.response["sid"]
 
 
 def _presence(session, agent) -> str:
@@ -326,51 +324,54 @@ def _presence(session, agent) -> str:
     return session.get(User, agent.id).presence
 
 
-def test_agent_who_does_not_answer_is_set_away_and_the_caller_keeps_waiting(twilio, app, auth, session):
+def test_agent_who_does_not_answer_is_set_missed_and_the_caller_keeps_waiting(twilio, app, auth, session):
     sid = call_sid()
     twilio.queue(sid)
-    agent, leg_status = _take_next(twilio, app, auth, session)
-    assert _presence(session, agent) == "busy"
+    agent, leg_status, leg = _take_next(twilio, app, auth, session)
     response = twilio.post(
-        leg_status, call_params(call_sid(), CallStatus="no-answer", To="client:agent", Direction="outbound-api")
+        leg_status, call_params(leg, CallStatus="no-answer", To="client:agent", Direction="outbound-api")
     )
     assert response.status_code == 204
-    assert _presence(session, agent) == "away"
+    assert _presence(session, agent) == "missed"  # away until they say they are back
     contact = _contact(session, sid)
     assert contact.outcome is None
     assert contact.answered_at is None
 
 
-def test_agent_leg_ending_before_the_queue_result_keeps_the_agent_busy_until_it_comes(twilio, app, auth, session):
+def test_agent_leg_ending_before_the_callers_status_keeps_the_agent_busy_until_it_comes(twilio, app, auth, session):
     sid = call_sid()
     twilio.queue(sid)
-    agent, leg_status = _take_next(twilio, app, auth, session)
-    bridge = f"/twilio/voice/bridge?agent={agent.id}"
-    twiml(twilio.post(bridge, call_params(sid, QueueTime="20")))
+    agent, leg_status, leg = _take_next(twilio, app, auth, session)
+    twiml(twilio.post(leg_status.replace("/status", "/answer"), call_params(leg, Direction="outbound-api")))
     # Both legs hang up together; the agent's report happens to arrive first.
-    twilio.post(leg_status, call_params(call_sid(), CallStatus="completed", CallDuration="200"))
+    twilio.post(leg_status, call_params(leg, CallStatus="completed", CallDuration="200"))
     assert _presence(session, agent) == "busy"
-    twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="bridged", QueueTime="20")))
+    twilio.post("/twilio/voice/status", call_params(sid, CallStatus="completed", CallDuration="220"))
     assert _presence(session, agent) == "available"
 
 
-def test_agent_who_answers_an_emptied_queue_is_available_again(twilio, app, auth, session):
+def test_caller_hanging_up_while_the_agents_phone_rings_leaves_the_agent_available(twilio, app, auth, session):
     sid = call_sid()
     twilio.queue(sid)
-    agent, leg_status = _take_next(twilio, app, auth, session)
-    # The caller hung up while the agent's phone rang: the agent's <Dial><Queue> finds nobody.
+    agent, leg_status, leg = _take_next(twilio, app, auth, session)
     twiml(twilio.post("/twilio/voice/queue-result", call_params(sid, QueueResult="hangup", QueueTime="35")))
-    twilio.post(leg_status, call_params(call_sid(), CallStatus="completed", CallDuration="2"))
+    with app.app_context():
+        assert any(r.kind == "call_update" and r.data == {"Status": "canceled"} for r in recorded())
+    twilio.post(leg_status, call_params(leg, CallStatus="canceled"))
     assert _presence(session, agent) == "available"
+    assert session.scalar(select(CallOffer.result)) == "withdrawn"
 
 
-def test_agent_status_signature_covers_the_agent(twilio, app, auth, session, client):
+def test_offer_status_signature_covers_the_offer(twilio, app, auth, session, client):
     twilio.queue(call_sid())
-    agent, leg_status = _take_next(twilio, app, auth, session)
-    params = call_params(call_sid(), CallStatus="no-answer")
-    other = RequestValidator(TOKEN).compute_signature(f"{BASE}/twilio/voice/agent-status?agent={agent.id + 1}", params)
+    agent, leg_status, leg = _take_next(twilio, app, auth, session)
+    params = call_params(leg, CallStatus="no-answer")
+    offer_id = int(leg_status.split("/")[-2])
+    other = RequestValidator(TOKEN).compute_signature(f"{BASE}/twilio/voice/offers/{offer_id + 1}/status", params)
     assert twilio_post(client, leg_status, params, signature=other).status_code == 403
-    assert _presence(session, agent) == "busy"
+    assert _presence(session, agent) == "available"
+    session.expire_all()
+    assert session.get(CallOffer, offer_id).result is None
 
 
 def test_taking_a_call_needs_presence_available(twilio, app, auth, session):

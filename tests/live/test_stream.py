@@ -8,6 +8,8 @@ import time
 import pytest
 from sqlalchemy import select
 
+from kontaktcenter.auth import audit, sessions
+from kontaktcenter.auth import service as auth_service
 from kontaktcenter.directory.models import Department, Queue, User
 from kontaktcenter.live.access import Listener
 from kontaktcenter.live.feed import feed_of
@@ -15,6 +17,8 @@ from kontaktcenter.live.notices import Audience, Notice
 from kontaktcenter.tickets.models import AccessLog
 
 pytestmark = pytest.mark.usefixtures("live_settings")
+
+CLIENT = audit.Client(ip="192.0.2.7", user_agent="another computer")
 
 
 def _queue(session, code: str) -> Queue:
@@ -284,3 +288,41 @@ def test_the_web_workers_serve_one_request_at_a_time_and_the_live_ones_hold_stre
     assert web["worker_class"] == "sync"
     assert live["worker_class"] == "gthread"
     assert live["threads"] >= 64
+
+
+def _sign_out_elsewhere(session, user):
+    auth_service.sign_out(session, user, sessions.now(), CLIENT)
+
+
+def _new_password(session, user):
+    auth_service.change_password(session, user, "ett-helt-nytt-losenord-2026", sessions.now(), CLIENT)
+
+
+def _disabled(session, user):
+    auth_service.deactivate(session, user, sessions.now(), CLIENT, why="slutat")
+
+
+@pytest.mark.parametrize("revoke", [_sign_out_elsewhere, _new_password, _disabled])
+def test_a_revoked_session_ends_its_open_stream(client, auth, session, live_settings, revoke):
+    """Signed out on another computer (or a new password, or the account disabled): the open stream
+    stops at its next heartbeat instead of delivering notices until its lifetime."""
+    live_settings(lifetime=600, heartbeat=0.2)
+    auth.login("agent")
+    response = _stream(client, "presence")
+    assert response.status_code == 200
+    chunks = iter(response.response)
+    assert next(chunks).startswith(b"retry: ")
+    revoke(session, _user(session, "agent"))
+    session.commit()
+    text, ended = "", False
+    for beats, chunk in enumerate(chunks):
+        text += chunk.decode() if isinstance(chunk, bytes) else chunk
+        if beats > 50:  # still beating ten seconds (fifty heartbeats) later: it outlived its session
+            break
+    else:
+        ended = True
+    response.close()
+    assert ended
+    assert [e["event"] for e in _events(text)] == ["signed-out"]  # the page stops listening
+    # The browser's reconnect is refused.
+    assert _stream(client, "presence").status_code == 401

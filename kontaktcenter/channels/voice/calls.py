@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session, aliased, joinedload
 
@@ -359,90 +359,6 @@ def waiting_calls(session: Session, agent: User) -> list[WaitingQueue]:
         .order_by(Queue.code)
     ).all()
     return [WaitingQueue(q, n, oldest) for q, n, oldest in rows]
-
-
-@dataclass(frozen=True)
-class AgentCall:
-    """The REST call that rings the agent and dequeues the caller waiting longest."""
-
-    queue: Queue
-    call_sid: str
-    caller: Contact
-
-
-def next_waiting_call(session: Session, agent: User) -> Contact | None:
-    """The longest-waiting caller in the agent's queues, locked so two agents never pick the same.
-
-    On PostgreSQL FOR UPDATE SKIP LOCKED lets parallel agents pass each other's picks;
-    SQLite serialises writers anyway.
-    """
-    stmt = (
-        select(Contact)
-        .where(Contact.queue_id.in_([q.id for q in agent.queues]), _waiting(), ~_offered_to_an_agent())
-        .order_by(Contact.arrived_at, Contact.id)
-        .limit(1)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=Contact)
-    return session.scalar(stmt)
-
-
-def _offered_to_an_agent():
-    """The call is ringing an agent's device (distribution.py): not for another agent to pull."""
-    from ...contacts.calls import CallOffer
-
-    return exists().where(CallOffer.contact_id == Contact.id, CallOffer.result.is_(None))
-
-
-def dequeue_twiml(queue_code: str, bridge_url: str, after_url: str | None = None) -> str:
-    """What the agent's leg runs: <Dial><Queue url=…>queue</Queue></Dial>.
-
-    With `after_url`, the leg asks there what next when the bridge ends (transfers.py:
-    a transferred caller leaves the bridge while the agent's leg must stay up).
-    """
-    from twilio.twiml.voice_response import Dial, VoiceResponse
-
-    response = VoiceResponse()
-    dial = Dial()
-    dial.queue(queue_code, url=bridge_url, method="POST")
-    response.append(dial)
-    if after_url:
-        response.redirect(after_url, method="POST")
-    return str(response)
-
-
-def take_next_call(
-    session: Session,
-    agent: User,
-    *,
-    client,
-    from_number: str,
-    bridge_url: str,
-    status_url: str,
-    after_url: str | None = None,
-) -> AgentCall:
-    """Ring the agent's phone or client identity and connect it to the longest-waiting caller.
-
-    Twilio reports the end of the agent's leg to `status_url` (see `record_agent_leg_end`).
-    """
-    if agent.presence != "available":
-        raise PhoneError("Du måste vara tillgänglig för att ta samtal.")
-    if not agent.phone_identity:
-        raise PhoneError("Du har ingen telefon eller klientidentitet kopplad till ditt konto.")
-    caller = next_waiting_call(session, agent)
-    if caller is None:
-        raise PhoneError("Ingen väntar i dina köer just nu.")
-    queue = caller.queue
-    call = client.calls.create(
-        to=agent.phone_identity,
-        from_=from_number,
-        twiml=dequeue_twiml(queue.code, bridge_url, after_url),
-        status_callback=status_url,
-        status_callback_method="POST",
-    )
-    # Busy until the bridge or the call's end: a second click must not ring twice.
-    set_presence(session, agent, "busy")
-    return AgentCall(queue, call.sid, caller)
 
 
 def live_call(session: Session, agent: User) -> Contact | None:

@@ -147,8 +147,9 @@ def _not_offered():
     return ~exists().where(CallOffer.contact_id == Contact.id, CallOffer.result.is_(None))
 
 
-def _free_agent():
-    """An agent who may be rung now: present, with a device, no open offer, no live call, under capacity."""
+def _free_agent(pulled: bool = False):
+    """An agent who may be rung now: present, with a device, no open offer, no live call, under
+    capacity (not asked of an agent who pulls a call: they chose to take one more)."""
     live = aliased(Contact)
     open_tickets = (
         select(func.count(Ticket.id))
@@ -168,7 +169,7 @@ def _free_agent():
             live.outcome.is_(None),
             live.ended_at.is_(None),
         ),
-        open_tickets < User.max_open_tickets,
+        literal(True) if pulled else open_tickets < User.max_open_tickets,
     )
 
 
@@ -200,9 +201,9 @@ def _postgres(session: Session) -> bool:
 
 
 @cache
-def _call_for_agent_stmt(postgres: bool):
+def _call_for_agent_stmt(postgres: bool, pulled: bool = False):
     """The agent (if free, locked) and their longest-waiting unoffered call with skills matched, locked."""
-    agent = select(User.id, User.phone_identity).where(User.id == bindparam("agent_id"), _free_agent())
+    agent = select(User.id, User.phone_identity).where(User.id == bindparam("agent_id"), _free_agent(pulled))
     if postgres:
         # The agent's row: two events of one agent never both offer.
         agent = agent.with_for_update(skip_locked=True)
@@ -262,10 +263,10 @@ def _agent_for_call_stmt(locking: bool):
     return stmt.with_for_update(skip_locked=True, of=User) if locking else stmt
 
 
-def call_for_agent(session: Session, agent_id: int):
+def call_for_agent(session: Session, agent_id: int, pulled: bool = False):
     """(call, agent, agent's device): the longest-waiting call the agent may take, if they are free
     (both rows locked on PostgreSQL); None if there is none."""
-    return session.execute(_call_for_agent_stmt(_postgres(session)), {"agent_id": agent_id}).first()
+    return session.execute(_call_for_agent_stmt(_postgres(session), pulled), {"agent_id": agent_id}).first()
 
 
 def agent_for_call(session: Session, contact_id: int):
@@ -301,8 +302,12 @@ def _insert_offer(session: Session, **values: Any) -> int | None:
 def _offer_stmt(kind: str):
     """PostgreSQL: pick the pair and insert its offer in one statement (one round trip fewer);
     returns (offer, call, agent, agent's device), or no row when nothing matched or the
-    database already held an open offer of the call or agent."""
-    pick = (_call_for_agent_stmt(True) if kind == "agent" else _agent_for_call_stmt(True)).cte("pick")
+    database already held an open offer of the call or agent. `kind`: "agent" (the agent's
+    call), "pull" (the same, for an agent who pulls) or "call" (the call's agent)."""
+    if kind == "call":
+        pick = _agent_for_call_stmt(True).cte("pick")
+    else:
+        pick = _call_for_agent_stmt(True, kind == "pull").cte("pick")
     call, agent, identity = list(pick.c)
     when = CallOffer.__table__.c.offered_at.type
     offered = (
@@ -323,32 +328,46 @@ def _offer_stmt(kind: str):
 # -- offering ------------------------------------------------------------------------
 
 
-def offer_next(
+@dataclass(frozen=True)
+class Reservation:
+    """An offer committed to the database, holding the call for the agent; their device not yet rung."""
+
+    offer_id: int
+    contact_id: int
+    user_id: int
+    identity: str
+
+
+def reserve(
     session: Session,
     ringer: Ringer,
     *,
     agent_id: int | None = None,
     contact_id: int | None = None,
+    pulled: bool = False,
     now: datetime | None = None,
-) -> int | None:
-    """Offer the agent their longest-waiting call, or the call to its longest-idle agent, and ring
-    the agent; returns the offer's id (None when nothing matches). The caller has committed its
-    own work: this commits the offer before the phone rings, so the reservation holds and the
-    row locks are gone while Twilio answers.
+) -> Reservation | None:
+    """Reserve the agent's longest-waiting call, or the call's longest-idle agent: the offer row,
+    committed (None, rolled back, when nothing matches or another process got there first).
+
+    The caller has committed its own work: this commits the offer before the phone rings, so
+    the reservation holds and the row locks are gone while Twilio answers.
     """
     if agent_id is None and contact_id is None:
-        raise ValueError("offer_next needs an agent or a call")
+        raise ValueError("reserve needs an agent or a call")
     at = now or utcnow()
     expires = at + timedelta(seconds=ringer.reservation_seconds)
-    offer_id = None
+    row = None
     if _postgres(session):
         kind, params = (
-            ("agent", {"agent_id": agent_id}) if agent_id is not None else ("call", {"contact_id": contact_id})
+            ("pull" if pulled else "agent", {"agent_id": agent_id})
+            if agent_id is not None
+            else ("call", {"contact_id": contact_id})
         )
         row = session.execute(_offer_stmt(kind), {**params, "offered_at": at, "expires_at": expires}).first()
-        if row is not None:
-            offer_id, call_id, user_id, identity = row
-    elif pair := call_for_agent(session, agent_id) if agent_id is not None else agent_for_call(session, contact_id):
+    elif pair := (
+        call_for_agent(session, agent_id, pulled) if agent_id is not None else agent_for_call(session, contact_id)
+    ):
         call_id, user_id, identity = pair
         # None here: another process offered this call or rang this agent between our pick
         # and our insert (SQLite, or a row it had not locked): the index kept it to one.
@@ -359,30 +378,96 @@ def offer_next(
             offered_at=at,
             expires_at=expires,
         )
-    if offer_id is None:
+        row = (offer_id, call_id, user_id, identity) if offer_id is not None else None
+    if row is None:
         session.rollback()
         return None
     session.commit()
+    return Reservation(*row)
+
+
+def ring(session: Session, ringer: Ringer, reservation: Reservation, at: datetime) -> None:
+    """Ring the agent's device for a reserved offer (commits its leg's sid).
+
+    If Twilio refuses, the offer is withdrawn (not the agent's miss) and the error raised.
+    """
     try:
         leg = ringer.client.calls.create(
-            to=identity,
+            to=reservation.identity,
             from_=ringer.from_number,
-            url=ringer.url(offer_id, "answer"),
+            url=ringer.url(reservation.offer_id, "answer"),
             method="POST",
             timeout=ringer.reservation_seconds,
-            status_callback=ringer.url(offer_id, "status"),
+            status_callback=ringer.url(reservation.offer_id, "status"),
             status_callback_method="POST",
         )
-    except (TwilioException, TransportError) as exc:
-        # Not the agent's fault: withdraw without marking them missed.
-        log.error("Twilio could not ring agent %s for offer %s: %s", user_id, offer_id, exc)
-        session.execute(update(CallOffer).where(CallOffer.id == offer_id).values(result="withdrawn", ended_at=at))
+    except (TwilioException, TransportError):
+        session.execute(
+            update(CallOffer).where(CallOffer.id == reservation.offer_id).values(result="withdrawn", ended_at=at)
+        )
         session.commit()
-        return None
-    session.execute(update(CallOffer).where(CallOffer.id == offer_id).values(agent_call_sid=leg.sid))
+        raise
+    session.execute(update(CallOffer).where(CallOffer.id == reservation.offer_id).values(agent_call_sid=leg.sid))
     session.commit()
-    log.info("offered call %s to agent %s (offer %s)", call_id, user_id, offer_id)
-    return offer_id
+    log.info(
+        "offered call %s to agent %s (offer %s)", reservation.contact_id, reservation.user_id, reservation.offer_id
+    )
+
+
+def offer_next(
+    session: Session,
+    ringer: Ringer,
+    *,
+    agent_id: int | None = None,
+    contact_id: int | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """Offer the agent their longest-waiting call, or the call to its longest-idle agent, and ring
+    the agent; returns the offer's id (None when nothing matches or Twilio could not ring)."""
+    at = now or utcnow()
+    reservation = reserve(session, ringer, agent_id=agent_id, contact_id=contact_id, now=at)
+    if reservation is None:
+        return None
+    try:
+        ring(session, ringer, reservation, at)
+    except (TwilioException, TransportError) as exc:
+        # Not the agent's fault: withdrawn without marking them missed.
+        log.error("Twilio could not ring agent %s for offer %s: %s", reservation.user_id, reservation.offer_id, exc)
+        return None
+    return reservation.offer_id
+
+
+def take_next(session: Session, ringer: Ringer, agent: User, at: datetime) -> CallOffer:
+    """ "Ta nästa samtal": offer the agent the longest-waiting call they may take, now, and ring them.
+
+    The distribution's own offer: exactly the call picked is reserved (never one offered to
+    someone else, and never two for the agent), and answering bridges them to exactly that
+    caller through the offer's conference. Raises PhoneError (nothing changed) when there is
+    nothing to take; Twilio's refusal is raised after the offer is withdrawn.
+    """
+    if agent.presence != "available":
+        raise calls.PhoneError("Du måste vara tillgänglig för att ta samtal.")
+    if not agent.phone_identity:
+        raise calls.PhoneError("Du har ingen telefon eller klientidentitet kopplad till ditt konto.")
+    # Calls queued while the distribution was off have no requirements noted yet.
+    note_missing_requirements(session)
+    session.commit()
+    reservation = reserve(session, ringer, agent_id=agent.id, pulled=True, now=at)
+    if reservation is None:
+        raise calls.PhoneError(_why_nothing_to_take(session, agent))
+    ring(session, ringer, reservation, at)
+    return session.get(CallOffer, reservation.offer_id)
+
+
+def _why_nothing_to_take(session: Session, agent: User) -> str:
+    if session.scalar(select(exists().where(CallOffer.user_id == agent.id, CallOffer.result.is_(None)))):
+        return "Din telefon ringer redan för ett samtal."
+    if calls.live_call(session, agent) is not None:
+        return "Du är redan i ett samtal."
+    queue_ids = select(user_queues.c.queue_id).where(user_queues.c.user_id == agent.id)
+    if session.scalar(select(exists().where(_waiting(), Contact.queue_id.in_(queue_ids)))):
+        return "De som väntar i dina köer behöver ett språk eller en tjänst som du inte har, eller rings redan av en kollega."
+    return "Ingen väntar i dina köer just nu."
 
 
 def distribute(
@@ -639,6 +724,20 @@ def after_event(
         log.exception("call distribution after an event failed; the sweep tries again")
         session.rollback()
         return []
+
+
+def presence_changed(session: Session, agent: User, presence: str, at: datetime) -> list[int]:
+    """The agent set their presence (the phone page or the console): stored and committed, and
+    back at the phone they are offered the longest-waiting call they can take at once, not at
+    the next sweep. Raises the casework TicketError (and changes nothing) for an unknown presence.
+    """
+    from ...casework.service import set_presence
+
+    set_presence(session, agent, presence, at)
+    session.commit()
+    if presence != "available":
+        return []
+    return after_event(session, at=at, agent_ids=[agent.id])
 
 
 def after_call_queued(session: Session, contact_id: int, at: datetime) -> list[int]:

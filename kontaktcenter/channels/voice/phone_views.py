@@ -9,7 +9,6 @@ from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 
 from ...auth.decorators import roles_required
-from ...casework.service import set_presence
 from ...database import db
 from ...errors_http import back_on_error
 from ...notify.transport import TransportError, from_number, twilio_client
@@ -55,11 +54,7 @@ def presence():
     if choice not in ("available", "away"):
         flash(_("Välj tillgänglig eller borta."), "error")
         return redirect(url_for(".page")), 303
-    set_presence(db.session, current_user, choice, now())
-    db.session.commit()
-    if choice == "available":
-        # Back at the phone: the longest-waiting call they can take rings them at once.
-        distribution.after_event(db.session, at=now(), agent_ids=[current_user.id])
+    distribution.presence_changed(db.session, current_user, choice, now())
     flash(
         _("Du är nu tillgänglig för samtal.") if choice == "available" else _("Du tar inte emot samtal nu."), "success"
     )
@@ -69,29 +64,17 @@ def presence():
 @bp.post("/next")
 @roles_required(*PHONE_ROLES)
 def take_next():
-    """Ring the agent and connect the longest-waiting caller in the agent's queues."""
-    bridge = public_url(current_app, url_for("twilio_voice.bridge", agent=current_user.id))
-    leg_status = public_url(current_app, url_for("twilio_voice.agent_status", agent=current_user.id))
+    """Offer the agent the longest-waiting call they may take, now: their phone rings for exactly that caller."""
     back_on_error(url_for(".page"), 303)
     try:
-        call = calls.take_next_call(
-            db.session,
-            current_user,
-            client=twilio_client(),
-            from_number=from_number(),
-            bridge_url=bridge,
-            status_url=leg_status,
-            after_url=public_url(current_app, url_for("twilio_voice.agent_after", agent=current_user.id)),
-        )
+        offer = distribution.take_next(db.session, distribution.app_ringer(), current_user, now())
     except (TwilioException, TransportError) as exc:
         db.session.rollback()
         current_app.logger.error("Twilio refused to connect agent %s: %s", current_user.username, exc)
         flash(_("Twilio kunde inte koppla samtalet. Försök igen om en stund."), "error")
     else:
-        db.session.commit()
-        flash(
-            _("Din telefon ringer nu: svara för att ta samtalet i kön %(queue)s.", queue=call.queue.name_sv), "success"
-        )
+        queue = db.session.get(calls.Contact, offer.contact_id).queue
+        flash(_("Din telefon ringer nu: svara för att ta samtalet i kön %(queue)s.", queue=queue.name_sv), "success")
     return redirect(url_for(".page")), 303
 
 

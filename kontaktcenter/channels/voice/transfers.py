@@ -111,6 +111,8 @@ class LivePanel:
     at: datetime
     # Who the transfer under way rings: the employee's name and number, or the number.
     receiver: str = ""
+    # A warm transfer whose receiver did not answer or hung up: the caller is back with the agent.
+    returned: CallTransfer | None = None
 
 
 # -- checking the request ---------------------------------------------------------
@@ -238,6 +240,17 @@ def agent_leg_waits(session: Session, agent: User, agent_call_sid: str, tries: i
         .join(AgentLeg, AgentLeg.contact_id == Contact.id)
         .where(AgentLeg.call_sid == agent_call_sid, AgentLeg.user_id == agent.id)
         .order_by(AgentLeg.id.desc())
+        .limit(1)
+    ) or session.scalar(
+        # The leg of an answered offer (the distribution's, or "take next") knows its own sid.
+        select(Contact)
+        .join(CallOffer, CallOffer.contact_id == Contact.id)
+        .where(
+            CallOffer.agent_call_sid == agent_call_sid,
+            CallOffer.user_id == agent.id,
+            CallOffer.result == "answered",
+        )
+        .order_by(CallOffer.id.desc())
         .limit(1)
     )
     return contact is not None and contact.outcome is None and contact.ended_at is None
@@ -429,7 +442,10 @@ def _start_warm(session: Session, contact: Contact, transfer: CallTransfer, agen
     name = conference_name(contact)
     # The caller waits first: moving the agent would otherwise leave them alone on the line.
     twilio.client.calls(contact.provider_sid).update(twiml=hold_twiml(twilio.webhook("hold", transfer.id)))
-    twilio.client.calls(leg).update(twiml=_conference_twiml(name, end_on_exit=False))
+    # The conference tells us when the agent leaves it (hangs up before handing over).
+    twilio.client.calls(leg).update(
+        twiml=_conference_twiml(name, end_on_exit=False, status_url=twilio.webhook("status", transfer.id))
+    )
     receiver = twilio.client.calls.create(
         to=transfer.number,
         from_=twilio.from_number,
@@ -457,15 +473,19 @@ def complete_warm(session: Session, agent: User, transfer_id: int, twilio: Twili
     transfer, contact = _agents_open_warm(session, agent, transfer_id)
     if transfer.status != "answered":
         raise TransferError("Mottagaren har inte svarat. Avbryt för att ta tillbaka samtalet.")
-    transfer.status = "completed"
-    transfer.ended_at = at
+    _complete(session, transfer, contact, agent, at)
     _hand_on(session, contact, agent, at)
-    if contact.ticket is not None:
-        record_event(session, contact.ticket, "call_transfer_completed", actor=agent, at=at, transfer_id=transfer.id)
     name = conference_name(contact)
     twilio.client.calls(contact.provider_sid).update(twiml=_conference_twiml(name, end_on_exit=True))
     twilio.client.calls(transfer.agent_call_sid).update(status="completed")
     return transfer
+
+
+def _complete(session: Session, transfer: CallTransfer, contact: Contact, agent: User | None, at: datetime) -> None:
+    transfer.status = "completed"
+    transfer.ended_at = at
+    if contact.ticket is not None:
+        record_event(session, contact.ticket, "call_transfer_completed", actor=agent, at=at, transfer_id=transfer.id)
 
 
 def cancel_warm(session: Session, agent: User, transfer_id: int, twilio: Twilio, at: datetime) -> CallTransfer:
@@ -493,10 +513,12 @@ def _transfer_for_caller(session: Session, transfer_id: int, call_sid: str) -> C
     transfer = session.get(CallTransfer, transfer_id, with_for_update=session.get_bind().dialect.name == "postgresql")
     if transfer is None:
         return None
-    contact = session.get(Contact, transfer.contact_id)
-    if contact is None or contact.provider_sid != call_sid:
-        return None
-    return transfer
+    sids = {c.provider_sid for c in (session.get(Contact, transfer.contact_id), _requeued(session, transfer)) if c}
+    return transfer if call_sid in sids else None
+
+
+def _requeued(session: Session, transfer: CallTransfer) -> Contact | None:
+    return session.get(Contact, transfer.requeued_contact_id) if transfer.requeued_contact_id else None
 
 
 def _answered(session: Session, transfer: CallTransfer, at: datetime) -> None:
@@ -570,26 +592,166 @@ def record_queue_transfer_result(
     return transfer
 
 
-def record_receiver_status(
+def _under_way(transfer: CallTransfer) -> bool:
+    return transfer.ended_at is None and transfer.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class CallerMove:
+    """Where a transferred caller's leg goes now: "conference" (the transfer's room: back with the
+    agent, or on to the receiver), "queue" (a new queue entry) or "hangup"."""
+
+    call_sid: str
+    kind: str
+    contact_id: int
+    room: str = ""
+    queue_code: str = ""
+
+
+def _to_room(contact: Contact) -> CallerMove:
+    return CallerMove(contact.provider_sid, "conference", contact.id, room=conference_name(contact))
+
+
+def _to_queue(contact: Contact) -> CallerMove:
+    return CallerMove(contact.provider_sid, "queue", contact.id, queue_code=contact.queue.code)
+
+
+def record_warm_leg_status(
     session: Session, transfer_id: int, call_sid: str, status: str, at: datetime
-) -> CallTransfer | None:
-    """The receiver leg of a warm transfer: answered (in-progress) or ended before it was answered."""
+) -> CallerMove | None:
+    """A leg of a warm transfer, as Twilio reports it (the receiver's call status, and the
+    conference's participant join and leave); the caller commits, then moves the caller's leg.
+
+    The receiver answering: the transfer is answered (and handed over at once if the agent has
+    left). The receiver gone before the hand-over (never answered, or hung up): the caller is
+    back with the agent, who is told on the live-call panel, or, if the agent has left too,
+    back in the queue. The agent leaving: see `_agent_left`.
+    """
     transfer = session.get(CallTransfer, transfer_id, with_for_update=session.get_bind().dialect.name == "postgresql")
-    if transfer is None or not transfer.warm or not call_sid or transfer.receiver_call_sid != call_sid:
+    if transfer is None or not transfer.warm or not call_sid:
         return None
+    if call_sid == transfer.agent_call_sid and transfer.receiver_call_sid != call_sid:
+        return _agent_left(session, transfer, at) if status in FINAL_CALL_STATUSES else None
+    if transfer.receiver_call_sid != call_sid:
+        return None
+    contact = session.get(Contact, transfer.contact_id)
     if status == "in-progress":
         _answered(session, transfer, at)
-    elif status in FINAL_CALL_STATUSES and transfer.answered_at is None:
+        if _under_way(transfer) and transfer.agent_left_at is not None:
+            # The agent left while it rang: the receiver gets the caller.
+            _complete(session, transfer, contact, None, at)
+            return _to_room(contact)
+        return None
+    if status not in FINAL_CALL_STATUSES or not _under_way(transfer):
+        return None
+    if transfer.answered_at is None:
         _unanswered(session, transfer, status, at)
-    elif status in FINAL_CALL_STATUSES and transfer.status == "answered":
-        # The receiver hung up before the agent handed over: completing would leave the caller
-        # alone in the conference, so only cancelling (the caller back to the agent) remains.
+    elif transfer.status == "answered":
         # It was answered all the same (answered_at stays: METRICS.md transfers_completed).
         transfer.status = "unanswered"
-        contact = session.get(Contact, transfer.contact_id)
         if contact.ticket is not None:
             record_event(session, contact.ticket, "call_transfer_receiver_left", at=at, transfer_id=transfer.id)
-    return transfer
+    transfer.ended_at = at
+    if transfer.agent_left_at is None:
+        return _to_room(contact)
+    return _to_queue(requeue_transferred(session, transfer, at))
+
+
+def _agent_left(session: Session, transfer: CallTransfer, at: datetime) -> CallerMove | None:
+    """The agent's leg left the transfer's conference (they hung up) before handing over.
+
+    The receiver already there gets the caller; one still ringing gets them on answering (else
+    the caller goes back to the queue). After the caller came back to the agent, the agent
+    hanging up ends the conversation, as in any call.
+    """
+    if transfer.agent_left_at is not None or transfer.status == "completed":
+        return None
+    newer = session.scalar(
+        select(CallTransfer.id).where(CallTransfer.contact_id == transfer.contact_id, CallTransfer.id > transfer.id)
+    )
+    if newer is not None:
+        # The agent left this transfer's room for the next try's (it moves their leg): not a hang-up.
+        return None
+    transfer.agent_left_at = at
+    contact = session.get(Contact, transfer.contact_id)
+    if not _under_way(transfer):
+        live = contact.outcome is None and contact.ended_at is None
+        return CallerMove(contact.provider_sid, "hangup", contact.id) if live else None
+    # The agent's part of the call is over: they are free for the next caller.
+    _hand_on(session, contact, session.get(User, transfer.user_id), at)
+    if contact.ticket is not None:
+        record_event(session, contact.ticket, "call_transfer_agent_left", at=at, transfer_id=transfer.id)
+    if transfer.status == "answered":
+        _complete(session, transfer, contact, None, at)
+        return _to_room(contact)
+    return None
+
+
+def requeue_transferred(session: Session, transfer: CallTransfer, at: datetime) -> Contact:
+    """The caller of a transfer nobody took goes back to the line's queue (once, however often
+    Twilio retries): a new queue entry that the distribution and take-next find like any call."""
+    if transfer.requeued_contact_id is not None:
+        return session.get(Contact, transfer.requeued_contact_id)
+    again = requeue(session, session.get(Contact, transfer.contact_id), at)
+    transfer.requeued_contact_id = again.id
+    transfer.ended_at = transfer.ended_at or at
+    return again
+
+
+def requeue(session: Session, contact: Contact, at: datetime) -> Contact:
+    """The caller of an answered call goes back in its queue as a new queue entry; the conversation
+    they had stays a contact of its own (its wait, answer and handling time are not rewritten)."""
+    sid = contact.provider_sid
+    contact.outcome = contact.outcome or "answered"
+    contact.ended_at = contact.ended_at or max(at, contact.answered_at or contact.arrived_at)
+    # provider_sid is unique and every webhook finds the call by it: the finished part keeps
+    # Twilio's CallSid with a suffix, the new queue entry takes it over.
+    contact.provider_sid = f"{sid}#{contact.id}"
+    session.flush()
+    again = Contact(
+        channel="phone",
+        provider_sid=sid,
+        ticket_id=contact.ticket_id,
+        service_id=contact.service_id,
+        queue_id=contact.queue_id,
+        language=contact.language,
+        citizen_phone=contact.citizen_phone,
+        reply_channel=contact.reply_channel,
+        placement=contact.placement,
+        started_at=at,
+        arrived_at=at,
+    )
+    session.add(again)
+    session.flush()
+    if contact.ticket is not None:
+        record_event(session, contact.ticket, "call_requeued", at=at, contact_id=again.id)
+    return again
+
+
+def caller_move(session: Session, transfer: CallTransfer) -> CallerMove | None:
+    """Where the caller of a warm transfer belongs now (their hold loop asks, in case the move
+    after the leg's report did not reach Twilio); None while the transfer is under way."""
+    if _under_way(transfer):
+        return None
+    if transfer.requeued_contact_id is not None:
+        return _to_queue(session.get(Contact, transfer.requeued_contact_id))
+    return _to_room(session.get(Contact, transfer.contact_id))
+
+
+def caller_twiml(move: CallerMove, *, queue_result_url: str, wait_url: str) -> str:
+    """The TwiML that takes the caller where `move` says."""
+    if move.kind == "conference":
+        # The caller ends the room on leaving, so nobody is left alone in it.
+        return _conference_twiml(move.room, end_on_exit=True)
+    response = VoiceResponse()
+    if move.kind == "queue":
+        response.say("Det gick inte att koppla vidare. Du står i kö till kontaktcenter igen.", **VOICE)
+        response.enqueue(
+            move.queue_code, action=queue_result_url, method="POST", wait_url=wait_url, wait_url_method="POST"
+        )
+    else:
+        response.hangup()
+    return str(response)
 
 
 def waiting_in_queues(session: Session, queue_ids: list[int]) -> list[CallTransfer]:
@@ -629,8 +791,12 @@ def live_panel(session: Session, agent: User, query: str, at: datetime) -> LiveP
     queues = [q for q in department_queues(session) if contact.ticket is None or q.id != contact.ticket.queue_id]
     text = query.strip()[:SEARCH_MAX_LENGTH] if query else ""
     matches = directory.search(session, text, limit=10) if text else []
+    latest = transfer or session.scalar(
+        select(CallTransfer).where(CallTransfer.contact_id == contact.id).order_by(CallTransfer.id.desc()).limit(1)
+    )
+    returned = latest if latest is not None and latest.warm and latest.status == "unanswered" else None
     receiver = ""
-    if transfer is not None:
-        person = session.get(StaffMember, transfer.staff_member_id) if transfer.staff_member_id else None
-        receiver = f"{person.name}, {transfer.number}" if person else transfer.number
-    return LivePanel(contact, transfer, queues, text, matches, at, receiver)
+    if latest is not None:
+        person = session.get(StaffMember, latest.staff_member_id) if latest.staff_member_id else None
+        receiver = f"{person.name}, {latest.number}" if person else latest.number
+    return LivePanel(contact, transfer, queues, text, matches, at, receiver, returned if transfer is None else None)

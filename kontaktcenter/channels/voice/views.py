@@ -19,7 +19,7 @@ from ...directory.models import User
 from ...errors import DomainError
 from ...errors_http import answer_under
 from ...extensions import csrf
-from ...notify.transport import TransportError
+from ...notify.transport import TransportError, twilio_client
 from ...worktime.calendar import STOCKHOLM, current_calendar
 from ..clock import now
 from ..twilio_security import public_url, validate_twilio_request
@@ -356,7 +356,11 @@ def offer_answer(offer_id: int):
         return _hang_up_agent(_("Samtalet kunde inte kopplas."))
     response = VoiceResponse()
     _say(response, _("Nu kopplas du till samtalet."))
-    return _into_offer_room(response, offer)
+    _into_offer_room(response, offer)
+    # When the room ends because the caller was moved (a warm transfer puts them on hold
+    # first), the agent's leg asks what next instead of hanging up, as a pulled call's did.
+    response.redirect(url(f"/twilio/voice/agent-after?agent={offer.user_id}"), method="POST")
+    return twiml(response)
 
 
 def _into_offer_room(response: VoiceResponse, offer) -> Response:
@@ -429,19 +433,22 @@ def transfer_result():
             _number(form.get("DialCallDuration")),
             now(),
         )
-    db.session.commit()
     if transfer is not None and transfer.status == "unanswered" and transfer.kind != "queue":
-        # Nobody answered: back to the line the caller came in on, not a hang-up.
-        contact = db.session.get(calls.Contact, transfer.contact_id)
+        # Nobody answered: back to the line the caller came in on, not a hang-up, as a new
+        # queue entry the distribution and take-next find like any waiting call.
+        again = transfers.requeue_transferred(db.session, transfer, now())
+        db.session.commit()
         _say(response, _("Det svarar inte just nu. Du kopplas tillbaka till kontaktcenter."))
         response.enqueue(
-            contact.queue.code if contact.queue else _line(),
+            again.queue.code if again.queue else _line(),
             action=url("/twilio/voice/queue-result"),
             method="POST",
             wait_url=url("/twilio/voice/wait"),
             wait_url_method="POST",
         )
+        distribution.after_call_queued(db.session, again.id, now())
         return twiml(response)
+    db.session.commit()
     if transfer is not None and transfer.status == "unanswered":
         _say(response, _("Ingen kunde svara just nu. Ditt ärende är lämnat över och du blir kontaktad."))
     response.hangup()
@@ -482,22 +489,56 @@ def transfer_hold():
         response = VoiceResponse()
         response.hangup()
         return twiml(response)
+    move = transfers.caller_move(db.session, transfer)
+    if move is not None:
+        # The transfer ended but the move after it did not reach Twilio: the loop takes the caller there.
+        return Response(_caller_twiml(move), mimetype="text/xml")
     return Response(
         transfers.hold_twiml(url(f"/twilio/voice/transfer-hold?transfer={transfer.id}")), mimetype="text/xml"
     )
+
+
+def _caller_twiml(move: transfers.CallerMove) -> str:
+    return transfers.caller_twiml(
+        move, queue_result_url=url("/twilio/voice/queue-result"), wait_url=url("/twilio/voice/wait")
+    )
+
+
+def _move_caller(move: transfers.CallerMove, at: datetime) -> None:
+    """After the commit: take the transferred caller's leg where the transfer's end says."""
+    try:
+        client = twilio_client()
+        if move.kind == "hangup":
+            client.calls(move.call_sid).update(status="completed")
+        else:
+            client.calls(move.call_sid).update(twiml=_caller_twiml(move))
+    except (TwilioException, TransportError) as exc:
+        if move.kind == "hangup":
+            # Most often the caller hung up first, which is what ended the room.
+            log.info("the caller of contact %s was not hung up: %s", move.contact_id, exc)
+        else:
+            # The caller's hold loop asks again within transfers.HOLD_PAUSE_SECONDS and goes there then.
+            log.error("Twilio could not move the transferred caller of contact %s: %s", move.contact_id, exc)
+    if move.kind == "queue":
+        distribution.after_call_queued(db.session, move.contact_id, at)
 
 
 @bp.post("/transfer-status")
 @public
 @validate_twilio_request
 def transfer_status():
-    """The receiver leg of a warm transfer (its call status, or its joining the conference)."""
+    """A leg of a warm transfer: the receiver's call status, and the conference's participant join and leave."""
     form = request.form
     status = form.get("CallStatus", "")
-    if form.get("StatusCallbackEvent") == "participant-join":
-        status = "in-progress"  # joining the conference is answering
-    transfers.record_receiver_status(db.session, _transfer_id(), form.get("CallSid", ""), status, now())
+    conference_event = form.get("StatusCallbackEvent")
+    if conference_event:
+        # Joining the conference is answering; leaving it is hanging up (other events: nothing).
+        status = {"participant-join": "in-progress", "participant-leave": "completed"}.get(conference_event, "")
+    at = now()
+    move = transfers.record_warm_leg_status(db.session, _transfer_id(), form.get("CallSid", ""), status, at)
     db.session.commit()
+    if move is not None:
+        _move_caller(move, at)
     return Response(status=204)
 
 

@@ -146,6 +146,8 @@
     if (off) { off.hidden = false; }
     document.documentElement.setAttribute("data-live", "off");
   });
+  // The session ended elsewhere (signed out, new password, account disabled): stop listening.
+  source.addEventListener("signed-out", signedOut);
   source.addEventListener("error", function () {
     // The stream ended (its lifetime) and the browser reconnects by itself; CLOSED means it
     // was refused (signed out), and it will not.

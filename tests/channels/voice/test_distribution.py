@@ -180,6 +180,20 @@ def test_an_agent_becoming_available_is_offered_the_longest_waiting_call(acd, tw
     assert _rings(app)[0]["To"] == "client:agent"
 
 
+def test_an_agent_available_from_the_console_is_offered_a_call_at_once(acd, twilio, app, session, auth):
+    """The console's presence form distributes as the phone page's does, not at the next sweep."""
+    sid = call_sid()
+    twilio.queue(sid)
+    assert _offers(session) == []  # nobody at the phone
+    auth.login("agent")
+    response = auth.post("/console/presence", {"presence": "available"})
+    assert response.status_code == 302
+    [offer] = _offers(session)
+    assert offer.contact_id == _contact(session, sid).id
+    assert session.get(User, offer.user_id).username == "agent"
+    assert _rings(app)[0]["To"] == "client:agent"
+
+
 def test_skills_language_is_respected(acd, twilio, app, session, agent, monkeypatch):
     swedish = agent("svensk", idle_minutes=60)
     arabic = agent("arabisk", idle_minutes=1, languages=("sv", "ar"))
@@ -276,7 +290,7 @@ def test_answered_offer_bridges_exactly_the_offered_caller(acd, twilio, app, ses
             call_params(offer.agent_call_sid, Direction="outbound-api", To=taker.phone_identity),
         )
     )
-    assert [c.tag for c in root] == ["Say", "Dial"]
+    assert [c.tag for c in root] == ["Say", "Dial", "Redirect"]
     assert root[1][0].tag == "Conference"
     assert root[1][0].text == f"kc-offer-{offer.id}"
     [offer] = _offers(session)
@@ -363,6 +377,46 @@ def test_take_next_never_takes_a_call_offered_to_someone_else(acd, twilio, app, 
     response = auth.post("/phone/next", csrf_page="/phone")
     assert response.status_code == 303
     assert _rings(app) == []  # nothing was dialled for the puller
+
+
+def test_take_next_rings_for_exactly_the_picked_caller_never_one_offered_to_another(
+    acd, twilio, app, session, agent, auth, clock
+):
+    """Take-next is the distribution's own offer: the agent's phone is bridged to exactly the
+    caller the database picked, never Twilio's head of the queue (which may be ringing a colleague)."""
+    ringing = agent("ringer", idle_minutes=20)
+    offered = call_sid()
+    twilio.queue(offered)
+    [first] = _offers(session)
+    assert first.user_id == ringing.id
+    clock.now += timedelta(seconds=10)
+    picked = call_sid()
+    twilio.queue(picked)  # nobody else is free: it waits unoffered
+    puller = session.scalar(select(User).where(User.username == "agent"))
+    puller.presence = "available"
+    session.commit()
+    auth.login("agent")
+    clear_recorded_in(app)
+    assert auth.post("/phone/next", csrf_page="/phone").status_code == 303
+    offer = _offers(session)[1]
+    assert (offer.user_id, offer.contact_id, offer.result) == (puller.id, _contact(session, picked).id, None)
+    [ring] = _rings(app)
+    assert "Twiml" not in ring  # no <Dial><Queue>: the leg asks the offer
+    assert ring["Url"] == f"{BASE}/twilio/voice/offers/{offer.id}/answer"
+    # A second click rings nothing more: the database holds one open offer per agent.
+    page = auth.client.get(auth.post("/phone/next", csrf_page="/phone").headers["Location"]).get_data(as_text=True)
+    assert "Din telefon ringer redan för ett samtal." in page
+    assert len(_rings(app)) == 1
+    _twiml(
+        twilio.post(
+            f"/twilio/voice/offers/{offer.id}/answer", call_params(offer.agent_call_sid, Direction="outbound-api")
+        )
+    )
+    moved = [sid for sid, data in _updates(app) if "Url" in data]
+    assert moved == [picked]  # exactly the picked caller, by its own CallSid
+    assert _contact(session, picked).answered_by_id == puller.id
+    assert _contact(session, offered).answered_at is None
+    assert _offers(session)[0].result is None  # the colleague's offer still stands
 
 
 def test_distribution_off_makes_no_offers(app, twilio, session, agent, monkeypatch):
@@ -553,3 +607,32 @@ def test_a_missed_agent_is_told_and_gets_the_call_when_back(acd, twilio, app, se
     assert missed.result == "missed"
     assert (again.contact_id, again.result) == (offer.contact_id, None)
     assert session.get(User, again.user_id).username == "agent"
+
+
+def test_take_next_that_twilio_refuses_reserves_nothing(twilio, app, session, auth, monkeypatch):
+    """Twilio cannot ring the agent: the offer is withdrawn (not their miss) and the caller can be taken again."""
+    import logging
+
+    from twilio.http import HttpClient
+    from twilio.http.response import Response
+    from twilio.rest import Client
+
+    class Refusing(HttpClient):
+        def request(self, method, uri, **kw):
+            return Response(400, '{"code": 21211, "message": "Invalid To", "status": 400}', {})
+
+    refusing = Client(
+        "AC" + "0" * 32, "token", http_client=Refusing(logging.getLogger(__name__), False), environment={}
+    )
+    monkeypatch.setattr("kontaktcenter.notify.transport.twilio_client", lambda: refusing)
+    sid = call_sid()
+    twilio.queue(sid)
+    session.execute(update(User).where(User.username == "agent").values(presence="available"))
+    session.commit()
+    auth.login("agent")
+    page = auth.client.get(auth.post("/phone/next", csrf_page="/phone").headers["Location"]).get_data(as_text=True)
+    assert "Twilio kunde inte koppla samtalet." in page
+    [offer] = _offers(session)
+    assert offer.result == "withdrawn"
+    assert session.scalar(select(User.presence).where(User.username == "agent")) == "available"
+    assert _contact(session, sid).answered_at is None

@@ -6,7 +6,7 @@ import logging
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -266,6 +266,7 @@ def test_cold_transfer_to_a_person_who_answers(app, twilio, session, agent, auth
 def test_cold_transfer_to_a_person_who_does_not_answer_returns_the_caller(app, twilio, session, agent, auth, staff):
     person = staff("Johan Berg", phone="sip:johan.berg@malmo.se")
     contact = _live_call(app, twilio, session, agent)
+    caller_sid = contact.provider_sid
     _transfer(auth, contact, kind="person", staff_member_id=str(person.id))
     (transfer,) = _transfers(session, contact)
     (update,) = [r for r in _requests(app) if r.kind == "call_update"]
@@ -273,7 +274,7 @@ def test_cold_transfer_to_a_person_who_does_not_answer_returns_the_caller(app, t
 
     response = twilio.post(
         f"/twilio/voice/transfer-result?transfer={transfer.id}",
-        call_params(contact.provider_sid, DialCallStatus="no-answer", DialCallDuration="0"),
+        call_params(caller_sid, DialCallStatus="no-answer", DialCallDuration="0"),
     )
     root = parse_twiml(response.get_data())
     assert root.find("Enqueue").text == "kc-forsta-linjen"  # back to the line, not a hang-up
@@ -284,6 +285,12 @@ def test_cold_transfer_to_a_person_who_does_not_answer_returns_the_caller(app, t
     assert "call_transfer_unanswered" in _events(session, contact)
     request = session.scalar(select(SwitchboardRequest).where(SwitchboardRequest.contact_id == contact.id))
     assert request.connected_at is None
+    # Back in the queue as a waiting call that take-next (and the distribution) find.
+    again = session.scalar(select(Contact).where(Contact.provider_sid == caller_sid))
+    assert (again.id != contact.id, again.answered_at, again.outcome) == (True, None, None)
+    _flash(auth, auth.post("/phone/next", csrf_page="/phone"))
+    (offer,) = session.scalars(select(CallOffer).where(CallOffer.contact_id == again.id))
+    assert offer.user_id == agent.id
 
 
 def test_the_absence_notice_is_shown_before_connecting(app, twilio, session, agent, auth, staff, clock):
@@ -452,11 +459,6 @@ def test_warm_transfer_completed_hands_the_caller_over(app, twilio, session, age
 
 def test_warm_transfer_cancelled_brings_the_caller_back_to_the_agent(app, twilio, session, agent, auth, staff):
     contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
-    twilio.post(
-        f"/twilio/voice/transfer-status?transfer={transfer.id}",
-        call_params(transfer.receiver_call_sid, CallStatus="no-answer", Direction="outbound-api"),
-    )
-    assert "svarade inte" in auth.client.get("/phone").get_data(as_text=True)
     with app.app_context():
         clear_recorded()
     page = _flash(auth, auth.post(f"/phone/transfer/{transfer.id}/cancel", csrf_page="/phone"))
@@ -715,17 +717,175 @@ def test_when_twilio_refuses_nothing_changes(app, twilio, session, agent, auth, 
     assert session.get(Contact, contact.id).ticket.status != "escalated"
 
 
-def test_a_receiver_who_hangs_up_first_leaves_only_cancelling(app, twilio, session, agent, auth, staff):
+def _leg(twilio, transfer, sid: str, **params):
+    return twilio.post(f"/twilio/voice/transfer-status?transfer={transfer.id}", call_params(sid, **params))
+
+
+def _caller_moves(app, contact_sid: str) -> list:
+    return [r for r in _requests(app) if r.kind == "call_update" and r.url.endswith(f"/Calls/{contact_sid}.json")]
+
+
+def test_a_receiver_who_hangs_up_before_the_hand_over_returns_the_caller_to_the_agent(
+    app, twilio, session, agent, auth, staff, clock
+):
     contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
-    path = f"/twilio/voice/transfer-status?transfer={transfer.id}"
-    twilio.post(path, call_params(transfer.receiver_call_sid, CallStatus="in-progress"))
-    twilio.post(path, call_params(transfer.receiver_call_sid, CallStatus="completed", CallDuration="20"))
-    assert "Mottagaren (Anna Varm, +46406004000) har lagt på." in auth.client.get("/phone").get_data(as_text=True)
-    page = _flash(auth, auth.post(f"/phone/transfer/{transfer.id}/complete", csrf_page="/phone"))
-    assert "Mottagaren har inte svarat." in page
+    _leg(twilio, transfer, transfer.receiver_call_sid, CallStatus="in-progress")
+    with app.app_context():
+        clear_recorded()
+    clock.set("2026-03-03 10:01")
+    # The receiver leaves the conference (Twilio's participant-leave), then their call ends.
+    assert (
+        _leg(twilio, transfer, transfer.receiver_call_sid, StatusCallbackEvent="participant-leave").status_code == 204
+    )
+    _leg(twilio, transfer, transfer.receiver_call_sid, CallStatus="completed", CallDuration="20")
+    # The caller is not left on hold: exactly once, they join the agent in the conference again.
+    (move,) = _caller_moves(app, contact.provider_sid)
+    conference = _twiml_of(move).find("Dial").find("Conference")
+    assert conference.text == f"kc-transfer-{contact.id}"
+    assert conference.get("endConferenceOnExit") == "true"  # nobody left alone when they leave
     (transfer,) = _transfers(session, contact)
+    assert (transfer.status, transfer.ended_at) == ("unanswered", clock.now)
     assert transfer.answered_at is not None  # it was answered: a completed transfer in the figures
     assert "call_transfer_receiver_left" in _events(session, contact)
-    _flash(auth, auth.post(f"/phone/transfer/{transfer.id}/cancel", csrf_page="/phone"))
+    # The agent is told on the live-call panel, and may transfer again.
+    page = auth.client.get("/phone").get_data(as_text=True)
+    assert "Mottagaren (Anna Varm, +46406004000) lade på innan du hade lämnat över." in page
+    assert 'id="transfer-to-queue"' in page
+    assert session.get(Contact, contact.id).outcome is None  # still the agent's call
+    page = _flash(auth, auth.post(f"/phone/transfer/{transfer.id}/complete", csrf_page="/phone"))
+    assert "Överlämnandet är redan avslutat." in page
+
+
+def test_a_receiver_who_never_answers_returns_the_caller_to_the_agent(app, twilio, session, agent, auth, staff):
+    contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
+    with app.app_context():
+        clear_recorded()
+    _leg(twilio, transfer, transfer.receiver_call_sid, CallStatus="no-answer", Direction="outbound-api")
+    (move,) = _caller_moves(app, contact.provider_sid)
+    assert _twiml_of(move).find("Dial").find("Conference").text == f"kc-transfer-{contact.id}"
+    page = auth.client.get("/phone").get_data(as_text=True)
+    assert "Mottagaren (Anna Varm, +46406004000) svarade inte. Medborgaren är tillbaka hos dig." in page
     (transfer,) = _transfers(session, contact)
-    assert transfer.status == "cancelled"
+    assert transfer.status == "unanswered"
+    assert transfer.answered_at is None
+    assert "call_transfer_unanswered" in _events(session, contact)
+
+
+def test_the_agent_hears_of_the_returned_caller_through_the_live_stream(app, twilio, session, agent, auth, staff):
+    from kontaktcenter.live.feed import feed_of
+
+    contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
+    feed = feed_of(app)
+    feed.start()  # on PostgreSQL the notices come back through LISTEN/NOTIFY
+    if hasattr(feed, "connected"):
+        assert feed.connected.wait(20)
+    sub = feed.hub.subscribe(frozenset({f"user:{agent.id}"}))
+    try:
+        _leg(twilio, transfer, transfer.receiver_call_sid, CallStatus="no-answer")
+        notices = []
+        while (notice := sub.get(timeout=0 if feed.backend == "memory" else 0.5)) is not None:
+            notices.append(notice)
+    finally:
+        feed.hub.unsubscribe(sub)
+    assert ("call.transfer", "unanswered") in [(n.kind, n.data.get("status")) for n in notices]
+
+
+def test_the_hold_loop_takes_the_caller_back_if_the_move_did_not_reach_twilio(app, twilio, session, agent, auth, staff):
+    contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
+    _leg(twilio, transfer, transfer.receiver_call_sid, CallStatus="busy")
+    # The caller's hold loop asks again (the REST move was lost): it is the conference now, not the loop.
+    root = parse_twiml(
+        twilio.post(f"/twilio/voice/transfer-hold?transfer={transfer.id}", call_params(contact.provider_sid)).get_data()
+    )
+    assert root.find("Dial").find("Conference").text == f"kc-transfer-{contact.id}"
+    assert root.find("Pause") is None
+
+
+def test_an_agent_who_hangs_up_after_the_receiver_answered_hands_the_caller_over(
+    app, twilio, session, agent, auth, staff
+):
+    contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
+    _leg(twilio, transfer, transfer.receiver_call_sid, CallStatus="in-progress")
+    with app.app_context():
+        clear_recorded()
+    _leg(twilio, transfer, AGENT_LEG, StatusCallbackEvent="participant-leave")
+    (move,) = _caller_moves(app, contact.provider_sid)
+    assert _twiml_of(move).find("Dial").find("Conference").text == f"kc-transfer-{contact.id}"
+    (transfer,) = _transfers(session, contact)
+    assert (transfer.status, transfer.agent_left_at is not None) == ("completed", True)
+    assert session.get(Contact, contact.id).outcome == "answered"
+    assert session.get(User, agent.id).presence == "available"
+
+
+def test_receiver_and_agent_both_gone_puts_the_caller_back_in_the_queue(
+    app, twilio, session, agent, auth, staff, make_user, monkeypatch, clock
+):
+    contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
+    caller_sid = contact.provider_sid
+    with app.app_context():
+        clear_recorded()
+    # The agent hangs up while the receiver's phone rings: the receiver would get the caller...
+    clock.set("2026-03-03 10:02")
+    _leg(twilio, transfer, AGENT_LEG, StatusCallbackEvent="participant-leave")
+    assert _caller_moves(app, caller_sid) == []
+    assert session.get(User, agent.id).presence == "available"
+    # ...but never answers. A colleague is free, and the distribution is on.
+    monkeypatch.setitem(app.config, "phone", {**app.config["phone"], "automatic_distribution": True})
+    session.execute(update(User).values(presence="offline"))
+    colleague = make_user("agent", queues=["kc-forsta-linjen"], presence="available", phone_identity="client:kollega")
+    session.commit()
+    with app.app_context():
+        clear_recorded()
+    clock.set("2026-03-03 10:02:30")
+    _leg(twilio, transfer, transfer.receiver_call_sid, CallStatus="no-answer")
+    (move,) = _caller_moves(app, caller_sid)
+    enqueue = _twiml_of(move).find("Enqueue")
+    assert enqueue.text == "kc-forsta-linjen"  # the hold loop of the line, not silence
+    assert enqueue.get("waitUrl") == f"{BASE}/twilio/voice/wait"
+    session.expire_all()
+    again = session.scalar(select(Contact).where(Contact.provider_sid == caller_sid))
+    assert again.id != contact.id
+    assert (again.answered_at, again.outcome, again.arrived_at) == (None, None, clock.now)
+    assert again.ticket_id == contact.ticket_id
+    first = session.get(Contact, contact.id)
+    assert (first.outcome, first.answered_by_id) == ("answered", agent.id)  # the first conversation stays
+    (offer,) = session.scalars(select(CallOffer).where(CallOffer.contact_id == again.id))
+    assert offer.user_id == colleague.id  # offered at once, like any waiting call
+    assert "call_requeued" in _events(session, contact)
+    # Twilio retries the report: nothing more happens.
+    _leg(twilio, transfer, transfer.receiver_call_sid, CallStatus="no-answer")
+    assert session.scalar(select(func.count(Contact.id)).where(Contact.ticket_id == contact.ticket_id)) == 2
+
+
+def test_a_receiver_answering_after_the_agent_left_gets_the_caller(app, twilio, session, agent, auth, staff):
+    contact, transfer = _start_warm(app, twilio, session, agent, auth, staff)
+    _leg(twilio, transfer, AGENT_LEG, StatusCallbackEvent="participant-leave")
+    with app.app_context():
+        clear_recorded()
+    _leg(twilio, transfer, transfer.receiver_call_sid, StatusCallbackEvent="participant-join")
+    (move,) = _caller_moves(app, contact.provider_sid)
+    assert _twiml_of(move).find("Dial").find("Conference").text == f"kc-transfer-{contact.id}"
+    (transfer,) = _transfers(session, contact)
+    assert transfer.status == "completed"
+
+
+def test_an_agent_who_hangs_up_on_the_returned_caller_ends_the_call_but_a_second_try_does_not(
+    app, twilio, session, agent, auth, staff
+):
+    contact, first = _start_warm(app, twilio, session, agent, auth, staff)
+    _leg(twilio, first, first.receiver_call_sid, CallStatus="no-answer")  # the caller is back with the agent
+    # A second try moves the agent's leg out of the room: Twilio reports the agent leaving it.
+    other = staff("Bo Andra", phone="+46406004100")
+    _flash(auth, _transfer(auth, contact, kind="person", staff_member_id=str(other.id), warm="1"))
+    with app.app_context():
+        clear_recorded()
+    _leg(twilio, first, AGENT_LEG, StatusCallbackEvent="participant-leave")
+    assert _caller_moves(app, contact.provider_sid) == []  # the caller stays on hold for the second try
+    second = _transfers(session, contact)[-1]
+    _leg(twilio, second, second.receiver_call_sid, CallStatus="busy")  # back with the agent again
+    with app.app_context():
+        clear_recorded()
+    # Now the agent hangs up: the conversation is over, the caller is not left alone in the room.
+    _leg(twilio, second, AGENT_LEG, StatusCallbackEvent="participant-leave")
+    (hangup,) = _caller_moves(app, contact.provider_sid)
+    assert hangup.data == {"Status": "completed"}
