@@ -18,6 +18,9 @@ BATCH = 100
 
 # The last words of a stream whose session ended: the page stops listening (live.js).
 SIGNED_OUT = 'event: signed-out\ndata: {"kind":"signed-out"}\n\n'
+# The whole stream of a worker that may not hold one open: the browser stops listening
+# and the page offers its refresh link instead (live.js).
+UNAVAILABLE = 'event: unavailable\ndata: {"kind":"unavailable"}\n\n'
 
 
 def event(notice: Notice) -> str:
@@ -27,12 +30,6 @@ def event(notice: Notice) -> str:
 def reset_event() -> str:
     # No id: the browser keeps its last one, and the next reconnect tries it again.
     return 'event: reset\ndata: {"kind":"reset"}\n\n'
-
-
-def unavailable() -> str:
-    """The whole stream of a worker that may not hold one open: the browser stops listening
-    and the page offers its refresh link instead (static/js/live.js)."""
-    return 'event: unavailable\ndata: {"kind":"unavailable"}\n\n'
 
 
 def events(

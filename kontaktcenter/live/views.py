@@ -68,7 +68,7 @@ def _still_signed_in(user_id: int):
 @roles_required(*access.LIVE_ROLES)
 def live_stream():
     if _one_request_at_a_time(request.environ):
-        return Response(stream.unavailable(), mimetype="text/event-stream")
+        return Response(stream.UNAVAILABLE, mimetype="text/event-stream")
     topics = access.parse_topics(request.args.get("topics", "")[:2000])
     listener = access.listener_for(db.session, current_user, topics)
     settings = current_app.config["live"]

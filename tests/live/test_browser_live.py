@@ -111,11 +111,11 @@ def test_the_phone_page_with_its_pop_slot_passes_axe(page, live_server):
 def test_a_server_that_sends_no_live_updates_leaves_the_refresh_link(page, live_server):
     # What a sync web worker answers a misrouted stream (live/views.py): the page stops
     # listening, says nothing about signing out, and shows its refresh link.
-    from kontaktcenter.live.stream import unavailable
+    from kontaktcenter.live.stream import UNAVAILABLE
 
     page.route(
         "**/live/stream*",
-        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=unavailable()),
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=UNAVAILABLE),
     )
     login(page, "agent")
     page.goto("/console")
