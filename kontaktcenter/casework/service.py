@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from blinker import Namespace
 from sqlalchemy import case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
@@ -92,6 +93,20 @@ def my_tickets(session: Session, user: User) -> list[Ticket]:
             .options(*_FOR_LISTS)
         )
     )
+
+
+# Sent after a presence change is committed, with the user as sender: the phone channel
+# offers a call at once to an agent back at the phone (channels/voice/distribution.py
+# listens), so casework need not know about phones.
+presence_changed = Namespace().signal("presence-changed")
+
+
+def change_presence(session: Session, user: User, presence: str, at: datetime) -> None:
+    """Set and commit the user's presence (the console or the phone page), then tell the listeners.
+    Raises TicketError, changing nothing, for an unknown presence."""
+    set_presence(session, user, presence, at)
+    session.commit()
+    presence_changed.send(user, session=session, presence=presence, at=at)
 
 
 def set_presence(session: Session, user: User, presence: str, now: datetime | None = None) -> None:

@@ -13,10 +13,8 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from ..auth.decorators import roles_required
-from ..channels.clock import now
-from ..channels.voice import distribution
 from ..contacts.citizen import mask_personnummer
-from ..database import db
+from ..database import db, utcnow
 from ..directory.models import PRESENCE, Queue, Service
 from ..errors_http import back_on_error
 from ..routing.service import latest_decision
@@ -166,8 +164,7 @@ def console():
 @roles_required(*CASE_ROLES)
 def presence():
     back_on_error(url_for(".console"))
-    # The phone page's way: back at the phone, the longest-waiting call rings at once.
-    distribution.presence_changed(db.session, current_user, request.form.get("presence", ""), now())
+    service.change_presence(db.session, current_user, request.form.get("presence", ""), utcnow())
     flash(_("Din status är ändrad."), "success")
     return redirect(url_for(".console"))
 

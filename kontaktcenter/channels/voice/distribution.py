@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from twilio.base.exceptions import TwilioException
 
+from ...casework.service import presence_changed
 from ...contacts.calls import CallOffer, CallRequirement
 from ...contacts.models import Contact
 from ...database import utcnow
@@ -726,18 +727,12 @@ def after_event(
         return []
 
 
-def presence_changed(session: Session, agent: User, presence: str, at: datetime) -> list[int]:
-    """The agent set their presence (the phone page or the console): stored and committed, and
-    back at the phone they are offered the longest-waiting call they can take at once, not at
-    the next sweep. Raises the casework TicketError (and changes nothing) for an unknown presence.
-    """
-    from ...casework.service import set_presence
-
-    set_presence(session, agent, presence, at)
-    session.commit()
-    if presence != "available":
-        return []
-    return after_event(session, at=at, agent_ids=[agent.id])
+@presence_changed.connect
+def _back_at_the_phone(agent: User, *, session: Session, presence: str, at: datetime) -> None:
+    """An agent who set themselves available (the console or the phone page) is offered the
+    longest-waiting call they can take at once, not at the next sweep."""
+    if presence == "available":
+        after_event(session, at=at, agent_ids=[agent.id])
 
 
 def after_call_queued(session: Session, contact_id: int, at: datetime) -> list[int]:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 
 from ...auth.decorators import roles_required
+from ...casework.service import change_presence
 from ...database import db
 from ...errors_http import back_on_error
 from ...notify.transport import TransportError, from_number, twilio_client
@@ -54,7 +55,7 @@ def presence():
     if choice not in ("available", "away"):
         flash(_("Välj tillgänglig eller borta."), "error")
         return redirect(url_for(".page")), 303
-    distribution.presence_changed(db.session, current_user, choice, now())
+    change_presence(db.session, current_user, choice, now())
     flash(
         _("Du är nu tillgänglig för samtal.") if choice == "available" else _("Du tar inte emot samtal nu."), "success"
     )
