@@ -608,6 +608,8 @@ def record_queue_transfer_result(
 
 def department_transfer(session: Session, entry: Contact) -> CallTransfer | None:
     """The cold transfer whose caller waits as this entry of a department queue, if any."""
+    if entry.queue is None or entry.queue.kind != "department":
+        return None  # the first line's calls (nearly all): no look in call_transfers
     return session.scalar(
         select(CallTransfer).where(CallTransfer.requeued_contact_id == entry.id, CallTransfer.kind == "queue").limit(1)
     )
