@@ -44,7 +44,7 @@ STAFF_NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("privacy.registerutdrag_page", "Registerutdrag", ("admin", "dataskydd")),
     ("walkin.choose_location", "Besök", ("location_staff", "agent", "admin")),
     ("tokens.tokens", "API-nycklar", ("admin",)),
-    ("phone.page", "Telefon", ("agent", "admin")),
+    ("phone.page", "Telefon", ("agent", "caseworker", "coordinator", "admin")),
     ("live.wallboard_page", "Väggtavla", ("agent", "coordinator", "manager", "admin")),
     ("routing.rules", "Routningsregler", ("admin", "coordinator")),
     ("metrics.coordinator_page", "Min förvaltning", ("coordinator",)),

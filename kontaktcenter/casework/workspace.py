@@ -282,6 +282,7 @@ EVENT_LABELS = {
     "visit_left": _l("Besökaren gick utan hjälp"),
     "call_transferred": _l("Samtalet kopplat vidare"),
     "call_transfer_answered": _l("Vidarekopplingen besvarad"),
+    "call_answered_in_department": _l("Förvaltningen svarade i telefon"),
     "call_transfer_unanswered": _l("Vidarekopplingen besvarades inte"),
     "call_transfer_completed": _l("Samtalet överlämnat"),
     "call_transfer_cancelled": _l("Vidarekopplingen avbruten"),

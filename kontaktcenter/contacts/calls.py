@@ -91,7 +91,8 @@ class CallTransfer(Base):
     # A warm transfer the agent left before handing over (hung up, or left the conference):
     # the receiver gets the caller when they answer, else the caller goes back to the queue.
     agent_left_at: Mapped[datetime | None] = mapped_column()
-    # The caller's new queue entry when nobody took them (transfers.requeue).
+    # The caller's new queue entry (transfers.requeue): in the department's queue of a queue
+    # transfer, or back in the line's queue when nobody took them.
     requeued_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
 
 

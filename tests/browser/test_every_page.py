@@ -50,6 +50,8 @@ PAGES = [
     Page("auth.password", "agent"),
     Page("two_factor.account", "agent"),
     Page("phone.page", "agent"),
+    # A department's caseworkers answer the callers transferred to their queue (no transfer forms).
+    Page("phone.page", "caseworker"),
     Page("casework.console", "agent"),
     Page("casework.ticket", "agent"),
     Page("casework.escalate", "agent"),
@@ -110,7 +112,9 @@ NOT_PAGE_PREFIXES = ("api.", "open311.")  # JSON and XML for other systems
 
 
 def _id(p: Page, lang: str) -> str:
-    return f"{p.endpoint}-{lang}"
+    # A page walked as two roles is told apart by the second one's role.
+    first = next(q for q in PAGES if q.endpoint == p.endpoint)
+    return f"{p.endpoint}-{lang}" if p is first else f"{p.endpoint}-{p.role}-{lang}"
 
 
 CASES = [

@@ -48,9 +48,9 @@ def _page(auth, response=None) -> str:
     return auth.client.get("/phone").get_data(as_text=True)
 
 
-def test_phone_page_needs_an_agent(client, auth):
+def test_phone_page_needs_phone_staff(client, auth):
     assert client.get("/phone").status_code == 302  # to the sign-in page
-    auth.login("handlaggare")
+    auth.login("chef")  # a manager reads reports, answers no calls
     assert client.get("/phone").status_code == 403
 
 
@@ -209,6 +209,23 @@ def test_phone_page_is_accessible_and_works_with_the_keyboard(page, live_server)
     assert_accessible(page)
 
 
+@pytest.mark.browser
+def test_a_caseworker_makes_themselves_available_for_department_calls_with_the_keyboard(page, live_server):
+    _make_available(live_server, "handlaggare", presence="away")
+    login(page, "handlaggare")
+    page.goto("/phone")
+    assert_accessible(page)
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Gör mig tillgänglig":
+            break
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Gör mig tillgänglig"
+    press_and_wait(page, "Enter")
+    assert "Du är nu tillgänglig för samtal." in page.content()
+    assert_accessible(page)
+    _make_available(live_server, "handlaggare", presence="offline")
+
+
 def test_phone_page_in_english(session, agent, auth):
     page = auth.client.get("/phone?lang=en").get_data(as_text=True)
     assert '<html lang="en"' in page
@@ -273,10 +290,10 @@ def test_callback_outcome_is_given_with_the_keyboard_on_an_accessible_page(page,
         live_server.app.extensions.pop(CLOCK_KEY, None)
 
 
-def _make_available(server, username: str) -> None:
+def _make_available(server, username: str, presence: str = "available") -> None:
     from kontaktcenter.database import db
 
     with server.app.app_context():
-        db.session.scalar(select(User).where(User.username == username)).presence = "available"
+        db.session.scalar(select(User).where(User.username == username)).presence = presence
         db.session.commit()
         db.session.remove()

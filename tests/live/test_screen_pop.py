@@ -89,10 +89,18 @@ def test_another_agent_sees_no_pop_of_this_call(twilio, session, agent, make_use
     assert "Inget samtal är kopplat till dig just nu." in html
 
 
-@pytest.mark.parametrize("username", ["handlaggare", "chef", "bibliotek"])
+@pytest.mark.parametrize("username", ["chef", "bibliotek"])
 def test_only_phone_staff_open_the_pop(client, auth, username):
     auth.login(username)
     assert client.get("/phone/samtal").status_code == 403
+
+
+def test_a_caseworker_answers_department_calls_and_sees_only_their_own_pop(twilio, session, agent, client, auth):
+    now = _answer(twilio, session, _call(twilio, session, "2"), agent)
+    auth.login("handlaggare")
+    html = client.get("/phone/samtal").get_data(as_text=True)
+    assert now.ticket.reference not in html
+    assert "Inget samtal är kopplat till dig just nu." in html
 
 
 def test_a_stranger_is_sent_to_sign_in(client):

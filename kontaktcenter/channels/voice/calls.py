@@ -174,9 +174,12 @@ def request_callback(session: Session, call_sid: str, at: datetime) -> Contact:
 
 
 def record_bridge(
-    session: Session, call_sid: str, agent: User, queue_time: float | None, at: datetime
+    session: Session, call_sid: str, agent: User, queue_time: float | None, at: datetime, *, take_ticket: bool = True
 ) -> Contact | None:
-    """Twilio is connecting the caller to `agent` (the <Queue url> webhook): who and when."""
+    """Twilio is connecting the caller to `agent` (the <Queue url> webhook): who and when.
+
+    The agent takes the call's ticket, unless `take_ticket` is False (a department's
+    caseworker answering a transferred caller: the escalation stays the department's)."""
     contact = call_by_sid(session, call_sid, for_update=True, load=(Contact.ticket,))
     if contact is None:
         return None
@@ -186,7 +189,7 @@ def record_bridge(
         contact.answered_by_id = agent.id
         set_presence(session, agent, "busy", at)
         ticket = contact.ticket
-        if ticket is not None and ticket.is_open and ticket.assignee_id != agent.id:
+        if take_ticket and ticket is not None and ticket.is_open and ticket.assignee_id != agent.id:
             assign(session, ticket, agent, actor=agent, reason="answered call")
             if ticket.taken_by_id is None:
                 ticket.taken_by_id = agent.id

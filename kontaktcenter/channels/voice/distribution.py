@@ -43,12 +43,13 @@ from ...routing.models import RoutingDecision
 from ...routing.service import requirements
 from ...tickets.models import Ticket
 from ...vocabulary import OPEN_STATUSES
-from . import calls
+from . import calls, transfers
 
 log = logging.getLogger(__name__)
 
-# Only these roles answer the phone (the /phone page's roles).
-PHONE_ROLES = ("agent", "admin")
+# Only these roles answer the phone (the /phone page's roles): the first line's agents, and a
+# department's caseworkers and coordinators, offered the callers transferred to their queues.
+PHONE_ROLES = ("agent", "admin", "caseworker", "coordinator")
 # Twilio's own no-answer callback normally ends an offer; the sweep expires one only this
 # long after its reservation, so a late but real answer is not taken for a miss.
 EXPIRY_GRACE = timedelta(seconds=5)
@@ -552,7 +553,10 @@ def answer_offer(session: Session, ringer: Ringer, offer_id: int, agent_call_sid
         raise DistributionError("Samtalet har redan gått vidare.")
     offer.agent_call_sid = agent_call_sid
     _close(offer, "answered", at)
-    calls.record_bridge(session, contact.provider_sid, agent, None, at)
+    transfer = transfers.department_transfer(session, contact)
+    calls.record_bridge(session, contact.provider_sid, agent, None, at, take_ticket=transfer is None)
+    if transfer is not None:
+        transfers.answered_in_department(session, transfer, agent, at)
     # Before the commit: if Twilio cannot move the caller, nothing is recorded and the
     # offer stays open until its leg ends or it expires.
     ringer.client.calls(contact.provider_sid).update(url=ringer.url(offer.id, "join"), method="POST")

@@ -21,7 +21,11 @@ from . import calls, distribution, transfers
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 
-PHONE_ROLES = ("agent", "admin")
+# Who answers calls here: the first line, and a department's caseworkers and coordinators
+# (offered the callers transferred to their department's queues).
+PHONE_ROLES = distribution.PHONE_ROLES
+# Who transfers calls and works the first line's callbacks: the switchboard's own staff.
+TRANSFER_ROLES = ("agent", "admin")
 
 
 def _readable(tickets: list[Ticket]) -> list[Ticket]:
@@ -139,7 +143,7 @@ def _twilio_refused(exc: Exception) -> None:
 
 
 @bp.post("/transfer")
-@roles_required(*PHONE_ROLES)
+@roles_required(*TRANSFER_ROLES)
 def transfer():
     """Transfer the agent's live call: to a department queue, a person or an external number, cold or warm."""
     back_on_error(url_for(".page"), 303)
@@ -161,6 +165,9 @@ def transfer():
         _twilio_refused(exc)
         return redirect(url_for(".page")), 303
     db.session.commit()
+    if made.requeued_contact_id is not None:
+        # The caller waits in the department's queue: offered to a free caseworker at once.
+        distribution.after_call_queued(db.session, made.requeued_contact_id, now())
     if made.warm:
         flash(_("Mottagaren rings upp. Medborgaren väntar medan du pratar med mottagaren."), "success")
     else:
@@ -185,14 +192,14 @@ def _finish_transfer(transfer_id: int, complete: bool):
 
 
 @bp.post("/transfer/<int:transfer_id>/complete")
-@roles_required(*PHONE_ROLES)
+@roles_required(*TRANSFER_ROLES)
 def complete_transfer(transfer_id: int):
     """The agent has spoken to the receiver of a warm transfer: hand the caller over and leave."""
     return _finish_transfer(transfer_id, complete=True)
 
 
 @bp.post("/transfer/<int:transfer_id>/cancel")
-@roles_required(*PHONE_ROLES)
+@roles_required(*TRANSFER_ROLES)
 def cancel_transfer(transfer_id: int):
     """Take a warm transfer back: the receiver's leg is hung up and the caller is with the agent again."""
     return _finish_transfer(transfer_id, complete=False)

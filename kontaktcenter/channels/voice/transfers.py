@@ -1,13 +1,14 @@
 """Live-call transfers: cold to a department queue, a person or an external number; warm through a conference.
 
 Every transfer is a CallTransfer row and an event on the ticket; `answered_at` is set when
-the receiving side answers (the <Dial> action, the department queue's <Enqueue> action, or
-the receiver leg's status callback of a warm transfer), so METRICS.md's `transfers` and
+the receiving side answers (the <Dial> action, a caseworker answering the department queue
+entry's offer, or the receiver leg's status callback of a warm transfer), so METRICS.md's `transfers` and
 `transfers_completed` are counted from the rows (metrics/transfers.py).
 
 Twilio's side, all through the Calls resource of the REST API:
 - cold: the caller's leg is redirected to <Dial> the target (action: the transfer's result
-  webhook), or <Enqueue>d in the department's queue with the handover made as for written errands;
+  webhook), or <Enqueue>d in the department's queue with the handover made as for written errands,
+  a new queue entry there that the distribution offers to the department's free caseworkers;
 - warm: the caller's leg goes to a hold loop, the agent's leg into a conference named for
   the contact and the receiver is dialled into it; the agent then completes (the caller
   joins the conference, the agent's leg is hung up) or cancels (the receiver's leg is hung
@@ -29,13 +30,13 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ...casework.escalation import Handover, department_queues, escalate
 from ...casework.service import set_presence
-from ...contacts.calls import AgentLeg, CallOffer, CallTransfer
+from ...contacts.calls import AgentLeg, CallOffer, CallRequirement, CallTransfer
 from ...contacts.models import Contact
 from ...directory.models import Queue, User
 from ...switchboard import directory
 from ...switchboard.models import StaffMember, SwitchboardRequest
 from ...tickets.service import record_event
-from .calls import FINAL_CALL_STATUSES, PhoneError, live_call
+from .calls import FINAL_CALL_STATUSES, QUEUE_RESULTS, PhoneError, live_call, record_queue_result
 
 KINDS = ("queue", "person", "external")
 # A handover note is as long as an escalation's "what the citizen wants" (casework/forms.py).
@@ -413,6 +414,10 @@ def start_transfer(
     else:
         _start_cold(contact, transfer, target, twilio)
         _hand_on(session, contact, agent, at)
+    if target.kind == "queue":
+        # The caller waits in the department's queue as a queue entry of its own, which the
+        # distribution offers to the department's free caseworkers like any waiting call.
+        transfer.requeued_contact_id = requeue(session, contact, at, queue=target.queue).id
     return transfer
 
 
@@ -579,7 +584,11 @@ def record_dial_result(
 def record_queue_transfer_result(
     session: Session, transfer_id: int, call_sid: str, queue_result: str, queue_time: float | None, at: datetime
 ) -> CallTransfer | None:
-    """The caller left the department queue: a caseworker answered (bridged), or not."""
+    """The caller left the department queue without a caseworker's offer answered: they hung
+    up, or waited `department_wait_seconds` (the hold loop's <Leave>). The transfer is
+    unanswered and the queue entry ends (the caller commits, then withdraws its offers);
+    the escalation stays in the department's inbox. A "bridged" result (a caseworker who
+    dequeued the caller in Twilio itself) counts as answered."""
     transfer = _transfer_for_caller(session, transfer_id, call_sid)
     if transfer is None or transfer.kind != "queue":
         return None
@@ -589,7 +598,35 @@ def record_queue_transfer_result(
         transfer.ended_at = transfer.ended_at or at
     else:
         _unanswered(session, transfer, queue_result or "unknown", at)
+    entry = _requeued(session, transfer)
+    if entry is not None and entry.provider_sid == call_sid and queue_result in QUEUE_RESULTS:
+        # Not answered there: "abandoned" in the department queue's figures (nobody answered);
+        # the ticket is not closed, its handover waits in the inbox (calls._close_abandoned).
+        record_queue_result(session, call_sid, queue_result, queue_time, at)
     return transfer
+
+
+def department_transfer(session: Session, entry: Contact) -> CallTransfer | None:
+    """The cold transfer whose caller waits as this entry of a department queue, if any."""
+    if entry.queue is None or entry.queue.kind != "department":
+        return None  # the first line's calls (nearly all): no look in call_transfers
+    return session.scalar(
+        select(CallTransfer).where(CallTransfer.requeued_contact_id == entry.id, CallTransfer.kind == "queue").limit(1)
+    )
+
+
+def answered_in_department(session: Session, transfer: CallTransfer, caseworker: User, at: datetime) -> None:
+    """A caseworker answered the department queue's offer of the transferred caller.
+
+    The ticket stays escalated to the department (not assigned to whoever picked up): the
+    escalation is the department's to accept in its inbox, and a caseworker answering the
+    phone on a busy morning has not taken on the errand. Who answered is an event on it.
+    """
+    _answered(session, transfer, at)
+    transfer.ended_at = transfer.ended_at or at
+    ticket = session.get(Contact, transfer.contact_id).ticket
+    if ticket is not None:
+        record_event(session, ticket, "call_answered_in_department", actor=caseworker, at=at, transfer_id=transfer.id)
 
 
 def _under_way(transfer: CallTransfer) -> bool:
@@ -698,9 +735,10 @@ def requeue_transferred(session: Session, transfer: CallTransfer, at: datetime) 
     return again
 
 
-def requeue(session: Session, contact: Contact, at: datetime) -> Contact:
-    """The caller of an answered call goes back in its queue as a new queue entry; the conversation
-    they had stays a contact of its own (its wait, answer and handling time are not rewritten)."""
+def requeue(session: Session, contact: Contact, at: datetime, queue: Queue | None = None) -> Contact:
+    """The caller of an answered call goes back in its queue (or on to `queue`, a department's)
+    as a new queue entry; the conversation they had stays a contact of its own (its wait,
+    answer and handling time are not rewritten)."""
     sid = contact.provider_sid
     contact.outcome = contact.outcome or "answered"
     contact.ended_at = contact.ended_at or max(at, contact.answered_at or contact.arrived_at)
@@ -713,7 +751,7 @@ def requeue(session: Session, contact: Contact, at: datetime) -> Contact:
         provider_sid=sid,
         ticket_id=contact.ticket_id,
         service_id=contact.service_id,
-        queue_id=contact.queue_id,
+        queue_id=queue.id if queue is not None else contact.queue_id,
         language=contact.language,
         citizen_phone=contact.citizen_phone,
         reply_channel=contact.reply_channel,
@@ -723,6 +761,14 @@ def requeue(session: Session, contact: Contact, at: datetime) -> Contact:
     )
     session.add(again)
     session.flush()
+    known = session.get(CallRequirement, contact.id)
+    if known is not None:
+        # The caller still needs their language; a service skill is the first line's, not a department's.
+        session.add(
+            CallRequirement(
+                contact_id=again.id, language=known.language, service_id=known.service_id if queue is None else None
+            )
+        )
     if contact.ticket is not None:
         record_event(session, contact.ticket, "call_requeued", at=at, contact_id=again.id)
     return again
@@ -752,27 +798,6 @@ def caller_twiml(move: CallerMove, *, queue_result_url: str, wait_url: str) -> s
     else:
         response.hangup()
     return str(response)
-
-
-def waiting_in_queues(session: Session, queue_ids: list[int]) -> list[CallTransfer]:
-    """Callers transferred into these department queues who wait there now, longest first.
-
-    They left the first line answered, so the queue's own waiting list (calls.waiting_calls)
-    does not count them: the distribution, take-next and the wallboard add these.
-    """
-    return list(
-        session.scalars(
-            select(CallTransfer)
-            .where(
-                # The department queue's <Enqueue> action ends the transfer when the caller leaves it.
-                CallTransfer.kind == "queue",
-                CallTransfer.queue_id.in_(queue_ids),
-                CallTransfer.status == "connecting",
-                CallTransfer.ended_at.is_(None),
-            )
-            .order_by(CallTransfer.at, CallTransfer.id)
-        )
-    )
 
 
 def transfer_of(session: Session, transfer_id: int) -> CallTransfer | None:

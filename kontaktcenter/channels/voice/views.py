@@ -415,6 +415,15 @@ def transfer_result():
     form = request.form
     response = VoiceResponse()
     transfer = transfers.transfer_of(db.session, _transfer_id())
+    if (
+        transfer is not None
+        and transfer.kind == "queue"
+        and form.get("QueueResult") == "redirected"
+        and distribution.answered_by_offer(db.session, form.get("CallSid", ""))
+    ):
+        # A caseworker answered the department queue's offer (recorded then) and the caller
+        # went on into their conference: the conversation goes on.
+        return twiml(response)
     if transfer is not None and transfer.kind == "queue":
         transfer = transfers.record_queue_transfer_result(
             db.session,
@@ -449,6 +458,9 @@ def transfer_result():
         distribution.after_call_queued(db.session, again.id, now())
         return twiml(response)
     db.session.commit()
+    if transfer is not None and transfer.requeued_contact_id is not None:
+        # The department queue's entry is over: its offer (a caseworker's phone ringing) is withdrawn.
+        distribution.after_event(db.session, at=now(), gone=[transfer.requeued_contact_id])
     if transfer is not None and transfer.status == "unanswered":
         _say(response, _("Ingen kunde svara just nu. Ditt ärende är lämnat över och du blir kontaktad."))
     response.hangup()

@@ -12,7 +12,6 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from kontaktcenter.casework.models import Escalation
-from kontaktcenter.channels.voice.transfers import waiting_in_queues
 from kontaktcenter.contacts.calls import CallOffer, CallTransfer
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import Queue, User
@@ -118,6 +117,7 @@ def _nothing_changed(app, session, contact: Contact, events_before: list[str]) -
 
 def test_cold_transfer_to_a_department_queue_escalates_with_the_handover(app, twilio, session, agent, auth, clock):
     contact = _live_call(app, twilio, session, agent)
+    sid = contact.provider_sid  # the queue entry takes it over (transfers.requeue)
     queue = _queue(session, "grundskola-antagning")
     page = auth.client.get("/phone").get_data(as_text=True)
     assert "Pågående samtal" in page
@@ -151,24 +151,25 @@ def test_cold_transfer_to_a_department_queue_escalates_with_the_handover(app, tw
 
     # The caller's own leg is moved into the department's queue, with its own hold loop.
     (update,) = [r for r in _requests(app) if r.kind == "call_update"]
-    assert update.url.endswith(f"/Calls/{contact.provider_sid}.json")
+    assert update.url.endswith(f"/Calls/{sid}.json")
     enqueue = _twiml_of(update).find("Enqueue")
     assert enqueue.text == "grundskola-antagning"
     assert enqueue.get("action") == f"{BASE}/twilio/voice/transfer-result?transfer={transfer.id}"
     assert enqueue.get("waitUrl") == f"{BASE}/twilio/voice/transfer-wait?transfer={transfer.id}"
 
-    # The caller waits in the department queue (the distribution and wallboard count them).
-    assert [t.id for t in waiting_in_queues(session, [queue.id])] == [transfer.id]
+    # The caller waits in the department queue as a queue entry of its own (the distribution
+    # and wallboard count it like any waiting call).
+    entry = session.get(Contact, transfer.requeued_contact_id)
+    assert (entry.queue_id, entry.provider_sid, entry.answered_at) == (queue.id, sid, None)
     # A caseworker answers after 45 s in the department queue.
     clock.set("2026-03-03 10:05")
     response = twilio.post(
         f"/twilio/voice/transfer-result?transfer={transfer.id}",
-        call_params(contact.provider_sid, QueueResult="bridged", QueueTime="45"),
+        call_params(sid, QueueResult="bridged", QueueTime="45"),
     )
     assert response.status_code == 200
     (transfer,) = _transfers(session, contact)
     assert transfer.answered_at == transfer.at + timedelta(seconds=45)
-    assert waiting_in_queues(session, [queue.id]) == []
     assert transfer.status == "answered"
     assert "call_transfer_answered" in _events(session, contact)
 
@@ -193,12 +194,13 @@ def test_a_queue_transfer_only_goes_to_a_department_queue(app, twilio, session, 
 
 def test_the_department_hold_loop_offers_no_callback(app, twilio, session, agent, auth):
     contact = _live_call(app, twilio, session, agent)
+    sid = contact.provider_sid  # the queue entry takes it over (transfers.requeue)
     queue = _queue(session, "grundskola-antagning")
     _transfer(auth, contact, kind="queue", queue_id=str(queue.id), note="Skolbyte")
     (transfer,) = _transfers(session, contact)
     response = twilio.post(
         f"/twilio/voice/transfer-wait?transfer={transfer.id}",
-        call_params(contact.provider_sid, QueuePosition="2", QueueTime="0"),
+        call_params(sid, QueuePosition="2", QueueTime="0"),
     )
     root = parse_twiml(response.get_data())
     said = " ".join(s.text for s in root.iter("Say"))
@@ -211,19 +213,20 @@ def test_a_caller_nobody_in_the_department_answers_leaves_the_queue_told_they_wi
     app, twilio, session, agent, auth
 ):
     contact = _live_call(app, twilio, session, agent)
+    sid = contact.provider_sid  # the queue entry takes it over (transfers.requeue)
     queue = _queue(session, "grundskola-antagning")
     _transfer(auth, contact, kind="queue", queue_id=str(queue.id), note="Skolbyte")
     (transfer,) = _transfers(session, contact)
     limit = app.config["transfers"]["department_wait_seconds"]
     path = f"/twilio/voice/transfer-wait?transfer={transfer.id}"
-    waiting = parse_twiml(twilio.post(path, call_params(contact.provider_sid, QueueTime=str(limit - 1))).get_data())
+    waiting = parse_twiml(twilio.post(path, call_params(sid, QueueTime=str(limit - 1))).get_data())
     assert waiting.find("Leave") is None
-    timed_out = parse_twiml(twilio.post(path, call_params(contact.provider_sid, QueueTime=str(limit))).get_data())
+    timed_out = parse_twiml(twilio.post(path, call_params(sid, QueueTime=str(limit))).get_data())
     assert timed_out.find("Leave") is not None
     # Twilio then reports the caller left the queue: unanswered, the errand stays escalated.
     result = twilio.post(
         f"/twilio/voice/transfer-result?transfer={transfer.id}",
-        call_params(contact.provider_sid, QueueResult="leave", QueueTime=str(limit)),
+        call_params(sid, QueueResult="leave", QueueTime=str(limit)),
     )
     root = parse_twiml(result.get_data())
     assert "du blir kontaktad" in " ".join(s.text for s in root.iter("Say"))
