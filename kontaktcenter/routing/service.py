@@ -249,9 +249,10 @@ def attributes_json(attributes: dict[str, Any]) -> dict[str, Any]:
 # -- deciding and recording --------------------------------------------------------------
 
 
-def route_contact(session: Session, contact: Contact) -> Decision:
-    """Decide where a new contact's ticket goes, with the rule set in force."""
-    ruleset = ruleset_in_force(session)
+def route_contact(session: Session, contact: Contact, ruleset: RuleSet | None = None) -> Decision:
+    """Decide where a new contact's ticket goes, with the rule set in force (`ruleset`: the
+    one a batch of contacts already read, so the rule files are not checked per contact)."""
+    ruleset = ruleset or ruleset_in_force(session)
     attributes = contact_attributes(session, contact, queues=ruleset.queues)
     return decide(ruleset, attributes)
 
@@ -260,30 +261,36 @@ def record_decision(
     session: Session, ticket: Ticket, contact: Contact, decision: Decision, *, now: datetime | None = None
 ) -> RoutingDecision:
     """Store the decision with the ticket and start the ticket on the rule's route."""
-    record = RoutingDecision(
-        ticket=ticket,
-        contact=contact,
-        rule_id=decision.rule_id,
-        ruleset_version=decision.ruleset_version,
-        queue_code=decision.queue_code,
-        attributes=attributes_json(decision.attributes),
-        trace=list(decision.trace),
-        targets=[t.as_json() for t in decision.targets] or [{"queue": decision.queue_code, "timeout_minutes": None}],
-        priority=decision.priority,
-        skills=dict(decision.skills),
-        sla=dict(decision.sla),
-    )
+    record = RoutingDecision(ticket=ticket, contact=contact, **decision_values(decision))
     session.add(record)
-    calendar = current_calendar()
-    department = department_of(ticket.service)
     ticket.route_step = 0
-    first = decision.targets[0] if decision.targets else None
-    if first is not None and first.timeout is not None:
-        ticket.route_step_due_at = calendar.add_working_time(now or utcnow(), first.timeout, department)
-    else:
-        ticket.route_step_due_at = None
+    ticket.route_step_due_at = route_step_due(decision, ticket.service, now or utcnow())
     # The SLA clocks are the ticket's (tickets/sla.py): the rule's `sla` is handed to them by the intake.
     return record
+
+
+def decision_values(decision: Decision) -> dict[str, Any]:
+    """The decision record's values (all but its ticket and contact): the one builder for
+    record_decision and the intake's batch of new tickets (intake/new_tickets.py)."""
+    return {
+        "rule_id": decision.rule_id,
+        "ruleset_version": decision.ruleset_version,
+        "queue_code": decision.queue_code,
+        "attributes": attributes_json(decision.attributes),
+        "trace": list(decision.trace),
+        "targets": [t.as_json() for t in decision.targets] or [{"queue": decision.queue_code, "timeout_minutes": None}],
+        "priority": decision.priority,
+        "skills": dict(decision.skills),
+        "sla": dict(decision.sla),
+    }
+
+
+def route_step_due(decision: Decision, service: Service | None, now: datetime) -> datetime | None:
+    """When the route's first target times out (None: it has no timeout)."""
+    first = decision.targets[0] if decision.targets else None
+    if first is None or first.timeout is None:
+        return None
+    return current_calendar().add_working_time(now, first.timeout, department_of(service))
 
 
 def latest_decision(session: Session, ticket: Ticket) -> RoutingDecision | None:
@@ -372,11 +379,16 @@ def select_agent(
     session: Session, ticket: Ticket, contact: Contact | None, decision: RoutingDecision | None = None
 ) -> User | None:
     """The agent to offer the ticket to, or None: then it waits in its queue."""
-    from ..tickets.access import can_read
-
     decision = decision or latest_decision(session, ticket)
     needs = requirements(dict(decision.skills) if decision is not None else {}, contact, ticket)
-    for user, _open in eligible_agents(session, ticket, needs):
+    return readable_agent(ticket, eligible_agents(session, ticket, needs))
+
+
+def readable_agent(ticket: Ticket, eligible) -> User | None:
+    """The first of the eligible agents (eligible_agents) who may read the ticket."""
+    from ..tickets.access import can_read
+
+    for user, _open in eligible:
         # A confidential ticket goes only to someone allowed to read it (OSL).
         if can_read(user, ticket):
             return user
