@@ -27,7 +27,7 @@ from ..contacts.models import Contact
 from ..database import utcnow
 from ..directory.models import Queue, User
 from ..live.notices import collect_written
-from ..metrics.dirty import mark_contacts
+from ..metrics.dirty import mark_contact_ids
 from ..routing.engine import Decision
 from ..routing.models import RoutingDecision
 from ..routing.service import (
@@ -102,7 +102,7 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
         opened.append((_as_written(ticket_id, row, queue, contact), contact))
     events = _offer(session, opened, decisions, now)
     session.execute(insert(TicketEvent.__table__), events)
-    mark_contacts(session, Contact.id.in_([c.id for c in contacts]))  # their days, and their tickets'
+    mark_contact_ids(session, [c.id for c in contacts])  # their days, and their tickets'
     collect_written(session, opened)
     return ticket_ids
 
