@@ -11,9 +11,9 @@ loopback port):
    (API_INTAKE = "queued"): validated, stored and acknowledged (202), while
    `kontaktcenter intake-worker` (--workers of them) runs beside gunicorn on the same
    machine and routes them set-based in batches (rules, ticket, SLA clocks, offer to
-   an agent). They run at nice 10 (the web server answers first) and, by default here,
-   do not give way (--give-way 1): on a machine shared with other work, giving way
-   waits for that work too, up to 120 s. Each request has its own Idempotency-Key.
+   an agent). By default here they run at nice 0 and do not give way (--nice 0
+   --give-way 1; the worker's own defaults are 10 and 0.5): on a machine shared with
+   other work, both leave routing to wait for that work, not for the web server. Each request has its own Idempotency-Key.
    Measured: acknowledged/s, and routed end to end/s: the contacts acknowledged in the
    phase / (the last one routed − the first acknowledgement); the workers' CPU time
    (/proc) per routed contact;
@@ -337,6 +337,12 @@ def main() -> None:
         help="the workers' --give-way during the queued phase (1: never wait; the worker's own default is 0.5, "
         "which on a machine shared with other work waits for that work up to --max-delay, 120 s)",
     )
+    parser.add_argument(
+        "--nice",
+        default="0",
+        help="the workers' --nice during the queued phase (0 here; the worker's own default, 10, leaves routing "
+        "only what the other processes leave, and on a shared machine that is other people's work)",
+    )
     args = parser.parse_args()
 
     url = bench_url()
@@ -364,7 +370,7 @@ def main() -> None:
 
     # Queued intake: acknowledged at once, routed by the worker(s) beside gunicorn, with their defaults.
     server = start_gunicorn("wsgi:app", port, env)
-    workers = [start_worker(env, "--give-way", args.give_way) for _ in range(args.workers)]
+    workers = [start_worker(env, "--give-way", args.give_way, "--nice", args.nice) for _ in range(args.workers)]
     worker_said = []
     try:
         warm = load(base, token, services, min(3.0, args.seconds), args.concurrency, args.seed + 2)
@@ -429,6 +435,7 @@ def main() -> None:
         "worker_gave_way_s": gave_way,
         "workers": args.workers,
         "give_way": float(args.give_way),
+        "nice": int(args.nice),
         **rates,
         "contacts_p50_ms": round(real.percentile(50), 1),
         "contacts_p99_ms": round(real.percentile(99), 1),
