@@ -31,6 +31,7 @@ from ..metrics.dirty import mark_contact_ids
 from ..routing.engine import Decision
 from ..routing.models import RoutingDecision
 from ..routing.service import (
+    citizen_histories,
     decision_values,
     eligible_agents,
     readable_agent,
@@ -69,7 +70,8 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     if not contacts:
         return []
     ruleset = ruleset_in_force(session)
-    decisions = [route_contact(session, contact, ruleset) for contact in contacts]
+    histories = citizen_histories(session, contacts)
+    decisions = [route_contact(session, contact, ruleset, histories[contact]) for contact in contacts]
     queues = _queues(session, decisions)
     now = utcnow()
     cal = calendar()
