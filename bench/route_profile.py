@@ -81,7 +81,13 @@ def main() -> None:
             )
         db.session.commit()
         statements = [0]
-        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.__setitem__(0, statements[0] + 1))
+        kinds: dict[str, int] = {}
+
+        def count(_conn, _cursor, statement, *_rest):
+            statements[0] += 1
+            kinds[statement[:60]] = kinds.get(statement[:60], 0) + 1
+
+        event.listen(db.engine, "before_cursor_execute", count)
         profile = cProfile.Profile()
         cpu = time.process_time()
         profile.enable()
@@ -92,6 +98,8 @@ def main() -> None:
         f"routed {routed}: {cpu / max(routed, 1) * 1000:.2f} ms CPU and "
         f"{statements[0] / max(routed, 1):.1f} statements per contact (profiler on)"
     )
+    for kind, n in sorted(kinds.items(), key=lambda k: -k[1])[:8]:
+        print(f"{n:6d}  {kind}")
     stats = pstats.Stats(profile).sort_stats("cumulative")
     stats.print_stats(args.top)
     stats.print_stats("kontaktcenter", args.top)
