@@ -2,8 +2,8 @@
 
 What placement.new_ticket did per contact through the ORM, for many contacts at once in the
 caller's transaction: each contact is routed by the rules in force (routing.service.route_contact),
-and then, per batch, one INSERT … RETURNING of the tickets (their reference numbers taken in
-one block per year), one INSERT of the routing decisions, one of the ticket events and one
+and then, per batch, one INSERT … RETURNING of the tickets (their reference numbers taken last,
+in one block per year and one UPDATE), one INSERT of the routing decisions, one of the ticket events and one
 UPDATE of the contacts, their SLA clocks started and the metrics' dirty days marked. Each
 ticket is offered to an agent in routing order (routing.service.offer_to_agent's rules); a
 queue found without an eligible agent is not asked again within the batch, since agents only
@@ -15,6 +15,7 @@ cuts a batch into such runs), so each one's routing sees what routing it alone w
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -58,6 +59,11 @@ _PLACED = (
         awaiting_routing=False,
     )
 )
+_NUMBERED = (
+    update(TICKETS)
+    .where(TICKETS.c.id == bindparam("numbered_ticket_id"))
+    .values(reference=bindparam("numbered_reference"))
+)
 _ASSIGNED = (
     update(TICKETS)
     .where(TICKETS.c.id == bindparam("assigned_ticket_id"))
@@ -79,7 +85,6 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
         _ticket_row(contact, decision, queues[decision.queue_code], now, cal)
         for contact, decision in zip(contacts, decisions, strict=True)
     ]
-    _number(session, rows)
     ticket_ids = list(
         session.execute(insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), rows).scalars()
     )
@@ -105,6 +110,7 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     events = _offer(session, opened, decisions, now)
     session.execute(insert(TicketEvent.__table__), events)
     mark_contact_ids(session, [c.id for c in contacts])  # their days, and their tickets'
+    _number(session, [ticket for ticket, _contact in opened])
     collect_written(session, opened)
     return ticket_ids
 
@@ -132,6 +138,7 @@ def _ticket_row(contact: Contact, decision: Decision, queue: Queue, now: datetim
         "confidential": bool(service and service.confidential) or queue.confidential,
         "subject": (contact.subject or (contact.text[:80] if contact.text else ""))[:300],
         "first_arrived_at": contact.arrived_at,
+        "reference": f"~{secrets.token_hex(9)}",  # numbered last (_number)
         "receipt_code": new_receipt_code(),
         "reply_channel": contact.reply_channel if opened_by_reply else "none",
         "reply_to": reply_address(contact) if opened_by_reply else "",
@@ -144,17 +151,19 @@ def _ticket_row(contact: Contact, decision: Decision, queue: Queue, now: datetim
     }
 
 
-def _number(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Reference numbers for the batch: one block per year, in routing order.
+def _number(session: Session, tickets: list[Ticket]) -> None:
+    """Reference numbers for the batch's tickets: one block per year, in routing order.
 
-    Taken last before the insert: the year's counter row stays locked until the batch
-    commits, so other workers and the web intake wait for it as briefly as possible."""
-    by_year: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_year[row["first_arrived_at"].year].append(row)
+    Taken last, in one UPDATE: the year's counter row stays locked until the batch
+    commits, so other workers and the web intake wait for it only while the batch commits,
+    not while it is written. Until then a ticket holds a placeholder no one sees."""
+    by_year: dict[int, list[Ticket]] = defaultdict(list)
+    for ticket in tickets:
+        by_year[ticket.first_arrived_at.year].append(ticket)
     for year, of_year in by_year.items():
-        for row, number in zip(of_year, next_reference_numbers(session, year, len(of_year)), strict=True):
-            row["reference"] = format_reference(year, number)
+        for ticket, number in zip(of_year, next_reference_numbers(session, year, len(of_year)), strict=True):
+            ticket.reference = format_reference(year, number)
+    session.execute(_NUMBERED, [{"numbered_ticket_id": t.id, "numbered_reference": t.reference} for t in tickets])
 
 
 def _as_placed(contact: Contact, ticket_id: int, queue: Queue) -> None:
