@@ -83,11 +83,18 @@ def main() -> None:
         statements = [0]
         kinds: dict[str, int] = {}
 
+        waited: dict[str, float] = {}
+
         def count(_conn, _cursor, statement, *_rest):
             statements[0] += 1
             kinds[statement[:60]] = kinds.get(statement[:60], 0) + 1
+            waited[statement[:60]] = waited.get(statement[:60], 0.0) - time.perf_counter()
+
+        def counted(_conn, _cursor, statement, *_rest):
+            waited[statement[:60]] += time.perf_counter()
 
         event.listen(db.engine, "before_cursor_execute", count)
+        event.listen(db.engine, "after_cursor_execute", counted)
         profile = cProfile.Profile()
         cpu = time.process_time()
         profile.enable()
@@ -98,8 +105,9 @@ def main() -> None:
         f"routed {routed}: {cpu / max(routed, 1) * 1000:.2f} ms CPU and "
         f"{statements[0] / max(routed, 1):.1f} statements per contact (profiler on)"
     )
-    for kind, n in sorted(kinds.items(), key=lambda k: -k[1])[:8]:
-        print(f"{n:6d}  {kind}")
+    print("statements by the time they took (the database's part and the driver's):")
+    for kind, seconds in sorted(waited.items(), key=lambda k: -k[1])[:10]:
+        print(f"{kinds[kind]:6d} {seconds * 1000:8.1f} ms  {kind}")
     stats = pstats.Stats(profile).sort_stats("cumulative")
     stats.print_stats(args.top)
     stats.print_stats("kontaktcenter", args.top)
