@@ -88,13 +88,25 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     ticket_ids = list(
         session.execute(insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), rows).scalars()
     )
-    session.execute(
-        _PLACED,
-        [
-            {"contact_id": c.id, "placed_ticket_id": t, "placed_queue_id": queues[d.queue_code].id}
-            for c, t, d in zip(contacts, ticket_ids, decisions, strict=True)
-        ],
-    )
+    # A contact not yet stored (the direct intake's) is inserted now, complete, by the ORM
+    # (whose flush marks its days); the stored ones (the worker's) are updated in one statement.
+    unstored = {c for c in contacts if c.id is None}
+    for contact, ticket_id, decision in zip(contacts, ticket_ids, decisions, strict=True):
+        if contact in unstored:
+            session.add(contact)
+            contact.ticket_id, contact.queue = ticket_id, queues[decision.queue_code]
+            contact.placement, contact.awaiting_routing = "new", False
+    if unstored:
+        session.flush()
+    stored = [(c, t, d) for c, t, d in zip(contacts, ticket_ids, decisions, strict=True) if c not in unstored]
+    if stored:
+        session.execute(
+            _PLACED,
+            [
+                {"contact_id": c.id, "placed_ticket_id": t, "placed_queue_id": queues[d.queue_code].id}
+                for c, t, d in stored
+            ],
+        )
     session.execute(
         insert(RoutingDecision.__table__),
         [
@@ -105,13 +117,15 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     opened = []
     for contact, ticket_id, decision, row in zip(contacts, ticket_ids, decisions, rows, strict=True):
         queue = queues[decision.queue_code]
-        _as_placed(contact, ticket_id, queue)
+        if contact not in unstored:
+            _as_placed(contact, ticket_id, queue)
         opened.append((_as_written(ticket_id, row, queue, contact), contact))
     events = _offer(session, opened, decisions, now)
     session.execute(insert(TicketEvent.__table__), events)
-    mark_contact_ids(session, [c.id for c in contacts])  # their days, and their tickets'
+    mark_contact_ids(session, [c.id for c, _t, _d in stored])  # their days, and their tickets'
     _number(session, [ticket for ticket, _contact in opened])
-    collect_written(session, opened)
+    # A call inserted by the flush above was announced by it.
+    collect_written(session, opened, calls=[c not in unstored for c in contacts])
     return ticket_ids
 
 

@@ -46,10 +46,10 @@ def receive(session: Session, incoming: IncomingContact, *, service: Service | N
     contact = build_contact(session, incoming, service)
     try:
         with session.begin_nested():
-            session.add(contact)
-            session.flush()  # a duplicate fails here, before any routing
-            # A batch of one: the same placement and writes as the intake worker's batches.
+            # A batch of one: the same placement and writes as the intake worker's batches;
+            # the contact is inserted with its ticket (a duplicate fails there).
             (ticket_id,) = place(session, [contact], references={contact: incoming.reference})
+            session.flush()
     except IntegrityError:
         existing = stored(session, incoming)
         if existing is None:
