@@ -111,7 +111,7 @@ class GiveWay:
 def register(app: Flask) -> None:
     @app.cli.command("intake-worker")
     @click.option(
-        "--batch", type=click.IntRange(1, 1000), default=50, show_default=True, help="contacts per transaction"
+        "--batch", type=click.IntRange(1, 1000), default=200, show_default=True, help="contacts per transaction"
     )
     @click.option(
         "--idle",

@@ -18,6 +18,14 @@ that mentions the cited one for staff; the cited ticket is not touched.
 
 Whatever the channel, a joined ticket changes status by one rule (join): resolved →
 reopened, waiting for the citizen → open, anything else as it was.
+
+place() gives a whole batch of contacts their tickets (the intake worker's batch, or the
+direct intake's batch of one) exactly as placing them one by one in order would: the
+batch is cut into runs of contacts with no citizen identifier in common, so no contact of
+a run continues, or is routed by, another of the same run (two SMS from one number: the
+second starts the next run and joins the ticket the first made). In a run, one query finds
+the sender threads of all its contacts; a joining contact takes join() here, and the new
+tickets are written together (new_tickets.py).
 """
 
 from __future__ import annotations
@@ -26,19 +34,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..casework.models import Escalation
 from ..contacts.models import PLACEMENTS, Contact
 from ..defaults import defaults
-from ..directory.models import Queue, User
+from ..directory.models import User
 from ..metrics.dirty import mark_tickets
-from ..routing.service import latest_decision, offer_to_agent, record_decision, route_contact
+from ..routing.service import latest_decision
 from ..tickets.models import RELINK_OPTION, AccessLog, Message, Ticket, unrestricted
-from ..tickets.service import TicketError, assign, create_ticket, record_event, reopen, reply_address, set_status
-from ..tickets.sla import restart_first_response, start_clocks
+from ..tickets.service import TicketError, assign, record_event, reopen, reply_address, set_status
+from ..tickets.sla import restart_first_response
 from ..vocabulary import OPEN_STATUSES
+from .new_tickets import write_new_tickets
 
 # The contact's column that its channel vouches for: who sent it, as the channel saw it.
 VERIFIED_SENDER = {"email": Contact.citizen_email, "sms": Contact.citizen_phone}
@@ -64,10 +73,64 @@ def placement_rules() -> PlacementRules:
 
 
 def place(
-    session: Session, contact: Contact, *, reference: str | None = None, rules: PlacementRules | None = None
-) -> Ticket:
-    """Give `contact` its ticket by the order above; returns the ticket."""
+    session: Session,
+    contacts: list[Contact],
+    *,
+    references: dict[Contact, str] | None = None,
+    rules: PlacementRules | None = None,
+) -> list[int]:
+    """Give each contact its ticket by the order above, as one by one in the list's order;
+    returns their tickets' ids. `references`: the ticket reference a contact cites."""
     rules = rules or placement_rules()
+    references = references or {}
+    placed: list[int] = []
+    for run in independent_runs(contacts):
+        placed += _place_run(session, run, references, rules)
+    return placed
+
+
+def independent_runs(contacts: list[Contact]) -> list[list[Contact]]:
+    """The contacts in order, cut before each one that shares a citizen identifier (phone,
+    e-mail, personnummer: what threads and routing's citizen history look at) with an
+    earlier contact of its run."""
+    runs: list[list[Contact]] = []
+    seen: set[tuple[str, str]] = set()
+    for contact in contacts:
+        identifiers = {
+            (name, value)
+            for name in ("citizen_phone", "citizen_email", "citizen_personnummer")
+            if (value := getattr(contact, name))
+        }
+        if not runs or identifiers & seen:
+            runs.append([])
+            seen = set()
+        runs[-1].append(contact)
+        seen |= identifiers
+    return runs
+
+
+def _place_run(
+    session: Session, run: list[Contact], references: dict[Contact, str], rules: PlacementRules
+) -> list[int]:
+    threads = sender_threads(session, run, rules)
+    placed: dict[Contact, int] = {}
+    new: list[Contact] = []
+    for contact in run:
+        ticket = _existing(session, contact, references.get(contact), threads.get(contact), rules)
+        if ticket is None:
+            new.append(contact)
+        else:
+            placed[contact] = ticket.id
+    if placed:
+        session.flush()  # the joins, before the new tickets' statements
+    placed.update(zip(new, write_new_tickets(session, new), strict=True))
+    return [placed[contact] for contact in run]
+
+
+def _existing(
+    session: Session, contact: Contact, reference: str | None, thread: Ticket | None, rules: PlacementRules
+) -> Ticket | None:
+    """The existing ticket the contact joins (steps 1–3), joined; None: it makes a new one."""
     if reference:
         cited = session.scalar(select(Ticket).where(Ticket.reference == reference.upper()))
         if cited is not None:
@@ -76,11 +139,10 @@ def place(
                 return cited
             # Not the citizen's, or too long ago: a new errand; staff who may read both see the link.
             contact.mentions_ticket = cited
-    thread = _sender_thread(session, contact, rules)
     if thread is not None:
         join(session, contact, thread, "thread" if thread.is_open else "reopen")
         return thread
-    return new_ticket(session, contact)
+    return None
 
 
 def verified_sender(contact: Contact) -> str | None:
@@ -118,40 +180,60 @@ def _joinable(ticket: Ticket, at: datetime, rules: PlacementRules) -> bool:
     return ticket.resolved_at is not None and at - timedelta(days=rules.reopen_days) <= ticket.resolved_at <= at
 
 
-def _sender_thread(session: Session, contact: Contact, rules: PlacementRules) -> Ticket | None:
-    """The verified sender's ticket on this channel that the contact continues: their open
-    one with a contact within the channel's thread window, else one resolved within
-    REOPEN_DAYS (newest first); None when the channel has no threads or proves nobody."""
-    sender = verified_sender(contact)
-    days = rules.thread_window(contact.channel)
-    if sender is None or not days:
-        return None
-    column = VERIFIED_SENDER[contact.channel]
-    at = contact.arrived_at
-    is_open = case((Ticket.status.in_(OPEN_STATUSES), 1), else_=0)
-    candidates = (
-        select(Ticket)
-        .join(Contact, Contact.ticket_id == Ticket.id)
-        .where(
-            Contact.channel == contact.channel,
-            column == sender,
-            Contact.placement.in_(PROVEN),
-            unrestricted(),
-            Contact.arrived_at >= at - timedelta(days=days),
-            Contact.arrived_at <= at,
-            or_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolved_at >= at - timedelta(days=rules.reopen_days)),
-        )
-        .order_by(is_open.desc(), Contact.arrived_at.desc(), Ticket.id.desc())
-        .limit(1)
-    )
-    ticket = session.scalar(candidates)
-    return ticket if ticket is not None and _joinable(ticket, at, rules) else None
+def sender_threads(session: Session, contacts: list[Contact], rules: PlacementRules) -> dict[Contact, Ticket]:
+    """Each contact's verified sender's ticket on its channel that the contact continues:
+    their open one with a contact within the channel's thread window, else one resolved
+    within REOPEN_DAYS (newest first). None (left out) when the channel has no threads or
+    proves nobody. One query per channel for all the contacts' senders."""
+    threads: dict[Contact, Ticket] = {}
+    by_channel: dict[str, list[Contact]] = {}
+    for contact in contacts:
+        if verified_sender(contact) is not None and rules.thread_window(contact.channel):
+            by_channel.setdefault(contact.channel, []).append(contact)
+    for channel, of_channel in by_channel.items():
+        column = VERIFIED_SENDER[channel]
+        days = timedelta(days=rules.thread_window(channel))
+        reopen_days = timedelta(days=rules.reopen_days)
+        earliest = min(c.arrived_at for c in of_channel)
+        rows = session.execute(
+            select(Ticket.id, Ticket.status, Ticket.resolved_at, Contact.arrived_at, column)
+            .join(Contact, Contact.ticket_id == Ticket.id)
+            .where(
+                Contact.channel == channel,
+                column.in_({verified_sender(c) for c in of_channel}),
+                Contact.placement.in_(PROVEN),
+                unrestricted(),
+                Contact.arrived_at >= earliest - days,
+                Contact.arrived_at <= max(c.arrived_at for c in of_channel),
+                or_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolved_at >= earliest - reopen_days),
+            )
+        ).all()
+        for contact in of_channel:
+            at, sender = contact.arrived_at, verified_sender(contact)
+            candidates = [
+                row
+                for row in rows
+                if row[4] == sender
+                and at - days <= row.arrived_at <= at
+                and (
+                    row.status in OPEN_STATUSES or (row.resolved_at is not None and row.resolved_at >= at - reopen_days)
+                )
+            ]
+            if not candidates:
+                continue
+            # Open first, then the latest contact, then the newest ticket.
+            best = max(candidates, key=lambda row: (row.status in OPEN_STATUSES, row.arrived_at, row.id))
+            ticket = session.get(Ticket, best.id)
+            if ticket is not None and _joinable(ticket, at, rules):
+                threads[contact] = ticket
+    return threads
 
 
 def join(session: Session, contact: Contact, ticket: Ticket, how: str, *, actor: User | None = None) -> None:
     """Attach `contact` to `ticket`, with the one status rule for every channel."""
     session.add(contact)
     contact.ticket = ticket
+    contact.awaiting_routing = False  # a contact queued intake acknowledged is placed now
     contact.queue = ticket.queue
     contact.service = ticket.service  # the contact is about this errand
     contact.placement = how
@@ -172,34 +254,6 @@ def join(session: Session, contact: Contact, ticket: Ticket, how: str, *, actor:
     if ticket.reply_channel == "none" and contact.reply_channel != "none":
         # The ticket had no way to answer; its own citizen now gives one.
         ticket.reply_channel, ticket.reply_to = contact.reply_channel, reply_address(contact)
-
-
-def new_ticket(session: Session, contact: Contact) -> Ticket:
-    """A new ticket for `contact`, routed by the rules, its clocks started, offered to an agent."""
-    # The contact joins the session through its ticket, so it is inserted once, complete.
-    decision = route_contact(session, contact)
-    queue = session.scalar(select(Queue).where(Queue.code == decision.queue_code))
-    if queue is None:
-        raise LookupError(f"rule {decision.rule_id} routes to unknown queue {decision.queue_code}")
-    contact.queue = queue
-    contact.placement = "new"
-    ticket = create_ticket(
-        session,
-        queue=queue,
-        service=contact.service,
-        first_arrived_at=contact.arrived_at,
-        subject=contact.subject or (contact.text[:80] if contact.text else ""),
-        priority=decision.priority if decision.priority is not None else 3,
-        opened_by=contact,
-    )
-    contact.ticket = ticket
-    record = record_decision(session, ticket, contact, decision)
-    record_event(
-        session, ticket, "routed", to_value=queue.code, rule=decision.rule_id, version=decision.ruleset_version
-    )
-    start_clocks(ticket, decision.sla)
-    offer_to_agent(session, ticket, contact, record)
-    return ticket
 
 
 def link_contact(session: Session, source: Ticket, target: Ticket, user: User) -> Ticket:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, literal, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..contacts.models import Contact
 from ..database import conflict_insert, db, utcnow
@@ -45,14 +46,18 @@ def receive(session: Session, incoming: IncomingContact, *, service: Service | N
     contact = build_contact(session, incoming, service)
     try:
         with session.begin_nested():
-            place(session, contact, reference=incoming.reference)
+            # A batch of one: the same placement and writes as the intake worker's batches;
+            # the contact is inserted with its ticket (a duplicate fails there).
+            (ticket_id,) = place(session, [contact], references={contact: incoming.reference})
             session.flush()
     except IntegrityError:
         existing = stored(session, incoming)
         if existing is None:
             raise
         return Received(existing, existing.ticket, created=False)
-    return Received(contact, contact.ticket, created=True)
+    ticket = session.get(Ticket, ticket_id)
+    set_committed_value(contact, "ticket", ticket)
+    return Received(contact, ticket, created=True)
 
 
 def accept(session: Session, incoming: IncomingContact) -> Received:

@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..contacts.models import Contact
 from ..database import Reconnect, lost_connection, transient_error
+from ..directory.models import Service
 from .placement import place
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,20 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
     """Give tickets to up to `limit` contacts awaiting routing, oldest first; returns how many.
 
     On PostgreSQL several workers can run: each takes contacts the others have not locked.
-    The batch is routed in one savepoint; if a contact cannot be routed (a rule naming a
+    The batch is placed in one savepoint, set-based (placement.place, new_tickets.py); if a contact cannot be routed (a rule naming a
     queue that is gone), the batch is routed again one contact per savepoint, and the
     failing one is logged and stays waiting without holding up the rest (with `backoff`,
     it is left out of the next batches for a while). A lost connection is no contact's
     fault: it is raised at once, for the caller to roll back and try the batch again.
     """
-    query = select(Contact).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(limit)
+    query = (
+        select(Contact)
+        .where(Contact.awaiting_routing.is_(True))
+        .order_by(Contact.id)
+        .limit(limit)
+        # What routing reads of every contact, for the batch at once (not one lazy load per service).
+        .options(selectinload(Contact.service).selectinload(Service.department), selectinload(Contact.location))
+    )
     resting = backoff.resting() if backoff is not None else []
     if resting:
         query = query.where(Contact.id.not_in(resting))
@@ -72,11 +80,10 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
         # the WAL flush that the intake's acknowledgements wait for.
         session.execute(text("SET LOCAL synchronous_commit = off"))
         query = query.with_for_update(skip_locked=True)
-    contacts = session.scalars(query).all()
+    contacts = list(session.scalars(query))
     try:
         with session.begin_nested():
-            for contact in contacts:
-                _route_waiting_contact(session, contact)
+            _place_batch(session, contacts)
         return len(contacts)
     except Exception as exc:
         if lost_connection(exc):
@@ -84,9 +91,10 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
         log.warning("a batch of %d waiting contacts failed; routing them one by one", len(contacts))
     routed = 0
     for contact in contacts:
+        session.expire(contact)  # as stored: the batch's writes were rolled back
         try:
             with session.begin_nested():
-                _route_waiting_contact(session, contact)
+                _place_batch(session, [contact])
         except Exception as exc:
             if lost_connection(exc):
                 raise
@@ -106,10 +114,8 @@ def oldest_waiting(session: Session) -> datetime | None:
     )
 
 
-def _route_waiting_contact(session: Session, contact: Contact) -> None:
-    place(session, contact)
-    contact.awaiting_routing = False  # flushed in one UPDATE with the contact's ticket and queue
-    session.flush()
+def _place_batch(session: Session, contacts: list[Contact]) -> None:
+    place(session, contacts)
 
 
 def route_batches(

@@ -260,3 +260,20 @@ def register(sender) -> None:
     @event.listens_for(Session, "after_rollback")
     def _drop(session: Session) -> None:
         session.info.pop(PENDING_KEY, None)
+
+
+def collect_written(session: Session, opened: list[tuple[Ticket, Contact]], calls: list[bool]) -> None:
+    """Collect what a flush would have for new tickets and their opening contacts that bulk
+    statements wrote (intake/new_tickets.py): no flush saw them. `opened` holds the tickets
+    as written (their ids and columns) with the contact that opened each; `calls`, for each,
+    whether its contact's "call queued" is to be collected here (no flush inserted it)."""
+    if not _registered:
+        return  # nobody sends them: do not let them pile up in the session
+    notices: list[Notice] = []
+    for (ticket, contact), call in zip(opened, calls, strict=True):
+        notices += _ticket_notices(session, ticket, True)
+        if call and contact.channel == "phone" and contact.outcome is None and contact.ended_at is None:
+            data = {"contact": contact.id, "queue": ticket.queue_id, "ticket": ticket.id}
+            notices.append(Notice(f"queue:{ticket.queue_id}", "call.queued", data, _audience(session, ticket)))
+    if notices:
+        session.info.setdefault(PENDING_KEY, []).extend(notices)

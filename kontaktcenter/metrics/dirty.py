@@ -93,12 +93,16 @@ def _marks_insert(selects: list) -> Any:
     )
 
 
+def _connection(session_or_connection) -> Connection:
+    # Statements with parameters go to the Session's connection: a Session would take an ORM
+    # insert with parameters for a bulk insert.
+    if isinstance(session_or_connection, Connection):
+        return session_or_connection
+    return session_or_connection.connection()
+
+
 def _insert_marks(session_or_connection, selects: list) -> None:
-    # On the Session's connection: a Session would take an ORM insert with parameters for a bulk insert.
-    connection = session_or_connection
-    if not isinstance(connection, Connection):
-        connection = connection.connection()
-    connection.execute(_marks_insert(selects), _params())
+    _connection(session_or_connection).execute(_marks_insert(selects), _params())
 
 
 def _with_identifier():
@@ -198,6 +202,15 @@ def _hook_insert(kind: str) -> Any:
     if kind == "repeats":
         return _marks_insert(repeat_marks(Contact.id.in_(ids)))
     return _marks_insert(ticket_marks(Ticket.id.in_(ids)))
+
+
+def mark_contact_ids(session_or_connection, ids: list[int]) -> None:
+    """mark_contacts of these just-written contacts (the batch intake's), by the hook's statements."""
+    if ids:
+        connection = _connection(session_or_connection)
+        params = {**_params(), "kc_dirty_ids": list(ids)}
+        for kind in ("contacts", "repeats"):
+            connection.execute(_hook_insert(kind), params)
 
 
 def _mark(

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from ..contacts.models import Contact, citizens_ticket_ids
+from ..contacts.models import Contact, same_citizen
 from ..database import utcnow
 from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
 from ..tickets.models import Ticket, unrestricted
@@ -155,15 +155,21 @@ def last_refusal(session: Session) -> RuleSetRefusal | None:
 
 
 def contact_attributes(
-    session: Session, contact: Contact, *, calendar: WorkCalendar | None = None, queues: frozenset[str] | None = None
+    session: Session,
+    contact: Contact,
+    *,
+    calendar: WorkCalendar | None = None,
+    queues: frozenset[str] | None = None,
+    history: CitizenHistory | None = None,
 ) -> dict[str, Any]:
-    """What the rules see of a contact, as of its arrival (so a backtest sees the past as it was)."""
+    """What the rules see of a contact, as of its arrival (so a backtest sees the past as it was).
+    `history`: the contact's citizen_histories, when read for a batch of contacts at once."""
     calendar = calendar or current_calendar()
     service = contact.service
     at = contact.arrived_at or utcnow()
     local = at.astimezone(STOCKHOLM)
     day = local.date()
-    known, open_ticket = _citizen_history(session, contact, at)
+    known, open_ticket = history if history is not None else citizen_histories(session, [contact])[contact]
     if queues is None:
         queues = frozenset(session.scalars(select(Queue.code).where(Queue.active.is_(True))))
     hours_code = service.code if service is not None and calendar.has_own_hours(service.code) else "default"
@@ -198,40 +204,63 @@ def contact_attributes(
     }
 
 
-def _citizen_history(session: Session, contact: Contact, at: datetime) -> tuple[bool, Ticket | None]:
-    """Whether the citizen is known, and their open ticket on this service, as of `at`."""
-    earlier = citizens_ticket_ids(contact)
-    if earlier is None:
-        return False, None
-    earlier = earlier.where(Contact.arrived_at <= at)
-    if contact.id is not None:
-        earlier = earlier.where(Contact.id != contact.id)
-    open_then = and_(Ticket.first_arrived_at <= at, or_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolved_at > at))
+CitizenHistory = tuple[bool, Ticket | None]
+
+
+def citizen_histories(session: Session, contacts: list[Contact]) -> dict[Contact, CitizenHistory]:
+    """For each contact, as of its arrival: whether its citizen is known (an earlier contact
+    of the same phone, e-mail or personnummer has a ticket), and the citizen's open ticket
+    on the contact's service (the newest). One query for all the contacts."""
+    histories: dict[Contact, CitizenHistory] = {contact: (False, None) for contact in contacts}
+    identified = [(contact, same_citizen(contact)) for contact in contacts]
+    identified = [(contact, citizen) for contact, citizen in identified if citizen]
+    if not identified:
+        return histories
+    latest = max(contact.arrived_at or utcnow() for contact, _citizen in identified)
+    rows = session.execute(
+        select(Contact.id, Contact.arrived_at, *IDENTIFYING, Ticket)
+        .join(Ticket, Ticket.id == Contact.ticket_id)
+        .where(or_(*(condition for _contact, citizen in identified for condition in citizen)))
+        .where(Contact.arrived_at <= latest)
+    ).all()
+    for contact, _citizen in identified:
+        at = contact.arrived_at or utcnow()
+        mine = {(column.key, getattr(contact, column.key)) for column in IDENTIFYING} - {
+            (c.key, None) for c in IDENTIFYING
+        }
+        tickets = {
+            row.Ticket.id: row.Ticket
+            for row in rows
+            if row.arrived_at <= at
+            and row.id != contact.id
+            and any((column.key, getattr(row, column.key)) in mine for column in IDENTIFYING)
+        }
+        if tickets:
+            histories[contact] = (True, _open_then(contact, at, tickets.values()))
+    return histories
+
+
+# The identifiers same_citizen matches on (contacts/models.py).
+IDENTIFYING = (Contact.citizen_phone, Contact.citizen_email, Contact.citizen_personnummer)
+
+
+def _open_then(contact: Contact, at: datetime, tickets) -> Ticket | None:
+    """The newest of the citizen's tickets on the contact's service that was open at `at`."""
     service_id = contact.service.id if contact.service is not None else contact.service_id
-    if service_id is not None:
-        open_then = and_(open_then, Ticket.service_id == service_id)
-    # One query for both answers: the citizen's tickets, the newest open one first; any row
-    # means the citizen is known. Its queue comes along for the open_ticket_queue attribute.
-    is_open = case((open_then, 1), else_=0)
-    row = session.execute(
-        select(Ticket, is_open)
-        .where(Ticket.id.in_(earlier))
-        .order_by(is_open.desc(), Ticket.first_arrived_at.desc())
-        .limit(1)
-        .options(joinedload(Ticket.queue))
-    ).first()
-    if row is None:
-        return False, None
-    ticket = row[0] if row[1] else None
+    open_then = [
+        t
+        for t in tickets
+        if t.first_arrived_at <= at
+        and (t.status in OPEN_STATUSES or (t.resolved_at is not None and t.resolved_at > at))
+        and (service_id is None or t.service_id == service_id)
+    ]
+    if not open_then:
+        return None
+    ticket = max(open_then, key=lambda t: (t.first_arrived_at, t.id))
     # A ticket resolved before `at` is not open, even if reopened since.
-    if (
-        ticket is not None
-        and ticket.status == "resolved"
-        and ticket.resolved_at is not None
-        and ticket.resolved_at <= at
-    ):
-        ticket = None
-    return True, ticket
+    if ticket.status == "resolved" and ticket.resolved_at is not None and ticket.resolved_at <= at:
+        return None
+    return ticket
 
 
 def attributes_json(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -249,10 +278,13 @@ def attributes_json(attributes: dict[str, Any]) -> dict[str, Any]:
 # -- deciding and recording --------------------------------------------------------------
 
 
-def route_contact(session: Session, contact: Contact) -> Decision:
-    """Decide where a new contact's ticket goes, with the rule set in force."""
-    ruleset = ruleset_in_force(session)
-    attributes = contact_attributes(session, contact, queues=ruleset.queues)
+def route_contact(
+    session: Session, contact: Contact, ruleset: RuleSet | None = None, history: CitizenHistory | None = None
+) -> Decision:
+    """Decide where a new contact's ticket goes, with the rule set in force (`ruleset` and
+    `history`: read once for a batch of contacts, see intake/new_tickets.py)."""
+    ruleset = ruleset or ruleset_in_force(session)
+    attributes = contact_attributes(session, contact, queues=ruleset.queues, history=history)
     return decide(ruleset, attributes)
 
 
@@ -260,30 +292,36 @@ def record_decision(
     session: Session, ticket: Ticket, contact: Contact, decision: Decision, *, now: datetime | None = None
 ) -> RoutingDecision:
     """Store the decision with the ticket and start the ticket on the rule's route."""
-    record = RoutingDecision(
-        ticket=ticket,
-        contact=contact,
-        rule_id=decision.rule_id,
-        ruleset_version=decision.ruleset_version,
-        queue_code=decision.queue_code,
-        attributes=attributes_json(decision.attributes),
-        trace=list(decision.trace),
-        targets=[t.as_json() for t in decision.targets] or [{"queue": decision.queue_code, "timeout_minutes": None}],
-        priority=decision.priority,
-        skills=dict(decision.skills),
-        sla=dict(decision.sla),
-    )
+    record = RoutingDecision(ticket=ticket, contact=contact, **decision_values(decision))
     session.add(record)
-    calendar = current_calendar()
-    department = department_of(ticket.service)
     ticket.route_step = 0
-    first = decision.targets[0] if decision.targets else None
-    if first is not None and first.timeout is not None:
-        ticket.route_step_due_at = calendar.add_working_time(now or utcnow(), first.timeout, department)
-    else:
-        ticket.route_step_due_at = None
+    ticket.route_step_due_at = route_step_due(decision, ticket.service, now or utcnow())
     # The SLA clocks are the ticket's (tickets/sla.py): the rule's `sla` is handed to them by the intake.
     return record
+
+
+def decision_values(decision: Decision) -> dict[str, Any]:
+    """The decision record's values (all but its ticket and contact): the one builder for
+    record_decision and the intake's batch of new tickets (intake/new_tickets.py)."""
+    return {
+        "rule_id": decision.rule_id,
+        "ruleset_version": decision.ruleset_version,
+        "queue_code": decision.queue_code,
+        "attributes": attributes_json(decision.attributes),
+        "trace": list(decision.trace),
+        "targets": [t.as_json() for t in decision.targets] or [{"queue": decision.queue_code, "timeout_minutes": None}],
+        "priority": decision.priority,
+        "skills": dict(decision.skills),
+        "sla": dict(decision.sla),
+    }
+
+
+def route_step_due(decision: Decision, service: Service | None, now: datetime) -> datetime | None:
+    """When the route's first target times out (None: it has no timeout)."""
+    first = decision.targets[0] if decision.targets else None
+    if first is None or first.timeout is None:
+        return None
+    return current_calendar().add_working_time(now, first.timeout, department_of(service))
 
 
 def latest_decision(session: Session, ticket: Ticket) -> RoutingDecision | None:
@@ -372,11 +410,16 @@ def select_agent(
     session: Session, ticket: Ticket, contact: Contact | None, decision: RoutingDecision | None = None
 ) -> User | None:
     """The agent to offer the ticket to, or None: then it waits in its queue."""
-    from ..tickets.access import can_read
-
     decision = decision or latest_decision(session, ticket)
     needs = requirements(dict(decision.skills) if decision is not None else {}, contact, ticket)
-    for user, _open in eligible_agents(session, ticket, needs):
+    return readable_agent(ticket, eligible_agents(session, ticket, needs))
+
+
+def readable_agent(ticket: Ticket, eligible) -> User | None:
+    """The first of the eligible agents (eligible_agents) who may read the ticket."""
+    from ..tickets.access import can_read
+
+    for user, _open in eligible:
         # A confidential ticket goes only to someone allowed to read it (OSL).
         if can_read(user, ticket):
             return user

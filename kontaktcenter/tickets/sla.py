@@ -34,7 +34,11 @@ def sla_days(ticket: Ticket, overrides: Mapping[str, Any] | None = None) -> dict
     """The ticket's SLA targets in working days: its service's (defaults for a ticket
     without one: a call that chose no menu option), overridden by `overrides`, the `sla`
     of the routing rule that placed it."""
-    service = ticket.service
+    return service_sla_days(ticket.service, overrides)
+
+
+def service_sla_days(service: Any, overrides: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """sla_days of a ticket of `service` (None: no service), before the ticket exists."""
     days = {
         "first_response_days": service.sla_first_response_days if service else 1,
         "accept_days": service.sla_accept_days if service else 1,
@@ -47,15 +51,28 @@ def sla_days(ticket: Ticket, overrides: Mapping[str, Any] | None = None) -> dict
 def start_clocks(ticket: Ticket, overrides: Mapping[str, Any] | None = None, cal: WorkCalendar | None = None) -> None:
     """First response and resolution clocks run from the first contact's arrival (sla_days).
     Due times already set are kept."""
-    cal = cal or calendar()
-    days = sla_days(ticket, overrides)
-    department = clock_department(ticket)
+    first_response, resolve = first_clocks(ticket.service, ticket.first_arrived_at, overrides, cal)
     if ticket.first_response_due_at is None:
-        ticket.first_response_due_at = cal.add_working_days(
-            ticket.first_arrived_at, days["first_response_days"], department
-        )
+        ticket.first_response_due_at = first_response
     if ticket.resolve_due_at is None:
-        ticket.resolve_due_at = cal.add_working_days(ticket.first_arrived_at, days["resolve_days"], department)
+        ticket.resolve_due_at = resolve
+
+
+def first_clocks(
+    service: Any,
+    first_arrived_at: datetime,
+    overrides: Mapping[str, Any] | None = None,
+    cal: WorkCalendar | None = None,
+) -> tuple[datetime, datetime]:
+    """A new ticket's (first-response, resolution) due times: the one rule of start_clocks,
+    for the intake that writes a batch of tickets at once (intake/new_tickets.py)."""
+    cal = cal or calendar()
+    days = service_sla_days(service, overrides)
+    department = department_of(service)
+    return (
+        cal.add_working_days(first_arrived_at, days["first_response_days"], department),
+        cal.add_working_days(first_arrived_at, days["resolve_days"], department),
+    )
 
 
 def restart_first_response(

@@ -246,14 +246,14 @@ def test_worker_routes_oldest_first_and_places_like_direct_intake(app, session, 
 
 
 def test_a_contact_that_cannot_be_routed_stays_waiting_and_holds_up_no_one(app, session, monkeypatch, caplog):
-    real = placement.new_ticket
+    real = placement.write_new_tickets
 
-    def broken_for_one(session, contact):
-        if contact.text == "trasig":
+    def broken_for_one(session, contacts):
+        if any(contact.text == "trasig" for contact in contacts):
             raise LookupError("rule routes to unknown queue")
-        return real(session, contact)
+        return real(session, contacts)
 
-    monkeypatch.setattr(placement, "new_ticket", broken_for_one)
+    monkeypatch.setattr(placement, "write_new_tickets", broken_for_one)
     with app.app_context():
         stuck = accept(session, IncomingContact(channel="web", service_code="allmant", text="trasig"))
         fine = accept(session, IncomingContact(channel="web", service_code="allmant", text="hel"))
@@ -264,15 +264,15 @@ def test_a_contact_that_cannot_be_routed_stays_waiting_and_holds_up_no_one(app, 
 
 
 def test_a_contact_that_cannot_be_routed_rests_before_the_next_try(app, session, monkeypatch, caplog):
-    real = placement.new_ticket
+    real = placement.write_new_tickets
     broken = {"trasig"}
 
-    def broken_while_listed(session, contact):
-        if contact.text in broken:
+    def broken_while_listed(session, contacts):
+        if any(contact.text in broken for contact in contacts):
             raise LookupError("rule routes to unknown queue")
-        return real(session, contact)
+        return real(session, contacts)
 
-    monkeypatch.setattr(placement, "new_ticket", broken_while_listed)
+    monkeypatch.setattr(placement, "write_new_tickets", broken_while_listed)
     now = [0.0]
     backoff = RoutingBackoff(first=10, longest=30, clock=lambda: now[0])
 

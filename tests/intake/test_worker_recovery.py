@@ -128,10 +128,10 @@ def test_a_contact_that_loses_the_connection_is_not_set_aside_as_unroutable(app,
         broken = _dropped("INSERT INTO tickets …")
         broken.connection_invalidated = True
 
-        def lose_connection(s, contact):
+        def lose_connection(s, contacts):
             raise broken
 
-        monkeypatch.setattr(worker, "_route_waiting_contact", lose_connection)
+        monkeypatch.setattr(worker, "_place_batch", lose_connection)
         backoff = worker.RoutingBackoff()
         with pytest.raises(OperationalError):
             route_waiting(session, backoff=backoff)
@@ -206,10 +206,10 @@ def test_the_worker_survives_its_backend_being_terminated_mid_batch(
         ids = _queue(s, 25, uuid.uuid4().hex[:8])
         s.commit()
     admin = make_engine(database_url)
-    real, killed = worker._route_waiting_contact, []
+    real, killed = worker._place_batch, []
 
-    def route_then_lose_the_connection(session, contact):
-        real(session, contact)
+    def route_then_lose_the_connection(session, contacts):
+        real(session, contacts)
         if not killed:
             pid = session.scalar(text("SELECT pg_backend_pid()"))
             with admin.connect() as conn:
@@ -220,7 +220,7 @@ def test_the_worker_survives_its_backend_being_terminated_mid_batch(
                     time.sleep(0.01)
             killed.append(pid)
 
-    monkeypatch.setattr(worker, "_route_waiting_contact", route_then_lose_the_connection)
+    monkeypatch.setattr(worker, "_place_batch", route_then_lose_the_connection)
     reconnect = Reconnect("test worker", LOG, first=0.05)
     try:
         with caplog.at_level(logging.WARNING):

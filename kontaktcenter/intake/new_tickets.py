@@ -1,0 +1,263 @@
+"""New tickets for a batch of contacts, written with a few bulk statements (placement.py step 4).
+
+What placement.new_ticket did per contact through the ORM, for many contacts at once in the
+caller's transaction: each contact is routed by the rules in force (routing.service.route_contact),
+and then, per batch, one INSERT … RETURNING of the tickets (their reference numbers taken last,
+in one block per year and one UPDATE), one INSERT of the routing decisions, one of the ticket events and one
+UPDATE of the contacts, their SLA clocks started and the metrics' dirty days marked. Each
+ticket is offered to an agent in routing order (routing.service.offer_to_agent's rules); a
+queue found without an eligible agent is not asked again within the batch, since agents only
+get busier as the batch is written.
+
+The contacts must be independent of each other (no citizen identifier in common: placement
+cuts a batch into such runs), so each one's routing sees what routing it alone would see.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..contacts.models import Contact
+from ..database import utcnow
+from ..directory.models import Queue, User
+from ..live.notices import collect_written
+from ..metrics.dirty import mark_contact_ids
+from ..routing.engine import Decision
+from ..routing.models import RoutingDecision
+from ..routing.service import (
+    citizen_histories,
+    decision_values,
+    eligible_agents,
+    readable_agent,
+    requirements,
+    route_contact,
+    route_step_due,
+    ruleset_in_force,
+)
+from ..tickets.models import Ticket, TicketEvent
+from ..tickets.service import event_values, format_reference, new_receipt_code, next_reference_numbers, reply_address
+from ..tickets.sla import calendar, first_clocks
+from ..vocabulary import LIVE_CHANNELS
+
+TICKETS = Ticket.__table__
+CONTACTS = Contact.__table__
+# One statement for the batch's contacts: each gets its ticket and queue and leaves the intake's wait.
+_PLACED = (
+    update(CONTACTS)
+    .where(CONTACTS.c.id == bindparam("contact_id"))
+    .values(
+        ticket_id=bindparam("placed_ticket_id"),
+        queue_id=bindparam("placed_queue_id"),
+        placement="new",
+        awaiting_routing=False,
+    )
+)
+_NUMBERED = (
+    update(TICKETS)
+    .where(TICKETS.c.id == bindparam("numbered_ticket_id"))
+    .values(reference=bindparam("numbered_reference"))
+)
+_ASSIGNED = (
+    update(TICKETS)
+    .where(TICKETS.c.id == bindparam("assigned_ticket_id"))
+    .values(assignee_id=bindparam("assignee_id"), status="open", route_step_due_at=None)
+)
+
+
+def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
+    """Give each contact a new, routed ticket; returns the tickets' ids in the contacts' order."""
+    if not contacts:
+        return []
+    ruleset = ruleset_in_force(session)
+    histories = citizen_histories(session, contacts)
+    decisions = [route_contact(session, contact, ruleset, histories[contact]) for contact in contacts]
+    queues = _queues(session, decisions)
+    now = utcnow()
+    cal = calendar()
+    rows = [
+        _ticket_row(contact, decision, queues[decision.queue_code], now, cal)
+        for contact, decision in zip(contacts, decisions, strict=True)
+    ]
+    ticket_ids = list(
+        session.execute(insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), rows).scalars()
+    )
+    # A contact not yet stored (the direct intake's) is inserted now, complete, by the ORM
+    # (whose flush marks its days); the stored ones (the worker's) are updated in one statement.
+    unstored = {c for c in contacts if c.id is None}
+    for contact, ticket_id, decision in zip(contacts, ticket_ids, decisions, strict=True):
+        if contact in unstored:
+            session.add(contact)
+            contact.ticket_id, contact.queue = ticket_id, queues[decision.queue_code]
+            contact.placement, contact.awaiting_routing = "new", False
+    if unstored:
+        session.flush()
+    stored = [(c, t, d) for c, t, d in zip(contacts, ticket_ids, decisions, strict=True) if c not in unstored]
+    if stored:
+        session.execute(
+            _PLACED,
+            [
+                {"contact_id": c.id, "placed_ticket_id": t, "placed_queue_id": queues[d.queue_code].id}
+                for c, t, d in stored
+            ],
+        )
+    session.execute(
+        insert(RoutingDecision.__table__),
+        [
+            {"ticket_id": t, "contact_id": c.id, "decided_at": now, **decision_values(d)}
+            for c, t, d in zip(contacts, ticket_ids, decisions, strict=True)
+        ],
+    )
+    opened = []
+    for contact, ticket_id, decision, row in zip(contacts, ticket_ids, decisions, rows, strict=True):
+        queue = queues[decision.queue_code]
+        if contact not in unstored:
+            _as_placed(contact, ticket_id, queue)
+        opened.append((_as_written(ticket_id, row, queue, contact), contact))
+    events = _offer(session, opened, decisions, now)
+    session.execute(insert(TicketEvent.__table__), events)
+    mark_contact_ids(session, [c.id for c, _t, _d in stored])  # their days, and their tickets'
+    _number(session, [ticket for ticket, _contact in opened])
+    # A call inserted by the flush above was announced by it.
+    collect_written(session, opened, calls=[c not in unstored for c in contacts])
+    return ticket_ids
+
+
+def _queues(session: Session, decisions: list[Decision]) -> dict[str, Queue]:
+    codes = {d.queue_code for d in decisions}
+    queues = {q.code: q for q in session.scalars(select(Queue).where(Queue.code.in_(codes)))}
+    for decision in decisions:
+        if decision.queue_code not in queues:
+            raise LookupError(f"rule {decision.rule_id} routes to unknown queue {decision.queue_code}")
+    return queues
+
+
+def _ticket_row(contact: Contact, decision: Decision, queue: Queue, now: datetime, cal) -> dict[str, Any]:
+    """The new ticket's columns (tickets.service.create_ticket, record_decision, start_clocks)."""
+    service = contact.service
+    first_response, resolve = first_clocks(service, contact.arrived_at, decision.sla, cal)
+    opened_by_reply = contact.reply_channel != "none"
+    return {
+        "kind": "errand",
+        "status": "new",
+        "queue_id": queue.id,
+        "service_id": service.id if service is not None else None,
+        "priority": decision.priority if decision.priority is not None else 3,
+        "confidential": bool(service and service.confidential) or queue.confidential,
+        "subject": (contact.subject or (contact.text[:80] if contact.text else ""))[:300],
+        "first_arrived_at": contact.arrived_at,
+        "reference": f"~{secrets.token_hex(9)}",  # numbered last (_number)
+        "receipt_code": new_receipt_code(),
+        "reply_channel": contact.reply_channel if opened_by_reply else "none",
+        "reply_to": reply_address(contact) if opened_by_reply else "",
+        "route_step": 0,
+        "route_step_due_at": route_step_due(decision, service, now),
+        "first_response_due_at": first_response,
+        "resolve_due_at": resolve,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _number(session: Session, tickets: list[Ticket]) -> None:
+    """Reference numbers for the batch's tickets: one block per year, in routing order.
+
+    Taken last, in one UPDATE: the year's counter row stays locked until the batch
+    commits, so other workers and the web intake wait for it only while the batch commits,
+    not while it is written. Until then a ticket holds a placeholder no one sees."""
+    by_year: dict[int, list[Ticket]] = defaultdict(list)
+    for ticket in tickets:
+        by_year[ticket.first_arrived_at.year].append(ticket)
+    for year, of_year in by_year.items():
+        for ticket, number in zip(of_year, next_reference_numbers(session, year, len(of_year)), strict=True):
+            ticket.reference = format_reference(year, number)
+    session.execute(_NUMBERED, [{"numbered_ticket_id": t.id, "numbered_reference": t.reference} for t in tickets])
+
+
+def _as_placed(contact: Contact, ticket_id: int, queue: Queue) -> None:
+    """The session's contact as the UPDATE left it (without marking it changed)."""
+    for name, value in (
+        ("ticket_id", ticket_id),
+        ("queue_id", queue.id),
+        ("queue", queue),
+        ("placement", "new"),
+        ("awaiting_routing", False),
+    ):
+        set_committed_value(contact, name, value)
+
+
+def _as_written(ticket_id: int, row: dict[str, Any], queue: Queue, contact: Contact) -> Ticket:
+    """A detached picture of the written ticket, for choosing its agent and its notices
+    (never added to the session: the row is already in the database)."""
+    ticket = Ticket(
+        id=ticket_id,
+        assignee_id=None,
+        taken_by_id=None,
+        restriction="",
+        escalated=False,
+        **{k: v for k, v in row.items() if k not in ("created_at", "updated_at")},
+    )
+    for name, value in (("queue", queue), ("service", contact.service), ("contacts", [contact])):
+        set_committed_value(ticket, name, value)
+    return ticket
+
+
+def _offer(
+    session: Session, opened: list[tuple[Ticket, Contact]], decisions: list[Decision], now: datetime
+) -> list[dict[str, Any]]:
+    """Offer each new ticket to an agent in turn (routing.service.offer_to_agent); returns
+    the tickets' events in order: created, routed, then waiting or assigned."""
+    events: list[dict[str, Any]] = []
+    nobody: set[tuple[int, Any]] = set()  # (queue, requirements) that found no eligible agent
+    for (ticket, contact), decision in zip(opened, decisions, strict=True):
+        code = ticket.queue.code
+        events.append({"ticket_id": ticket.id, **event_values("created", at=now, to_value=code)})
+        events.append(
+            {
+                "ticket_id": ticket.id,
+                **event_values(
+                    "routed", at=now, to_value=code, rule=decision.rule_id, version=decision.ruleset_version
+                ),
+            }
+        )
+        if contact.channel in LIVE_CHANNELS:
+            continue  # calls and visits are taken by whoever answers (offer_to_agent)
+        needs = requirements(dict(decision.skills), contact, ticket)
+        user = None
+        if (ticket.queue_id, needs) not in nobody:
+            eligible = eligible_agents(session, ticket, needs)
+            if not eligible:
+                nobody.add((ticket.queue_id, needs))
+            user = readable_agent(ticket, eligible)
+        if user is None:
+            events.append(
+                {
+                    "ticket_id": ticket.id,
+                    **event_values("waiting", at=now, to_value=code, reason="no eligible agent"),
+                }
+            )
+            continue
+        events += _assign(session, ticket, user, now)
+    return events
+
+
+def _assign(session: Session, ticket: Ticket, user: User, now: datetime) -> list[dict[str, Any]]:
+    """tickets.service.assign by the routing, written at once: the next ticket's choice
+    counts this one among the agent's open tickets."""
+    session.execute(_ASSIGNED, {"assigned_ticket_id": ticket.id, "assignee_id": user.id})
+    user.last_assigned_at = utcnow()
+    session.flush()  # before the next ticket's choice reads it
+    ticket.assignee_id, ticket.status, ticket.route_step_due_at = user.id, "open", None
+    return [
+        {
+            "ticket_id": ticket.id,
+            **event_values("assigned", at=now, to_value=user.username, reason="routing"),
+        },
+        {"ticket_id": ticket.id, **event_values("status", at=now, from_value="new", to_value="open")},
+    ]
