@@ -17,19 +17,9 @@ from kontaktcenter.metrics.engine import ReportQuery
 from kontaktcenter.metrics.transfers import transfer_figures
 from kontaktcenter.notify.transport import clear_recorded, recorded
 from kontaktcenter.tickets.models import TicketEvent
-from tests.fixtures.twilio import BASE, call_params, call_sid, parse_twiml, pinned_clock, twilio_driver
+from tests.fixtures.twilio import BASE, call_params, call_sid, parse_twiml
 
 DEPARTMENT_QUEUE = "grundskola-antagning"  # Grundskoleförvaltningen's
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
-
-
-@pytest.fixture
-def twilio(app, client, clock):
-    return twilio_driver(app, client)
 
 
 @pytest.fixture

@@ -21,19 +21,9 @@ from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.directory.models import Department, Queue, User
 from kontaktcenter.notify.transport import clear_recorded, recorded
 from kontaktcenter.scheduling.jobs import JOBS
-from tests.fixtures.twilio import BASE, call_params, call_sid, parse_twiml, pinned_clock, twilio_driver, twilio_post
+from tests.fixtures.twilio import BASE, call_params, call_sid, parse_twiml, twilio_post
 
 QUEUE = "kc-forsta-linjen"  # where the menu's digit 2 (skolval) is routed
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
-
-
-@pytest.fixture
-def twilio(app, client, clock):
-    return twilio_driver(app, client)
 
 
 @pytest.fixture

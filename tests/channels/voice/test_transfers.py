@@ -20,19 +20,9 @@ from kontaktcenter.metrics.transfers import transfer_figures
 from kontaktcenter.notify.transport import clear_recorded, recorded
 from kontaktcenter.switchboard.models import StaffMember, SwitchboardRequest
 from kontaktcenter.tickets.models import TicketEvent
-from tests.fixtures.twilio import BASE, call_params, call_sid, parse_twiml, pinned_clock, twilio_driver, twilio_post
+from tests.fixtures.twilio import BASE, call_params, call_sid, parse_twiml, twilio_post
 
 AGENT_LEG = "CA" + "a" * 32
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
-
-
-@pytest.fixture
-def twilio(app, client, clock):
-    return twilio_driver(app, client)
 
 
 @pytest.fixture
