@@ -99,11 +99,13 @@ def test_live_call_panel_is_accessible_and_a_transfer_is_made_with_the_keyboard(
         assert_accessible(page)
 
         with app.app_context():
-            contact = db.session.scalar(select(Contact).where(Contact.provider_sid == sid))
-            (transfer,) = db.session.scalars(select(CallTransfer).where(CallTransfer.contact_id == contact.id))
+            # The caller now waits in the department's queue: a queue entry of its own, with the call's sid.
+            waiting = db.session.scalar(select(Contact).where(Contact.provider_sid == sid))
+            (transfer,) = db.session.scalars(select(CallTransfer).where(CallTransfer.requeued_contact_id == waiting.id))
             assert transfer.kind == "queue"
-            assert contact.ticket.queue.name_sv == chosen
-            assert contact.ticket.status == "escalated"
+            assert waiting.queue.name_sv == chosen
+            assert waiting.ticket.queue.name_sv == chosen
+            assert waiting.ticket.status == "escalated"
             db.session.remove()
     finally:
         app.extensions.pop(CLOCK_KEY, None)
