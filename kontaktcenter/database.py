@@ -136,16 +136,35 @@ def _driver_sql(statement: Executable, dialect: Dialect) -> tuple[str, dict[str,
     return str(compiled), dict(compiled.params)
 
 
+# PostgreSQL's admin_shutdown: the server ended the backend (pg_terminate_backend, a restart)
+# and answered the statement with this instead of running it to its commit.
+ADMIN_SHUTDOWN = "57P01"
+
+
 def _execute_on_driver(engine: Engine, statement: Executable, params: dict[str, Any]) -> Any:
     sql, own = _driver_sql(statement, engine.dialect)
+    values = {**own, **params}
+    try:
+        return _run_on_driver(engine, sql, values)
+    except engine.dialect.loaded_dbapi.OperationalError as exc:
+        if getattr(exc, "sqlstate", None) != ADMIN_SHUTDOWN:
+            raise
+        # The pooled connection's backend had been ended before the statement reached it (a
+        # busy server may take a moment to act on the signal, so the idle socket had not said
+        # so yet). The statement did not commit: it runs once more, on a new connection.
+        return _run_on_driver(engine, sql, values)
+
+
+def _run_on_driver(engine: Engine, sql: str, values: dict[str, Any]) -> Any:
     pooled = engine.raw_connection()
     try:
         driver = pooled.driver_connection
         driver.autocommit = True
         try:
-            row = driver.execute(sql, {**own, **params}, prepare=True).fetchone()
+            row = driver.execute(sql, values, prepare=True).fetchone()
         finally:
-            driver.autocommit = False
+            if not driver.broken:  # a lost connection would raise here and hide the error
+                driver.autocommit = False
     except engine.dialect.loaded_dbapi.OperationalError:
         pooled.invalidate()  # a broken connection must not go back to the pool
         raise

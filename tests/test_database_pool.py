@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -151,17 +150,20 @@ def test_a_statement_alone_on_a_connection_the_server_ended_runs_on_a_new_one(da
         engine.dispose()
 
 
-def test_a_statement_alone_on_a_connection_broken_after_its_check_fails_once_and_the_connection_is_replaced(
+def test_a_statement_alone_on_a_connection_the_server_ended_after_its_check_runs_once_more_on_a_new_one(
     database_url, monkeypatch
 ):
+    # A busy server acts on pg_terminate_backend a moment late: the idle socket has not said so
+    # when the pool looks, and the statement meets the termination instead. It did not commit,
+    # so it runs again on a new connection: the acknowledgement it carries is not refused.
     engine = make_engine(database_url, pool_size=1, max_overflow=0)
     try:
         first = _alone(engine, text("SELECT pg_backend_pid()"))
         monkeypatch.setattr(database, "_server_spoke", lambda conn: False)
         monkeypatch.setattr(database, "IDLE_BEFORE_PING", 600.0)  # however slow this machine is today
         _terminate(database_url, first)
-        with pytest.raises(psycopg.OperationalError):
-            _alone(engine, text("SELECT pg_backend_pid()"))
-        assert _alone(engine, text("SELECT pg_backend_pid()")) != first
+        second = _alone(engine, text("SELECT pg_backend_pid()"))
+        assert second != first
+        assert _alone(engine, text("SELECT pg_backend_pid()")) == second  # the new one is pooled
     finally:
         engine.dispose()
