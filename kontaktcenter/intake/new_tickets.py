@@ -20,6 +20,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,7 +28,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..contacts.models import Contact
 from ..database import utcnow
 from ..directory.models import Queue, User
-from ..live.notices import collect_written
 from ..metrics.dirty import mark_contact_ids
 from ..routing.engine import Decision
 from ..routing.models import RoutingDecision
@@ -46,6 +46,9 @@ from ..tickets.service import event_values, format_reference, new_receipt_code, 
 from ..tickets.sla import calendar, first_clocks
 from ..vocabulary import LIVE_CHANNELS
 
+# Sent with the session once a batch's bulk statements have written new tickets, which no
+# flush saw: the live pages' notices listen (live/notices.py), so the intake need not know them.
+tickets_written = Namespace().signal("tickets-written")
 TICKETS = Ticket.__table__
 CONTACTS = Contact.__table__
 # One statement for the batch's contacts: each gets its ticket and queue and leaves the intake's wait.
@@ -125,7 +128,7 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     mark_contact_ids(session, [c.id for c, _t, _d in stored])  # their days, and their tickets'
     _number(session, [ticket for ticket, _contact in opened])
     # A call inserted by the flush above was announced by it.
-    collect_written(session, opened, calls=[c not in unstored for c in contacts])
+    tickets_written.send(session, opened=opened, calls=[c not in unstored for c in contacts])
     return ticket_ids
 
 

@@ -34,6 +34,7 @@ from ..casework.models import Escalation
 from ..contacts.calls import CallTransfer
 from ..contacts.models import Contact
 from ..directory.models import Queue, User
+from ..intake.new_tickets import tickets_written
 from ..tickets.models import Ticket
 
 PENDING_KEY = "kontaktcenter.live.pending"
@@ -262,7 +263,8 @@ def register(sender) -> None:
         session.info.pop(PENDING_KEY, None)
 
 
-def collect_written(session: Session, opened: list[tuple[Ticket, Contact]], calls: list[bool]) -> None:
+@tickets_written.connect
+def collect_written(session: Session, *, opened: list[tuple[Ticket, Contact]], calls: list[bool]) -> None:
     """Collect what a flush would have for new tickets and their opening contacts that bulk
     statements wrote (intake/new_tickets.py): no flush saw them. `opened` holds the tickets
     as written (their ids and columns) with the contact that opened each; `calls`, for each,
