@@ -1,4 +1,5 @@
-"""Fixtures for the channel tests: API tokens (tests/fixtures/tokens.py), a clean rate-limit slate, the recorded outbox."""
+"""Fixtures for the channel tests: API tokens (tests/fixtures/tokens.py), a clean rate-limit slate, the recorded outbox,
+the pinned clock and the signed Twilio driver."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from kontaktcenter.extensions import limiter
 from kontaktcenter.notify.email import OUTBOX_KEY
 from tests.fixtures.tokens import make_token  # noqa: F401 - a fixture
+from tests.fixtures.twilio import pinned_clock, twilio_driver
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +18,13 @@ def _fresh_limits(app):
     app.extensions.pop(OUTBOX_KEY, None)
     yield
     limiter.reset()
+
+
+@pytest.fixture
+def clock(app):
+    yield from pinned_clock(app)
+
+
+@pytest.fixture
+def twilio(app, client, clock):
+    return twilio_driver(app, client)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from sqlalchemy import select
 
 from kontaktcenter.contacts.models import Contact
@@ -12,19 +11,9 @@ from kontaktcenter.metrics.engine import ReportQuery
 from kontaktcenter.metrics.report import report
 from kontaktcenter.worktime.calendar import WorkCalendar
 from tests.fixtures.factories import at
-from tests.fixtures.twilio import call_params, call_sid, parse_twiml, pinned_clock, twilio_driver
+from tests.fixtures.twilio import call_params, call_sid, parse_twiml
 
 DAY = date(2026, 3, 3)  # the pinned clock's Tuesday
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
-
-
-@pytest.fixture
-def twilio(app, client, clock):
-    return twilio_driver(app, client)
 
 
 def _figures(session) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.channels.test_twilio_phone_page import _callback, _page, agent, clock, twilio  # noqa: F401 - fixtures
+from tests.channels.test_twilio_phone_page import _callback, _page, agent  # noqa: F401 - fixtures
 
 
 def test_a_callback_without_a_number_says_it_is_withheld(twilio, session, agent, auth):  # noqa: F811

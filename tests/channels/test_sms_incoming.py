@@ -12,7 +12,7 @@ from kontaktcenter.contacts.models import Contact
 from kontaktcenter.tickets.models import Message, Ticket
 from kontaktcenter.tickets.service import add_message, resolve, set_status
 from tests.fixtures.factories import at
-from tests.fixtures.twilio import BASE, SENDER, message_sid, pinned_clock, reply_text, sms, twilio_post
+from tests.fixtures.twilio import BASE, SENDER, message_sid, reply_text, sms, twilio_post
 
 
 def _contact(session, sid: str) -> Contact:
@@ -27,11 +27,6 @@ def _counts(session):
         session.scalar(select(func.count(Ticket.id))),
         session.scalar(select(func.count(Message.id))),
     )
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
 
 
 @pytest.fixture

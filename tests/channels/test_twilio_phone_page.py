@@ -11,17 +11,7 @@ from kontaktcenter.contacts.models import Contact
 from kontaktcenter.directory.models import User
 from tests.fixtures.browser import assert_accessible, login, press_and_wait
 from tests.fixtures.factories import at
-from tests.fixtures.twilio import call_params, call_sid, pinned_clock, twilio_driver
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
-
-
-@pytest.fixture
-def twilio(app, client, clock):
-    return twilio_driver(app, client)
+from tests.fixtures.twilio import call_params, call_sid
 
 
 def _callback(twilio, session, caller: str, digits: str = "2") -> Contact:

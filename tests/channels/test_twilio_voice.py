@@ -25,8 +25,6 @@ from tests.fixtures.twilio import (
     call_params,
     call_sid,
     parse_twiml,
-    pinned_clock,
-    twilio_driver,
     twilio_post,
 )
 
@@ -41,16 +39,6 @@ def twiml(response) -> ET.Element:
 
 def verbs(root: ET.Element) -> list[str]:
     return [child.tag for child in root]
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
-
-
-@pytest.fixture
-def twilio(app, client, clock):
-    return twilio_driver(app, client)
 
 
 def _contact(session, sid: str) -> Contact | None:
