@@ -16,7 +16,8 @@ from sqlalchemy import DateTime, Executable, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, scoped_session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -62,6 +63,35 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime()}
+
+
+def complete_row(model: type[Base], row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with every column it leaves out given the value an INSERT would give it (the
+    column's Python default, or None), so that what is written is known without reading it
+    back (as_stored). The primary key and server-only defaults are left to the database."""
+    completed = dict(row)
+    for column in model.__table__.columns:
+        if column.key in completed or column.primary_key or (column.server_default is not None and not column.default):
+            continue
+        default = column.default
+        if default is None:
+            completed[column.key] = None
+        elif default.is_scalar:
+            completed[column.key] = default.arg
+        elif default.is_callable:
+            completed[column.key] = default.arg(None)  # a plain function, wrapped to take the context
+    return completed
+
+
+def as_stored(session: Session, obj: Any, **related: Any) -> Any:
+    """`obj`, a new object built with the columns of a row a Core statement just wrote (its id
+    included), put in the session as if loaded, without a SELECT; `related` sets
+    relationships as loaded (a many-to-one not given is found in the identity map when touched)."""
+    make_transient_to_detached(obj)  # what was set counts as loaded, not as a change to write
+    for name, value in related.items():
+        set_committed_value(obj, name, value)
+    session.add(obj)
+    return obj
 
 
 def make_engine(url: str, **kw) -> Engine:

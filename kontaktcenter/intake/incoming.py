@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from ..contacts.citizen import IdentifierError, normalise_email, normalise_personnummer, normalise_phone
 from ..database import utcnow
@@ -71,7 +71,11 @@ def active_service(session: Session, code: str | None, what: Any = Service) -> A
     """The active service `code` (or `what` of it, e.g. Service.id); None without a code."""
     if not code:
         return None
-    service = session.scalar(select(what).where(Service.code == code, Service.active.is_(True)))
+    query = select(what).where(Service.code == code, Service.active.is_(True))
+    if what is Service:
+        # With its department, which routing reads, in the same statement; not the heading it does not.
+        query = query.options(joinedload(Service.department), lazyload(Service.group_heading))
+    service = session.scalar(query)
     if service is None:
         raise ContactError("service", f"unknown service {code!r}")
     return service

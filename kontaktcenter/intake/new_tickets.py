@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..contacts.models import Contact
-from ..database import utcnow
+from ..database import as_stored, complete_row, utcnow
 from ..directory.models import Queue, User
-from ..metrics.dirty import mark_contact_ids
+from ..metrics.dirty import mark_new_contacts
 from ..routing.engine import Decision
 from ..routing.models import RoutingDecision
 from ..routing.service import (
@@ -65,17 +65,20 @@ _PLACED = (
 _NUMBERED = (
     update(TICKETS)
     .where(TICKETS.c.id == bindparam("numbered_ticket_id"))
-    .values(reference=bindparam("numbered_reference"))
+    .values(reference=bindparam("numbered_reference"), updated_at=bindparam("numbered_at"))
 )
 _ASSIGNED = (
     update(TICKETS)
     .where(TICKETS.c.id == bindparam("assigned_ticket_id"))
-    .values(assignee_id=bindparam("assignee_id"), status="open", route_step_due_at=None)
+    .values(
+        assignee_id=bindparam("assignee_id"), status="open", route_step_due_at=None, updated_at=bindparam("assigned_at")
+    )
 )
 
 
 def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
-    """Give each contact a new, routed ticket; returns the tickets' ids in the contacts' order."""
+    """Give each contact (stored, awaiting routing) a new, routed ticket; returns the
+    tickets' ids in the contacts' order. The tickets end in the session as written."""
     if not contacts:
         return []
     ruleset = ruleset_in_force(session)
@@ -85,50 +88,34 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     now = utcnow()
     cal = calendar()
     rows = [
-        _ticket_row(contact, decision, queues[decision.queue_code], now, cal)
+        complete_row(Ticket, _ticket_row(contact, decision, queues[decision.queue_code], now, cal))
         for contact, decision in zip(contacts, decisions, strict=True)
     ]
     ticket_ids = list(
         session.execute(insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), rows).scalars()
     )
-    # A contact not yet stored (the direct intake's) is inserted now, complete, by the ORM
-    # (whose flush marks its days); the stored ones (the worker's) are updated in one statement.
-    unstored = {c for c in contacts if c.id is None}
-    for contact, ticket_id, decision in zip(contacts, ticket_ids, decisions, strict=True):
-        if contact in unstored:
-            session.add(contact)
-            contact.ticket_id, contact.queue = ticket_id, queues[decision.queue_code]
-            contact.placement, contact.awaiting_routing = "new", False
-    if unstored:
-        session.flush()
-    stored = [(c, t, d) for c, t, d in zip(contacts, ticket_ids, decisions, strict=True) if c not in unstored]
-    if stored:
-        session.execute(
-            _PLACED,
-            [
-                {"contact_id": c.id, "placed_ticket_id": t, "placed_queue_id": queues[d.queue_code].id}
-                for c, t, d in stored
-            ],
-        )
+    placed = list(zip(contacts, ticket_ids, decisions, strict=True))
+    session.execute(
+        _PLACED,
+        [{"contact_id": c.id, "placed_ticket_id": t, "placed_queue_id": queues[d.queue_code].id} for c, t, d in placed],
+    )
     session.execute(
         insert(RoutingDecision.__table__),
-        [
-            {"ticket_id": t, "contact_id": c.id, "decided_at": now, **decision_values(d)}
-            for c, t, d in zip(contacts, ticket_ids, decisions, strict=True)
-        ],
+        [{"ticket_id": t, "contact_id": c.id, "decided_at": now, **decision_values(d)} for c, t, d in placed],
     )
     opened = []
-    for contact, ticket_id, decision, row in zip(contacts, ticket_ids, decisions, rows, strict=True):
+    for (contact, ticket_id, decision), row in zip(placed, rows, strict=True):
         queue = queues[decision.queue_code]
-        if contact not in unstored:
-            _as_placed(contact, ticket_id, queue)
+        _as_placed(contact, ticket_id, queue)
         opened.append((_as_written(ticket_id, row, queue, contact), contact))
     events = _offer(session, opened, decisions, now)
     session.execute(insert(TicketEvent.__table__), events)
-    mark_contact_ids(session, [c.id for c, _t, _d in stored])  # their days, and their tickets'
+    mark_new_contacts(session, contacts, [histories[c][0] for c in contacts])  # their days, and their tickets'
     _number(session, [ticket for ticket, _contact in opened])
-    # A call inserted by the flush above was announced by it.
-    tickets_written.send(session, opened=opened, calls=[c not in unstored for c in contacts])
+    for ticket, contact in opened:
+        # As the statements left it, held by its contact: the caller reads it without a SELECT.
+        set_committed_value(contact, "ticket", as_stored(session, ticket))
+    tickets_written.send(session, opened=opened, calls=[True] * len(opened))
     return ticket_ids
 
 
@@ -180,7 +167,10 @@ def _number(session: Session, tickets: list[Ticket]) -> None:
     for year, of_year in by_year.items():
         for ticket, number in zip(of_year, next_reference_numbers(session, year, len(of_year)), strict=True):
             ticket.reference = format_reference(year, number)
-    session.execute(_NUMBERED, [{"numbered_ticket_id": t.id, "numbered_reference": t.reference} for t in tickets])
+    session.execute(
+        _NUMBERED,
+        [{"numbered_ticket_id": t.id, "numbered_reference": t.reference, "numbered_at": t.updated_at} for t in tickets],
+    )
 
 
 def _as_placed(contact: Contact, ticket_id: int, queue: Queue) -> None:
@@ -196,16 +186,9 @@ def _as_placed(contact: Contact, ticket_id: int, queue: Queue) -> None:
 
 
 def _as_written(ticket_id: int, row: dict[str, Any], queue: Queue, contact: Contact) -> Ticket:
-    """A detached picture of the written ticket, for choosing its agent and its notices
-    (never added to the session: the row is already in the database)."""
-    ticket = Ticket(
-        id=ticket_id,
-        assignee_id=None,
-        taken_by_id=None,
-        restriction="",
-        escalated=False,
-        **{k: v for k, v in row.items() if k not in ("created_at", "updated_at")},
-    )
+    """A picture of the written ticket, for choosing its agent and its notices; it joins the
+    session (as_stored) once the batch's statements have written all of it."""
+    ticket = Ticket(id=ticket_id, **row)
     for name, value in (("queue", queue), ("service", contact.service), ("contacts", [contact])):
         set_committed_value(ticket, name, value)
     return ticket
@@ -253,7 +236,7 @@ def _offer(
 def _assign(session: Session, ticket: Ticket, user: User, now: datetime) -> list[dict[str, Any]]:
     """tickets.service.assign by the routing, written at once: the next ticket's choice
     counts this one among the agent's open tickets."""
-    session.execute(_ASSIGNED, {"assigned_ticket_id": ticket.id, "assignee_id": user.id})
+    session.execute(_ASSIGNED, {"assigned_ticket_id": ticket.id, "assignee_id": user.id, "assigned_at": now})
     user.last_assigned_at = utcnow()
     session.flush()  # before the next ticket's choice reads it
     ticket.assignee_id, ticket.status, ticket.route_step_due_at = user.id, "open", None

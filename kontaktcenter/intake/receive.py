@@ -8,12 +8,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, literal, select, true
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
-from ..database import conflict_insert, db, utcnow
+from ..database import as_stored, complete_row, conflict_insert, db, utcnow
 from ..directory.models import Service
 from ..tickets.models import Ticket
 from .incoming import ContactError, IncomingContact, contact_values, refuse_nul, validated
@@ -27,57 +25,52 @@ class Received:
     created: bool  # False when a retry found the contact already stored
 
 
-def build_contact(session: Session, incoming: IncomingContact, service: Service | None = None) -> Contact:
-    """Validate and normalise; raises ContactError naming the field."""
-    return Contact(**validated(session, incoming, service=service))
-
-
 def receive(session: Session, incoming: IncomingContact, *, service: Service | None = None) -> Received:
     """Store a contact and place it on its ticket. Idempotent on provider_sid / external_id.
 
-    `service` is the incoming service when the channel has it loaded already (not read again).
-    Runs in a savepoint so a parallel duplicate (IntegrityError on the unique keys)
-    leaves the caller's transaction usable and returns the contact that won.
+    The contact is stored as queued intake stores it (accept: one INSERT that a retry, or a
+    parallel duplicate, meets on the unique keys) and then placed as the intake worker
+    places its batches, in a batch of one: one implementation. `service` is the incoming
+    service when the channel has it loaded already (not read again).
     """
-    refuse_nul(incoming)
-    existing = stored(session, incoming)
-    if existing is not None:
-        return Received(existing, existing.ticket, created=False)
-    contact = build_contact(session, incoming, service)
-    try:
-        with session.begin_nested():
-            # A batch of one: the same placement and writes as the intake worker's batches;
-            # the contact is inserted with its ticket (a duplicate fails there).
-            (ticket_id,) = place(session, [contact], references={contact: incoming.reference})
-            session.flush()
-    except IntegrityError:
-        existing = stored(session, incoming)
-        if existing is None:
-            raise
-        return Received(existing, existing.ticket, created=False)
-    ticket = session.get(Ticket, ticket_id)
-    set_committed_value(contact, "ticket", ticket)
-    return Received(contact, ticket, created=True)
+    received = accept(session, incoming, service=service)
+    if not received.created:
+        return received
+    contact = received.contact
+    (ticket_id,) = place(session, [contact], references={contact: incoming.reference})
+    # The new ticket is in the session as written (new_tickets.py), a joined one as loaded.
+    return Received(contact, session.get(Ticket, ticket_id), created=True)
 
 
-def accept(session: Session, incoming: IncomingContact) -> Received:
-    """Store a contact for the intake worker to place (queued intake); same validation and idempotency.
+def accept(session: Session, incoming: IncomingContact, *, service: Service | None = None) -> Received:
+    """Store a contact, awaiting routing (queued intake: the intake worker places it); same
+    validation and idempotency as receive().
 
     Acknowledging then costs one insert, so a burst of contacts is taken in at once and
     placed in arrival order as the worker gets to them (worker.route_waiting).
     """
     refuse_nul(incoming)
     try:
-        values = validated(session, incoming, ids=True)
+        values = validated(session, incoming, service=service)
     except ContactError:
         # A retry of a contact accepted before the catalogue changed gets that contact.
         existing = stored(session, incoming)
         if existing is None:
             raise
         return Received(existing, existing.ticket, created=False)
-    values.update(awaiting_routing=True, ticket_id=None)
+    related = {"service": values.pop("service"), "location": values.pop("location")}
+    row = complete_row(
+        Contact,
+        {
+            **values,
+            "service_id": related["service"].id if related["service"] is not None else None,
+            "location_id": related["location"].id if related["location"] is not None else None,
+            "awaiting_routing": True,
+            "ticket_id": None,
+        },
+    )
     # One statement: a retry, or a parallel duplicate, meets the unique key and inserts nothing.
-    contact_id = session.execute(_insert_contact(session.get_bind().dialect.name), values).scalar()
+    contact_id = session.execute(_insert_contact(session.get_bind().dialect.name), row).scalar()
     if contact_id is None:
         existing = stored(session, incoming)
         if existing is None:
@@ -85,10 +78,8 @@ def accept(session: Session, incoming: IncomingContact) -> Received:
                 "the contact conflicts with a stored one that has neither its provider_sid nor its external_id"
             )
         return Received(existing, existing.ticket, created=False)
-    # The row as inserted, joined to the session without reading it back.
-    contact = Contact(id=contact_id, **values)
-    make_transient_to_detached(contact)
-    session.add(contact)
+    # The row as inserted, in the session without reading it back.
+    contact = as_stored(session, Contact(id=contact_id, **row), **related)
     return Received(contact, None, created=True)
 
 

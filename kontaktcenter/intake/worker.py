@@ -151,10 +151,16 @@ def keep_routing(
     stop: threading.Event,
     idle: float,
     reconnect: Reconnect,
+    batch: int = 50,
     **options: Any,
 ) -> int:
     """The intake worker's loop: route what waits, then look again after `idle` seconds, until
     `stop`; returns how many were routed.
+
+    A batch that was not full emptied the backlog: the worker then waits `idle` seconds, so
+    that what arrives meanwhile is routed as one batch. Looking again at once would route
+    contacts a few at a time, each batch paying what a batch costs; and with several
+    workers, each would take a share of those few.
 
     A lost database (a terminated backend, a restart) never ends it: the batch in hand is
     rolled back, so its contacts still wait and are routed, once, on a later try; the loop
@@ -163,9 +169,11 @@ def keep_routing(
     routed = 0
     while not stop.is_set():
         try:
-            for count in route_batches(session, stop=stop, **options):
+            for count in route_batches(session, stop=stop, batch=batch, **options):
                 routed += count
                 reconnect.succeeded()  # a batch committed: the database is back
+                if count < batch:
+                    break  # committed (route_batches commits before it yields)
         except Exception as exc:
             if not transient_error(exc):
                 raise

@@ -204,13 +204,22 @@ def _hook_insert(kind: str) -> Any:
     return _marks_insert(ticket_marks(Ticket.id.in_(ids)))
 
 
-def mark_contact_ids(session_or_connection, ids: list[int]) -> None:
-    """mark_contacts of these just-written contacts (the batch intake's), by the hook's statements."""
-    if ids:
+def mark_new_contacts(session_or_connection, contacts: list[Contact], citizens_known: list[bool]) -> None:
+    """Mark the days of contacts the intake just placed on new tickets (bulk-written, no flush
+    saw them), by the hook's statements, and only where a mark can follow: a contact's own
+    day and its new ticket's (the same day) when it lies before today, and the tickets it
+    repeats when its citizen has an earlier ticket (`citizens_known`, routing's citizen
+    history: a repeat is such a ticket) or it carries an import's citizen_key. A contact
+    arriving now from a citizen new to the city marks nothing, and costs no statement."""
+    today = _today()
+    past = [c.id for c in contacts if c.arrived_at.astimezone(STOCKHOLM).date() < today]
+    repeating = [c.id for c, known in zip(contacts, citizens_known, strict=True) if known or c.citizen_key]
+    if past or repeating:
         connection = _connection(session_or_connection)
-        params = {**_params(), "kc_dirty_ids": list(ids)}
-        for kind in ("contacts", "repeats"):
-            connection.execute(_hook_insert(kind), params)
+        params = _params()
+        for kind, ids in (("contacts", past), ("repeats", repeating)):
+            if ids:
+                connection.execute(_hook_insert(kind), {**params, "kc_dirty_ids": ids})
 
 
 def _mark(

@@ -6,15 +6,16 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..contacts.models import Contact, same_citizen
+from ..contacts.models import Contact
 from ..database import utcnow
 from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
 from ..tickets.models import Ticket, unrestricted
@@ -212,18 +213,13 @@ def citizen_histories(session: Session, contacts: list[Contact]) -> dict[Contact
     of the same phone, e-mail or personnummer has a ticket), and the citizen's open ticket
     on the contact's service (the newest). One query for all the contacts."""
     histories: dict[Contact, CitizenHistory] = {contact: (False, None) for contact in contacts}
-    identified = [(contact, same_citizen(contact)) for contact in contacts]
-    identified = [(contact, citizen) for contact, citizen in identified if citizen]
+    identified = [contact for contact in contacts if any(getattr(contact, c.key) for c in IDENTIFYING)]
     if not identified:
         return histories
-    latest = max(contact.arrived_at or utcnow() for contact, _citizen in identified)
-    rows = session.execute(
-        select(Contact.id, Contact.arrived_at, *IDENTIFYING, Ticket)
-        .join(Ticket, Ticket.id == Contact.ticket_id)
-        .where(or_(*(condition for _contact, citizen in identified for condition in citizen)))
-        .where(Contact.arrived_at <= latest)
-    ).all()
-    for contact, _citizen in identified:
+    params = {c.key: list({getattr(contact, c.key) for contact in identified} - {None}) for c in IDENTIFYING}
+    params["latest"] = max(contact.arrived_at or utcnow() for contact in identified)
+    rows = session.execute(_histories_query(), params).all()
+    for contact in identified:
         at = contact.arrived_at or utcnow()
         mine = {(column.key, getattr(contact, column.key)) for column in IDENTIFYING} - {
             (c.key, None) for c in IDENTIFYING
@@ -242,6 +238,18 @@ def citizen_histories(session: Session, contacts: list[Contact]) -> dict[Contact
 
 # The identifiers same_citizen matches on (contacts/models.py).
 IDENTIFYING = (Contact.citizen_phone, Contact.citizen_email, Contact.citizen_personnummer)
+
+
+@cache
+def _histories_query():
+    """citizen_histories' statement, built once: the earlier contacts (with their tickets)
+    that share any one identifier with the batch's contacts, each identifier a list."""
+    return (
+        select(Contact.id, Contact.arrived_at, *IDENTIFYING, Ticket)
+        .join(Ticket, Ticket.id == Contact.ticket_id)
+        .where(or_(*(column.in_(bindparam(column.key, expanding=True)) for column in IDENTIFYING)))
+        .where(Contact.arrived_at <= bindparam("latest"))
+    )
 
 
 def _open_then(contact: Contact, at: datetime, tickets) -> Ticket | None:
@@ -373,6 +381,16 @@ def eligible_agents(session: Session, ticket: Ticket, needs: Requirements, *, li
     Member of the ticket's queue, active, present (available), under capacity, with the
     required language and service skills; least loaded first, then longest idle.
     """
+    query = _eligible_query(session.get_bind().dialect.name, bool(needs.language), bool(needs.service))
+    queue_id = ticket.queue.id if ticket.queue is not None else ticket.queue_id
+    params = {"queue_id": queue_id, "language": needs.language, "service_code": needs.service, "limit": limit}
+    return session.execute(query, params).all()
+
+
+@cache
+def _eligible_query(dialect: str, language: bool, service: bool):
+    """eligible_agents' statement, built once per kind (every intake asks it; building it
+    costs more than running it)."""
     # Counted for the candidates only, not for every assignee of every open ticket.
     open_count = (
         select(func.count(Ticket.id))
@@ -384,26 +402,28 @@ def eligible_agents(session: Session, ticket: Ticket, needs: Requirements, *, li
         select(User, open_count)
         .join(user_queues, user_queues.c.user_id == User.id)
         .where(
-            user_queues.c.queue_id == (ticket.queue.id if ticket.queue is not None else ticket.queue_id),
+            user_queues.c.queue_id == bindparam("queue_id"),
             User.active.is_(True),
             User.presence == "available",
             open_count < User.max_open_tickets,
         )
         .order_by(open_count, User.last_assigned_at.asc().nulls_first(), User.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if needs.language:
-        query = query.where(exists().where(UserLanguage.user_id == User.id, UserLanguage.language == needs.language))
-    if needs.service:
+    if language:
+        query = query.where(
+            exists().where(UserLanguage.user_id == User.id, UserLanguage.language == bindparam("language"))
+        )
+    if service:
         query = query.where(
             exists()
             .where(user_services.c.user_id == User.id, user_services.c.service_id == Service.id)
-            .where(Service.code == needs.service)
+            .where(Service.code == bindparam("service_code"))
         )
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         # Two intakes at once must not both fill the same agent's last slot.
         query = query.with_for_update(of=User, skip_locked=True)
-    return session.execute(query).all()
+    return query
 
 
 def select_agent(
