@@ -17,6 +17,7 @@ from kontaktcenter.channels.twilio_security import auth_token
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.database import db
 from kontaktcenter.tickets.models import Message, Ticket
+from tests.fixtures.browser import hang_up_open_calls
 from tests.fixtures.factories import at
 from tests.fixtures.twilio import parse_twiml
 
@@ -28,8 +29,12 @@ PARALLEL = 8
 def server(live_server):
     app = live_server.app
     app.extensions[CLOCK_KEY] = lambda: at("2026-03-03 10:00")
-    yield live_server
-    app.extensions.pop(CLOCK_KEY, None)
+    try:
+        yield live_server
+        # Leave the shared live server as it was: a call queued here would wait on, rung at an agent.
+        hang_up_open_calls(live_server)
+    finally:
+        app.extensions.pop(CLOCK_KEY, None)
 
 
 def _fire_together(server, path: str, params: dict[str, str]) -> list[requests.Response]:
