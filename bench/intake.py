@@ -13,7 +13,8 @@ loopback port):
    machine and routes them set-based in batches (rules, ticket, SLA clocks, offer to
    an agent). By default here they run at nice 0 and do not give way (--nice 0
    --give-way 1; the worker's own defaults are 10 and 0.5): on a machine shared with
-   other work, both leave routing to wait for that work, not for the web server. Each request has its own Idempotency-Key.
+   other work, both leave routing to wait for that work, not for the web server. Each request has its own Idempotency-Key;
+   a fifth of the contacts come from a pool of returning citizens (RETURNING_SHARE), whose history routing reads, the rest from new ones.
    Measured: acknowledged/s, and routed end to end/s: the contacts acknowledged in the
    phase / (the last one routed − the first acknowledgement); the workers' CPU time
    (/proc) per routed contact;
@@ -61,6 +62,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from kontaktcenter.contacts.models import Contact  # noqa: E402
+from kontaktcenter.intake.worker import WAITING  # noqa: E402
 from kontaktcenter.tickets.models import Ticket  # noqa: E402
 
 sys.path.insert(0, str(BENCH))
@@ -144,13 +146,26 @@ class Run:
         return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
 
 
+RETURNING_SHARE = 0.2  # of contacts from citizens who wrote before (routing reads their history)
+RETURNING_CITIZENS = 2000
+
+
+def _citizen_email(rng: random.Random) -> str:
+    """A returning citizen (one of a fixed pool) for RETURNING_SHARE of contacts, else a new one:
+    every phase sees the same mix, so phases compare alike (a counter that restarts each
+    phase would make every citizen of a later phase a returning one, with a longer history)."""
+    if rng.random() < RETURNING_SHARE:
+        return f"aterkommande{rng.randrange(RETURNING_CITIZENS)}@example.se"
+    return f"ny-{rng.getrandbits(64):016x}@example.se"
+
+
 def contact_body(rng: random.Random, services: list[str], n: int) -> dict:
     body = {
         "service_code": rng.choice(services),
         "text": f"{rng.choice(TEXTS)} (#{n})",
         "language": rng.choice(["sv", "sv", "sv", "en", "ar"]),
         "reply_channel": "email",
-        "email": f"invanare{n}@example.se",
+        "email": _citizen_email(rng),
         "citizen_name": "Bänk Testsson",
     }
     if rng.random() < 0.1:
@@ -228,7 +243,7 @@ def count_stored(url: str, token_id: int, run: Run) -> tuple[int, int]:
 def waiting_count(url: str) -> int:
     engine = create_engine(url)
     with engine.connect() as conn:
-        count = conn.scalar(select(func.count()).where(Contact.awaiting_routing.is_(True)))
+        count = conn.scalar(select(func.count()).where(WAITING))
     engine.dispose()
     return count
 
@@ -238,7 +253,7 @@ def wait_for_routing(url: str, timeout: float = 900.0) -> float:
     engine = create_engine(url)
     started = time.perf_counter()
     with engine.connect() as conn:
-        while conn.scalar(select(func.count()).where(Contact.awaiting_routing.is_(True))):
+        while conn.scalar(select(func.count()).where(WAITING)):
             if time.perf_counter() - started > timeout:
                 break
             time.sleep(0.05)
@@ -255,7 +270,7 @@ def drain_rate(url: str, backlog: int, timeout: float = 900.0) -> float:
     first: tuple[float, int] | None = None
     with engine.connect() as conn:
         while time.perf_counter() < deadline:
-            waiting = conn.scalar(select(func.count()).where(Contact.awaiting_routing.is_(True)))
+            waiting = conn.scalar(select(func.count()).where(WAITING))
             conn.rollback()
             now = time.perf_counter()
             if first is None and waiting < backlog:

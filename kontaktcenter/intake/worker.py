@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from ..contacts.models import Contact
@@ -19,6 +19,11 @@ from ..directory.models import Service
 from .placement import place
 
 log = logging.getLogger(__name__)
+
+# Contacts awaiting routing, as the partial index ix_contacts_awaiting_routing is defined
+# (WHERE awaiting_routing): PostgreSQL cannot use that index for "awaiting_routing IS true",
+# and then reads every contact ever stored on each look.
+WAITING = Contact.awaiting_routing
 
 
 @dataclass
@@ -63,23 +68,13 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
     it is left out of the next batches for a while). A lost connection is no contact's
     fault: it is raised at once, for the caller to roll back and try the batch again.
     """
-    query = (
-        select(Contact)
-        .where(Contact.awaiting_routing.is_(True))
-        .order_by(Contact.id)
-        .limit(limit)
-        # What routing reads of every contact, for the batch at once (not one lazy load per service).
-        .options(selectinload(Contact.service).selectinload(Service.department), selectinload(Contact.location))
-    )
-    resting = backoff.resting() if backoff is not None else []
-    if resting:
-        query = query.where(Contact.id.not_in(resting))
-    if session.get_bind().dialect.name == "postgresql":
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
         # The contacts are durable since their acknowledgement; routing that a crash loses
         # before it reaches the disk is simply done again. So this commit need not wait for
         # the WAL flush that the intake's acknowledgements wait for.
         session.execute(text("SET LOCAL synchronous_commit = off"))
-        query = query.with_for_update(skip_locked=True)
+    query = waiting_batch(limit, backoff.resting() if backoff is not None else [], locked=postgresql)
     contacts = list(session.scalars(query))
     try:
         with session.begin_nested():
@@ -107,11 +102,25 @@ def route_waiting(session: Session, *, limit: int = 50, backoff: RoutingBackoff 
     return routed
 
 
+def waiting_batch(limit: int, resting: list[int], *, locked: bool) -> Select:
+    """The next batch of waiting contacts, oldest first, without those resting after a failure;
+    `locked` (PostgreSQL): taken FOR UPDATE, skipping those another worker holds."""
+    query = (
+        select(Contact)
+        .where(WAITING)
+        .order_by(Contact.id)
+        .limit(limit)
+        # What routing reads of every contact, for the batch at once (not one lazy load per service).
+        .options(selectinload(Contact.service).selectinload(Service.department), selectinload(Contact.location))
+    )
+    if resting:
+        query = query.where(Contact.id.not_in(resting))
+    return query.with_for_update(skip_locked=True) if locked else query
+
+
 def oldest_waiting(session: Session) -> datetime | None:
     """When the contact that has waited longest for routing arrived (None: none waits)."""
-    return session.scalar(
-        select(Contact.arrived_at).where(Contact.awaiting_routing.is_(True)).order_by(Contact.id).limit(1)
-    )
+    return session.scalar(select(Contact.arrived_at).where(WAITING).order_by(Contact.id).limit(1))
 
 
 def _place_batch(session: Session, contacts: list[Contact]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import bindparam, exists, func, or_, select
@@ -170,7 +170,7 @@ def contact_attributes(
     at = contact.arrived_at or utcnow()
     local = at.astimezone(STOCKHOLM)
     day = local.date()
-    known, open_ticket = history if history is not None else citizen_histories(session, [contact])[contact]
+    known, open_queue = history if history is not None else citizen_histories(session, [contact])[contact]
     if queues is None:
         queues = frozenset(session.scalars(select(Queue.code).where(Queue.active.is_(True))))
     hours_code = service.code if service is not None and calendar.has_own_hours(service.code) else "default"
@@ -191,8 +191,8 @@ def contact_attributes(
         "text": "\n".join(part for part in (contact.subject, contact.text) if part),
         "identified": bool(contact.citizen_personnummer),
         "citizen_known": known,
-        "open_ticket": open_ticket is not None,
-        "open_ticket_queue": open_ticket.queue.code if open_ticket is not None else "",
+        "open_ticket": open_queue is not None,
+        "open_ticket_queue": open_queue or "",
         "mentions_ticket": contact.mentions_ticket_id is not None or contact.mentions_ticket is not None,
         "arrived_at": local,
         "weekday": WEEKDAYS[local.weekday()],
@@ -205,13 +205,25 @@ def contact_attributes(
     }
 
 
-CitizenHistory = tuple[bool, Ticket | None]
+class TicketSeen(NamedTuple):
+    """What routing reads of a citizen's earlier ticket."""
+
+    id: int
+    status: str
+    resolved_at: datetime | None
+    first_arrived_at: datetime
+    service_id: int | None
+    queue_code: str
+
+
+# Whether the citizen is known, and the queue of their open ticket on the service (None: none).
+CitizenHistory = tuple[bool, str | None]
 
 
 def citizen_histories(session: Session, contacts: list[Contact]) -> dict[Contact, CitizenHistory]:
     """For each contact, as of its arrival: whether its citizen is known (an earlier contact
-    of the same phone, e-mail or personnummer has a ticket), and the citizen's open ticket
-    on the contact's service (the newest). One query for all the contacts."""
+    of the same phone, e-mail or personnummer has a ticket), and the queue of the citizen's
+    open ticket on the contact's service (the newest). One query for all the contacts."""
     histories: dict[Contact, CitizenHistory] = {contact: (False, None) for contact in contacts}
     identified = [contact for contact in contacts if any(getattr(contact, c.key) for c in IDENTIFYING)]
     if not identified:
@@ -225,14 +237,15 @@ def citizen_histories(session: Session, contacts: list[Contact]) -> dict[Contact
             (c.key, None) for c in IDENTIFYING
         }
         tickets = {
-            row.Ticket.id: row.Ticket
+            row.ticket_id: TicketSeen(*row[-6:])
             for row in rows
             if row.arrived_at <= at
             and row.id != contact.id
             and any((column.key, getattr(row, column.key)) in mine for column in IDENTIFYING)
         }
         if tickets:
-            histories[contact] = (True, _open_then(contact, at, tickets.values()))
+            open_then = _open_then(contact, at, tickets.values())
+            histories[contact] = (True, open_then.queue_code if open_then is not None else None)
     return histories
 
 
@@ -242,17 +255,29 @@ IDENTIFYING = (Contact.citizen_phone, Contact.citizen_email, Contact.citizen_per
 
 @cache
 def _histories_query():
-    """citizen_histories' statement, built once: the earlier contacts (with their tickets)
-    that share any one identifier with the batch's contacts, each identifier a list."""
+    """citizen_histories' statement, built once: the earlier contacts, with what routing reads
+    of their tickets (TicketSeen, last), that share any one identifier with the batch's
+    contacts, each identifier a list."""
     return (
-        select(Contact.id, Contact.arrived_at, *IDENTIFYING, Ticket)
+        select(
+            Contact.id,
+            Contact.arrived_at,
+            *IDENTIFYING,
+            Ticket.id.label("ticket_id"),
+            Ticket.status,
+            Ticket.resolved_at,
+            Ticket.first_arrived_at,
+            Ticket.service_id,
+            Queue.code,
+        )
         .join(Ticket, Ticket.id == Contact.ticket_id)
+        .join(Queue, Queue.id == Ticket.queue_id)
         .where(or_(*(column.in_(bindparam(column.key, expanding=True)) for column in IDENTIFYING)))
         .where(Contact.arrived_at <= bindparam("latest"))
     )
 
 
-def _open_then(contact: Contact, at: datetime, tickets) -> Ticket | None:
+def _open_then(contact: Contact, at: datetime, tickets) -> TicketSeen | None:
     """The newest of the citizen's tickets on the contact's service that was open at `at`."""
     service_id = contact.service.id if contact.service is not None else contact.service_id
     open_then = [
