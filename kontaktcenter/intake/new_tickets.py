@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import String, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -62,6 +63,10 @@ _PLACED = (
         awaiting_routing=False,
     )
 )
+# The new tickets' ids by their placeholder references (PostgreSQL: one array parameter).
+_IDS_BY_REFERENCE = select(TICKETS.c.reference, TICKETS.c.id).where(
+    TICKETS.c.reference == any_(bindparam("references", type_=ARRAY(String)))
+)
 _NUMBERED = (
     update(TICKETS)
     .where(TICKETS.c.id == bindparam("numbered_ticket_id"))
@@ -91,9 +96,7 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
         complete_row(Ticket, _ticket_row(contact, decision, queues[decision.queue_code], now, cal))
         for contact, decision in zip(contacts, decisions, strict=True)
     ]
-    ticket_ids = list(
-        session.execute(insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), rows).scalars()
-    )
+    ticket_ids = _insert_tickets(session, rows)
     placed = list(zip(contacts, ticket_ids, decisions, strict=True))
     session.execute(
         _PLACED,
@@ -117,6 +120,22 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
         set_committed_value(contact, "ticket", as_stored(session, ticket))
     tickets_written.send(session, opened=opened, calls=[True] * len(opened))
     return ticket_ids
+
+
+def _insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the tickets; returns their ids in the rows' order.
+
+    On PostgreSQL many rows go as one pipelined executemany of one short statement, and
+    the ids are read back by the rows' placeholder references: INSERT … RETURNING of many
+    rows is one statement of thousands of parameters, which the driver parses anew for
+    every batch (a quarter of the worker's time)."""
+    if len(rows) == 1 or session.get_bind().dialect.name != "postgresql":
+        return list(
+            session.execute(insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), rows).scalars()
+        )
+    session.execute(insert(TICKETS), rows)
+    ids = dict(session.execute(_IDS_BY_REFERENCE, {"references": [row["reference"] for row in rows]}).all())
+    return [ids[row["reference"]] for row in rows]
 
 
 def _queues(session: Session, decisions: list[Decision]) -> dict[str, Queue]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, bindparam, event
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -25,16 +26,21 @@ class TicketError(DomainError, ValueError):
 
 def next_reference_numbers(session: Session | Connection, year: int, count: int = 1) -> list[int]:
     """Reserve `count` consecutive numbers of `year` atomically (safe across workers)."""
-    bind = session if isinstance(session, Connection) else session.get_bind()
-    dialect = bind.dialect.name
-    stmt = (
-        conflict_insert(dialect)(ReferenceCounter)
-        .values(year=year, value=count)
-        .on_conflict_do_update(index_elements=["year"], set_={"value": ReferenceCounter.value + count})
-        .returning(ReferenceCounter.value)
-    )
-    last = session.execute(stmt).scalar_one()
+    connection = session if isinstance(session, Connection) else session.connection()
+    last = connection.execute(_reserve(connection.dialect.name), {"year": year, "count": count}).scalar_one()
     return list(range(last - count + 1, last + 1))
+
+
+@cache
+def _reserve(dialect: str):
+    """next_reference_numbers' statement, built once (a Core statement: every intake runs it)."""
+    counters = ReferenceCounter.__table__
+    return (
+        conflict_insert(dialect)(counters)
+        .values(year=bindparam("year"), value=bindparam("count"))
+        .on_conflict_do_update(index_elements=["year"], set_={"value": counters.c.value + bindparam("count")})
+        .returning(counters.c.value)
+    )
 
 
 def format_reference(year: int, number: int) -> str:

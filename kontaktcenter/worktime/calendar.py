@@ -110,6 +110,10 @@ class WorkCalendar:
         self._hours = {code: _Hours(code, raw) for code, raw in hours.items()}
         self._holidays: dict[int, dict[date, str]] = {}
         self._lock = threading.Lock()
+        # The calendar never changes once built, so a day's answers are worked out once:
+        # routing asks every queue's hours for every contact, the SLA clocks walk days.
+        self._working: dict[tuple[date, str | None], bool] = {}
+        self._hours_on: dict[tuple[str, date, str | None], tuple[time, time] | None] = {}
 
     # -- days ---------------------------------------------------------------
 
@@ -137,7 +141,12 @@ class WorkCalendar:
     def is_working_day(self, d: date, department: str | None = None) -> bool:
         if isinstance(d, datetime):
             raise TypeError("is_working_day takes a local date; use local_date(dt) for a datetime")
-        return d.weekday() < 5 and not self.is_holiday(d) and d not in self.closing_days_for(department)
+        key = (d, department)
+        working = self._working.get(key)
+        if working is None:
+            working = d.weekday() < 5 and not self.is_holiday(d) and d not in self.closing_days_for(department)
+            self._working[key] = _remembered(self._working, working)
+        return working
 
     def is_eve(self, d: date, department: str | None = None) -> bool:
         """A working day before a holiday: shorter opening hours apply (config `eve_close`)."""
@@ -225,6 +234,12 @@ class WorkCalendar:
 
         With `department`, that department's closing days close it too.
         """
+        key = (queue_code, d, department)
+        if key not in self._hours_on:
+            self._hours_on[key] = _remembered(self._hours_on, self._opening_hours(queue_code, d, department))
+        return self._hours_on[key]
+
+    def _opening_hours(self, queue_code: str, d: date, department: str | None) -> tuple[time, time] | None:
         if not self.is_working_day(d, department):
             return None
         hours = self.hours_for(queue_code)
@@ -256,6 +271,16 @@ class WorkCalendar:
                     return max(opens, at.astimezone(UTC))
             d += timedelta(days=1)
         return None
+
+
+REMEMBERED = 50_000  # answers a calendar keeps before it starts over (a year of every queue's days)
+
+
+def _remembered(answers: dict, value):
+    """`value`, after making room for it in `answers`."""
+    if len(answers) >= REMEMBERED:
+        answers.clear()
+    return value
 
 
 def calendar_from_config(config: Mapping, directory_hours: Mapping[str, Mapping] | None = None) -> WorkCalendar:

@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...database import utcnow
@@ -59,12 +60,18 @@ TOKEN_USE = (ApiToken.id, ApiToken.token_hash, ApiToken.scope, ApiToken.revoked_
 _noted: dict[str, datetime] = {}
 
 
+@cache
+def _token_use():
+    # Built once: every API call runs it.
+    return select(*TOKEN_USE).where(ApiToken.token_hash == bindparam("digest"))
+
+
 def check_token(session: Session, raw: str | None, scope: str) -> Row:
     """The active token for `raw` (TOKEN_USE) if it carries `scope`; raises TokenError otherwise."""
     if not raw:
         raise TokenError(401, "an API token is required")
     digest = hash_token(raw)
-    token = session.execute(select(*TOKEN_USE).where(ApiToken.token_hash == digest)).first()
+    token = session.execute(_token_use(), {"digest": digest}).first()
     # The lookup is by hash, so timing reveals nothing about the raw value; compare anyway.
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.revoked_at is not None:
         raise TokenError(401, "the API token is unknown or revoked")
