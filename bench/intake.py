@@ -21,7 +21,9 @@ loopback port):
 3. direct intake (API_INTAKE = "direct"): routed before the answer, by the same
    placement with a batch of one;
 4. with --workers N above 1: a stored backlog drained by one worker and by N (give-way
-   off), routed/s from the first routed batch until none waits.
+   off), routed/s from the first routed batch until none waits, and how busy the machine's
+   CPUs were meanwhile: with every CPU busy, more workers cannot route faster, so the
+   summary also gives the most the cores allowed (one worker's rate over its busy share).
 
 Then it counts in the database every contact the server acknowledged: lost =
 acknowledged but not stored, unrouted = stored without a ticket. Bars (of the ceiling):
@@ -262,26 +264,28 @@ def wait_for_routing(url: str, timeout: float = 900.0) -> float:
     return time.perf_counter() - started
 
 
-def drain_rate(url: str, backlog: int, timeout: float = 900.0) -> float:
+def drain_rate(url: str, backlog: int, timeout: float = 900.0) -> tuple[float, float]:
     """Contacts routed per second from the first routed batch until none waits (the workers'
-    start-up, importing and connecting, is not routing)."""
+    start-up, importing and connecting, is not routing), and the machine's busy share of
+    its CPUs meanwhile: whether it had cores to spare."""
     engine = create_engine(url)
     deadline = time.perf_counter() + timeout
-    first: tuple[float, int] | None = None
+    first: tuple[float, int, tuple[int, int]] | None = None
     with engine.connect() as conn:
         while time.perf_counter() < deadline:
             waiting = conn.scalar(select(func.count()).where(WAITING))
             conn.rollback()
-            now = time.perf_counter()
+            now, ticks = time.perf_counter(), machine_ticks()
             if first is None and waiting < backlog:
-                first = (now, waiting)
+                first = (now, waiting, ticks)
             if not waiting:
                 break
             time.sleep(0.02)
     engine.dispose()
     if first is None or now <= first[0]:
-        return 0.0
-    return first[1] / (now - first[0])
+        return 0.0, 0.0
+    busy = (ticks[0] - first[2][0]) / max(1, ticks[1] - first[2][1])
+    return first[1] / (now - first[0]), busy
 
 
 def start_worker(env: dict[str, str], *options: str) -> subprocess.Popen:
@@ -322,16 +326,25 @@ def scaling(url: str, env: dict[str, str], base: str, token: str, services: list
         waiting = waiting_count(url)
         workers = [start_worker(env, "--give-way", "1", "--nice", "0") for _ in range(count)]
         try:
-            rate = drain_rate(url, waiting)
+            rate, busy = drain_rate(url, waiting)
         finally:
             for worker in workers:
                 stop(worker)
                 worker.stdout.read()
         rates[f"workers_{count}_per_s"] = round(rate, 1)
+        rates[f"workers_{count}_machine_busy"] = round(busy, 2)
         print(
-            f"backlog of {waiting} ({len(backlog.acknowledged)} acknowledged) drained by {count} worker(s): {rate:,.1f} routed/s"
+            f"backlog of {waiting} ({len(backlog.acknowledged)} acknowledged) drained by {count} worker(s): "
+            f"{rate:,.1f} routed/s; the machine's {os.cpu_count()} CPUs were {busy:.0%} busy"
         )
     return rates
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine so far, from /proc/stat (steal counts as neither)."""
+    user, nice, system, idle, iowait, irq, softirq = (int(t) for t in Path("/proc/stat").read_text().split()[1:8])
+    busy = user + nice + system + irq + softirq
+    return busy, busy + idle + iowait
 
 
 def main() -> None:
@@ -473,6 +486,10 @@ def main() -> None:
             if rates["workers_1_per_s"]
             else 0.0
         )
+        # What the machine's CPUs allow: one worker's rate times the busy share several could add.
+        result["workers_cores_bound"] = round(
+            min(args.workers, 1 / rates["workers_1_machine_busy"]) if rates["workers_1_machine_busy"] else 0.0, 2
+        )
     print()
     print(
         f"ceiling (bare Flask JSON endpoint): {len(ceiling.acknowledged)} in {ceiling.seconds:.1f} s = "
@@ -497,7 +514,11 @@ def main() -> None:
         f"({'meets' if direct_ratio >= DIRECT_BAR else 'BELOW'} the bar of {DIRECT_BAR})"
     )
     if rates:
-        print(f"backlog drained by {args.workers} workers: {result['workers_scaling']}x one worker's rate")
+        print(
+            f"backlog drained by {args.workers} workers: {result['workers_scaling']}x one worker's rate; the machine was "
+            f"{rates['workers_1_machine_busy']:.0%} busy with one, {rates[f'workers_{args.workers}_machine_busy']:.0%} "
+            f"with {args.workers}: the cores allowed at most {result['workers_cores_bound']}x"
+        )
     print(
         f"the load generator used {ceiling.client_cpu:.2f} of a core for the ceiling, {real.client_cpu:.2f} for the contacts"
         + (" (the ceiling is then the client's, not the server's)" if ceiling.client_cpu > 0.9 else "")

@@ -67,6 +67,7 @@ _PLACED = (
 _IDS_BY_REFERENCE = select(TICKETS.c.reference, TICKETS.c.id).where(
     TICKETS.c.reference == any_(bindparam("references", type_=ARRAY(String)))
 )
+_QUEUES = select(Queue).where(Queue.code.in_(bindparam("codes", expanding=True)))
 _NUMBERED = (
     update(TICKETS)
     .where(TICKETS.c.id == bindparam("numbered_ticket_id"))
@@ -139,8 +140,8 @@ def _insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:
 
 
 def _queues(session: Session, decisions: list[Decision]) -> dict[str, Queue]:
-    codes = {d.queue_code for d in decisions}
-    queues = {q.code: q for q in session.scalars(select(Queue).where(Queue.code.in_(codes)))}
+    codes = sorted({d.queue_code for d in decisions})
+    queues = {q.code: q for q in session.scalars(_QUEUES, {"codes": codes})}
     for decision in decisions:
         if decision.queue_code not in queues:
             raise LookupError(f"rule {decision.rule_id} routes to unknown queue {decision.queue_code}")
