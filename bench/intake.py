@@ -22,8 +22,8 @@ loopback port):
    placement with a batch of one;
 4. with --workers N above 1: a stored backlog drained by one worker and by N (give-way
    off), routed/s from the first routed batch until none waits, and how busy the machine's
-   CPUs were meanwhile: with every CPU busy, more workers cannot route faster, so the
-   summary also gives the most the cores allowed (one worker's rate over its busy share).
+   CPUs were meanwhile (with every CPU busy, more workers cannot route faster: whether the
+   machine had the cores).
 
 Then it counts in the database every contact the server acknowledged: lost =
 acknowledged but not stored, unrouted = stored without a ticket. Bars (of the ceiling):
@@ -486,10 +486,7 @@ def main() -> None:
             if rates["workers_1_per_s"]
             else 0.0
         )
-        # What the machine's CPUs allow: one worker's rate times the busy share several could add.
-        result["workers_cores_bound"] = round(
-            min(args.workers, 1 / rates["workers_1_machine_busy"]) if rates["workers_1_machine_busy"] else 0.0, 2
-        )
+
     print()
     print(
         f"ceiling (bare Flask JSON endpoint): {len(ceiling.acknowledged)} in {ceiling.seconds:.1f} s = "
@@ -515,9 +512,9 @@ def main() -> None:
     )
     if rates:
         print(
-            f"backlog drained by {args.workers} workers: {result['workers_scaling']}x one worker's rate; the machine was "
-            f"{rates['workers_1_machine_busy']:.0%} busy with one, {rates[f'workers_{args.workers}_machine_busy']:.0%} "
-            f"with {args.workers}: the cores allowed at most {result['workers_cores_bound']}x"
+            f"backlog drained by {args.workers} workers: {result['workers_scaling']}x one worker's rate; the machine's CPUs "
+            f"were {rates['workers_1_machine_busy']:.0%} busy with one, {rates[f'workers_{args.workers}_machine_busy']:.0%} "
+            f"with {args.workers} (near 100 %: no core left for another worker)"
         )
     print(
         f"the load generator used {ceiling.client_cpu:.2f} of a core for the ceiling, {real.client_cpu:.2f} for the contacts"

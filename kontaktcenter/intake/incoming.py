@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -68,24 +67,23 @@ def refuse_nul(incoming: IncomingContact) -> None:
             raise ContactError(FIELD_NAMES.get(item.name, item.name), "must not contain NUL characters")
 
 
-def active_service(session: Session, code: str | None, what: Any = Service) -> Any:
-    """The active service `code` (or `what` of it, e.g. Service.id); None without a code."""
+def active_service(session: Session, code: str | None) -> Service | None:
+    """The active service `code`, with its department; None without a code."""
     if not code:
         return None
-    service = session.scalar(_active_service(what), {"code": code})
+    service = session.scalar(_ACTIVE_SERVICE, {"code": code})
     if service is None:
         raise ContactError("service", f"unknown service {code!r}")
     return service
 
 
-@cache
-def _active_service(what: Any):
-    """active_service's statement, built once per `what` (every contact runs it)."""
-    query = select(what).where(Service.code == bindparam("code"), Service.active.is_(True))
-    if what is Service:
-        # With its department, which routing reads, in the same statement; not the heading it does not.
-        query = query.options(joinedload(Service.department), lazyload(Service.group_heading))
-    return query
+# Built once (every contact runs it). With the service's department, which routing reads;
+# not its heading, which it does not.
+_ACTIVE_SERVICE = (
+    select(Service)
+    .where(Service.code == bindparam("code"), Service.active.is_(True))
+    .options(joinedload(Service.department), lazyload(Service.group_heading))
+)
 
 
 def keeps_personnummer(service: Service | None) -> bool:
@@ -120,25 +118,18 @@ def personnummer_dropped(given: IncomingContact, kept: IncomingContact) -> bool:
     return bool(given.personnummer) and not kept.personnummer
 
 
-def validated(
-    session: Session, incoming: IncomingContact, *, ids: bool = False, service: Service | None = None
-) -> dict[str, Any]:
-    """The contact's attributes, validated and normalised: service and location as objects,
-    or with `ids` as service_id and location_id (all a contact stored for later needs).
-    `service` is the incoming service when the channel has loaded it already (the IVR menu)."""
+def validated(session: Session, incoming: IncomingContact, *, service: Service | None = None) -> dict[str, Any]:
+    """The contact's attributes, validated and normalised, with its service and location as
+    objects. `service` is the incoming service when the channel has loaded it already (the IVR menu)."""
     values = contact_values(incoming)
     if service is None or service.code != incoming.service_code or not service.active:
-        service = active_service(session, incoming.service_code, Service.id if ids else Service)
+        service = active_service(session, incoming.service_code)
     location = None
     if incoming.location_code:
-        location = session.scalar(
-            select(Location.id if ids else Location).where(Location.code == incoming.location_code)
-        )
+        location = session.scalar(select(Location).where(Location.code == incoming.location_code))
         if location is None:
             raise ContactError("location", f"unknown location {incoming.location_code!r}")
-    values.update(
-        {"service_id": service, "location_id": location} if ids else {"service": service, "location": location}
-    )
+    values.update({"service": service, "location": location})
     return values
 
 
