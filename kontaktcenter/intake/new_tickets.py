@@ -99,11 +99,11 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     ]
     ticket_ids = _insert_tickets(session, rows)
     placed = list(zip(contacts, ticket_ids, decisions, strict=True))
-    session.execute(
+    session.connection().execute(
         _PLACED,
         [{"contact_id": c.id, "placed_ticket_id": t, "placed_queue_id": queues[d.queue_code].id} for c, t, d in placed],
     )
-    session.execute(
+    session.connection().execute(
         insert(RoutingDecision.__table__),
         [{"ticket_id": t, "contact_id": c.id, "decided_at": now, **decision_values(d)} for c, t, d in placed],
     )
@@ -113,7 +113,7 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
         _as_placed(contact, ticket_id, queue)
         opened.append((_as_written(ticket_id, row, queue, contact), contact))
     events = _offer(session, opened, decisions, now)
-    session.execute(insert(TicketEvent.__table__), events)
+    session.connection().execute(insert(TicketEvent.__table__), events)
     mark_new_contacts(session, contacts, [histories[c][0] for c in contacts])  # their days, and their tickets'
     _number(session, [ticket for ticket, _contact in opened])
     for ticket, contact in opened:
@@ -132,10 +132,14 @@ def _insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     every batch (a quarter of the worker's time)."""
     if len(rows) == 1 or session.get_bind().dialect.name != "postgresql":
         return list(
-            session.execute(insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), rows).scalars()
+            session.connection()
+            .execute(insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), rows)
+            .scalars()
         )
-    session.execute(insert(TICKETS), rows)
-    ids = dict(session.execute(_IDS_BY_REFERENCE, {"references": [row["reference"] for row in rows]}).all())
+    session.connection().execute(insert(TICKETS), rows)
+    ids = dict(
+        session.connection().execute(_IDS_BY_REFERENCE, {"references": [row["reference"] for row in rows]}).all()
+    )
     return [ids[row["reference"]] for row in rows]
 
 
@@ -187,7 +191,7 @@ def _number(session: Session, tickets: list[Ticket]) -> None:
     for year, of_year in by_year.items():
         for ticket, number in zip(of_year, next_reference_numbers(session, year, len(of_year)), strict=True):
             ticket.reference = format_reference(year, number)
-    session.execute(
+    session.connection().execute(
         _NUMBERED,
         [{"numbered_ticket_id": t.id, "numbered_reference": t.reference, "numbered_at": t.updated_at} for t in tickets],
     )
@@ -256,7 +260,9 @@ def _offer(
 def _assign(session: Session, ticket: Ticket, user: User, now: datetime) -> list[dict[str, Any]]:
     """tickets.service.assign by the routing, written at once: the next ticket's choice
     counts this one among the agent's open tickets."""
-    session.execute(_ASSIGNED, {"assigned_ticket_id": ticket.id, "assignee_id": user.id, "assigned_at": now})
+    session.connection().execute(
+        _ASSIGNED, {"assigned_ticket_id": ticket.id, "assignee_id": user.id, "assigned_at": now}
+    )
     user.last_assigned_at = utcnow()
     session.flush()  # before the next ticket's choice reads it
     ticket.assignee_id, ticket.status, ticket.route_step_due_at = user.id, "open", None

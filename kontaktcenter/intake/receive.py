@@ -70,7 +70,7 @@ def accept(session: Session, incoming: IncomingContact, *, service: Service | No
         },
     )
     # One statement: a retry, or a parallel duplicate, meets the unique key and inserts nothing.
-    contact_id = session.execute(_insert_contact(session.get_bind().dialect.name), row).scalar()
+    contact_id = session.connection().execute(_insert_contact(session.get_bind().dialect.name), row).scalar()
     if contact_id is None:
         existing = stored(session, incoming)
         if existing is None:
