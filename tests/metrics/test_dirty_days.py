@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from kontaktcenter.history.write import HistoryRow, write_history
 from kontaktcenter.metrics.engine import ReportQuery, records
@@ -164,10 +164,21 @@ def test_repeat_by_phone_through_the_intake(app, session, make_contact):
     session.commit()
     assert _one(session, use_rollups=True, by=("service",))[0]["resolved_first_contact"] == 1
     make_contact(channel="web", service="skolval", phone="+46701112233", arrived_at=at("2026-01-16 08:00"))
-    assert date(2026, 1, 14) in _marked(session)
+    # The ticket it repeats (a known citizen's), and its own past day with its new ticket's.
+    assert {date(2026, 1, 14), date(2026, 1, 16)} <= _marked(session)
     row = _one(session, use_rollups=True, by=("service",))[0]
     assert row["resolved_first_contact"] == 0
     assert _one(session, use_rollups=False, by=("service",)) == _one(session, use_rollups=True, by=("service",))
+
+
+def test_a_new_citizens_contact_marks_its_own_past_day_and_nothing_it_cannot_repeat(app, session, make_contact):
+    """The intake marks only where a mark can follow (metrics.dirty.mark_new_contacts): a
+    citizen with no earlier ticket repeats none, so only the contact's own day is marked."""
+    make_contact(channel="web", service="skolval", phone="+46701119999", arrived_at=at("2026-01-20 08:00"))
+    assert _marked(session) == {date(2026, 1, 20)}
+    session.execute(delete(MetricDirtyDay))
+    make_contact(channel="web", service="skolval", email="ny@example.se")  # arriving now: today is never marked
+    assert _marked(session) == set()
 
 
 def test_deleting_a_contact_marks_its_day(app, session):
