@@ -235,9 +235,10 @@ class WorkCalendar:
         With `department`, that department's closing days close it too.
         """
         key = (queue_code, d, department)
-        if key not in self._hours_on:
-            self._hours_on[key] = _remembered(self._hours_on, self._opening_hours(queue_code, d, department))
-        return self._hours_on[key]
+        hours = self._hours_on.get(key, _UNKNOWN)  # one lookup: another thread may clear the dict
+        if hours is _UNKNOWN:
+            hours = self._hours_on[key] = _remembered(self._hours_on, self._opening_hours(queue_code, d, department))
+        return hours
 
     def _opening_hours(self, queue_code: str, d: date, department: str | None) -> tuple[time, time] | None:
         if not self.is_working_day(d, department):
@@ -273,6 +274,7 @@ class WorkCalendar:
         return None
 
 
+_UNKNOWN = object()
 REMEMBERED = 50_000  # answers a calendar keeps before it starts over (a year of every queue's days)
 
 
