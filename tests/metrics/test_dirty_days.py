@@ -174,6 +174,7 @@ def test_repeat_by_phone_through_the_intake(app, session, make_contact):
 def test_a_new_citizens_contact_marks_its_own_past_day_and_nothing_it_cannot_repeat(app, session, make_contact):
     """The intake marks only where a mark can follow (metrics.dirty.mark_new_contacts): a
     citizen with no earlier ticket repeats none, so only the contact's own day is marked."""
+    session.execute(delete(MetricDirtyDay))  # what earlier tests left
     make_contact(channel="web", service="skolval", phone="+46701119999", arrived_at=at("2026-01-20 08:00"))
     assert _marked(session) == {date(2026, 1, 20)}
     session.execute(delete(MetricDirtyDay))
