@@ -171,17 +171,19 @@ def _driver_sql(statement: Executable, dialect: Dialect) -> tuple[str, dict[str,
 ADMIN_SHUTDOWN = "57P01"
 
 
-def _execute_on_driver(engine: Engine, statement: Executable, params: dict[str, Any]) -> Any:
+def _execute_on_driver(engine: Engine, statement: Executable, params: dict[str, Any], idempotent: bool) -> Any:
     sql, own = _driver_sql(statement, engine.dialect)
     values = {**own, **params}
     try:
         return _run_on_driver(engine, sql, values)
     except engine.dialect.loaded_dbapi.OperationalError as exc:
-        if getattr(exc, "sqlstate", None) != ADMIN_SHUTDOWN:
+        if getattr(exc, "sqlstate", None) != ADMIN_SHUTDOWN and not idempotent:
             raise
         # The pooled connection's backend had been ended before the statement reached it (a
         # busy server may take a moment to act on the signal, so the idle socket had not said
-        # so yet). The statement did not commit: it runs once more, on a new connection.
+        # so yet): the statement did not commit. Or the connection broke with no word from the
+        # server, perhaps after the commit: then only a statement that may run twice runs again.
+        # Once more, on a new connection.
         return _run_on_driver(engine, sql, values)
 
 
@@ -253,10 +255,12 @@ class Database:
         if isinstance(self.session.get_bind(), Engine):
             self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
-    def execute_alone(self, statement: Executable, params: dict[str, Any]) -> Any:
+    def execute_alone(self, statement: Executable, params: dict[str, Any], *, idempotent: bool = False) -> Any:
         """Run one statement that commits by itself, outside the session and any transaction
         (no BEGIN and COMMIT round trips); its first value. With a test's connection as the
-        bind, it runs inside the test's transaction.
+        bind, it runs inside the test's transaction. `idempotent`: running it twice does what
+        running it once does (an INSERT … ON CONFLICT DO NOTHING on a unique key it always
+        carries), so a connection that breaks under it is no reason to fail: it runs again.
 
         On PostgreSQL the statement goes straight to the driver, prepared, as in the hottest
         path (the API's acknowledgement) SQLAlchemy's own work per execution costs about as
@@ -265,7 +269,7 @@ class Database:
         """
         bind = current_app.extensions[BIND_KEY]
         if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
-            return _execute_on_driver(bind, statement, params)
+            return _execute_on_driver(bind, statement, params, idempotent)
         if isinstance(bind, Engine):
             with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 return conn.execute(statement, params).scalar()

@@ -8,6 +8,8 @@ what the next user of the pool sees.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 
@@ -106,14 +108,22 @@ def test_a_connection_that_breaks_after_its_check_costs_one_failure(database_url
         engine.dispose()
 
 
-def _alone(engine, statement, params=None):
+def _alone(engine, statement, params=None, **kw):
     """Database.execute_alone with `engine` as the application's database."""
     from flask import Flask
 
     app = Flask(__name__)
     app.extensions[database.BIND_KEY] = app.extensions[database.ENGINE_KEY] = engine
     with app.app_context():
-        return database.db.execute_alone(statement, params or {})
+        return database.db.execute_alone(statement, params or {}, **kw)
+
+
+def _cut(engine) -> None:
+    """Break the pooled connection's socket under it, with no word from the server (as a lost
+    network or a backend gone before it could say so leaves it)."""
+    with engine.connect() as conn:
+        fd = conn.connection.driver_connection.fileno()
+        socket.socket(fileno=os.dup(fd)).shutdown(socket.SHUT_RDWR)
 
 
 def test_a_statement_alone_commits_by_itself_and_leaves_the_pool_as_it_was(database_url):
@@ -146,6 +156,28 @@ def test_a_statement_alone_on_a_connection_the_server_ended_runs_on_a_new_one(da
         first = _alone(engine, text("SELECT pg_backend_pid()"))
         _terminate(database_url, first)
         assert _alone(engine, text("SELECT pg_backend_pid()")) != first
+    finally:
+        engine.dispose()
+
+
+def test_an_idempotent_statement_alone_whose_connection_broke_runs_once_more_and_another_fails(
+    database_url, monkeypatch
+):
+    # test_fault_recovery met it under load: "server closed the connection unexpectedly", no
+    # admin_shutdown, answered with a 500. The acknowledgement's INSERT … ON CONFLICT may run
+    # twice; a statement not said to be so may have committed and must not run again.
+    import psycopg
+
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    monkeypatch.setattr(database, "_server_spoke", lambda conn: False)
+    monkeypatch.setattr(database, "IDLE_BEFORE_PING", 600.0)
+    try:
+        first = _alone(engine, text("SELECT pg_backend_pid()"))
+        _cut(engine)
+        assert _alone(engine, text("SELECT pg_backend_pid()"), idempotent=True) not in (None, first)
+        _cut(engine)
+        with pytest.raises(psycopg.OperationalError):
+            _alone(engine, text("SELECT pg_backend_pid()"))
     finally:
         engine.dispose()
 

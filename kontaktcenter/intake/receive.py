@@ -99,7 +99,10 @@ def accept_at_once(
     values = contact_values(incoming)
     own = {name: value for name, value in values.items() if name != "provider_sid"}  # made by sender_sid, in SQL
     params = {**own, **sender_params, "service_code": incoming.service_code, "created_at": utcnow()}
-    contact_id = db.execute_alone(_insert_at_once(db.engine.dialect.name, tuple(own), sender_sid), params)
+    # Idempotent: the provider_sid is unique, so a second run after a commit whose answer the
+    # broken connection lost inserts nothing and returns None (the full path then finds it).
+    statement = _insert_at_once(db.engine.dialect.name, tuple(own), sender_sid)
+    contact_id = db.execute_alone(statement, params, idempotent=True)
     return (contact_id, values) if contact_id is not None else None
 
 
