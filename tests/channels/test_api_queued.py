@@ -76,6 +76,30 @@ def test_contact_is_stored_and_acknowledged_before_it_is_routed(queued, client, 
     )
 
 
+def test_a_contact_sent_without_a_key_whose_quick_store_hid_its_commit_is_stored_once(
+    queued, client, session, make_token, monkeypatch
+):
+    """The one-statement store committed, but its answer was lost (a connection that broke after
+    the commit: run again, it finds the key taken and reports nothing stored). The full path then
+    stores under the same made-up key, so it finds that contact: one contact, acknowledged."""
+    import kontaktcenter.channels.api.views as views
+
+    real = views.accept_at_once
+
+    def stored_but_unanswered(*args, **kw):
+        real(*args, **kw)
+        return None
+
+    monkeypatch.setattr(views, "accept_at_once", stored_but_unanswered)
+    token = make_token("contacts:write")
+    before = session.scalar(select(func.count(Contact.id)))
+    response = _post(client, token)  # no Idempotency-Key: the server makes one up
+    assert response.status_code == 202
+    assert session.scalar(select(func.count(Contact.id))) == before + 1
+    key = response.get_json()["id"]
+    assert session.scalar(select(func.count(Contact.id)).where(Contact.provider_sid.like(f"%:{key}"))) == 1
+
+
 def test_the_worker_gives_it_the_ticket_direct_intake_would(app, queued, client, session, make_token):
     token = make_token("contacts:write")
     _post(client, token, key="case-2")

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import String, bindparam, cast, literal, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -193,7 +193,9 @@ def _incoming(queued: bool, token_id: int | None) -> tuple[IncomingContact, str]
             errors=[{"field": "Idempotency-Key", "message": "at most 100 characters"}],
         )
     if queued and not key:
-        key = str(uuid.uuid4())
+        # One per request, so the full path after the one-statement try stores under the same
+        # key: a try whose commit a broken connection hid is then found, not stored twice.
+        key = g.setdefault("kc_contact_key", str(uuid.uuid4()))
     sid = _provider_sid(token_id, key) if key and token_id is not None else None
     return IncomingContact(channel="web", provider_sid=sid, **data.as_incoming()), key
 
