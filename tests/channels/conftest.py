@@ -8,7 +8,7 @@ import pytest
 from kontaktcenter.extensions import limiter
 from kontaktcenter.notify.email import OUTBOX_KEY
 from tests.fixtures.tokens import make_token  # noqa: F401 - a fixture
-from tests.fixtures.twilio import pinned_clock, twilio_driver
+from tests.fixtures.twilio import clock, twilio  # noqa: F401 - fixtures
 
 
 @pytest.fixture(autouse=True)
@@ -18,13 +18,3 @@ def _fresh_limits(app):
     app.extensions.pop(OUTBOX_KEY, None)
     yield
     limiter.reset()
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
-
-
-@pytest.fixture
-def twilio(app, client, clock):
-    return twilio_driver(app, client)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kontaktcenter.live.feed import feed_of
-from tests.fixtures.twilio import pinned_clock, twilio_driver
+from tests.fixtures.twilio import clock, twilio  # noqa: F401 - fixtures
 
 
 @pytest.fixture
@@ -40,13 +40,3 @@ def drain(sub, app) -> list:
     while (n := sub.get(timeout=settle)) is not None:
         out.append(n)
     return out
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
-
-
-@pytest.fixture
-def twilio(app, client, clock):
-    return twilio_driver(app, client)

@@ -55,3 +55,6 @@ def make_staff(session, department):
         return member
 
     return make
+
+
+from tests.fixtures.twilio import clock, twilio  # noqa: E402, F401 - fixtures

@@ -13,19 +13,9 @@ from sqlalchemy import func, select
 from kontaktcenter.contacts.models import Contact
 from kontaktcenter.switchboard.models import SwitchboardRequest
 from tests.fixtures.factories import at
-from tests.fixtures.twilio import TUESDAY_MORNING, call_params, call_sid, parse_twiml, pinned_clock, twilio_driver
+from tests.fixtures.twilio import TUESDAY_MORNING, call_params, call_sid, parse_twiml
 
 SB = "/twilio/voice/switchboard"
-
-
-@pytest.fixture
-def clock(app):
-    yield from pinned_clock(app)
-
-
-@pytest.fixture
-def twilio(app, client, clock):
-    return twilio_driver(app, client)
 
 
 @pytest.fixture
