@@ -29,7 +29,6 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
@@ -226,15 +225,55 @@ class PostgresFeed(_ListeningFeed):
         self.channel = channel
         url = make_url(engine.url).set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
+        self._publish_lock = threading.Lock()
+        self._publishing = None  # this process's connection for NOTIFY (_publisher)
+        self._publishing_pid = 0
 
     def publish(self, notices: list[Notice]) -> None:
-        # After the commit, on a pooled connection of its own (the session's is released).
-        with self.engine.connect() as conn:
-            for payload in _batches(stamped(notices)):
-                conn.execute(
-                    text("SELECT pg_notify(:channel, :payload)"), {"channel": self.channel, "payload": payload}
-                )
-            conn.commit()
+        # After the commit, on this process's publishing connection: in autocommit, one round
+        # trip per payload, no pool checkout and no transaction of its own (a pooled connection
+        # cost each committed request a checkout, a statement and a commit).
+        payloads = list(_batches(stamped(notices)))
+        import psycopg
+
+        with self._publish_lock:
+            for attempt in (1, 2):
+                try:
+                    conn = self._publisher()
+                    for payload in payloads:
+                        conn.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+                    return
+                except psycopg.OperationalError:
+                    # The server went away or restarted: once more on a new connection (a notice
+                    # sent twice is harmless, pages fetch what it names).
+                    self._drop_publisher()
+                    if attempt == 2:
+                        raise
+
+    def _publisher(self):
+        import psycopg
+
+        if self._publishing is not None and self._publishing_pid != os.getpid():
+            # Forked with the parent's connection: never close it here (that would end the
+            # parent's session on the shared socket); keep it referenced and open our own.
+            _INHERITED.append(self._publishing)
+            self._publishing = None
+        if self._publishing is None or self._publishing.closed:
+            self._publishing = psycopg.connect(
+                self._dsn, autocommit=True, connect_timeout=10, application_name="kontaktcenter live publisher"
+            )
+            self._publishing_pid = os.getpid()
+        return self._publishing
+
+    def _drop_publisher(self) -> None:
+        if self._publishing is not None and self._publishing_pid == os.getpid():
+            self._publishing.close()
+        self._publishing = None
+
+    def stop(self) -> None:
+        super().stop()
+        with self._publish_lock:
+            self._drop_publisher()
 
     def _listen(self, first: bool) -> None:
         import psycopg
@@ -310,6 +349,9 @@ def make_feed(config: Mapping[str, Any], engine: Engine) -> Feed:
         return RedisFeed(config["REDIS_URL"], live["channel"], live["replay_size"])
     return Feed(live["replay_size"])
 
+
+# Publishing connections a forked process found open: its parent's, left alone (PostgresFeed._publisher).
+_INHERITED: list[Any] = []
 
 # The feed of each engine, so the session hooks find it without an application context
 # (scheduler jobs, workers and scripts commit outside requests too).

@@ -195,6 +195,7 @@ def test_postgres_listener_in_this_process_receives_a_commit_from_another_connec
         other = PostgresFeed(create_engine(database_url), channel)  # another pool, another connection
         other.publish([Notice("presence", "agent.presence", {"user": 1, "presence": "away"})])
         notice = sub.get(timeout=10)
+        other.stop()
         other.engine.dispose()
     finally:
         feed.stop()
@@ -227,6 +228,55 @@ def test_postgres_listener_resets_its_pages_after_losing_the_connection(database
         PostgresFeed(engine, channel).publish([Notice("presence", "agent.presence", {"user": 2})])
         notice = sub.get(timeout=10)
     finally:
+        feed.stop()
+        engine.dispose()
+    assert notice is not None
+    assert notice.data == {"user": 2}
+
+
+@pytest.mark.postgres
+def test_postgres_publisher_whose_connection_the_server_ended_publishes_on_a_new_one(database_url):
+    """The publishing connection lives as long as the process: a database restart, or an
+    administrator's pg_terminate_backend, must not lose the next committed change's notice."""
+    from sqlalchemy import create_engine, text
+
+    channel = f"kc_live_test_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(database_url)
+    with engine.connect() as conn:  # publishers that earlier tests left open
+        others = (
+            conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = 'kontaktcenter live publisher'")
+            )
+            .scalars()
+            .all()
+        )
+    feed = PostgresFeed(engine, channel)
+    sub = feed.hub.subscribe(["presence"])
+    feed.start()
+    publisher = PostgresFeed(engine, channel)
+    try:
+        assert feed.connected.wait(20)
+        publisher.publish([Notice("presence", "agent.presence", {"user": 1})])
+        assert sub.get(timeout=10).data == {"user": 1}
+        checked_out = engine.pool.checkedout()
+        with engine.connect() as conn:
+            ended = (
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = 'kontaktcenter live publisher' AND pid <> ALL(:others)"
+                    ),
+                    {"others": others},
+                )
+                .scalars()
+                .all()
+            )
+        assert ended == [True]  # the publisher's own connection, outside the pool
+        publisher.publish([Notice("presence", "agent.presence", {"user": 2})])
+        notice = sub.get(timeout=10)
+        assert engine.pool.checkedout() == checked_out
+    finally:
+        publisher.stop()
         feed.stop()
         engine.dispose()
     assert notice is not None
