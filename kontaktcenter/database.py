@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from logging import Logger
@@ -92,6 +93,28 @@ def as_stored(session: Session, obj: Any, **related: Any) -> Any:
         set_committed_value(obj, name, value)
     session.add(obj)
     return obj
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Statements whose results nobody reads, sent together: on PostgreSQL in psycopg's
+    pipeline mode, so the server gets them all at once and they cost one round trip, not
+    one each; elsewhere one by one. Only INSERTs without RETURNING (`.inline()`: no
+    primary key asked back), UPDATEs and DELETEs: in the pipeline no result is there to
+    read until it ends. A statement that fails raises when the block ends, as the error
+    SQLAlchemy would have raised (IntegrityError, …); the transaction is then lost."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if connection.dialect.name != "postgresql" or not hasattr(driver, "pipeline"):
+        yield
+        return
+    import psycopg
+
+    try:
+        with driver.pipeline():
+            yield
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
 
 def make_engine(url: str, **kw) -> Engine:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..contacts.models import Contact
-from ..database import as_stored, complete_row, utcnow
+from ..database import as_stored, complete_row, pipelined, utcnow
 from ..directory.models import Queue, User
 from ..metrics.dirty import mark_new_contacts
 from ..routing.engine import Decision
@@ -67,6 +67,9 @@ _PLACED = (
 _IDS_BY_REFERENCE = select(TICKETS.c.reference, TICKETS.c.id).where(
     TICKETS.c.reference == any_(bindparam("references", type_=ARRAY(String)))
 )
+# Written in a pipeline (database.pipelined): no primary key asked back.
+_DECIDED = insert(RoutingDecision.__table__).inline()
+_EVENTS = insert(TicketEvent.__table__).inline()
 _QUEUES = select(Queue).where(Queue.code.in_(bindparam("codes", expanding=True)))
 _NUMBERED = (
     update(TICKETS)
@@ -99,23 +102,31 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     ]
     ticket_ids = _insert_tickets(session, rows)
     placed = list(zip(contacts, ticket_ids, decisions, strict=True))
-    session.connection().execute(
-        _PLACED,
-        [{"contact_id": c.id, "placed_ticket_id": t, "placed_queue_id": queues[d.queue_code].id} for c, t, d in placed],
-    )
-    session.connection().execute(
-        insert(RoutingDecision.__table__),
-        [{"ticket_id": t, "contact_id": c.id, "decided_at": now, **decision_values(d)} for c, t, d in placed],
-    )
     opened = []
     for (contact, ticket_id, decision), row in zip(placed, rows, strict=True):
         queue = queues[decision.queue_code]
         _as_placed(contact, ticket_id, queue)
         opened.append((_as_written(ticket_id, row, queue, contact), contact))
+    # What needs an answer first (the agents, the reference numbers); then what is only
+    # written, together: one round trip on PostgreSQL.
     events = _offer(session, opened, decisions, now)
-    session.connection().execute(insert(TicketEvent.__table__), events)
-    mark_new_contacts(session, contacts, [histories[c][0] for c in contacts])  # their days, and their tickets'
-    _number(session, [ticket for ticket, _contact in opened])
+    numbered = _number(session, [ticket for ticket, _contact in opened])
+    connection = session.connection()
+    with pipelined(session):
+        connection.execute(
+            _PLACED,
+            [
+                {"contact_id": c.id, "placed_ticket_id": t, "placed_queue_id": queues[d.queue_code].id}
+                for c, t, d in placed
+            ],
+        )
+        connection.execute(
+            _DECIDED,
+            [{"ticket_id": t, "contact_id": c.id, "decided_at": now, **decision_values(d)} for c, t, d in placed],
+        )
+        connection.execute(_EVENTS, events)
+        mark_new_contacts(session, contacts, [histories[c][0] for c in contacts])  # their days, and their tickets'
+        connection.execute(_NUMBERED, numbered)
     for ticket, contact in opened:
         # As the statements left it, held by its contact: the caller reads it without a SELECT.
         set_committed_value(contact, "ticket", as_stored(session, ticket))
@@ -179,22 +190,22 @@ def _ticket_row(contact: Contact, decision: Decision, queue: Queue, now: datetim
     }
 
 
-def _number(session: Session, tickets: list[Ticket]) -> None:
-    """Reference numbers for the batch's tickets: one block per year, in routing order.
+def _number(session: Session, tickets: list[Ticket]) -> list[dict[str, Any]]:
+    """Reference numbers for the batch's tickets: one block per year, in routing order;
+    returns the parameters of _NUMBERED, which writes them.
 
-    Taken last, in one UPDATE: the year's counter row stays locked until the batch
-    commits, so other workers and the web intake wait for it only while the batch commits,
-    not while it is written. Until then a ticket holds a placeholder no one sees."""
+    Taken last: the year's counter row stays locked until the batch commits, so other
+    workers and the web intake wait for it only while the batch's last writes are sent and
+    it commits, not while it is routed. Until then a ticket holds a placeholder no one sees."""
     by_year: dict[int, list[Ticket]] = defaultdict(list)
     for ticket in tickets:
         by_year[ticket.first_arrived_at.year].append(ticket)
     for year, of_year in by_year.items():
         for ticket, number in zip(of_year, next_reference_numbers(session, year, len(of_year)), strict=True):
             ticket.reference = format_reference(year, number)
-    session.connection().execute(
-        _NUMBERED,
-        [{"numbered_ticket_id": t.id, "numbered_reference": t.reference, "numbered_at": t.updated_at} for t in tickets],
-    )
+    return [
+        {"numbered_ticket_id": t.id, "numbered_reference": t.reference, "numbered_at": t.updated_at} for t in tickets
+    ]
 
 
 def _as_placed(contact: Contact, ticket_id: int, queue: Queue) -> None:

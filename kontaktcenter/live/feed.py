@@ -275,6 +275,10 @@ class PostgresFeed(_ListeningFeed):
         with self._publish_lock:
             self._drop_publisher()
 
+    def __del__(self) -> None:
+        if getattr(self, "_publishing", None) is not None and self._publishing_pid == os.getpid():
+            self._publishing.close()
+
     def _listen(self, first: bool) -> None:
         import psycopg
         from psycopg import sql
