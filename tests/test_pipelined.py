@@ -38,12 +38,14 @@ def test_a_statement_that_fails_in_a_pipeline_raises_as_sqlalchemy_would_and_not
     ticket = make_contact("web", "allmant").ticket
     session.commit()
     before = _events(session, ticket.id)
-    connection = session.connection()
     with pytest.raises(IntegrityError):
-        with pipelined(session):
-            connection.execute(EVENTS, {"ticket_id": ticket.id, **event_values("note", at=utcnow())})
-            connection.execute(
-                EVENTS, {"ticket_id": 987_654_321, **event_values("note", at=utcnow())}
-            )  # no such ticket
+        _write_a_good_and_a_bad_event(session, ticket.id)
     session.rollback()
     assert _events(session, ticket.id) == before
+
+
+def _write_a_good_and_a_bad_event(session, ticket_id: int) -> None:
+    connection = session.connection()
+    with pipelined(session):
+        connection.execute(EVENTS, {"ticket_id": ticket_id, **event_values("note", at=utcnow())})
+        connection.execute(EVENTS, {"ticket_id": 987_654_321, **event_values("note", at=utcnow())})  # no such ticket
