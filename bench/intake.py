@@ -21,11 +21,12 @@ loopback port):
 3. direct intake (API_INTAKE = "direct"): routed before the answer, by the same
    placement with a batch of one;
 4. with --workers N above 1: a stored backlog drained by one worker and by N (give-way
-   off), routed/s from the first routed batch until none waits, and how busy the machine's
+   off), each on a new database of its own holding only its backlog (the same start for
+   both), routed/s from the first routed batch until none waits, and how busy the machine's
    CPUs were meanwhile (with every CPU busy, more workers cannot route faster: whether the
    machine had the cores).
 
-Then it counts in the database every contact the server acknowledged: lost =
+Then it counts in the databases every contact the server acknowledged: lost =
 acknowledged but not stored, unrouted = stored without a ticket. Bars (of the ceiling):
 acknowledged ≥ 0.30, routed end to end ≥ 0.15, direct ≥ 0.12; worker CPU ≤ 4 ms per
 routed contact. The load generator is the standard library's HTTP client, which costs
@@ -68,7 +69,15 @@ from kontaktcenter.intake.worker import WAITING  # noqa: E402
 from kontaktcenter.tickets.models import Ticket  # noqa: E402
 
 sys.path.insert(0, str(BENCH))
-from _common import bench_url, executable, free_port, recreate_database, start_gunicorn, stop  # noqa: E402
+from _common import (  # noqa: E402
+    bench_url,
+    drop_database,
+    executable,
+    free_port,
+    recreate_database,
+    start_gunicorn,
+    stop,
+)
 
 BAR = 0.30  # acknowledged/s of the ceiling
 ROUTED_BAR = 0.15  # routed end to end/s of the ceiling
@@ -313,31 +322,46 @@ def write_config(intake: str) -> str:
     return config.name
 
 
-def scaling(url: str, env: dict[str, str], base: str, token: str, services: list[str], args) -> dict[str, float]:
-    """Routed/s of a stored backlog drained by 1 worker and by args.workers workers (give-way off)."""
+def scaling(url: str, env: dict[str, str], base: str, args) -> tuple[dict[str, float], int, int]:
+    """Routed/s of a stored backlog drained by 1 worker and by args.workers workers (give-way off).
+
+    Each drain starts from the same state: a new database of its own (…_drain), prepared as
+    the main one and holding only its backlog. On one database the second drain would meet
+    the first one's rows: its returning citizens' histories twice as long, its index full of
+    the first drain's routed contacts. Returns (the rates, the backlogs' acknowledged contacts
+    not stored, those stored without a ticket)."""
     port = int(urlsplit(base).port)
+    drain_url = f"{url}_drain"
     rates: dict[str, float] = {}
+    lost = unrouted = 0
     for count in (1, args.workers):
-        server = start_gunicorn("wsgi:app", port, env)
+        recreate_database(drain_url)
+        token, token_id, services = prepare(drain_url, env["SECRET_KEY"])
+        drain_env = {**env, "DATABASE_URL": drain_url}
+        server = start_gunicorn("wsgi:app", port, drain_env)
         try:
             backlog = load(base, token, services, args.backlog_seconds, args.concurrency, args.seed + 10 + count)
         finally:
             stop(server)
-        waiting = waiting_count(url)
-        workers = [start_worker(env, "--give-way", "1", "--nice", "0") for _ in range(count)]
+        waiting = waiting_count(drain_url)
+        workers = [start_worker(drain_env, "--give-way", "1", "--nice", "0") for _ in range(count)]
         try:
-            rate, busy = drain_rate(url, waiting)
+            rate, busy = drain_rate(drain_url, waiting)
         finally:
             for worker in workers:
                 stop(worker)
                 worker.stdout.read()
+        stored, routed = count_stored(drain_url, token_id, backlog)
+        lost += len(backlog.acknowledged) - stored
+        unrouted += stored - routed
         rates[f"workers_{count}_per_s"] = round(rate, 1)
         rates[f"workers_{count}_machine_busy"] = round(busy, 2)
         print(
-            f"backlog of {waiting} ({len(backlog.acknowledged)} acknowledged) drained by {count} worker(s): "
-            f"{rate:,.1f} routed/s; the machine's {os.cpu_count()} CPUs were {busy:.0%} busy"
+            f"backlog of {waiting} ({len(backlog.acknowledged)} acknowledged) on a new database, drained by {count} "
+            f"worker(s): {rate:,.1f} routed/s; the machine's {os.cpu_count()} CPUs were {busy:.0%} busy"
         )
-    return rates
+    drop_database(drain_url)
+    return rates, lost, unrouted
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -429,7 +453,7 @@ def main() -> None:
     finally:
         stop(server)
 
-    rates = scaling(url, env, base, token, services, args) if args.workers > 1 else {}
+    rates, drain_lost, drain_unrouted = scaling(url, env, base, args) if args.workers > 1 else ({}, 0, 0)
     for name in (queued_config, direct_config):
         os.unlink(name)
 
@@ -457,8 +481,8 @@ def main() -> None:
         "acknowledged": len(acknowledged.acknowledged),
         "stored": stored,
         "routed": routed,
-        "lost": len(acknowledged.acknowledged) - stored,
-        "unrouted": stored - routed,
+        "lost": len(acknowledged.acknowledged) - stored + drain_lost,
+        "unrouted": stored - routed + drain_unrouted,
         "drain_s": round(drain, 2),
         "worker_gave_way_s": gave_way,
         "workers": args.workers,
@@ -521,8 +545,8 @@ def main() -> None:
         + (" (the ceiling is then the client's, not the server's)" if ceiling.client_cpu > 0.9 else "")
     )
     print(
-        f"acknowledged {result['acknowledged']} (warm-up and direct included), stored {stored}, lost {result['lost']}; "
-        f"routed {routed}, unrouted {result['unrouted']}"
+        f"acknowledged {result['acknowledged']} (warm-up and direct included), stored {stored}, routed {routed}; "
+        f"with the drains' backlogs: lost {result['lost']}, unrouted {result['unrouted']}"
     )
     if result["not_acknowledged"] or result["errors"]:
         print(f"other answers: {result['not_acknowledged']}, client errors: {result['errors']}")

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from logging import Logger
 from select import POLLIN, poll
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import DateTime, Executable, MetaData, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Executable,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import (
+    column as typed_column,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, scoped_session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -115,6 +135,92 @@ def pipelined(session: Session) -> Iterator[None]:
             yield
     except psycopg.Error as exc:
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+
+
+def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], *returning: Column) -> Any:
+    """INSERT many rows (all with the same keys); with `returning`, the result of
+    INSERT … RETURNING those columns, in no promised order (map them by a unique column).
+
+    On PostgreSQL one statement whatever their number: the rows go as one JSON parameter
+    (INSERT … SELECT FROM json_to_recordset), which the server parses, plans and runs once,
+    where an executemany runs one INSERT per row, and whose text does not change with the
+    number of rows, so it stays prepared. Elsewhere an executemany. Without `returning` it
+    may be sent in a pipeline (pipelined)."""
+    if not rows:
+        return None
+    names = _same_columns(table, rows)
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_recordset_insert(table, names, returning), {"kc_rows": _as_json(rows)})
+    statement = (
+        insert(table).returning(*returning, sort_by_parameter_order=True) if returning else insert(table).inline()
+    )
+    return connection.execute(statement, rows)
+
+
+def update_rows(connection: Connection, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
+    """UPDATE each row of `table` whose `key` column equals a row's `key` with that row's other
+    values (all rows with the same keys): on PostgreSQL one UPDATE … FROM json_to_recordset (as
+    insert_rows), elsewhere an executemany. May be sent in a pipeline."""
+    if not rows:
+        return
+    names = _same_columns(table, rows)
+    if connection.dialect.name == "postgresql":
+        connection.execute(_recordset_update(table, key, names), {"kc_rows": _as_json(rows)})
+        return
+    connection.execute(_keyed_update(table, key, names), [{f"kc_{n}": row[n] for n in names} for row in rows])
+
+
+def _same_columns(table: Table, rows: list[dict[str, Any]]) -> tuple[str, ...]:
+    # A row with a column more or less would be written wrongly or silently in part.
+    if any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError(f"rows for {table.name} with different columns")
+    return tuple(rows[0])
+
+
+def _as_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware values")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be written by insert_rows or update_rows")
+
+
+def _recordset(table: Table, names: tuple[str, ...]):
+    """The rows of the JSON parameter as a FROM, each column typed as the table's."""
+    columns = [(n, table.c[n].type) for n in names]
+    return (
+        func.json_to_recordset(cast(bindparam("kc_rows", type_=Text), JSON))
+        .table_valued(*(typed_column(n, t) for n, t in columns))
+        .render_derived(name="kc_rows", with_types=True)
+    )
+
+
+@cache
+def _recordset_insert(table: Table, names: tuple[str, ...], returning: tuple[Column, ...]):
+    rows = _recordset(table, names)
+    statement = insert(table).from_select(list(names), select(*(rows.c[n] for n in names)))
+    return statement.returning(*returning) if returning else statement
+
+
+@cache
+def _recordset_update(table: Table, key: str, names: tuple[str, ...]):
+    rows = _recordset(table, names)
+    return update(table).where(table.c[key] == rows.c[key]).values({n: rows.c[n] for n in names if n != key})
+
+
+@cache
+def _keyed_update(table: Table, key: str, names: tuple[str, ...]):
+    return (
+        update(table)
+        .where(table.c[key] == bindparam(f"kc_{key}"))
+        .values({n: bindparam(f"kc_{n}") for n in names if n != key})
+    )
 
 
 def make_engine(url: str, **kw) -> Engine:

@@ -4,7 +4,9 @@ What placement.new_ticket did per contact through the ORM, for many contacts at 
 caller's transaction: each contact is routed by the rules in force (routing.service.route_contact),
 and then, per batch, one INSERT … RETURNING of the tickets (their reference numbers taken last,
 in one block per year and one UPDATE), one INSERT of the routing decisions, one of the ticket events and one
-UPDATE of the contacts, their SLA clocks started and the metrics' dirty days marked. Each
+UPDATE of the contacts (on PostgreSQL one statement each whatever the batch's size:
+database.insert_rows and update_rows; those that need no answer sent together, pipelined),
+their SLA clocks started and the metrics' dirty days marked. Each
 ticket is offered to an agent in routing order (routing.service.offer_to_agent's rules); a
 queue found without an eligible agent is not asked again within the batch, since agents only
 get busier as the batch is written.
@@ -21,13 +23,12 @@ from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import String, any_, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..contacts.models import Contact
-from ..database import as_stored, complete_row, pipelined, utcnow
+from ..database import as_stored, complete_row, insert_rows, pipelined, update_rows, utcnow
 from ..directory.models import Queue, User
 from ..metrics.dirty import mark_new_contacts
 from ..routing.engine import Decision
@@ -52,30 +53,7 @@ from ..vocabulary import LIVE_CHANNELS
 tickets_written = Namespace().signal("tickets-written")
 TICKETS = Ticket.__table__
 CONTACTS = Contact.__table__
-# One statement for the batch's contacts: each gets its ticket and queue and leaves the intake's wait.
-_PLACED = (
-    update(CONTACTS)
-    .where(CONTACTS.c.id == bindparam("contact_id"))
-    .values(
-        ticket_id=bindparam("placed_ticket_id"),
-        queue_id=bindparam("placed_queue_id"),
-        placement="new",
-        awaiting_routing=False,
-    )
-)
-# The new tickets' ids by their placeholder references (PostgreSQL: one array parameter).
-_IDS_BY_REFERENCE = select(TICKETS.c.reference, TICKETS.c.id).where(
-    TICKETS.c.reference == any_(bindparam("references", type_=ARRAY(String)))
-)
-# Written in a pipeline (database.pipelined): no primary key asked back.
-_DECIDED = insert(RoutingDecision.__table__).inline()
-_EVENTS = insert(TicketEvent.__table__).inline()
 _QUEUES = select(Queue).where(Queue.code.in_(bindparam("codes", expanding=True)))
-_NUMBERED = (
-    update(TICKETS)
-    .where(TICKETS.c.id == bindparam("numbered_ticket_id"))
-    .values(reference=bindparam("numbered_reference"), updated_at=bindparam("numbered_at"))
-)
 _ASSIGNED = (
     update(TICKETS)
     .where(TICKETS.c.id == bindparam("assigned_ticket_id"))
@@ -113,20 +91,30 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     numbered = _number(session, [ticket for ticket, _contact in opened])
     connection = session.connection()
     with pipelined(session):
-        connection.execute(
-            _PLACED,
+        # Each contact gets its ticket and queue and leaves the intake's wait.
+        update_rows(
+            connection,
+            CONTACTS,
+            "id",
             [
-                {"contact_id": c.id, "placed_ticket_id": t, "placed_queue_id": queues[d.queue_code].id}
+                {
+                    "id": c.id,
+                    "ticket_id": t,
+                    "queue_id": queues[d.queue_code].id,
+                    "placement": "new",
+                    "awaiting_routing": False,
+                }
                 for c, t, d in placed
             ],
         )
-        connection.execute(
-            _DECIDED,
+        insert_rows(
+            connection,
+            RoutingDecision.__table__,
             [{"ticket_id": t, "contact_id": c.id, "decided_at": now, **decision_values(d)} for c, t, d in placed],
         )
-        connection.execute(_EVENTS, events)
+        insert_rows(connection, TicketEvent.__table__, events)
         mark_new_contacts(session, contacts, [histories[c][0] for c in contacts])  # their days, and their tickets'
-        connection.execute(_NUMBERED, numbered)
+        update_rows(connection, TICKETS, "id", numbered)
     for ticket, contact in opened:
         # As the statements left it, held by its contact: the caller reads it without a SELECT.
         set_committed_value(contact, "ticket", as_stored(session, ticket))
@@ -135,22 +123,9 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
 
 
 def _insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert the tickets; returns their ids in the rows' order.
-
-    On PostgreSQL many rows go as one pipelined executemany of one short statement, and
-    the ids are read back by the rows' placeholder references: INSERT … RETURNING of many
-    rows is one statement of thousands of parameters, which the driver parses anew for
-    every batch (a quarter of the worker's time)."""
-    if len(rows) == 1 or session.get_bind().dialect.name != "postgresql":
-        return list(
-            session.connection()
-            .execute(insert(TICKETS).returning(TICKETS.c.id, sort_by_parameter_order=True), rows)
-            .scalars()
-        )
-    session.connection().execute(insert(TICKETS), rows)
-    ids = dict(
-        session.connection().execute(_IDS_BY_REFERENCE, {"references": [row["reference"] for row in rows]}).all()
-    )
+    """Insert the tickets (database.insert_rows); returns their ids in the rows' order,
+    found by their placeholder references (unique)."""
+    ids = dict(insert_rows(session.connection(), TICKETS, rows, TICKETS.c.reference, TICKETS.c.id).all())
     return [ids[row["reference"]] for row in rows]
 
 
@@ -203,9 +178,7 @@ def _number(session: Session, tickets: list[Ticket]) -> list[dict[str, Any]]:
     for year, of_year in by_year.items():
         for ticket, number in zip(of_year, next_reference_numbers(session, year, len(of_year)), strict=True):
             ticket.reference = format_reference(year, number)
-    return [
-        {"numbered_ticket_id": t.id, "numbered_reference": t.reference, "numbered_at": t.updated_at} for t in tickets
-    ]
+    return [{"id": t.id, "reference": t.reference, "updated_at": t.updated_at} for t in tickets]
 
 
 def _as_placed(contact: Contact, ticket_id: int, queue: Queue) -> None:
