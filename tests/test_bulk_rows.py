@@ -21,11 +21,11 @@ def _decision(ticket_id: int, n: int, decided_at: datetime) -> dict:
     return {
         "ticket_id": ticket_id,
         "contact_id": None,
-        "rule_id": f"regel-{n}",
+        "rule_id": f"regel-{n}-😀",
         "ruleset_version": "v1",
         "queue_code": "kc-forsta-linjen",
         # JSON of every shape: a list must stay one value, not become an array dimension.
-        "attributes": {"text": 'Hej "där" \\ åäö مرحبا', "n": n, "none": None},
+        "attributes": {"text": 'Hej "där" \\ åäö مرحبا 😀\t', "n": n, "none": None},
         "trace": [{"rule": "a", "why": ["x", 1]}, []],
         "targets": [],
         "priority": None if n % 2 else n,
@@ -41,7 +41,7 @@ def test_inserted_rows_read_back_as_written_with_their_ids(session, make_contact
     rows = [_decision(ticket_id, n, at) for n in range(3)]
     written = insert_rows(session.connection(), DECISIONS, rows, DECISIONS.c.rule_id, DECISIONS.c.id).all()
     ids = dict(written)
-    assert sorted(ids) == ["regel-0", "regel-1", "regel-2"]
+    assert sorted(ids) == ["regel-0-😀", "regel-1-😀", "regel-2-😀"]
     stored = {
         d.rule_id: d for d in session.scalars(select(RoutingDecision).where(RoutingDecision.id.in_(ids.values())))
     }
