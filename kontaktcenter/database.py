@@ -24,15 +24,13 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    column,
     create_engine,
     event,
     func,
     insert,
     select,
     update,
-)
-from sqlalchemy import (
-    column as typed_column,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -91,16 +89,16 @@ def complete_row(model: type[Base], row: dict[str, Any]) -> dict[str, Any]:
     column's Python default, or None), so that what is written is known without reading it
     back (as_stored). The primary key and server-only defaults are left to the database."""
     completed = dict(row)
-    for column in model.__table__.columns:
-        if column.key in completed or column.primary_key or (column.server_default is not None and not column.default):
+    for col in model.__table__.columns:
+        if col.key in completed or col.primary_key or (col.server_default is not None and not col.default):
             continue
-        default = column.default
+        default = col.default
         if default is None:
-            completed[column.key] = None
+            completed[col.key] = None
         elif default.is_scalar:
-            completed[column.key] = default.arg
+            completed[col.key] = default.arg
         elif default.is_callable:
-            completed[column.key] = default.arg(None)  # a plain function, wrapped to take the context
+            completed[col.key] = default.arg(None)  # a plain function, wrapped to take the context
     return completed
 
 
@@ -119,8 +117,8 @@ def as_stored(session: Session, obj: Any, **related: Any) -> Any:
 def pipelined(session: Session) -> Iterator[None]:
     """Statements whose results nobody reads, sent together: on PostgreSQL in psycopg's
     pipeline mode, so the server gets them all at once and they cost one round trip, not
-    one each; elsewhere one by one. Only INSERTs without RETURNING (`.inline()`: no
-    primary key asked back), UPDATEs and DELETEs: in the pipeline no result is there to
+    one each; elsewhere one by one. Only INSERTs without RETURNING (insert_rows without
+    `returning`), UPDATEs and DELETEs: in the pipeline no result is there to
     read until it ends. A statement that fails raises when the block ends, as the error
     SQLAlchemy would have raised (IntegrityError, …); the transaction is then lost."""
     connection = session.connection()
@@ -196,7 +194,7 @@ def _recordset(table: Table, names: tuple[str, ...]):
     columns = [(n, table.c[n].type) for n in names]
     return (
         func.json_to_recordset(cast(bindparam("kc_rows", type_=Text), JSON))
-        .table_valued(*(typed_column(n, t) for n, t in columns))
+        .table_valued(*(column(n, t) for n, t in columns))
         .render_derived(name="kc_rows", with_types=True)
     )
 

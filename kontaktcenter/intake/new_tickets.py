@@ -167,7 +167,8 @@ def _ticket_row(contact: Contact, decision: Decision, queue: Queue, now: datetim
 
 def _number(session: Session, tickets: list[Ticket]) -> list[dict[str, Any]]:
     """Reference numbers for the batch's tickets: one block per year, in routing order;
-    returns the parameters of _NUMBERED, which writes them.
+    returns the tickets' rows that write them
+    (update_rows).
 
     Taken last: the year's counter row stays locked until the batch commits, so other
     workers and the web intake wait for it only while the batch's last writes are sent and

@@ -276,8 +276,8 @@ class PostgresFeed(_ListeningFeed):
             self._drop_publisher()
 
     def __del__(self) -> None:
-        if getattr(self, "_publishing", None) is not None and self._publishing_pid == os.getpid():
-            self._publishing.close()
+        if getattr(self, "_publishing", None) is not None:
+            self._drop_publisher()
 
     def _listen(self, first: bool) -> None:
         import psycopg
