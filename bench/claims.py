@@ -48,7 +48,7 @@ from kontaktcenter.database import ENGINE_KEY  # noqa: E402
 from kontaktcenter.directory.models import Department, Queue, User  # noqa: E402
 from kontaktcenter.directory.service import load_catalogue  # noqa: E402
 from kontaktcenter.tickets.models import Ticket, TicketEvent  # noqa: E402
-from kontaktcenter.tickets.service import format_reference, next_reference_numbers  # noqa: E402
+from kontaktcenter.tickets.references import format_reference, next_reference_numbers  # noqa: E402
 
 BAR_CLAIMS_PER_S = 500
 

@@ -43,7 +43,7 @@ from kontaktcenter.database import ENGINE_KEY  # noqa: E402
 from kontaktcenter.directory.models import Department, Queue, User  # noqa: E402
 from kontaktcenter.directory.service import load_catalogue  # noqa: E402
 from kontaktcenter.tickets.models import Ticket  # noqa: E402
-from kontaktcenter.tickets.service import format_reference, next_reference_numbers  # noqa: E402
+from kontaktcenter.tickets.references import format_reference, next_reference_numbers  # noqa: E402
 from kontaktcenter.vocabulary import OPEN_STATUSES  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/kontaktcenter_bench_workspace"

@@ -18,7 +18,8 @@ from ..contacts.models import Contact
 from ..directory.models import ContactReason, Department, Location, Queue, Service
 from ..metrics.dirty import mark_contacts
 from ..tickets.models import Ticket, TicketEvent
-from ..tickets.service import event_values, format_reference, next_reference_numbers
+from ..tickets.references import format_reference, next_reference_numbers
+from ..tickets.service import event_values
 from ..vocabulary import NEEDS
 from .bulk import insert_rows
 

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..contacts.citizen import IdentifierError, normalise_email, normalise_personnummer, normalise_phone
 from ..database import utcnow
+from ..directory import cache
 from ..directory.models import Location, Service
 from ..errors import DomainError
 from ..vocabulary import CHANNELS, NEEDS, REPLY_CHANNELS
@@ -71,19 +72,10 @@ def active_service(session: Session, code: str | None) -> Service | None:
     """The active service `code`, with its department; None without a code."""
     if not code:
         return None
-    service = session.scalar(_ACTIVE_SERVICE, {"code": code})
+    service = cache.active_service(session, code)
     if service is None:
         raise ContactError("service", f"unknown service {code!r}")
     return service
-
-
-# Built once (every contact runs it). With the service's department, which routing reads;
-# not its heading, which it does not.
-_ACTIVE_SERVICE = (
-    select(Service)
-    .where(Service.code == bindparam("code"), Service.active.is_(True))
-    .options(joinedload(Service.department), lazyload(Service.group_heading))
-)
 
 
 def keeps_personnummer(service: Service | None) -> bool:

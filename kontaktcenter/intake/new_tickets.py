@@ -2,9 +2,9 @@
 
 What placement.new_ticket did per contact through the ORM, for many contacts at once in the
 caller's transaction: each contact is routed by the rules in force (routing.service.route_contact),
-and then, per batch, one INSERT … RETURNING of the tickets (their reference numbers taken last,
-in one block per year and one UPDATE), one INSERT of the routing decisions, one of the ticket events and one
-UPDATE of the contacts (on PostgreSQL one statement each whatever the batch's size:
+and then, per batch, the reference numbers (one block per year, tickets.references), one
+INSERT … RETURNING of the tickets, one INSERT of the routing decisions, one of the ticket events
+and one UPDATE of the contacts (on PostgreSQL one statement each whatever the batch's size:
 database.insert_rows and update_rows; those that need no answer sent together, pipelined),
 their SLA clocks started and the metrics' dirty days marked. Each
 ticket is offered to an agent in routing order (routing.service.offer_to_agent's rules); a
@@ -17,18 +17,18 @@ cuts a batch into such runs), so each one's routing sees what routing it alone w
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..contacts.models import Contact
 from ..database import as_stored, complete_row, insert_rows, pipelined, update_rows, utcnow
+from ..directory import cache
 from ..directory.models import Queue, User
 from ..metrics.dirty import mark_new_contacts
 from ..routing.engine import Decision
@@ -44,7 +44,8 @@ from ..routing.service import (
     ruleset_in_force,
 )
 from ..tickets.models import Ticket, TicketEvent
-from ..tickets.service import event_values, format_reference, new_receipt_code, next_reference_numbers, reply_address
+from ..tickets.references import format_reference, next_reference_numbers
+from ..tickets.service import event_values, new_receipt_code, reply_address
 from ..tickets.sla import calendar, first_clocks
 from ..vocabulary import LIVE_CHANNELS
 
@@ -53,7 +54,6 @@ from ..vocabulary import LIVE_CHANNELS
 tickets_written = Namespace().signal("tickets-written")
 TICKETS = Ticket.__table__
 CONTACTS = Contact.__table__
-_QUEUES = select(Queue).where(Queue.code.in_(bindparam("codes", expanding=True)))
 _ASSIGNED = (
     update(TICKETS)
     .where(TICKETS.c.id == bindparam("assigned_ticket_id"))
@@ -74,9 +74,10 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
     queues = _queues(session, decisions)
     now = utcnow()
     cal = calendar()
+    references = _references(session, contacts)
     rows = [
-        complete_row(Ticket, _ticket_row(contact, decision, queues[decision.queue_code], now, cal))
-        for contact, decision in zip(contacts, decisions, strict=True)
+        complete_row(Ticket, _ticket_row(contact, decision, queues[decision.queue_code], now, cal, reference))
+        for contact, decision, reference in zip(contacts, decisions, references, strict=True)
     ]
     ticket_ids = _insert_tickets(session, rows)
     placed = list(zip(contacts, ticket_ids, decisions, strict=True))
@@ -85,10 +86,9 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
         queue = queues[decision.queue_code]
         _as_placed(contact, ticket_id, queue)
         opened.append((_as_written(ticket_id, row, queue, contact), contact))
-    # What needs an answer first (the agents, the reference numbers); then what is only
-    # written, together: one round trip on PostgreSQL.
+    # What needs an answer first (the agents); then what is only written, together: one
+    # round trip on PostgreSQL.
     events = _offer(session, opened, decisions, now)
-    numbered = _number(session, [ticket for ticket, _contact in opened])
     connection = session.connection()
     with pipelined(session):
         # Each contact gets its ticket and queue and leaves the intake's wait.
@@ -114,7 +114,6 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
         )
         insert_rows(connection, TicketEvent.__table__, events)
         mark_new_contacts(session, contacts, [histories[c][0] for c in contacts])  # their days, and their tickets'
-        update_rows(connection, TICKETS, "id", numbered)
     for ticket, contact in opened:
         # As the statements left it, held by its contact: the caller reads it without a SELECT.
         set_committed_value(contact, "ticket", as_stored(session, ticket))
@@ -124,21 +123,22 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
 
 def _insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert the tickets (database.insert_rows); returns their ids in the rows' order,
-    found by their placeholder references (unique)."""
+    found by their references (unique)."""
     ids = dict(insert_rows(session.connection(), TICKETS, rows, TICKETS.c.reference, TICKETS.c.id).all())
     return [ids[row["reference"]] for row in rows]
 
 
 def _queues(session: Session, decisions: list[Decision]) -> dict[str, Queue]:
-    codes = sorted({d.queue_code for d in decisions})
-    queues = {q.code: q for q in session.scalars(_QUEUES, {"codes": codes})}
+    queues = cache.queues(session, {d.queue_code for d in decisions})
     for decision in decisions:
         if decision.queue_code not in queues:
             raise LookupError(f"rule {decision.rule_id} routes to unknown queue {decision.queue_code}")
     return queues
 
 
-def _ticket_row(contact: Contact, decision: Decision, queue: Queue, now: datetime, cal) -> dict[str, Any]:
+def _ticket_row(
+    contact: Contact, decision: Decision, queue: Queue, now: datetime, cal, reference: str
+) -> dict[str, Any]:
     """The new ticket's columns (tickets.service.create_ticket, record_decision, start_clocks)."""
     service = contact.service
     first_response, resolve = first_clocks(service, contact.arrived_at, decision.sla, cal)
@@ -152,7 +152,7 @@ def _ticket_row(contact: Contact, decision: Decision, queue: Queue, now: datetim
         "confidential": bool(service and service.confidential) or queue.confidential,
         "subject": (contact.subject or (contact.text[:80] if contact.text else ""))[:300],
         "first_arrived_at": contact.arrived_at,
-        "reference": f"~{secrets.token_hex(9)}",  # numbered last (_number)
+        "reference": reference,
         "receipt_code": new_receipt_code(),
         "reply_channel": contact.reply_channel if opened_by_reply else "none",
         "reply_to": reply_address(contact) if opened_by_reply else "",
@@ -165,21 +165,17 @@ def _ticket_row(contact: Contact, decision: Decision, queue: Queue, now: datetim
     }
 
 
-def _number(session: Session, tickets: list[Ticket]) -> list[dict[str, Any]]:
-    """Reference numbers for the batch's tickets: one block per year, in routing order;
-    returns the tickets' rows that write them
-    (update_rows).
-
-    Taken last: the year's counter row stays locked until the batch commits, so other
-    workers and the web intake wait for it only while the batch's last writes are sent and
-    it commits, not while it is routed. Until then a ticket holds a placeholder no one sees."""
-    by_year: dict[int, list[Ticket]] = defaultdict(list)
-    for ticket in tickets:
-        by_year[ticket.first_arrived_at.year].append(ticket)
-    for year, of_year in by_year.items():
-        for ticket, number in zip(of_year, next_reference_numbers(session, year, len(of_year)), strict=True):
-            ticket.reference = format_reference(year, number)
-    return [{"id": t.id, "reference": t.reference, "updated_at": t.updated_at} for t in tickets]
+def _references(session: Session, contacts: list[Contact]) -> list[str]:
+    """The new tickets' references in the contacts' order: one block of numbers per year of
+    arrival (tickets.references; on PostgreSQL taking them locks nothing)."""
+    by_year: dict[int, list[int]] = defaultdict(list)
+    for index, contact in enumerate(contacts):
+        by_year[contact.arrived_at.year].append(index)
+    references = [""] * len(contacts)
+    for year, indexes in by_year.items():
+        for index, number in zip(indexes, next_reference_numbers(session, year, len(indexes)), strict=True):
+            references[index] = format_reference(year, number)
+    return references
 
 
 def _as_placed(contact: Contact, ticket_id: int, queue: Queue) -> None:

@@ -1,50 +1,27 @@
-"""Ticket operations: references, creation, events, replies, resolution."""
+"""Ticket operations: creation, events, replies, resolution (reference numbers: references.py)."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
 from ..contacts.models import Contact
-from ..database import conflict_insert, utcnow
+from ..database import utcnow
 from ..directory.models import Queue, Service, User
 from ..errors import DomainError
-from .models import Message, ReferenceCounter, Ticket, TicketEvent
+from .models import Message, Ticket, TicketEvent
+from .references import format_reference, next_reference_numbers
 from .sla import on_status_change
 
 
 class TicketError(DomainError, ValueError):
     """A ticket operation that cannot be done; the message says why."""
-
-
-def next_reference_numbers(session: Session | Connection, year: int, count: int = 1) -> list[int]:
-    """Reserve `count` consecutive numbers of `year` atomically (safe across workers)."""
-    connection = session if isinstance(session, Connection) else session.connection()
-    last = connection.execute(_reserve(connection.dialect.name), {"year": year, "count": count}).scalar_one()
-    return list(range(last - count + 1, last + 1))
-
-
-@cache
-def _reserve(dialect: str):
-    """next_reference_numbers' statement, built once (a Core statement: every intake runs it)."""
-    counters = ReferenceCounter.__table__
-    return (
-        conflict_insert(dialect)(counters)
-        .values(year=bindparam("year"), value=bindparam("count"))
-        .on_conflict_do_update(index_elements=["year"], set_={"value": counters.c.value + bindparam("count")})
-        .returning(counters.c.value)
-    )
-
-
-def format_reference(year: int, number: int) -> str:
-    return f"KC-{year}-{number:06d}"
 
 
 # Crockford's base 32 without I, L, O, U: read aloud or typed from paper without confusion.
@@ -159,12 +136,8 @@ def create_ticket(
 
 @event.listens_for(Ticket, "before_insert")
 def _number_at_insert(_mapper, connection: Connection, ticket: Ticket) -> None:
-    """A new ticket takes the next reference number of its year as it is inserted.
-
-    Reserving the number locks the year's counter row until the transaction ends, and
-    every concurrent intake waits for that lock: taken at the insert, it is not held
-    while the intake routes the contact and builds the rest of the ticket.
-    """
+    """A new ticket takes the next reference number of its year as it is inserted
+    (references.py; on SQLite that locks the database for writing from then on)."""
     if ticket.reference is None:
         year = ticket.first_arrived_at.year
         (number,) = next_reference_numbers(connection, year)

@@ -103,12 +103,15 @@ def _stored(session, tag: str, prior, batch, *, one_by_one: bool, now=None) -> d
 
 
 def _normalised(session, tag: str) -> dict:
-    """The rows, with database ids replaced by what identifies them on both paths (references, provider ids)."""
+    """The rows, with database ids replaced by what identifies them on both paths (the order references were numbered in, provider ids)."""
     session.expire_all()
     contacts = list(session.scalars(select(Contact).where(Contact.provider_sid.like(f"{tag}:%"))))
     sid = {c.id: c.provider_sid for c in contacts}
     tickets = list(session.scalars(select(Ticket).where(Ticket.id.in_({c.ticket_id for c in contacts}))))
-    ref = {t.id: t.reference for t in tickets}
+    # A reference as its place in the order the tickets were numbered: on PostgreSQL a number
+    # taken inside the rolled-back savepoint of the other path is not handed out again.
+    numbered = sorted(tickets, key=lambda t: (t.reference[:7], int(t.reference[8:])))
+    ref = {t.id: f"#{n}" for n, t in enumerate(numbered)}
     decisions = session.scalars(select(RoutingDecision).where(RoutingDecision.ticket_id.in_(ref)))
     events = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id.in_(ref)).order_by(TicketEvent.id))
     history: dict[str, list] = {}
@@ -121,7 +124,7 @@ def _normalised(session, tag: str) -> dict:
         ),
         "tickets": sorted(
             (
-                t.reference,
+                ref[t.id],
                 t.queue_id,
                 t.service_id,
                 t.status,
