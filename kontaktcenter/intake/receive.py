@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
 from ..database import as_stored, complete_row, conflict_insert, db, utcnow
-from ..directory.models import Service
+from ..directory import cache as directory_cache
+from ..directory.models import Location, Service
 from ..tickets.models import Ticket
 from .incoming import ContactError, IncomingContact, contact_values, refuse_nul, validated
 from .placement import place
@@ -58,17 +59,8 @@ def accept(session: Session, incoming: IncomingContact, *, service: Service | No
         if existing is None:
             raise
         return Received(existing, existing.ticket, created=False)
-    related = {"service": values.pop("service"), "location": values.pop("location")}
-    row = complete_row(
-        Contact,
-        {
-            **values,
-            "service_id": related["service"].id if related["service"] is not None else None,
-            "location_id": related["location"].id if related["location"] is not None else None,
-            "awaiting_routing": True,
-            "ticket_id": None,
-        },
-    )
+    service, location = values.pop("service"), values.pop("location")
+    row = _contact_row(values, service, location)
     # One statement: a retry, or a parallel duplicate, meets the unique key and inserts nothing.
     contact_id = session.connection().execute(_insert_contact(session.get_bind().dialect.name), row).scalar()
     if contact_id is None:
@@ -78,21 +70,64 @@ def accept(session: Session, incoming: IncomingContact, *, service: Service | No
                 "the contact conflicts with a stored one that has neither its provider_sid nor its external_id"
             )
         return Received(existing, existing.ticket, created=False)
-    # The row as inserted, in the session without reading it back.
-    contact = as_stored(session, Contact(id=contact_id, **row), **related)
-    return Received(contact, None, created=True)
+    return Received(_as_inserted(session, contact_id, row, service, location), None, created=True)
+
+
+def receive_at_once(
+    session: Session, incoming: IncomingContact, sender_sid: Select, sender_params: dict[str, Any]
+) -> Received | None:
+    """receive() for the usual case with its sender's check in the contact's INSERT (as
+    accept_at_once, in the caller's transaction), then placed as receive() places it: one
+    statement fewer. None when anything is unusual (a refused sender, an unknown service, a
+    retry, a personnummer or a place to judge): nothing is stored, and receive() then says
+    what is wrong or finds what is stored. Raises ContactError for input receive() refuses too."""
+    if incoming.personnummer or incoming.location_code or not incoming.service_code:
+        return None
+    service = directory_cache.active_service(session, incoming.service_code)
+    if service is None:
+        return None
+    inserted = accept_at_once(incoming, sender_sid, sender_params, session=session)
+    if inserted is None:
+        return None
+    contact_id, values = inserted
+    contact = _as_inserted(session, contact_id, _contact_row(values, service, None), service, None)
+    (ticket_id,) = place(session, [contact], references={contact: incoming.reference})
+    return Received(contact, session.get(Ticket, ticket_id), created=True)
+
+
+def _contact_row(values: dict[str, Any], service: Service | None, location: Location | None) -> dict[str, Any]:
+    """Every column of a new contact awaiting routing (what its INSERT writes)."""
+    return complete_row(
+        Contact,
+        {
+            **values,
+            "service_id": service.id if service is not None else None,
+            "location_id": location.id if location is not None else None,
+            "awaiting_routing": True,
+            "ticket_id": None,
+        },
+    )
+
+
+def _as_inserted(
+    session: Session, contact_id: int, row: dict[str, Any], service: Service | None, location: Location | None
+) -> Contact:
+    """The row as inserted, in the session without reading it back."""
+    return as_stored(session, Contact(id=contact_id, **row), service=service, location=location)
 
 
 def accept_at_once(
-    incoming: IncomingContact, sender_sid: Select, sender_params: dict[str, Any]
+    incoming: IncomingContact, sender_sid: Select, sender_params: dict[str, Any], *, session: Session | None = None
 ) -> tuple[int, dict[str, Any]] | None:
-    """accept() in one statement, outside any session: queued intake's usual case.
+    """accept() in one statement, outside any session: queued intake's usual case (with
+    `session`, in its transaction: receive_at_once).
 
     `sender_sid` is a one-column select (with `sender_params`) that gives the contact's
     provider_sid when its sender may create contacts and no row otherwise (the API: an
     active token). The statement finds the active service too, so an unknown service, a
     refused sender or a retry (the unique provider_sid) stores nothing. Returns (the new
-    contact's id, its values), or None when nothing was stored: the caller then takes
+    contact's id, its values; with `session`, its provider_sid and created_at as stored too),
+    or None when nothing was stored: the caller then takes
     accept()'s path, which answers with what is wrong or what is already stored. Raises
     ContactError for input that accept() refuses too.
     """
@@ -101,9 +136,15 @@ def accept_at_once(
     params = {**own, **sender_params, "service_code": incoming.service_code, "created_at": utcnow()}
     # Idempotent: the provider_sid is unique, so a second run after a commit whose answer the
     # broken connection lost inserts nothing and returns None (the full path then finds it).
-    statement = _insert_at_once(db.engine.dialect.name, tuple(own), sender_sid)
-    contact_id = db.execute_alone(statement, params, idempotent=True)
-    return (contact_id, values) if contact_id is not None else None
+    if session is None:
+        statement = _insert_at_once(db.engine.dialect.name, tuple(own), sender_sid)
+        contact_id = db.execute_alone(statement, params, idempotent=True)
+        return (contact_id, values) if contact_id is not None else None
+    statement = _insert_at_once(session.get_bind().dialect.name, tuple(own), sender_sid)
+    inserted = session.connection().execute(statement, params).first()
+    if inserted is None:
+        return None
+    return inserted.id, {**values, "provider_sid": inserted.provider_sid, "created_at": params["created_at"]}
 
 
 @cache
@@ -135,7 +176,7 @@ def _insert_at_once(dialect: str, own: tuple[str, ...], sender_sid: Select):
     )
     into = [*own, "awaiting_routing", "service_id", "provider_sid", "created_at", "callback_attempts"]
     statement = conflict_insert(dialect)(Contact.__table__).from_select(into, chosen, include_defaults=False)
-    return statement.on_conflict_do_nothing().returning(Contact.id)
+    return statement.on_conflict_do_nothing().returning(Contact.id, Contact.provider_sid)
 
 
 def stored(session: Session, incoming: IncomingContact) -> Contact | None:
