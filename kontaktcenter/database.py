@@ -136,8 +136,8 @@ def pipelined(session: Session) -> Iterator[None]:
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], *returning: Column) -> Any:
-    """INSERT many rows (all with the same keys); with `returning`, the result of
-    INSERT … RETURNING those columns, in no promised order (map them by a unique column).
+    """INSERT many rows (all with the same keys); with `returning`, the rows of
+    INSERT … RETURNING those columns (tuples), in no promised order (map them by a unique column).
 
     On PostgreSQL one statement whatever their number: the rows go as one JSON parameter
     (INSERT … SELECT FROM json_to_recordset), which the server parses, plans and runs once,
@@ -148,11 +148,13 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
         return None
     names = _same_columns(table, rows)
     if connection.dialect.name == "postgresql":
-        return connection.execute(_recordset_insert(table, names, returning), {"kc_rows": _as_json(rows)})
+        written = run_on_driver(connection, _recordset_insert(table, names, returning), {"kc_rows": _as_json(rows)})
+        return written.fetchall() if returning else None
     statement = (
         insert(table).returning(*returning, sort_by_parameter_order=True) if returning else insert(table).inline()
     )
-    return connection.execute(statement, rows)
+    written = connection.execute(statement, rows)
+    return written.all() if returning else None
 
 
 def update_rows(connection: Connection, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
@@ -163,7 +165,7 @@ def update_rows(connection: Connection, table: Table, key: str, rows: list[dict[
         return
     names = _same_columns(table, rows)
     if connection.dialect.name == "postgresql":
-        connection.execute(_recordset_update(table, key, names), {"kc_rows": _as_json(rows)})
+        run_on_driver(connection, _recordset_update(table, key, names), {"kc_rows": _as_json(rows)})
         return
     connection.execute(_keyed_update(table, key, names), [{f"kc_{n}": row[n] for n in names} for row in rows])
 
@@ -291,6 +293,27 @@ def _driver_sql(statement: Executable, dialect: Dialect) -> tuple[str, dict[str,
     """The statement as the driver takes it, and the values it holds itself (its literals)."""
     compiled = statement.compile(dialect=dialect)
     return str(compiled), dict(compiled.params)
+
+
+def run_on_driver(connection: Connection, statement: Executable, params: dict[str, Any]) -> Any:
+    """`statement` sent straight to the driver (psycopg) in the connection's transaction,
+    prepared; returns the driver's cursor. For the intake's statements on PostgreSQL, which
+    every contact runs: SQLAlchemy's own work per execution costs about as much as the
+    server's (as execute_alone). `params` must be plain values (no column type processes
+    them), and no cursor events are sent. A failure is raised as SQLAlchemy raises it
+    (IntegrityError, …), and a lost connection invalidates `connection` (lost_connection)."""
+    sql, own = _driver_sql(statement, connection.dialect)
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor()
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        cursor.execute(sql, {**own, **params}, prepare=True)
+    except dbapi.Error as exc:
+        lost = connection.dialect.is_disconnect(exc, driver, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(sql, params, exc, dbapi.Error, connection_invalidated=lost) from exc
+    return cursor
 
 
 # PostgreSQL's admin_shutdown: the server ended the backend (pg_terminate_backend, a restart)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import StatementError
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
-from kontaktcenter.database import insert_rows, update_rows
+from kontaktcenter.database import ENGINE_KEY, insert_rows, lost_connection, update_rows
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.tickets.models import Ticket, TicketEvent
 
@@ -39,7 +39,7 @@ def test_inserted_rows_read_back_as_written_with_their_ids(session, make_contact
     ticket_id = make_contact("web", "allmant").ticket.id
     at = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=1)))  # not UTC: stored as the instant
     rows = [_decision(ticket_id, n, at) for n in range(3)]
-    written = insert_rows(session.connection(), DECISIONS, rows, DECISIONS.c.rule_id, DECISIONS.c.id).all()
+    written = insert_rows(session.connection(), DECISIONS, rows, DECISIONS.c.rule_id, DECISIONS.c.id)
     ids = dict(written)
     assert sorted(ids) == ["regel-0-😀", "regel-1-😀", "regel-2-😀"]
     stored = {
@@ -90,3 +90,31 @@ def test_rows_that_cannot_be_written_as_given_are_refused_and_nothing_is_written
         insert_rows(session.connection(), EVENTS, [event, {**event, "to_value": "x"}])
     session.rollback()
     assert session.scalars(select(TicketEvent.id).where(TicketEvent.ticket_id == ticket_id)).all() == before
+
+
+def test_a_row_the_database_refuses_is_raised_as_sqlalchemy_raises_it(session, make_contact):
+    ticket_id = make_contact("web", "allmant").ticket.id
+    session.commit()
+    event = {"ticket_id": ticket_id + 10_000, "at": datetime.now(UTC), "actor_id": None, "kind": "note"}
+    savepoint = session.begin_nested()
+    with pytest.raises(IntegrityError):  # no such ticket
+        insert_rows(session.connection(), EVENTS, [event])
+    savepoint.rollback()
+    assert session.scalars(select(TicketEvent.id).where(TicketEvent.ticket_id == ticket_id + 10_000)).all() == []
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_under_the_rows_is_invalidated_as_sqlalchemy_does(app, make_contact, session):
+    """What lost_connection reads, so the intake worker rolls back and tries the batch again."""
+    ticket_id = make_contact("web", "allmant").ticket.id
+    session.commit()
+    engine = app.extensions[ENGINE_KEY]
+    event = {"ticket_id": ticket_id, "at": datetime.now(UTC), "actor_id": None, "kind": "note"}
+    with engine.connect() as connection:
+        pid = connection.scalar(text("SELECT pg_backend_pid()"))
+        with engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError) as raised:
+            insert_rows(connection, EVENTS, [event])
+        assert lost_connection(raised.value)
+        assert connection.invalidated

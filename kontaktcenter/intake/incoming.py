@@ -101,8 +101,7 @@ def minimised_for(session: Session, incoming: IncomingContact) -> IncomingContac
     if not incoming.personnummer:
         return incoming
     code = incoming.service_code
-    service = session.scalar(select(Service).where(Service.code == code, Service.active.is_(True))) if code else None
-    return minimised(incoming, service)
+    return minimised(incoming, cache.active_service(session, code) if code else None)
 
 
 def personnummer_dropped(given: IncomingContact, kept: IncomingContact) -> bool:

@@ -124,7 +124,7 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
 def _insert_tickets(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert the tickets (database.insert_rows); returns their ids in the rows' order,
     found by their references (unique)."""
-    ids = dict(insert_rows(session.connection(), TICKETS, rows, TICKETS.c.reference, TICKETS.c.id).all())
+    ids = dict(insert_rows(session.connection(), TICKETS, rows, TICKETS.c.reference, TICKETS.c.id))
     return [ids[row["reference"]] for row in rows]
 
 
