@@ -292,7 +292,17 @@ def _ping_when_idle(engine: Engine) -> None:
 def _driver_sql(statement: Executable, dialect: Dialect) -> tuple[str, dict[str, Any]]:
     """The statement as the driver takes it, and the values it holds itself (its literals)."""
     compiled = statement.compile(dialect=dialect)
+    if "POSTCOMPILE" in str(compiled):
+        raise ValueError("a statement for the driver cannot hold a list of values (IN): use = ANY(array)")
     return str(compiled), dict(compiled.params)
+
+
+def run_statement(connection: Connection, statement: Executable, params: dict[str, Any]) -> Any:
+    """`statement` on PostgreSQL straight to the driver (run_on_driver), elsewhere as usual;
+    what it returns has fetchone() and fetchall() (tuples)."""
+    if connection.dialect.name == "postgresql":
+        return run_on_driver(connection, statement, params)
+    return connection.execute(statement, params)
 
 
 def run_on_driver(connection: Connection, statement: Executable, params: dict[str, Any]) -> Any:
@@ -302,12 +312,19 @@ def run_on_driver(connection: Connection, statement: Executable, params: dict[st
     server's (as execute_alone). `params` must be plain values (no column type processes
     them), and no cursor events are sent. A failure is raised as SQLAlchemy raises it
     (IntegrityError, …), and a lost connection invalidates `connection` (lost_connection)."""
+    from psycopg.pq import TransactionStatus
+
     sql, own = _driver_sql(statement, connection.dialect)
     driver = connection.connection.driver_connection
     cursor = driver.cursor()
     dbapi = connection.dialect.loaded_dbapi
     try:
-        cursor.execute(sql, {**own, **params}, prepare=True)
+        if driver.info.transaction_status == TransactionStatus.IDLE and not driver.autocommit:
+            # The transaction's first statement: its BEGIN goes with it, in one round trip.
+            with driver.pipeline():
+                cursor.execute(sql, {**own, **params}, prepare=True)
+        else:
+            cursor.execute(sql, {**own, **params}, prepare=True)
     except dbapi.Error as exc:
         lost = connection.dialect.is_disconnect(exc, driver, cursor)
         if lost:

@@ -225,7 +225,7 @@ def _offer(
             eligible = eligible_agents(session, ticket, needs)
             if not eligible:
                 nobody.add((ticket.queue_id, needs))
-            user = readable_agent(ticket, eligible)
+            user = readable_agent(session, ticket, eligible)
         if user is None:
             events.append(
                 {

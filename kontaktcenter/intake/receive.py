@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, literal, select, true
+from sqlalchemy import Select, bindparam, literal, select, true
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
-from ..database import as_stored, complete_row, conflict_insert, db, run_on_driver, utcnow
+from ..database import as_stored, complete_row, conflict_insert, db, run_statement, utcnow
 from ..directory import cache as directory_cache
 from ..directory.models import Location, Service
 from ..tickets.models import Ticket
@@ -141,18 +141,11 @@ def accept_at_once(
         contact_id = db.execute_alone(statement, params, idempotent=True)
         return (contact_id, values) if contact_id is not None else None
     statement = _insert_at_once(session.get_bind().dialect.name, tuple(own), sender_sid)
-    inserted = _run(session.connection(), statement, params).fetchone()
+    inserted = run_statement(session.connection(), statement, params).fetchone()
     if inserted is None:
         return None
     contact_id, provider_sid = inserted
     return contact_id, {**values, "provider_sid": provider_sid, "created_at": params["created_at"]}
-
-
-def _run(connection: Connection, statement, params: dict[str, Any]):
-    """On PostgreSQL straight to the driver (database.run_on_driver); elsewhere as usual."""
-    if connection.dialect.name == "postgresql":
-        return run_on_driver(connection, statement, params)
-    return connection.execute(statement, params)
 
 
 @cache

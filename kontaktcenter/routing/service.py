@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy import any_, bindparam, exists, func, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..contacts.models import Contact
-from ..database import utcnow
+from ..database import run_statement, utcnow
 from ..directory.models import Department, Location, Queue, Service, User, UserLanguage, user_queues, user_services
 from ..tickets.models import Ticket, unrestricted
 from ..tickets.service import assign, record_event
@@ -421,30 +422,34 @@ def requirements(skills: dict[str, Any], contact: Contact | None, ticket: Ticket
 
 
 def eligible_agents(session: Session, ticket: Ticket, needs: Requirements, *, limit: int = 20):
-    """Agents who may take the ticket now, best first: (user, open tickets) pairs.
+    """Agents who may take the ticket now, best first: (user id, open tickets) pairs.
 
     Member of the ticket's queue, active, present (available), under capacity, with the
-    required language and service skills; least loaded first, then longest idle.
+    required language and service skills; least loaded first, then longest idle. Their ids
+    only: the one offered the ticket is loaded (readable_agent), not every candidate.
     """
     query = _eligible_query(session.get_bind().dialect.name, bool(needs.language), bool(needs.service))
     queue_id = ticket.queue.id if ticket.queue is not None else ticket.queue_id
     params = {"queue_id": queue_id, "language": needs.language, "service_code": needs.service, "limit": limit}
-    return session.execute(query, params).all()
+    return run_statement(session.connection(), query, params).fetchall()
 
 
 @cache
 def _eligible_query(dialect: str, language: bool, service: bool):
     """eligible_agents' statement, built once per kind (every intake asks it; building it
     costs more than running it)."""
+    # On PostgreSQL one array, not a list of values, so the statement can go to the driver as is.
+    is_open = (
+        Ticket.status == any_(postgresql.array(OPEN_STATUSES))
+        if dialect == "postgresql"
+        else Ticket.status.in_(OPEN_STATUSES)
+    )
     # Counted for the candidates only, not for every assignee of every open ticket.
     open_count = (
-        select(func.count(Ticket.id))
-        .where(Ticket.assignee_id == User.id, Ticket.status.in_(OPEN_STATUSES))
-        .correlate(User)
-        .scalar_subquery()
+        select(func.count(Ticket.id)).where(Ticket.assignee_id == User.id, is_open).correlate(User).scalar_subquery()
     )
     query = (
-        select(User, open_count)
+        select(User.id, open_count)
         .join(user_queues, user_queues.c.user_id == User.id)
         .where(
             user_queues.c.queue_id == bindparam("queue_id"),
@@ -477,14 +482,15 @@ def select_agent(
     """The agent to offer the ticket to, or None: then it waits in its queue."""
     decision = decision or latest_decision(session, ticket)
     needs = requirements(dict(decision.skills) if decision is not None else {}, contact, ticket)
-    return readable_agent(ticket, eligible_agents(session, ticket, needs))
+    return readable_agent(session, ticket, eligible_agents(session, ticket, needs))
 
 
-def readable_agent(ticket: Ticket, eligible) -> User | None:
+def readable_agent(session: Session, ticket: Ticket, eligible) -> User | None:
     """The first of the eligible agents (eligible_agents) who may read the ticket."""
     from ..tickets.access import can_read
 
-    for user, _open in eligible:
+    for user_id, _open in eligible:
+        user = session.get(User, user_id)
         # A confidential ticket goes only to someone allowed to read it (OSL).
         if can_read(user, ticket):
             return user

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ..database import conflict_insert, run_on_driver
+from ..database import conflict_insert, run_statement
 from .models import ReferenceCounter
 
 # Years whose sequence this process has seen, per engine (a new database, a new engine).
@@ -49,7 +49,7 @@ def next_reference_numbers(session: Session | Connection, year: int, count: int 
         return list(range(last - count + 1, last + 1))
     _make_sequence(connection.engine, year)
     try:
-        taken = run_on_driver(connection, _TAKE, {"sequence": sequence_name(year), "count": count})
+        taken = run_statement(connection, _TAKE, {"sequence": sequence_name(year), "count": count})
         return [number for (number,) in taken.fetchall()]
     except DBAPIError:
         _made.get(connection.engine, set()).discard(year)  # dropped behind our back: made again next time
