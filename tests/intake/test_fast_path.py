@@ -10,15 +10,22 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 import kontaktcenter.channels.api.views as api
+import kontaktcenter.intake.receive as receive_module
+from kontaktcenter.app import create_app
 from kontaktcenter.channels.tokens.models import ApiToken
-from kontaktcenter.channels.tokens.service import hash_token, revoke_token
+from kontaktcenter.channels.tokens.service import create_token, hash_token, revoke_token
+from kontaktcenter.commands import upgrade_database
 from kontaktcenter.contacts.models import Contact
+from kontaktcenter.database import ENGINE_KEY, db
 from kontaktcenter.directory.models import User
+from kontaktcenter.directory.service import load_catalogue
+from kontaktcenter.live.feed import feed_of
 from kontaktcenter.routing.models import RoutingDecision
 from kontaktcenter.tickets.models import Ticket, TicketEvent
+from tests.conftest import PG_URL, _drop_postgres, _fresh_postgres
 
 SERVICES = ["bygglov", "skolval", "forsorjningsstod", "finns-inte", "utskrift-hjalp", ""]
 NEEDS = ["interpreter", "hearing", "vision", "easy_read", "telepati"]
@@ -196,3 +203,41 @@ def test_a_retry_of_a_routed_contact_gets_its_ticket_and_stores_nothing_more(cli
     assert again.get_json()["reference"] == first.get_json()["reference"]
     stored = session.scalars(select(Contact).where(Contact.provider_sid.like("api:%:retry-direct-1"))).all()
     assert len(stored) == 1
+
+
+@pytest.fixture
+def own_database(tmp_path):
+    """An app on a database of its own, bound to its engine as in production (not to a test's
+    connection, inside which every statement stays in one transaction whatever the code asks)."""
+    url = _fresh_postgres(PG_URL) if PG_URL else f"sqlite:///{tmp_path / 'own.sqlite3'}"
+    upgrade_database(url)
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "TESTING": True, "RATELIMIT_ENABLED": False})
+    with app.app_context():
+        load_catalogue(db.session)
+        _token, raw = create_token(db.session, "own", "contacts:write")
+        db.session.commit()
+    yield app, raw
+    with app.app_context():
+        db.session.remove()
+    feed_of(app).stop()
+    app.extensions[ENGINE_KEY].dispose()
+    if PG_URL:
+        _drop_postgres(url)
+
+
+@pytest.mark.parametrize("key", ["atomic-1", None])
+def test_a_direct_contact_that_cannot_be_routed_leaves_nothing_stored(own_database, monkeypatch, key):
+    """Direct intake is one transaction on either path (with an Idempotency-Key the token is
+    checked in the INSERT; without one, the full path): a failure after the contact's INSERT
+    takes the contact back too, so the client's retry is not met by a contact without a ticket."""
+    app, token = own_database
+
+    def unroutable(*_args, **_kwargs):
+        raise RuntimeError("routing failed")
+
+    monkeypatch.setattr(receive_module, "place", unroutable)
+    headers = {"Authorization": f"Bearer {token}", **({"Idempotency-Key": key} if key else {})}
+    with pytest.raises(RuntimeError, match="routing failed"):
+        app.test_client().post("/api/v1/contacts", json={"service_code": "bygglov", "text": "Plank?"}, headers=headers)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Contact.id))) == 0

@@ -154,13 +154,13 @@ def create_contact():
         acknowledged = _acknowledge_at_once()
         if acknowledged is not None:
             return acknowledged
+        # The full path: its reads and its one INSERT each stand alone, so without a
+        # transaction BEGIN and COMMIT are not sent.
+        db.autocommit()
     else:
         routed = _route_at_once()
         if routed is not None:
             return routed
-        # The full path: its reads and its one INSERT each stand alone, so without a
-        # transaction BEGIN and COMMIT are not sent.
-        db.autocommit()
     token = _authorise("contacts:write")
     given, key = _incoming(queued, token.id)
     incoming = minimised_for(db.session, given)
