@@ -92,14 +92,24 @@ def complete_row(model: type[Base], row: dict[str, Any]) -> dict[str, Any]:
     for col in model.__table__.columns:
         if col.key in completed or col.primary_key or (col.server_default is not None and not col.default):
             continue
-        default = col.default
-        if default is None:
+        if col.default is None:
             completed[col.key] = None
-        elif default.is_scalar:
-            completed[col.key] = default.arg
-        elif default.is_callable:
-            completed[col.key] = default.arg(None)  # a plain function, wrapped to take the context
+            continue
+        has_default, value = python_default(col)
+        if has_default:
+            completed[col.key] = value
     return completed
+
+
+def python_default(col: Column) -> tuple[bool, Any]:
+    """Whether `col` has a Python-side default (a value or a plain function), and the value
+    an INSERT would take from it."""
+    default = col.default
+    if getattr(default, "is_scalar", False):
+        return True, default.arg
+    if getattr(default, "is_callable", False):
+        return True, default.arg(None)  # a plain function, wrapped to take the context
+    return False, None
 
 
 def as_stored(session: Session, obj: Any, **related: Any) -> Any:
@@ -292,9 +302,10 @@ def _ping_when_idle(engine: Engine) -> None:
 def _driver_sql(statement: Executable, dialect: Dialect) -> tuple[str, dict[str, Any]]:
     """The statement as the driver takes it, and the values it holds itself (its literals)."""
     compiled = statement.compile(dialect=dialect)
-    if "POSTCOMPILE" in str(compiled):
+    sql = str(compiled)
+    if "POSTCOMPILE" in sql:
         raise ValueError("a statement for the driver cannot hold a list of values (IN): use = ANY(array)")
-    return str(compiled), dict(compiled.params)
+    return sql, dict(compiled.params)
 
 
 def run_statement(connection: Connection, statement: Executable, params: dict[str, Any]) -> Any:
@@ -315,6 +326,7 @@ def run_on_driver(connection: Connection, statement: Executable, params: dict[st
     from psycopg.pq import TransactionStatus
 
     sql, own = _driver_sql(statement, connection.dialect)
+    values = {**own, **params}
     driver = connection.connection.driver_connection
     cursor = driver.cursor()
     dbapi = connection.dialect.loaded_dbapi
@@ -322,9 +334,9 @@ def run_on_driver(connection: Connection, statement: Executable, params: dict[st
         if driver.info.transaction_status == TransactionStatus.IDLE and not driver.autocommit:
             # The transaction's first statement: its BEGIN goes with it, in one round trip.
             with driver.pipeline():
-                cursor.execute(sql, {**own, **params}, prepare=True)
+                cursor.execute(sql, values, prepare=True)
         else:
-            cursor.execute(sql, {**own, **params}, prepare=True)
+            cursor.execute(sql, values, prepare=True)
     except dbapi.Error as exc:
         lost = connection.dialect.is_disconnect(exc, driver, cursor)
         if lost:

@@ -10,18 +10,18 @@ from typing import Any
 from sqlalchemy import JSON, Table, insert, text
 from sqlalchemy.orm import Session
 
+from ..database import python_default
+
 
 def _python_defaults(table: Table, given: set[str]) -> dict[str, Any]:
     """The models' Python-side defaults for columns the rows leave out (COPY applies only server defaults)."""
     defaults: dict[str, Any] = {}
     for column in table.columns:
-        if column.name in given or column.primary_key or column.default is None:
+        if column.name in given or column.primary_key:
             continue
-        default = column.default
-        if getattr(default, "is_scalar", False):
-            defaults[column.name] = default.arg
-        elif getattr(default, "is_callable", False):
-            defaults[column.name] = default.arg(None)
+        has_default, value = python_default(column)
+        if has_default:
+            defaults[column.name] = value
     return defaults
 
 

@@ -211,7 +211,8 @@ def own_database(tmp_path):
     connection, inside which every statement stays in one transaction whatever the code asks)."""
     url = _fresh_postgres(PG_URL) if PG_URL else f"sqlite:///{tmp_path / 'own.sqlite3'}"
     upgrade_database(url)
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "TESTING": True, "RATELIMIT_ENABLED": False})
+    # The rate limiter is one per process: an app made with it off would turn it off for every later test.
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "TESTING": True, "RATELIMIT_ENABLED": True})
     with app.app_context():
         load_catalogue(db.session)
         _token, raw = create_token(db.session, "own", "contacts:write")
