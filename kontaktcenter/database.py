@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from logging import Logger
 from select import POLLIN, poll
 from typing import Any
@@ -298,7 +298,7 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("pooled connection failed its ping") from err
 
 
-@cache
+@lru_cache(maxsize=512)  # bounded: some statements are built per count of values (citizen_histories)
 def _driver_sql(statement: Executable, dialect: Dialect) -> tuple[str, dict[str, Any]]:
     """The statement as the driver takes it, and the values it holds itself (its literals)."""
     compiled = statement.compile(dialect=dialect)

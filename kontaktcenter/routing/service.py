@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -249,20 +249,24 @@ def citizen_histories(session: Session, contacts: list[Contact]) -> dict[Contact
     identified = [contact for contact in contacts if any(getattr(contact, c.key) for c in IDENTIFYING)]
     if not identified:
         return histories
-    params = {c.key: list({getattr(contact, c.key) for contact in identified} - {None}) for c in IDENTIFYING}
+    values = [sorted({getattr(contact, column.key) for contact in identified} - {None}) for column in IDENTIFYING]
+    params: dict[str, Any] = {
+        f"{column.key}_{i}": value
+        for column, listed in zip(IDENTIFYING, values, strict=True)
+        for i, value in enumerate(listed)
+    }
     params["latest"] = max(contact.arrived_at or utcnow() for contact in identified)
-    rows = session.execute(_histories_query(), params).all()
+    query = _histories_query(tuple(len(listed) for listed in values))
+    rows = run_statement(session.connection(), query, params).fetchall()
     for contact in identified:
         at = contact.arrived_at or utcnow()
-        mine = {(column.key, getattr(contact, column.key)) for column in IDENTIFYING} - {
-            (c.key, None) for c in IDENTIFYING
-        }
+        mine = [getattr(contact, column.key) for column in IDENTIFYING]
         tickets = {
-            row.ticket_id: TicketSeen(*row[-6:])
+            row[5]: TicketSeen(*row[5:])
             for row in rows
-            if row.arrived_at <= at
-            and row.id != contact.id
-            and any((column.key, getattr(row, column.key)) in mine for column in IDENTIFYING)
+            if row[1] <= at
+            and row[0] != contact.id
+            and any(own is not None and own == theirs for own, theirs in zip(mine, row[2:5], strict=True))
         }
         if tickets:
             open_then = _open_then(contact, at, tickets.values())
@@ -274,17 +278,26 @@ def citizen_histories(session: Session, contacts: list[Contact]) -> dict[Contact
 IDENTIFYING = (Contact.citizen_phone, Contact.citizen_email, Contact.citizen_personnummer)
 
 
-@cache
-def _histories_query():
-    """citizen_histories' statement, built once: the earlier contacts, with what routing reads
-    of their tickets (TicketSeen, last), that share any one identifier with the batch's
-    contacts, each identifier a list."""
+@lru_cache(maxsize=64)
+def _histories_query(counts: tuple[int, ...]):
+    """citizen_histories' statement for `counts` values of each identifier (IDENTIFYING's
+    order): the earlier contacts (id, arrived_at, the identifiers) that share any one of
+    them, with what routing reads of their tickets (TicketSeen, last). One statement per
+    count, built once: a batch of one always has the same few, so on PostgreSQL it goes
+    to the driver prepared, with each value a parameter of its own. (With each identifier
+    one array, the server planned it anew for every contact: a plan for an array of
+    unknown length never looked cheaper to it than one for the array it was given.)"""
+    listed = [
+        column.in_([bindparam(f"{column.key}_{i}") for i in range(count)])
+        for column, count in zip(IDENTIFYING, counts, strict=True)
+        if count
+    ]
     return (
         select(
             Contact.id,
             Contact.arrived_at,
             *IDENTIFYING,
-            Ticket.id.label("ticket_id"),
+            Ticket.id,
             Ticket.status,
             Ticket.resolved_at,
             Ticket.first_arrived_at,
@@ -293,8 +306,7 @@ def _histories_query():
         )
         .join(Ticket, Ticket.id == Contact.ticket_id)
         .join(Queue, Queue.id == Ticket.queue_id)
-        .where(or_(*(column.in_(bindparam(column.key, expanding=True)) for column in IDENTIFYING)))
-        .where(Contact.arrived_at <= bindparam("latest"))
+        .where(or_(*listed), Contact.arrived_at <= bindparam("latest"))
     )
 
 

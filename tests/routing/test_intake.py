@@ -325,3 +325,32 @@ def test_working_day_follows_the_klamdag_of_the_services_department(
         True,
     )
     assert received.ticket.queue.code == queue
+
+
+@pytest.mark.usefixtures("nobody_available")
+def test_citizen_known_by_any_one_of_phone_email_or_personnummer_and_only_from_before(make_contact, session):
+    pnr, email, phone = new_personnummer(), f"kand-{new_personnummer()}@example.se", "+46701234567"
+    strangers = make_contact(service="skolval", email=f"annan-{email}", phone="+46709876543", arrived_at=TUESDAY_10)
+    later = make_contact(service="skolval", personnummer=pnr, arrived_at=TUESDAY_10 + timedelta(days=2))
+    by_email = make_contact(service="skolval", email=email, arrived_at=TUESDAY_10)
+    # Phone, e-mail and personnummer all given: known by the e-mail alone (`later` came after it).
+    new = make_contact(
+        service="bibliotekskort", phone=phone, email=email, personnummer=pnr, arrived_at=TUESDAY_10 + timedelta(days=1)
+    )
+    assert [decision_of(session, c).attributes["citizen_known"] for c in (strangers, later, by_email, new)] == [
+        False,
+        False,
+        False,
+        True,
+    ]
+    # Before `new`: its phone and personnummer had not been seen yet. After it, both are known.
+    early = TUESDAY_10 + timedelta(hours=1)
+    for identifier, known_at in (({"phone": phone}, early), ({"personnummer": pnr}, early)):
+        assert (
+            decision_of(session, make_contact(service="skolval", arrived_at=known_at, **identifier)).attributes[
+                "citizen_known"
+            ]
+            is False
+        )
+    after = make_contact(service="skolval", phone=phone, arrived_at=TUESDAY_10 + timedelta(days=3))
+    assert decision_of(session, after).attributes["citizen_known"] is True
