@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from logging import Logger
@@ -29,6 +28,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -101,10 +101,10 @@ def complete_row(model: type[Base], row: dict[str, Any]) -> dict[str, Any]:
     return completed
 
 
-def python_default(col: Column) -> tuple[bool, Any]:
+def python_default(col: Column, default: Any = None) -> tuple[bool, Any]:
     """Whether `col` has a Python-side default (a value or a plain function), and the value
-    an INSERT would take from it."""
-    default = col.default
+    an INSERT would take from it (with `default` col.onupdate: an UPDATE)."""
+    default = default if default is not None else col.default
     if getattr(default, "is_scalar", False):
         return True, default.arg
     if getattr(default, "is_callable", False):
@@ -123,28 +123,6 @@ def as_stored(session: Session, obj: Any, **related: Any) -> Any:
     return obj
 
 
-@contextmanager
-def pipelined(session: Session) -> Iterator[None]:
-    """Statements whose results nobody reads, sent together: on PostgreSQL in psycopg's
-    pipeline mode, so the server gets them all at once and they cost one round trip, not
-    one each; elsewhere one by one. Only INSERTs without RETURNING (insert_rows without
-    `returning`), UPDATEs and DELETEs: in the pipeline no result is there to
-    read until it ends. A statement that fails raises when the block ends, as the error
-    SQLAlchemy would have raised (IntegrityError, …); the transaction is then lost."""
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    if connection.dialect.name != "postgresql" or not hasattr(driver, "pipeline"):
-        yield
-        return
-    import psycopg
-
-    try:
-        with driver.pipeline():
-            yield
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
-
-
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], *returning: Column) -> Any:
     """INSERT many rows (all with the same keys); with `returning`, the rows of
     INSERT … RETURNING those columns (tuples), in no promised order (map them by a unique column).
@@ -152,8 +130,7 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     On PostgreSQL one statement whatever their number: the rows go as one JSON parameter
     (INSERT … SELECT FROM json_to_recordset), which the server parses, plans and runs once,
     where an executemany runs one INSERT per row, and whose text does not change with the
-    number of rows, so it stays prepared. Elsewhere an executemany. Without `returning` it
-    may be sent in a pipeline (pipelined)."""
+    number of rows, so it stays prepared. Elsewhere an executemany."""
     if not rows:
         return None
     names = _same_columns(table, rows)
@@ -170,14 +147,66 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
 def update_rows(connection: Connection, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
     """UPDATE each row of `table` whose `key` column equals a row's `key` with that row's other
     values (all rows with the same keys): on PostgreSQL one UPDATE … FROM json_to_recordset (as
-    insert_rows), elsewhere an executemany. May be sent in a pipeline."""
+    insert_rows), elsewhere an executemany."""
     if not rows:
         return
+    rows = _updated(table, rows)
     names = _same_columns(table, rows)
     if connection.dialect.name == "postgresql":
         run_on_driver(connection, _recordset_update(table, key, names), {"kc_rows": _as_json(rows)})
         return
     connection.execute(_keyed_update(table, key, names), [{f"kc_{n}": row[n] for n in names} for row in rows])
+
+
+def _updated(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with the values an UPDATE gives the columns they leave out that have a Python
+    `onupdate` (updated_at): the JSON parameter would otherwise write NULL there."""
+    stamps = {}
+    for col in table.columns:
+        if col.onupdate is not None and col.key not in rows[0]:
+            has_value, value = python_default(col, col.onupdate)
+            if has_value:
+                stamps[col.key] = value
+    return [{**row, **stamps} for row in rows] if stamps else rows
+
+
+# A write of write_rows: the table, the key column to update by (None: the rows are inserted), the rows.
+Write = tuple[Table, str | None, list[dict[str, Any]]]
+
+
+def write_rows(connection: Connection, *writes: Write) -> None:
+    """Several tables' rows written in one go, each write inserted (as insert_rows) or updated
+    by its key (as update_rows). On PostgreSQL one statement, each write a data-modifying WITH
+    over its rows as one JSON parameter: one round trip, planned once (psycopg's pipeline cost
+    the client more than the round trips it saved). All writes see the database as it was
+    before the statement, so none may depend on another's rows. Elsewhere one executemany each."""
+    writes = tuple(write for write in writes if write[2])
+    if not writes:
+        return
+    if connection.dialect.name != "postgresql":
+        for table, key, rows in writes:
+            if key is None:
+                insert_rows(connection, table, rows)
+            else:
+                update_rows(connection, table, key, rows)
+        return
+    writes = tuple((table, key, rows if key is None else _updated(table, rows)) for table, key, rows in writes)
+    shape = tuple((table, key, _same_columns(table, rows)) for table, key, rows in writes)
+    params = {f"kc_rows_{i}": _as_json(rows) for i, (_table, _key, rows) in enumerate(writes)}
+    run_on_driver(connection, _together(shape), params)
+
+
+@lru_cache(maxsize=64)
+def _together(shape: tuple[tuple[Table, str | None, tuple[str, ...]], ...]):
+    ctes = [
+        (
+            _recordset_insert(table, names, (), f"kc_rows_{i}")
+            if key is None
+            else _recordset_update(table, key, names, f"kc_rows_{i}")
+        ).cte(f"kc_write_{i}")
+        for i, (table, key, names) in enumerate(shape)
+    ]
+    return select(literal(1)).add_cte(*ctes)
 
 
 def _same_columns(table: Table, rows: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -201,26 +230,26 @@ def _json_value(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} cannot be written by insert_rows or update_rows")
 
 
-def _recordset(table: Table, names: tuple[str, ...]):
+def _recordset(table: Table, names: tuple[str, ...], parameter: str):
     """The rows of the JSON parameter as a FROM, each column typed as the table's."""
     columns = [(n, table.c[n].type) for n in names]
     return (
-        func.json_to_recordset(cast(bindparam("kc_rows", type_=Text), JSON))
+        func.json_to_recordset(cast(bindparam(parameter, type_=Text), JSON))
         .table_valued(*(column(n, t) for n, t in columns))
         .render_derived(name="kc_rows", with_types=True)
     )
 
 
 @cache
-def _recordset_insert(table: Table, names: tuple[str, ...], returning: tuple[Column, ...]):
-    rows = _recordset(table, names)
+def _recordset_insert(table: Table, names: tuple[str, ...], returning: tuple[Column, ...], parameter: str = "kc_rows"):
+    rows = _recordset(table, names, parameter)
     statement = insert(table).from_select(list(names), select(*(rows.c[n] for n in names)))
     return statement.returning(*returning) if returning else statement
 
 
 @cache
-def _recordset_update(table: Table, key: str, names: tuple[str, ...]):
-    rows = _recordset(table, names)
+def _recordset_update(table: Table, key: str, names: tuple[str, ...], parameter: str = "kc_rows"):
+    rows = _recordset(table, names, parameter)
     return update(table).where(table.c[key] == rows.c[key]).values({n: rows.c[n] for n in names if n != key})
 
 
@@ -323,20 +352,13 @@ def run_on_driver(connection: Connection, statement: Executable, params: dict[st
     server's (as execute_alone). `params` must be plain values (no column type processes
     them), and no cursor events are sent. A failure is raised as SQLAlchemy raises it
     (IntegrityError, …), and a lost connection invalidates `connection` (lost_connection)."""
-    from psycopg.pq import TransactionStatus
-
     sql, own = _driver_sql(statement, connection.dialect)
     values = {**own, **params}
     driver = connection.connection.driver_connection
     cursor = driver.cursor()
     dbapi = connection.dialect.loaded_dbapi
     try:
-        if driver.info.transaction_status == TransactionStatus.IDLE and not driver.autocommit:
-            # The transaction's first statement: its BEGIN goes with it, in one round trip.
-            with driver.pipeline():
-                cursor.execute(sql, values, prepare=True)
-        else:
-            cursor.execute(sql, values, prepare=True)
+        cursor.execute(sql, values, prepare=True)
     except dbapi.Error as exc:
         lost = connection.dialect.is_disconnect(exc, driver, cursor)
         if lost:

@@ -3,9 +3,9 @@
 What placement.new_ticket did per contact through the ORM, for many contacts at once in the
 caller's transaction: each contact is routed by the rules in force (routing.service.route_contact),
 and then, per batch, the reference numbers (one block per year, tickets.references), one
-INSERT … RETURNING of the tickets, one INSERT of the routing decisions, one of the ticket events
-and one UPDATE of the contacts (on PostgreSQL one statement each whatever the batch's size:
-database.insert_rows and update_rows; those that need no answer sent together, pipelined),
+INSERT … RETURNING of the tickets, then the contacts' UPDATE with the INSERTs of the routing
+decisions and the ticket events (on PostgreSQL one statement whatever the batch's size:
+database.insert_rows, and write_rows for what needs no answer),
 their SLA clocks started and the metrics' dirty days marked. Each
 ticket is offered to an agent in routing order (routing.service.offer_to_agent's rules); a
 queue found without an eligible agent is not asked again within the batch, since agents only
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..contacts.models import Contact
-from ..database import as_stored, complete_row, insert_rows, pipelined, update_rows, utcnow
+from ..database import as_stored, complete_row, insert_rows, utcnow, write_rows
 from ..directory import cache
 from ..directory.models import Queue, User
 from ..metrics.dirty import mark_new_contacts
@@ -87,13 +87,13 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
         _as_placed(contact, ticket_id, queue)
         opened.append((_as_written(ticket_id, row, queue, contact), contact))
     # What needs an answer first (the agents); then what is only written, together: one
-    # round trip on PostgreSQL.
+    # statement on PostgreSQL.
     events = _offer(session, opened, decisions, now)
     connection = session.connection()
-    with pipelined(session):
+    write_rows(
+        connection,
         # Each contact gets its ticket and queue and leaves the intake's wait.
-        update_rows(
-            connection,
+        (
             CONTACTS,
             "id",
             [
@@ -106,14 +106,16 @@ def write_new_tickets(session: Session, contacts: list[Contact]) -> list[int]:
                 }
                 for c, t, d in placed
             ],
-        )
-        insert_rows(
-            connection,
+        ),
+        (
             RoutingDecision.__table__,
+            None,
             [{"ticket_id": t, "contact_id": c.id, "decided_at": now, **decision_values(d)} for c, t, d in placed],
-        )
-        insert_rows(connection, TicketEvent.__table__, events)
-        mark_new_contacts(session, contacts, [histories[c][0] for c in contacts])  # their days, and their tickets'
+        ),
+        (TicketEvent.__table__, None, events),
+    )
+    # Their days and their tickets', once the contacts hold their tickets.
+    mark_new_contacts(connection, contacts, [histories[c][0] for c in contacts])
     for ticket, contact in opened:
         # As the statements left it, held by its contact: the caller reads it without a SELECT.
         set_committed_value(contact, "ticket", as_stored(session, ticket))
