@@ -180,7 +180,7 @@ def write_rows(connection: Connection, *writes: Write) -> None:
     over its rows as one JSON parameter: one round trip, planned once (psycopg's pipeline cost
     the client more than the round trips it saved). All writes see the database as it was
     before the statement, so none may depend on another's rows. Elsewhere one executemany each."""
-    writes = tuple(write for write in writes if write[2])
+    writes = tuple((table, key, rows if key is None else _updated(table, rows)) for table, key, rows in writes if rows)
     if not writes:
         return
     if connection.dialect.name != "postgresql":
@@ -190,7 +190,6 @@ def write_rows(connection: Connection, *writes: Write) -> None:
             else:
                 update_rows(connection, table, key, rows)
         return
-    writes = tuple((table, key, rows if key is None else _updated(table, rows)) for table, key, rows in writes)
     shape = tuple((table, key, _same_columns(table, rows)) for table, key, rows in writes)
     params = {f"kc_rows_{i}": _as_json(rows) for i, (_table, _key, rows) in enumerate(writes)}
     run_on_driver(connection, _together(shape), params)
