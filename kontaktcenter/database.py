@@ -95,16 +95,15 @@ def complete_row(model: type[Base], row: dict[str, Any]) -> dict[str, Any]:
         if col.default is None:
             completed[col.key] = None
             continue
-        has_default, value = python_default(col)
+        has_default, value = python_default(col.default)
         if has_default:
             completed[col.key] = value
     return completed
 
 
-def python_default(col: Column, default: Any = None) -> tuple[bool, Any]:
-    """Whether `col` has a Python-side default (a value or a plain function), and the value
-    an INSERT would take from it (with `default` col.onupdate: an UPDATE)."""
-    default = default if default is not None else col.default
+def python_default(default: Any) -> tuple[bool, Any]:
+    """Whether a column's `default` (col.default, or col.onupdate) is Python-side (a value or a
+    plain function), and the value an INSERT (an UPDATE) would take from it."""
     if getattr(default, "is_scalar", False):
         return True, default.arg
     if getattr(default, "is_callable", False):
@@ -162,12 +161,17 @@ def _updated(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows with the values an UPDATE gives the columns they leave out that have a Python
     `onupdate` (updated_at): the JSON parameter would otherwise write NULL there."""
     stamps = {}
-    for col in table.columns:
-        if col.onupdate is not None and col.key not in rows[0]:
-            has_value, value = python_default(col, col.onupdate)
+    for col in _stamped_on_update(table):
+        if col.key not in rows[0]:
+            has_value, value = python_default(col.onupdate)
             if has_value:
                 stamps[col.key] = value
     return [{**row, **stamps} for row in rows] if stamps else rows
+
+
+@cache
+def _stamped_on_update(table: Table) -> tuple[Column, ...]:
+    return tuple(col for col in table.columns if col.onupdate is not None)
 
 
 # A write of write_rows: the table, the key column to update by (None: the rows are inserted), the rows.
@@ -180,7 +184,7 @@ def write_rows(connection: Connection, *writes: Write) -> None:
     over its rows as one JSON parameter: one round trip, planned once (psycopg's pipeline cost
     the client more than the round trips it saved). All writes see the database as it was
     before the statement, so none may depend on another's rows. Elsewhere one executemany each."""
-    writes = tuple((table, key, rows if key is None else _updated(table, rows)) for table, key, rows in writes if rows)
+    writes = tuple(write for write in writes if write[2])
     if not writes:
         return
     if connection.dialect.name != "postgresql":
@@ -190,6 +194,7 @@ def write_rows(connection: Connection, *writes: Write) -> None:
             else:
                 update_rows(connection, table, key, rows)
         return
+    writes = tuple((table, key, rows if key is None else _updated(table, rows)) for table, key, rows in writes)
     shape = tuple((table, key, _same_columns(table, rows)) for table, key, rows in writes)
     params = {f"kc_rows_{i}": _as_json(rows) for i, (_table, _key, rows) in enumerate(writes)}
     run_on_driver(connection, _together(shape), params)
@@ -332,7 +337,9 @@ def _driver_sql(statement: Executable, dialect: Dialect) -> tuple[str, dict[str,
     compiled = statement.compile(dialect=dialect)
     sql = str(compiled)
     if "POSTCOMPILE" in sql:
-        raise ValueError("a statement for the driver cannot hold a list of values (IN): use = ANY(array)")
+        raise ValueError(
+            "a statement for the driver cannot hold an expanding list (IN): give each value a parameter, or use = ANY(array)"
+        )
     return sql, dict(compiled.params)
 
 

@@ -19,7 +19,7 @@ def _python_defaults(table: Table, given: set[str]) -> dict[str, Any]:
     for column in table.columns:
         if column.name in given or column.primary_key:
             continue
-        has_default, value = python_default(column)
+        has_default, value = python_default(column.default)
         if has_default:
             defaults[column.name] = value
     return defaults

@@ -257,16 +257,19 @@ def citizen_histories(session: Session, contacts: list[Contact]) -> dict[Contact
     }
     params["latest"] = max(contact.arrived_at or utcnow() for contact in identified)
     query = _histories_query(tuple(len(listed) for listed in values))
-    rows = run_statement(session.connection(), query, params).fetchall()
+    # (contact id, arrival, its identifiers, its ticket) of each earlier contact found
+    earlier = [
+        (row[0], row[1], row[2:5], TicketSeen(*row[5:])) for row in run_statement(session.connection(), query, params)
+    ]
     for contact in identified:
         at = contact.arrived_at or utcnow()
         mine = [getattr(contact, column.key) for column in IDENTIFYING]
         tickets = {
-            row[5]: TicketSeen(*row[5:])
-            for row in rows
-            if row[1] <= at
-            and row[0] != contact.id
-            and any(own is not None and own == theirs for own, theirs in zip(mine, row[2:5], strict=True))
+            ticket.id: ticket
+            for contact_id, arrived_at, theirs, ticket in earlier
+            if arrived_at <= at
+            and contact_id != contact.id
+            and any(own is not None and own == other for own, other in zip(mine, theirs, strict=True))
         }
         if tickets:
             open_then = _open_then(contact, at, tickets.values())
